@@ -1,0 +1,7 @@
+// Package db opens Latchkey's database (embedded SQLite or MySQL/MariaDB)
+// and runs versioned migrations safely when several instances start at once.
+//
+// Every table is created with a byte-exact, no-pad collation on MySQL so that
+// identifiers, token hashes and normalised usernames compare exactly as they
+// do on SQLite.
+package db

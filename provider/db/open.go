@@ -1,0 +1,142 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	gomysql "github.com/go-sql-driver/mysql"
+	"gorm.io/driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Dialects, as reported by (*gorm.DB).Dialector.Name().
+const (
+	SQLite = "sqlite"
+	MySQL  = "mysql"
+)
+
+// ErrBadURL is returned for a LATCHKEY_DATABASE value that is neither
+// sqlite://PATH nor mysql://DSN.
+var ErrBadURL = errors.New("database URL must be sqlite://PATH or mysql://user:pass@tcp(host:port)/db")
+
+// Open connects to the database named by url and checks that it answers.
+// Times are always written and read in UTC.
+func Open(ctx context.Context, url string) (*gorm.DB, error) {
+	dial, err := dialector(url)
+	if err != nil {
+		return nil, err
+	}
+	g, err := gorm.Open(dial, &gorm.Config{
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+		Logger:                 logger.Discard,
+		TranslateError:         true,
+		SkipDefaultTransaction: true, // single statements are atomic already
+		PrepareStmt:            false,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("db: open: %w", err)
+	}
+	sqlDB, err := g.DB()
+	if err != nil {
+		return nil, fmt.Errorf("db: open: %w", err)
+	}
+	if g.Dialector.Name() == SQLite {
+		// WAL allows concurrent readers; writers queue on busy_timeout.
+		sqlDB.SetMaxOpenConns(8)
+	} else {
+		sqlDB.SetMaxOpenConns(32)
+		sqlDB.SetMaxIdleConns(32)
+		sqlDB.SetConnMaxLifetime(5 * time.Minute)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pingCtx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("db: connect: %w", err)
+	}
+	return g, nil
+}
+
+// Close closes the underlying pool.
+func Close(g *gorm.DB) {
+	if sqlDB, err := g.DB(); err == nil {
+		if err := sqlDB.Close(); err != nil {
+			slog.Warn("db: close", "err", err)
+		}
+	}
+}
+
+func dialector(raw string) (gorm.Dialector, error) {
+	switch {
+	case strings.HasPrefix(raw, "sqlite://"):
+		path := strings.TrimPrefix(raw, "sqlite://")
+		if path == "" {
+			return nil, ErrBadURL
+		}
+		if path != ":memory:" {
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				return nil, fmt.Errorf("db: create data dir: %w", err)
+			}
+		}
+		return sqlite.Open(SQLiteDSN(path)), nil
+	case strings.HasPrefix(raw, "mysql://"):
+		cfg, err := MySQLConfig(strings.TrimPrefix(raw, "mysql://"))
+		if err != nil {
+			return nil, err
+		}
+		return mysql.New(mysql.Config{DSNConfig: cfg, DSN: cfg.FormatDSN()}), nil
+	default:
+		return nil, ErrBadURL
+	}
+}
+
+// SQLiteDSN adds the pragmas Latchkey relies on: WAL, a busy timeout so
+// writers queue instead of failing, foreign keys, and IMMEDIATE transactions
+// so a read-then-write transaction never dead-ends on a lock upgrade.
+func SQLiteDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	q.Set("_time_format", "sqlite")
+	return path + "?" + q.Encode()
+}
+
+// MySQLConfig parses a go-sql-driver DSN and forces the settings Latchkey
+// relies on: parsed UTC times and utf8mb4.
+func MySQLConfig(dsn string) (*gomysql.Config, error) {
+	cfg, err := gomysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("db: %w: %w", ErrBadURL, err)
+	}
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["charset"] = "utf8mb4"
+	cfg.Params["time_zone"] = "'+00:00'"
+	return cfg, nil
+}
+
+// Redact hides the password of a database URL for logs.
+func Redact(raw string) string {
+	if strings.HasPrefix(raw, "mysql://") {
+		if cfg, err := gomysql.ParseDSN(strings.TrimPrefix(raw, "mysql://")); err == nil && cfg.Passwd != "" {
+			cfg.Passwd = "xxxxx"
+			return "mysql://" + cfg.FormatDSN()
+		}
+	}
+	return raw
+}

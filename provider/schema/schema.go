@@ -1,0 +1,16 @@
+package schema
+
+import "github.com/latchkeyid/latchkey/provider/db"
+
+// Set is the provider's migration history, recorded in latchkey_migrations.
+func Set() db.Set {
+	return db.Set{
+		Table: "latchkey_migrations",
+		Migrations: []*db.Migration{
+			users0001(),
+			audit0002(),
+			oidc0003(),
+			sessions0004(),
+		},
+	}
+}

@@ -1,0 +1,106 @@
+package secret
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+)
+
+// KeySize is the length of LATCHKEY_SECRET once decoded.
+const KeySize = 32
+
+var (
+	// ErrBadKey means LATCHKEY_SECRET is not base64 of 32 bytes.
+	ErrBadKey = errors.New("secret: LATCHKEY_SECRET must be base64 of 32 random bytes")
+	// ErrOpen means a sealed value was tampered with or sealed under another key or purpose.
+	ErrOpen = errors.New("secret: cannot open sealed value")
+)
+
+// Keyring holds the master secret. It is safe for concurrent use.
+type Keyring struct{ master []byte }
+
+// Parse decodes a base64 (standard or URL, padded or not) 32-byte secret.
+func Parse(s string) (*Keyring, error) {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil && len(b) == KeySize {
+			return &Keyring{master: b}, nil
+		}
+	}
+	return nil, ErrBadKey
+}
+
+// Generate returns a new random secret in the form Parse accepts.
+func Generate() string {
+	b := make([]byte, KeySize)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// Derive returns a 32-byte key for purpose, e.g. "oidc-crypto-key".
+func (k *Keyring) Derive(purpose string) []byte {
+	out, err := hkdf.Key(sha256.New, k.master, nil, "latchkey/"+purpose, 32)
+	if err != nil {
+		panic(fmt.Sprintf("secret: hkdf: %v", err)) // only on impossible lengths
+	}
+	return out
+}
+
+// MAC returns HMAC-SHA256 under the purpose key over the parts, each
+// length-prefixed so ("ab","c") and ("a","bc") differ.
+func (k *Keyring) MAC(purpose string, parts ...string) []byte {
+	m := hmac.New(sha256.New, k.Derive("mac/"+purpose))
+	for _, p := range parts {
+		var n [4]byte
+		l := len(p)
+		n[0], n[1], n[2], n[3] = byte(l>>24), byte(l>>16), byte(l>>8), byte(l)
+		m.Write(n[:])
+		m.Write([]byte(p))
+	}
+	return m.Sum(nil)
+}
+
+// Box seals and opens values for one purpose with AES-256-GCM.
+type Box struct {
+	aead    cipher.AEAD
+	purpose string
+}
+
+// Box returns the sealing box for purpose.
+func (k *Keyring) Box(purpose string) *Box {
+	block, err := aes.NewCipher(k.Derive("box/" + purpose))
+	if err != nil {
+		panic(fmt.Sprintf("secret: aes: %v", err))
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(fmt.Sprintf("secret: gcm: %v", err))
+	}
+	return &Box{aead: aead, purpose: purpose}
+}
+
+// Seal encrypts plaintext; aad (for example a row ID) binds the result to
+// its context so a sealed value copied to another row does not open.
+func (b *Box) Seal(plaintext, aad []byte) []byte {
+	nonce := make([]byte, b.aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	return b.aead.Seal(nonce, nonce, plaintext, aad)
+}
+
+// Open decrypts a value made by Seal with the same aad.
+func (b *Box) Open(sealed, aad []byte) ([]byte, error) {
+	n := b.aead.NonceSize()
+	if len(sealed) < n {
+		return nil, ErrOpen
+	}
+	out, err := b.aead.Open(nil, sealed[:n], sealed[n:], aad)
+	if err != nil {
+		return nil, ErrOpen
+	}
+	return out, nil
+}
