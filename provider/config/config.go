@@ -1,0 +1,107 @@
+package config
+
+import (
+	"time"
+)
+
+// Log formats.
+const (
+	LogJSON = "json"
+	LogText = "text"
+)
+
+// CAPTCHA kinds (LATCHKEY_CAPTCHA).
+const (
+	CaptchaBuiltin   = "builtin"
+	CaptchaHCaptcha  = "hcaptcha"
+	CaptchaTurnstile = "turnstile"
+	CaptchaOff       = "off"
+)
+
+// Config is the whole runtime configuration. The struct tags bind each field
+// to its flag and environment variable through github.com/alecthomas/kong;
+// Defaults returns the same values without going through kong.
+//
+// Secrets (Secret, CaptchaSecret, TwilioAuthToken, the SMTP and database
+// passwords) are never printed: use Redacted for logs.
+type Config struct {
+	Dev bool `name:"dev" env:"LATCHKEY_DEV" help:"Development mode: SQLite under --data-dir, a generated secret, a demo user and app, captcha off allowed, http issuer allowed."`
+
+	Listen   string `name:"listen" env:"LATCHKEY_LISTEN" default:":8080" help:"Address to listen on."`
+	Issuer   string `name:"issuer" env:"LATCHKEY_ISSUER" default:"http://localhost:8080" help:"Public issuer URL; every link in mail and pages is built from it."`
+	Database string `name:"database" env:"LATCHKEY_DATABASE" default:"sqlite://./latchkey-data/latchkey.db" help:"sqlite://PATH or mysql://user:pass@tcp(host:port)/db?params."`
+	Secret   string `name:"secret" env:"LATCHKEY_SECRET" help:"Base64 of 32 random bytes; encrypts secrets at rest and keys code hashes. Required outside --dev." placeholder:"BASE64"`
+	DataDir  string `name:"data-dir" env:"LATCHKEY_DATA_DIR" default:"./latchkey-data" help:"Directory for dev-mode state (the generated secret)."`
+
+	SMTPURL string `name:"smtp-url" env:"LATCHKEY_SMTP_URL" help:"smtp://user:pass@host:port?from=addr (smtps:// for implicit TLS); unset: email method unavailable."`
+
+	TwilioURL        string `name:"twilio-url" env:"LATCHKEY_TWILIO_URL" default:"https://api.twilio.com" help:"Twilio-compatible REST API base URL."`
+	TwilioAccountSID string `name:"twilio-account-sid" env:"LATCHKEY_TWILIO_ACCOUNT_SID" help:"Twilio account SID; unset: phone methods unavailable."`
+	TwilioAuthToken  string `name:"twilio-auth-token" env:"LATCHKEY_TWILIO_AUTH_TOKEN" help:"Twilio auth token."`
+	TwilioFrom       string `name:"twilio-from" env:"LATCHKEY_TWILIO_FROM" help:"Sender number (E.164) or messaging service SID."`
+	DefaultRegion    string `name:"default-region" env:"LATCHKEY_DEFAULT_REGION" default:"US" help:"ISO 3166 region for phone numbers without a country code; default SMS/voice allowlist."`
+
+	Captcha          string `name:"captcha" env:"LATCHKEY_CAPTCHA" default:"builtin" help:"builtin, hcaptcha, turnstile, or off (dev only)."`
+	CaptchaSiteKey   string `name:"captcha-site-key" env:"LATCHKEY_CAPTCHA_SITE_KEY" help:"Site key for hcaptcha or turnstile."`
+	CaptchaSecret    string `name:"captcha-secret" env:"LATCHKEY_CAPTCHA_SECRET" help:"Secret key for hcaptcha or turnstile."`
+	CaptchaVerifyURL string `name:"captcha-verify-url" env:"LATCHKEY_CAPTCHA_VERIFY_URL" help:"siteverify URL (the provider's official one by default)."`
+
+	TrustedProxies []string `name:"trusted-proxies" env:"LATCHKEY_TRUSTED_PROXIES" help:"Comma-separated CIDRs (or IPs) of reverse proxies whose X-Forwarded-For is honoured." placeholder:"CIDR,..."`
+
+	Argon2Memory  uint32 `name:"argon2-memory" env:"LATCHKEY_ARGON2_MEMORY" default:"19456" help:"Argon2id memory in KiB."`
+	Argon2Time    uint32 `name:"argon2-time" env:"LATCHKEY_ARGON2_TIME" default:"2" help:"Argon2id iterations."`
+	Argon2Threads uint8  `name:"argon2-threads" env:"LATCHKEY_ARGON2_THREADS" default:"1" help:"Argon2id parallelism."`
+
+	PasswordMinLength int `name:"password-min-length" env:"LATCHKEY_PASSWORD_MIN_LENGTH" default:"8" help:"Minimum password length in code points (at least 8)."`
+
+	LockoutThreshold int           `name:"lockout-threshold" env:"LATCHKEY_LOCKOUT_THRESHOLD" default:"10" help:"Bad passwords before the account is locked."`
+	LockoutBase      time.Duration `name:"lockout-base" env:"LATCHKEY_LOCKOUT_BASE" default:"60s" help:"First lockout duration; doubles with each further lockout."`
+	LockoutMax       time.Duration `name:"lockout-max" env:"LATCHKEY_LOCKOUT_MAX" default:"1h" help:"Longest lockout."`
+
+	AccessTokenLifetime  time.Duration `name:"access-token-lifetime" env:"LATCHKEY_ACCESS_TOKEN_LIFETIME" default:"10m" help:"Access token lifetime (at most 10m)."`
+	IDTokenLifetime      time.Duration `name:"id-token-lifetime" env:"LATCHKEY_ID_TOKEN_LIFETIME" default:"1h" help:"ID token lifetime."`
+	RefreshTokenLifetime time.Duration `name:"refresh-token-lifetime" env:"LATCHKEY_REFRESH_TOKEN_LIFETIME" default:"720h" help:"Refresh token lifetime (of one token family)."`
+	SessionLifetime      time.Duration `name:"session-lifetime" env:"LATCHKEY_SESSION_LIFETIME" default:"12h" help:"Browser single sign-on session lifetime."`
+
+	LogLevel        string        `name:"log-level" env:"LATCHKEY_LOG_LEVEL" default:"info" help:"debug, info, warn or error."`
+	LogFormat       string        `name:"log-format" env:"LATCHKEY_LOG_FORMAT" help:"json or text (default: text in --dev, json otherwise)."`
+	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"LATCHKEY_SHUTDOWN_TIMEOUT" default:"20s" help:"Time given to in-flight requests on SIGTERM."`
+}
+
+// Defaults returns the configuration with nothing set: the values of the
+// default tags above, kept in sync by a test.
+func Defaults() Config {
+	return Config{
+		Listen:               ":8080",
+		Issuer:               "http://localhost:8080",
+		Database:             "sqlite://./latchkey-data/latchkey.db",
+		DataDir:              "./latchkey-data",
+		TwilioURL:            "https://api.twilio.com",
+		DefaultRegion:        "US",
+		Captcha:              CaptchaBuiltin,
+		Argon2Memory:         19456,
+		Argon2Time:           2,
+		Argon2Threads:        1,
+		PasswordMinLength:    8,
+		LockoutThreshold:     10,
+		LockoutBase:          60 * time.Second,
+		LockoutMax:           time.Hour,
+		AccessTokenLifetime:  10 * time.Minute,
+		IDTokenLifetime:      time.Hour,
+		RefreshTokenLifetime: 720 * time.Hour,
+		SessionLifetime:      12 * time.Hour,
+		LogLevel:             "info",
+		ShutdownTimeout:      20 * time.Second,
+	}
+}
+
+// EffectiveLogFormat is LogFormat, or text in dev mode and JSON otherwise.
+func (c Config) EffectiveLogFormat() string {
+	if c.LogFormat != "" {
+		return c.LogFormat
+	}
+	if c.Dev {
+		return LogText
+	}
+	return LogJSON
+}
