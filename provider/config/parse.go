@@ -6,6 +6,12 @@ import (
 	"github.com/alecthomas/kong"
 )
 
+// Flags is Config as a kong command line embeds it (`embed:""`): the same
+// fields and tags without Config's methods, so kong does not run Validate
+// while parsing. Each command validates after parsing, because not every
+// command needs every setting (`user list` needs no secret).
+type Flags Config
+
 // Options are the kong options every Latchkey command line uses: --config
 // files are YAML. Add them when building a parser around a struct that
 // embeds Config and a kong.ConfigFlag.
@@ -18,8 +24,8 @@ func Options() []kong.Option {
 // and tests; cmd/latchkey embeds Config in its own command line instead.
 func Parse(args []string) (Config, error) {
 	var cli struct {
-		File kong.ConfigFlag `name:"config" help:"YAML configuration file."`
-		Config
+		File  kong.ConfigFlag `name:"config" help:"YAML configuration file."`
+		Flags Flags           `embed:""`
 	}
 	opts := append(Options(), kong.Name("latchkey"), kong.Exit(func(int) {}))
 	p, err := kong.New(&cli, opts...)
@@ -29,7 +35,7 @@ func Parse(args []string) (Config, error) {
 	if _, err := p.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
-	return cli.Config, nil
+	return Config(cli.Flags), nil
 }
 
 // Redacted returns a copy safe to log: secrets and passwords replaced.
