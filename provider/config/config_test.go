@@ -180,7 +180,9 @@ func deepCopy(c config.Config) config.Config {
 	return c
 }
 
-func fmt_(c config.Config) string { return strings.Join([]string{c.Secret, c.Database, c.SMTPURL, c.CaptchaSecret, c.TwilioAuthToken}, " ") }
+func fmt_(c config.Config) string {
+	return strings.Join([]string{c.Secret, c.Database, c.SMTPURL, c.CaptchaSecret, c.TwilioAuthToken}, " ")
+}
 
 // clearEnv unsets every LATCHKEY_ variable for the test.
 func clearEnv(t *testing.T) {
