@@ -1,0 +1,17 @@
+package schema
+
+import "github.com/latchkeyid/latchkey/provider/db"
+
+// Table records which plugin migrations ran.
+const Table = "latchkey_sspr_migrations"
+
+// Set is the plugin's migration set. Append new migrations at the end;
+// never reorder or edit one that has shipped.
+func Set() db.Set {
+	return db.Set{
+		Table: Table,
+		Migrations: []*db.Migration{
+			flows0001(),
+		},
+	}
+}
