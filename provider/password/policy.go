@@ -1,0 +1,189 @@
+package password
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/trustelem/zxcvbn"
+	"github.com/trustelem/zxcvbn/frequency"
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Length limits, in code points after NFKC. NIST SP 800-63B-4 requires a
+// minimum of at least 8 and that at least 64 be accepted; ASVS 5 asks for
+// at least 128 to be accepted, which is our upper bound.
+const (
+	DefaultMinLength = 8
+	DefaultMaxLength = 128
+	minMaxLength     = 64
+)
+
+// minContextWord is the shortest context word (username, email...) that is
+// looked for inside a password; a two-letter username would otherwise rule
+// out every password containing those two letters.
+const minContextWord = 3
+
+// ProductName is always a context word: a password containing it is easy to
+// guess for anyone attacking this deployment.
+const ProductName = "latchkey"
+
+// Rejection codes, stable for templates and tests.
+const (
+	RejectTooShort     = "too-short"
+	RejectTooLong      = "too-long"
+	RejectInvalid      = "invalid-characters"
+	RejectCommon       = "common"
+	RejectContextWords = "context-word"
+)
+
+// Rejection says why a new password was refused. Reason is plain words,
+// fit to show the user; it never repeats the password.
+type Rejection struct {
+	Code   string
+	Reason string
+}
+
+func (r *Rejection) Error() string { return "password: rejected: " + r.Reason }
+
+// Policy is the acceptance rule for new passwords. There are deliberately
+// no composition rules (NIST SP 800-63B, ASVS 5 6.2.5) and no expiry.
+// The zero value is the default policy.
+type Policy struct {
+	MinLength int // code points; values below 8 mean 8
+	MaxLength int // code points; values below 64 mean 128
+}
+
+// DefaultPolicy is min 8, max 128 code points.
+var DefaultPolicy = Policy{MinLength: DefaultMinLength, MaxLength: DefaultMaxLength}
+
+func (p Policy) limits() (lo, hi int) {
+	lo, hi = p.MinLength, p.MaxLength
+	if lo < DefaultMinLength {
+		lo = DefaultMinLength
+	}
+	if hi < minMaxLength {
+		hi = DefaultMaxLength
+	}
+	return lo, hi
+}
+
+// Validate reports a configured policy that breaks the rules above, so the
+// configuration is refused at start rather than silently adjusted.
+func (p Policy) Validate() error {
+	switch {
+	case p.MinLength != 0 && p.MinLength < DefaultMinLength:
+		return fmt.Errorf("password: minimum length %d is below %d", p.MinLength, DefaultMinLength)
+	case p.MaxLength != 0 && p.MaxLength < minMaxLength:
+		return fmt.Errorf("password: maximum length %d is below %d", p.MaxLength, minMaxLength)
+	}
+	if lo, hi := p.limits(); lo > hi {
+		return fmt.Errorf("password: minimum length %d is above the maximum %d", lo, hi)
+	}
+	return nil
+}
+
+// Check returns nil when pw may be set as a new password, or a *Rejection.
+// context holds words a guesser would try for this account: the username,
+// the email address, the display name. The email's local part and the
+// product name are added automatically.
+func (p Policy) Check(pw string, context ...string) error {
+	if !utf8.ValidString(pw) {
+		return &Rejection{RejectInvalid, "The password contains characters that cannot be used."}
+	}
+	nf := norm.NFKC.String(pw)
+	for _, r := range nf {
+		// Control characters cannot be typed in a form and break logs;
+		// everything printable, spaces and emoji (with their joiners) is fine.
+		if unicode.IsControl(r) {
+			return &Rejection{RejectInvalid, "The password contains control characters (such as tabs or line breaks), which cannot be used."}
+		}
+	}
+	n := utf8.RuneCountInString(nf)
+	lo, hi := p.limits()
+	if n < lo {
+		return &Rejection{RejectTooShort, fmt.Sprintf("The password is too short: use at least %d characters.", lo)}
+	}
+	if n > hi {
+		return &Rejection{RejectTooLong, fmt.Sprintf("The password is too long: use at most %d characters.", hi)}
+	}
+	folded := fold(nf)
+	if isCommon(folded) {
+		return &Rejection{RejectCommon, "The password is too common: it is on a list of passwords attackers try first. Choose something less predictable, for example a few unrelated words."}
+	}
+	for _, w := range contextWords(context) {
+		if strings.Contains(folded, w) {
+			return &Rejection{RejectContextWords, "The password contains your username, your email address or the name of this service. Choose something unrelated."}
+		}
+	}
+	return nil
+}
+
+// contextWords returns the folded, de-duplicated context words to look for,
+// with the email local part added for each email address.
+func contextWords(context []string) []string {
+	words := []string{ProductName}
+	for _, c := range context {
+		c = fold(strings.TrimSpace(norm.NFKC.String(c)))
+		words = append(words, c)
+		if local, _, ok := strings.Cut(c, "@"); ok {
+			words = append(words, local)
+		}
+	}
+	out := words[:0]
+	for _, w := range words {
+		if utf8.RuneCountInString(w) >= minContextWord {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func fold(s string) string { return cases.Fold().String(s) }
+
+// isCommon reports whether the folded password is on the blocklist, or is
+// a blocklisted password with only digits and symbols added before or
+// after it ("Password1!", "!!monkey2024"): attackers' rules try exactly
+// those decorations first.
+func isCommon(folded string) bool {
+	list := blocklist()
+	if _, ok := list[folded]; ok {
+		return true
+	}
+	core := strings.TrimFunc(folded, func(r rune) bool { return !unicode.IsLetter(r) })
+	if core == "" || core == folded {
+		return false
+	}
+	_, ok := list[core]
+	return ok
+}
+
+// blocklist is the "passwords" frequency list of zxcvbn (30,000 most common
+// passwords from leaks), folded, built on first use.
+var blocklist = sync.OnceValue(func() map[string]struct{} {
+	src := frequency.FrequencyLists["passwords"]
+	m := make(map[string]struct{}, len(src))
+	for _, w := range src {
+		m[fold(w)] = struct{}{}
+	}
+	return m
+})
+
+// BlocklistSize is the number of passwords on the blocklist.
+func BlocklistSize() int { return len(blocklist()) }
+
+// Strength estimates how hard pw is to guess, from 0 (trivial) to 4 (very
+// hard), with zxcvbn; context words count as easy guesses. It is for the
+// strength meter only: acceptance is decided by Policy.Check.
+func Strength(pw string, context ...string) int {
+	nf := norm.NFKC.String(pw)
+	// zxcvbn's matching grows faster than linearly; anything past the
+	// maximum length is rejected anyway.
+	if utf8.RuneCountInString(nf) > DefaultMaxLength {
+		nf = string([]rune(nf)[:DefaultMaxLength])
+	}
+	return zxcvbn.PasswordStrength(nf, append(contextWords(context), context...)).Score
+}

@@ -1,0 +1,24 @@
+package user
+
+import (
+	"strings"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Normalize returns the lookup key of a username, email address or group
+// name: NFKC, then Unicode full case folding, then NFKC again (folding can
+// produce decomposed text, for example İ → i + U+0307), then surrounding
+// white space trimmed. It is the only normaliser used for registration and
+// lookup, so the two can never disagree (GitHub's 2019 dotless-i reset
+// bug came from two that did).
+//
+// Folding is the locale-independent default: "ı" (dotless i) stays "ı" and
+// therefore never matches "i".
+func Normalize(s string) string {
+	s = norm.NFKC.String(s)
+	s = cases.Fold().String(s) // a Caser is not safe for concurrent use: one per call
+	s = norm.NFKC.String(s)
+	return strings.TrimSpace(s)
+}
