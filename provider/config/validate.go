@@ -308,3 +308,25 @@ func (c Config) Proxies() []netip.Prefix {
 	}
 	return out
 }
+
+// ValidateOnly is Validate restricted to the problems of the named
+// environment variables (all problems when none are named). Admin commands
+// use it so that, say, listing users needs no SMTP or CAPTCHA settings.
+func (c Config) ValidateOnly(vars ...string) error {
+	err := c.Validate()
+	if err == nil || len(vars) == 0 {
+		return err
+	}
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return err
+	}
+	var keep []error
+	for _, e := range joined.Unwrap() {
+		var p *Problem
+		if errors.As(e, &p) && slices.Contains(vars, p.Var) {
+			keep = append(keep, e)
+		}
+	}
+	return errors.Join(keep...)
+}

@@ -1,0 +1,320 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/latchkeyid/latchkey/provider/user"
+)
+
+type userCmd struct {
+	Create        userCreateCmd `cmd:"" help:"Create a user; the password is read from stdin."`
+	List          userListCmd   `cmd:"" help:"List users."`
+	Show          userShowCmd   `cmd:"" help:"Show one user."`
+	Lock          userLockCmd   `cmd:"" help:"Lock a user's password sign-in."`
+	Unlock        userUnlockCmd `cmd:"" help:"Clear a lockout and the failed-password count."`
+	Disable       userDisableCmd `cmd:"" help:"Disable a user: no sign-in, no self-service reset, sessions revoked."`
+	Enable        userEnableCmd `cmd:"" help:"Re-enable a disabled user."`
+	Delete        userDeleteCmd `cmd:"" help:"Delete a user and their sessions."`
+	ResetPassword userResetCmd  `cmd:"" name:"reset-password" help:"Set a user's password (read from stdin); revokes their sessions and tokens."`
+	Groups        userGroupsCmd `cmd:"" help:"Show or change a user's groups."`
+}
+
+type userCreateCmd struct {
+	Username          string   `required:"" help:"Username (compared case-insensitively)."`
+	Email             string   `required:"" help:"Email address (compared case-insensitively)."`
+	Name              string   `help:"Display name."`
+	Phone             string   `help:"Phone number (informational; phone methods are registered separately)."`
+	Group             []string `help:"Group (repeatable)."`
+	Admin             bool     `help:"Make the user an administrator."`
+	PasswordStdin     bool     `name:"password-stdin" xor:"pw" required:"" help:"Read the password from the first line of stdin."`
+	PasswordHashStdin bool     `name:"password-hash-stdin" xor:"pw" required:"" help:"Import an existing argon2id or bcrypt hash from stdin (bcrypt is upgraded at the first sign-in)."`
+}
+
+func (c *userCreateCmd) Run(a *app) error {
+	users, err := a.users()
+	if err != nil {
+		return err
+	}
+	n := user.NewUser{
+		Username: c.Username, Email: c.Email, DisplayName: c.Name, Phone: c.Phone,
+		Groups: c.Group, Admin: c.Admin,
+	}
+	if c.PasswordStdin {
+		if n.Password, err = a.readSecret("password"); err != nil {
+			return err
+		}
+		if err := a.policy().Check(n.Password, c.Username, c.Email, c.Name); err != nil {
+			return usageError{fmt.Errorf("password refused: %w", err)}
+		}
+	} else {
+		if n.PasswordHash, err = a.readSecret("password hash"); err != nil {
+			return err
+		}
+	}
+	u, err := users.Create(a.ctx, n)
+	if err != nil {
+		return userErr("create", c.Username, err)
+	}
+	a.audit("admin.user.create", u.ID, "ok", "username="+u.Username)
+	fmt.Fprintf(a.stdout, "created user %s (id %s)\n", u.Username, u.ID)
+	return nil
+}
+
+type userListCmd struct{}
+
+func (c *userListCmd) Run(a *app) error {
+	users, err := a.users()
+	if err != nil {
+		return err
+	}
+	list, err := users.List(a.ctx)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "USERNAME\tEMAIL\tNAME\tSTATUS\tGROUPS")
+	now := time.Now().UTC()
+	for _, u := range list {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", u.Username, u.Email, u.DisplayName, status(&u, now), strings.Join(u.Groups, ","))
+	}
+	return w.Flush()
+}
+
+type userShowCmd struct {
+	User string `arg:"" help:"Username, email address or user ID."`
+}
+
+func (c *userShowCmd) Run(a *app) error {
+	users, u, err := a.findUser(c.User)
+	if err != nil {
+		return err
+	}
+	_ = users
+	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(w, "%s:\t%s\n", k, v) }
+	row("id", u.ID)
+	row("username", u.Username)
+	row("email", u.Email)
+	row("name", u.DisplayName)
+	row("phone", u.Phone)
+	row("groups", strings.Join(u.Groups, ", "))
+	row("admin", fmt.Sprint(u.Admin))
+	row("status", status(u, time.Now().UTC()))
+	row("failed sign-ins", fmt.Sprint(u.FailedLogins))
+	row("lockouts", fmt.Sprint(u.Lockouts))
+	row("password changed", stamp(u.PasswordChangedAt))
+	row("created", stamp(u.CreatedAt))
+	return w.Flush()
+}
+
+type userLockCmd struct {
+	User string        `arg:"" help:"Username, email address or user ID."`
+	For  time.Duration `default:"8760h" help:"How long to lock (default one year; unlock ends it early)."`
+}
+
+func (c *userLockCmd) Run(a *app) error {
+	users, u, err := a.findUser(c.User)
+	if err != nil {
+		return err
+	}
+	if c.For <= 0 {
+		return usageError{errors.New("--for must be positive")}
+	}
+	until := time.Now().UTC().Add(c.For)
+	if err := users.Lock(a.ctx, u.ID, until); err != nil {
+		return userErr("lock", c.User, err)
+	}
+	a.audit("admin.user.lock", u.ID, "ok", "until="+until.Format(time.RFC3339))
+	fmt.Fprintf(a.stdout, "locked %s until %s\n", u.Username, until.Format(time.RFC3339))
+	return nil
+}
+
+type userUnlockCmd struct {
+	User string `arg:"" help:"Username, email address or user ID."`
+}
+
+func (c *userUnlockCmd) Run(a *app) error {
+	users, u, err := a.findUser(c.User)
+	if err != nil {
+		return err
+	}
+	if err := users.Unlock(a.ctx, u.ID); err != nil {
+		return userErr("unlock", c.User, err)
+	}
+	a.audit("admin.user.unlock", u.ID, "ok", "")
+	fmt.Fprintf(a.stdout, "unlocked %s\n", u.Username)
+	return nil
+}
+
+type userDisableCmd struct {
+	User string `arg:"" help:"Username, email address or user ID."`
+}
+
+func (c *userDisableCmd) Run(a *app) error {
+	users, u, err := a.findUser(c.User)
+	if err != nil {
+		return err
+	}
+	if err := users.SetDisabled(a.ctx, u.ID, true); err != nil {
+		return userErr("disable", c.User, err)
+	}
+	if err := a.revokeUser(u.ID); err != nil {
+		return err
+	}
+	a.audit("admin.user.disable", u.ID, "ok", "")
+	fmt.Fprintf(a.stdout, "disabled %s; sessions and tokens revoked\n", u.Username)
+	return nil
+}
+
+type userEnableCmd struct {
+	User string `arg:"" help:"Username, email address or user ID."`
+}
+
+func (c *userEnableCmd) Run(a *app) error {
+	users, u, err := a.findUser(c.User)
+	if err != nil {
+		return err
+	}
+	if err := users.SetDisabled(a.ctx, u.ID, false); err != nil {
+		return userErr("enable", c.User, err)
+	}
+	a.audit("admin.user.enable", u.ID, "ok", "")
+	fmt.Fprintf(a.stdout, "enabled %s\n", u.Username)
+	return nil
+}
+
+type userDeleteCmd struct {
+	User string `arg:"" help:"Username, email address or user ID."`
+}
+
+func (c *userDeleteCmd) Run(a *app) error {
+	users, u, err := a.findUser(c.User)
+	if err != nil {
+		return err
+	}
+	// Revoke first: a deleted user's refresh tokens must not outlive them.
+	if err := a.revokeUser(u.ID); err != nil {
+		return err
+	}
+	if err := users.Delete(a.ctx, u.ID); err != nil {
+		return userErr("delete", c.User, err)
+	}
+	a.audit("admin.user.delete", u.ID, "ok", "username="+u.Username)
+	fmt.Fprintf(a.stdout, "deleted %s\n", u.Username)
+	return nil
+}
+
+type userResetCmd struct {
+	User          string `arg:"" help:"Username, email address or user ID."`
+	PasswordStdin bool   `name:"password-stdin" required:"" help:"Read the new password from the first line of stdin."`
+}
+
+func (c *userResetCmd) Run(a *app) error {
+	users, u, err := a.findUser(c.User)
+	if err != nil {
+		return err
+	}
+	pw, err := a.readSecret("password")
+	if err != nil {
+		return err
+	}
+	if err := a.policy().Check(pw, u.Username, u.Email, u.DisplayName); err != nil {
+		return usageError{fmt.Errorf("password refused: %w", err)}
+	}
+	if err := users.SetPassword(a.ctx, u.ID, pw); err != nil {
+		return userErr("reset password", c.User, err)
+	}
+	if err := users.Unlock(a.ctx, u.ID); err != nil {
+		return userErr("reset password", c.User, err)
+	}
+	if err := a.revokeUser(u.ID); err != nil {
+		return err
+	}
+	a.audit("admin.password.reset", u.ID, "ok", "")
+	fmt.Fprintf(a.stdout, "password of %s changed; lockout cleared; sessions and tokens revoked\n", u.Username)
+	return nil
+}
+
+type userGroupsCmd struct {
+	User   string   `arg:"" help:"Username, email address or user ID."`
+	Add    []string `help:"Add a group (repeatable)."`
+	Remove []string `help:"Remove a group (repeatable)."`
+}
+
+func (c *userGroupsCmd) Run(a *app) error {
+	users, u, err := a.findUser(c.User)
+	if err != nil {
+		return err
+	}
+	if len(c.Add) > 0 {
+		if err := users.AddGroups(a.ctx, u.ID, c.Add...); err != nil {
+			return userErr("add groups", c.User, err)
+		}
+	}
+	if len(c.Remove) > 0 {
+		if err := users.RemoveGroups(a.ctx, u.ID, c.Remove...); err != nil {
+			return userErr("remove groups", c.User, err)
+		}
+	}
+	if len(c.Add)+len(c.Remove) > 0 {
+		a.audit("admin.user.groups", u.ID, "ok", "add="+strings.Join(c.Add, ",")+" remove="+strings.Join(c.Remove, ","))
+		if u, err = users.ByID(a.ctx, u.ID); err != nil {
+			return err
+		}
+	}
+	for _, g := range u.Groups {
+		fmt.Fprintln(a.stdout, g)
+	}
+	return nil
+}
+
+// findUser resolves a username, email address or user ID.
+func (a *app) findUser(ref string) (*user.Store, *user.User, error) {
+	users, err := a.users()
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := users.ByLogin(a.ctx, ref)
+	if errors.Is(err, user.ErrNotFound) {
+		u, err = users.ByID(a.ctx, ref)
+	}
+	if err != nil {
+		return nil, nil, userErr("find", ref, err)
+	}
+	return users, u, nil
+}
+
+func userErr(op, ref string, err error) error {
+	switch {
+	case errors.Is(err, user.ErrNotFound):
+		return fmt.Errorf("no user %q", ref)
+	case errors.Is(err, user.ErrExists):
+		return usageError{fmt.Errorf("%s %q: username or email address already registered", op, ref)}
+	case errors.Is(err, user.ErrInvalid):
+		return usageError{fmt.Errorf("%s %q: %w", op, ref, err)}
+	}
+	return fmt.Errorf("%s %q: %w", op, ref, err)
+}
+
+func status(u *user.User, now time.Time) string {
+	switch {
+	case u.Disabled:
+		return "disabled"
+	case u.Locked(now):
+		return "locked until " + u.LockedUntil.UTC().Format(time.RFC3339)
+	case u.Admin:
+		return "active, admin"
+	}
+	return "active"
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
