@@ -11,16 +11,16 @@ import (
 )
 
 type userCmd struct {
-	Create        userCreateCmd `cmd:"" help:"Create a user; the password is read from stdin."`
-	List          userListCmd   `cmd:"" help:"List users."`
-	Show          userShowCmd   `cmd:"" help:"Show one user."`
-	Lock          userLockCmd   `cmd:"" help:"Lock a user's password sign-in."`
-	Unlock        userUnlockCmd `cmd:"" help:"Clear a lockout and the failed-password count."`
+	Create        userCreateCmd  `cmd:"" help:"Create a user; the password is read from stdin."`
+	List          userListCmd    `cmd:"" help:"List users."`
+	Show          userShowCmd    `cmd:"" help:"Show one user."`
+	Lock          userLockCmd    `cmd:"" help:"Lock a user's password sign-in."`
+	Unlock        userUnlockCmd  `cmd:"" help:"Clear a lockout and the failed-password count."`
 	Disable       userDisableCmd `cmd:"" help:"Disable a user: no sign-in, no self-service reset, sessions revoked."`
-	Enable        userEnableCmd `cmd:"" help:"Re-enable a disabled user."`
-	Delete        userDeleteCmd `cmd:"" help:"Delete a user and their sessions."`
-	ResetPassword userResetCmd  `cmd:"" name:"reset-password" help:"Set a user's password (read from stdin); revokes their sessions and tokens."`
-	Groups        userGroupsCmd `cmd:"" help:"Show or change a user's groups."`
+	Enable        userEnableCmd  `cmd:"" help:"Re-enable a disabled user."`
+	Delete        userDeleteCmd  `cmd:"" help:"Delete a user and their sessions."`
+	ResetPassword userResetCmd   `cmd:"" name:"reset-password" help:"Set a user's password (read from stdin); revokes their sessions and tokens."`
+	Groups        userGroupsCmd  `cmd:"" help:"Show or change a user's groups."`
 }
 
 type userCreateCmd struct {

@@ -59,7 +59,7 @@ func TestValidate(t *testing.T) {
 		{"issuer-http-loopback-ip", func(c *config.Config) { c.Issuer = "http://127.0.0.1:8080" }, nil},
 		{"issuer-http-loopback-v6", func(c *config.Config) { c.Issuer = "http://[::1]:8080" }, nil},
 		{"issuer-http-localhost-lookalike", func(c *config.Config) { c.Issuer = "http://localhost.evil.com" }, []string{"LATCHKEY_ISSUER"}},
-		{"issuer-path-ok", func(c *config.Config) { c.Issuer = "https://example.com/id" }, nil},
+		{"issuer-path", func(c *config.Config) { c.Issuer = "https://example.com/id" }, []string{"LATCHKEY_ISSUER"}},
 		{"issuer-trailing-slash", func(c *config.Config) { c.Issuer = "https://id.example.com/" }, []string{"LATCHKEY_ISSUER"}},
 		{"issuer-query", func(c *config.Config) { c.Issuer = "https://id.example.com?x=1" }, []string{"LATCHKEY_ISSUER"}},
 		{"issuer-fragment", func(c *config.Config) { c.Issuer = "https://id.example.com#x" }, []string{"LATCHKEY_ISSUER"}},

@@ -116,8 +116,8 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// checkIssuer accepts an absolute https URL without query, fragment or
-// credentials. Plain http is accepted in dev mode, and otherwise only for a
+// checkIssuer accepts an absolute https URL without path, query, fragment
+// or credentials. Plain http is accepted in dev mode, and otherwise only for a
 // loopback host (localhost, 127.0.0.1, ::1): traffic to those never leaves
 // the machine, which is what docker-compose and local load tests need, while
 // any real deployment behind a name must use TLS (Secure cookies, HSTS).
@@ -131,8 +131,10 @@ func (c Config) checkIssuer() string {
 		return "must not contain credentials"
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(c.Issuer, "#"):
 		return "must not contain a query or fragment"
-	case strings.HasSuffix(u.Path, "/"):
-		return "must not end with a slash"
+	case u.Path != "" || u.RawPath != "":
+		// OIDC allows a path, but every endpoint and cookie (__Host- needs
+		// Path=/) is laid out at the root of the issuer's host.
+		return "must not have a path or trailing slash (https://id.example.com)"
 	case u.Scheme == "https":
 		return ""
 	case u.Scheme != "http":
