@@ -1,0 +1,246 @@
+package provider
+
+import (
+	"context"
+	"crypto/hmac"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/labstack/echo/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/latchkeyid/latchkey/provider/web"
+)
+
+// opStorage wraps the GORM storage to end the browser session at
+// RP-initiated logout: the OP validates the request and the
+// post_logout_redirect_uri, the storage revokes the client's tokens, and
+// the browser is sent to our /logout page, which clears the SSO cookie
+// before it forwards to the (signed) validated redirect.
+type opStorage struct {
+	Storage
+	p *Provider
+}
+
+var _ op.CanTerminateSessionFromRequest = (*opStorage)(nil)
+
+func (s *opStorage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
+	if req.UserID != "" && req.ClientID != "" {
+		if err := s.Storage.TerminateSession(ctx, req.UserID, req.ClientID); err != nil {
+			return "", err
+		}
+	}
+	return s.p.logoutURL(req.RedirectURI), nil
+}
+
+// logoutURL is our /logout page carrying the already validated
+// post-logout redirect, MACed so /logout never redirects to a target
+// taken from a request parameter alone (open redirect).
+func (p *Provider) logoutURL(to string) string {
+	if to == "" || to == p.issuer+"/logout" {
+		return p.issuer + "/logout"
+	}
+	q := url.Values{"to": {to}, "sig": {p.logoutSig(to)}}
+	return p.issuer + "/logout?" + q.Encode()
+}
+
+func (p *Provider) logoutSig(to string) string {
+	return base64.RawURLEncoding.EncodeToString(p.keyring.MAC("logout-redirect", to))
+}
+
+func (p *Provider) checkLogoutSig(to, sig string) bool {
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	return err == nil && hmac.Equal(got, p.keyring.MAC("logout-redirect", to))
+}
+
+// allowedGrants are the grant types Latchkey offers. The OP library
+// always routes the JWT-profile grant and token exchange when asked;
+// we refuse them (and the implicit and password grants) before it runs.
+var allowedGrants = []string{"authorization_code", "refresh_token", "client_credentials"}
+
+// opInterceptor runs inside the OP router, after the issuer is in the
+// context, on every OP request.
+func (p *Provider) opInterceptor(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/oauth/token":
+			// RFC 6749 §5.1: token responses must not be cached; the library
+			// does not say so itself.
+			web.SetNoStore(w.Header())
+			if err := r.ParseForm(); err != nil || !slices.Contains(allowedGrants, r.PostForm.Get("grant_type")) {
+				writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant type not supported")
+				return
+			}
+		case "/oauth/introspect", "/userinfo", "/revoke":
+			web.SetNoStore(w.Header())
+		case "/authorize":
+			if err := r.ParseForm(); err != nil {
+				writeOAuthError(w, http.StatusBadRequest, "invalid_request", "malformed request")
+				return
+			}
+			// Only the code flow: the implicit and hybrid flows put tokens in
+			// URLs (RFC 9700 §2.1.2). Refused here without a redirect.
+			if rt := r.Form.Get("response_type"); rt != "code" {
+				p.renderPlain(w, http.StatusBadRequest, "Unsupported request",
+					"This application asked for a sign-in flow Latchkey does not offer (response_type must be code).")
+				return
+			}
+			w = &issWriter{ResponseWriter: w, issuer: p.issuer}
+		case "/authorize/callback":
+			if p.needsConsent(w, r) {
+				return
+			}
+			w = &issWriter{ResponseWriter: w, issuer: p.issuer}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
+	w.Header().Set("Content-Type", "application/json")
+	web.SetNoStore(w.Header())
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
+}
+
+// renderPlain renders the friendly error page outside Echo.
+func (p *Provider) renderPlain(w http.ResponseWriter, status int, title, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", web.CSP)
+	h.Set("X-Content-Type-Options", "nosniff")
+	web.SetNoStore(h)
+	w.WriteHeader(status)
+	_ = p.render.Render(w, "error", map[string]string{"Title": title, "Message": msg})
+}
+
+// issWriter adds the RFC 9207 `iss` parameter to authorization responses
+// redirected to a client, so a client talking to several providers can
+// tell which one answered (mix-up attacks).
+type issWriter struct {
+	http.ResponseWriter
+	issuer string
+	wrote  bool
+}
+
+func (w *issWriter) WriteHeader(code int) {
+	if !w.wrote && (code == http.StatusFound || code == http.StatusSeeOther) {
+		if loc := w.Header().Get("Location"); loc != "" && !strings.HasPrefix(loc, w.issuer+"/") {
+			w.Header().Set("Location", addIss(loc, w.issuer))
+		}
+	}
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *issWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *issWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func addIss(loc, issuer string) string {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return loc
+	}
+	if q := u.Query(); q.Has("code") || q.Has("error") {
+		q.Set("iss", issuer)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	if f, err := url.ParseQuery(u.Fragment); err == nil && (f.Has("code") || f.Has("error")) {
+		f.Set("iss", issuer)
+		u.Fragment = f.Encode()
+		return u.String()
+	}
+	return loc
+}
+
+// discoveryCache serves discovery and JWKS from prepared bytes, rebuilt at
+// most every cacheTTL (signing keys rotate rarely; every instance sees a
+// rotation within the TTL).
+type discoveryCache struct {
+	mu        sync.Mutex
+	builtAt   time.Time
+	discovery []byte
+	jwks      []byte
+}
+
+const cacheTTL = 30 * time.Second
+
+func (p *Provider) prepared(ctx context.Context) ([]byte, []byte, error) {
+	p.cache.mu.Lock()
+	defer p.cache.mu.Unlock()
+	if p.cache.discovery != nil && time.Since(p.cache.builtAt) < cacheTTL {
+		return p.cache.discovery, p.cache.jwks, nil
+	}
+	ctx = op.ContextWithIssuer(ctx, p.issuer)
+	keys, err := p.store.KeySet(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(keys))}
+	for _, k := range keys {
+		set.Keys = append(set.Keys, jose.JSONWebKey{KeyID: k.ID(), Algorithm: string(k.Algorithm()), Use: k.Use(), Key: k.Key()})
+	}
+	jwks, err := json.Marshal(set)
+	if err != nil {
+		return nil, nil, err
+	}
+	d := op.CreateDiscoveryConfig(ctx, p.op, p.store)
+	// Advertise only what Latchkey really offers.
+	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
+	d.ResponseModesSupported = []string{"query"}
+	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
+	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
+	d.DeviceAuthorizationEndpoint = ""
+	d.CheckSessionIframe = ""
+	d.RequestParameterSupported = false
+	d.RequestObjectSigningAlgValuesSupported = nil
+	d.ClaimsSupported = append(d.ClaimsSupported, "amr", "acr", "auth_time", "nonce", "groups")
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	// RFC 9207: we return iss in authorization responses.
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, nil, err
+	}
+	m["authorization_response_iss_parameter_supported"] = true
+	if raw, err = json.Marshal(m); err != nil {
+		return nil, nil, err
+	}
+	p.cache.discovery, p.cache.jwks, p.cache.builtAt = raw, jwks, time.Now()
+	return raw, jwks, nil
+}
+
+func (p *Provider) getDiscovery(c echo.Context) error {
+	d, _, err := p.prepared(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, d)
+}
+
+func (p *Provider) getJWKS(c echo.Context) error {
+	_, k, err := p.prepared(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	return c.Blob(http.StatusOK, "application/jwk-set+json", k)
+}

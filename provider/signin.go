@@ -1,0 +1,352 @@
+package provider
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/session"
+	"github.com/latchkeyid/latchkey/provider/user"
+	"github.com/latchkeyid/latchkey/provider/web"
+)
+
+// Account is the browser's current sign-in (plugin.Account has the same
+// fields, so cmd converts with plugin.Account(a)).
+type Account struct {
+	UserID    string
+	AuthTime  time.Time
+	SessionID string
+}
+
+// ErrNotContinuable means an auth request cannot be continued by this
+// browser: unknown, expired, not completed, for another user, or started
+// in another browser.
+var ErrNotContinuable = errors.New("provider: authorization request cannot be continued here")
+
+// errRequestGone is shown when /login gets an unknown or finished request.
+var errRequestGone = &web.PageError{Status: http.StatusBadRequest, Title: "This sign-in link has expired",
+	Message: "Go back to the application and start signing in again."}
+
+const ctxSessionKey = "latchkey.session"
+
+// current returns the browser's live session (looked up once per request).
+func (p *Provider) current(c echo.Context) (*session.Session, bool) {
+	if s, ok := c.Get(ctxSessionKey).(*session.Session); ok {
+		return s, s != nil
+	}
+	token := web.CookieValue(c.Request(), sessionCookie, p.secure)
+	if token == "" {
+		c.Set(ctxSessionKey, (*session.Session)(nil))
+		return nil, false
+	}
+	s, err := p.sessions.Lookup(c.Request().Context(), token)
+	if err != nil {
+		if !errors.Is(err, session.ErrNotFound) {
+			slog.WarnContext(c.Request().Context(), "session lookup", "err", err)
+		}
+		c.Set(ctxSessionKey, (*session.Session)(nil))
+		return nil, false
+	}
+	c.Set(ctxSessionKey, s)
+	return s, true
+}
+
+// startSession is the only way a browser becomes signed in: password
+// sign-in and SSPR completion both call it. It revokes whatever session the
+// browser had and issues a brand-new ID and cookie (no fixation), then
+// records it for the rest of the request.
+func (p *Provider) startSession(c echo.Context, tx *gorm.DB, userID string, amr []string) (*session.Session, error) {
+	ctx := c.Request().Context()
+	if old, ok := p.current(c); ok {
+		if err := p.sessions.Revoke(ctx, old.ID); err != nil {
+			return nil, err
+		}
+	}
+	s, token, err := p.sessions.Create(ctx, tx, userID, amr, p.now().UTC())
+	if err != nil {
+		return nil, err
+	}
+	c.SetCookie(web.Cookie(sessionCookie, token, p.sessions.TTL(), p.secure))
+	c.Set(ctxSessionKey, s)
+	return s, nil
+}
+
+// endSession revokes the browser's session and deletes its cookie.
+func (p *Provider) endSession(c echo.Context) error {
+	if s, ok := p.current(c); ok {
+		if err := p.sessions.Revoke(c.Request().Context(), s.ID); err != nil {
+			return err
+		}
+	}
+	c.SetCookie(web.Cookie(sessionCookie, "", -1, p.secure))
+	c.Set(ctxSessionKey, (*session.Session)(nil))
+	return nil
+}
+
+// loadRequest returns a stored auth request; errRequestGone when unknown
+// or expired.
+func (p *Provider) loadRequest(ctx context.Context, id string) (AuthRequest, error) {
+	if id == "" || len(id) > 64 {
+		return nil, errRequestGone
+	}
+	ar, err := p.store.AuthRequestByID(ctx, id)
+	if err != nil {
+		return nil, errRequestGone
+	}
+	req, ok := ar.(AuthRequest)
+	if !ok {
+		return nil, fmt.Errorf("provider: storage auth request %T lacks prompt/max_age getters", ar)
+	}
+	return req, nil
+}
+
+// bindBrowser ties the request to this browser (first visitor wins) with a
+// random per-browser cookie, so only this browser can later have the
+// request completed by an SSPR flow.
+func (p *Provider) bindBrowser(c echo.Context, authRequestID string) error {
+	token := web.CookieValue(c.Request(), bindCookie, p.secure)
+	if len(token) != 43 {
+		var b [32]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return err
+		}
+		token = base64.RawURLEncoding.EncodeToString(b[:])
+		c.SetCookie(web.Cookie(bindCookie, token, 0, p.secure))
+	}
+	return p.sessions.Bind(c.Request().Context(), authRequestID, token, authRequestTTL)
+}
+
+func (p *Provider) boundHere(c echo.Context, authRequestID string) (bool, error) {
+	return p.sessions.Bound(c.Request().Context(), authRequestID, web.CookieValue(c.Request(), bindCookie, p.secure))
+}
+
+// satisfies reports whether session s may answer req without asking the
+// user again (OIDC Core §3.1.2.1): no prompt=login, max_age not exceeded,
+// and the id_token_hint (if any) names the same user.
+func (p *Provider) satisfies(req AuthRequest, s *session.Session) bool {
+	if slices.Contains(req.GetPrompt(), oidc.PromptLogin) {
+		return false
+	}
+	if maxAge := req.GetMaxAge(); maxAge != nil && p.now().Sub(s.AuthTime) > *maxAge {
+		return false
+	}
+	if hint := req.GetHintSubject(); hint != "" && hint != s.UserID {
+		return false
+	}
+	return true
+}
+
+// completeRequest marks req done by s and returns the OP callback URL.
+func (p *Provider) completeRequest(ctx context.Context, req AuthRequest, s *session.Session) (string, error) {
+	if err := p.store.CompleteAuthRequest(ctx, req.GetID(), s.UserID, s.ID, s.AuthTime, s.AMR); err != nil {
+		return "", err
+	}
+	return p.callback(op.ContextWithIssuer(ctx, p.issuer), req.GetID()), nil
+}
+
+// activeUser returns the user if they may still sign in (exists, enabled).
+func (p *Provider) activeUser(ctx context.Context, id string) (*user.User, bool) {
+	u, err := p.users.ByID(ctx, id)
+	if err != nil || u.Disabled {
+		return nil, false
+	}
+	return u, true
+}
+
+type loginPage struct {
+	CSRF, AuthRequestID, ClientName, Username string
+	Error, Notice                             string
+	Locked                                    bool
+	LockedUntil, UnlockURL                    string
+	RecoverURL, ForgotURL                     string
+}
+
+func (p *Provider) renderLogin(c echo.Context, status int, req AuthRequest, pg loginPage) error {
+	pg.CSRF = web.CSRFToken(c)
+	q := url.Values{}
+	if req != nil {
+		pg.AuthRequestID = req.GetID()
+		q.Set("authRequestID", req.GetID())
+		if cl, err := p.store.GetClientByClientID(c.Request().Context(), req.GetClientID()); err == nil {
+			if named, ok := cl.(Client); ok {
+				pg.ClientName = named.GetName()
+			}
+		}
+	}
+	pg.RecoverURL = "/recover" + qs(q)
+	q.Set("reason", "forgot")
+	pg.ForgotURL = "/recover?" + q.Encode()
+	q.Set("reason", "unlock")
+	pg.UnlockURL = "/recover?" + q.Encode()
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(status)
+	return p.render.Render(c.Response(), "login", pg)
+}
+
+func qs(q url.Values) string {
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
+}
+
+// getLogin shows the sign-in form, or answers the request at once from
+// the browser's SSO session when OIDC allows it.
+func (p *Provider) getLogin(c echo.Context) error {
+	ctx := c.Request().Context()
+	id := c.QueryParam("authRequestID")
+	if id == "" {
+		if _, ok := p.current(c); ok {
+			return c.Redirect(http.StatusSeeOther, "/")
+		}
+		return p.renderLogin(c, http.StatusOK, nil, loginPage{Username: c.QueryParam("username")})
+	}
+	req, err := p.loadRequest(ctx, id)
+	if err != nil {
+		return err
+	}
+	if req.Done() {
+		return errRequestGone
+	}
+	if err := p.bindBrowser(c, id); err != nil {
+		return err
+	}
+	if s, ok := p.current(c); ok && p.satisfies(req, s) {
+		if _, active := p.activeUser(ctx, s.UserID); active {
+			to, err := p.completeRequest(ctx, req, s)
+			if err != nil {
+				return errRequestGone
+			}
+			p.metrics.signin("sso", "ok")
+			return c.Redirect(http.StatusSeeOther, to)
+		}
+	}
+	if slices.Contains(req.GetPrompt(), oidc.PromptNone) {
+		// No usable session and the client asked for no UI: tell it so.
+		p.metrics.signin("sso", "login_required")
+		op.AuthRequestError(&issWriter{ResponseWriter: c.Response(), issuer: p.issuer}, c.Request(), req, oidc.ErrLoginRequired(), p.op)
+		return nil
+	}
+	username := c.QueryParam("username")
+	if username == "" {
+		username = req.GetLoginHint()
+	}
+	return p.renderLogin(c, http.StatusOK, req, loginPage{Username: username})
+}
+
+// wrongCredentials is the one message for unknown user, wrong password and
+// disabled account, so the page never tells which it was.
+const wrongCredentials = "The username or password is wrong."
+
+// postLogin checks the password, starts a session and continues the
+// request with a 303 (never 307, which would re-post the password).
+func (p *Provider) postLogin(c echo.Context) error {
+	ctx := c.Request().Context()
+	id := c.FormValue("authRequestID")
+	username := c.FormValue("username")
+	password := c.FormValue("password")
+	var req AuthRequest
+	if id != "" {
+		var err error
+		if req, err = p.loadRequest(ctx, id); err != nil {
+			return err
+		}
+		if req.Done() {
+			return errRequestGone
+		}
+	}
+	if username == "" || password == "" || len(username) > 256 || len(password) > 1024 {
+		return p.renderLogin(c, http.StatusUnauthorized, req, loginPage{Username: username, Error: "Enter your username and password."})
+	}
+	u, err := p.users.Authenticate(ctx, username, password)
+	var locked *user.LockedError
+	switch {
+	case errors.As(err, &locked):
+		p.metrics.signin("pwd", "locked")
+		p.record(c, audit.SignInFailed, p.userIDFor(ctx, username), audit.Blocked, map[string]any{"reason": "locked"})
+		return p.renderLogin(c, http.StatusForbidden, req, loginPage{Username: username, Locked: true,
+			LockedUntil: locked.Until.UTC().Format("15:04 MST on 2 January 2006")})
+	case errors.Is(err, user.ErrBadCredentials), errors.Is(err, user.ErrNotFound), errors.Is(err, user.ErrDisabled):
+		outcome := "bad_credentials"
+		if errors.Is(err, user.ErrDisabled) {
+			outcome = "disabled"
+		}
+		p.metrics.signin("pwd", outcome)
+		p.record(c, audit.SignInFailed, p.userIDFor(ctx, username), audit.Fail, map[string]any{"reason": outcome})
+		return p.renderLogin(c, http.StatusUnauthorized, req, loginPage{Username: username, Error: wrongCredentials})
+	case err != nil:
+		p.metrics.signin("pwd", "error")
+		return err
+	}
+	if req != nil {
+		if hint := req.GetHintSubject(); hint != "" && hint != u.ID {
+			p.metrics.signin("pwd", "wrong_account")
+			return p.renderLogin(c, http.StatusForbidden, req, loginPage{
+				Error: "The application asked you to sign in with a different account."})
+		}
+	}
+	s, err := p.startSession(c, nil, u.ID, []string{"pwd"})
+	if err != nil {
+		return err
+	}
+	p.metrics.signin("pwd", "ok")
+	detail := map[string]any{"amr": s.AMR, "session": s.ID}
+	if req != nil {
+		detail["client"] = req.GetClientID()
+	}
+	p.record(c, audit.SignIn, u.ID, audit.OK, detail)
+
+	to := "/"
+	if req != nil {
+		if to, err = p.completeRequest(ctx, req, s); err != nil {
+			return errRequestGone
+		}
+	}
+	if p.after != nil {
+		next, err := p.after.AfterSignIn(c, u.ID, id)
+		if err != nil {
+			// The user is signed in; a failing hook (e.g. registration
+			// reminder) must not lock them out of the application.
+			slog.ErrorContext(ctx, "after sign-in hook", "err", err, "user", u.ID)
+		} else if next != "" {
+			to = next
+		}
+	}
+	return c.Redirect(http.StatusSeeOther, to)
+}
+
+// userIDFor resolves a typed login to a user ID for the audit log only.
+func (p *Provider) userIDFor(ctx context.Context, login string) string {
+	if u, err := p.users.ByLogin(ctx, login); err == nil {
+		return u.ID
+	}
+	return "unknown"
+}
+
+// record writes an audit event; a failing audit write is logged, not shown.
+func (p *Provider) record(c echo.Context, typ, userID, outcome string, detail map[string]any) {
+	d := ""
+	if detail != nil {
+		if b, err := json.Marshal(detail); err == nil {
+			d = string(b)
+		}
+	}
+	e := audit.Event{Type: typ, UserID: userID, IP: c.RealIP(), UserAgent: c.Request().UserAgent(), Outcome: outcome, Detail: d}
+	if err := p.audit.Record(c.Request().Context(), e); err != nil {
+		slog.WarnContext(c.Request().Context(), "audit write failed", "type", typ, "err", err)
+	}
+}
