@@ -75,7 +75,11 @@ func Tables(g *gorm.DB) *gorm.DB {
 	if g.Dialector.Name() != MySQL {
 		return g
 	}
-	return g.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE="+binaryCollation(g))
+	// Session makes the handle safe to chain from: without it gormigrate's
+	// Table()/Where() calls accumulate on one shared statement, so a second
+	// migration (or a second run) queries and creates the wrong tables.
+	return g.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE="+binaryCollation(g)).
+		Session(&gorm.Session{})
 }
 
 // binaryCollation is utf8mb4_nopad_bin on MariaDB and utf8mb4_0900_bin on
