@@ -1,0 +1,186 @@
+package flow_test
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/plugin/flow"
+	"github.com/latchkeyid/latchkey/plugin/schema"
+	"github.com/latchkeyid/latchkey/provider/db"
+	"github.com/latchkeyid/latchkey/provider/db/dbtest"
+)
+
+var t0 = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+
+func newFlow(state flow.State, intent flow.Intent) *flow.Flow {
+	return &flow.Flow{ID: "x", Purpose: flow.Recover, State: state, Intent: intent, ExpiresAt: t0.Add(flow.TTL)}
+}
+
+// TestAllowEveryStepInEveryState is the checklist's table over every step
+// and every state (C21): only the listed combinations pass.
+func TestAllowEveryStepInEveryState(t *testing.T) {
+	states := []flow.State{flow.Identified, flow.ChoosingMethod, flow.CodeSent, flow.Proven, flow.Done}
+	steps := []flow.Step{flow.StepIntent, flow.StepChoose, flow.StepVerify, flow.StepPassword, flow.StepUnlock, flow.StepFinished}
+	ok := map[flow.Intent]map[flow.Step][]flow.State{
+		flow.Reset: {
+			flow.StepIntent: {flow.Identified}, flow.StepChoose: {flow.ChoosingMethod, flow.CodeSent},
+			flow.StepVerify: {flow.CodeSent}, flow.StepPassword: {flow.Proven}, flow.StepFinished: {flow.Done},
+		},
+		flow.Unlock: {
+			flow.StepIntent: {flow.Identified}, flow.StepChoose: {flow.ChoosingMethod, flow.CodeSent},
+			flow.StepVerify: {flow.CodeSent}, flow.StepUnlock: {flow.Proven}, flow.StepFinished: {flow.Done},
+		},
+	}
+	for intent, table := range ok {
+		for _, step := range steps {
+			for _, st := range states {
+				t.Run(string(intent)+"-"+string(step)+"-in-"+string(st), func(t *testing.T) {
+					want := false
+					for _, s := range table[step] {
+						want = want || s == st
+					}
+					err := newFlow(st, intent).Allow(step, t0)
+					if want && err != nil {
+						t.Fatalf("Allow = %v, want nil", err)
+					}
+					if !want && !errors.Is(err, flow.ErrOutOfOrder) {
+						t.Fatalf("Allow = %v, want ErrOutOfOrder", err)
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	f := newFlow(flow.ChoosingMethod, flow.Reset)
+	if err := f.Allow(flow.StepChoose, t0.Add(flow.TTL-time.Second)); err != nil {
+		t.Fatalf("before expiry: %v", err)
+	}
+	if err := f.Allow(flow.StepChoose, t0.Add(flow.TTL)); !errors.Is(err, flow.ErrExpired) {
+		t.Fatalf("at expiry: %v, want ErrExpired", err)
+	}
+}
+
+// TestSwitchingMethodCarriesNothing (C22): a proof counts only for the
+// challenge that was out; choosing another method discards it.
+func TestSwitchingMethodCarriesNothing(t *testing.T) {
+	f := newFlow(flow.ChoosingMethod, flow.Reset)
+	if err := f.Challenged("e1", "c1", nil, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Challenged("e2", "c2", nil, t0); err != nil { // try another way
+		t.Fatal(err)
+	}
+	if err := f.Verified(flow.Proof{EnrollmentID: "e1", Method: "email"}, true, t0); !errors.Is(err, flow.ErrOutOfOrder) {
+		t.Fatalf("proof for the abandoned challenge: %v", err)
+	}
+	if err := f.Verified(flow.Proof{EnrollmentID: "e2", Method: "totp"}, false, t0); err != nil {
+		t.Fatal(err)
+	}
+	if f.State != flow.ChoosingMethod || len(f.Proofs) != 1 {
+		t.Fatalf("state %s proofs %v", f.State, f.Proofs)
+	}
+	if err := f.Challenged("e2", "c3", nil, t0); !errors.Is(err, flow.ErrOutOfOrder) {
+		t.Fatalf("re-verifying the same enrollment: %v", err)
+	}
+}
+
+func TestStore(t *testing.T) {
+	dbtest.EachDB(t, []db.Set{schema.Set()}, func(t *testing.T, g *gorm.DB) {
+		now := t0
+		s := flow.NewStore(g, flow.WithClock(func() time.Time { return now }))
+		bind := flow.NewBindToken()
+		f := &flow.Flow{Purpose: flow.Recover, UserID: "u1", Subject: "u1"}
+		if err := s.Create(t.Context(), f, bind); err != nil {
+			t.Fatal(err)
+		}
+		if len(f.ID) != 26 || f.State != flow.Identified {
+			t.Fatalf("created %+v", f)
+		}
+		t.Run("needs-the-binding-cookie", func(t *testing.T) {
+			for name, tok := range map[string]string{"none": "", "other-browser": flow.NewBindToken()} {
+				if _, err := s.Get(t.Context(), f.ID, tok, flow.Recover); !errors.Is(err, flow.ErrNotFound) {
+					t.Errorf("%s: %v, want ErrNotFound", name, err)
+				}
+			}
+			if _, err := s.Get(t.Context(), f.ID, bind, flow.StepUp); !errors.Is(err, flow.ErrNotFound) {
+				t.Errorf("other purpose: %v", err)
+			}
+		})
+		t.Run("round-trip", func(t *testing.T) {
+			got, err := s.Get(t.Context(), f.ID, bind, flow.Recover)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := got.ChooseIntent(flow.Reset, now); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Save(t.Context(), nil, got); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Save(t.Context(), nil, f); !errors.Is(err, flow.ErrConflict) {
+				t.Fatalf("stale save: %v, want ErrConflict", err)
+			}
+		})
+		t.Run("finish-succeeds-once-under-concurrency", func(t *testing.T) {
+			base, _ := s.Get(t.Context(), f.ID, bind, flow.Recover)
+			base.Challenged("e1", "c1", []byte("sealed"), now)
+			base.Verified(flow.Proof{EnrollmentID: "e1", Method: "email", Channel: "email"}, true, now)
+			if err := s.Save(t.Context(), nil, base); err != nil {
+				t.Fatal(err)
+			}
+			var wins atomic.Int32
+			var wg sync.WaitGroup
+			for range 20 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					got, err := s.Get(t.Context(), f.ID, bind, flow.Recover)
+					if err != nil || got.Finish(now) != nil {
+						return
+					}
+					if s.Save(t.Context(), nil, got) == nil {
+						wins.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			if wins.Load() != 1 {
+				t.Fatalf("%d finishes succeeded, want exactly 1", wins.Load())
+			}
+		})
+		t.Run("expires", func(t *testing.T) {
+			now = t0.Add(flow.TTL + time.Second)
+			defer func() { now = t0 }()
+			if _, err := s.Get(t.Context(), f.ID, bind, flow.Recover); !errors.Is(err, flow.ErrExpired) {
+				t.Fatalf("%v, want ErrExpired", err)
+			}
+		})
+		t.Run("failures-block-after-five-in-a-day", func(t *testing.T) {
+			fl := flow.NewFailures(g, func() time.Time { return now })
+			for i := range flow.MaxFailures {
+				if b, _ := fl.Blocked(t.Context(), "u9", time.Time{}); b {
+					t.Fatalf("blocked after %d", i)
+				}
+				fl.Add(t.Context(), "u9")
+			}
+			if b, _ := fl.Blocked(t.Context(), "u9", time.Time{}); !b {
+				t.Fatal("not blocked after 5")
+			}
+			if b, _ := fl.Blocked(t.Context(), "u9", now); b {
+				t.Fatal("an admin unlock (since=now) must end the block")
+			}
+			now = t0.Add(flow.FailureWindow + time.Second)
+			if b, _ := fl.Blocked(t.Context(), "u9", time.Time{}); b {
+				t.Fatal("still blocked after 24 h")
+			}
+			now = t0
+		})
+	})
+}
