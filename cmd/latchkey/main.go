@@ -20,6 +20,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/latchkeyid/latchkey/plugin/policy"
 	"github.com/latchkeyid/latchkey/provider/config"
 )
 
@@ -78,6 +79,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		kong.Description("Latchkey: an OpenID Connect provider with self-service password reset."),
 		kong.Writers(stdout, stderr),
 		kong.UsageOnError(),
+		kong.Vars{"keys": strings.Join(policy.Keys, ", ")},
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		// kong exits after --help; turn that into a return so tests survive it.
 		kong.Exit(func(code int) { panic(exitPanic{code}) }),

@@ -34,10 +34,3 @@ type methodRemoveCmd struct {
 
 func (c *methodRemoveCmd) Run(a *app) error { return errNotYet }
 
-type policyCmd struct {
-	Show policyShowCmd `cmd:"" help:"Show the recovery policy."`
-}
-
-type policyShowCmd struct{}
-
-func (c *policyShowCmd) Run(a *app) error { return errNotYet }

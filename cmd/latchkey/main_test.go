@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/latchkeyid/latchkey/provider/db/dbtest"
+	"github.com/latchkeyid/latchkey/provider/secret"
+)
+
+// cliEnv runs the real command line in-process against one database.
+type cliEnv struct {
+	t      *testing.T
+	dbURL  string
+	secret string
+}
+
+func newCLI(t *testing.T, dbURL string) *cliEnv {
+	t.Helper()
+	clearLatchkeyEnv(t)
+	return &cliEnv{t: t, dbURL: dbURL, secret: secret.Generate()}
+}
+
+type result struct {
+	out, err string
+	code     int
+}
+
+// run executes latchkey with args (global settings appended) and stdin.
+func (c *cliEnv) run(stdin string, args ...string) result {
+	c.t.Helper()
+	// Argon2id at OWASP's cheapest equivalent keeps the suite fast.
+	full := append(args, "--database", c.dbURL, "--secret", c.secret,
+		"--argon2-memory", "7168", "--argon2-time", "5")
+	var out, errb bytes.Buffer
+	code := run(c.t.Context(), full, strings.NewReader(stdin), &out, &errb)
+	return result{out.String(), errb.String(), code}
+}
+
+func (c *cliEnv) must(stdin string, args ...string) string {
+	c.t.Helper()
+	r := c.run(stdin, args...)
+	if r.code != 0 {
+		c.t.Fatalf("latchkey %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.out, r.err)
+	}
+	return r.out
+}
+
+// clearLatchkeyEnv keeps the developer's LATCHKEY_* variables out of tests.
+func clearLatchkeyEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "LATCHKEY_") && k != "LATCHKEY_TEST_MYSQL" && k != "LATCHKEY_TEST_MYSQL_DSN" {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+}
+
+func TestHelpAndUsage(t *testing.T) {
+	clearLatchkeyEnv(t)
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		contains string
+	}{
+		{"help", []string{"--help"}, 0, "latchkey <command>"},
+		{"user-help", []string{"user", "create", "--help"}, 0, "--password-stdin"},
+		{"unknown-command", []string{"frobnicate"}, exitUsage, "unexpected argument"},
+		{"no-password-flag", []string{"user", "create", "--username", "a", "--email", "a@b.c", "--password", "x"}, exitUsage, "unknown flag --password"},
+		{"missing-password-source", []string{"user", "create", "--username", "a", "--email", "a@b.c"}, exitUsage, "missing flags"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), tt.args, strings.NewReader(""), &out, &errb)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tt.code, out.String(), errb.String())
+			}
+			if !strings.Contains(out.String()+errb.String(), tt.contains) {
+				t.Fatalf("output lacks %q:\n%s%s", tt.contains, out.String(), errb.String())
+			}
+		})
+	}
+}
+
+func TestDevSecret(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	s1, err := devSecret(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := secret.Parse(s1); err != nil {
+		t.Fatalf("generated secret does not parse: %v", err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file mode %v, want 0600", fi.Mode().Perm())
+	}
+	s2, err := devSecret(dir)
+	if err != nil || s2 != s1 {
+		t.Fatalf("second call: %q, %v; want the saved secret reused", s2, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte("garbage\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := devSecret(dir); err == nil {
+		t.Fatal("a corrupt secret file must be an error, not silently replaced")
+	}
+}
+
+func TestConfigErrorsExitUsage(t *testing.T) {
+	clearLatchkeyEnv(t)
+	url := dbtest.URL(t, dbtest.SQLite)
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"bad-database", []string{"user", "list", "--database", "postgres://x"}, []string{"LATCHKEY_DATABASE"}},
+		{"secret-needed-for-keys", []string{"keys", "list", "--database", url}, []string{"LATCHKEY_SECRET"}},
+		{"example-secret", []string{"keys", "list", "--database", url, "--secret", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}, []string{"example value"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(t.Context(), tt.args, strings.NewReader(""), &out, &errb)
+			if code != exitUsage {
+				t.Fatalf("exit %d, want %d\n%s%s", code, exitUsage, out.String(), errb.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(errb.String(), w) {
+					t.Fatalf("stderr lacks %q:\n%s", w, errb.String())
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/latchkeyid/latchkey/plugin/policy"
+)
+
+type policyCmd struct {
+	Show policyShowCmd `cmd:"" help:"Show the recovery policy as JSON."`
+	Set  policySetCmd  `cmd:"" help:"Change the recovery policy: latchkey policy set required=2 methods=email,totp ..."`
+}
+
+type policyShowCmd struct{}
+
+func (c *policyShowCmd) Run(a *app) error {
+	store, err := a.policies()
+	if err != nil {
+		return err
+	}
+	p, err := store.Get(a.ctx)
+	if err != nil {
+		return err
+	}
+	return printJSON(a, p)
+}
+
+type policySetCmd struct {
+	Settings []string `arg:"" help:"key=value settings; keys: ${keys}." placeholder:"KEY=VALUE"`
+}
+
+func (c *policySetCmd) Run(a *app) error {
+	store, err := a.policies()
+	if err != nil {
+		return err
+	}
+	cur, err := store.Get(a.ctx)
+	if err != nil {
+		return err
+	}
+	next, err := policy.Apply(cur, c.Settings)
+	if err != nil {
+		return usageError{err}
+	}
+	if err := store.Set(a.ctx, next); err != nil {
+		return err
+	}
+	a.audit("admin.policy.set", "", "ok", strings.Join(c.Settings, " "))
+	return printJSON(a, next)
+}
+
+func (a *app) policies() (*policy.Store, error) {
+	g, err := a.database()
+	if err != nil {
+		return nil, err
+	}
+	return policy.NewStore(g, policy.Default(availableMethods(a.cfg.Dev, a.cfg.SMTPURL != "", a.cfg.TwilioAccountSID != ""))), nil
+}
+
+// availableMethods are the methods this deployment can deliver: email
+// needs SMTP (or dev mode's outbox), phone methods need Twilio.
+func availableMethods(dev, smtp, twilio bool) []string {
+	out := []string{policy.TOTP, policy.Questions}
+	if smtp || dev {
+		out = append(out, policy.Email)
+	}
+	if twilio {
+		out = append(out, policy.Mobile, policy.AlternatePhone, policy.OfficePhone)
+	}
+	return out
+}
+
+func printJSON(a *app, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(a.stdout, string(b))
+	return err
+}
