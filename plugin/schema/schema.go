@@ -12,6 +12,7 @@ func Set() db.Set {
 		Table: Table,
 		Migrations: []*db.Migration{
 			flows0001(),
+			methods0002(), // H5: methods, codes, outbox, captcha, rate limits
 		},
 	}
 }

@@ -1,0 +1,192 @@
+package method
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Name identifies a method. The values match plugin/policy's names.
+type Name string
+
+const (
+	Email          Name = "email"
+	TOTP           Name = "totp"
+	Questions      Name = "questions"
+	Mobile         Name = "mobile"          // issue 4
+	AlternatePhone Name = "alternate-phone" // issue 4
+	OfficePhone    Name = "office-phone"    // issue 4
+	Push           Name = "push"            // issue 4
+)
+
+// Channel is what a proof travels over. Two proofs over one channel count
+// once toward the policy (two email codes, even to two addresses; an
+// authenticator code and a push to the same app).
+type Channel string
+
+const (
+	ChannelEmail     Channel = "email"
+	ChannelApp       Channel = "app"   // TOTP and push: something on the user's device
+	ChannelPhone     Channel = "phone" // SMS and voice alike: one phone network
+	ChannelKnowledge Channel = "knowledge"
+)
+
+// Ref is the user a method acts for. Fields come from the directory, never
+// from the request.
+type Ref struct {
+	ID       string
+	Username string
+	Email    string
+	// Decoy marks the stand-in for an unknown or unrecoverable user: the
+	// method does all its work (so timing and pages match) but sends nothing
+	// and never verifies.
+	Decoy bool
+	// Forbidden lists values an answer must not equal (username, email; the
+	// flow may add more). Compared after the method's own normalisation.
+	Forbidden []string
+	// IsPassword, when set, reports whether a candidate answer equals the
+	// user's current password (security questions refuse it).
+	IsPassword func(ctx context.Context, candidate string) (bool, error) `json:"-"`
+}
+
+// Input is what the user typed into a method's form: field name to value.
+// Methods read only the fields they document (e.g. "address", "code",
+// "question.0", "answer.0").
+type Input map[string]string
+
+// Prompt is what a page shows for a registration step or a challenge. It
+// holds nothing secret except, during TOTP registration, the new seed the
+// user must copy (Secret, OTPAuthURI, QRCode).
+type Prompt struct {
+	Kind        string     `json:"kind"`                  // "code", "totp", "questions", "number" (push)
+	Destination string     `json:"destination,omitempty"` // masked address/number the code went to
+	Digits      int        `json:"digits,omitempty"`      // length of the expected code
+	Questions   []Question `json:"questions,omitempty"`   // questions to answer (field "answer.<i>")
+	Number      string     `json:"number,omitempty"`      // push number matching (issue 4)
+	Secret      string     `json:"secret,omitempty"`      // TOTP registration: base32 seed
+	OTPAuthURI  string     `json:"otpauth,omitempty"`     // TOTP registration
+	QRCode      string     `json:"qr,omitempty"`          // TOTP registration: PNG data URL
+}
+
+// Question is one security question.
+type Question struct {
+	ID   string `json:"id"`
+	Text string `json:"text"`
+}
+
+// Enrollment is one registered, proven method of a user (a row of
+// sspr_methods).
+type Enrollment struct {
+	ID     string
+	UserID string
+	Method Name
+	Label  string // masked destination for pages and mail: a•••e@example.com
+	// DestinationKey is the HMAC of the normalised destination ("" for
+	// TOTP/questions): it finds duplicates and keys per-address limits
+	// without storing the address in the clear.
+	DestinationKey string
+	Data           []byte // sealed by the method with aad = ID
+	Counter        int64  // method-owned monotonic counter (TOTP: last accepted step)
+	CreatedAt      time.Time
+	UsableAt       time.Time // not usable for recovery before this (cool-down)
+	VerifiedAt     time.Time
+	LastUsedAt     *time.Time
+}
+
+// Usable reports whether e may be used for recovery at now.
+func (e Enrollment) Usable(now time.Time) bool { return !now.Before(e.UsableAt) }
+
+// Pending is a registration in progress, returned by Begin and handed back
+// to Finish. The caller keeps it server-side and sealed (it may hold a new
+// TOTP seed or answer hashes), e.g. in the flow record's Data.
+type Pending struct {
+	Method      Name      `json:"method"`
+	Label       string    `json:"label"`
+	Destination string    `json:"destination_key,omitempty"`
+	ChallengeID string    `json:"challenge,omitempty"` // code sent to prove the destination
+	Prompt      Prompt    `json:"prompt"`
+	State       []byte    `json:"state,omitempty"` // method-private, secret
+	ExpiresAt   time.Time `json:"expires_at"`
+	// Ready means Finish needs no further answer (security questions: the
+	// answers were checked and hashed by Begin).
+	Ready bool `json:"ready,omitempty"`
+}
+
+// Challenge is one outstanding proof request in a flow. It is
+// JSON-serialisable so the flow can keep it (sealed) in its record.
+type Challenge struct {
+	ID           string    `json:"id"`
+	EnrollmentID string    `json:"enrollment"`
+	Method       Name      `json:"method"`
+	FlowID       string    `json:"flow"`
+	Prompt       Prompt    `json:"prompt"`
+	State        []byte    `json:"state,omitempty"` // method-private (e.g. question ids)
+	ExpiresAt    time.Time `json:"expires_at"`
+}
+
+// Result is the outcome of checking an answer. A wrong answer is not an
+// error: errors are infrastructure failures only.
+type Result struct {
+	OK bool
+	// Dead: the challenge can no longer succeed (expired, used, too many
+	// wrong tries, unknown or bound to another flow); ask for a new one.
+	Dead bool
+	// Replay: an authenticator code that was already used was presented
+	// (checklist 46): the flow audits it and notifies the user.
+	Replay bool
+}
+
+// Method is one kind of verification method.
+type Method interface {
+	Name() Name
+	// Channel says what e's proofs travel over.
+	Channel(e Enrollment) Channel
+	// Begin starts registering: validates the input, and sends a code to the
+	// new destination or makes a new secret. flowID binds the proof code.
+	Begin(ctx context.Context, flowID string, u Ref, in Input) (Pending, error)
+	// Finish completes a registration with the user's answer (the code sent
+	// to the new address, the first TOTP code). It returns a new, unsaved
+	// Enrollment (ID set, Data sealed); Result.OK=false for a wrong answer.
+	Finish(ctx context.Context, flowID string, u Ref, p Pending, answer Input) (Enrollment, Result, error)
+	// Challenge starts a proof with a stored enrollment, sending a code
+	// where the method sends one, only ever to e's stored destination.
+	Challenge(ctx context.Context, flowID string, u Ref, e Enrollment) (Challenge, error)
+	// Verify checks answer against c. It fails (never errors) for a
+	// challenge of another flow, user or enrollment.
+	Verify(ctx context.Context, flowID string, u Ref, e Enrollment, c Challenge, answer Input) (Result, error)
+}
+
+// Resender is implemented by methods whose challenges can be sent again
+// (email, phones). A resend overwrites the code and keeps the failure count.
+type Resender interface {
+	Resend(ctx context.Context, flowID string, u Ref, e Enrollment, c Challenge) (Challenge, error)
+}
+
+// Errors.
+var (
+	// ErrInvalid wraps a user input problem; errors.As *InvalidError for
+	// the field and the reason to show.
+	ErrInvalid = errors.New("method: invalid input")
+	// ErrNotFound: no such enrollment for this user.
+	ErrNotFound = errors.New("method: not found")
+	// ErrDuplicate: the user already has this method with this destination.
+	ErrDuplicate = errors.New("method: already registered")
+	// ErrUnavailable: the method cannot work now (no sender configured).
+	ErrUnavailable = errors.New("method: unavailable")
+	// ErrExpired: a pending registration is too old.
+	ErrExpired = errors.New("method: expired")
+)
+
+// InvalidError says which field is wrong and why, in words a page can show.
+type InvalidError struct {
+	Field  string
+	Reason string
+}
+
+func (e *InvalidError) Error() string { return "method: invalid " + e.Field + ": " + e.Reason }
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold.
+func (e *InvalidError) Unwrap() error { return ErrInvalid }
+
+// Invalid returns an *InvalidError.
+func Invalid(field, reason string) error { return &InvalidError{Field: field, Reason: reason} }

@@ -1,0 +1,185 @@
+package ratelimit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// buckets is how many buckets a window is split into.
+const buckets = 10
+
+// counter is the live model of sspr_ratelimits (frozen copy:
+// plugin/schema). KeyHash is SHA-256 of the caller's key, so addresses and
+// IPs are not stored in the clear and keys of any length fit the index.
+type counter struct {
+	Scope     string    `gorm:"primaryKey;size:64"`
+	KeyHash   string    `gorm:"primaryKey;size:64"`
+	WindowMS  int64     `gorm:"primaryKey;autoIncrement:false"`
+	Bucket    int64     `gorm:"primaryKey;autoIncrement:false"`
+	Count     int       `gorm:"not null"`
+	ExpiresAt time.Time `gorm:"precision:6;not null;index"`
+}
+
+func (counter) TableName() string { return "sspr_ratelimits" }
+
+// Limiter is a database-backed rate limiter. It is safe for concurrent use
+// by many goroutines and instances.
+type Limiter struct {
+	g   *gorm.DB
+	now func() time.Time
+}
+
+// Option configures a Limiter.
+type Option func(*Limiter)
+
+// WithClock injects the clock (tests).
+func WithClock(now func() time.Time) Option { return func(l *Limiter) { l.now = now } }
+
+// New returns a limiter on g.
+func New(g *gorm.DB, opts ...Option) *Limiter {
+	l := &Limiter{g: g, now: func() time.Time { return time.Now().UTC() }}
+	for _, o := range opts {
+		o(l)
+	}
+	return l
+}
+
+// Rule is one limit: at most Limit events per Window for a key of Scope.
+type Rule struct {
+	Scope  string // e.g. "email-to", "email-user", "email-ip"
+	Limit  int
+	Window time.Duration
+}
+
+// Allow is l.Allow with the rule's parameters.
+func (r Rule) Allow(ctx context.Context, l *Limiter, key string) (bool, time.Duration, error) {
+	return l.Allow(ctx, r.Scope, key, r.Limit, r.Window)
+}
+
+// ErrBadRule is returned for a non-positive limit or window, or an empty
+// or over-long scope.
+var ErrBadRule = errors.New("ratelimit: bad rule")
+
+func hashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+func bucketMS(window time.Duration) int64 {
+	return max(window.Milliseconds()/buckets, 1)
+}
+
+// Allow records one event for (scope, key) and reports whether it is
+// within limit events per window. A refused event is not recorded;
+// retryAfter then says when one would next be allowed (a lower bound).
+//
+// The increment is one conditional UPDATE (or an INSERT racing on the
+// primary key), so concurrent callers on any number of instances never
+// pass more than limit. Closed buckets never change; a request exactly at
+// a bucket boundary may count against the old bucket's last increment a
+// few microseconds late, which can only make the limiter stricter.
+func (l *Limiter) Allow(ctx context.Context, scope, key string, limit int, window time.Duration) (bool, time.Duration, error) {
+	if limit <= 0 || window <= 0 || scope == "" || len(scope) > 64 {
+		return false, 0, ErrBadRule
+	}
+	g := l.g.WithContext(ctx)
+	now := l.now().UTC()
+	bs := bucketMS(window)
+	wms := window.Milliseconds()
+	cur := now.UnixMilli() / bs
+	lo := (now.UnixMilli() - wms) / bs // first bucket overlapping (now-window, now]
+	kh := hashKey(key)
+
+	var rows []counter
+	if err := g.Where("scope = ? AND key_hash = ? AND window_ms = ? AND bucket >= ? AND bucket < ?", scope, kh, wms, lo, cur).
+		Find(&rows).Error; err != nil {
+		return false, 0, fmt.Errorf("ratelimit: %w", err)
+	}
+	closed := 0
+	for _, r := range rows {
+		closed += r.Count
+	}
+	room := limit - closed
+	for range 3 {
+		if room <= 0 {
+			break
+		}
+		res := g.Model(&counter{}).
+			Where("scope = ? AND key_hash = ? AND window_ms = ? AND bucket = ? AND count < ?", scope, kh, wms, cur, room).
+			Update("count", gorm.Expr("count + 1"))
+		if res.Error != nil {
+			return false, 0, fmt.Errorf("ratelimit: %w", res.Error)
+		}
+		if res.RowsAffected == 1 {
+			return true, 0, nil
+		}
+		var n int64
+		if err := g.Model(&counter{}).Where("scope = ? AND key_hash = ? AND window_ms = ? AND bucket = ?", scope, kh, wms, cur).
+			Count(&n).Error; err != nil {
+			return false, 0, fmt.Errorf("ratelimit: %w", err)
+		}
+		if n == 1 {
+			break // the bucket exists and is full
+		}
+		err := g.Create(&counter{Scope: scope, KeyHash: kh, WindowMS: wms, Bucket: cur, Count: 1,
+			ExpiresAt: time.UnixMilli((cur+1)*bs + wms).UTC()}).Error
+		if err == nil {
+			return true, 0, nil
+		}
+		if !errors.Is(err, gorm.ErrDuplicatedKey) {
+			return false, 0, fmt.Errorf("ratelimit: %w", err)
+		}
+		// Another caller created the bucket first: try the update again.
+	}
+	return false, l.retryAfter(ctx, scope, kh, wms, lo, bs, now), nil
+}
+
+// retryAfter is the time until the oldest counted bucket leaves the window.
+func (l *Limiter) retryAfter(ctx context.Context, scope, kh string, wms, lo, bs int64, now time.Time) time.Duration {
+	var first counter
+	err := l.g.WithContext(ctx).Where("scope = ? AND key_hash = ? AND window_ms = ? AND bucket >= ? AND count > 0", scope, kh, wms, lo).
+		Order("bucket").Take(&first).Error
+	if err != nil {
+		return time.Duration(bs) * time.Millisecond
+	}
+	free := time.UnixMilli((first.Bucket+1)*bs + wms)
+	return max(free.Sub(now), time.Millisecond)
+}
+
+// Count returns how many events (scope, key) has in the window ending now,
+// without recording one.
+func (l *Limiter) Count(ctx context.Context, scope, key string, window time.Duration) (int, error) {
+	now := l.now().UTC()
+	bs, wms := bucketMS(window), window.Milliseconds()
+	var n int64
+	err := l.g.WithContext(ctx).Model(&counter{}).Select("COALESCE(SUM(count), 0)").
+		Where("scope = ? AND key_hash = ? AND window_ms = ? AND bucket >= ?", scope, hashKey(key), wms, (now.UnixMilli()-wms)/bs).
+		Scan(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("ratelimit: count: %w", err)
+	}
+	return int(n), nil
+}
+
+// Reset forgets every count of (scope, key), e.g. after a success.
+func (l *Limiter) Reset(ctx context.Context, scope, key string) error {
+	if err := l.g.WithContext(ctx).Where("scope = ? AND key_hash = ?", scope, hashKey(key)).Delete(&counter{}).Error; err != nil {
+		return fmt.Errorf("ratelimit: reset: %w", err)
+	}
+	return nil
+}
+
+// Cleanup deletes buckets that no window can count any more.
+func (l *Limiter) Cleanup(ctx context.Context) (int64, error) {
+	res := l.g.WithContext(ctx).Where("expires_at < ?", l.now().UTC()).Delete(&counter{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("ratelimit: cleanup: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
