@@ -33,4 +33,3 @@ type methodRemoveCmd struct {
 }
 
 func (c *methodRemoveCmd) Run(a *app) error { return errNotYet }
-
