@@ -32,6 +32,9 @@ type app struct {
 
 	g    *gorm.DB
 	keys *secret.Keyring
+
+	// onListen, when set (tests), is told the address serve listens on.
+	onListen func(addr string)
 }
 
 func (a *app) close() {

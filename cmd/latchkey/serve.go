@@ -1,5 +1,226 @@
 package main
 
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/latchkeyid/latchkey/cmd/latchkey/internal/demo"
+	"github.com/latchkeyid/latchkey/provider"
+	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/config"
+	"github.com/latchkeyid/latchkey/provider/user"
+)
+
 type serveCmd struct{}
 
-func (c *serveCmd) Run(a *app) error { return errNotYet }
+// Run starts the server and blocks until ctx ends (SIGTERM/SIGINT), then
+// drains in-flight requests for ShutdownTimeout.
+func (c *serveCmd) Run(a *app) error {
+	srv, err := a.build()
+	if err != nil {
+		return err
+	}
+	return srv.serve()
+}
+
+// server is everything serve starts, built by app.build.
+type server struct {
+	a        *app
+	log      *slog.Logger
+	echo     *echo.Echo
+	provider *provider.Provider
+	stops    []func() // run in reverse order at shutdown
+	listener net.Listener
+}
+
+// newLogger builds the process logger: JSON outside dev mode (for log
+// shippers), text in dev mode (for people).
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated already
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.EffectiveLogFormat() == config.LogText {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func (a *app) build() (*server, error) {
+	if err := a.cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := newLogger(a.cfg, a.stderr)
+	slog.SetDefault(log)
+	k, err := a.keyring()
+	if err != nil {
+		return nil, err
+	}
+	g, err := a.database()
+	if err != nil {
+		return nil, err
+	}
+	users, err := a.users()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{a: a, log: log}
+	store, stop, err := a.opStorage(g, k)
+	if err != nil {
+		return nil, err
+	}
+	s.stops = append(s.stops, stop)
+
+	p, err := provider.New(provider.Options{
+		Issuer:         a.cfg.Issuer,
+		Insecure:       strings.HasPrefix(a.cfg.Issuer, "http://"), // config allows it only in dev or on loopback
+		DB:             g,
+		Keyring:        k,
+		Users:          users,
+		Audit:          audit.NewLog(g),
+		Storage:        store,
+		SessionTTL:     a.cfg.SessionLifetime,
+		TrustedProxies: a.cfg.TrustedProxies,
+		ExtraHosts:     extraHosts(a.cfg),
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.provider = p
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.Logger.SetOutput(io.Discard) // slog is the log; echo's own logger stays quiet
+	p.Mount(e)
+	if err := a.mountPlugin(e, p, g, k); err != nil {
+		return nil, err
+	}
+	if a.cfg.Dev {
+		if err := a.devSetup(log, users); err != nil {
+			return nil, err
+		}
+		e.Any(demo.PathHome, echo.WrapHandler(demo.New(a.cfg.Issuer, nil).Handler()))
+		e.Any(demo.PathHome+"/*", echo.WrapHandler(demo.New(a.cfg.Issuer, nil).Handler()))
+	}
+	s.echo = e
+	return s, nil
+}
+
+// extraHosts lets dev mode answer on 127.0.0.1 as well as localhost.
+func extraHosts(cfg config.Config) []string {
+	if !cfg.Dev {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return nil
+	}
+	return []string{"127.0.0.1:" + port, "localhost:" + port, "[::1]:" + port}
+}
+
+func (s *server) serve() error {
+	a := s.a
+	ln := s.listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", a.cfg.Listen); err != nil {
+			return fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
+		}
+	}
+	hs := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.provider.Start()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.log.Info("latchkey started", "issuer", a.cfg.Issuer, "listen", ln.Addr().String(),
+		"database", redactDB(a.cfg.Database), "dev", a.cfg.Dev)
+	if a.onListen != nil {
+		a.onListen(ln.Addr().String())
+	}
+
+	var serveErr error
+	select {
+	case <-a.ctx.Done():
+		s.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout.String())
+	case serveErr = <-errc:
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(ctx); err != nil {
+		s.log.Warn("shutdown: requests still running were cut off", "err", err)
+	}
+	_ = s.provider.Close()
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		s.stops[i]()
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", serveErr)
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+func redactDB(u string) string { return config.Config{Database: u}.Redacted().Database }
+
+// Dev mode's demo user. Its password is new at every start and printed
+// once, so the person at the terminal can always sign in.
+const devUsername = "demo"
+
+func (a *app) devSetup(log *slog.Logger, users *user.Store) error {
+	pw := devPassword()
+	u, err := users.ByLogin(a.ctx, devUsername)
+	switch {
+	case errors.Is(err, user.ErrNotFound):
+		u, err = users.Create(a.ctx, user.NewUser{
+			Username: devUsername, Email: "demo@example.com", DisplayName: "Demo User", Password: pw,
+		})
+		if err != nil {
+			return fmt.Errorf("dev: create demo user: %w", err)
+		}
+	case err != nil:
+		return err
+	default:
+		if err := users.SetPassword(a.ctx, u.ID, pw); err != nil {
+			return fmt.Errorf("dev: reset demo password: %w", err)
+		}
+		if err := users.Unlock(a.ctx, u.ID); err != nil {
+			return err
+		}
+	}
+	if err := a.ensureDemoClient(); err != nil {
+		return fmt.Errorf("dev: demo client: %w", err)
+	}
+	fmt.Fprintf(a.stderr, `
+  Latchkey dev mode
+    demo app:     %[1]s/demo
+    sign in as:   %[2]s
+    password:     %[3]s   (new at every start; shown only here)
+    discovery:    %[1]s/.well-known/openid-configuration
+    data:         %[4]s (SQLite database and generated secret)
+
+`, a.cfg.Issuer, devUsername, pw, a.cfg.DataDir)
+	log.Debug("dev setup done", "user", u.ID)
+	return nil
+}
+
+// devPassword is four groups of random base32: about 80 bits, easy to type.
+func devPassword() string {
+	t := strings.ToLower(rand.Text())
+	return t[0:4] + "-" + t[4:8] + "-" + t[8:12] + "-" + t[12:16]
+}

@@ -1,0 +1,17 @@
+package main
+
+import (
+	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider"
+	"github.com/latchkeyid/latchkey/provider/secret"
+)
+
+// opStorage builds the OP storage (provider/opstore) and returns a stop
+// function for its background work.
+func (a *app) opStorage(g *gorm.DB, k *secret.Keyring) (provider.Storage, func(), error) {
+	_, _ = g, k
+	return nil, func() {}, errNotYet
+}
+
+func (a *app) ensureDemoClient() error { return errNotYet }
