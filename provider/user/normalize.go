@@ -2,6 +2,7 @@ package user
 
 import (
 	"strings"
+	"unicode"
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
@@ -19,6 +20,18 @@ import (
 func Normalize(s string) string {
 	s = norm.NFKC.String(s)
 	s = cases.Fold().String(s) // a Caser is not safe for concurrent use: one per call
+	s = strings.Map(cherokeeUpper, s)
 	s = norm.NFKC.String(s)
 	return strings.TrimSpace(s)
+}
+
+// cherokeeUpper fixes the one place where golang.org/x/text's Fold differs
+// from Unicode's CaseFolding.txt (found by FuzzNormalize): Cherokee folds
+// to its capital letters, but Fold lower-cases them, so "Ꮃ" and "ꮃ" would
+// swap on every pass and never share a key.
+func cherokeeUpper(r rune) rune {
+	if (r >= 0xAB70 && r <= 0xABBF) || (r >= 0x13F8 && r <= 0x13FD) {
+		return unicode.ToUpper(r)
+	}
+	return r
 }

@@ -1,0 +1,81 @@
+package user_test
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider/db"
+	"github.com/latchkeyid/latchkey/provider/db/dbtest"
+	"github.com/latchkeyid/latchkey/provider/schema"
+	"github.com/latchkeyid/latchkey/provider/secret"
+	"github.com/latchkeyid/latchkey/provider/user"
+	"github.com/latchkeyid/latchkey/provider/user/usertest"
+)
+
+// userSets is the provider's migration history up to this package's
+// tables, so these tests do not depend on later steps.
+func userSets() []db.Set {
+	s := schema.Set()
+	var ms []*db.Migration
+	for _, m := range s.Migrations {
+		if strings.HasPrefix(m.ID, "0001_") || strings.HasPrefix(m.ID, "0002_") {
+			ms = append(ms, m)
+		}
+	}
+	s.Migrations = ms
+	return []db.Set{s}
+}
+
+// eachDB runs fn on a fresh migrated SQLite and MySQL database.
+func eachDB(t *testing.T, fn func(t *testing.T, g *gorm.DB)) {
+	dbtest.EachDB(t, userSets(), fn)
+}
+
+// clock is a settable fake clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func testKeyring(t testing.TB) *secret.Keyring {
+	k, err := secret.Parse(secret.Generate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// fixture is a store with a fake clock, a keyring and one user "alice".
+type fixture struct {
+	g     *gorm.DB
+	s     *user.Store
+	clock *clock
+	alice *user.User
+}
+
+const alicePW = "violet kettle orbit"
+
+func newFixture(t *testing.T, g *gorm.DB, opts ...user.Option) *fixture {
+	c := newClock()
+	opts = append([]user.Option{user.WithClock(c.Now), user.WithKeyring(testKeyring(t))}, opts...)
+	s := usertest.Store(g, opts...)
+	return &fixture{g: g, s: s, clock: c, alice: usertest.Create(t, s, "alice", alicePW, "staff")}
+}

@@ -1,0 +1,428 @@
+package user_test
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider/password"
+	"github.com/latchkeyid/latchkey/provider/user"
+	"github.com/latchkeyid/latchkey/provider/user/usertest"
+)
+
+func lockedUntil(t *testing.T, err error) time.Time {
+	t.Helper()
+	var le *user.LockedError
+	if !errors.As(err, &le) {
+		t.Fatalf("err = %v, want *LockedError", err)
+	}
+	return le.Until
+}
+
+func TestAuthenticate(t *testing.T) {
+	eachDB(t, func(t *testing.T, g *gorm.DB) {
+		f := newFixture(t, g)
+		ctx := t.Context()
+		tests := []struct {
+			name, login, pw string
+			want            error
+		}{
+			{"right", "alice", alicePW, nil},
+			{"right-by-email-any-case", "Alice@Example.com", alicePW, nil},
+			{"wrong", "alice", "violet kettle orbiT", user.ErrBadCredentials},
+			{"unknown-user", "mallory", alicePW, user.ErrBadCredentials},
+			{"empty", "", "", user.ErrBadCredentials},
+			{"password-nfkc", "ａｌｉｃｅ", "ｖｉｏｌｅｔ ｋｅｔｔｌｅ ｏｒｂｉｔ", nil},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				u, err := f.s.Authenticate(ctx, tt.login, tt.pw)
+				if !errors.Is(err, tt.want) {
+					t.Fatalf("Authenticate = %v, want %v", err, tt.want)
+				}
+				if err == nil && (u.ID != f.alice.ID || len(u.Groups) != 1) {
+					t.Fatalf("signed in as %+v", u)
+				}
+			})
+		}
+	})
+}
+
+// A disabled account says so only after the right password, so a guesser
+// cannot tell disabled accounts apart.
+func TestAuthenticateDisabled(t *testing.T) {
+	eachDB(t, func(t *testing.T, g *gorm.DB) {
+		f := newFixture(t, g)
+		ctx := t.Context()
+		if err := f.s.SetDisabled(ctx, f.alice.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.Authenticate(ctx, "alice", "not it at all"); !errors.Is(err, user.ErrBadCredentials) {
+			t.Fatalf("wrong password on disabled = %v, want ErrBadCredentials", err)
+		}
+		if _, err := f.s.Authenticate(ctx, "alice", alicePW); !errors.Is(err, user.ErrDisabled) {
+			t.Fatalf("right password on disabled = %v, want ErrDisabled", err)
+		}
+		// Unlock never re-enables.
+		if err := f.s.Unlock(ctx, f.alice.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.Authenticate(ctx, "alice", alicePW); !errors.Is(err, user.ErrDisabled) {
+			t.Fatalf("after unlock = %v, want ErrDisabled", err)
+		}
+		if err := f.s.SetDisabled(ctx, f.alice.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.Authenticate(ctx, "alice", alicePW); err != nil {
+			t.Fatalf("re-enabled: %v", err)
+		}
+	})
+}
+
+// Lockout after Threshold distinct wrong passwords, for Base, doubling up
+// to Max; during a lockout even the right password is refused; it ends by
+// itself, and counters reset on success.
+func TestLockoutDoubling(t *testing.T) {
+	eachDB(t, func(t *testing.T, g *gorm.DB) {
+		f := newFixture(t, g) // default lockout: 10, 1 min, cap 1 h
+		ctx := t.Context()
+		n := 0
+		wrong := func() error {
+			n++
+			_, err := f.s.Authenticate(ctx, "alice", fmt.Sprintf("wrong guess %d", n))
+			return err
+		}
+		want := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute,
+			16 * time.Minute, 32 * time.Minute, time.Hour, time.Hour}
+		for round, d := range want {
+			for i := range 9 {
+				if err := wrong(); !errors.Is(err, user.ErrBadCredentials) {
+					t.Fatalf("round %d, wrong #%d = %v, want ErrBadCredentials", round, i+1, err)
+				}
+			}
+			until := lockedUntil(t, wrong())
+			if got := until.Sub(f.clock.Now()); got != d {
+				t.Fatalf("lockout %d lasts %v, want %v", round+1, got, d)
+			}
+			// Locked: the right password does not help, and nothing is counted.
+			_, err := f.s.Authenticate(ctx, "alice", alicePW)
+			lockedUntil(t, err)
+			f.clock.Add(d - time.Second)
+			lockedUntil(t, wrong())
+			f.clock.Add(time.Second) // the lockout has ended
+		}
+		if _, err := f.s.Authenticate(ctx, "alice", alicePW); err != nil {
+			t.Fatalf("after the last lockout: %v", err)
+		}
+		u, _ := f.s.ByID(ctx, f.alice.ID)
+		if u.FailedLogins != 0 || u.Lockouts != 0 || u.LockedUntil != nil || u.BadPasswordMarks != "" {
+			t.Fatalf("success did not reset: %+v", u)
+		}
+		// After a success the next lockout is back to Base.
+		for range 9 {
+			_ = wrong()
+		}
+		if got := lockedUntil(t, wrong()).Sub(f.clock.Now()); got != time.Minute {
+			t.Fatalf("first lockout after a success lasts %v, want 1m", got)
+		}
+	})
+}
+
+func TestLockoutOptions(t *testing.T) {
+	eachDB(t, func(t *testing.T, g *gorm.DB) {
+		f := newFixture(t, g, user.WithLockout(user.Lockout{Threshold: 3, Base: 10 * time.Second, Max: 25 * time.Second}))
+		ctx := t.Context()
+		for round, d := range []time.Duration{10 * time.Second, 20 * time.Second, 25 * time.Second} {
+			var err error
+			for i := range 3 {
+				_, err = f.s.Authenticate(ctx, "alice", fmt.Sprintf("bad %d %d", round, i))
+			}
+			if got := lockedUntil(t, err).Sub(f.clock.Now()); got != d {
+				t.Fatalf("lockout %d = %v, want %v", round+1, got, d)
+			}
+			f.clock.Add(d)
+		}
+	})
+}
+
+// A repeat of one of the last three wrong passwords is not counted again
+// (Entra smart lockout); a fourth older one is.
+func TestRepeatedWrongPasswordCountsOnce(t *testing.T) {
+	eachDB(t, func(t *testing.T, g *gorm.DB) {
+		f := newFixture(t, g)
+		ctx := t.Context()
+		failed := func() int {
+			u, err := f.s.ByID(ctx, f.alice.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u.FailedLogins
+		}
+		for range 25 {
+			if _, err := f.s.Authenticate(ctx, "alice", "my old password"); !errors.Is(err, user.ErrBadCredentials) {
+				t.Fatalf("repeat = %v, want ErrBadCredentials (never locked)", err)
+			}
+		}
+		if n := failed(); n != 1 {
+			t.Fatalf("25 repeats counted %d times, want 1", n)
+		}
+		// NFKC-equal forms are the same password.
+		_, _ = f.s.Authenticate(ctx, "alice", "ｍｙ ｏｌｄ ｐａｓｓｗｏｒｄ")
+		if n := failed(); n != 1 {
+			t.Fatalf("fullwidth repeat counted: %d", n)
+		}
+		for _, pw := range []string{"b-wrong", "c-wrong", "d-wrong", "my old password"} {
+			_, _ = f.s.Authenticate(ctx, "alice", pw)
+		}
+		if n := failed(); n != 5 {
+			t.Fatalf("failed = %d, want 5: a wrong password older than the last three counts again", n)
+		}
+		u, _ := f.s.ByID(ctx, f.alice.ID)
+		if len(u.BadPasswordMarks) != 3*8+2 {
+			t.Fatalf("marks %q: want three 8-hex-digit marks", u.BadPasswordMarks)
+		}
+		// Marks are keyed per user: bob's repeat of the same text counts for bob.
+		bob := usertest.Create(t, f.s, "bob", "another fine phrase")
+		_, _ = f.s.Authenticate(ctx, "bob", "my old password")
+		if got, _ := f.s.ByID(ctx, bob.ID); got.FailedLogins != 1 {
+			t.Fatalf("bob failed = %d, want 1", got.FailedLogins)
+		}
+	})
+}
+
+// Without a keyring nothing about wrong passwords is stored and every one counts.
+func TestWithoutKeyringEveryWrongPasswordCounts(t *testing.T) {
+	eachDB(t, func(t *testing.T, g *gorm.DB) {
+		s := usertest.Store(g)
+		usertest.Create(t, s, "erin", "pale moon river")
+		var err error
+		for range 10 {
+			_, err = s.Authenticate(t.Context(), "erin", "same wrong one")
+		}
+		lockedUntil(t, err)
+	})
+}
+
+// Concurrent wrong passwords are all counted (atomic increment) and only
+// one of them starts the lockout.
+func TestConcurrentFailuresNotUndercounted(t *testing.T) {
+	eachDB(t, func(t *testing.T, g *gorm.DB) {
+		f := newFixture(t, g, user.WithLockout(user.Lockout{Threshold: 1000}))
+		ctx := t.Context()
+		const n = 40
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				if _, err := f.s.Authenticate(ctx, "alice", fmt.Sprintf("parallel %d", i)); !errors.Is(err, user.ErrBadCredentials) {
+					t.Errorf("parallel wrong = %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		u, _ := f.s.ByID(ctx, f.alice.ID)
+		if u.FailedLogins != n {
+			t.Fatalf("FailedLogins = %d after %d concurrent failures", u.FailedLogins, n)
+		}
+	})
+}
+
+func TestConcurrentFailuresLockOnce(t *testing.T) {
+	eachDB(t, func(t *testing.T, g *gorm.DB) {
+		f := newFixture(t, g)
+		ctx := t.Context()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		locked := 0
+		for i := range 10 {
+			wg.Go(func() {
+				_, err := f.s.Authenticate(ctx, "alice", fmt.Sprintf("parallel %d", i))
+				var le *user.LockedError
+				if errors.As(err, &le) {
+					mu.Lock()
+					locked++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		u, _ := f.s.ByID(ctx, f.alice.ID)
+		if u.Lockouts != 1 || !u.Locked(f.clock.Now()) || locked < 1 {
+			t.Fatalf("after 10 concurrent failures: lockouts=%d locked=%v (%d saw it)", u.Lockouts, u.Locked(f.clock.Now()), locked)
+		}
+	})
+}
+
+func TestLockUnlock(t *testing.T) {
+	eachDB(t, func(t *testing.T, g *gorm.DB) {
+		f := newFixture(t, g)
+		ctx := t.Context()
+		for range 10 {
+			_, _ = f.s.Authenticate(ctx, "alice", "nope nope nope")
+			_, _ = f.s.Authenticate(ctx, "alice", fmt.Sprint(f.clock.Now().UnixNano()))
+			f.clock.Add(time.Millisecond)
+		}
+		if err := f.s.Unlock(ctx, f.alice.ID); err != nil {
+			t.Fatal(err)
+		}
+		u, _ := f.s.ByID(ctx, f.alice.ID)
+		if u.Locked(f.clock.Now()) || u.FailedLogins != 0 || u.Lockouts != 0 {
+			t.Fatalf("after Unlock: %+v", u)
+		}
+		if _, err := f.s.Authenticate(ctx, "alice", alicePW); err != nil {
+			t.Fatalf("after Unlock: %v", err)
+		}
+		until := f.clock.Now().Add(time.Hour)
+		if err := f.s.Lock(ctx, f.alice.ID, until); err != nil {
+			t.Fatal(err)
+		}
+		_, err := f.s.Authenticate(ctx, "alice", alicePW)
+		if got := lockedUntil(t, err); !got.Equal(until) {
+			t.Fatalf("locked until %v, want %v", got, until)
+		}
+		if (&user.LockedError{Until: until}).Error() == "" {
+			t.Fatal("empty message")
+		}
+		f.clock.Add(time.Hour)
+		if _, err := f.s.Authenticate(ctx, "alice", alicePW); err != nil {
+			t.Fatalf("after the lock expired: %v", err)
+		}
+	})
+}
+
+// CheckPassword has no lockout side effects.
+func TestCheckPassword(t *testing.T) {
+	eachDB(t, func(t *testing.T, g *gorm.DB) {
+		f := newFixture(t, g)
+		ctx := t.Context()
+		for i := range 20 {
+			if ok, err := f.s.CheckPassword(ctx, f.alice.ID, fmt.Sprint("wrong ", i)); ok || err != nil {
+				t.Fatalf("CheckPassword(wrong) = %v, %v", ok, err)
+			}
+		}
+		if ok, err := f.s.CheckPassword(ctx, f.alice.ID, alicePW); !ok || err != nil {
+			t.Fatalf("CheckPassword(right) = %v, %v", ok, err)
+		}
+		u, _ := f.s.ByID(ctx, f.alice.ID)
+		if u.FailedLogins != 0 {
+			t.Fatalf("CheckPassword counted failures: %d", u.FailedLogins)
+		}
+	})
+}
+
+func TestSetPassword(t *testing.T) {
+	eachDB(t, func(t *testing.T, g *gorm.DB) {
+		f := newFixture(t, g)
+		ctx := t.Context()
+		f.clock.Add(time.Hour)
+		if err := f.s.SetPassword(ctx, f.alice.ID, "brand new phrase"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.Authenticate(ctx, "alice", alicePW); !errors.Is(err, user.ErrBadCredentials) {
+			t.Fatalf("old password = %v", err)
+		}
+		u, err := f.s.Authenticate(ctx, "alice", "brand new phrase")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !u.PasswordChangedAt.Equal(f.clock.Now()) {
+			t.Fatalf("PasswordChangedAt = %v, want %v", u.PasswordChangedAt, f.clock.Now())
+		}
+		if err := f.s.SetPasswordHash(ctx, f.alice.ID, "plaintext"); !errors.Is(err, password.ErrUnknownHash) {
+			t.Fatalf("SetPasswordHash(garbage) = %v", err)
+		}
+	})
+}
+
+// WithTx: a password reset that fails later in its transaction leaves the
+// old password valid and the lockout in place (checklist 35).
+func TestWithTxRollsBack(t *testing.T) {
+	eachDB(t, func(t *testing.T, g *gorm.DB) {
+		f := newFixture(t, g)
+		ctx := t.Context()
+		until := f.clock.Now().Add(time.Hour)
+		if err := f.s.Lock(ctx, f.alice.ID, until); err != nil {
+			t.Fatal(err)
+		}
+		hash, err := f.s.Hasher().Hash(ctx, "reset phrase here")
+		if err != nil {
+			t.Fatal(err)
+		}
+		boom := errors.New("injected failure")
+		err = g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			ts := f.s.WithTx(tx)
+			if err := ts.SetPasswordHash(ctx, f.alice.ID, hash); err != nil {
+				return err
+			}
+			if err := ts.Unlock(ctx, f.alice.ID); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("transaction = %v", err)
+		}
+		u, _ := f.s.ByID(ctx, f.alice.ID)
+		if !u.Locked(f.clock.Now()) {
+			t.Fatal("rolled-back unlock took effect")
+		}
+		if ok, _ := f.s.CheckPassword(ctx, f.alice.ID, alicePW); !ok {
+			t.Fatal("rolled-back password change took effect")
+		}
+		// And committed, both apply.
+		err = g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			ts := f.s.WithTx(tx)
+			if err := ts.SetPasswordHash(ctx, f.alice.ID, hash); err != nil {
+				return err
+			}
+			return ts.Unlock(ctx, f.alice.ID)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.Authenticate(ctx, "alice", "reset phrase here"); err != nil {
+			t.Fatalf("after committed reset: %v", err)
+		}
+	})
+}
+
+// Checklist 34: an unknown username costs what a known one does.
+func TestUnknownUserTiming(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing test")
+	}
+	eachDB(t, func(t *testing.T, g *gorm.DB) {
+		s := user.NewStore(g, password.NewHasher(password.DefaultParams), user.WithLockout(user.Lockout{Threshold: 1000}))
+		usertest.Create(t, s, "known", "known user phrase")
+		ctx := t.Context()
+		const runs = 5
+		var known, unknown []time.Duration
+		for range runs {
+			start := time.Now()
+			_, _ = s.Authenticate(ctx, "known", "a wrong guess")
+			known = append(known, time.Since(start))
+			start = time.Now()
+			_, _ = s.Authenticate(ctx, "unknown", "a wrong guess")
+			unknown = append(unknown, time.Since(start))
+		}
+		mk, mu := median(known), median(unknown)
+		if r := float64(mu) / float64(mk); r < 0.5 || r > 2 {
+			t.Fatalf("unknown %v vs known %v (ratio %.2f): timing reveals existence", mu, mk, r)
+		}
+	})
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	for i := range s {
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < s[i] {
+				s[i], s[j] = s[j], s[i]
+			}
+		}
+	}
+	return s[len(s)/2]
+}
