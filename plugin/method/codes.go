@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -134,6 +135,7 @@ func (c *Codes) Reissue(ctx context.Context, challengeID, flowID, userID string)
 // it works exactly once. A challenge of another flow or user is Dead.
 func (c *Codes) Check(ctx context.Context, challengeID, flowID, userID, code string) (Result, error) {
 	now := c.now().UTC()
+	code = NormalizeCode(code)
 	g := c.g.WithContext(ctx)
 	res := g.Model(&challengeRow{}).
 		Where("id = ? AND flow_id = ? AND user_id = ? AND used_at IS NULL AND tries < ? AND expires_at > ?",
@@ -162,6 +164,17 @@ func (c *Codes) Check(ctx context.Context, challengeID, flowID, userID, code str
 		return Result{Dead: true}, nil
 	}
 	return Result{OK: true}, nil
+}
+
+// NormalizeCode removes the spaces and dashes people type or paste inside
+// a code ("1234 5678", "1234-5678"); anything else is left to fail.
+func NormalizeCode(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' || r == '\t' {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(s))
 }
 
 func validCode(s string) bool {

@@ -190,3 +190,15 @@ func (e *InvalidError) Unwrap() error { return ErrInvalid }
 
 // Invalid returns an *InvalidError.
 func Invalid(field, reason string) error { return &InvalidError{Field: field, Reason: reason} }
+
+// ErrRateLimited means too many messages were sent to this destination or
+// for this user lately; errors.As *RateLimitError for when to retry.
+var ErrRateLimited = errors.New("method: too many messages, try again later")
+
+// RateLimitError carries how long to wait.
+type RateLimitError struct{ RetryAfter time.Duration }
+
+func (e *RateLimitError) Error() string { return ErrRateLimited.Error() }
+
+// Unwrap makes errors.Is(err, ErrRateLimited) hold.
+func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
