@@ -54,6 +54,10 @@ func (e usageError) Unwrap() error { return e.err }
 
 type exitPanic struct{ code int }
 
+// listenHook, set only by tests, learns the address serve listens on (they
+// listen on port 0).
+var listenHook func(addr string)
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
@@ -95,11 +99,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitUsage
 	}
 	a := &app{
-		ctx:    ctx,
-		cfg:    config.Config(c.Flags),
-		stdin:  bufio.NewReader(stdin),
-		stdout: stdout,
-		stderr: stderr,
+		onListen: listenHook,
+		ctx:      ctx,
+		cfg:      config.Config(c.Flags),
+		stdin:    bufio.NewReader(stdin),
+		stdout:   stdout,
+		stderr:   stderr,
 	}
 	defer a.close()
 	if err := kctx.Run(a); err != nil {

@@ -22,7 +22,11 @@ type cliEnv struct {
 func newCLI(t *testing.T, dbURL string) *cliEnv {
 	t.Helper()
 	clearLatchkeyEnv(t)
-	return &cliEnv{t: t, dbURL: dbURL, secret: secret.Generate()}
+	return newCLIWith(t, dbURL, secret.Generate())
+}
+
+func newCLIWith(t *testing.T, dbURL, key string) *cliEnv {
+	return &cliEnv{t: t, dbURL: dbURL, secret: key}
 }
 
 type result struct {

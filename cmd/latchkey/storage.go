@@ -15,3 +15,6 @@ func (a *app) opStorage(g *gorm.DB, k *secret.Keyring) (provider.Storage, func()
 }
 
 func (a *app) ensureDemoClient() error { return errNotYet }
+
+func (a *app) createBenchClient(id, secret, redirect string) error { return errNotYet }
+func (a *app) deleteClient(id string) error                        { return errNotYet }

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"html"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/latchkeyid/latchkey/provider/db/dbtest"
+	"github.com/latchkeyid/latchkey/provider/secret"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// running is a `latchkey serve` started in-process.
+type running struct {
+	base   string // http://127.0.0.1:PORT, also the issuer
+	stderr *syncBuffer
+	stop   func() int // what SIGTERM does; returns the exit code
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// startServe runs `latchkey serve` with args in-process on a free loopback
+// port (the issuer is http://127.0.0.1:PORT) and waits until it listens.
+func startServe(t *testing.T, args ...string) *running {
+	t.Helper()
+	base := "http://127.0.0.1:" + freePort(t)
+	addrc := make(chan string, 1)
+	listenHook = func(a string) { addrc <- a }
+	t.Cleanup(func() { listenHook = nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &syncBuffer{}
+	done := make(chan int, 1)
+	full := append([]string{"serve", "--listen", strings.TrimPrefix(base, "http://"), "--issuer", base}, args...)
+	go func() { done <- run(ctx, full, strings.NewReader(""), io.Discard, stderr) }()
+	select {
+	case <-addrc:
+	case code := <-done:
+		cancel()
+		t.Fatalf("serve exited %d before listening:\n%s", code, stderr.String())
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatalf("serve did not start:\n%s", stderr.String())
+	}
+	var once sync.Once
+	code := -1
+	r := &running{base: base, stderr: stderr, stop: func() int {
+		once.Do(func() {
+			cancel()
+			select {
+			case code = <-done:
+			case <-time.After(30 * time.Second):
+				t.Errorf("serve did not stop within 30s")
+			}
+		})
+		return code
+	}}
+	t.Cleanup(func() { r.stop() })
+	return r
+}
+
+func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+var devPasswordRE = regexp.MustCompile(`password:\s+(\S+)`)
+
+// TestServeDevLoop is the newcomer's minute: serve --dev, open /demo, sign
+// in as the demo user with the printed password, and see the verified ID
+// token claims; then a graceful stop.
+func TestServeDevLoop(t *testing.T) {
+	clearLatchkeyEnv(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	srv := startServe(t, "--dev", "--data-dir", dir, "--database", "sqlite://"+filepath.Join(dir, "latchkey.db"),
+		"--argon2-memory", "7168", "--argon2-time", "5")
+	m := devPasswordRE.FindStringSubmatch(srv.stderr.String())
+	if m == nil {
+		t.Fatalf("no demo password printed:\n%s", srv.stderr.String())
+	}
+	pw := m[1]
+
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	for _, path := range []string{"/healthz", "/readyz", "/.well-known/openid-configuration", "/demo"} {
+		if resp, body := get(t, browser, srv.base+path); resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	// Sign in through the demo app: /demo/login -> /authorize -> /login.
+	resp, body := get(t, browser, srv.base+"/demo/login")
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := doc.Find("form").FilterFunction(func(_ int, s *goquery.Selection) bool {
+		return s.Find(`input[name="password"]`).Length() > 0
+	})
+	if form.Length() == 0 {
+		t.Fatalf("no sign-in form at %s (%d):\n%s", resp.Request.URL, resp.StatusCode, body)
+	}
+	vals := url.Values{}
+	form.Find("input[name]").Each(func(_ int, s *goquery.Selection) {
+		n, _ := s.Attr("name")
+		v, _ := s.Attr("value")
+		vals.Set(n, v)
+	})
+	vals.Set("username", devUsername)
+	vals.Set("password", pw)
+	action, _ := form.Attr("action")
+	target, _ := resp.Request.URL.Parse(action)
+	resp, err = browser.PostForm(target.String(), vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	page := string(b)
+	if resp.Request.URL.Path != "/demo" || !strings.Contains(page, "ID token claims") {
+		t.Fatalf("after sign-in at %s (%d):\n%s", resp.Request.URL, resp.StatusCode, page)
+	}
+	for _, want := range []string{`"iss": "` + srv.base + `"`, `"aud": "latchkey-demo"`, `"auth_time"`, `"amr"`, "/security-info"} {
+		if !strings.Contains(html.UnescapeString(page), want) {
+			t.Errorf("demo page lacks %s:\n%s", want, page)
+		}
+	}
+	if strings.Contains(srv.stderr.String(), "panic") {
+		t.Fatalf("server log mentions a panic:\n%s", srv.stderr.String())
+	}
+	if code := srv.stop(); code != 0 {
+		t.Fatalf("graceful stop: exit %d\n%s", code, srv.stderr.String())
+	}
+	if !strings.Contains(srv.stderr.String(), "stopped") {
+		t.Fatalf("no clean shutdown logged:\n%s", srv.stderr.String())
+	}
+	// The generated secret is kept and reused.
+	if _, err := devSecret(dir); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Outside dev mode serve refuses to start with an unsafe configuration,
+// naming every problem at once (checklist 66).
+func TestServeRefusesUnsafeConfig(t *testing.T) {
+	clearLatchkeyEnv(t)
+	url := dbtest.URL(t, dbtest.SQLite)
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"no-secret-http-issuer-captcha-off", []string{"--database", url, "--issuer", "http://id.example.com", "--captcha", "off"},
+			[]string{"LATCHKEY_SECRET", "LATCHKEY_ISSUER", "LATCHKEY_CAPTCHA"}},
+		{"example-secret", []string{"--database", url, "--issuer", "https://id.example.com",
+			"--secret", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}, []string{"LATCHKEY_SECRET", "example value"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(t.Context(), append([]string{"serve"}, tt.args...), strings.NewReader(""), &out, &errb)
+			if code != exitUsage {
+				t.Fatalf("exit %d, want %d:\n%s", code, exitUsage, errb.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(errb.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errb.String())
+				}
+			}
+		})
+	}
+}
+
+// TestServeAndBench runs the production configuration (secret, no dev) on
+// each database and points the load tool at it with small bounds.
+func TestServeAndBench(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dbURL string) {
+		clearLatchkeyEnv(t)
+		key := secret.Generate()
+		common := []string{"--database", dbURL, "--secret", key, "--argon2-memory", "7168", "--argon2-time", "5"}
+		srv := startServe(t, common...)
+		resp, body := get(t, http.DefaultClient, srv.base+"/readyz")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("readyz: %d %s", resp.StatusCode, body)
+		}
+		var out, errb bytes.Buffer
+		args := append([]string{"bench", "--url", srv.base, "--requests", "40", "--duration", "20s", "--concurrency", "2"}, common...)
+		if code := run(t.Context(), args, strings.NewReader(""), &out, &errb); code != 0 {
+			t.Fatalf("bench: exit %d\n%s%s\nserver:\n%s", code, out.String(), errb.String(), srv.stderr.String())
+		}
+		for _, grant := range []string{"client_credentials", "refresh_token"} {
+			line := lineWith(out.String(), grant)
+			f := strings.Fields(line)
+			if len(f) < 8 || f[2] != "0" || f[1] == "0" {
+				t.Errorf("%s: want requests and no errors, got %q\n%s", grant, line, out.String())
+			}
+		}
+		// The bench removed its temporary client and user.
+		r := newCLIWith(t, dbURL, key).run("", "user", "show", benchUsername)
+		if r.code == 0 {
+			t.Errorf("bench user left behind")
+		}
+	})
+}
+
+func lineWith(s, sub string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, sub) {
+			return l
+		}
+	}
+	return ""
+}
