@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -116,9 +117,35 @@ func TestRevokeUserKeepsTheExceptedSessionAndRevokesTokens(t *testing.T) {
 		keep, keepTok, _ := s.Create(ctx, nil, "alice", []string{"otp"}, time.Time{})
 		_, otherTok, _ := s.Create(ctx, nil, "alice", []string{"pwd"}, time.Time{})
 		_, bobTok, _ := s.Create(ctx, nil, "bob", []string{"pwd"}, time.Time{})
+		now := time.Now().UTC()
+		for i, owner := range []string{"alice", "alice", "bob"} {
+			id := owner + string(rune('0'+i))
+			if err := g.Table("oidc_refresh_tokens").Create(map[string]any{
+				"id": id, "token_hash": id, "family_id": id, "grant_id": id, "client_id": "app", "user_id": owner,
+				"session_id": "s", "scopes": "[]", "audience": "[]", "amr": "[]", "auth_time": now, "created_at": now,
+				"expires_at": now.Add(time.Hour), "family_expires_at": now.Add(time.Hour),
+			}).Error; err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Table("oidc_access_tokens").Create(map[string]any{
+				"id": id, "client_id": "app", "subject": owner, "grant_id": id, "refresh_token_id": id, "session_id": "s",
+				"scopes": "[]", "audience": "[]", "created_at": now, "expires_at": now.Add(time.Hour),
+			}).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
 		err := g.Transaction(func(tx *gorm.DB) error { return s.RevokeUser(tx, "alice", keep.ID) })
 		if err != nil {
 			t.Fatal(err)
+		}
+		for _, table := range []string{"oidc_refresh_tokens", "oidc_access_tokens"} {
+			var revoked []string
+			if err := g.Table(table).Where("revoked_at IS NOT NULL").Order("id").Pluck("id", &revoked).Error; err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(revoked, ",") != "alice0,alice1" {
+				t.Errorf("%s revoked %v, want alice's two", table, revoked)
+			}
 		}
 		for name, tc := range map[string]struct {
 			tok   string
