@@ -1,3 +1,90 @@
 package main
 
-type keysCmd struct{}
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/latchkeyid/latchkey/provider/keys"
+)
+
+type keysCmd struct {
+	List   keysListCmd   `cmd:"" help:"List signing keys (never shows private material)."`
+	Rotate keysRotateCmd `cmd:"" help:"Add a new signing key and sign with it; the old public key stays in JWKS until its tokens have expired."`
+}
+
+type keysListCmd struct{}
+
+func (c *keysListCmd) Run(a *app) error {
+	m, err := a.keyManager()
+	if err != nil {
+		return err
+	}
+	list, err := m.List(a.ctx)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "KID\tALG\tGEN\tSTATE\tCREATED\tRETIRED\tUNPUBLISHED AFTER")
+	for _, k := range list {
+		state := "retired"
+		if k.Active {
+			state = "signing"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.Generation, state,
+			stamp(k.CreatedAt), stampPtr(k.RetireAt), stampPtr(k.ExpiresAt))
+	}
+	return w.Flush()
+}
+
+type keysRotateCmd struct {
+	Alg []string `enum:"RS256,ES256" default:"RS256,ES256" help:"Algorithms to rotate (each has its own signing key)."`
+}
+
+func (c *keysRotateCmd) Run(a *app) error {
+	m, err := a.keyManager()
+	if err != nil {
+		return err
+	}
+	for _, alg := range c.Alg {
+		info, err := m.Rotate(a.ctx, keys.Alg(alg))
+		if err != nil {
+			return fmt.Errorf("rotate %s: %w", alg, err)
+		}
+		a.audit("admin.keys.rotate", "", "ok", fmt.Sprintf("alg=%s kid=%s", alg, info.KID))
+		fmt.Fprintf(a.stdout, "%s now signs with %s (generation %d)\n", alg, info.KID, info.Generation)
+	}
+	fmt.Fprintln(a.stdout, "running instances pick the new keys up within 30 seconds")
+	return nil
+}
+
+// keyManager opens the signing keys, creating the first ones if needed.
+func (a *app) keyManager() (*keys.Manager, error) {
+	k, err := a.keyring()
+	if err != nil {
+		return nil, err
+	}
+	g, err := a.database()
+	if err != nil {
+		return nil, err
+	}
+	m := keys.New(g, k, keys.WithRetention(a.keyRetention()))
+	if err := m.Ensure(a.ctx); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// keyRetention keeps a retired key published for at least a day and at
+// least as long as the longest token it can have signed, plus an hour for
+// id_token_hint at logout.
+func (a *app) keyRetention() time.Duration {
+	return max(keys.DefaultRetention, a.cfg.IDTokenLifetime+time.Hour, a.cfg.AccessTokenLifetime+time.Hour)
+}
+
+func stampPtr(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return stamp(*t)
+}

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/latchkeyid/latchkey/provider/db/dbtest"
+)
+
+func TestKeysCommands(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, url string) {
+		c := newCLI(t, url)
+		out := c.must("", "keys", "list")
+		if strings.Count(out, "signing") != 2 || !strings.Contains(out, "RS256") || !strings.Contains(out, "ES256") {
+			t.Fatalf("first list should show one signing RS256 and ES256 key:\n%s", out)
+		}
+		out = c.must("", "keys", "rotate", "--alg", "RS256")
+		if !strings.Contains(out, "RS256 now signs with") {
+			t.Fatalf("rotate: %s", out)
+		}
+		out = c.must("", "keys", "list")
+		if strings.Count(out, "signing") != 2 || strings.Count(out, "retired") != 1 {
+			t.Fatalf("after rotation want 2 signing + 1 retired (still published):\n%s", out)
+		}
+		if strings.Contains(strings.ToLower(out), "private") || strings.Contains(out, "BEGIN") {
+			t.Fatalf("key list shows private material:\n%s", out)
+		}
+		if !strings.Contains(c.must("", "audit", "--type", "admin.keys.rotate"), "kid=") {
+			t.Fatal("rotation not audited")
+		}
+		// A different secret cannot open the sealed keys.
+		other := newCLI(t, url)
+		if r := other.run("", "keys", "rotate"); r.code == 0 {
+			t.Fatalf("rotate under another secret succeeded:\n%s", r.out)
+		}
+	})
+}
