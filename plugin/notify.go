@@ -1,0 +1,253 @@
+package plugin
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"html"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/plugin/method"
+	"github.com/latchkeyid/latchkey/plugin/sender"
+	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/user"
+	"github.com/latchkeyid/latchkey/provider/web"
+)
+
+// notice names a notification.
+type notice string
+
+const (
+	noticeReset         notice = "reset"
+	noticeUnlock        notice = "unlock"
+	noticeMethodAdded   notice = "method-added"
+	noticeMethodRemoved notice = "method-removed"
+	noticeReplay        notice = "code-replay"
+	noticeAdminReset    notice = "admin-reset"
+)
+
+var noticeText = map[notice][2]string{ // subject, first line
+	noticeReset:         {"Your password was reset", "The password of your account %s was reset."},
+	noticeUnlock:        {"Your account was unlocked", "Your account %s was unlocked."},
+	noticeMethodAdded:   {"A sign-in method was added", "A verification method was added to your account %s."},
+	noticeMethodRemoved: {"A sign-in method was removed", "A verification method was removed from your account %s."},
+	noticeReplay:        {"An authenticator code was reused", "Someone entered an authenticator code of your account %s that had already been used."},
+	noticeAdminReset:    {"An administrator's password was reset", "The password of the administrator account %s was reset through self-service."},
+}
+
+// reportTTL is how long a "This wasn't me" link works.
+const reportTTL = 7 * 24 * time.Hour
+
+type reportToken struct {
+	TokenHash string     `gorm:"primaryKey;size:64"`
+	UserID    string     `gorm:"size:64"`
+	Event     string     `gorm:"size:32"`
+	CreatedAt time.Time  `gorm:"precision:6"`
+	ExpiresAt time.Time  `gorm:"precision:6"`
+	UsedAt    *time.Time `gorm:"precision:6"`
+}
+
+func (reportToken) TableName() string { return "sspr_report_tokens" }
+
+func hashToken(t string) string {
+	s := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(s[:])
+}
+
+// notify queues the notification of kind to the user's addresses (the
+// account's email and every registered email method), inside tx when
+// given, with a "This wasn't me" link. Messages carry time, IP, what
+// happened and detail (method names); never a code or password. Policy
+// NotifyUser=false silences reset/unlock mails (method changes are always
+// mailed); NotifyAdmins mails every admin when an admin's password is reset.
+func (p *Plugin) notify(ctx context.Context, tx *gorm.DB, c echo.Context, u *user.User, kind notice, detail string) error {
+	if tx == nil {
+		tx = p.d.DB.WithContext(ctx)
+	}
+	pol, err := p.d.Policy.Get(ctx)
+	if err != nil {
+		return err
+	}
+	if (kind == noticeReset || kind == noticeUnlock) && !pol.NotifyUser {
+		return nil
+	}
+	now := p.d.Now().UTC()
+	token := rand.Text()
+	if err := tx.Create(&reportToken{TokenHash: hashToken(token), UserID: u.ID, Event: string(kind),
+		CreatedAt: now, ExpiresAt: now.Add(reportTTL)}).Error; err != nil {
+		return fmt.Errorf("plugin: notify: %w", err)
+	}
+	addrs, err := p.addresses(ctx, u)
+	if err != nil {
+		return err
+	}
+	txt := noticeText[kind]
+	link := p.link("/recover/report/" + token)
+	for _, to := range addrs {
+		m := p.mail(c, u, txt[0], fmt.Sprintf(txt[1], u.Username), detail, link, now)
+		m.To = to
+		if err := p.d.Queue.EnqueueTx(tx, m); err != nil {
+			return fmt.Errorf("plugin: notify: %w", err)
+		}
+	}
+	if kind == noticeReset && u.Admin && pol.NotifyAdmins {
+		admins, err := p.d.Users.Admins(ctx)
+		if err != nil {
+			return err
+		}
+		t := noticeText[noticeAdminReset]
+		for _, a := range admins {
+			if a.ID == u.ID || a.Email == "" {
+				continue
+			}
+			m := p.mail(c, u, t[0], fmt.Sprintf(t[1], u.Username), detail, "", now)
+			m.To = a.Email
+			if err := p.d.Queue.EnqueueTx(tx, m); err != nil {
+				return fmt.Errorf("plugin: notify admins: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// Addresser is an optional interface of methods whose enrollments have an
+// email address that can receive notifications (the address is sealed in
+// the enrollment, so only the method can open it).
+type Addresser interface {
+	Address(e method.Enrollment) (string, error)
+}
+
+// addresses lists where a user's notifications go: the account's email
+// plus every registered email method, each once (normalised).
+func (p *Plugin) addresses(ctx context.Context, u *user.User) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	add := func(a string) {
+		if a != "" && !seen[user.Normalize(a)] {
+			seen[user.Normalize(a)] = true
+			out = append(out, a)
+		}
+	}
+	add(u.Email)
+	es, err := p.d.Enrollments.List(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range es {
+		m, ok := p.d.Methods.Get(e.Method)
+		if !ok {
+			continue
+		}
+		if a, ok := m.(Addresser); ok {
+			if addr, err := a.Address(e); err == nil {
+				add(addr)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (p *Plugin) mail(c echo.Context, u *user.User, subject, first, detail, link string, now time.Time) sender.Message {
+	ip, ua := "", ""
+	if c != nil {
+		ip, ua = c.RealIP(), c.Request().UserAgent()
+	}
+	lines := []string{first, "", "When: " + now.Format("2006-01-02 15:04 MST"), "From IP address: " + ip}
+	if ua != "" {
+		lines = append(lines, "Browser: "+ua)
+	}
+	if detail != "" {
+		lines = append(lines, "Verified with: "+detail)
+	}
+	lines = append(lines, "")
+	if link != "" {
+		lines = append(lines, "If this was you, there is nothing to do.",
+			"If this wasn't you, lock your account now and contact your helpdesk:", link)
+	}
+	text := strings.Join(lines, "\n") + "\n"
+	var h strings.Builder
+	h.WriteString("<!doctype html><html><body>")
+	for _, l := range lines {
+		if l == link && link != "" {
+			fmt.Fprintf(&h, `<p><a href="%s">This wasn't me: lock my account</a></p>`, html.EscapeString(link))
+			continue
+		}
+		fmt.Fprintf(&h, "<p>%s</p>", html.EscapeString(l))
+	}
+	h.WriteString("</body></html>")
+	return sender.Message{Channel: sender.Email, Subject: "Latchkey: " + subject, Text: text, HTML: h.String(), Kind: "notify"}
+}
+
+// --- "This wasn't me" ---
+
+func (p *Plugin) findReport(c echo.Context) (*reportToken, error) {
+	tok := c.Param("token")
+	var r reportToken
+	if len(tok) > 64 {
+		return nil, errReport
+	}
+	err := p.d.DB.WithContext(c.Request().Context()).Where("token_hash = ? AND used_at IS NULL AND expires_at > ?",
+		hashToken(tok), p.d.Now().UTC()).Take(&r).Error
+	if err != nil {
+		return nil, errReport
+	}
+	return &r, nil
+}
+
+var errReport = &web.PageError{Status: http.StatusNotFound, Title: "This link does not work",
+	Message: "It was already used or has expired. If you think someone else is using your account, contact your helpdesk."}
+
+// reportPage is the GET of the link: it only shows a confirmation, so a
+// mail scanner that fetches links consumes nothing.
+func (p *Plugin) reportPage(c echo.Context) error {
+	if _, err := p.findReport(c); err != nil {
+		return err
+	}
+	return p.render(c, http.StatusOK, "recover-report", map[string]any{"Action": p.path("/recover/report/" + c.Param("token"))})
+}
+
+// report locks the account until an administrator unlocks it and revokes
+// every session again. The token works once.
+func (p *Plugin) report(c echo.Context) error {
+	ctx := c.Request().Context()
+	if _, err := form(c); err != nil {
+		return err
+	}
+	r, err := p.findReport(c)
+	if err != nil {
+		return err
+	}
+	now := p.d.Now().UTC()
+	err = p.d.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&reportToken{}).Where("token_hash = ? AND used_at IS NULL", r.TokenHash).Update("used_at", now)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return errReport
+		}
+		if err := p.d.Users.WithTx(tx).Lock(ctx, r.UserID, now.AddDate(100, 0, 0)); err != nil {
+			return err
+		}
+		if err := p.d.SignIn.RevokeUser(tx, r.UserID, ""); err != nil {
+			return err
+		}
+		if err := p.d.Codes.InvalidateUser(tx, r.UserID); err != nil {
+			return err
+		}
+		return p.d.Audit.RecordTx(tx, p.event(c, "report.not-me", r.UserID, "", audit.OK, "locked after "+r.Event))
+	})
+	if err != nil {
+		return err
+	}
+	return p.message(c, "Your account is locked",
+		"Thank you. Your account is locked and every session was signed out. Please contact your helpdesk to get back in.")
+}
+

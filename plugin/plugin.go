@@ -1,0 +1,199 @@
+package plugin
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/plugin/captcha"
+	"github.com/latchkeyid/latchkey/plugin/flow"
+	"github.com/latchkeyid/latchkey/plugin/method"
+	"github.com/latchkeyid/latchkey/plugin/policy"
+	"github.com/latchkeyid/latchkey/plugin/sender"
+	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/password"
+	"github.com/latchkeyid/latchkey/provider/secret"
+	"github.com/latchkeyid/latchkey/provider/user"
+	"github.com/latchkeyid/latchkey/provider/web"
+	"github.com/latchkeyid/latchkey/ui"
+)
+
+// Deps is what the plugin is built from; cmd fills it. Every field except
+// Now and PasswordPolicy is required.
+type Deps struct {
+	DB          *gorm.DB
+	Users       *user.Store
+	Audit       *audit.Log
+	Keys        *secret.Keyring
+	Methods     *method.Registry
+	Enrollments *method.Store
+	Codes       *method.Codes // pending challenges, invalidated by a reset
+	Policy      *policy.Store
+	Queue       *sender.Queue // durable outbox: nothing is sent inline
+	Captcha     captcha.Verifier
+	SignIn      SignIn
+	Renderer    *ui.Renderer
+	// Issuer is the public URL (LATCHKEY_ISSUER): every link in mail and
+	// pages is built from it, never from the Host header.
+	Issuer         string
+	PasswordPolicy password.Policy
+	Now            func() time.Time
+}
+
+// StepUpWindow is how long a step-up on /security-info lasts.
+const StepUpWindow = 10 * time.Minute
+
+// Plugin serves the SSPR pages. Build it with New.
+type Plugin struct {
+	d        Deps
+	secure   bool
+	issuer   *url.URL
+	flows    *flow.Store
+	failures *flow.Failures
+}
+
+// New checks deps and builds the plugin.
+func New(d Deps) (*Plugin, error) {
+	var missing []string
+	for name, nilv := range map[string]bool{
+		"DB": d.DB == nil, "Users": d.Users == nil, "Audit": d.Audit == nil, "Keys": d.Keys == nil,
+		"Methods": d.Methods == nil, "Enrollments": d.Enrollments == nil, "Codes": d.Codes == nil,
+		"Policy": d.Policy == nil, "Queue": d.Queue == nil, "Captcha": d.Captcha == nil,
+		"SignIn": d.SignIn == nil, "Renderer": d.Renderer == nil,
+	} {
+		if nilv {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("plugin: missing dependencies: %s", strings.Join(missing, ", "))
+	}
+	iss, err := url.Parse(d.Issuer)
+	if err != nil || (iss.Scheme != "http" && iss.Scheme != "https") || iss.Host == "" {
+		return nil, fmt.Errorf("plugin: issuer must be an absolute http(s) URL, not %q", d.Issuer)
+	}
+	for _, page := range pages {
+		if !d.Renderer.Has(page) {
+			return nil, fmt.Errorf("plugin: template %q missing", page)
+		}
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.PasswordPolicy == (password.Policy{}) {
+		d.PasswordPolicy = password.DefaultPolicy
+	}
+	if err := d.PasswordPolicy.Validate(); err != nil {
+		return nil, fmt.Errorf("plugin: %w", err)
+	}
+	now := func() time.Time { return d.Now().UTC() }
+	return &Plugin{
+		d: d, secure: iss.Scheme == "https", issuer: iss,
+		flows:    flow.NewStore(d.DB, flow.WithClock(now)),
+		failures: flow.NewFailures(d.DB, now),
+	}, nil
+}
+
+// pages lists the templates the plugin renders (checked at start-up).
+var pages = []string{
+	"recover", "recover-intent", "recover-method", "recover-verify", "recover-password",
+	"recover-done", "recover-message", "recover-report",
+	"security-info", "security-info-add", "security-info-verify", "security-info-register",
+}
+
+// Mount builds the plugin and registers its routes on g (normally the
+// root group of the provider's Echo). Every route is no-store, and every
+// POST needs a CSRF token (the provider's middleware when it already runs,
+// else the plugin's own).
+func Mount(g *echo.Group, d Deps) (*Plugin, error) {
+	p, err := New(d)
+	if err != nil {
+		return nil, err
+	}
+	p.Routes(g)
+	return p, nil
+}
+
+// Routes registers the plugin's handlers on g.
+func (p *Plugin) Routes(g *echo.Group) {
+	csrf := web.CSRF(p.secure)
+	once := func(next echo.HandlerFunc) echo.HandlerFunc {
+		withCSRF := csrf(next)
+		return func(c echo.Context) error {
+			if web.CSRFToken(c) != "" { // the host app's CSRF already ran
+				return next(c)
+			}
+			return withCSRF(c)
+		}
+	}
+	r := g.Group("", web.NoStore(), noReferrer, once)
+	r.GET("/recover", p.startPage)
+	r.POST("/recover", p.start)
+	r.GET("/recover/:flow", p.intentPage)
+	r.POST("/recover/:flow", p.chooseIntent)
+	r.GET("/recover/:flow/method", p.methodPage)
+	r.POST("/recover/:flow/method", p.chooseMethod)
+	r.GET("/recover/:flow/verify", p.verifyPage)
+	r.POST("/recover/:flow/verify", p.verify)
+	r.POST("/recover/:flow/resend", p.resend)
+	r.GET("/recover/:flow/password", p.passwordPage)
+	r.POST("/recover/:flow/password", p.setPassword)
+	r.GET("/recover/:flow/done", p.donePage)
+	r.GET("/recover/report/:token", p.reportPage)
+	r.POST("/recover/report/:token", p.report)
+
+	r.GET("/security-info", p.securityInfo)
+	r.POST("/security-info/verify", p.stepUpChoose)
+	r.POST("/security-info/verify/:flow", p.stepUpVerify)
+	r.GET("/security-info/add/:method", p.addPage)
+	r.POST("/security-info/add/:method", p.addBegin)
+	r.POST("/security-info/add/:method/:flow", p.addFinish)
+	r.POST("/security-info/remove", p.remove)
+	r.POST("/security-info/confirm", p.reconfirm)
+	r.GET("/security-info/register/:flow", p.registerPage)
+	r.POST("/security-info/register/:flow/skip", p.skip)
+	r.POST("/security-info/register/:flow/continue", p.continueToApp)
+}
+
+// noReferrer keeps codes and flow ids out of Referer headers even if the
+// host app does not set the policy.
+func noReferrer(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Referrer-Policy", "no-referrer")
+		return next(c)
+	}
+}
+
+// link builds an absolute URL under the issuer (mail and pages).
+func (p *Plugin) link(path string) string {
+	u := *p.issuer
+	u.Path = strings.TrimRight(u.Path, "/") + path
+	u.RawQuery = ""
+	return u.String()
+}
+
+// path is an issuer-relative path for redirects and form actions (the
+// issuer may carry a path prefix).
+func (p *Plugin) path(path string) string { return strings.TrimRight(p.issuer.Path, "/") + path }
+
+// errFlow is the one answer to every invalid, expired, foreign or
+// out-of-order flow request: a 403 that says nothing about why.
+var errFlow = &web.PageError{
+	Status: 403, Title: "This recovery cannot continue",
+	Message: "It has expired or was opened in another browser, or this step is not available now. Please start again.",
+	Link:    "/recover", LinkText: "Start again",
+}
+
+func flowErr(err error) error {
+	if errors.Is(err, flow.ErrNotFound) || errors.Is(err, flow.ErrExpired) ||
+		errors.Is(err, flow.ErrOutOfOrder) || errors.Is(err, flow.ErrConflict) {
+		return &web.PageError{Status: errFlow.Status, Title: errFlow.Title, Message: errFlow.Message,
+			Link: errFlow.Link, LinkText: errFlow.LinkText, Err: err}
+	}
+	return err
+}

@@ -1,0 +1,457 @@
+package plugin
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/latchkeyid/latchkey/plugin/flow"
+	"github.com/latchkeyid/latchkey/plugin/method"
+	"github.com/latchkeyid/latchkey/plugin/policy"
+	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/user"
+	"github.com/latchkeyid/latchkey/provider/web"
+)
+
+// bindCookie binds flows to the browser that started them.
+const bindCookie = "lk_flow"
+
+// authRequestIDs are opaque ids of the provider; anything else is dropped.
+var authRequestIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,190}$`)
+
+func cleanAuthRequestID(s string) string {
+	if authRequestIDPattern.MatchString(s) {
+		return s
+	}
+	return ""
+}
+
+// captchaFields are the fields any CAPTCHA kind may post.
+var captchaFields = []string{"captcha", "captcha_id", "h-captcha-response", "g-recaptcha-response", "cf-turnstile-response"}
+
+// render writes page with data plus the fields every page needs.
+func (p *Plugin) render(c echo.Context, status int, page string, data map[string]any) error {
+	if data == nil {
+		data = map[string]any{}
+	}
+	data["CSRF"] = web.CSRFToken(c)
+	if _, ok := data["Helpdesk"]; !ok {
+		if pol, err := p.d.Policy.Get(c.Request().Context()); err == nil {
+			data["Helpdesk"] = pol.HelpdeskURL
+		}
+	}
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(status)
+	return p.d.Renderer.Render(c.Response(), page, data)
+}
+
+// see answers a POST with 303 See Other (never 307: the browser must not
+// re-post credentials to the next page).
+func see(c echo.Context, to string) error { return c.Redirect(http.StatusSeeOther, to) }
+
+// record writes an audit event with the request's IP and user agent.
+// Auditing failures fail the request: a reset must not happen unrecorded.
+func (p *Plugin) record(c echo.Context, typ, userID, flowID, outcome, detail string) error {
+	if userID == "" {
+		userID = "unknown"
+	}
+	return p.d.Audit.Record(c.Request().Context(), audit.Event{
+		Type: typ, UserID: userID, FlowID: flowID, IP: c.RealIP(), UserAgent: c.Request().UserAgent(),
+		Outcome: outcome, Detail: detail,
+	})
+}
+
+func (p *Plugin) event(c echo.Context, typ, userID, flowID, outcome, detail string) audit.Event {
+	if userID == "" {
+		userID = "unknown"
+	}
+	return audit.Event{Type: typ, UserID: userID, FlowID: flowID, IP: c.RealIP(), UserAgent: c.Request().UserAgent(),
+		Outcome: outcome, Detail: detail}
+}
+
+// --- start ---
+
+func (p *Plugin) startPage(c echo.Context) error {
+	q := c.QueryParams()
+	return p.renderStart(c, http.StatusOK, cleanAuthRequestID(q.Get("authRequestID")), q.Get("reason") == "forgot", "", "")
+}
+
+func (p *Plugin) renderStart(c echo.Context, status int, authReq string, forgot bool, username, msg string) error {
+	formID := rand.Text()
+	w, err := p.d.Captcha.New(c.Request().Context(), formID)
+	if err != nil {
+		return fmt.Errorf("plugin: captcha: %w", err)
+	}
+	return p.render(c, status, "recover", map[string]any{
+		"Form": formID, "Captcha": w, "AuthRequestID": authReq, "Forgot": forgot, "Username": username, "Error": msg,
+	})
+}
+
+// start is POST /recover. Every name (real, unknown, disabled, locked,
+// without methods, not enabled) takes this one path and gets the same
+// answer: a new flow, the binding cookie, 303 to the choice page.
+func (p *Plugin) start(c echo.Context) error {
+	ctx := c.Request().Context()
+	f, err := form(c, append([]string{"username", "authRequestID", "reason", "form"}, captchaFields...)...)
+	if err != nil {
+		return err
+	}
+	authReq := cleanAuthRequestID(f["authRequestID"])
+	forgot := f["reason"] == "forgot"
+	login := strings.TrimSpace(f["username"])
+	ok, err := p.d.Captcha.Verify(ctx, f["form"], c.Request().PostForm, c.RealIP())
+	if err != nil {
+		return fmt.Errorf("plugin: captcha: %w", err)
+	}
+	if !ok {
+		return p.renderStart(c, http.StatusOK, authReq, forgot, login, "The characters did not match. Please try the new picture.")
+	}
+	if login == "" || len(login) > 254 {
+		return p.renderStart(c, http.StatusOK, authReq, forgot, login, "Enter your username or email address.")
+	}
+	pol, err := p.d.Policy.Get(ctx)
+	if err != nil {
+		return err
+	}
+	fl := &flow.Flow{Purpose: flow.Recover, AuthRequestID: authReq}
+	u, err := p.d.Users.ByLogin(ctx, login)
+	switch {
+	case err == nil && !u.Disabled:
+		usable, err := p.options(ctx, u, pol, nil)
+		if err != nil {
+			return err
+		}
+		if len(usable) > 0 {
+			fl.UserID, fl.Subject = u.ID, u.ID
+		}
+	case err == nil, errors.Is(err, user.ErrNotFound):
+		// disabled or unknown: decoy below
+	default:
+		return fmt.Errorf("plugin: start: %w", err)
+	}
+	if fl.UserID == "" {
+		fl.Decoy, fl.Subject = true, p.decoySubject(login)
+		// The decoy keeps the name it was derived from, sealed, so every
+		// later page shows the same list.
+		fl.Data = p.d.Keys.Box("sspr-flow").Seal([]byte(login), []byte("decoy"))
+	}
+	if forgot {
+		fl.Intent = flow.Reset
+	}
+	bind := flow.NewBindToken()
+	if err := p.flows.Create(ctx, fl, bind); err != nil {
+		return err
+	}
+	detail := "real"
+	if fl.Decoy {
+		detail = "decoy"
+	}
+	if err := p.record(c, audit.RecoveryStart, fl.UserID, fl.ID, audit.OK, detail); err != nil {
+		return err
+	}
+	c.SetCookie(web.Cookie(bindCookie, bind, flow.TTL, p.secure))
+	return see(c, p.path("/recover/"+fl.ID))
+}
+
+// load reads the flow named in the path for this browser.
+func (p *Plugin) load(c echo.Context, purpose flow.Purpose) (*flow.Flow, error) {
+	f, err := p.flows.Get(c.Request().Context(), c.Param("flow"), web.CookieValue(c.Request(), bindCookie, p.secure), purpose)
+	if err != nil {
+		return nil, flowErr(err)
+	}
+	return f, nil
+}
+
+// subjectOf returns the user behind a flow (nil for a decoy) and the
+// method.Ref the methods act for.
+func (p *Plugin) subjectOf(ctx context.Context, f *flow.Flow) (*user.User, method.Ref, error) {
+	if f.Decoy {
+		login, err := p.d.Keys.Box("sspr-flow").Open(f.Data, []byte("decoy"))
+		if err != nil {
+			return nil, method.Ref{}, fmt.Errorf("plugin: decoy: %w", err)
+		}
+		return nil, method.Ref{ID: f.Subject, Username: string(login), Decoy: true}, nil
+	}
+	u, err := p.d.Users.ByID(ctx, f.UserID)
+	if err != nil {
+		if errors.Is(err, user.ErrNotFound) {
+			return nil, method.Ref{}, flowErr(flow.ErrNotFound)
+		}
+		return nil, method.Ref{}, err
+	}
+	return u, p.ref(u), nil
+}
+
+func (p *Plugin) ref(u *user.User) method.Ref {
+	return method.Ref{ID: u.ID, Username: u.Username, Email: u.Email, Forbidden: []string{u.Username, u.Email},
+		IsPassword: func(ctx context.Context, candidate string) (bool, error) {
+			return p.d.Users.CheckPassword(ctx, u.ID, candidate)
+		}}
+}
+
+// options lists the enrollments a flow may verify now: registered, proven,
+// past their cool-down, enabled by the policy (no questions for admins),
+// not yet verified in this flow.
+func (p *Plugin) options(ctx context.Context, u *user.User, pol policy.Policy, f *flow.Flow) ([]method.Enrollment, error) {
+	var names []string
+	for _, m := range p.d.Methods.Enabled(pol.Methods) {
+		if pol.Usable(string(m.Name()), u.Admin) {
+			names = append(names, string(m.Name()))
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	all, err := p.d.Enrollments.Usable(ctx, u.ID, names...)
+	if err != nil {
+		return nil, err
+	}
+	var out []method.Enrollment
+	for _, e := range all {
+		if f == nil || !f.HasProof(e.ID) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// flowOptions is options for a real flow, the decoy list for a decoy.
+func (p *Plugin) flowOptions(ctx context.Context, f *flow.Flow, u *user.User, ref method.Ref, pol policy.Policy) ([]method.Enrollment, error) {
+	if f.Decoy {
+		var out []method.Enrollment
+		for _, e := range p.decoyEnrollments(ref.Username, pol) {
+			if !f.HasProof(e.ID) {
+				out = append(out, e)
+			}
+		}
+		return out, nil
+	}
+	return p.options(ctx, u, pol, f)
+}
+
+// --- intent ---
+
+func (p *Plugin) intentPage(c echo.Context) error {
+	f, err := p.load(c, flow.Recover)
+	if err != nil {
+		return err
+	}
+	if err := f.Allow(flow.StepIntent, p.flows.Now()); err != nil {
+		return flowErr(err)
+	}
+	return p.render(c, http.StatusOK, "recover-intent", map[string]any{"Flow": f.ID, "Forgot": f.Intent == flow.Reset})
+}
+
+func (p *Plugin) chooseIntent(c echo.Context) error {
+	in, err := form(c, "intent")
+	if err != nil {
+		return err
+	}
+	f, err := p.load(c, flow.Recover)
+	if err != nil {
+		return err
+	}
+	intent := flow.Intent(in["intent"])
+	if intent != flow.Reset && intent != flow.Unlock {
+		return errBadForm
+	}
+	if err := f.ChooseIntent(intent, p.flows.Now()); err != nil {
+		return flowErr(err)
+	}
+	if err := p.flows.Save(c.Request().Context(), nil, f); err != nil {
+		return flowErr(err)
+	}
+	return see(c, p.path("/recover/"+f.ID+"/method"))
+}
+
+// --- method choice ---
+
+type optionView struct {
+	ID, Method, Label, Title string
+}
+
+func methodTitle(n method.Name) string {
+	switch n {
+	case method.Email:
+		return "Email a code to"
+	case method.TOTP:
+		return "Enter a code from your authenticator app"
+	case method.Questions:
+		return "Answer your security questions"
+	case method.Mobile:
+		return "Text or call my mobile phone"
+	case method.AlternatePhone:
+		return "Call my alternate phone"
+	case method.OfficePhone:
+		return "Call my office phone"
+	case method.Push:
+		return "Approve a notification on my authenticator app"
+	}
+	return string(n)
+}
+
+func (p *Plugin) methodPage(c echo.Context) error {
+	f, err := p.load(c, flow.Recover)
+	if err != nil {
+		return err
+	}
+	if err := f.Allow(flow.StepChoose, p.flows.Now()); err != nil {
+		return flowErr(err)
+	}
+	return p.renderMethods(c, f, "")
+}
+
+func (p *Plugin) renderMethods(c echo.Context, f *flow.Flow, msg string) error {
+	ctx := c.Request().Context()
+	pol, err := p.d.Policy.Get(ctx)
+	if err != nil {
+		return err
+	}
+	u, ref, err := p.subjectOf(ctx, f)
+	if err != nil {
+		return err
+	}
+	opts, err := p.flowOptions(ctx, f, u, ref, pol)
+	if err != nil {
+		return err
+	}
+	if len(opts) == 0 {
+		// Only reachable after a proof (a flow starts with at least one
+		// option), so saying it reveals nothing to a stranger.
+		return p.message(c, "You need another method",
+			"Your account needs one more verification method than you have registered, so it cannot be recovered here. Please contact your helpdesk.")
+	}
+	views := make([]optionView, len(opts))
+	for i, e := range opts {
+		views[i] = optionView{ID: e.ID, Method: string(e.Method), Label: e.Label, Title: methodTitle(e.Method)}
+	}
+	return p.render(c, http.StatusOK, "recover-method", map[string]any{
+		"Flow": f.ID, "Options": views, "Error": msg, "Second": len(f.Proofs) > 0,
+	})
+}
+
+// message renders a plain message page (200): blocked, cannot recover.
+func (p *Plugin) message(c echo.Context, title, text string) error {
+	return p.render(c, http.StatusOK, "recover-message", map[string]any{"Title": title, "Message": text})
+}
+
+// blocked reports whether the flow's subject may not try proofs now, and
+// audits it when so. An admin's unlock (or a completed recovery) ends a
+// block early: failures before it do not count.
+func (p *Plugin) blocked(c echo.Context, f *flow.Flow) (bool, error) {
+	ctx := c.Request().Context()
+	b, err := p.failures.Blocked(ctx, f.Subject, timeZero)
+	if err != nil || !b || f.Decoy {
+		if b {
+			return true, p.record(c, audit.RecoveryBlocked, "", f.ID, audit.Blocked, "")
+		}
+		return b, err
+	}
+	since, err := p.lastUnlock(ctx, f.UserID)
+	if err != nil {
+		return false, err
+	}
+	if b, err = p.failures.Blocked(ctx, f.Subject, since); err != nil || !b {
+		return b, err
+	}
+	return true, p.record(c, audit.RecoveryBlocked, f.UserID, f.ID, audit.Blocked, "")
+}
+
+func (p *Plugin) blockedPage(c echo.Context) error {
+	return p.message(c, "Recovery is paused",
+		"There were too many unsuccessful attempts, so recovery is paused for 24 hours. Please try again later or contact your helpdesk.")
+}
+
+func (p *Plugin) chooseMethod(c echo.Context) error {
+	ctx := c.Request().Context()
+	in, err := form(c, "enrollment")
+	if err != nil {
+		return err
+	}
+	f, err := p.load(c, flow.Recover)
+	if err != nil {
+		return err
+	}
+	if err := f.Allow(flow.StepChoose, p.flows.Now()); err != nil {
+		return flowErr(err)
+	}
+	if b, err := p.blocked(c, f); err != nil || b {
+		if err != nil {
+			return err
+		}
+		return p.blockedPage(c)
+	}
+	pol, err := p.d.Policy.Get(ctx)
+	if err != nil {
+		return err
+	}
+	u, ref, err := p.subjectOf(ctx, f)
+	if err != nil {
+		return err
+	}
+	opts, err := p.flowOptions(ctx, f, u, ref, pol)
+	if err != nil {
+		return err
+	}
+	var e *method.Enrollment
+	for i := range opts {
+		if opts[i].ID == in["enrollment"] {
+			e = &opts[i]
+		}
+	}
+	if e == nil {
+		return p.renderMethods(c, f, "Choose one of the methods below.")
+	}
+	m, ok := p.d.Methods.Get(e.Method)
+	if !ok {
+		return p.renderMethods(c, f, "That method is not available now. Choose another one.")
+	}
+	ch, err := m.Challenge(ctx, f.ID, ref, *e)
+	if err != nil {
+		if errors.Is(err, method.ErrUnavailable) {
+			return p.renderMethods(c, f, "That method is not available now. Choose another one.")
+		}
+		return fmt.Errorf("plugin: challenge: %w", err)
+	}
+	sealed, err := p.sealChallenge(f.ID, ch)
+	if err != nil {
+		return err
+	}
+	if err := f.Challenged(e.ID, ch.ID, sealed, p.flows.Now()); err != nil {
+		return flowErr(err)
+	}
+	if err := p.flows.Save(ctx, nil, f); err != nil {
+		return flowErr(err)
+	}
+	if err := p.record(c, audit.CodeSent, f.UserID, f.ID, audit.OK, string(e.Method)+" "+e.Label); err != nil {
+		return err
+	}
+	return see(c, p.path("/recover/"+f.ID+"/verify"))
+}
+
+func (p *Plugin) sealChallenge(flowID string, ch method.Challenge) ([]byte, error) {
+	b, err := json.Marshal(ch)
+	if err != nil {
+		return nil, fmt.Errorf("plugin: challenge: %w", err)
+	}
+	return p.d.Keys.Box("sspr-challenge").Seal(b, []byte(flowID)), nil
+}
+
+func (p *Plugin) openChallenge(f *flow.Flow) (method.Challenge, error) {
+	var ch method.Challenge
+	b, err := p.d.Keys.Box("sspr-challenge").Open(f.Challenge, []byte(f.ID))
+	if err != nil {
+		return ch, fmt.Errorf("plugin: challenge: %w", err)
+	}
+	if err := json.Unmarshal(b, &ch); err != nil {
+		return ch, fmt.Errorf("plugin: challenge: %w", err)
+	}
+	return ch, nil
+}

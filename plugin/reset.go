@@ -1,0 +1,200 @@
+package plugin
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/plugin/flow"
+	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/password"
+	"github.com/latchkeyid/latchkey/provider/user"
+)
+
+func (p *Plugin) passwordPage(c echo.Context) error {
+	f, err := p.load(c, flow.Recover)
+	if err != nil {
+		return err
+	}
+	if err := f.Allow(flow.StepPassword, p.flows.Now()); err != nil {
+		return flowErr(err)
+	}
+	return p.renderPassword(c, f, "")
+}
+
+func (p *Plugin) renderPassword(c echo.Context, f *flow.Flow, msg string) error {
+	return p.render(c, http.StatusOK, "recover-password", map[string]any{
+		"Flow": f.ID, "Error": msg, "MinLength": p.d.PasswordPolicy.MinLength,
+		"Action": p.path("/recover/" + f.ID + "/password"),
+	})
+}
+
+// setPassword is the reset: policy-checked, then one transaction.
+func (p *Plugin) setPassword(c echo.Context) error {
+	ctx := c.Request().Context()
+	in, err := form(c, "password", "confirm")
+	if err != nil {
+		return err
+	}
+	f, err := p.load(c, flow.Recover)
+	if err != nil {
+		return err
+	}
+	if err := f.Allow(flow.StepPassword, p.flows.Now()); err != nil {
+		return flowErr(err)
+	}
+	u, _, err := p.subjectOf(ctx, f)
+	if err != nil {
+		return err
+	}
+	if u == nil || u.Disabled {
+		return flowErr(flow.ErrOutOfOrder)
+	}
+	pw := in["password"]
+	if pw != in["confirm"] {
+		return p.renderPassword(c, f, "The two passwords do not match.")
+	}
+	if err := p.d.PasswordPolicy.Check(pw, u.Username, u.Email, u.DisplayName); err != nil {
+		var rej *password.Rejection
+		if errors.As(err, &rej) {
+			return p.renderPassword(c, f, rej.Reason)
+		}
+		return err
+	}
+	same, err := p.d.Users.CheckPassword(ctx, u.ID, pw)
+	if err != nil {
+		return err
+	}
+	if same {
+		return p.renderPassword(c, f, "Choose a password different from your current one.")
+	}
+	// Hash before the transaction: Argon2id takes tens of milliseconds and
+	// must not hold database locks.
+	hash, err := p.d.Users.Hasher().Hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	err = p.d.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return p.applyReset(c, tx, f, u, hash)
+	})
+	if err != nil {
+		return flowErr(err)
+	}
+	p.d.Queue.Wake()
+	pol, err := p.d.Policy.Get(ctx)
+	if err != nil {
+		return err
+	}
+	if f.AuthRequestID != "" {
+		if pol.RequireSignInAfterReset {
+			return see(c, p.d.SignIn.LoginURL(f.AuthRequestID, u.Username))
+		}
+		to, err := p.d.SignIn.Complete(c, u.ID, amr(f.Proofs), f.AuthRequestID)
+		if err != nil {
+			return fmt.Errorf("plugin: complete: %w", err)
+		}
+		if to != "" {
+			return see(c, to)
+		}
+	}
+	return see(c, p.path("/recover/"+f.ID+"/done"))
+}
+
+// applyReset is every effect of a reset in one transaction (checklist
+// E35): a failure in any step leaves the old password valid and nothing
+// revoked. Finishing the flow first (a conditional update) makes the step
+// succeed once per flow even under concurrent submissions.
+func (p *Plugin) applyReset(c echo.Context, tx *gorm.DB, f *flow.Flow, u *user.User, hash string) error {
+	ctx := c.Request().Context()
+	if err := f.Finish(p.flows.Now()); err != nil {
+		return err
+	}
+	if err := p.flows.Save(ctx, tx, f); err != nil {
+		return err
+	}
+	users := p.d.Users.WithTx(tx)
+	if err := users.SetPasswordHash(ctx, u.ID, hash); err != nil {
+		return err
+	}
+	if err := users.Unlock(ctx, u.ID); err != nil {
+		return err
+	}
+	if err := p.d.SignIn.RevokeUser(tx, u.ID, ""); err != nil {
+		return fmt.Errorf("plugin: revoke: %w", err)
+	}
+	if err := p.d.Codes.InvalidateUser(tx, u.ID); err != nil {
+		return err
+	}
+	if err := p.failures.Clear(ctx, tx, u.ID); err != nil {
+		return err
+	}
+	if err := p.d.Audit.RecordTx(tx, p.event(c, audit.PasswordReset, u.ID, f.ID, audit.OK, "sspr "+joinMethods(f))); err != nil {
+		return err
+	}
+	return p.notify(ctx, tx, c, u, noticeReset, joinMethods(f))
+}
+
+// unlock applies an unlock: the lockout ends, the password stays. An
+// admin-disabled account is never unlocked or re-enabled here.
+func (p *Plugin) unlock(c echo.Context, f *flow.Flow, u *user.User) error {
+	ctx := c.Request().Context()
+	if u.Disabled {
+		return flowErr(flow.ErrOutOfOrder)
+	}
+	err := p.d.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := f.Finish(p.flows.Now()); err != nil {
+			return err
+		}
+		if err := p.flows.Save(ctx, tx, f); err != nil {
+			return err
+		}
+		if err := p.d.Users.WithTx(tx).Unlock(ctx, u.ID); err != nil {
+			return err
+		}
+		if err := p.failures.Clear(ctx, tx, u.ID); err != nil {
+			return err
+		}
+		if err := p.d.Audit.RecordTx(tx, p.event(c, audit.Unlock, u.ID, f.ID, audit.OK, "sspr "+joinMethods(f))); err != nil {
+			return err
+		}
+		return p.notify(ctx, tx, c, u, noticeUnlock, joinMethods(f))
+	})
+	if err != nil {
+		return flowErr(err)
+	}
+	p.d.Queue.Wake()
+	return see(c, p.path("/recover/"+f.ID+"/done"))
+}
+
+func joinMethods(f *flow.Flow) string {
+	s := ""
+	for i, m := range f.Methods() {
+		if i > 0 {
+			s += "+"
+		}
+		s += m
+	}
+	return s
+}
+
+func (p *Plugin) donePage(c echo.Context) error {
+	ctx := c.Request().Context()
+	f, err := p.load(c, flow.Recover)
+	if err != nil {
+		return err
+	}
+	if err := f.Allow(flow.StepFinished, p.flows.Now()); err != nil {
+		return flowErr(err)
+	}
+	u, _, err := p.subjectOf(ctx, f)
+	if err != nil {
+		return err
+	}
+	return p.render(c, http.StatusOK, "recover-done", map[string]any{
+		"Unlock": f.Intent == flow.Unlock, "SignIn": p.d.SignIn.LoginURL(f.AuthRequestID, u.Username),
+		"Pending": f.AuthRequestID != "",
+	})
+}

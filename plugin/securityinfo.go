@@ -1,0 +1,737 @@
+package plugin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/latchkeyid/latchkey/plugin/flow"
+	"github.com/latchkeyid/latchkey/plugin/method"
+	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/user"
+	"github.com/latchkeyid/latchkey/provider/web"
+)
+
+// QuestionPool is an optional interface of the security-questions method:
+// the questions a user may pick from at registration.
+type QuestionPool interface {
+	Pool() []method.Question
+}
+
+// access is who is on /security-info and whether they may change things.
+type access struct {
+	acct    Account
+	u       *user.User
+	methods []method.Enrollment
+	// ok: the methods may be viewed and changed (fresh step-up, or the
+	// first registration right after sign-in).
+	ok bool
+}
+
+// who resolves the signed-in user; without a session the browser goes to
+// sign in. Disabled accounts get nothing.
+func (p *Plugin) who(c echo.Context) (*access, error) {
+	ctx := c.Request().Context()
+	acct, ok := p.d.SignIn.Current(c)
+	if !ok {
+		return nil, see(c, p.d.SignIn.LoginURL("", ""))
+	}
+	u, err := p.d.Users.ByID(ctx, acct.UserID)
+	if err != nil || u.Disabled {
+		return nil, &web.PageError{Status: http.StatusForbidden, Title: "Not available", Message: "Please sign in again."}
+	}
+	ms, err := p.d.Enrollments.List(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	a := &access{acct: acct, u: u, methods: ms}
+	if len(ms) == 0 {
+		// First registration: no step-up possible, so the sign-in itself
+		// must be fresh.
+		a.ok = p.d.Now().Sub(acct.AuthTime) <= StepUpWindow
+		return a, nil
+	}
+	a.ok, err = p.flows.StepUpValid(ctx, acct.SessionID, StepUpWindow)
+	return a, err
+}
+
+// errHandled marks a response already written by who().
+var errHandled = errors.New("handled")
+
+func (p *Plugin) guard(c echo.Context) (*access, error) {
+	a, err := p.who(c)
+	if a == nil && err == nil {
+		return nil, errHandled
+	}
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func done(err error) error {
+	if errors.Is(err, errHandled) {
+		return nil
+	}
+	return err
+}
+
+type methodView struct {
+	ID, Method, Label, Title string
+	Added                    time.Time
+	CoolingDown              bool
+}
+
+func (p *Plugin) securityInfo(c echo.Context) error {
+	a, err := p.who(c)
+	if a == nil {
+		return err
+	}
+	if !a.ok {
+		return p.stepUpPage(c, a, "")
+	}
+	return p.renderInfo(c, a, "")
+}
+
+func (p *Plugin) renderInfo(c echo.Context, a *access, notice string) error {
+	pol, err := p.d.Policy.Get(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	now := p.d.Now()
+	var views []methodView
+	for _, e := range a.methods {
+		views = append(views, methodView{ID: e.ID, Method: string(e.Method), Label: e.Label, Title: addTitle(e.Method),
+			Added: e.CreatedAt, CoolingDown: !e.Usable(now)})
+	}
+	var add []optionView
+	for _, m := range p.d.Methods.Enabled(pol.Methods) {
+		if pol.Usable(string(m.Name()), a.u.Admin) {
+			add = append(add, optionView{Method: string(m.Name()), Title: addTitle(m.Name())})
+		}
+	}
+	return p.render(c, http.StatusOK, "security-info", map[string]any{
+		"User": a.u.Username, "Methods": views, "Add": add, "Notice": notice,
+	})
+}
+
+func addTitle(n method.Name) string {
+	switch n {
+	case method.TOTP:
+		return "Authenticator app"
+	case method.Email:
+		return "Email"
+	case method.Questions:
+		return "Security questions"
+	case method.Mobile:
+		return "Phone"
+	case method.AlternatePhone:
+		return "Alternate phone"
+	case method.OfficePhone:
+		return "Office phone"
+	case method.Push:
+		return "Latchkey Authenticator notification"
+	}
+	return string(n)
+}
+
+// --- step-up ---
+
+func (p *Plugin) stepUpPage(c echo.Context, a *access, msg string) error {
+	if len(a.methods) == 0 {
+		return p.render(c, http.StatusOK, "security-info-verify", map[string]any{
+			"Stale": true, "SignIn": p.d.SignIn.LoginURL("", a.u.Username)})
+	}
+	var views []optionView
+	for _, e := range a.methods {
+		if e.Usable(p.d.Now()) {
+			views = append(views, optionView{ID: e.ID, Method: string(e.Method), Label: e.Label, Title: methodTitle(e.Method)})
+		}
+	}
+	return p.render(c, http.StatusOK, "security-info-verify", map[string]any{"Options": views, "Error": msg})
+}
+
+func (p *Plugin) stepUpChoose(c echo.Context) error {
+	ctx := c.Request().Context()
+	in, err := form(c, "enrollment")
+	if err != nil {
+		return err
+	}
+	a, err := p.guard(c)
+	if err != nil {
+		return done(err)
+	}
+	e, err := p.d.Enrollments.Get(ctx, a.u.ID, in["enrollment"])
+	if err != nil || !e.Usable(p.d.Now()) {
+		return p.stepUpPage(c, a, "Choose one of your methods.")
+	}
+	m, ok := p.d.Methods.Get(e.Method)
+	if !ok {
+		return p.stepUpPage(c, a, "That method is not available now.")
+	}
+	f := &flow.Flow{Purpose: flow.StepUp, UserID: a.u.ID, Subject: a.u.ID, SessionID: a.acct.SessionID}
+	bind := flow.NewBindToken()
+	if err := p.flows.Create(ctx, f, bind); err != nil {
+		return err
+	}
+	ch, err := m.Challenge(ctx, f.ID, p.ref(a.u), e)
+	if err != nil {
+		return fmt.Errorf("plugin: step-up: %w", err)
+	}
+	sealed, err := p.sealChallenge(f.ID, ch)
+	if err != nil {
+		return err
+	}
+	if err := f.Challenged(e.ID, ch.ID, sealed, p.flows.Now()); err != nil {
+		return flowErr(err)
+	}
+	if err := p.flows.Save(ctx, nil, f); err != nil {
+		return flowErr(err)
+	}
+	c.SetCookie(web.Cookie(bindCookie, bind, flow.TTL, p.secure))
+	return p.render(c, http.StatusOK, "security-info-verify", map[string]any{
+		"Flow": f.ID, "Prompt": ch.Prompt, "Action": p.path("/security-info/verify/" + f.ID)})
+}
+
+func (p *Plugin) stepUpVerify(c echo.Context) error {
+	ctx := c.Request().Context()
+	in, err := form(c, answerFields...)
+	if err != nil {
+		return err
+	}
+	a, err := p.guard(c)
+	if err != nil {
+		return done(err)
+	}
+	f, err := p.load(c, flow.StepUp)
+	if err != nil {
+		return err
+	}
+	if f.UserID != a.u.ID || f.SessionID != a.acct.SessionID {
+		return flowErr(flow.ErrNotFound)
+	}
+	if err := f.Allow(flow.StepVerify, p.flows.Now()); err != nil {
+		return flowErr(err)
+	}
+	if b, err := p.blocked(c, f); err != nil || b {
+		if err != nil {
+			return err
+		}
+		return p.blockedPage(c)
+	}
+	ch, err := p.openChallenge(f)
+	if err != nil {
+		return err
+	}
+	e, err := p.d.Enrollments.Get(ctx, a.u.ID, f.EnrollmentID)
+	if err != nil {
+		return flowErr(flow.ErrOutOfOrder)
+	}
+	m, _ := p.d.Methods.Get(e.Method)
+	res, err := m.Verify(ctx, f.ID, p.ref(a.u), e, ch, method.Input(in))
+	if err != nil {
+		return err
+	}
+	if !res.OK {
+		if err := p.failures.Add(ctx, f.Subject); err != nil {
+			return err
+		}
+		if err := p.record(c, audit.StepUp, a.u.ID, f.ID, audit.Fail, string(e.Method)); err != nil {
+			return err
+		}
+		msg := msgWrong
+		if res.Dead {
+			msg = msgDead
+		}
+		return p.render(c, http.StatusOK, "security-info-verify", map[string]any{
+			"Flow": f.ID, "Prompt": ch.Prompt, "Action": p.path("/security-info/verify/" + f.ID), "Error": msg})
+	}
+	now := p.flows.Now()
+	if err := f.Verified(flow.Proof{EnrollmentID: e.ID, Method: string(e.Method), Channel: string(m.Channel(e))}, true, now); err != nil {
+		return flowErr(err)
+	}
+	if err := f.Finish(now); err != nil {
+		return flowErr(err)
+	}
+	if err := p.flows.Save(ctx, nil, f); err != nil {
+		return flowErr(err)
+	}
+	if err := p.record(c, audit.StepUp, a.u.ID, f.ID, audit.OK, string(e.Method)); err != nil {
+		return err
+	}
+	return see(c, p.path("/security-info"))
+}
+
+// --- add a method ---
+
+func (p *Plugin) addMethod(c echo.Context, a *access) (method.Method, error) {
+	pol, err := p.d.Policy.Get(c.Request().Context())
+	if err != nil {
+		return nil, err
+	}
+	n := method.Name(c.Param("method"))
+	m, ok := p.d.Methods.Get(n)
+	if !ok || !pol.Usable(string(n), a.u.Admin) {
+		return nil, &web.PageError{Status: http.StatusNotFound, Title: "Not available", Message: "This method is not offered."}
+	}
+	return m, nil
+}
+
+func (p *Plugin) addPage(c echo.Context) error {
+	a, err := p.guard(c)
+	if err != nil {
+		return done(err)
+	}
+	if !a.ok {
+		return p.stepUpPage(c, a, "")
+	}
+	m, err := p.addMethod(c, a)
+	if err != nil {
+		return err
+	}
+	return p.renderAdd(c, m, nil, "", c.QueryParam("register"))
+}
+
+func (p *Plugin) renderAdd(c echo.Context, m method.Method, pending *method.Pending, msg, register string) error {
+	pol, err := p.d.Policy.Get(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	data := map[string]any{"Method": string(m.Name()), "Title": addTitle(m.Name()), "Error": msg,
+		"Register": cleanAuthRequestID(register), "Action": p.path("/security-info/add/" + string(m.Name()))}
+	if qp, ok := m.(QuestionPool); ok {
+		data["Pool"] = qp.Pool()
+		idx := make([]int, pol.QuestionsRegister)
+		for i := range idx {
+			idx[i] = i
+		}
+		data["Slots"] = idx
+	}
+	if pending != nil {
+		data["Prompt"] = pending.Prompt
+	}
+	return p.render(c, http.StatusOK, "security-info-add", data)
+}
+
+type pendingData struct {
+	Pending  method.Pending `json:"p"`
+	Register string         `json:"r,omitempty"`
+}
+
+func (p *Plugin) addBegin(c echo.Context) error {
+	ctx := c.Request().Context()
+	in, err := form(c, "address", "register", "question.*", "answer.*", "phone", "country", "extension", "delivery")
+	if err != nil {
+		return err
+	}
+	a, err := p.guard(c)
+	if err != nil {
+		return done(err)
+	}
+	if !a.ok {
+		return p.stepUpPage(c, a, "")
+	}
+	m, err := p.addMethod(c, a)
+	if err != nil {
+		return err
+	}
+	register := cleanAuthRequestID(in["register"])
+	delete(in, "register")
+	f := &flow.Flow{Purpose: flow.Register, UserID: a.u.ID, Subject: a.u.ID, SessionID: a.acct.SessionID}
+	bind := flow.NewBindToken()
+	if err := p.flows.Create(ctx, f, bind); err != nil {
+		return err
+	}
+	pend, err := m.Begin(ctx, f.ID, p.ref(a.u), method.Input(in))
+	if err != nil {
+		var ie *method.InvalidError
+		if errors.As(err, &ie) {
+			return p.renderAdd(c, m, nil, ie.Reason, register)
+		}
+		if errors.Is(err, method.ErrDuplicate) {
+			return p.renderAdd(c, m, nil, "You have already registered this.", register)
+		}
+		return fmt.Errorf("plugin: add: %w", err)
+	}
+	if pend.Ready {
+		return p.addComplete(c, a, m, f, pend, nil, register)
+	}
+	b, _ := json.Marshal(pendingData{Pending: pend, Register: register})
+	f.Data = p.d.Keys.Box("sspr-pending").Seal(b, []byte(f.ID))
+	if err := p.flows.Save(ctx, nil, f); err != nil {
+		return flowErr(err)
+	}
+	c.SetCookie(web.Cookie(bindCookie, bind, flow.TTL, p.secure))
+	data := map[string]any{"Method": string(m.Name()), "Title": addTitle(m.Name()), "Prompt": pend.Prompt,
+		"Flow": f.ID, "Action": p.path("/security-info/add/" + string(m.Name()) + "/" + f.ID)}
+	return p.render(c, http.StatusOK, "security-info-add", data)
+}
+
+func (p *Plugin) addFinish(c echo.Context) error {
+	in, err := form(c, answerFields...)
+	if err != nil {
+		return err
+	}
+	a, err := p.guard(c)
+	if err != nil {
+		return done(err)
+	}
+	if !a.ok {
+		return p.stepUpPage(c, a, "")
+	}
+	m, err := p.addMethod(c, a)
+	if err != nil {
+		return err
+	}
+	f, err := p.load(c, flow.Register)
+	if err != nil {
+		return err
+	}
+	if f.UserID != a.u.ID || f.State != flow.ChoosingMethod || f.Data == nil {
+		return flowErr(flow.ErrOutOfOrder)
+	}
+	b, err := p.d.Keys.Box("sspr-pending").Open(f.Data, []byte(f.ID))
+	if err != nil {
+		return flowErr(flow.ErrNotFound)
+	}
+	var pd pendingData
+	if err := json.Unmarshal(b, &pd); err != nil || pd.Pending.Method != m.Name() {
+		return flowErr(flow.ErrOutOfOrder)
+	}
+	return p.addComplete(c, a, m, f, pd.Pending, method.Input(in), pd.Register)
+}
+
+func (p *Plugin) addComplete(c echo.Context, a *access, m method.Method, f *flow.Flow, pend method.Pending, answer method.Input, register string) error {
+	ctx := c.Request().Context()
+	e, res, err := m.Finish(ctx, f.ID, p.ref(a.u), pend, answer)
+	if err != nil {
+		if errors.Is(err, method.ErrExpired) {
+			return p.renderAdd(c, m, nil, "That took too long. Please start again.", register)
+		}
+		var ie *method.InvalidError
+		if errors.As(err, &ie) {
+			return p.renderAdd(c, m, nil, ie.Reason, register)
+		}
+		return fmt.Errorf("plugin: add: %w", err)
+	}
+	if !res.OK {
+		if err := p.failures.Add(ctx, a.u.ID); err != nil {
+			return err
+		}
+		msg := msgWrong
+		if res.Dead {
+			return p.renderAdd(c, m, nil, msgDead, register)
+		}
+		return p.render(c, http.StatusOK, "security-info-add", map[string]any{"Method": string(m.Name()),
+			"Title": addTitle(m.Name()), "Prompt": pend.Prompt, "Flow": f.ID, "Error": msg,
+			"Action": p.path("/security-info/add/" + string(m.Name()) + "/" + f.ID)})
+	}
+	pol, err := p.d.Policy.Get(ctx)
+	if err != nil {
+		return err
+	}
+	e.UserID = a.u.ID
+	if err := p.d.Enrollments.Add(ctx, &e, pol.CoolDown()); err != nil {
+		if errors.Is(err, method.ErrDuplicate) {
+			return p.renderAdd(c, m, nil, "You have already registered this.", register)
+		}
+		return err
+	}
+	f.State = flow.Proven
+	if err := f.Finish(p.flows.Now()); err == nil {
+		_ = p.flows.Save(ctx, nil, f)
+	}
+	if err := p.record(c, audit.MethodAdded, a.u.ID, f.ID, audit.OK, string(e.Method)+" "+e.Label); err != nil {
+		return err
+	}
+	if err := p.notifyOthers(c, a.u, noticeMethodAdded, addTitle(e.Method)+" "+e.Label); err != nil {
+		return err
+	}
+	if register != "" {
+		return see(c, p.path("/security-info/register/"+register))
+	}
+	return see(c, p.path("/security-info"))
+}
+
+// notifyOthers mails a method change to the user's addresses.
+func (p *Plugin) notifyOthers(c echo.Context, u *user.User, kind notice, detail string) error {
+	ctx := c.Request().Context()
+	err := p.notify(ctx, nil, c, u, kind, detail)
+	p.d.Queue.Wake()
+	return err
+}
+
+func (p *Plugin) remove(c echo.Context) error {
+	ctx := c.Request().Context()
+	in, err := form(c, "enrollment")
+	if err != nil {
+		return err
+	}
+	a, err := p.guard(c)
+	if err != nil {
+		return done(err)
+	}
+	if !a.ok {
+		return p.stepUpPage(c, a, "")
+	}
+	e, err := p.d.Enrollments.Get(ctx, a.u.ID, in["enrollment"])
+	if err != nil {
+		return p.renderInfo(c, a, "That method was already removed.")
+	}
+	// Notify before deleting, so the removed address hears of it too.
+	if err := p.notifyOthers(c, a.u, noticeMethodRemoved, addTitle(e.Method)+" "+e.Label); err != nil {
+		return err
+	}
+	if err := p.d.Enrollments.Delete(ctx, a.u.ID, e.ID); err != nil && !errors.Is(err, method.ErrNotFound) {
+		return err
+	}
+	if err := p.record(c, audit.MethodRemoved, a.u.ID, "", audit.OK, string(e.Method)+" "+e.Label); err != nil {
+		return err
+	}
+	return see(c, p.path("/security-info"))
+}
+
+// --- forced registration and reconfirmation at sign-in ---
+
+// userState is per-user SSPR state (sspr_user_state).
+type userState struct {
+	UserID        string     `gorm:"primaryKey;size:64"`
+	Skips         int        `gorm:"not null"`
+	ReconfirmedAt *time.Time `gorm:"precision:6"`
+	UpdatedAt     time.Time  `gorm:"precision:6;not null"`
+}
+
+func (userState) TableName() string { return "sspr_user_state" }
+
+func (p *Plugin) state(tx *gorm.DB, userID string) (userState, error) {
+	var s userState
+	err := tx.Where("user_id = ?", userID).Take(&s).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return userState{UserID: userID}, nil
+	}
+	return s, err
+}
+
+func (p *Plugin) saveState(tx *gorm.DB, s userState) error {
+	s.UpdatedAt = p.d.Now().UTC()
+	return tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "user_id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"skips", "reconfirmed_at", "updated_at"})}).Create(&s).Error
+}
+
+var _ AfterSignIn = (*Plugin)(nil)
+
+// AfterSignIn implements the provider's hook: a user with fewer methods
+// than the policy requires is sent to register (skippable MaxSkips times);
+// one whose methods are older than ReconfirmDays is asked to confirm them.
+func (p *Plugin) AfterSignIn(c echo.Context, userID, authRequestID string) (string, error) {
+	ctx := c.Request().Context()
+	pol, err := p.d.Policy.Get(ctx)
+	if err != nil {
+		return "", err
+	}
+	u, err := p.d.Users.ByID(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	if !p.appliesTo(ctx, pol, u) {
+		return "", nil
+	}
+	ms, err := p.d.Enrollments.List(ctx, u.ID)
+	if err != nil {
+		return "", err
+	}
+	n := 0
+	var oldest time.Time
+	for _, e := range ms {
+		if pol.Usable(string(e.Method), u.Admin) {
+			n++
+			if oldest.IsZero() || e.VerifiedAt.Before(oldest) {
+				oldest = e.VerifiedAt
+			}
+		}
+	}
+	need := n < pol.RequiredFor(u.Admin) && pol.RegisterAtSignIn
+	st, err := p.state(p.d.DB.WithContext(ctx), u.ID)
+	if err != nil {
+		return "", err
+	}
+	reconfirm := !need && n > 0 && pol.ReconfirmDays > 0 &&
+		p.d.Now().Sub(oldest) > time.Duration(pol.ReconfirmDays)*24*time.Hour &&
+		(st.ReconfirmedAt == nil || p.d.Now().Sub(*st.ReconfirmedAt) > time.Duration(pol.ReconfirmDays)*24*time.Hour)
+	if !need && !reconfirm {
+		return "", nil
+	}
+	f := &flow.Flow{Purpose: flow.Register, UserID: u.ID, Subject: u.ID, AuthRequestID: authRequestID,
+		State: flow.Identified}
+	if reconfirm {
+		f.Intent = "reconfirm"
+	}
+	bind := flow.NewBindToken()
+	if err := p.flows.Create(ctx, f, bind); err != nil {
+		return "", err
+	}
+	c.SetCookie(web.Cookie(bindCookie, bind, flow.TTL, p.secure))
+	return p.path("/security-info/register/" + f.ID), nil
+}
+
+func (p *Plugin) registerFlow(c echo.Context) (*flow.Flow, *access, error) {
+	a, err := p.guard(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := p.load(c, flow.Register)
+	if err != nil {
+		return nil, nil, err
+	}
+	if f.UserID != a.u.ID || f.State != flow.Identified {
+		return nil, nil, flowErr(flow.ErrOutOfOrder)
+	}
+	return f, a, nil
+}
+
+func (p *Plugin) registerPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	f, a, err := p.registerFlow(c)
+	if err != nil {
+		return done(err)
+	}
+	pol, err := p.d.Policy.Get(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := p.state(p.d.DB.WithContext(ctx), a.u.ID)
+	if err != nil {
+		return err
+	}
+	have := 0
+	for _, e := range a.methods {
+		if pol.Usable(string(e.Method), a.u.Admin) {
+			have++
+		}
+	}
+	var add []optionView
+	for _, m := range p.d.Methods.Enabled(pol.Methods) {
+		if pol.Usable(string(m.Name()), a.u.Admin) {
+			add = append(add, optionView{Method: string(m.Name()), Title: addTitle(m.Name())})
+		}
+	}
+	need := pol.RequiredFor(a.u.Admin)
+	return p.render(c, http.StatusOK, "security-info-register", map[string]any{
+		"Flow": f.ID, "Reconfirm": f.Intent == "reconfirm", "Have": have, "Need": need, "Enough": have >= need,
+		"Add": add, "CanAdd": a.ok, "Methods": a.methods,
+		"SkipsLeft": pol.MaxSkips - st.Skips, "CanSkip": st.Skips < pol.MaxSkips,
+	})
+}
+
+func (p *Plugin) skip(c echo.Context) error {
+	ctx := c.Request().Context()
+	if _, err := form(c); err != nil {
+		return err
+	}
+	f, a, err := p.registerFlow(c)
+	if err != nil {
+		return done(err)
+	}
+	pol, err := p.d.Policy.Get(ctx)
+	if err != nil {
+		return err
+	}
+	err = p.d.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		st, err := p.state(tx, a.u.ID)
+		if err != nil {
+			return err
+		}
+		if f.Intent != "reconfirm" {
+			if st.Skips >= pol.MaxSkips {
+				return flow.ErrOutOfOrder
+			}
+			st.Skips++
+		}
+		return p.saveState(tx, st)
+	})
+	if err != nil {
+		return flowErr(err)
+	}
+	_ = p.record(c, "registration.skipped", a.u.ID, f.ID, audit.OK, "")
+	return p.finishRegister(c, f)
+}
+
+// continueToApp ends a registration (enough methods) or a reconfirmation.
+func (p *Plugin) continueToApp(c echo.Context) error {
+	ctx := c.Request().Context()
+	if _, err := form(c); err != nil {
+		return err
+	}
+	f, a, err := p.registerFlow(c)
+	if err != nil {
+		return done(err)
+	}
+	pol, err := p.d.Policy.Get(ctx)
+	if err != nil {
+		return err
+	}
+	have := 0
+	for _, e := range a.methods {
+		if pol.Usable(string(e.Method), a.u.Admin) {
+			have++
+		}
+	}
+	if have < pol.RequiredFor(a.u.Admin) && pol.RegisterAtSignIn && f.Intent != "reconfirm" {
+		return see(c, p.path("/security-info/register/"+f.ID))
+	}
+	now := p.d.Now().UTC()
+	if err := p.saveState(p.d.DB.WithContext(ctx), userState{UserID: a.u.ID, ReconfirmedAt: &now}); err != nil {
+		return err
+	}
+	if f.Intent == "reconfirm" {
+		if err := p.d.Enrollments.Reconfirm(ctx, a.u.ID); err != nil {
+			return err
+		}
+		_ = p.record(c, "methods.reconfirmed", a.u.ID, f.ID, audit.OK, "")
+	}
+	return p.finishRegister(c, f)
+}
+
+// finishRegister returns the browser to the app through the provider (the
+// target comes from the server-side request, never from a parameter).
+func (p *Plugin) finishRegister(c echo.Context, f *flow.Flow) error {
+	f.State = flow.Proven
+	if err := f.Finish(p.flows.Now()); err != nil {
+		return flowErr(err)
+	}
+	if err := p.flows.Save(c.Request().Context(), nil, f); err != nil {
+		return flowErr(err)
+	}
+	if f.AuthRequestID == "" {
+		return see(c, p.path("/security-info"))
+	}
+	to, err := p.d.SignIn.ContinueURL(c, f.AuthRequestID)
+	if err != nil {
+		return err
+	}
+	return see(c, to)
+}
+
+// reconfirm is the button on /security-info that confirms the methods.
+func (p *Plugin) reconfirm(c echo.Context) error {
+	if _, err := form(c); err != nil {
+		return err
+	}
+	a, err := p.guard(c)
+	if err != nil {
+		return done(err)
+	}
+	if !a.ok {
+		return p.stepUpPage(c, a, "")
+	}
+	if err := p.d.Enrollments.Reconfirm(c.Request().Context(), a.u.ID); err != nil {
+		return err
+	}
+	return see(c, p.path("/security-info"))
+}
