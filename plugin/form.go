@@ -41,7 +41,9 @@ func form(c echo.Context, allowed ...string) (map[string]string, error) {
 		if k == web.CSRFField {
 			continue
 		}
-		if len(vs) != 1 || !slices.ContainsFunc(allowed, func(a string) bool { return a == k || strings.HasSuffix(a, "*") && strings.HasPrefix(k, strings.TrimSuffix(a, "*")) }) {
+		if len(vs) != 1 || !slices.ContainsFunc(allowed, func(a string) bool {
+			return a == k || strings.HasSuffix(a, "*") && strings.HasPrefix(k, strings.TrimSuffix(a, "*"))
+		}) {
 			return nil, errBadForm
 		}
 		if len(vs[0]) > 1024 {

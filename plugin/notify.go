@@ -250,4 +250,3 @@ func (p *Plugin) report(c echo.Context) error {
 	return p.message(c, "Your account is locked",
 		"Thank you. Your account is locked and every session was signed out. Please contact your helpdesk to get back in.")
 }
-
