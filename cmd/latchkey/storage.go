@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/provider"
@@ -18,3 +20,7 @@ func (a *app) ensureDemoClient() error { return errNotYet }
 
 func (a *app) createBenchClient(id, secret, redirect string) error { return errNotYet }
 func (a *app) deleteClient(id string) error                        { return errNotYet }
+
+// errNotYet is returned by what waits for packages still being built by
+// other owners.
+var errNotYet = errors.New("this command is not available in this build yet")
