@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +44,9 @@ func Open(ctx context.Context, url string) (*gorm.DB, error) {
 		PrepareStmt:            false,
 	})
 	if err != nil {
+		if d, ok := dial.(*sqlite.Dialector); ok {
+			_ = d.Conn.(immediatePool).Close()
+		}
 		return nil, fmt.Errorf("db: open: %w", err)
 	}
 	sqlDB, err := g.DB()
@@ -87,7 +91,11 @@ func dialector(raw string) (gorm.Dialector, error) {
 				return nil, fmt.Errorf("db: create data dir: %w", err)
 			}
 		}
-		return sqlite.Open(SQLiteDSN(path)), nil
+		sqlDB, err := sql.Open(sqlite.DriverName, SQLiteDSN(path))
+		if err != nil {
+			return nil, fmt.Errorf("db: open: %w", err)
+		}
+		return &sqlite.Dialector{DriverName: sqlite.DriverName, Conn: immediatePool{sqlDB}}, nil
 	case strings.HasPrefix(raw, "mysql://"):
 		cfg, err := MySQLConfig(strings.TrimPrefix(raw, "mysql://"))
 		if err != nil {
@@ -101,7 +109,9 @@ func dialector(raw string) (gorm.Dialector, error) {
 
 // SQLiteDSN adds the pragmas Latchkey relies on: WAL, a busy timeout so
 // writers queue instead of failing, foreign keys, and IMMEDIATE transactions
-// so a read-then-write transaction never dead-ends on a lock upgrade.
+// so a read-then-write transaction never dead-ends on a lock upgrade. (The
+// driver ignores _txlock after _time_format; immediatePool does the
+// IMMEDIATE part, the parameter stays for a fixed driver.)
 func SQLiteDSN(path string) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
