@@ -310,3 +310,23 @@ func BenchmarkVerifyBcrypt10(b *testing.B) {
 		_, _, _ = h.Verify(b.Context(), string(raw), "imported")
 	}
 }
+
+// Stored hashes come from imports too: parsing never panics, and anything
+// Known can be verified without an ErrUnknownHash.
+func FuzzKnown(f *testing.F) {
+	h := NewHasher(fastParams)
+	good, _ := h.Hash(context.Background(), "x")
+	for _, s := range []string{good, "$2a$04$abcdefghijklmnopqrstuuZ5sS3E8xL7QmU0Gk3zJrQ3fH8o2Zb0a", "$argon2id$v=19$m=8,t=1,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA", "", "$"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if Known(s) && !isBcrypt(s) {
+			if ph, _ := decodePHC(s); ph.params.Memory > 1<<14 || ph.params.Time > 4 {
+				return // valid but too costly to run in a fuzz loop
+			}
+			if _, _, err := h.Verify(context.Background(), s, "x"); err != nil {
+				t.Fatalf("Known(%q) but Verify: %v", s, err)
+			}
+		}
+	})
+}

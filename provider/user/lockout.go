@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -274,6 +275,9 @@ func (s *Store) SetPasswordHash(ctx context.Context, id, hash string) error {
 // Lock locks the account until the given time (an administrator, or "this
 // wasn't me"). It does not count as a lockout for the doubling.
 func (s *Store) Lock(ctx context.Context, id string, until time.Time) error {
+	if until.IsZero() {
+		return wrap("lock", fmt.Errorf("%w: lock needs an end time", ErrInvalid))
+	}
 	return s.update(ctx, "lock", id, map[string]any{"locked_until": until.UTC()})
 }
 

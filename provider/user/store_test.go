@@ -2,8 +2,11 @@ package user_test
 
 import (
 	"errors"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
@@ -327,4 +330,25 @@ func TestParamsUpgradedOnSignIn(t *testing.T) {
 		}
 		_ = usertest.FastParams
 	})
+}
+
+// Checklist 32 and 33: equal passwords hash differently; the account has
+// no hint, expiry or history field to fill.
+func TestPasswordStorageShape(t *testing.T) {
+	eachDB(t, func(t *testing.T, g *gorm.DB) {
+		f := newFixture(t, g)
+		twin := usertest.Create(t, f.s, "twin", alicePW)
+		if twin.PasswordHash == f.alice.PasswordHash || !strings.HasPrefix(twin.PasswordHash, "$argon2id$v=19$") {
+			t.Fatalf("same password, hashes %q and %q", twin.PasswordHash, f.alice.PasswordHash)
+		}
+		if err := f.s.Lock(t.Context(), twin.ID, time.Time{}); !errors.Is(err, user.ErrInvalid) {
+			t.Fatalf("Lock(zero time) = %v, want ErrInvalid", err)
+		}
+	})
+	forbidden := regexp.MustCompile(`(?i)hint|expir|history|previous`)
+	for f := range reflect.TypeFor[user.User]().Fields() {
+		if forbidden.MatchString(f.Name) {
+			t.Errorf("user.User has field %s: no hints, expiry or password history (NIST 800-63B)", f.Name)
+		}
+	}
 }
