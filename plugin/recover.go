@@ -415,6 +415,9 @@ func (p *Plugin) chooseMethod(c echo.Context) error {
 	}
 	ch, err := m.Challenge(ctx, f.ID, ref, *e)
 	if err != nil {
+		if errors.Is(err, method.ErrRateLimited) {
+			return p.renderMethods(c, f, "Too many codes were sent. Please wait a while or choose another method.")
+		}
 		if errors.Is(err, method.ErrUnavailable) {
 			return p.renderMethods(c, f, "That method is not available now. Choose another one.")
 		}

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +22,7 @@ import (
 // QuestionPool is an optional interface of the security-questions method:
 // the questions a user may pick from at registration.
 type QuestionPool interface {
-	Pool() []method.Question
+	Available(ctx context.Context) ([]method.Question, error)
 }
 
 // access is who is on /security-info and whether they may change things.
@@ -306,7 +307,11 @@ func (p *Plugin) renderAdd(c echo.Context, m method.Method, pending *method.Pend
 	data := map[string]any{"Method": string(m.Name()), "Title": addTitle(m.Name()), "Error": msg,
 		"Register": cleanAuthRequestID(register), "Action": p.path("/security-info/add/" + string(m.Name()))}
 	if qp, ok := m.(QuestionPool); ok {
-		data["Pool"] = qp.Pool()
+		pool, err := qp.Available(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		data["Pool"] = pool
 		idx := make([]int, pol.QuestionsRegister)
 		for i := range idx {
 			idx[i] = i

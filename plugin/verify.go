@@ -119,7 +119,7 @@ func (p *Plugin) resend(c echo.Context) error {
 	}
 	ch, err = r.Resend(ctx, f.ID, ref, e, ch)
 	if err != nil {
-		if errors.Is(err, method.ErrUnavailable) {
+		if errors.Is(err, method.ErrUnavailable) || errors.Is(err, method.ErrRateLimited) || errors.Is(err, method.ErrDead) {
 			return p.renderVerify(c, f, "A new code cannot be sent right now. Please wait or choose another method.", "")
 		}
 		return fmt.Errorf("plugin: resend: %w", err)
