@@ -1,0 +1,50 @@
+package opstore
+
+import (
+	"context"
+	"net/http"
+	"sync"
+)
+
+// clientScope is a per-request holder: the storage notes the client it
+// authenticated or loaded, and SigningKey reads it later in the same
+// request. The library gives SigningKey nothing but the context.
+type clientScope struct {
+	mu sync.Mutex
+	id string
+}
+
+type scopeKey struct{}
+
+// WithClientID returns ctx carrying a client holder preset to id (may be
+// ""). Storage calls made with the result (or a context derived from it)
+// that load a client update the holder.
+func WithClientID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, scopeKey{}, &clientScope{id: id})
+}
+
+// Interceptor gives every OP request an empty client holder. Install it
+// with op.WithHttpInterceptors so ID tokens are signed with each client's
+// configured algorithm.
+func Interceptor(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(WithClientID(r.Context(), "")))
+	})
+}
+
+func noteClient(ctx context.Context, id string) {
+	if sc, ok := ctx.Value(scopeKey{}).(*clientScope); ok {
+		sc.mu.Lock()
+		sc.id = id
+		sc.mu.Unlock()
+	}
+}
+
+func clientIDFrom(ctx context.Context) string {
+	if sc, ok := ctx.Value(scopeKey{}).(*clientScope); ok {
+		sc.mu.Lock()
+		defer sc.mu.Unlock()
+		return sc.id
+	}
+	return ""
+}

@@ -1,0 +1,195 @@
+package opstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/op"
+	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider/keys"
+	"github.com/latchkeyid/latchkey/provider/secret"
+	"github.com/latchkeyid/latchkey/provider/user"
+)
+
+// Users is what the storage needs from the user directory; *user.Store
+// implements it.
+type Users interface {
+	ByID(ctx context.Context, id string) (*user.User, error)
+}
+
+// Errors returned by the admin and sign-in methods.
+var (
+	ErrNotFound = errors.New("opstore: not found")
+	ErrExists   = errors.New("opstore: already exists")
+	// ErrInvalid wraps every validation problem of a client definition.
+	ErrInvalid = errors.New("opstore: invalid client")
+	// ErrRequestGone: the auth request is unknown, expired or already
+	// completed.
+	ErrRequestGone = errors.New("opstore: authorization request unknown, expired or completed")
+)
+
+// Defaults. Codes live briefly (RFC 6749 §4.1.2 recommends at most 10
+// minutes); auth requests must outlast a password reset by email.
+const (
+	DefaultCodeTTL        = 2 * time.Minute
+	DefaultAuthRequestTTL = 60 * time.Minute
+	DefaultClientCacheTTL = 5 * time.Second
+	DefaultAccessTTL      = time.Hour
+	DefaultIDTokenTTL     = time.Hour
+	DefaultRefreshIdle    = 14 * 24 * time.Hour
+	DefaultRefreshMax     = 30 * 24 * time.Hour
+	// MaxTokenTTL caps the lifetime of ID tokens and access tokens a client
+	// may be configured with; keys.DefaultRetention keeps retired keys
+	// published longer than that.
+	MaxTokenTTL  = 12 * time.Hour
+	cleanupBatch = 500
+)
+
+// Option configures a Storage.
+type Option func(*Storage)
+
+// WithClock injects the clock (tests move it instead of sleeping).
+func WithClock(now func() time.Time) Option { return func(s *Storage) { s.now = now } }
+
+// WithLoginURL sets the sign-in page URL for an auth request id (default
+// "/login?authRequestID=<id>").
+func WithLoginURL(f func(authRequestID string) string) Option {
+	return func(s *Storage) { s.loginURL = f }
+}
+
+// WithCodeTTL sets the authorization code lifetime.
+func WithCodeTTL(d time.Duration) Option { return func(s *Storage) { s.codeTTL = d } }
+
+// WithAuthRequestTTL sets how long a pending authorization request lives.
+func WithAuthRequestTTL(d time.Duration) Option { return func(s *Storage) { s.authRequestTTL = d } }
+
+// WithClientCacheTTL sets how long a client read from the database is
+// reused (0 disables the cache).
+func WithClientCacheTTL(d time.Duration) Option { return func(s *Storage) { s.clientTTL = d } }
+
+// Storage implements op.Storage and the optional interfaces Latchkey uses.
+type Storage struct {
+	g        *gorm.DB
+	kr       *secret.Keyring
+	keys     *keys.Manager
+	users    Users
+	now      func() time.Time
+	loginURL func(string) string
+
+	codeTTL        time.Duration
+	authRequestTTL time.Duration
+	clientTTL      time.Duration
+
+	cacheMu sync.Mutex
+	cache   map[string]cachedClient
+}
+
+type cachedClient struct {
+	c   *Client
+	exp time.Time
+}
+
+var (
+	_ op.Storage                        = (*Storage)(nil)
+	_ op.ClientCredentialsStorage       = (*Storage)(nil)
+	_ op.CanSetUserinfoFromRequest      = (*Storage)(nil)
+	_ op.CanTerminateSessionFromRequest = (*Storage)(nil)
+	_ op.SigningKey                     = (*keys.SigningKey)(nil)
+	_ op.Key                            = (*keys.PublicKey)(nil)
+)
+
+// New returns the storage on g (migrated with provider/schema). kr keys the
+// hashes of secrets; km provides the signing keys; users is the directory.
+func New(g *gorm.DB, kr *secret.Keyring, km *keys.Manager, users Users, opts ...Option) *Storage {
+	s := &Storage{
+		g: g, kr: kr, keys: km, users: users, now: time.Now,
+		loginURL:       func(id string) string { return "/login?authRequestID=" + url.QueryEscape(id) },
+		codeTTL:        DefaultCodeTTL,
+		authRequestTTL: DefaultAuthRequestTTL,
+		clientTTL:      DefaultClientCacheTTL,
+		cache:          map[string]cachedClient{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+func (s *Storage) clock() time.Time { return s.now().UTC() }
+
+func (s *Storage) db(ctx context.Context) *gorm.DB { return s.g.WithContext(ctx) }
+
+// newID is a 130-bit random identifier without ':'.
+func newID() string { return rand.Text() }
+
+// newSecret is 256 random bits, base64url: refresh tokens, client secrets.
+func newSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// hash is the keyed hash stored for a code or refresh token.
+func (s *Storage) hash(purpose, value string) string {
+	return hex.EncodeToString(s.kr.MAC(purpose, value))
+}
+
+const (
+	purposeCode    = "oidc-code"
+	purposeRefresh = "oidc-refresh-token"
+	purposeSecret  = "client-secret"
+)
+
+// Health checks the database.
+func (s *Storage) Health(ctx context.Context) error {
+	sqlDB, err := s.g.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// SigningKey returns the active key for the client of the current token
+// request (see Interceptor): ES256 for clients that chose it, RS256
+// otherwise.
+func (s *Storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
+	alg := keys.RS256
+	if id := clientIDFrom(ctx); id != "" {
+		if c, err := s.client(ctx, id); err == nil && c.row.IDTokenAlg == string(keys.ES256) {
+			alg = keys.ES256
+		}
+	}
+	k, err := s.keys.Signing(ctx, alg)
+	if err != nil {
+		return nil, fmt.Errorf("opstore: signing key: %w", err)
+	}
+	return k, nil
+}
+
+// SignatureAlgorithms lists the algorithms of the published keys.
+func (s *Storage) SignatureAlgorithms(ctx context.Context) ([]jose.SignatureAlgorithm, error) {
+	return s.keys.Algorithms(ctx)
+}
+
+// KeySet returns every published key, including retired keys that still
+// verify live tokens.
+func (s *Storage) KeySet(ctx context.Context) ([]op.Key, error) {
+	ks, err := s.keys.KeySet(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]op.Key, len(ks))
+	for i, k := range ks {
+		out[i] = k
+	}
+	return out, nil
+}

@@ -1,0 +1,396 @@
+package opstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+	"gorm.io/gorm"
+)
+
+// RefreshTokenRequest is a stored, usable refresh token as the library
+// sees it during the refresh grant.
+type RefreshTokenRequest struct {
+	row     refreshTokenRow
+	current []string // scopes of the access token being issued
+}
+
+var _ op.RefreshTokenRequest = (*RefreshTokenRequest)(nil)
+
+func (r *RefreshTokenRequest) GetAMR() []string       { return r.row.AMR }
+func (r *RefreshTokenRequest) GetAudience() []string  { return r.row.Audience }
+func (r *RefreshTokenRequest) GetAuthTime() time.Time { return r.row.AuthTime }
+func (r *RefreshTokenRequest) GetClientID() string    { return r.row.ClientID }
+func (r *RefreshTokenRequest) GetSubject() string     { return r.row.UserID }
+func (r *RefreshTokenRequest) GetSessionID() string   { return r.row.SessionID }
+
+// GetScopes returns the scopes of the token being issued: the grant's,
+// unless the client asked for fewer.
+func (r *RefreshTokenRequest) GetScopes() []string {
+	if r.current != nil {
+		return r.current
+	}
+	return r.row.Scopes
+}
+
+// SetCurrentScopes narrows only the access token issued now; the new
+// refresh token keeps the original grant (the zitadel RP always sends its
+// configured scopes, so narrowing the grant for good would lose claims).
+func (r *RefreshTokenRequest) SetCurrentScopes(scopes []string) { r.current = slices.Clone(scopes) }
+
+func jsonList(v []string) string {
+	if v == nil {
+		v = []string{}
+	}
+	b, _ := json.Marshal(v) // []string always marshals
+	return string(b)
+}
+
+// errInvalidGrant becomes invalid_grant at the token endpoint.
+func errInvalidGrant(desc string) error { return oidc.ErrInvalidGrant().WithDescription("%s", desc) }
+
+// CreateAccessToken saves an access token without a refresh token: the
+// code flow without offline_access, and client credentials.
+func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	now := s.clock()
+	switch r := req.(type) {
+	case *AuthRequest:
+		c, err := s.tokenClient(ctx, r.row.ClientID)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		at := s.accessFromAuth(r, c, now)
+		err = s.db(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := consumeAuthRequest(tx, r.row.ID); err != nil {
+				return err
+			}
+			return tx.Create(&at).Error
+		})
+		if err != nil {
+			return "", time.Time{}, s.tokenErr(err)
+		}
+		return at.ID, at.ExpiresAt, nil
+	case *clientCredentialsRequest:
+		c, err := s.tokenClient(ctx, r.clientID)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		at := accessTokenRow{
+			ID: newID(), ClientID: r.clientID, Subject: r.clientID, Scopes: nonNil(r.scopes),
+			Audience: []string{r.clientID}, CreatedAt: now, ExpiresAt: now.Add(c.AccessTokenTTL()),
+		}
+		if err := s.db(ctx).Create(&at).Error; err != nil {
+			return "", time.Time{}, s.tokenErr(err)
+		}
+		return at.ID, at.ExpiresAt, nil
+	default:
+		// JWT-profile grant and token exchange are not offered.
+		return "", time.Time{}, oidc.ErrUnsupportedGrantType().WithDescription("grant not supported")
+	}
+}
+
+func (s *Storage) tokenClient(ctx context.Context, id string) (*Client, error) {
+	c, err := s.client(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, oidc.ErrInvalidClient().WithDescription("client no longer exists")
+	case err != nil:
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	return c, nil
+}
+
+// tokenErr keeps OAuth errors and hides database faults behind
+// server_error (logged by the library, never shown).
+func (s *Storage) tokenErr(err error) error {
+	var oe *oidc.Error
+	if errors.As(err, &oe) {
+		return oe
+	}
+	return oidc.ErrServerError().WithParent(err)
+}
+
+func (s *Storage) accessFromAuth(r *AuthRequest, c *Client, now time.Time) accessTokenRow {
+	return accessTokenRow{
+		ID: newID(), ClientID: r.row.ClientID, Subject: r.row.UserID, GrantID: r.row.ID,
+		SessionID: r.row.SessionID, Scopes: nonNil(r.row.Scopes), Audience: []string{r.row.ClientID},
+		CreatedAt: now, ExpiresAt: now.Add(c.AccessTokenTTL()),
+	}
+}
+
+// consumeAuthRequest deletes the completed request inside the token
+// transaction: if a code replay already deleted it, no token is made.
+func consumeAuthRequest(tx *gorm.DB, id string) error {
+	res := tx.Where("id = ? AND done = ?", id, true).Delete(&authRequestRow{})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected != 1 {
+		return errInvalidGrant("invalid code")
+	}
+	return nil
+}
+
+// CreateAccessAndRefreshTokens issues a first refresh token (code flow
+// with offline_access) or rotates one (refresh grant). Rotation consumes
+// the old token with a conditional UPDATE inside the transaction; losing
+// that race means the token was presented twice, and the whole family is
+// revoked.
+func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
+	now := s.clock()
+	switch r := req.(type) {
+	case *AuthRequest:
+		if current != "" {
+			return "", "", time.Time{}, errInvalidGrant("unexpected refresh token")
+		}
+		c, err := s.tokenClient(ctx, r.row.ClientID)
+		if err != nil {
+			return "", "", time.Time{}, err
+		}
+		raw := newSecret()
+		rt := refreshTokenRow{
+			ID: newID(), TokenHash: s.hash(purposeRefresh, raw), GrantID: r.row.ID, ClientID: r.row.ClientID,
+			UserID: r.row.UserID, SessionID: r.row.SessionID, Scopes: nonNil(r.row.Scopes),
+			Audience: []string{r.row.ClientID}, AMR: nonNil(r.row.AMR), AuthTime: r.GetAuthTime(),
+			CreatedAt: now, FamilyExpiresAt: now.Add(c.RefreshMaxTTL()),
+		}
+		rt.FamilyID = rt.ID
+		rt.ExpiresAt = minTime(now.Add(c.RefreshIdleTTL()), rt.FamilyExpiresAt)
+		at := s.accessFromAuth(r, c, now)
+		at.RefreshTokenID = rt.ID
+		err = s.db(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := consumeAuthRequest(tx, r.row.ID); err != nil {
+				return err
+			}
+			if err := tx.Create(&rt).Error; err != nil {
+				return err
+			}
+			return tx.Create(&at).Error
+		})
+		if err != nil {
+			return "", "", time.Time{}, s.tokenErr(err)
+		}
+		return at.ID, raw, at.ExpiresAt, nil
+	case *RefreshTokenRequest:
+		if current == "" || s.hash(purposeRefresh, current) != r.row.TokenHash {
+			return "", "", time.Time{}, errInvalidGrant("invalid refresh token")
+		}
+		return s.rotate(ctx, r, now)
+	default:
+		return "", "", time.Time{}, oidc.ErrUnsupportedGrantType().WithDescription("grant not supported")
+	}
+}
+
+var errReused = errors.New("opstore: refresh token reused")
+
+func (s *Storage) rotate(ctx context.Context, r *RefreshTokenRequest, now time.Time) (string, string, time.Time, error) {
+	c, err := s.tokenClient(ctx, r.row.ClientID)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	old := r.row
+	raw := newSecret()
+	rt := old
+	rt.ID, rt.TokenHash, rt.CreatedAt, rt.UsedAt, rt.RevokedAt = newID(), s.hash(purposeRefresh, raw), now, nil, nil
+	rt.ExpiresAt = minTime(now.Add(c.RefreshIdleTTL()), old.FamilyExpiresAt)
+	at := accessTokenRow{
+		ID: newID(), ClientID: old.ClientID, Subject: old.UserID, GrantID: old.GrantID, RefreshTokenID: rt.ID,
+		SessionID: old.SessionID, Scopes: nonNil(r.GetScopes()), Audience: nonNil(old.Audience),
+		CreatedAt: now, ExpiresAt: minTime(now.Add(c.AccessTokenTTL()), old.FamilyExpiresAt),
+	}
+	err = s.db(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&refreshTokenRow{}).
+			Where("id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?", old.ID, now).
+			Update("used_at", now)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return errReused
+		}
+		// The access tokens of the rotated refresh token end with it.
+		if err := tx.Model(&accessTokenRow{}).Where("refresh_token_id = ? AND revoked_at IS NULL", old.ID).
+			Update("revoked_at", now).Error; err != nil {
+			return err
+		}
+		if err := tx.Create(&rt).Error; err != nil {
+			return err
+		}
+		return tx.Create(&at).Error
+	})
+	if errors.Is(err, errReused) {
+		// Lost the race against another use of the same token: treat it as
+		// reuse (RFC 9700 §4.14.2), outside the rolled-back transaction.
+		if err := s.revokeFamilyNow(ctx, old.FamilyID); err != nil {
+			return "", "", time.Time{}, oidc.ErrServerError().WithParent(err)
+		}
+		return "", "", time.Time{}, errInvalidGrant("refresh token already used")
+	}
+	if err != nil {
+		return "", "", time.Time{}, s.tokenErr(err)
+	}
+	return at.ID, raw, at.ExpiresAt, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// revokeFamily revokes every refresh token of the family and the access
+// tokens issued with them.
+func revokeFamily(tx *gorm.DB, familyID string, now time.Time) error {
+	if err := tx.Model(&accessTokenRow{}).
+		Where("revoked_at IS NULL AND refresh_token_id IN (?)",
+			tx.Model(&refreshTokenRow{}).Select("id").Where("family_id = ?", familyID)).
+		Update("revoked_at", now).Error; err != nil {
+		return err
+	}
+	return tx.Model(&refreshTokenRow{}).Where("family_id = ? AND revoked_at IS NULL", familyID).
+		Update("revoked_at", now).Error
+}
+
+func (s *Storage) revokeFamilyNow(ctx context.Context, familyID string) error {
+	return s.db(ctx).Transaction(func(tx *gorm.DB) error { return revokeFamily(tx, familyID, s.clock()) })
+}
+
+// refreshByHash finds a refresh token by its raw value.
+func (s *Storage) refreshByHash(ctx context.Context, raw string) (*refreshTokenRow, error) {
+	if raw == "" || len(raw) > 512 {
+		return nil, nil
+	}
+	var row refreshTokenRow
+	err := s.db(ctx).Where("token_hash = ?", s.hash(purposeRefresh, raw)).Take(&row).Error
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return &row, nil
+}
+
+// TokenRequestByRefreshToken loads a usable refresh token. Presenting one
+// already used revokes its family; revoked and expired tokens and tokens
+// of disabled or deleted users are refused.
+func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, raw string) (op.RefreshTokenRequest, error) {
+	row, err := s.refreshByHash(ctx, raw)
+	switch {
+	case err != nil:
+		return nil, oidc.ErrServerError().WithParent(err)
+	case row == nil:
+		return nil, errInvalidGrant("invalid refresh token")
+	case row.UsedAt != nil:
+		if err := s.revokeFamilyNow(ctx, row.FamilyID); err != nil {
+			return nil, oidc.ErrServerError().WithParent(err)
+		}
+		return nil, errInvalidGrant("refresh token already used")
+	case row.RevokedAt != nil || !s.clock().Before(row.ExpiresAt):
+		return nil, errInvalidGrant("refresh token expired or revoked")
+	}
+	if err := s.activeUser(ctx, row.UserID); err != nil {
+		return nil, errInvalidGrant("user not active")
+	}
+	return &RefreshTokenRequest{row: *row}, nil
+}
+
+// GetRefreshTokenInfo serves /revoke: exactly op.ErrInvalidRefreshToken for
+// anything that is not one of our refresh tokens (any other error is a 500).
+func (s *Storage) GetRefreshTokenInfo(ctx context.Context, clientID, raw string) (string, string, error) {
+	row, err := s.refreshByHash(ctx, raw)
+	if err != nil {
+		return "", "", oidc.ErrServerError().WithParent(err)
+	}
+	if row == nil {
+		return "", "", op.ErrInvalidRefreshToken
+	}
+	return row.UserID, row.ID, nil
+}
+
+// RevokeToken serves /revoke (RFC 7009). It receives an access-token ID, a
+// refresh-token ID (found by GetRefreshTokenInfo) or the raw token. Tokens
+// of another client are refused; a refresh token takes its family and
+// their access tokens with it; unknown tokens are not an error.
+func (s *Storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *oidc.Error {
+	if tokenOrID == "" || len(tokenOrID) > 4096 {
+		return nil
+	}
+	now := s.clock()
+	var at accessTokenRow
+	err := s.db(ctx).Where("id = ?", tokenOrID).Take(&at).Error
+	switch {
+	case err == nil:
+		if at.ClientID != clientID {
+			return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
+		}
+		if err := s.db(ctx).Model(&accessTokenRow{}).Where("id = ? AND revoked_at IS NULL", at.ID).
+			Update("revoked_at", now).Error; err != nil {
+			return oidc.ErrServerError().WithParent(err)
+		}
+		return nil
+	case !errors.Is(err, gorm.ErrRecordNotFound):
+		return oidc.ErrServerError().WithParent(err)
+	}
+	var rt refreshTokenRow
+	err = s.db(ctx).Where("id = ?", tokenOrID).Take(&rt).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		var byHash *refreshTokenRow
+		byHash, err = s.refreshByHash(ctx, tokenOrID)
+		if err == nil && byHash == nil {
+			return nil
+		}
+		if byHash != nil {
+			rt = *byHash
+		}
+	}
+	if err != nil {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	if rt.ClientID != clientID {
+		return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
+	}
+	if err := s.revokeFamilyNow(ctx, rt.FamilyID); err != nil {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	return nil
+}
+
+// TerminateSession revokes the refresh and access tokens of userID issued
+// to clientID (RP-initiated logout).
+func (s *Storage) TerminateSession(ctx context.Context, userID, clientID string) error {
+	if userID == "" || clientID == "" {
+		return nil
+	}
+	now := s.clock()
+	err := s.db(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&refreshTokenRow{}).
+			Where("user_id = ? AND client_id = ? AND revoked_at IS NULL", userID, clientID).
+			Update("revoked_at", now).Error; err != nil {
+			return err
+		}
+		return tx.Model(&accessTokenRow{}).
+			Where("subject = ? AND client_id = ? AND revoked_at IS NULL", userID, clientID).
+			Update("revoked_at", now).Error
+	})
+	if err != nil {
+		return fmt.Errorf("opstore: terminate session: %w", err)
+	}
+	return nil
+}
+
+// TerminateSessionFromRequest revokes the client's tokens of the user and
+// returns the validated post-logout redirect. The provider wraps it to end
+// the browser session as well.
+func (s *Storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
+	if err := s.TerminateSession(ctx, req.UserID, req.ClientID); err != nil {
+		return "", err
+	}
+	return req.RedirectURI, nil
+}
