@@ -94,6 +94,9 @@ func (s *Store) Add(ctx context.Context, e *Enrollment, coolDown time.Duration) 
 		r := row{ID: e.ID, UserID: e.UserID, Method: string(e.Method), Label: e.Label, DestinationKey: e.DestinationKey,
 			Data: e.Data, Counter: e.Counter, CreatedAt: now, UsableAt: e.UsableAt, VerifiedAt: now}
 		if err := tx.Create(&r).Error; err != nil {
+			if errors.Is(err, gorm.ErrDuplicatedKey) {
+				return ErrDuplicate // a concurrent registration won
+			}
 			return fmt.Errorf("method: add: %w", err)
 		}
 		return nil

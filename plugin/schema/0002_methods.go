@@ -13,13 +13,15 @@ import (
 
 // method0002 is sspr_methods: one registered, proven method of a user.
 // Data is sealed by the method (secret.Box, aad = id); DestinationKey is an
-// HMAC of the normalised destination, never the address itself.
+// HMAC of the normalised destination, never the address itself; one user
+// cannot hold the same method and destination twice (the unique index also
+// stops two concurrent registrations).
 type method0002 struct {
 	ID             string     `gorm:"primaryKey;size:32"`
-	UserID         string     `gorm:"size:64;not null;index"`
-	Method         string     `gorm:"size:32;not null"`
+	UserID         string     `gorm:"size:64;not null;uniqueIndex:idx_sspr_methods_dest,priority:1"`
+	Method         string     `gorm:"size:32;not null;uniqueIndex:idx_sspr_methods_dest,priority:2"`
 	Label          string     `gorm:"size:200;not null"`
-	DestinationKey string     `gorm:"size:64;not null;index"`
+	DestinationKey string     `gorm:"size:64;not null;uniqueIndex:idx_sspr_methods_dest,priority:3"`
 	Data           []byte     `gorm:"type:blob"`
 	Counter        int64      `gorm:"not null"`
 	CreatedAt      time.Time  `gorm:"precision:6;not null"`

@@ -1,0 +1,203 @@
+// Package methodtest is the behaviour kit every verification method passes
+// (after Dex's storage conformance suite): register, then challenge and
+// verify with a right answer, a wrong one, a reused one and an expired
+// challenge, plus the binding of a challenge to its flow and user.
+//
+// A method's test supplies a Harness that knows how to answer it (read the
+// code from the outbox, compute the TOTP code, give the answers).
+package methodtest
+
+import (
+	"context"
+	"crypto/rand"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkeyid/latchkey/plugin/method"
+)
+
+// Harness adapts one method to the kit.
+type Harness struct {
+	Method method.Method
+	Store  *method.Store
+	// User is the registering user.
+	User method.Ref
+	// Register is the input to Begin.
+	Register method.Input
+	// Confirm returns the answer that finishes registration p.
+	Confirm func(t *testing.T, p method.Pending) method.Input
+	// Right returns a correct answer to challenge c of enrollment e.
+	Right func(t *testing.T, e method.Enrollment, c method.Challenge) method.Input
+	// Wrong returns an incorrect answer to c.
+	Wrong func(t *testing.T, c method.Challenge) method.Input
+	// Advance moves the method's clock forward.
+	Advance func(d time.Duration)
+	// Expiry is how long a challenge lives (0: challenges do not expire on
+	// their own, e.g. TOTP whose codes expire with their step).
+	Expiry time.Duration
+	// Reusable: a right answer may be used again in a new challenge
+	// (security questions). Otherwise a reused answer must fail.
+	Reusable bool
+}
+
+func flowID() string { return rand.Text() }
+
+// Register runs Begin/Finish and stores the enrollment.
+func Register(t *testing.T, h Harness) method.Enrollment {
+	t.Helper()
+	ctx := t.Context()
+	fid := flowID()
+	p, err := h.Method.Begin(ctx, fid, h.User, h.Register)
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	if p.Method != h.Method.Name() || p.Label == "" {
+		t.Fatalf("Begin: pending = %+v, want method %s and a label", p, h.Method.Name())
+	}
+	var ans method.Input
+	if !p.Ready {
+		// A wrong answer does not finish the registration.
+		e, res, err := h.Method.Finish(ctx, fid, h.User, p, h.wrongConfirm())
+		if err != nil || res.OK || e.ID != "" {
+			t.Fatalf("Finish(wrong) = %+v, %+v, %v; want not ok", e, res, err)
+		}
+		ans = h.Confirm(t, p)
+		// Another flow cannot finish it.
+		if e, res, _ := h.Method.Finish(ctx, flowID(), h.User, p, ans); res.OK || e.ID != "" {
+			t.Fatalf("Finish in another flow succeeded")
+		}
+	}
+	e, res, err := h.Method.Finish(ctx, fid, h.User, p, ans)
+	if err != nil || !res.OK {
+		t.Fatalf("Finish = %+v, %v", res, err)
+	}
+	if e.ID == "" || e.UserID != h.User.ID || e.Method != h.Method.Name() || len(e.Data) == 0 {
+		t.Fatalf("Finish: enrollment = %+v", e)
+	}
+	if err := h.Store.Add(ctx, &e, 0); err != nil {
+		t.Fatalf("Store.Add: %v", err)
+	}
+	return e
+}
+
+func (h Harness) wrongConfirm() method.Input {
+	return method.Input{"code": "00000000"}
+}
+
+// Run runs the behaviour kit.
+func Run(t *testing.T, h Harness) {
+	t.Helper()
+	e := Register(t, h)
+	ctx := t.Context()
+
+	t.Run("right-answer-passes-once", func(t *testing.T) {
+		fid := flowID()
+		c := challenge(t, h, fid, e)
+		ans := h.Right(t, e, c)
+		res := verify(t, h, fid, e, c, ans)
+		if !res.OK {
+			t.Fatalf("right answer: %+v, want OK", res)
+		}
+		if res := verify(t, h, fid, e, c, ans); res.OK {
+			t.Fatalf("same answer twice on one challenge: OK, want failure")
+		}
+		if !h.Reusable {
+			c2 := challenge(t, h, fid, e)
+			if res := verify(t, h, fid, e, c2, ans); res.OK {
+				t.Fatalf("used answer accepted in a new challenge")
+			}
+		}
+	})
+	t.Run("wrong-answer-fails", func(t *testing.T) {
+		fid := flowID()
+		c := challenge(t, h, fid, e)
+		if res := verify(t, h, fid, e, c, h.Wrong(t, c)); res.OK {
+			t.Fatalf("wrong answer accepted")
+		}
+		if res := verify(t, h, fid, e, c, method.Input{}); res.OK {
+			t.Fatalf("empty answer accepted")
+		}
+	})
+	t.Run("other-flow-fails", func(t *testing.T) {
+		fid := flowID()
+		c := challenge(t, h, fid, e)
+		ans := h.Right(t, e, c)
+		if res := verify(t, h, flowID(), e, c, ans); res.OK {
+			t.Fatalf("challenge answered from another flow")
+		}
+	})
+	t.Run("other-user-fails", func(t *testing.T) {
+		fid := flowID()
+		c := challenge(t, h, fid, e)
+		ans := h.Right(t, e, c)
+		other := method.Ref{ID: rand.Text(), Username: "mallory"}
+		res, err := h.Method.Verify(ctx, fid, other, e, c, ans)
+		if err != nil || res.OK {
+			t.Fatalf("another user's verify = %+v, %v; want not ok", res, err)
+		}
+		if _, err := h.Method.Challenge(ctx, fid, other, e); err == nil {
+			t.Fatalf("another user could challenge the enrollment")
+		}
+	})
+	if h.Expiry > 0 {
+		t.Run("expired-fails", func(t *testing.T) {
+			fid := flowID()
+			c := challenge(t, h, fid, e)
+			ans := h.Right(t, e, c)
+			h.Advance(h.Expiry + time.Second)
+			if res := verify(t, h, fid, e, c, ans); res.OK {
+				t.Fatalf("expired challenge accepted")
+			}
+		})
+	}
+	t.Run("decoy-never-passes", func(t *testing.T) {
+		fid := flowID()
+		decoy := method.Ref{ID: "", Username: "nobody", Decoy: true}
+		d := method.Enrollment{ID: "decoy-" + rand.Text()[:10], Method: h.Method.Name(), Label: e.Label}
+		c, err := h.Method.Challenge(ctx, fid, decoy, d)
+		if err != nil {
+			t.Fatalf("decoy challenge: %v", err)
+		}
+		res, err := h.Method.Verify(ctx, fid, decoy, d, c, method.Input{"code": "12345678", "answer.0": "x"})
+		if err != nil || res.OK {
+			t.Fatalf("decoy verify = %+v, %v", res, err)
+		}
+	})
+}
+
+func challenge(t *testing.T, h Harness, fid string, e method.Enrollment) method.Challenge {
+	t.Helper()
+	c, err := h.Method.Challenge(t.Context(), fid, h.User, e)
+	if err != nil {
+		t.Fatalf("Challenge: %v", err)
+	}
+	if c.ID == "" || c.EnrollmentID != e.ID || c.FlowID != fid || c.Method != h.Method.Name() {
+		t.Fatalf("Challenge = %+v", c)
+	}
+	return c
+}
+
+func verify(t *testing.T, h Harness, fid string, e method.Enrollment, c method.Challenge, ans method.Input) method.Result {
+	t.Helper()
+	res, err := h.Method.Verify(context.WithoutCancel(t.Context()), fid, h.User, e, c, ans)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	return res
+}
+
+// Clock is a settable clock for harnesses, safe for concurrent use.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock starts at a fixed instant (on a 30 s boundary + 5 s).
+func NewClock() *Clock { return &Clock{t: time.Date(2026, 11, 26, 12, 0, 5, 0, time.UTC)} }
+
+// Now returns the current time.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// Advance moves the clock.
+func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
