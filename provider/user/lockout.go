@@ -188,7 +188,7 @@ func (s *Store) failed(ctx context.Context, u *User, pw string, now time.Time) e
 		return wrap("lock", res.Error)
 	}
 	if res.RowsAffected == 1 {
-		return &LockedError{Until: until}
+		return &LockedError{Until: until, Triggered: true}
 	}
 	// Another request locked it first.
 	if err := db.Select("locked_until").Where("id = ?", u.ID).Take(&cur).Error; err != nil {

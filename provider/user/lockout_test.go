@@ -104,13 +104,19 @@ func TestLockoutDoubling(t *testing.T) {
 					t.Fatalf("round %d, wrong #%d = %v, want ErrBadCredentials", round, i+1, err)
 				}
 			}
-			until := lockedUntil(t, wrong())
+			err := wrong()
+			until := lockedUntil(t, err)
 			if got := until.Sub(f.clock.Now()); got != d {
 				t.Fatalf("lockout %d lasts %v, want %v", round+1, got, d)
 			}
+			if le := (*user.LockedError)(nil); !errors.As(err, &le) || !le.Triggered {
+				t.Fatal("the attempt that starts a lockout must say so (Triggered)")
+			}
 			// Locked: the right password does not help, and nothing is counted.
-			_, err := f.s.Authenticate(ctx, "alice", alicePW)
-			lockedUntil(t, err)
+			_, err = f.s.Authenticate(ctx, "alice", alicePW)
+			if le := (*user.LockedError)(nil); !errors.As(err, &le) || le.Triggered {
+				t.Fatalf("during lockout = %v, want *LockedError not Triggered", err)
+			}
 			f.clock.Add(d - time.Second)
 			lockedUntil(t, wrong())
 			f.clock.Add(time.Second) // the lockout has ended
@@ -236,7 +242,7 @@ func TestConcurrentFailuresLockOnce(t *testing.T) {
 		ctx := t.Context()
 		var wg sync.WaitGroup
 		var mu sync.Mutex
-		locked := 0
+		locked, triggered := 0, 0
 		for i := range 10 {
 			wg.Go(func() {
 				_, err := f.s.Authenticate(ctx, "alice", fmt.Sprintf("parallel %d", i))
@@ -244,14 +250,17 @@ func TestConcurrentFailuresLockOnce(t *testing.T) {
 				if errors.As(err, &le) {
 					mu.Lock()
 					locked++
+					if le.Triggered {
+						triggered++
+					}
 					mu.Unlock()
 				}
 			})
 		}
 		wg.Wait()
 		u, _ := f.s.ByID(ctx, f.alice.ID)
-		if u.Lockouts != 1 || !u.Locked(f.clock.Now()) || locked < 1 {
-			t.Fatalf("after 10 concurrent failures: lockouts=%d locked=%v (%d saw it)", u.Lockouts, u.Locked(f.clock.Now()), locked)
+		if u.Lockouts != 1 || !u.Locked(f.clock.Now()) || locked < 1 || triggered != 1 {
+			t.Fatalf("after 10 concurrent failures: lockouts=%d locked=%v (%d saw it, %d triggered it)", u.Lockouts, u.Locked(f.clock.Now()), locked, triggered)
 		}
 	})
 }

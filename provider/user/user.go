@@ -17,7 +17,12 @@ var (
 )
 
 // LockedError is returned by Authenticate while an account is locked out.
-type LockedError struct{ Until time.Time }
+// Triggered is true for the one wrong password that started the lockout,
+// so the caller can audit a "lockout" event exactly once.
+type LockedError struct {
+	Until     time.Time
+	Triggered bool
+}
 
 func (e *LockedError) Error() string {
 	return "user: account locked out after too many wrong passwords until " + e.Until.UTC().Format(time.RFC3339)
