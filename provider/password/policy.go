@@ -2,6 +2,7 @@ package password
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -122,20 +123,34 @@ func (p Policy) Check(pw string, context ...string) error {
 	return nil
 }
 
-// contextWords returns the folded, de-duplicated context words to look for,
-// with the email local part added for each email address.
+// minContextToken is the shortest part of a context value ("smith" in
+// "bob.smith@example.com" or "Alice Smith") that is looked for on its own.
+const minContextToken = 4
+
+// contextWords returns the folded context words to look for: each value,
+// the local part of each email address, and the parts of those split at
+// anything that is not a letter or digit (a guesser tries "smith" as well
+// as "bob.smith"). Email domains are not split: "mail" or "example" alone
+// say little about this user.
 func contextWords(context []string) []string {
 	words := []string{ProductName}
 	for _, c := range context {
 		c = fold(strings.TrimSpace(norm.NFKC.String(c)))
 		words = append(words, c)
+		name := c
 		if local, _, ok := strings.Cut(c, "@"); ok {
 			words = append(words, local)
+			name = local
+		}
+		for _, tok := range strings.FieldsFunc(name, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+			if utf8.RuneCountInString(tok) >= minContextToken {
+				words = append(words, tok)
+			}
 		}
 	}
 	out := words[:0]
 	for _, w := range words {
-		if utf8.RuneCountInString(w) >= minContextWord {
+		if utf8.RuneCountInString(w) >= minContextWord && !slices.Contains(out, w) {
 			out = append(out, w)
 		}
 	}

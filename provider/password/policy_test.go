@@ -10,7 +10,7 @@ import (
 )
 
 func TestPolicyCheck(t *testing.T) {
-	ctx := []string{"alice", "bob.smith@example.com"}
+	ctx := []string{"alice", "bob.smith@example.com", "Alice Wonderland"}
 	tests := []struct {
 		name   string
 		policy Policy
@@ -42,6 +42,10 @@ func TestPolicyCheck(t *testing.T) {
 		{"username", Policy{}, "ALICE-in-chains-99", RejectContextWords},
 		{"email-local-part", Policy{}, "xx Bob.Smith yy zz", RejectContextWords},
 		{"whole-email", Policy{}, "bob.smith@example.com", RejectContextWords},
+		{"email-local-part-token", Policy{}, "SMITH family 2024", RejectContextWords},
+		{"display-name-token", Policy{}, "the wonderland years", RejectContextWords},
+		{"email-domain-token-allowed", Policy{}, "an example of a phrase", ""},
+		{"short-token-allowed", Policy{}, "bob the builder rocks", ""},
 		{"product-name", Policy{}, "my LatchKey secret", RejectContextWords},
 		{"product-name-fullwidth", Policy{}, "ｌａｔｃｈｋｅｙ rocks", RejectContextWords},
 		// Checklist 31: any printable Unicode, spaces and emoji.
