@@ -108,8 +108,10 @@ func (a *app) build() (*server, error) {
 		if err := a.devSetup(log, users); err != nil {
 			return nil, err
 		}
-		e.Any(demo.PathHome, echo.WrapHandler(demo.New(a.cfg.Issuer, nil).Handler()))
-		e.Any(demo.PathHome+"/*", echo.WrapHandler(demo.New(a.cfg.Issuer, nil).Handler()))
+		// One instance for every demo path: it keeps its sessions in memory.
+		d := echo.WrapHandler(demo.New(a.cfg.Issuer, nil).Handler())
+		e.Any(demo.PathHome, d)
+		e.Any(demo.PathHome+"/*", d)
 	}
 	s.echo = e
 	return s, nil

@@ -159,7 +159,7 @@ func TestServeDevLoop(t *testing.T) {
 	if resp.Request.URL.Path != "/demo" || !strings.Contains(page, "ID token claims") {
 		t.Fatalf("after sign-in at %s (%d):\n%s", resp.Request.URL, resp.StatusCode, page)
 	}
-	for _, want := range []string{`"iss": "` + srv.base + `"`, `"aud": "latchkey-demo"`, `"auth_time"`, `"amr"`, "/security-info"} {
+	for _, want := range []string{`"iss": "` + srv.base + `"`, `"azp": "latchkey-demo"`, `"preferred_username": "demo"`, `"auth_time"`, `"pwd"`, "/security-info"} {
 		if !strings.Contains(html.UnescapeString(page), want) {
 			t.Errorf("demo page lacks %s:\n%s", want, page)
 		}

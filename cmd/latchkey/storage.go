@@ -2,25 +2,95 @@ package main
 
 import (
 	"errors"
+	"fmt"
 
 	"gorm.io/gorm"
 
+	"github.com/latchkeyid/latchkey/cmd/latchkey/internal/demo"
 	"github.com/latchkeyid/latchkey/provider"
+	"github.com/latchkeyid/latchkey/provider/opstore"
 	"github.com/latchkeyid/latchkey/provider/secret"
 )
 
-// opStorage builds the OP storage (provider/opstore) and returns a stop
-// function for its background work.
-func (a *app) opStorage(g *gorm.DB, k *secret.Keyring) (provider.Storage, func(), error) {
-	_, _ = g, k
-	return nil, func() {}, errNotYet
+// clientStore opens the OP storage for the client commands. Client secrets
+// are stored as a hash keyed with LATCHKEY_SECRET, so the secret is needed.
+func (a *app) clientStore() (*opstore.Storage, error) {
+	k, err := a.keyring()
+	if err != nil {
+		return nil, err
+	}
+	g, err := a.database()
+	if err != nil {
+		return nil, err
+	}
+	return a.newOpStore(g, k)
 }
 
-func (a *app) ensureDemoClient() error { return errNotYet }
+func (a *app) newOpStore(g *gorm.DB, k *secret.Keyring) (*opstore.Storage, error) {
+	m, err := a.keyManager()
+	if err != nil {
+		return nil, err
+	}
+	users, err := a.users()
+	if err != nil {
+		return nil, err
+	}
+	return opstore.New(g, k, m, users), nil
+}
 
-func (a *app) createBenchClient(id, secret, redirect string) error { return errNotYet }
-func (a *app) deleteClient(id string) error                        { return errNotYet }
+// opStorage builds the OP storage for serve.
+func (a *app) opStorage(g *gorm.DB, k *secret.Keyring) (provider.Storage, func(), error) {
+	st, err := a.newOpStore(g, k)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, func() {}, nil
+}
 
-// errNotYet is returned by what waits for packages still being built by
-// other owners.
-var errNotYet = errors.New("this command is not available in this build yet")
+// ensureDemoClient registers dev mode's demo app (a public client with
+// PKCE), or updates nothing if it exists.
+func (a *app) ensureDemoClient() error {
+	st, err := a.clientStore()
+	if err != nil {
+		return err
+	}
+	if _, err := st.ClientByID(a.ctx, demo.ClientID); err == nil {
+		return nil
+	} else if !errors.Is(err, opstore.ErrNotFound) {
+		return err
+	}
+	nc := opstore.NewClient{
+		ID: demo.ClientID, Name: "Latchkey demo app", Public: true,
+		RedirectURIs:           []string{demo.RedirectURI(a.cfg.Issuer)},
+		PostLogoutRedirectURIs: []string{demo.PostLogoutURI(a.cfg.Issuer)},
+	}
+	a.clientTTLs(&nc)
+	if _, _, err := st.CreateClient(a.ctx, nc); err != nil && !errors.Is(err, opstore.ErrExists) {
+		return err
+	}
+	return nil
+}
+
+func (a *app) createBenchClient(id, secretValue, redirect string) error {
+	st, err := a.clientStore()
+	if err != nil {
+		return err
+	}
+	nc := opstore.NewClient{
+		ID: id, Name: "Latchkey bench", Secret: secretValue, RedirectURIs: []string{redirect},
+		GrantTypes: []string{opstore.GrantAuthorizationCode, opstore.GrantRefreshToken, opstore.GrantClientCredentials},
+	}
+	a.clientTTLs(&nc)
+	if _, _, err := st.CreateClient(a.ctx, nc); err != nil {
+		return fmt.Errorf("create client: %w", err)
+	}
+	return nil
+}
+
+func (a *app) deleteClient(id string) error {
+	st, err := a.clientStore()
+	if err != nil {
+		return err
+	}
+	return st.DeleteClient(a.ctx, id)
+}
