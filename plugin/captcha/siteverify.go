@@ -147,4 +147,6 @@ func (OffVerifier) Kind() Kind { return Off }
 func (OffVerifier) New(context.Context, string) (Widget, error) { return Widget{Kind: Off}, nil }
 
 // Verify implements Verifier.
-func (OffVerifier) Verify(context.Context, string, url.Values, string) (bool, error) { return true, nil }
+func (OffVerifier) Verify(context.Context, string, url.Values, string) (bool, error) {
+	return true, nil
+}

@@ -52,7 +52,9 @@ type Server struct {
 type Option func(*Server)
 
 // WithAuth requires AUTH PLAIN with user and pass.
-func WithAuth(user, pass string) Option { return func(s *Server) { s.Username, s.Password = user, pass } }
+func WithAuth(user, pass string) Option {
+	return func(s *Server) { s.Username, s.Password = user, pass }
+}
 
 // WithRejectRcpt makes the server refuse addr with a permanent error.
 func WithRejectRcpt(addr string) Option { return func(s *Server) { s.rejectRcpt[addr] = true } }
