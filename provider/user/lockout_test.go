@@ -435,3 +435,33 @@ func median(ds []time.Duration) time.Duration {
 	}
 	return s[len(s)/2]
 }
+
+// Accounts without a usable password (none set, or an unreadable imported
+// hash) refuse every password with the ordinary answer, never an error.
+func TestUnusablePassword(t *testing.T) {
+	eachDB(t, func(t *testing.T, g *gorm.DB) {
+		f := newFixture(t, g)
+		ctx := t.Context()
+		nopw, err := f.s.Create(ctx, user.NewUser{Username: "invited", Email: "invited@example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if nopw.PasswordHash != "" || !nopw.PasswordChangedAt.IsZero() {
+			t.Fatalf("user without password: %+v", nopw)
+		}
+		for _, pw := range []string{"", "anything at all"} {
+			if _, err := f.s.Authenticate(ctx, "invited", pw); !errors.Is(err, user.ErrBadCredentials) {
+				t.Fatalf("no password set, Authenticate(%q) = %v", pw, err)
+			}
+		}
+		if ok, err := f.s.CheckPassword(ctx, nopw.ID, ""); ok || err != nil {
+			t.Fatalf("CheckPassword(empty) on no password = %v, %v", ok, err)
+		}
+		if err := g.Model(&user.User{}).Where("id = ?", f.alice.ID).Update("password_hash", "$argon2id$garbage").Error; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.Authenticate(ctx, "alice", alicePW); !errors.Is(err, user.ErrBadCredentials) {
+			t.Fatalf("unreadable hash: Authenticate = %v, want ErrBadCredentials", err)
+		}
+	})
+}

@@ -64,8 +64,12 @@ func WithLockout(l Lockout) Option { return func(s *Store) { s.lockout = l.withD
 // keyring. Without it every wrong password counts.
 func WithKeyring(k *secret.Keyring) Option { return func(s *Store) { s.keys = k } }
 
-// NewStore returns a Store on g (migrated with provider/schema).
+// NewStore returns a Store on g (migrated with provider/schema). A nil h
+// means a hasher with the default parameters.
 func NewStore(g *gorm.DB, h *password.Hasher, opts ...Option) *Store {
+	if h == nil {
+		h = password.NewHasher(password.DefaultParams)
+	}
 	s := &Store{g: g, hasher: h, now: func() time.Time { return time.Now().UTC() }, lockout: DefaultLockout}
 	for _, o := range opts {
 		o(s)
