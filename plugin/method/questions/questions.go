@@ -408,8 +408,15 @@ func (m *Method) Verify(ctx context.Context, flowID string, u method.Ref, e meth
 	if !all {
 		return method.Result{}, nil
 	}
-	if err := m.g.WithContext(ctx).Where("enrollment_id = ?", e.ID).Delete(&askRow{}).Error; err != nil {
-		return method.Result{}, fmt.Errorf("questions: verify: %w", err)
+	// Releasing the kept subset is also the single-use mark: of two
+	// submissions of the right answers (or two racing ones) only the one
+	// that deletes the row passes.
+	res := m.g.WithContext(ctx).Where("enrollment_id = ? AND question_ids = ?", e.ID, strings.Join(cs.IDs, ",")).Delete(&askRow{})
+	if res.Error != nil {
+		return method.Result{}, fmt.Errorf("questions: verify: %w", res.Error)
+	}
+	if res.RowsAffected != 1 {
+		return method.Result{Dead: true}, nil
 	}
 	return method.Result{OK: true}, nil
 }
