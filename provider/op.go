@@ -33,7 +33,13 @@ type opStorage struct {
 var _ op.CanTerminateSessionFromRequest = (*opStorage)(nil)
 
 func (s *opStorage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
-	if req.UserID != "" && req.ClientID != "" {
+	if inner, ok := s.Storage.(op.CanTerminateSessionFromRequest); ok {
+		// The storage revokes what it issued; the browser still has to
+		// come to /logout to lose its cookie.
+		if _, err := inner.TerminateSessionFromRequest(ctx, req); err != nil {
+			return "", err
+		}
+	} else if req.UserID != "" && req.ClientID != "" {
 		if err := s.Storage.TerminateSession(ctx, req.UserID, req.ClientID); err != nil {
 			return "", err
 		}
@@ -93,16 +99,74 @@ func (p *Provider) opInterceptor(next http.Handler) http.Handler {
 					"This application asked for a sign-in flow Latchkey does not offer (response_type must be code).")
 				return
 			}
-			w = &issWriter{ResponseWriter: w, issuer: p.issuer}
+			p.serveFriendly(next, &issWriter{ResponseWriter: w, issuer: p.issuer}, r)
+			return
 		case "/authorize/callback":
 			if p.needsConsent(w, r) {
 				return
 			}
-			w = &issWriter{ResponseWriter: w, issuer: p.issuer}
+			p.serveFriendly(next, &issWriter{ResponseWriter: w, issuer: p.issuer}, r)
+			return
+		case "/end_session":
+			p.serveFriendly(next, w, r)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+// serveFriendly runs an OP handler that people reach in their browser and
+// turns its plain-text errors (an unknown redirect_uri, a bad logout
+// request) into our error page. These errors are never redirected to the
+// client, by design: the redirect target is what failed validation.
+func (p *Provider) serveFriendly(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	fw := &friendlyWriter{ResponseWriter: w}
+	next.ServeHTTP(fw, r)
+	if fw.status == 0 {
+		return
+	}
+	msg := strings.TrimSpace(fw.buf.String())
+	if len(msg) > 300 || msg == "" {
+		msg = "The application sent a sign-in request that Latchkey cannot accept."
+	}
+	title := "This request cannot be completed"
+	if fw.status >= 500 {
+		msg = "Something went wrong on our side. Please try again in a moment."
+	}
+	p.renderPlain(w, fw.status, title, msg+" Please go back to the application and try again, or contact its administrator.")
+}
+
+type friendlyWriter struct {
+	http.ResponseWriter
+	status int // set when an error is being captured
+	buf    strings.Builder
+	wrote  bool
+}
+
+func (w *friendlyWriter) WriteHeader(code int) {
+	if !w.wrote && code >= 400 && !strings.Contains(w.Header().Get("Content-Type"), "json") {
+		w.status = code
+		w.wrote = true
+		return
+	}
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *friendlyWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.status != 0 {
+		if w.buf.Len() < 4096 {
+			w.buf.Write(b)
+		}
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *friendlyWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
 	w.Header().Set("Content-Type", "application/json")

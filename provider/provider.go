@@ -18,6 +18,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/opstore"
 	"github.com/latchkeyid/latchkey/provider/secret"
 	"github.com/latchkeyid/latchkey/provider/session"
 	"github.com/latchkeyid/latchkey/provider/user"
@@ -193,7 +194,7 @@ func (p *Provider) newOP() (*op.Provider, error) {
 		// call cross-origin; the library default reflects any origin with
 		// credentials on every route.
 		op.WithCORSOptions(nil),
-		op.WithHttpInterceptors(p.opInterceptor),
+		op.WithHttpInterceptors(opstore.Interceptor, p.opInterceptor),
 	}
 	if p.issuerInsecure() {
 		opts = append(opts, op.WithAllowInsecure())

@@ -1,0 +1,268 @@
+package provider_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	pt "github.com/latchkeyid/latchkey/provider/providertest"
+	"github.com/latchkeyid/latchkey/provider/user"
+)
+
+func TestSingleSignOnPromptAndMaxAge(t *testing.T) {
+	pt.Each(t, pt.Config{}, func(t *testing.T, s *pt.Server) {
+		ctx := t.Context()
+		rp := s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
+		es := s.NewRP(t, pt.ES256Client, pt.ES256Secret, pt.ES256Redirect)
+		b := s.NewBrowser(t)
+
+		t.Run("prompt-none-without-session", func(t *testing.T) {
+			a := rp.Start(pt.Param("prompt", "none"))
+			res := b.Get(a.URL)
+			q := rp.Callback(a, res)
+			if q.Get("error") != "login_required" || q.Get("code") != "" || q.Get("iss") != s.URL {
+				t.Fatalf("prompt=none answered %v", q)
+			}
+		})
+		_, first := signIn(t, s, b, rp)
+		firstAuth := claimsOf(t, first).AuthTime
+
+		t.Run("sso-second-app-without-form", func(t *testing.T) {
+			a := es.Start()
+			res := b.Get(a.URL)
+			q := es.Callback(a, res) // no page in between
+			tok, err := es.Exchange(ctx, a, q.Get("code"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c := claimsOf(t, tok); c.AuthTime != firstAuth || c.Sub != s.User.ID {
+				t.Fatalf("SSO claims %+v, want auth_time %d", c, firstAuth)
+			}
+		})
+		t.Run("prompt-none-with-session", func(t *testing.T) {
+			a := rp.Start(pt.Param("prompt", "none"))
+			q := rp.Callback(a, b.Get(a.URL))
+			if q.Get("code") == "" {
+				t.Fatalf("prompt=none with a session: %v", q)
+			}
+		})
+		t.Run("max-age-satisfied", func(t *testing.T) {
+			s.Clock.Advance(2 * time.Minute)
+			a := rp.Start(pt.Param("max_age", "3600"))
+			q := rp.Callback(a, b.Get(a.URL))
+			tok, err := rp.Exchange(ctx, a, q.Get("code"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c := claimsOf(t, tok); c.AuthTime != firstAuth {
+				t.Fatalf("auth_time %d, want the session's %d", c.AuthTime, firstAuth)
+			}
+		})
+		t.Run("max-age-exceeded", func(t *testing.T) {
+			a := rp.Start(pt.Param("max_age", "60"))
+			res := b.Get(a.URL)
+			if res.Page == nil || res.Page.URL.Path != "/login" {
+				t.Fatalf("max_age exceeded but no sign-in form: %s", res)
+			}
+			q := rp.Callback(a, b.SignIn(res.Page, pt.Username, pt.Password))
+			tok, err := rp.Exchange(ctx, a, q.Get("code"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c := claimsOf(t, tok); c.AuthTime <= firstAuth {
+				t.Fatalf("auth_time %d not renewed (was %d)", c.AuthTime, firstAuth)
+			}
+		})
+		t.Run("prompt-login", func(t *testing.T) {
+			a := rp.Start(pt.Param("prompt", "login"))
+			res := b.Get(a.URL)
+			if res.Page == nil || res.Page.URL.Path != "/login" {
+				t.Fatalf("prompt=login skipped the form: %s", res)
+			}
+		})
+		t.Run("id-token-hint-for-another-user", func(t *testing.T) {
+			// The session's user matches the hint: SSO works.
+			a := rp.Start(pt.Param("id_token_hint", first.Raw), pt.Param("prompt", "none"))
+			if q := rp.Callback(a, b.Get(a.URL)); q.Get("code") == "" {
+				t.Fatalf("matching id_token_hint refused: %v", q)
+			}
+			other, err := s.Users.Create(ctx, userNew("bob"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b2 := s.NewBrowser(t)
+			a2 := rp.Start()
+			q := rp.Callback(a2, b2.SignIn(b2.Get(a2.URL).Page, "bob", "bob's long password 1"))
+			bobTok, err := rp.Exchange(ctx, a2, q.Get("code"))
+			if err != nil || bobTok.IDToken.Subject != other.ID {
+				t.Fatalf("bob: %v", err)
+			}
+			// Alice's browser, Bob's hint: no silent answer for Alice.
+			a3 := rp.Start(pt.Param("id_token_hint", bobTok.Raw), pt.Param("prompt", "none"))
+			if q := rp.Callback(a3, b.Get(a3.URL)); q.Get("error") != "login_required" {
+				t.Fatalf("hint for bob answered with alice's session: %v", q)
+			}
+		})
+	})
+}
+
+func TestConsentForThirdPartyClients(t *testing.T) {
+	pt.Each(t, pt.Config{}, func(t *testing.T, s *pt.Server) {
+		ctx := t.Context()
+		rp := s.NewRP(t, pt.ThirdPartyClient, pt.ThirdPartySecret, pt.ThirdPartyRedirect)
+		b := s.NewBrowser(t)
+
+		t.Run("prompt-none-needs-consent", func(t *testing.T) {
+			_, _ = signIn(t, s, b, s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect))
+			a := rp.Start(pt.Param("prompt", "none"))
+			if q := rp.Callback(a, b.Get(a.URL)); q.Get("error") != "consent_required" {
+				t.Fatalf("prompt=none without consent: %v", q)
+			}
+		})
+		t.Run("deny", func(t *testing.T) {
+			a := rp.Start()
+			res := b.Get(a.URL)
+			if res.Page == nil || res.Page.URL.Path != "/consent" {
+				t.Fatalf("no consent page: %s", res)
+			}
+			q := rp.Callback(a, b.Submit(res.Page, `form[action="/consent"]`, map[string]string{"decision": "deny"}))
+			if q.Get("error") != "access_denied" || q.Get("code") != "" {
+				t.Fatalf("deny answered %v", q)
+			}
+		})
+		t.Run("allow-is-remembered", func(t *testing.T) {
+			a := rp.Start()
+			res := b.Get(a.URL)
+			if res.Page == nil || res.Page.URL.Path != "/consent" {
+				t.Fatalf("no consent page: %s", res)
+			}
+			text := res.Page.Text("ul.scopes")
+			for _, want := range []string{"See your email address", "See your name and username", "Keep access"} {
+				if !strings.Contains(text, want) {
+					t.Errorf("consent page does not list %q: %s", want, text)
+				}
+			}
+			q := rp.Callback(a, b.Submit(res.Page, `form[action="/consent"]`, map[string]string{"decision": "allow"}))
+			if _, err := rp.Exchange(ctx, a, q.Get("code")); err != nil {
+				t.Fatal(err)
+			}
+			a2 := rp.Start()
+			if q := rp.Callback(a2, b.Get(a2.URL)); q.Get("code") == "" {
+				t.Fatalf("consent asked again: %v", q)
+			}
+		})
+		t.Run("consent-page-of-another-user", func(t *testing.T) {
+			a := rp.Start(pt.Param("scope", "openid phone"))
+			other := s.NewBrowser(t)
+			res := b.Get(a.URL)
+			if res.Page == nil || res.Page.URL.Path != "/consent" {
+				t.Fatalf("no consent page for new scopes: %s", res)
+			}
+			// Another browser (no session) cannot answer it.
+			res2 := other.Submit(res.Page, `form[action="/consent"]`, map[string]string{"decision": "allow"})
+			if res2.Redirect != nil || res2.Page.Status < 400 {
+				t.Fatalf("consent from another browser: %s", res2)
+			}
+		})
+	})
+}
+
+func TestLogout(t *testing.T) {
+	pt.Each(t, pt.Config{}, func(t *testing.T, s *pt.Server) {
+		rp := s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
+		var disc struct {
+			EndSession string `json:"end_session_endpoint"`
+		}
+		if err := rp.Provider.Claims(&disc); err != nil || disc.EndSession == "" {
+			t.Fatalf("no end_session_endpoint: %v", err)
+		}
+		b := s.NewBrowser(t)
+		_, tok := signIn(t, s, b, rp)
+
+		t.Run("unregistered-post-logout-uri", func(t *testing.T) {
+			res := b.Get(disc.EndSession + "?id_token_hint=" + tok.Raw + "&post_logout_redirect_uri=https://evil.example/")
+			if res.Redirect != nil {
+				t.Fatalf("redirected to %s", res.Redirect)
+			}
+		})
+		t.Run("forged-logout-target", func(t *testing.T) {
+			b2 := s.NewBrowser(t)
+			res := b2.Get(s.URL + "/logout?to=https://evil.example/&sig=AAAA")
+			if res.Redirect != nil || res.Page.Status != http.StatusOK {
+				t.Fatalf("forged target followed: %s", res)
+			}
+		})
+		t.Run("rp-initiated", func(t *testing.T) {
+			res := b.Get(disc.EndSession + "?id_token_hint=" + tok.Raw + "&post_logout_redirect_uri=" + pt.WebPostLogout + "&state=bye1")
+			if res.Redirect == nil || !strings.HasPrefix(res.Redirect.String(), pt.WebPostLogout) || res.Redirect.Query().Get("state") != "bye1" {
+				t.Fatalf("logout ended at %s", res)
+			}
+			// The session is gone: the next request shows the form again
+			// and the tokens of that sign-in are revoked.
+			a := rp.Start()
+			if res := b.Get(a.URL); res.Page == nil || res.Page.URL.Path != "/login" {
+				t.Fatalf("still signed in after logout: %s", res)
+			}
+			if code, _ := s.Refresh(t, pt.WebClient, pt.WebSecret, tok.OAuth.RefreshToken); code == http.StatusOK {
+				t.Fatal("refresh token survived logout")
+			}
+		})
+	})
+}
+
+func TestClientCredentialsAndAlgorithms(t *testing.T) {
+	pt.Each(t, pt.Config{}, func(t *testing.T, s *pt.Server) {
+		code, m := s.PostForm(t, "/oauth/token", pt.ServiceClient, pt.ServiceSecret, map[string][]string{"grant_type": {"client_credentials"}})
+		if code != http.StatusOK || m["access_token"] == nil {
+			t.Fatalf("client credentials: %d %v", code, m)
+		}
+		if active, _ := s.Introspect(t, pt.ServiceClient, pt.ServiceSecret, m["access_token"].(string)); !active {
+			t.Fatal("client credentials token inactive")
+		}
+		if code, _ := s.PostForm(t, "/oauth/token", pt.ServiceClient, "wrong", map[string][]string{"grant_type": {"client_credentials"}}); code != http.StatusUnauthorized && code != http.StatusBadRequest {
+			t.Fatalf("wrong secret: %d", code)
+		}
+		for _, g := range []string{"password", "urn:ietf:params:oauth:grant-type:jwt-bearer", "implicit"} {
+			code, m := s.PostForm(t, "/oauth/token", pt.ServiceClient, pt.ServiceSecret, map[string][]string{"grant_type": {g}, "username": {pt.Username}, "password": {pt.Password}})
+			if code != http.StatusBadRequest || m["error"] != "unsupported_grant_type" {
+				t.Fatalf("grant %s: %d %v", g, code, m)
+			}
+		}
+
+		b := s.NewBrowser(t)
+		for _, tc := range []struct{ client, secret, redirect, alg string }{
+			{pt.WebClient, pt.WebSecret, pt.WebRedirect, "RS256"},
+			{pt.ES256Client, pt.ES256Secret, pt.ES256Redirect, "ES256"},
+		} {
+			rp := s.NewRP(t, tc.client, tc.secret, tc.redirect)
+			_, tok := signIn(t, s, b, rp)
+			if alg := jwtAlg(t, tok.Raw); alg != tc.alg {
+				t.Errorf("%s got a %s ID token, want %s", tc.client, alg, tc.alg)
+			}
+		}
+	})
+}
+
+func userNew(name string) user.NewUser {
+	return user.NewUser{Username: name, Email: name + "@example.com", Password: name + "'s long password 1"}
+}
+
+// jwtAlg returns the alg header of a compact JWS.
+func jwtAlg(t *testing.T, raw string) string {
+	t.Helper()
+	h, _, _ := strings.Cut(raw, ".")
+	b, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hdr struct {
+		Alg string `json:"alg"`
+	}
+	if err := json.Unmarshal(b, &hdr); err != nil {
+		t.Fatal(err)
+	}
+	return hdr.Alg
+}

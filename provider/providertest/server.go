@@ -1,0 +1,171 @@
+package providertest
+
+import (
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider"
+	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/db"
+	"github.com/latchkeyid/latchkey/provider/db/dbtest"
+	"github.com/latchkeyid/latchkey/provider/keys"
+	"github.com/latchkeyid/latchkey/provider/opstore"
+	"github.com/latchkeyid/latchkey/provider/password"
+	"github.com/latchkeyid/latchkey/provider/schema"
+	"github.com/latchkeyid/latchkey/provider/secret"
+	"github.com/latchkeyid/latchkey/provider/user"
+)
+
+// The registered clients and the test user.
+const (
+	Username = "alice"
+	Email    = "alice@example.com"
+	Password = "correct horse battery staple"
+
+	// WebClient is a confidential first-party app (code + refresh).
+	WebClient     = "webapp"
+	WebSecret     = "webapp-secret-0123456789abcdefghijklmnop"
+	WebRedirect   = "https://app.example/callback"
+	WebPostLogout = "https://app.example/signed-out"
+	// PublicClient is a SPA/native app without a secret (PKCE required).
+	PublicClient   = "spa"
+	PublicRedirect = "https://spa.example/callback"
+	// ThirdPartyClient needs the user's consent.
+	ThirdPartyClient   = "partner"
+	ThirdPartySecret   = "partner-secret-0123456789abcdefghijklmn"
+	ThirdPartyRedirect = "https://partner.example/callback"
+	// ES256Client asks for ES256-signed ID tokens.
+	ES256Client   = "es-app"
+	ES256Secret   = "es-app-secret-0123456789abcdefghijklmnop"
+	ES256Redirect = "https://es.example/callback"
+	// ServiceClient uses client credentials only.
+	ServiceClient = "service"
+	ServiceSecret = "service-secret-0123456789abcdefghijklmn"
+)
+
+// Clock is a settable clock shared by every store of the server. It starts
+// at the real time (tokens are checked by go-oidc against the real clock).
+type Clock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+// Now returns the current fake time (UTC).
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().UTC().Add(c.off)
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.off += d; c.mu.Unlock() }
+
+// Server is a running provider.
+type Server struct {
+	URL      string // the issuer
+	HTTP     *httptest.Server
+	Echo     *echo.Echo
+	Provider *provider.Provider
+	Storage  provider.Storage
+	OPStore  *opstore.Storage
+	Keys     *keys.Manager
+	DB       *gorm.DB
+	Keyring  *secret.Keyring
+	Users    *user.Store
+	Audit    *audit.Log
+	Clock    *Clock
+	User     *user.User
+}
+
+// Config tweaks Start.
+type Config struct {
+	// Insecure serves plain http (dev mode); the default is TLS with an
+	// https issuer, so cookies and headers are the production ones.
+	Insecure bool
+	// Lockout overrides the lockout policy (default threshold 10, 60s).
+	Lockout *user.Lockout
+	// Provider edits the provider options before New.
+	Provider func(*provider.Options)
+	// Mount runs after the provider is mounted (e.g. to mount the plugin).
+	Mount func(s *Server, e *echo.Echo)
+}
+
+// Start runs a provider on the database at dbURL (from dbtest.Each) with
+// the test user and clients, and stops it when the test ends.
+func Start(t testing.TB, dbURL string, cfg Config) *Server {
+	t.Helper()
+	s := &Server{Clock: &Clock{}}
+	if cfg.Insecure {
+		s.HTTP = httptest.NewUnstartedServer(nil)
+	} else {
+		s.HTTP = httptest.NewUnstartedServer(nil)
+		s.HTTP.EnableHTTP2 = false
+	}
+	// The issuer must be known before the provider is built, and the
+	// listener picks the port, so start listening first.
+	if cfg.Insecure {
+		s.HTTP.Start()
+	} else {
+		s.HTTP.StartTLS()
+	}
+	t.Cleanup(s.HTTP.Close)
+	s.URL = s.HTTP.URL
+
+	s.DB = dbtest.Open(t, dbURL, []db.Set{schema.Set()}...)
+	kr, err := secret.Parse(secret.Generate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Keyring = kr
+	hasher := password.NewHasher(password.Params{Memory: 1024, Time: 1, Threads: 1}) // fast for tests
+	uopts := []user.Option{user.WithClock(s.Clock.Now), user.WithKeyring(kr)}
+	if cfg.Lockout != nil {
+		uopts = append(uopts, user.WithLockout(*cfg.Lockout))
+	}
+	s.Users = user.NewStore(s.DB, hasher, uopts...)
+	s.Audit = audit.NewLog(s.DB, audit.WithClock(s.Clock.Now))
+	s.User, err = s.Users.Create(t.Context(), user.NewUser{Username: Username, Email: Email, DisplayName: "Alice Example", Password: Password})
+	if err != nil {
+		t.Fatalf("providertest: create user: %v", err)
+	}
+	s.Storage = newStorage(t, s)
+
+	opts := provider.Options{
+		Issuer: s.URL, Insecure: cfg.Insecure, DB: s.DB, Keyring: kr, Users: s.Users, Audit: s.Audit,
+		Storage: s.Storage, Now: s.Clock.Now,
+	}
+	if cfg.Provider != nil {
+		cfg.Provider(&opts)
+	}
+	s.Provider, err = provider.New(opts)
+	if err != nil {
+		t.Fatalf("providertest: %v", err)
+	}
+	s.Echo = echo.New()
+	s.Echo.HideBanner, s.Echo.HidePort = true, true
+	s.Provider.Mount(s.Echo)
+	if cfg.Mount != nil {
+		cfg.Mount(s, s.Echo)
+	}
+	s.HTTP.Config.Handler = s.Echo
+	t.Cleanup(func() { _ = s.Provider.Close() })
+	return s
+}
+
+// Owns reports whether u is served by this provider (same scheme+host).
+func (s *Server) Owns(u *url.URL) bool {
+	iss, _ := url.Parse(s.URL)
+	return u.Scheme == iss.Scheme && u.Host == iss.Host
+}
+
+// Each runs fn on a fresh server per database backend.
+func Each(t *testing.T, cfg Config, fn func(t *testing.T, s *Server)) {
+	t.Helper()
+	dbtest.Each(t, func(t *testing.T, url string) { fn(t, Start(t, url, cfg)) })
+}
