@@ -438,4 +438,6 @@ func eachEnv(t *testing.T, fn func(t *testing.T, e *env)) {
 	dbtest.Each(t, func(t *testing.T, url string) { fn(t, newEnv(t, url)) })
 }
 
+func dbtestEach(t *testing.T, fn func(t *testing.T, url string)) { dbtest.Each(t, fn) }
+
 var _ = db.Set{}
