@@ -63,7 +63,9 @@ func TestBehaviour(t *testing.T) {
 		methodtest.Run(t, methodtest.Harness{
 			Method: f.m, Store: f.store, User: u,
 			Register: method.Input{"address": "alice.private@example.com"},
-			Confirm:  func(t *testing.T, p method.Pending) method.Input { return method.Input{"code": f.code(t, "alice.private@example.com")} },
+			Confirm: func(t *testing.T, p method.Pending) method.Input {
+				return method.Input{"code": f.code(t, "alice.private@example.com")}
+			},
 			Right: func(t *testing.T, _ method.Enrollment, _ method.Challenge) method.Input {
 				return method.Input{"code": f.code(t, "alice.private@example.com")}
 			},
