@@ -162,6 +162,10 @@ func (s *Store) validateNew(n NewUser) (*User, error) {
 	if u.UsernameKey == "" || utf8.RuneCountInString(u.UsernameKey) > MaxUsername {
 		return nil, fmt.Errorf("%w: username is empty or too long", ErrInvalid)
 	}
+	if strings.IndexFunc(u.Username, invisible) >= 0 {
+		// "ali\u200bce" would look exactly like "alice" and be another account.
+		return nil, fmt.Errorf("%w: username contains invisible characters", ErrInvalid)
+	}
 	email, err := checkEmail(n.Email)
 	if err != nil {
 		return nil, err
@@ -178,6 +182,10 @@ func (s *Store) validateNew(n NewUser) (*User, error) {
 	}
 	return u, nil
 }
+
+// invisible reports format characters (zero-width space and joiners,
+// bidirectional controls), which make look-alike identifiers.
+func invisible(r rune) bool { return unicode.Is(unicode.Cf, r) }
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
@@ -198,7 +206,7 @@ func checkEmail(v string) (string, error) {
 		return "", err
 	}
 	a, err := mail.ParseAddress(v)
-	if err != nil || a.Address != v || a.Name != "" {
+	if err != nil || a.Address != v || a.Name != "" || strings.IndexFunc(v, invisible) >= 0 {
 		return "", fmt.Errorf("%w: %q is not a plain email address", ErrInvalid, v)
 	}
 	return v, nil

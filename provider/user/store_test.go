@@ -133,6 +133,8 @@ func TestCreateValidation(t *testing.T) {
 			{"no-username", user.NewUser{Email: "x@example.com"}, user.ErrInvalid},
 			{"blank-username", user.NewUser{Username: "  ", Email: "x@example.com"}, user.ErrInvalid},
 			{"control-char", user.NewUser{Username: "bo\nb", Email: "x@example.com"}, user.ErrInvalid},
+			{"zero-width-space", user.NewUser{Username: "ali\u200bce", Email: "x@example.com"}, user.ErrInvalid},
+			{"bidi-override", user.NewUser{Username: "\u202eecila", Email: "x@example.com"}, user.ErrInvalid},
 			{"too-long-username", user.NewUser{Username: strings.Repeat("u", 191), Email: "x@example.com"}, user.ErrInvalid},
 			{"no-email", user.NewUser{Username: "bob"}, user.ErrInvalid},
 			{"bad-email", user.NewUser{Username: "bob", Email: "not an email"}, user.ErrInvalid},
