@@ -1,0 +1,178 @@
+package sender_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/plugin/schema"
+	"github.com/latchkeyid/latchkey/plugin/sender"
+	"github.com/latchkeyid/latchkey/plugin/sender/outbox"
+	"github.com/latchkeyid/latchkey/provider/db"
+	"github.com/latchkeyid/latchkey/provider/db/dbtest"
+	"github.com/latchkeyid/latchkey/provider/secret"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+func msg(to string) sender.Message {
+	return sender.Message{Channel: sender.Email, To: to, Subject: "Your code", Text: "code 12345678", HTML: "<p>code 12345678</p>", Kind: "code"}
+}
+
+func keys(t *testing.T) *secret.Keyring {
+	k, _ := secret.Parse(secret.Generate())
+	return k
+}
+
+func TestQueue(t *testing.T) {
+	dbtest.EachDB(t, []db.Set{schema.Set()}, func(t *testing.T, g *gorm.DB) {
+		ctx := t.Context()
+		t.Run("sealed-until-sent-then-erased", func(t *testing.T) {
+			box := outbox.New()
+			q := sender.NewQueue(g, keys(t), []sender.Sender{box})
+			if err := q.Enqueue(ctx, msg("a@example.com")); err != nil {
+				t.Fatal(err)
+			}
+			var bodies [][]byte
+			g.Table("sspr_outbox").Where("sent_at IS NULL").Pluck("body", &bodies)
+			if len(bodies) != 1 || bytes.Contains(bodies[0], []byte("12345678")) || bytes.Contains(bodies[0], []byte("a@example.com")) {
+				t.Fatalf("queued body not sealed: %q", bodies)
+			}
+			if n, err := q.Drain(ctx); err != nil || n != 1 {
+				t.Fatalf("Drain = %d, %v", n, err)
+			}
+			got := box.To("a@example.com")
+			if len(got) != 1 || got[0].HTML != "<p>code 12345678</p>" || got[0].Text != "code 12345678" {
+				t.Fatalf("delivered %+v", got)
+			}
+			var left int64
+			g.Table("sspr_outbox").Where("body IS NOT NULL").Count(&left)
+			if left != 0 {
+				t.Fatalf("%d bodies kept after sending", left)
+			}
+		})
+		t.Run("transaction-rollback-sends-nothing", func(t *testing.T) {
+			box := outbox.New()
+			q := sender.NewQueue(g, keys(t), []sender.Sender{box})
+			err := g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+				if err := q.EnqueueTx(tx, msg("rollback@example.com")); err != nil {
+					return err
+				}
+				return errors.New("injected failure")
+			})
+			if err == nil {
+				t.Fatal("transaction committed")
+			}
+			q.Drain(ctx)
+			if len(box.To("rollback@example.com")) != 0 {
+				t.Fatal("message of a rolled-back transaction was sent")
+			}
+		})
+		t.Run("retry-with-backoff", func(t *testing.T) {
+			clk := &clock{t: time.Now().UTC()}
+			box := outbox.New()
+			q := sender.NewQueue(g, keys(t), []sender.Sender{box}, sender.WithQueueClock(clk.now), sender.WithMaxAttempts(3))
+			box.Fail(errors.New("451 try later"))
+			q.Enqueue(ctx, msg("retry@example.com"))
+			if n, _ := q.Drain(ctx); n != 0 {
+				t.Fatal("sent despite failure")
+			}
+			box.Fail(nil)
+			if n, _ := q.Drain(ctx); n != 0 {
+				t.Fatal("retried before the backoff")
+			}
+			clk.advance(6 * time.Second)
+			if n, _ := q.Drain(ctx); n != 1 || len(box.To("retry@example.com")) != 1 {
+				t.Fatal("not retried after the backoff")
+			}
+		})
+		t.Run("dropped-after-max-attempts-and-permanent", func(t *testing.T) {
+			clk := &clock{t: time.Now().UTC()}
+			box := outbox.New()
+			q := sender.NewQueue(g, keys(t), []sender.Sender{box}, sender.WithQueueClock(clk.now), sender.WithMaxAttempts(2))
+			box.Fail(errors.New("451 try later"))
+			q.Enqueue(ctx, msg("drop@example.com"))
+			q.Drain(ctx)
+			clk.advance(time.Minute)
+			q.Drain(ctx)
+			box.Fail(nil)
+			clk.advance(time.Hour)
+			if n, _ := q.Drain(ctx); n != 0 {
+				t.Fatal("sent after max attempts")
+			}
+			box.Fail(sender.ErrPermanent)
+			q.Enqueue(ctx, msg("perm@example.com"))
+			q.Drain(ctx)
+			box.Fail(nil)
+			clk.advance(time.Hour)
+			if n, _ := q.Drain(ctx); n != 0 {
+				t.Fatal("permanent failure retried")
+			}
+		})
+		t.Run("two-dispatchers-send-each-message-once", func(t *testing.T) {
+			var sent atomic.Int32
+			box := outbox.New()
+			k := keys(t)
+			q1 := sender.NewQueue(g, k, []sender.Sender{box})
+			q2 := sender.NewQueue(g, k, []sender.Sender{box})
+			for range 30 {
+				q1.Enqueue(ctx, msg("many@example.com"))
+			}
+			var wg sync.WaitGroup
+			for _, q := range []*sender.Queue{q1, q2, q1, q2} {
+				wg.Go(func() {
+					n, err := q.Drain(ctx)
+					if err != nil {
+						t.Error(err)
+					}
+					sent.Add(int32(n))
+				})
+			}
+			wg.Wait()
+			if sent.Load() != 30 || len(box.To("many@example.com")) != 30 {
+				t.Fatalf("sent %d, delivered %d; want 30 each", sent.Load(), len(box.To("many@example.com")))
+			}
+		})
+		t.Run("no-sender-for-channel", func(t *testing.T) {
+			q := sender.NewQueue(g, keys(t), nil)
+			if err := q.Enqueue(ctx, msg("x@example.com")); !errors.Is(err, sender.ErrNoSender) {
+				t.Fatalf("err = %v", err)
+			}
+			if q.Available(sender.Email) {
+				t.Fatal("email available without a sender")
+			}
+		})
+		t.Run("enqueue-is-not-slowed-by-a-slow-sender", func(t *testing.T) {
+			box := outbox.New(outbox.WithDelay(300 * time.Millisecond))
+			q := sender.NewQueue(g, keys(t), []sender.Sender{box}, sender.WithPoll(50*time.Millisecond))
+			runCtx, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { q.Run(runCtx); close(done) }()
+			defer func() { cancel(); <-done }()
+			start := time.Now()
+			if err := q.Enqueue(ctx, msg("slow@example.com")); err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(start); d > 200*time.Millisecond {
+				t.Fatalf("Enqueue took %v with a 300 ms sender", d)
+			}
+			waitCtx, stop := context.WithTimeout(ctx, 5*time.Second)
+			defer stop()
+			if _, err := box.Wait(waitCtx, "slow@example.com", nil); err != nil {
+				t.Fatalf("dispatcher never sent: %v", err)
+			}
+		})
+	})
+}
