@@ -13,6 +13,7 @@ import (
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -84,11 +85,12 @@ func Start(t testing.TB, opts ...Option) *Server {
 
 // URL returns a LATCHKEY_SMTP_URL for this server.
 func (s *Server) URL(from string) string {
-	u := "smtp://"
 	if s.Username != "" {
-		u += s.Username + ":" + s.Password + "@"
+		// PLAIN over a loopback connection without TLS: go-mail allows it
+		// for localhost only, and auto-discovery refuses it (rightly).
+		return "smtp://" + url.UserPassword(s.Username, s.Password).String() + "@" + s.Addr + "?auth=plain&from=" + url.QueryEscape(from)
 	}
-	return u + s.Addr + "?from=" + from
+	return "smtp://" + s.Addr + "?from=" + url.QueryEscape(from)
 }
 
 // Messages returns every message received, oldest first.
