@@ -287,3 +287,47 @@ func TestEndToEndResetWithTOTP(t *testing.T) {
 		x.finish(t, b, rp, a, pw, []string{"otp"})
 	})
 }
+
+func (x *e2e) setPolicy(t *testing.T, settings ...string) {
+	t.Helper()
+	p, err := x.policy.Get(t.Context())
+	if err == nil {
+		p, err = policy.Apply(p, settings)
+	}
+	if err == nil {
+		err = x.policy.Set(t.Context(), p)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (x *e2e) enrollEmail(t *testing.T, addr string) {
+	t.Helper()
+	ctx := t.Context()
+	u := x.s.User
+	r := method.Ref{ID: u.ID, Username: u.Username, Email: u.Email}
+	p, err := x.email.Begin(ctx, "enroll", r, method.Input{"address": addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, res, err := x.email.Finish(ctx, "enroll", r, p, method.Input{"code": x.code(t, addr)})
+	if err != nil || !res.OK {
+		t.Fatalf("enroll: %v %+v", err, res)
+	}
+	if err := x.store.Add(ctx, &en, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitMail waits for a message to addr whose text contains want.
+func (x *e2e) waitMail(t *testing.T, addr, want string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	m, err := x.smtp.WaitMatch(ctx, addr, func(m smtptest.Message) bool { return strings.Contains(m.Text, want) })
+	if err != nil {
+		t.Fatalf("no mail to %s containing %q: %v", addr, want, err)
+	}
+	return m.Text
+}

@@ -145,7 +145,7 @@ func (p *Plugin) start(c echo.Context) error {
 	if forgot {
 		fl.Intent = flow.Reset
 	}
-	bind := flow.NewBindToken()
+	bind := p.bindToken(c)
 	if err := p.flows.Create(ctx, fl, bind); err != nil {
 		return err
 	}
@@ -158,6 +158,17 @@ func (p *Plugin) start(c echo.Context) error {
 	}
 	c.SetCookie(web.Cookie(bindCookie, bind, flow.TTL, p.secure))
 	return see(c, p.path("/recover/"+fl.ID))
+}
+
+// bindToken is the browser's binding token: the one it holds (so several
+// flows of one browser, e.g. a registration inside a forced-registration
+// flow, stay bound) or a new one. It is set again on every flow start, so
+// every start answers with the same cookie.
+func (p *Plugin) bindToken(c echo.Context) string {
+	if v := web.CookieValue(c.Request(), bindCookie, p.secure); len(v) == 26 && strings.Trim(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") == "" {
+		return v
+	}
+	return flow.NewBindToken()
 }
 
 // load reads the flow named in the path for this browser.

@@ -177,7 +177,7 @@ func (p *Plugin) stepUpChoose(c echo.Context) error {
 		return p.stepUpPage(c, a, "That method is not available now.")
 	}
 	f := &flow.Flow{Purpose: flow.StepUp, UserID: a.u.ID, Subject: a.u.ID, SessionID: a.acct.SessionID}
-	bind := flow.NewBindToken()
+	bind := p.bindToken(c)
 	if err := p.flows.Create(ctx, f, bind); err != nil {
 		return err
 	}
@@ -349,7 +349,7 @@ func (p *Plugin) addBegin(c echo.Context) error {
 	register := cleanAuthRequestID(in["register"])
 	delete(in, "register")
 	f := &flow.Flow{Purpose: flow.Register, UserID: a.u.ID, Subject: a.u.ID, SessionID: a.acct.SessionID}
-	bind := flow.NewBindToken()
+	bind := p.bindToken(c)
 	if err := p.flows.Create(ctx, f, bind); err != nil {
 		return err
 	}
@@ -577,7 +577,7 @@ func (p *Plugin) AfterSignIn(c echo.Context, userID, authRequestID string) (stri
 	if reconfirm {
 		f.Intent = "reconfirm"
 	}
-	bind := flow.NewBindToken()
+	bind := p.bindToken(c)
 	if err := p.flows.Create(ctx, f, bind); err != nil {
 		return "", err
 	}

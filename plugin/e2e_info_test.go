@@ -1,0 +1,122 @@
+package plugin_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkeyid/latchkey/plugin/method/totp"
+	"github.com/latchkeyid/latchkey/provider/audit"
+	pt "github.com/latchkeyid/latchkey/provider/providertest"
+)
+
+// TestEndToEndForcedRegistration: a user without methods signs in, is
+// sent to register, adds an email (proven by a code), and returns to the
+// app; the skip button runs out after max_skips.
+func TestEndToEndForcedRegistration(t *testing.T) {
+	dbtestEach(t, func(t *testing.T, dbURL string) {
+		x := startE2E(t, dbURL)
+		x.setPolicy(t, "max_skips=1")
+		rp := x.s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
+
+		signIn := func() (*pt.Browser, *pt.AuthRequest, *pt.Result) {
+			b := x.s.NewBrowser(t)
+			a := rp.Start()
+			login := mustPage(t, b.Get(a.URL), "Sign in")
+			return b, a, b.SignIn(login, pt.Username, pt.Password)
+		}
+		t.Run("skip-once", func(t *testing.T) {
+			b, a, res := signIn()
+			reg := mustPage(t, res, "Keep your account secure")
+			done := b.Submit(reg, `form[action$="/skip"]`, nil)
+			if done.Redirect == nil {
+				t.Fatalf("skip did not return to the app: %s", done)
+			}
+			if _, err := rp.Exchange(t.Context(), a, rp.Callback(a, done).Get("code")); err != nil {
+				t.Fatal(err)
+			}
+		})
+		t.Run("no-skips-left-register", func(t *testing.T) {
+			b, a, res := signIn()
+			reg := mustPage(t, res, "Keep your account secure")
+			if strings.Contains(reg.Body, "Skip for now") {
+				t.Fatal("skip offered after max_skips")
+			}
+			href, _ := reg.Doc.Find(`a[href*="/security-info/add/email"]`).Attr("href")
+			add := mustPage(t, b.Get(reg.URL.ResolveReference(mustURL(href)).String()), "Email address")
+			codePage := mustPage(t, b.Submit(add, "form", map[string]string{"address": "alice.backup@example.net"}), "We sent a code")
+			back := mustPage(t, b.Submit(codePage, "form", map[string]string{"code": x.code(t, "alice.backup@example.net")}),
+				"You have 1")
+			done := b.Submit(back, `form[action$="/continue"]`, nil)
+			if done.Redirect == nil {
+				t.Fatalf("continue did not return to the app: %s", done)
+			}
+			if _, err := rp.Exchange(t.Context(), a, rp.Callback(a, done).Get("code")); err != nil {
+				t.Fatal(err)
+			}
+			ms, _ := x.store.List(t.Context(), x.s.User.ID)
+			if len(ms) != 1 || ms[0].Label != "a•••p@example.net" {
+				t.Fatalf("methods %+v", ms)
+			}
+			// Next sign-in: enough methods, straight to the app.
+			_, _, res = signIn()
+			if res.Redirect == nil {
+				t.Fatalf("registered user sent to %s", res)
+			}
+		})
+	})
+}
+
+// TestEndToEndStepUp: once a user has methods, /security-info needs a
+// fresh verification; adds and deletes are audited and mailed.
+func TestEndToEndStepUp(t *testing.T) {
+	dbtestEach(t, func(t *testing.T, dbURL string) {
+		x := startE2E(t, dbURL)
+		x.enrollEmail(t, "alice.home@example.net")
+		x.setPolicy(t, "register_at_signin=false")
+		rp := x.s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
+		b := x.s.NewBrowser(t)
+		a := rp.Start()
+		if res := b.SignIn(mustPage(t, b.Get(a.URL), "Sign in"), pt.Username, pt.Password); res.Redirect == nil {
+			t.Fatalf("sign-in: %s", res)
+		}
+		info := mustPage(t, b.Get(x.s.URL+"/security-info"), "Before you view or change your security info")
+		if strings.Contains(info.Body, "a•••e@example.net</li>") || strings.Contains(info.Body, "Delete") {
+			t.Fatal("methods shown before step-up")
+		}
+		// Adding without step-up is refused too.
+		mustPage(t, b.Get(x.s.URL+"/security-info/add/totp"), "Before you view or change your security info")
+		code := mustPage(t, b.Submit(info, "form", map[string]string{"enrollment": optionFor(t, info, "a•••e@example.net")}), "We sent a code")
+		wrong := mustPage(t, b.Submit(code, "form", map[string]string{"code": "00000000"}), "That did not work")
+		list := mustPage(t, b.Submit(wrong, "form", map[string]string{"code": x.code(t, "alice.home@example.net")}), "Add sign-in method")
+
+		add := mustPage(t, b.Get(x.s.URL+"/security-info/add/totp"), "Add Authenticator app")
+		qr := mustPage(t, b.Submit(add, "form", nil), "Scan this code")
+		secret := qr.Text("code")
+		c, _ := totp.Code(secret, x.s.Clock.Now())
+		list = mustPage(t, b.Submit(qr, "form", map[string]string{"code": c}), "Authenticator app")
+		ms, _ := x.store.List(t.Context(), x.s.User.ID)
+		if len(ms) != 2 || !ms[1].UsableAt.After(x.s.Clock.Now().Add(23*time.Hour)) {
+			t.Fatalf("second method without the cool-down: %+v", ms)
+		}
+		msg := x.waitMail(t, "alice.home@example.net", "was added")
+		if strings.Contains(msg, secret) {
+			t.Fatal("mail leaks the TOTP secret")
+		}
+		list = mustPage(t, b.Submit(list, `form[action="/security-info/remove"]`, nil), "Add sign-in method")
+		x.waitMail(t, "alice.home@example.net", "was removed")
+		evs, _ := x.s.Audit.List(t.Context(), audit.Filter{UserID: x.s.User.ID})
+		seen := map[string]string{}
+		for _, ev := range evs {
+			seen[ev.Type+"/"+ev.Outcome] = ev.IP
+		}
+		for _, k := range []string{"stepup/ok", "stepup/fail", "method.added/ok", "method.removed/ok"} {
+			if seen[k] == "" {
+				t.Errorf("no audit %s with an IP (have %v)", k, seen)
+			}
+		}
+		// Ten minutes later the step-up has expired.
+		x.s.Clock.Advance(11 * time.Minute)
+		mustPage(t, b.Get(x.s.URL+"/security-info"), "Before you view or change your security info")
+	})
+}
