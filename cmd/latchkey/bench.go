@@ -93,9 +93,12 @@ func (c *benchCmd) Run(a *app) error {
 		report(bench.ClientCredentials(a.ctx, cl, opts))
 	}
 	if slices.Contains(c.Grant, "refresh_token") {
+		// One token family per worker; the browser's SSO session means
+		// only the first one types the password.
+		browser := bench.NewBrowser(hc, benchRedirect)
 		tokens := make([]string, c.Concurrency)
 		for i := range tokens {
-			if tokens[i], err = bench.SignIn(a.ctx, hc, ep, cl, benchRedirect, benchUsername, pw); err != nil {
+			if tokens[i], err = browser.Token(a.ctx, ep, cl, benchUsername, pw); err != nil {
 				return err
 			}
 		}

@@ -1,17 +1,181 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
+	"github.com/latchkeyid/latchkey/plugin"
+	"github.com/latchkeyid/latchkey/plugin/captcha"
+	"github.com/latchkeyid/latchkey/plugin/method"
+	"github.com/latchkeyid/latchkey/plugin/method/email"
+	"github.com/latchkeyid/latchkey/plugin/method/questions"
+	"github.com/latchkeyid/latchkey/plugin/method/totp"
+	"github.com/latchkeyid/latchkey/plugin/ratelimit"
+	"github.com/latchkeyid/latchkey/plugin/sender"
+	"github.com/latchkeyid/latchkey/plugin/sender/outbox"
+	"github.com/latchkeyid/latchkey/plugin/sender/smtp"
 	"github.com/latchkeyid/latchkey/provider"
+	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/secret"
+	"github.com/latchkeyid/latchkey/provider/user"
+	"github.com/latchkeyid/latchkey/ui"
+	lkmail "github.com/latchkeyid/latchkey/ui/mail"
 )
 
-// mountPlugin mounts the SSPR plugin (/recover, /security-info) on e. The
-// plugin package is still being built; until it lands, serve runs the
-// provider alone.
-func (a *app) mountPlugin(e *echo.Echo, p *provider.Provider, g *gorm.DB, k *secret.Keyring) error {
-	_, _, _, _ = e, p, g, k
+// signInAdapter presents the provider as the plugin's SignIn: the two
+// packages each define their own Account (the plugin must not import the
+// provider), so cmd converts between them.
+type signInAdapter struct{ *provider.Provider }
+
+func (s signInAdapter) Current(c echo.Context) (plugin.Account, bool) {
+	a, ok := s.Provider.Current(c)
+	return plugin.Account(a), ok
+}
+
+var _ plugin.SignIn = signInAdapter{}
+
+// afterSignIn forwards the provider's hook to the plugin, which is built
+// after the provider (it needs the provider as its SignIn).
+type afterSignIn struct{ p *plugin.Plugin }
+
+func (h *afterSignIn) AfterSignIn(c echo.Context, userID, authRequestID string) (string, error) {
+	if h.p == nil {
+		return "", nil
+	}
+	return h.p.AfterSignIn(c, userID, authRequestID)
+}
+
+// pluginDeps are the SSPR plugin's parts that need starting and stopping.
+type pluginDeps struct {
+	queue   *sender.Queue
+	outbox  *outbox.Outbox // dev mode without SMTP
+	captcha captcha.Verifier
+	codes   *method.Codes
+	limiter *ratelimit.Limiter
+}
+
+// mountPlugin builds the SSPR plugin (/recover, /security-info) from the
+// configuration and mounts it on e.
+func (s *server) mountPlugin(e *echo.Echo, p *provider.Provider, hook *afterSignIn, g *gorm.DB, k *secret.Keyring,
+	users *user.Store, auditLog *audit.Log) error {
+	a := s.a
+	var senders []sender.Sender
+	d := &pluginDeps{}
+	switch {
+	case a.cfg.SMTPURL != "":
+		sm, err := smtp.New(a.cfg.SMTPURL)
+		if err != nil {
+			return fmt.Errorf("LATCHKEY_SMTP_URL: %w", err)
+		}
+		senders = append(senders, sm)
+	case a.cfg.Dev:
+		// Dev mode: messages are kept in memory and shown at /dev/outbox.
+		d.outbox = outbox.New()
+		senders = append(senders, d.outbox.Sender(sender.Email))
+	}
+	d.queue = sender.NewQueue(g, k, senders, sender.WithLogger(s.log))
+	tmpl, err := lkmail.New(a.cfg.Issuer)
+	if err != nil {
+		return err
+	}
+	d.codes = method.NewCodes(g, k)
+	d.limiter = ratelimit.New(g)
+	enrollments := method.NewStore(g)
+	policies, err := a.policies()
+	if err != nil {
+		return err
+	}
+	counts := func(ctx context.Context) (int, int, error) {
+		pol, err := policies.Get(ctx)
+		return pol.QuestionsRegister, pol.QuestionsAsk, err
+	}
+	methods := []method.Method{
+		totp.New(enrollments, k, "Latchkey"),
+		questions.New(g, users.Hasher(), k, counts),
+	}
+	if d.queue.Available(sender.Email) {
+		methods = append(methods, email.New(d.codes, d.queue, tmpl, k, email.WithLimiter(d.limiter, email.DefaultLimits)))
+	}
+	registry, err := method.NewRegistry(methods...)
+	if err != nil {
+		return err
+	}
+	d.captcha, err = captcha.FromConfig(captcha.Config{
+		Kind: captcha.Kind(a.cfg.Captcha), SiteKey: a.cfg.CaptchaSiteKey, Secret: a.cfg.CaptchaSecret,
+		VerifyURL: a.cfg.CaptchaVerifyURL, Dev: a.cfg.Dev,
+	}, g)
+	if err != nil {
+		return err
+	}
+	renderer, err := ui.New()
+	if err != nil {
+		return err
+	}
+	pl, err := plugin.Mount(e.Group(""), plugin.Deps{
+		DB: g, Users: users, Audit: auditLog, Keys: k, Methods: registry, Enrollments: enrollments,
+		Codes: d.codes, Policy: policies, Queue: d.queue, Captcha: d.captcha, SignIn: signInAdapter{p},
+		Renderer: renderer, Issuer: a.cfg.Issuer, PasswordPolicy: a.policy(),
+	})
+	if err != nil {
+		return err
+	}
+	hook.p = pl
+	if b, ok := d.captcha.(*captcha.BuiltinVerifier); ok {
+		e.GET("/recover/captcha/*", echo.WrapHandler(b.Handler()))
+	}
+	if d.outbox != nil {
+		e.GET("/dev/outbox", echo.WrapHandler(d.outbox.Handler(renderer)))
+	}
+	s.start(d)
 	return nil
+}
+
+// start runs the outbox dispatcher and the plugin's periodic cleanup until
+// shutdown.
+func (s *server) start(d *pluginDeps) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(s.a.ctx))
+	done := make(chan struct{}, 2)
+	go func() { d.queue.Run(ctx); done <- struct{}{} }()
+	go func() {
+		defer func() { done <- struct{}{} }()
+		t := time.NewTicker(5 * time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				pluginCleanup(ctx, s.log, d)
+			}
+		}
+	}()
+	s.stops = append(s.stops, func() { cancel(); <-done; <-done })
+}
+
+// pluginCleanup deletes expired CAPTCHA challenges, codes, rate counters
+// and delivered messages. Every instance may run it; each pass is
+// idempotent.
+func pluginCleanup(ctx context.Context, log *slog.Logger, d *pluginDeps) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	day := time.Now().UTC().Add(-24 * time.Hour)
+	if b, ok := d.captcha.(*captcha.BuiltinVerifier); ok {
+		if _, err := b.Cleanup(ctx, time.Now().UTC()); err != nil {
+			log.Warn("cleanup: captcha", "err", err)
+		}
+	}
+	if _, err := d.codes.Cleanup(ctx, time.Now().UTC()); err != nil {
+		log.Warn("cleanup: codes", "err", err)
+	}
+	if _, err := d.limiter.Cleanup(ctx); err != nil {
+		log.Warn("cleanup: rate counters", "err", err)
+	}
+	if err := d.queue.Cleanup(ctx, day); err != nil {
+		log.Warn("cleanup: outbox", "err", err)
+	}
 }

@@ -55,12 +55,19 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-func (a *app) build() (*server, error) {
+func (a *app) build() (_ *server, err error) {
+	s := &server{a: a}
+	defer func() {
+		if err != nil {
+			s.stop() // whatever started before the failure
+		}
+	}()
 	if err := a.cfg.Validate(); err != nil {
 		return nil, err
 	}
 	log := newLogger(a.cfg, a.stderr)
 	slog.SetDefault(log)
+	s.log = log
 	k, err := a.keyring()
 	if err != nil {
 		return nil, err
@@ -73,20 +80,22 @@ func (a *app) build() (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{a: a, log: log}
 	store, stop, err := a.opStorage(g, k)
 	if err != nil {
 		return nil, err
 	}
 	s.stops = append(s.stops, stop)
 
+	hook := &afterSignIn{}
+	auditLog := audit.NewLog(g)
 	p, err := provider.New(provider.Options{
+		AfterSignIn:    hook,
 		Issuer:         a.cfg.Issuer,
 		Insecure:       strings.HasPrefix(a.cfg.Issuer, "http://"), // config allows it only in dev or on loopback
 		DB:             g,
 		Keyring:        k,
 		Users:          users,
-		Audit:          audit.NewLog(g),
+		Audit:          auditLog,
 		Storage:        store,
 		SessionTTL:     a.cfg.SessionLifetime,
 		TrustedProxies: a.cfg.TrustedProxies,
@@ -101,7 +110,7 @@ func (a *app) build() (*server, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(io.Discard) // slog is the log; echo's own logger stays quiet
 	p.Mount(e)
-	if err := a.mountPlugin(e, p, g, k); err != nil {
+	if err := s.mountPlugin(e, p, hook, g, k, users, auditLog); err != nil {
 		return nil, err
 	}
 	if a.cfg.Dev {
@@ -168,14 +177,20 @@ func (s *server) serve() error {
 		s.log.Warn("shutdown: requests still running were cut off", "err", err)
 	}
 	_ = s.provider.Close()
-	for i := len(s.stops) - 1; i >= 0; i-- {
-		s.stops[i]()
-	}
+	s.stop()
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", serveErr)
 	}
 	s.log.Info("stopped")
 	return nil
+}
+
+// stop runs the stop functions in reverse order, once.
+func (s *server) stop() {
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		s.stops[i]()
+	}
+	s.stops = nil
 }
 
 func redactDB(u string) string { return config.Config{Database: u}.Redacted().Database }

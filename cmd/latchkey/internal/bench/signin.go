@@ -14,23 +14,35 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// SignIn obtains a refresh token the way a browser user would: the
-// authorization code flow with PKCE, typing username and password into the
-// real sign-in form (whatever hidden fields, such as the CSRF token, it
-// carries), then the code exchange. redirectURI is never contacted: the
-// code is read from the redirect.
-func SignIn(ctx context.Context, hc *http.Client, ep Endpoints, c Client, redirectURI, username, password string) (string, error) {
+// Browser obtains refresh tokens the way a person would: the authorization
+// code flow with PKCE, typing username and password into the real sign-in
+// form (with whatever hidden fields, such as the CSRF token, it carries),
+// skipping the "register your recovery methods" prompt, then the code
+// exchange. Its cookie jar keeps the single sign-on session, so only the
+// first Token call types the password.
+type Browser struct {
+	hc     *http.Client
+	client *http.Client // hc's transport with a cookie jar, stopping at the redirect URI
+	final  *url.URL
+	prefix string
+}
+
+var errArrived = errors.New("redirected to the client")
+
+// NewBrowser returns a browser over hc's transport for a client whose
+// redirect URI is redirectURI (never contacted: the code is read from the
+// redirect).
+func NewBrowser(hc *http.Client, redirectURI string) *Browser {
 	jar, _ := cookiejar.New(nil)
-	done := errors.New("redirected to the client")
-	var final *url.URL
-	browser := &http.Client{
+	b := &Browser{hc: hc, prefix: redirectURI}
+	b.client = &http.Client{
 		Transport: hc.Transport,
 		Jar:       jar,
 		Timeout:   hc.Timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if strings.HasPrefix(req.URL.String(), redirectURI) {
-				final = req.URL
-				return done
+			if strings.HasPrefix(req.URL.String(), b.prefix) {
+				b.final = req.URL
+				return errArrived
 			}
 			if len(via) > 10 {
 				return errors.New("too many redirects")
@@ -38,59 +50,58 @@ func SignIn(ctx context.Context, hc *http.Client, ep Endpoints, c Client, redire
 			return nil
 		},
 	}
+	return b
+}
+
+// Token runs one authorization and returns its refresh token.
+func (b *Browser) Token(ctx context.Context, ep Endpoints, c Client, username, password string) (string, error) {
+	b.final = nil
 	verifier := oauth2.GenerateVerifier()
 	oc := &oauth2.Config{
-		ClientID: c.ClientID, ClientSecret: c.ClientSecret, RedirectURL: redirectURI,
+		ClientID: c.ClientID, ClientSecret: c.ClientSecret, RedirectURL: b.prefix,
 		Endpoint: oauth2.Endpoint{AuthURL: ep.Authorization, TokenURL: ep.Token, AuthStyle: oauth2.AuthStyleInHeader},
 		Scopes:   []string{"openid", "offline_access"},
 	}
-	state := "bench"
-	resp, err := browser.Get(oc.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)))
-	if err != nil {
-		return "", fmt.Errorf("bench: authorize: %w", err)
-	}
-	page, err := readPage(resp)
-	if err != nil {
-		return "", err
-	}
-	form := page.doc.Find("form").FilterFunction(func(_ int, s *goquery.Selection) bool {
-		return s.Find(`input[name="password"]`).Length() > 0
-	}).First()
-	if form.Length() == 0 {
-		return "", fmt.Errorf("bench: no sign-in form at %s (HTTP %d)", page.url, page.status)
-	}
-	values := url.Values{}
-	form.Find("input[name]").Each(func(_ int, s *goquery.Selection) {
-		name, _ := s.Attr("name")
-		v, _ := s.Attr("value")
-		values.Set(name, v)
-	})
-	values.Set("username", username)
-	values.Set("password", password)
-	action, _ := form.Attr("action")
-	target, err := page.url.Parse(action)
-	if err != nil {
-		return "", fmt.Errorf("bench: form action: %w", err)
-	}
-	resp, err = browser.PostForm(target.String(), values)
-	if err != nil && final == nil {
-		return "", fmt.Errorf("bench: sign in: %w", err)
+	const state = "bench"
+	resp, err := b.client.Get(oc.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)))
+	for step := 0; b.final == nil; step++ {
+		if err != nil {
+			return "", fmt.Errorf("bench: authorize: %w", err)
+		}
+		if step > 5 {
+			return "", errors.New("bench: sign-in did not return to the client after 5 pages")
+		}
+		pg, perr := readPage(resp)
+		if perr != nil {
+			return "", perr
+		}
+		form, values, ok := pg.form(`input[name="password"]`)
+		if ok {
+			values.Set("username", username)
+			values.Set("password", password)
+		} else if form, values, ok = pg.formAction("/skip"); !ok {
+			if form, values, ok = pg.formAction("/continue"); !ok {
+				return "", fmt.Errorf("bench: stuck at %s (HTTP %d): %.300s", pg.url, pg.status, pg.doc.Text())
+			}
+		}
+		action, _ := form.Attr("action")
+		target, perr := pg.url.Parse(action)
+		if perr != nil {
+			return "", fmt.Errorf("bench: form action: %w", perr)
+		}
+		resp, err = b.client.PostForm(target.String(), values)
 	}
 	if resp != nil {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
-		if final == nil {
-			return "", fmt.Errorf("bench: sign-in did not return to the client (HTTP %d): %.300s", resp.StatusCode, body)
-		}
 	}
-	q := final.Query()
+	q := b.final.Query()
 	if e := q.Get("error"); e != "" {
 		return "", fmt.Errorf("bench: authorization error %s: %s", e, q.Get("error_description"))
 	}
 	if q.Get("state") != state {
 		return "", errors.New("bench: state mismatch")
 	}
-	tok, err := oc.Exchange(context.WithValue(ctx, oauth2.HTTPClient, hc), q.Get("code"), oauth2.VerifierOption(verifier))
+	tok, err := oc.Exchange(context.WithValue(ctx, oauth2.HTTPClient, b.hc), q.Get("code"), oauth2.VerifierOption(verifier))
 	if err != nil {
 		return "", fmt.Errorf("bench: code exchange: %w", err)
 	}
@@ -107,10 +118,40 @@ type page struct {
 }
 
 func readPage(resp *http.Response) (page, error) {
+	if resp == nil {
+		return page{}, errors.New("bench: no response")
+	}
 	defer resp.Body.Close()
 	doc, err := goquery.NewDocumentFromReader(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return page{}, fmt.Errorf("bench: read page: %w", err)
 	}
 	return page{url: resp.Request.URL, status: resp.StatusCode, doc: doc}, nil
+}
+
+// form finds the first form containing sel and returns its fields.
+func (p page) form(sel string) (*goquery.Selection, url.Values, bool) {
+	f := p.doc.Find("form").FilterFunction(func(_ int, s *goquery.Selection) bool {
+		return s.Find(sel).Length() > 0
+	}).First()
+	return f, fields(f), f.Length() > 0
+}
+
+// formAction finds the first POST form whose action ends with suffix.
+func (p page) formAction(suffix string) (*goquery.Selection, url.Values, bool) {
+	f := p.doc.Find("form").FilterFunction(func(_ int, s *goquery.Selection) bool {
+		a, _ := s.Attr("action")
+		return strings.HasSuffix(a, suffix)
+	}).First()
+	return f, fields(f), f.Length() > 0
+}
+
+func fields(f *goquery.Selection) url.Values {
+	v := url.Values{}
+	f.Find("input[name]").Each(func(_ int, s *goquery.Selection) {
+		name, _ := s.Attr("name")
+		val, _ := s.Attr("value")
+		v.Set(name, val)
+	})
+	return v
 }
