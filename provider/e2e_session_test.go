@@ -3,6 +3,7 @@ package provider_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -74,6 +75,12 @@ func TestSingleSignOnPromptAndMaxAge(t *testing.T) {
 			}
 			if c := claimsOf(t, tok); c.AuthTime <= firstAuth {
 				t.Fatalf("auth_time %d not renewed (was %d)", c.AuthTime, firstAuth)
+			}
+		})
+		t.Run("max-age-zero", func(t *testing.T) {
+			a := rp.Start(pt.Param("max_age", "0"))
+			if res := b.Get(a.URL); res.Page == nil || res.Page.URL.Path != "/login" {
+				t.Fatalf("max_age=0 skipped the form: %s", res)
 			}
 		})
 		t.Run("prompt-login", func(t *testing.T) {
@@ -265,4 +272,45 @@ func jwtAlg(t *testing.T, raw string) string {
 		t.Fatal(err)
 	}
 	return hdr.Alg
+}
+
+func TestAccountPageAndSignOut(t *testing.T) {
+	pt.Each(t, pt.Config{}, func(t *testing.T, s *pt.Server) {
+		b := s.NewBrowser(t)
+		if res := b.Get(s.URL + "/"); res.Page == nil || res.Page.URL.Path != "/login" {
+			t.Fatalf("account page without a session: %s", res)
+		}
+		// Signing in without an application lands on the account page.
+		res := b.SignIn(b.Get(s.URL+"/login").Page, pt.Username, pt.Password)
+		if res.Page == nil || res.Page.URL.Path != "/" || res.Statuses[0] != http.StatusSeeOther {
+			t.Fatalf("direct sign-in: %s", res)
+		}
+		if !strings.Contains(res.Page.Text("h1"), "Alice Example") || res.Page.Doc.Find(`a[href="/security-info"]`).Length() != 1 {
+			t.Fatalf("account page: %s", res.Page.Body)
+		}
+		out := b.Submit(res.Page, `form[action="/logout"]`, nil)
+		if out.Page == nil || !strings.Contains(out.Page.Text("h1"), "signed out") {
+			t.Fatalf("sign out: %s", out)
+		}
+		if res := b.Get(s.URL + "/"); res.Page.URL.Path != "/login" {
+			t.Fatal("still signed in after signing out")
+		}
+		// The session row is gone after a cleanup pass once long expired.
+		var n int64
+		s.DB.Table("user_sessions").Count(&n)
+		s.Clock.Advance(48 * time.Hour)
+		s.Provider.Cleanup(t.Context())
+		var m int64
+		s.DB.Table("user_sessions").Count(&m)
+		if n == 0 || m != 0 {
+			t.Fatalf("sessions before cleanup %d, after %d", n, m)
+		}
+		// Metrics count sign-ins by outcome.
+		resp := b.Do(http.MethodGet, s.URL+"/metrics", nil)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), `latchkey_signins_total{method="pwd",outcome="ok"} 1`) {
+			t.Fatalf("metrics: %.2000s", body)
+		}
+	})
 }

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 )
@@ -310,7 +311,7 @@ func TestWrongPasswordAndLockout(t *testing.T) {
 				t.Fatalf("%s: message %q", name, got)
 			}
 		}
-		// 10 wrong passwords lock the account (distinct ones: a repeat of
+		// The 10th wrong password locks the account (distinct ones: a repeat of
 		// a recently tried password does not count again).
 		var last *pt.Result
 		for i := range 10 {
@@ -333,6 +334,20 @@ func TestWrongPasswordAndLockout(t *testing.T) {
 		unlock := res.Page.Doc.Find(`#login-error a`).AttrOr("href", "")
 		if unlock != "/recover?authRequestID="+url.QueryEscape(id)+"&reason=unlock" {
 			t.Fatalf("unlock link %q", unlock)
+		}
+		evs, err := s.Audit.List(t.Context(), audit.Filter{UserID: s.User.ID, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := map[string]int{}
+		for _, e := range evs {
+			count[e.Type+"/"+e.Outcome]++
+			if strings.Contains(e.Detail, "wrong-") || strings.Contains(e.Detail, pt.Password) {
+				t.Fatalf("audit detail leaks a password: %s", e.Detail)
+			}
+		}
+		if count["lockout/blocked"] != 1 || count["signin.failed/fail"] != 9 || count["signin.failed/blocked"] != 3 {
+			t.Fatalf("audit events %v", count)
 		}
 		// After the lock expires the right password works again.
 		s.Clock.Advance(2 * time.Minute)

@@ -272,12 +272,25 @@ func (p *Provider) postLogin(c echo.Context) error {
 	if username == "" || password == "" || len(username) > 256 || len(password) > 1024 {
 		return p.renderLogin(c, http.StatusUnauthorized, req, loginPage{Username: username, Error: "Enter your username and password."})
 	}
+	// Who the login names, read before the attempt: the audit log wants the
+	// user ID of failures, and a lock that this attempt causes is a
+	// lockout event of its own. (One indexed read; the password hash
+	// dominates the cost either way.)
+	known, _ := p.users.ByLogin(ctx, username)
+	wasLocked := known != nil && known.Locked(p.now())
+	auditID := "unknown"
+	if known != nil {
+		auditID = known.ID
+	}
 	u, err := p.users.Authenticate(ctx, username, password)
 	var locked *user.LockedError
 	switch {
 	case errors.As(err, &locked):
 		p.metrics.signin("pwd", "locked")
-		p.record(c, audit.SignInFailed, p.userIDFor(ctx, username), audit.Blocked, map[string]any{"reason": "locked"})
+		if !wasLocked {
+			p.record(c, audit.Lockout, auditID, audit.Blocked, map[string]any{"until": locked.Until.UTC().Format(time.RFC3339)})
+		}
+		p.record(c, audit.SignInFailed, auditID, audit.Blocked, map[string]any{"reason": "locked"})
 		return p.renderLogin(c, http.StatusForbidden, req, loginPage{Username: username, Locked: true,
 			LockedUntil: locked.Until.UTC().Format("15:04 MST on 2 January 2006")})
 	case errors.Is(err, user.ErrBadCredentials), errors.Is(err, user.ErrNotFound), errors.Is(err, user.ErrDisabled):
@@ -286,7 +299,7 @@ func (p *Provider) postLogin(c echo.Context) error {
 			outcome = "disabled"
 		}
 		p.metrics.signin("pwd", outcome)
-		p.record(c, audit.SignInFailed, p.userIDFor(ctx, username), audit.Fail, map[string]any{"reason": outcome})
+		p.record(c, audit.SignInFailed, auditID, audit.Fail, map[string]any{"reason": outcome})
 		return p.renderLogin(c, http.StatusUnauthorized, req, loginPage{Username: username, Error: wrongCredentials})
 	case err != nil:
 		p.metrics.signin("pwd", "error")
@@ -327,14 +340,6 @@ func (p *Provider) postLogin(c echo.Context) error {
 		}
 	}
 	return c.Redirect(http.StatusSeeOther, to)
-}
-
-// userIDFor resolves a typed login to a user ID for the audit log only.
-func (p *Provider) userIDFor(ctx context.Context, login string) string {
-	if u, err := p.users.ByLogin(ctx, login); err == nil {
-		return u.ID
-	}
-	return "unknown"
 }
 
 // record writes an audit event; a failing audit write is logged, not shown.
