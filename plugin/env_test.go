@@ -70,6 +70,8 @@ type signIn struct {
 	now      func() time.Time
 	mu       sync.Mutex
 	done     []completion
+	// failRevoke injects a failure into the reset transaction.
+	failRevoke error
 }
 
 type completion struct {
@@ -119,6 +121,9 @@ func (s *signIn) LoginURL(ar, username string) string {
 }
 
 func (s *signIn) RevokeUser(tx *gorm.DB, userID, except string) error {
+	if s.failRevoke != nil {
+		return s.failRevoke
+	}
 	return s.sessions.RevokeUser(tx, userID, except)
 }
 
