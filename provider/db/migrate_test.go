@@ -134,13 +134,13 @@ func TestProviderSchemaMigrates(t *testing.T) {
 		var n int64
 		a.Table(schema.Set().Table).Count(&n)
 		if want := len(schema.Set().Migrations); int(n) != want {
-			t.Fatal(fmt.Sprintf("%d migrations recorded, want %d", n, want))
+			t.Fatalf("%d migrations recorded, want %d", n, want)
 		}
 	})
 }
 
 // Concurrent transactions that read and then write all succeed (writers
-// queue): on SQLite this needs BEGIN IMMEDIATE, see immediatePool.
+// queue): on SQLite this needs BEGIN IMMEDIATE, see SQLiteDSN.
 func TestConcurrentReadThenWriteTransactions(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, url string) {
 		g := dbtest.Open(t, url, probeSet())

@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,9 +43,6 @@ func Open(ctx context.Context, url string) (*gorm.DB, error) {
 		PrepareStmt:            false,
 	})
 	if err != nil {
-		if d, ok := dial.(*sqlite.Dialector); ok {
-			_ = d.Conn.(immediatePool).Close()
-		}
 		return nil, fmt.Errorf("db: open: %w", err)
 	}
 	sqlDB, err := g.DB()
@@ -91,11 +87,7 @@ func dialector(raw string) (gorm.Dialector, error) {
 				return nil, fmt.Errorf("db: create data dir: %w", err)
 			}
 		}
-		sqlDB, err := sql.Open(sqlite.DriverName, SQLiteDSN(path))
-		if err != nil {
-			return nil, fmt.Errorf("db: open: %w", err)
-		}
-		return &sqlite.Dialector{DriverName: sqlite.DriverName, Conn: immediatePool{sqlDB}}, nil
+		return sqlite.Open(SQLiteDSN(path)), nil
 	case strings.HasPrefix(raw, "mysql://"):
 		cfg, err := MySQLConfig(strings.TrimPrefix(raw, "mysql://"))
 		if err != nil {
@@ -109,9 +101,11 @@ func dialector(raw string) (gorm.Dialector, error) {
 
 // SQLiteDSN adds the pragmas Latchkey relies on: WAL, a busy timeout so
 // writers queue instead of failing, foreign keys, and IMMEDIATE transactions
-// so a read-then-write transaction never dead-ends on a lock upgrade. (The
-// driver ignores _txlock after _time_format; immediatePool does the
-// IMMEDIATE part, the parameter stays for a fixed driver.)
+// so a read-then-write transaction never dead-ends on a lock upgrade.
+//
+// No _time_format: the driver stops reading parameters after it (so
+// _txlock would be silently ignored), and its default format is already the
+// sortable "sqlite" one.
 func SQLiteDSN(path string) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
@@ -119,7 +113,6 @@ func SQLiteDSN(path string) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")
-	q.Set("_time_format", "sqlite")
 	return path + "?" + q.Encode()
 }
 
