@@ -242,7 +242,14 @@ func TestEndToEndResetWithEmail(t *testing.T) {
 		if err := x.store.Add(ctx, &en, 0); err != nil {
 			t.Fatal(err)
 		}
-		rp := x.s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
+		rp := x.s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect, "openid", "offline_access")
+		// Another device signed in before the reset holds a refresh token.
+		b0 := x.s.NewBrowser(t)
+		a0 := rp.Start()
+		before, err := rp.Exchange(ctx, a0, rp.Callback(a0, b0.SignIn(mustPage(t, b0.Get(a0.URL), "Sign in"), pt.Username, pt.Password)).Get("code"))
+		if err != nil || before.OAuth.RefreshToken == "" {
+			t.Fatalf("sign-in before the reset: %v (refresh token %q)", err, before.OAuth.RefreshToken)
+		}
 		a := rp.Start()
 		b := x.s.NewBrowser(t)
 		methods := x.recoverFromSignIn(t, b, a.URL)
@@ -254,6 +261,18 @@ func TestEndToEndResetWithEmail(t *testing.T) {
 		pw := mustPage(t, b.Submit(verify, `form[action$="/verify"]`, map[string]string{"code": x.code(t, "alice.home@example.net")}),
 			"Choose a new password")
 		x.finish(t, b, rp, a, pw, []string{"email"})
+		// E36: every refresh token of the user fails after the reset, and
+		// the other browser's session is gone.
+		if status, body := x.s.Refresh(t, pt.WebClient, pt.WebSecret, before.OAuth.RefreshToken); status == http.StatusOK || body["error"] != "invalid_grant" {
+			t.Errorf("refresh after reset: %d %v", status, body)
+		}
+		if active, _ := x.s.Introspect(t, pt.WebClient, pt.WebSecret, before.OAuth.AccessToken); active {
+			t.Error("access token from before the reset is still active")
+		}
+		a3 := rp.Start()
+		if res := b0.Get(a3.URL); res.Page == nil || !strings.Contains(res.Page.Body, "Sign in") {
+			t.Errorf("the other browser is still signed in: %s", res)
+		}
 	})
 }
 
