@@ -194,6 +194,9 @@ func TestLogout(t *testing.T) {
 			if res.Redirect != nil {
 				t.Fatalf("redirected to %s", res.Redirect)
 			}
+			if res.Page.Status != http.StatusBadRequest || !strings.Contains(res.Page.Text("p"), "Post_logout_redirect_uri invalid") {
+				t.Fatalf("not the friendly error page: %d %s", res.Page.Status, res.Page.Body)
+			}
 		})
 		t.Run("forged-logout-target", func(t *testing.T) {
 			b2 := s.NewBrowser(t)

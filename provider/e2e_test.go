@@ -273,6 +273,9 @@ func TestAuthorizeRefusals(t *testing.T) {
 				if res.Page.Status < 400 || res.Page.Status >= 500 {
 					t.Fatalf("status %d", res.Page.Status)
 				}
+				if !strings.Contains(res.Page.Body, `class="brand"`) || res.Page.Header.Get("Content-Security-Policy") == "" {
+					t.Fatalf("not the friendly error page: %s", res.Page.Body)
+				}
 			})
 		}
 		t.Run("public-client-without-pkce", func(t *testing.T) {

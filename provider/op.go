@@ -126,6 +126,15 @@ func (p *Provider) serveFriendly(next http.Handler, w http.ResponseWriter, r *ht
 		return
 	}
 	msg := strings.TrimSpace(fw.buf.String())
+	var oauthErr struct {
+		Description string `json:"error_description"`
+	}
+	if strings.HasPrefix(msg, "{") && json.Unmarshal([]byte(msg), &oauthErr) == nil {
+		msg = oauthErr.Description
+		if msg != "" {
+			msg = strings.ToUpper(msg[:1]) + msg[1:] + "."
+		}
+	}
 	if len(msg) > 300 || msg == "" {
 		msg = "The application sent a sign-in request that Latchkey cannot accept."
 	}
@@ -144,7 +153,7 @@ type friendlyWriter struct {
 }
 
 func (w *friendlyWriter) WriteHeader(code int) {
-	if !w.wrote && code >= 400 && !strings.Contains(w.Header().Get("Content-Type"), "json") {
+	if !w.wrote && code >= 400 {
 		w.status = code
 		w.wrote = true
 		return

@@ -231,7 +231,7 @@ func (p *Provider) Mount(e *echo.Echo) {
 	e.IPExtractor = p.ipx
 	e.HTTPErrorHandler = web.ErrorHandler(p.render, p.isAPI)
 	e.Use(middleware.Recover(), p.metrics.middleware, web.AllowHosts(p.hosts...),
-		middleware.BodyLimit("64K"))
+		middleware.BodyLimit("64K"), p.baseHeaders)
 
 	// Discovery, JWKS, token and userinfo may be called from browser
 	// scripts (SPAs): any origin, never with cookies.
@@ -263,6 +263,19 @@ func (p *Provider) Mount(e *echo.Echo) {
 	e.GET("/healthz", p.healthz)
 	e.GET("/readyz", p.readyz)
 	e.GET("/metrics", echo.WrapHandler(p.metrics.handler()))
+}
+
+// baseHeaders go on every response, OP endpoints included: HSTS under
+// https and no MIME sniffing. Pages add CSP and the rest (web.SecurityHeaders).
+func (p *Provider) baseHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		if p.secure {
+			h.Set("Strict-Transport-Security", web.HSTS)
+		}
+		return next(c)
+	}
 }
 
 func (p *Provider) isAPI(r *http.Request) bool {
