@@ -33,13 +33,16 @@ const MaxAddress = 254
 var DefaultLimits = Limits{
 	PerAddress: ratelimit.Rule{Scope: "email-to", Limit: 10, Window: 10 * time.Minute},
 	PerUser:    ratelimit.Rule{Scope: "email-user", Limit: 20, Window: time.Hour},
+	PerIP:      ratelimit.Rule{Scope: "email-ip", Limit: 30, Window: time.Hour},
 }
 
-// Limits are the send limits the method enforces itself; the per-client-IP
-// limit belongs to the HTTP layer, which knows the IP.
+// Limits are the send limits the method enforces before queueing a code.
+// PerIP keys on method.RequestFrom(ctx).IP and is skipped when the flow did
+// not put the request in the context.
 type Limits struct {
 	PerAddress ratelimit.Rule
 	PerUser    ratelimit.Rule
+	PerIP      ratelimit.Rule
 }
 
 // Method is the email method.
@@ -197,7 +200,7 @@ func (m *Method) Challenge(ctx context.Context, flowID string, u method.Ref, e m
 	if err != nil {
 		return method.Challenge{}, err
 	}
-	if err := m.allow(ctx, u.ID, e.DestinationKey); err != nil {
+	if err := m.allow(ctx, u.ID, limitKey(u, e)); err != nil {
 		return method.Challenge{}, err
 	}
 	cid, code, exp, err := m.codes.Issue(ctx, flowID, u.ID, e.ID)
@@ -235,7 +238,7 @@ func (m *Method) Resend(ctx context.Context, flowID string, u method.Ref, e meth
 	if err != nil {
 		return method.Challenge{}, err
 	}
-	if err := m.allow(ctx, u.ID, e.DestinationKey); err != nil {
+	if err := m.allow(ctx, u.ID, limitKey(u, e)); err != nil {
 		return method.Challenge{}, err
 	}
 	code, exp, err := m.codes.Reissue(ctx, c.ID, flowID, u.ID)
@@ -259,7 +262,17 @@ func (m *Method) Verify(ctx context.Context, flowID string, u method.Ref, e meth
 	return m.codes.Check(ctx, c.ID, flowID, u.ID, answer[FieldCode])
 }
 
-// allow applies the per-address and per-user limits.
+// limitKey is the per-address key of e; a decoy, which has no address,
+// counts against its own enrollment id, so it is limited (and takes the
+// same time) like a real user.
+func limitKey(u method.Ref, e method.Enrollment) string {
+	if e.DestinationKey == "" && u.Decoy {
+		return "decoy:" + e.ID
+	}
+	return e.DestinationKey
+}
+
+// allow applies the per-address, per-user and per-IP limits.
 func (m *Method) allow(ctx context.Context, userID, destKey string) error {
 	if m.limiter == nil {
 		return nil
@@ -267,7 +280,7 @@ func (m *Method) allow(ctx context.Context, userID, destKey string) error {
 	for _, hit := range []struct {
 		r   ratelimit.Rule
 		key string
-	}{{m.limits.PerAddress, destKey}, {m.limits.PerUser, userID}} {
+	}{{m.limits.PerAddress, destKey}, {m.limits.PerUser, userID}, {m.limits.PerIP, method.RequestFrom(ctx).IP}} {
 		if hit.r.Limit == 0 || hit.key == "" {
 			continue
 		}

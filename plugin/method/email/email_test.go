@@ -206,3 +206,29 @@ func TestPerAddressLimit(t *testing.T) {
 		}
 	})
 }
+
+func TestPerIPLimitAndDecoyLimit(t *testing.T) {
+	dbtest.EachDB(t, []db.Set{schema.Set()}, func(t *testing.T, g *gorm.DB) {
+		clk := methodtest.NewClock()
+		lim := ratelimit.New(g, ratelimit.WithClock(clk.Now))
+		f := setup(t, g, email.WithLimiter(lim, email.Limits{
+			PerAddress: ratelimit.Rule{Scope: "email-to", Limit: 3, Window: 10 * time.Minute},
+			PerIP:      ratelimit.Rule{Scope: "email-ip", Limit: 2, Window: time.Hour},
+		}))
+		ctx := method.WithRequest(t.Context(), method.Request{IP: "192.0.2.7"})
+		for i, addr := range []string{"a@example.com", "b@example.com", "c@example.com"} {
+			_, err := f.m.Begin(ctx, "flow", method.Ref{ID: "u" + addr}, method.Input{"address": addr})
+			if (i < 2) != (err == nil) {
+				t.Fatalf("send %d from one IP: %v", i+1, err)
+			}
+		}
+		// A decoy is limited per decoy enrollment like a real address.
+		d := method.Enrollment{ID: "decoy-lim", Method: method.Email, Label: "x•••y@example.com"}
+		for i := range 4 {
+			_, err := f.m.Challenge(t.Context(), "flow", method.Ref{Decoy: true, ID: "decoy:subject"}, d)
+			if (i < 3) != (err == nil) {
+				t.Fatalf("decoy send %d: %v", i+1, err)
+			}
+		}
+	})
+}
