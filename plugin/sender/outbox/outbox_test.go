@@ -35,7 +35,10 @@ func TestRecorder(t *testing.T) {
 	}
 	wctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	go func() { time.Sleep(20 * time.Millisecond); _ = sms.Send(ctx, sender.Message{Channel: sender.SMS, To: "+14155550142", Text: "hi"}) }()
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		_ = sms.Send(ctx, sender.Message{Channel: sender.SMS, To: "+14155550142", Text: "hi"})
+	}()
 	if r, err := o.Wait(wctx, "+14155550142", nil); err != nil || r.Channel != sender.SMS {
 		t.Fatalf("Wait = %+v, %v", r, err)
 	}
