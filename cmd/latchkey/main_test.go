@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	"github.com/latchkeyid/latchkey/provider/secret"
@@ -149,3 +150,6 @@ func TestConfigErrorsExitUsage(t *testing.T) {
 		})
 	}
 }
+
+// cfgAccessTTL is the access token lifetime the commands apply by default.
+func (c *cliEnv) cfgAccessTTL() time.Duration { return 10 * time.Minute }

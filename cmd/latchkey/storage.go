@@ -8,6 +8,7 @@ import (
 
 	"github.com/latchkeyid/latchkey/cmd/latchkey/internal/demo"
 	"github.com/latchkeyid/latchkey/provider"
+	"github.com/latchkeyid/latchkey/provider/keys"
 	"github.com/latchkeyid/latchkey/provider/opstore"
 	"github.com/latchkeyid/latchkey/provider/secret"
 )
@@ -23,14 +24,11 @@ func (a *app) clientStore() (*opstore.Storage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.newOpStore(g, k)
+	// Client administration signs nothing: the key manager is not loaded.
+	return a.newOpStore(g, k, keys.New(g, k, keys.WithRetention(a.keyRetention())))
 }
 
-func (a *app) newOpStore(g *gorm.DB, k *secret.Keyring) (*opstore.Storage, error) {
-	m, err := a.keyManager()
-	if err != nil {
-		return nil, err
-	}
+func (a *app) newOpStore(g *gorm.DB, k *secret.Keyring, m *keys.Manager) (*opstore.Storage, error) {
 	users, err := a.users()
 	if err != nil {
 		return nil, err
@@ -38,9 +36,14 @@ func (a *app) newOpStore(g *gorm.DB, k *secret.Keyring) (*opstore.Storage, error
 	return opstore.New(g, k, m, users), nil
 }
 
-// opStorage builds the OP storage for serve.
+// opStorage builds the OP storage for serve, with signing keys created if
+// this is the first start and loaded once.
 func (a *app) opStorage(g *gorm.DB, k *secret.Keyring) (provider.Storage, func(), error) {
-	st, err := a.newOpStore(g, k)
+	m, err := a.keyManager()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := a.newOpStore(g, k, m)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -248,8 +248,12 @@ func run(ctx context.Context, grant string, o Options, workers int,
 			var n, errs int
 			for ctx.Err() == nil && issued.Add(1) <= int64(o.Requests) {
 				d, err := work(ctx, w, hc)
-				if ctx.Err() != nil || errors.Is(err, errChainBroken) {
-					break // cut off by the time bound, or nothing left to send
+				if errors.Is(err, errChainBroken) {
+					issued.Add(-1) // nothing was sent: another worker may use the slot
+					break
+				}
+				if ctx.Err() != nil {
+					break // cut off by the time bound: not a server error
 				}
 				n++
 				if err != nil {

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/latchkeyid/latchkey/provider/db/dbtest"
+	"github.com/latchkeyid/latchkey/provider/keys"
+	"github.com/latchkeyid/latchkey/provider/opstore"
+	"github.com/latchkeyid/latchkey/provider/password"
+	"github.com/latchkeyid/latchkey/provider/secret"
+	"github.com/latchkeyid/latchkey/provider/user"
+)
+
+var shownSecret = regexp.MustCompile(`shown once, store it now\): (\S+)`)
+
+func TestClientCommands(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, url string) {
+		c := newCLI(t, url)
+		given := "a-client-secret-that-is-long-enough-0123456789"
+		steps := []struct {
+			name   string
+			stdin  string
+			args   []string
+			code   int
+			out    string
+			absent string
+		}{
+			{"public-spa", "", []string{"client", "create", "--id", "spa", "--name", "SPA", "--redirect-uri", "https://spa.example/cb", "--public"}, 0, "public", ""},
+			{"generated-secret", "", []string{"client", "create", "--id", "svc", "--name", "Service", "--secret-stdin"}, 0, "shown once", ""},
+			{"given-secret-not-echoed", given + "\n", []string{"client", "create", "--id", "web", "--name", "Web",
+				"--redirect-uri", "https://web.example/cb", "--post-logout-redirect-uri", "https://web.example/bye", "--third-party",
+				"--secret-stdin", "--id-token-alg", "ES256"}, 0, "as given on stdin", given},
+			{"short-secret", "too-short\n", []string{"client", "create", "--id", "weak", "--name", "Weak", "--secret-stdin"}, exitUsage, "secret must be", "too-short"},
+			{"duplicate", "", []string{"client", "create", "--id", "spa", "--name", "Again", "--redirect-uri", "https://spa.example/cb", "--public"}, exitUsage, "already exists", ""},
+			{"http-redirect-refused", "", []string{"client", "create", "--id", "bad", "--name", "Bad", "--redirect-uri", "http://evil.example/cb", "--public"}, exitUsage, "redirect URI", ""},
+			{"public-client-credentials-refused", "", []string{"client", "create", "--id", "bad2", "--name", "Bad", "--grant", "client_credentials", "--public"}, exitUsage, "public client", ""},
+			{"needs-kind", "", []string{"client", "create", "--id", "x", "--name", "X"}, exitUsage, "missing flags", ""},
+			{"list", "", []string{"client", "list"}, 0, "client_credentials", given},
+			{"show", "", []string{"client", "show", "web"}, 0, "ES256", given},
+			{"show-unknown", "", []string{"client", "show", "nope"}, exitFailed, `no client "nope"`, ""},
+			{"delete", "", []string{"client", "delete", "spa"}, 0, "deleted client spa", ""},
+			{"delete-again", "", []string{"client", "delete", "spa"}, exitFailed, `no client "spa"`, ""},
+			{"audited", "", []string{"audit", "--type", "admin.client.create"}, 0, "client=web", given},
+		}
+		var generated string
+		for _, s := range steps {
+			r := c.run(s.stdin, s.args...)
+			if r.code != s.code {
+				t.Fatalf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", s.name, r.code, s.code, r.out, r.err)
+			}
+			got := r.out
+			if s.code != 0 {
+				got = r.err
+			}
+			if !strings.Contains(got, s.out) {
+				t.Fatalf("%s: output lacks %q:\nstdout: %s\nstderr: %s", s.name, s.out, r.out, r.err)
+			}
+			if s.absent != "" && strings.Contains(r.out+r.err, s.absent) {
+				t.Fatalf("%s: output shows %q:\n%s%s", s.name, s.absent, r.out, r.err)
+			}
+			if m := shownSecret.FindStringSubmatch(r.out); m != nil {
+				generated = m[1]
+			}
+		}
+		if len(generated) < 43 {
+			t.Fatalf("generated secret %q is not 256 bits", generated)
+		}
+		// The storage accepts exactly the secrets the commands handled.
+		g := dbtest.Open(t, url, migrationSets()...)
+		kr, err := secret.Parse(c.secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := opstore.New(g, kr, keys.New(g, kr), user.NewStore(g, password.NewHasher(password.Params{Memory: 7168, Time: 5, Threads: 1})))
+		ctx := t.Context()
+		for _, tt := range []struct {
+			id, secret string
+			ok         bool
+		}{{"svc", generated, true}, {"web", given, true}, {"web", given + "x", false}, {"svc", given, false}} {
+			if err := st.AuthorizeClientIDSecret(ctx, tt.id, tt.secret); (err == nil) != tt.ok {
+				t.Errorf("client %s secret check: err=%v, want ok=%v", tt.id, err, tt.ok)
+			}
+		}
+		if cl, err := st.ClientByID(ctx, "web"); err != nil || !cl.IsThirdParty() || cl.AccessTokenTTL() != c.cfgAccessTTL() {
+			t.Fatalf("web client: %v %+v", err, cl)
+		}
+	})
+}
