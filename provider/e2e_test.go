@@ -210,6 +210,19 @@ func TestTokenAbuseIsRefused(t *testing.T) {
 				t.Fatal("the family survived a reuse")
 			}
 		})
+		t.Run("verifier-without-challenge", func(t *testing.T) {
+			a := rp.Start()
+			u, _ := url.Parse(a.URL)
+			q := u.Query()
+			q.Del("code_challenge")
+			q.Del("code_challenge_method")
+			u.RawQuery = q.Encode()
+			a.URL = u.String()
+			cb := rp.Callback(a, b.Get(a.URL))
+			if _, err := rp.Exchange(ctx, a, cb.Get("code")); !isOAuthError(err, "invalid_grant") {
+				t.Fatalf("verifier without a challenge: %v", err)
+			}
+		})
 		t.Run("wrong-client-secret", func(t *testing.T) {
 			a := rp.Start()
 			q := rp.Callback(a, b.Get(a.URL))

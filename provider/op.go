@@ -85,6 +85,24 @@ func (p *Provider) opInterceptor(next http.Handler) http.Handler {
 				writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant type not supported")
 				return
 			}
+			if r.PostForm.Get("grant_type") == "authorization_code" && r.PostForm.Get("code_verifier") != "" {
+				// A verifier for a code issued without a challenge is a
+				// PKCE downgrade attempt (RFC 9700 §2.1.1): the library calls
+				// it invalid_request, we answer invalid_grant. The code is
+				// consumed either way.
+				fw := &friendlyWriter{ResponseWriter: w}
+				next.ServeHTTP(fw, r)
+				if fw.status != 0 {
+					body := fw.buf.String()
+					if strings.Contains(body, "code_verifier unexpectedly provided") {
+						writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "code_verifier without code_challenge")
+						return
+					}
+					w.WriteHeader(fw.status)
+					_, _ = w.Write([]byte(body))
+				}
+				return
+			}
 		case "/oauth/introspect", "/userinfo", "/revoke":
 			web.SetNoStore(w.Header())
 		case "/authorize":
