@@ -11,6 +11,7 @@ import (
 
 	"github.com/latchkeyid/latchkey/plugin"
 	"github.com/latchkeyid/latchkey/plugin/captcha"
+	"github.com/latchkeyid/latchkey/plugin/flow"
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/method/email"
 	"github.com/latchkeyid/latchkey/plugin/method/questions"
@@ -57,6 +58,7 @@ type pluginDeps struct {
 	captcha captcha.Verifier
 	codes   *method.Codes
 	limiter *ratelimit.Limiter
+	flows   *flow.Store
 }
 
 // mountPlugin builds the SSPR plugin (/recover, /security-info) from the
@@ -65,7 +67,7 @@ func (s *server) mountPlugin(e *echo.Echo, p *provider.Provider, hook *afterSign
 	users *user.Store, auditLog *audit.Log) error {
 	a := s.a
 	var senders []sender.Sender
-	d := &pluginDeps{}
+	d := &pluginDeps{flows: flow.NewStore(g)}
 	switch {
 	case a.cfg.SMTPURL != "":
 		sm, err := smtp.New(a.cfg.SMTPURL)
@@ -157,8 +159,8 @@ func (s *server) start(d *pluginDeps) {
 	s.stops = append(s.stops, func() { cancel(); <-done; <-done })
 }
 
-// pluginCleanup deletes expired CAPTCHA challenges, codes, rate counters
-// and delivered messages. Every instance may run it; each pass is
+// pluginCleanup deletes expired CAPTCHA challenges, codes, rate counters,
+// recovery flows and delivered messages. Every instance may run it; each pass is
 // idempotent.
 func pluginCleanup(ctx context.Context, log *slog.Logger, d *pluginDeps) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -174,6 +176,9 @@ func pluginCleanup(ctx context.Context, log *slog.Logger, d *pluginDeps) {
 	}
 	if _, err := d.limiter.Cleanup(ctx); err != nil {
 		log.Warn("cleanup: rate counters", "err", err)
+	}
+	if _, err := d.flows.Cleanup(ctx, 500); err != nil {
+		log.Warn("cleanup: recovery flows", "err", err)
 	}
 	if err := d.queue.Cleanup(ctx, day); err != nil {
 		log.Warn("cleanup: outbox", "err", err)

@@ -102,7 +102,24 @@ func (d *Demo) Handler() http.Handler {
 	mux.HandleFunc("GET "+PathLogin, d.login)
 	mux.HandleFunc("GET "+PathCallback, d.callback)
 	mux.HandleFunc("GET "+PathLogout, d.logout)
-	return headers(mux)
+	return headers(d.canonicalHost(mux))
+}
+
+// canonicalHost sends a browser that opened the demo under another name
+// (127.0.0.1 instead of localhost) to the issuer's host first: cookies are
+// per host, so a sign-in started on one name could not finish on the other.
+func (d *Demo) canonicalHost(next http.Handler) http.Handler {
+	want := ""
+	if u, err := url.Parse(d.issuer); err == nil {
+		want = u.Host
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if want != "" && r.Host != want && r.Method == http.MethodGet {
+			http.Redirect(w, r, d.issuer+PathHome, http.StatusSeeOther)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func headers(next http.Handler) http.Handler {

@@ -30,7 +30,7 @@ func TestCallbackRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := httptest.NewRequest(http.MethodGet, PathCallback+tt.query, nil)
+			req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:1"+PathCallback+tt.query, nil)
 			if tt.cookie != "" {
 				req.AddCookie(&http.Cookie{Name: stateCookie, Value: tt.cookie})
 			}
@@ -53,7 +53,7 @@ func TestCallbackRefusals(t *testing.T) {
 func TestLoginWithoutProvider(t *testing.T) {
 	d := New("http://127.0.0.1:1", nil)
 	rec := httptest.NewRecorder()
-	d.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, PathLogin, nil))
+	d.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1:1"+PathLogin, nil))
 	if rec.Code != http.StatusBadGateway || len(d.pending) != 0 {
 		t.Fatalf("login with the provider down: %d, %d pending", rec.Code, len(d.pending))
 	}
@@ -62,7 +62,7 @@ func TestLoginWithoutProvider(t *testing.T) {
 func TestHomeSignedOut(t *testing.T) {
 	d := New("https://id.example.com", nil)
 	rec := httptest.NewRecorder()
-	req := httptest.NewRequest(http.MethodGet, PathHome, nil)
+	req := httptest.NewRequest(http.MethodGet, "https://id.example.com"+PathHome, nil)
 	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: "made-up"})
 	d.Handler().ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "Sign in with Latchkey") {
@@ -70,5 +70,14 @@ func TestHomeSignedOut(t *testing.T) {
 	}
 	if c := d.cookie(stateCookie, "x", pendingTTL); !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
 		t.Fatalf("cookie under https: %+v", c)
+	}
+}
+
+func TestOtherHostRedirectsToIssuer(t *testing.T) {
+	d := New("http://localhost:8080", nil)
+	rec := httptest.NewRecorder()
+	d.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080"+PathLogin, nil))
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "http://localhost:8080/demo" {
+		t.Fatalf("%d %s", rec.Code, rec.Header().Get("Location"))
 	}
 }
