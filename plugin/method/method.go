@@ -66,6 +66,12 @@ type Prompt struct {
 	Secret      string     `json:"secret,omitempty"`      // TOTP registration: base32 seed
 	OTPAuthURI  string     `json:"otpauth,omitempty"`     // TOTP registration
 	QRCode      string     `json:"qr,omitempty"`          // TOTP registration: PNG data URL
+	// Push (issue 4, H8): Link is the one-time enrollment link the QR code
+	// holds; Poll is a JSON status URL the waiting page polls, and Expires
+	// when the push lapses.
+	Link    string    `json:"link,omitempty"`
+	Poll    string    `json:"poll,omitempty"`
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // Question is one security question.
@@ -134,6 +140,9 @@ type Result struct {
 	// Replay: an authenticator code that was already used was presented
 	// (checklist 46): the flow audits it and notifies the user.
 	Replay bool
+	// Pending: the answer is not in yet (a push not yet approved on the
+	// device). Not a failure: the page waits and asks again.
+	Pending bool
 }
 
 // Method is one kind of verification method.

@@ -13,6 +13,7 @@ func Set() db.Set {
 		Migrations: []*db.Migration{
 			flows0001(),
 			methods0002(), // H5: methods, codes, outbox, captcha, rate limits
+			push0004(),    // H8: push authenticator devices, links, challenges
 		},
 	}
 }
