@@ -112,6 +112,13 @@ func TestSingleSignOnPromptAndMaxAge(t *testing.T) {
 			if q := rp.Callback(a3, b.Get(a3.URL)); q.Get("error") != "login_required" {
 				t.Fatalf("hint for bob answered with alice's session: %v", q)
 			}
+			// Signing in as Alice on a request hinted for Bob is refused.
+			b3 := s.NewBrowser(t)
+			a4 := rp.Start(pt.Param("id_token_hint", bobTok.Raw))
+			res := b3.SignIn(b3.Get(a4.URL).Page, pt.Username, pt.Password)
+			if res.Redirect != nil || !strings.Contains(res.Page.Text("#login-error"), "different account") {
+				t.Fatalf("wrong account accepted for a hinted request: %s", res)
+			}
 		})
 	})
 }
@@ -316,4 +323,51 @@ func TestAccountPageAndSignOut(t *testing.T) {
 			t.Fatalf("metrics: %.2000s", body)
 		}
 	})
+}
+
+func TestDevModeOverPlainHTTP(t *testing.T) {
+	s := pt.Start(t, dbURL(t), pt.Config{Insecure: true})
+	rp := s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
+	b := s.NewBrowser(t)
+	a := rp.Start()
+	res := b.Get(a.URL)
+	if res.Page.Header.Get("Strict-Transport-Security") != "" {
+		t.Error("HSTS over plain http")
+	}
+	q := rp.Callback(a, b.SignIn(res.Page, pt.Username, pt.Password))
+	if _, err := rp.Exchange(t.Context(), a, q.Get("code")); err != nil {
+		t.Fatal(err)
+	}
+	if b.Cookie("lk_session") == nil || b.Cookie("__Host-lk_session") != nil {
+		t.Fatal("dev-mode session cookie must be lk_session (browsers refuse __Host- over http)")
+	}
+}
+
+func TestReadinessAndLifecycle(t *testing.T) {
+	s := pt.Start(t, dbURL(t), pt.Config{})
+	s.Provider.Start()
+	s.Provider.Start() // idempotent
+	done := make(chan struct{})
+	go func() { _ = s.Provider.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	_ = s.Provider.Close() // twice is fine
+	sqlDB, err := s.DB.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = sqlDB.Close()
+	for path, want := range map[string]int{"/readyz": http.StatusServiceUnavailable, "/healthz": http.StatusOK} {
+		res, err := s.HTTP.Client().Get(s.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("%s with the database down: %d, want %d", path, res.StatusCode, want)
+		}
+	}
 }
