@@ -214,11 +214,15 @@ func (s *Storage) SaveAuthCode(ctx context.Context, id, code string) error {
 		"INSERT INTO oidc_auth_codes (code_hash, auth_request_id, client_id, expires_at) "+
 			"SELECT ?, id, client_id, ? FROM oidc_auth_requests WHERE id = ? AND done = ? AND expires_at > ?",
 		s.hash(purposeCode, code), now.Add(s.codeTTL), id, true, now)
-	if res.Error != nil {
+	switch {
+	case errors.Is(res.Error, gorm.ErrDuplicatedKey):
+		// The callback was replayed (reload, back button): one code per
+		// request, so the client learns the request is spent.
+		return oidc.ErrInvalidRequest().WithDescription("authorization request already answered")
+	case res.Error != nil:
 		return fmt.Errorf("opstore: save code: %w", res.Error)
-	}
-	if res.RowsAffected != 1 {
-		return ErrRequestGone
+	case res.RowsAffected != 1:
+		return oidc.ErrInvalidRequest().WithDescription("authorization request expired or not completed")
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package opstore_test
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -229,6 +230,36 @@ func TestReplayDuringTokenCreationMakesNoTokens(t *testing.T) {
 		}
 		if _, _, err := e.s.CreateAccessToken(ctx, req); err == nil {
 			t.Fatal("tokens issued for a replayed code")
+		}
+	})
+}
+
+func TestCreateAuthRequestBoundsInput(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		long := strings.Repeat("x", 5000)
+		many := make([]string, 100)
+		for i := range many {
+			many[i] = "s"
+		}
+		for _, tc := range []struct {
+			name string
+			mod  func(r *oidc.AuthRequest)
+		}{
+			{"long-state", func(r *oidc.AuthRequest) { r.State = long }},
+			{"long-nonce", func(r *oidc.AuthRequest) { r.Nonce = long }},
+			{"long-login-hint", func(r *oidc.AuthRequest) { r.LoginHint = long }},
+			{"many-scopes", func(r *oidc.AuthRequest) { r.Scopes = many }},
+			{"many-prompts", func(r *oidc.AuthRequest) { r.Prompt = many }},
+			{"unknown-client", func(r *oidc.AuthRequest) { r.ClientID = "nobody" }},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := &oidc.AuthRequest{ClientID: "web", RedirectURI: redirect, Scopes: []string{"openid"},
+					ResponseType: oidc.ResponseTypeCode}
+				tc.mod(r)
+				if _, err := e.s.CreateAuthRequest(t.Context(), r, ""); err == nil {
+					t.Fatal("accepted")
+				}
+			})
 		}
 	})
 }

@@ -19,7 +19,7 @@ import (
 
 // opServer runs the zitadel provider on the storage, with the client
 // interceptor, on a real HTTP server.
-func opServer(t *testing.T, e *env) *httptest.Server {
+func opServer(t testing.TB, e *env) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(nil)
 	t.Cleanup(srv.Close)
