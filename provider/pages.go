@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 
 	"github.com/labstack/echo/v4"
@@ -68,7 +69,7 @@ func (p *Provider) needsConsent(w http.ResponseWriter, r *http.Request) bool {
 		op.AuthRequestError(&issWriter{ResponseWriter: w, issuer: p.issuer}, r, req, &oidc.Error{ErrorType: "consent_required", Description: "the user has not allowed this application"}, p.op)
 		return true
 	}
-	http.Redirect(w, r, p.issuer+"/consent?authRequestID="+r.URL.Query().Get("id"), http.StatusSeeOther)
+	http.Redirect(w, r, p.issuer+"/consent?authRequestID="+url.QueryEscape(req.GetID()), http.StatusSeeOther)
 	return true
 }
 
