@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/provider/secret"
@@ -181,6 +183,9 @@ func (q *Queue) claim(ctx context.Context) (outboxRow, bool, error) {
 		}
 		res := cond.Updates(map[string]any{"claimed_by": q.instance, "claimed_at": now})
 		if res.Error != nil {
+			if contended(res.Error) {
+				continue // another dispatcher holds the row: take the next
+			}
 			return outboxRow{}, false, fmt.Errorf("sender: claim: %w", res.Error)
 		}
 		if res.RowsAffected == 1 {
@@ -188,6 +193,14 @@ func (q *Queue) claim(ctx context.Context) (outboxRow, bool, error) {
 		}
 	}
 	return outboxRow{}, false, nil // contended: the next wake or poll retries
+}
+
+// contended reports a MySQL deadlock or lock-wait timeout: InnoDB may
+// pick a racing claim as a deadlock victim, which only means another
+// dispatcher got there first.
+func contended(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }
 
 // deliver sends one claimed row and records the outcome.
@@ -237,11 +250,17 @@ func (q *Queue) finish(g *gorm.DB, r outboxRow, ok bool, err error) {
 	}
 }
 
+// addrRE finds email addresses and phone numbers in a gateway's error text.
+var addrRE = regexp.MustCompile(`[^\s<>"']+@[^\s<>"']+|\+[0-9][0-9 ().-]{6,}[0-9]`)
+
+// short is the error text kept in the row and the log: at most 200 bytes,
+// with recipients (echoed by many servers, "550 <bob@example.com>: no such
+// user") replaced, so neither holds an address in the clear.
 func short(err error) string {
 	if err == nil {
 		return ""
 	}
-	s := err.Error()
+	s := addrRE.ReplaceAllString(err.Error(), "[recipient]")
 	if len(s) > 200 {
 		s = s[:200]
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -174,5 +175,20 @@ func TestQueue(t *testing.T) {
 				t.Fatalf("dispatcher never sent: %v", err)
 			}
 		})
+	})
+}
+
+func TestFailureTextHasNoRecipient(t *testing.T) {
+	dbtest.EachDB(t, []db.Set{schema.Set()}, func(t *testing.T, g *gorm.DB) {
+		box := outbox.New()
+		q := sender.NewQueue(g, keys(t), []sender.Sender{box})
+		box.Fail(errors.New("550 5.1.1 <secret.person@example.com>: no such user; sms to +1 415 555 0142 failed"))
+		q.Enqueue(t.Context(), msg("secret.person@example.com"))
+		q.Drain(t.Context())
+		var last string
+		g.Table("sspr_outbox").Select("last_error").Row().Scan(&last)
+		if last == "" || strings.Contains(last, "secret.person") || strings.Contains(last, "555") {
+			t.Fatalf("last_error = %q", last)
+		}
 	})
 }
