@@ -173,6 +173,16 @@ func TestServeDevLoop(t *testing.T) {
 			t.Errorf("demo page lacks %s:\n%s", want, page)
 		}
 	}
+	// Checklist 65: the log holds no secret. The demo password is printed
+	// once, in the start banner, by design; nothing else may repeat it, and
+	// no token (JWTs start with eyJ) or the ID token's nonce appears.
+	log := srv.stderr.String()
+	if n := strings.Count(log, pw); n != 1 {
+		t.Errorf("demo password appears %d times in the server output, want once (the banner)", n)
+	}
+	if strings.Contains(log, "eyJ") {
+		t.Errorf("server output contains a JWT:\n%s", log)
+	}
 	if strings.Contains(srv.stderr.String(), "panic") {
 		t.Fatalf("server log mentions a panic:\n%s", srv.stderr.String())
 	}
