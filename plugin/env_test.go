@@ -128,7 +128,7 @@ func (s *signIn) RevokeUser(tx *gorm.DB, userID, except string) error {
 }
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	g        *gorm.DB
 	clock    *clock
 	keys     *secret.Keyring
@@ -152,7 +152,7 @@ type env struct {
 // provider/password.
 var fastHash = password.Params{Memory: 1024, Time: 1, Threads: 1}
 
-func newEnv(t *testing.T, url string) *env {
+func newEnv(t testing.TB, url string, params ...password.Params) *env {
 	t.Helper()
 	g := dbtest.Open(t, url, pschema.Set(), schema.Set())
 	ck := &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
@@ -161,7 +161,11 @@ func newEnv(t *testing.T, url string) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, g: g, clock: ck, keys: keys}
-	hasher := password.NewHasher(fastHash)
+	hp := fastHash
+	if len(params) > 0 {
+		hp = params[0]
+	}
+	hasher := password.NewHasher(hp)
 	e.users = user.NewStore(g, hasher, user.WithClock(ck.Now), user.WithKeyring(keys))
 	e.audit = audit.NewLog(g, audit.WithClock(ck.Now))
 	e.store = method.NewStore(g, method.WithStoreClock(ck.Now))
