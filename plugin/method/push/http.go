@@ -74,11 +74,32 @@ func (m *Method) Routes(g *echo.Group) {
 	g.GET("/authenticator", func(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, m.base.Path+EnrollPath)
 	})
-	api := g.Group(APIPath, web.NoStore())
+	api := g.Group(APIPath, web.NoStore(), jsonErrors)
 	api.POST("/enroll", m.enroll)
 	api.GET("/pending", m.pending)
 	api.POST("/decide", m.decide)
 	api.GET("/status/:id", m.status)
+}
+
+// jsonErrors answers the device API's client errors in JSON whatever the
+// host's error handler does with paths outside /api/; server faults go to
+// that handler (logged there, shown without detail).
+func jsonErrors(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		err := next(c)
+		if err == nil || c.Response().Committed {
+			return err
+		}
+		var ae *web.APIError
+		if errors.As(err, &ae) {
+			return c.JSON(ae.Status, ae)
+		}
+		var he *echo.HTTPError
+		if errors.As(err, &he) && he.Code >= 400 && he.Code < 500 {
+			return c.JSON(he.Code, &web.APIError{Status: he.Code, Code: "invalid_request", Description: http.StatusText(he.Code)})
+		}
+		return err
+	}
 }
 
 func apiErr(status int, code, msg string) error {

@@ -38,6 +38,9 @@ const (
 	PerDay    = 10
 	// ReportBlock is how long a fraud report blocks pushes by default.
 	ReportBlock = time.Hour
+	// VerifyGrace is how long after a push's expiry an approval given in
+	// time may still be collected by the page (it polls every few seconds).
+	VerifyGrace = 30 * time.Second
 )
 
 // Challenge states (push_challenges.status).
@@ -238,7 +241,9 @@ type pendingState struct {
 
 func aadPending(flowID, userID string) []byte { return []byte("push-pending|" + flowID + "|" + userID) }
 
-func (m *Method) linkKey(token string) string { return hex.EncodeToString(m.keys.MAC("push-link", token)) }
+func (m *Method) linkKey(token string) string {
+	return hex.EncodeToString(m.keys.MAC("push-link", token))
+}
 
 // EnrollPath is where enrollment links point: the web authenticator,
 // with the token in the fragment so it never reaches a server log.
@@ -374,7 +379,7 @@ func (m *Method) Challenge(ctx context.Context, flowID string, u method.Ref, e m
 		}
 	}
 	return method.Challenge{ID: r.ID, EnrollmentID: e.ID, Method: method.Push, FlowID: flowID,
-		Prompt: method.Prompt{Kind: "number", Number: number, Poll: m.url(StatusPath + r.ID), Expires: r.ExpiresAt},
+		Prompt:    method.Prompt{Kind: "number", Number: number, Poll: m.url(StatusPath + r.ID), Expires: r.ExpiresAt},
 		ExpiresAt: r.ExpiresAt}, nil
 }
 
@@ -454,6 +459,9 @@ func (m *Method) Verify(ctx context.Context, flowID string, u method.Ref, e meth
 		}
 		return method.Result{Dead: true}, nil
 	case statusApproved:
+		if !now.Before(r.ExpiresAt.Add(VerifyGrace)) {
+			return method.Result{Dead: true}, nil
+		}
 		g := m.g.WithContext(ctx)
 		res := g.Model(&challengeRow{}).Where("id = ? AND status = ? AND used_at IS NULL", r.ID, statusApproved).Update("used_at", now)
 		if res.Error != nil {
