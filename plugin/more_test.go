@@ -18,6 +18,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/plugin/method/totp"
+	"github.com/latchkeyid/latchkey/plugin/ratelimit"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/user"
 )
@@ -310,3 +311,23 @@ var (
 	_ = user.ErrNotFound
 	_ *gorm.DB
 )
+
+// TestSendsPerIP: codes per client IP are limited, decoys included.
+func TestSendsPerIP(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		e.plugin.SetSendsPerIP(ratelimit.New(e.g, ratelimit.WithClock(e.clock.Now)),
+			ratelimit.Rule{Scope: "test-ip", Limit: 2, Window: 10 * time.Minute})
+		u := e.user("vera", false)
+		e.enrollEmail(u, "vera@example.org")
+		for i, login := range []string{"vera", "nobody-1", "vera"} {
+			b := e.browser()
+			fp := b.start(login, "")
+			b.post(fp, url.Values{"intent": {"reset"}})
+			b.post(fp+"/method", url.Values{"enrollment": {b.options()[0][0]}})
+			limited := strings.Contains(b.last, "Too many codes were sent")
+			if limited != (i == 2) {
+				t.Fatalf("send %d (%s): limited=%v", i, login, limited)
+			}
+		}
+	})
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/flow"
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/policy"
+	"github.com/latchkeyid/latchkey/plugin/ratelimit"
 	"github.com/latchkeyid/latchkey/plugin/sender"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/password"
@@ -36,6 +37,11 @@ type Deps struct {
 	Policy      *policy.Store
 	Queue       *sender.Queue // durable outbox: nothing is sent inline
 	Captcha     captcha.Verifier
+	// Limiter, when set, limits code sends per client IP (the methods
+	// limit per address and per user themselves).
+	Limiter *ratelimit.Limiter
+	// SendsPerIP overrides DefaultSendsPerIP.
+	SendsPerIP ratelimit.Rule
 	SignIn      SignIn
 	Renderer    *ui.Renderer
 	// Issuer is the public URL (LATCHKEY_ISSUER): every link in mail and
@@ -44,6 +50,9 @@ type Deps struct {
 	PasswordPolicy password.Policy
 	Now            func() time.Time
 }
+
+// DefaultSendsPerIP limits codes sent (and decoy challenges) per client IP.
+var DefaultSendsPerIP = ratelimit.Rule{Scope: "sspr-send-ip", Limit: 30, Window: 10 * time.Minute}
 
 // StepUpWindow is how long a step-up on /security-info lasts.
 const StepUpWindow = 10 * time.Minute
@@ -84,6 +93,9 @@ func New(d Deps) (*Plugin, error) {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.SendsPerIP == (ratelimit.Rule{}) {
+		d.SendsPerIP = DefaultSendsPerIP
 	}
 	if d.PasswordPolicy == (password.Policy{}) {
 		d.PasswordPolicy = password.DefaultPolicy
@@ -196,4 +208,20 @@ func flowErr(err error) error {
 			Link: errFlow.Link, LinkText: errFlow.LinkText, Err: err}
 	}
 	return err
+}
+
+// sendAllowed applies the per-IP send limit (decoys included, so the limit
+// reveals nothing).
+func (p *Plugin) sendAllowed(c echo.Context) (bool, error) {
+	if p.d.Limiter == nil {
+		return true, nil
+	}
+	ok, _, err := p.d.SendsPerIP.Allow(c.Request().Context(), p.d.Limiter, c.RealIP())
+	return ok, err
+}
+
+// SetSendsPerIP replaces the per-IP send limit (tests, and cmd when the
+// limiter is built after the plugin).
+func (p *Plugin) SetSendsPerIP(l *ratelimit.Limiter, r ratelimit.Rule) {
+	p.d.Limiter, p.d.SendsPerIP = l, r
 }

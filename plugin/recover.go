@@ -424,6 +424,12 @@ func (p *Plugin) chooseMethod(c echo.Context) error {
 	if !ok {
 		return p.renderMethods(c, f, "That method is not available now. Choose another one.")
 	}
+	if ok, err := p.sendAllowed(c); err != nil || !ok {
+		if err != nil {
+			return err
+		}
+		return p.renderMethods(c, f, "Too many codes were sent. Please wait a while or choose another method.")
+	}
 	ch, err := m.Challenge(ctx, f.ID, ref, *e)
 	if err != nil {
 		if errors.Is(err, method.ErrRateLimited) {

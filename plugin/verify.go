@@ -117,6 +117,12 @@ func (p *Plugin) resend(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if ok, err := p.sendAllowed(c); err != nil || !ok {
+		if err != nil {
+			return err
+		}
+		return p.renderVerify(c, f, "A new code cannot be sent right now. Please wait or choose another method.", "")
+	}
 	ch, err = r.Resend(ctx, f.ID, ref, e, ch)
 	if err != nil {
 		if errors.Is(err, method.ErrUnavailable) || errors.Is(err, method.ErrRateLimited) || errors.Is(err, method.ErrDead) {
