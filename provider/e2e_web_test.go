@@ -378,3 +378,57 @@ func TestSignInContractForThePlugin(t *testing.T) {
 		})
 	})
 }
+
+// Bad input anywhere gets a 4xx (OAuth JSON or a friendly page), never a
+// 500, a panic or internal text.
+func TestMalformedRequestsNeverFail500(t *testing.T) {
+	s := pt.Start(t, dbURL(t), pt.Config{})
+	tests := []struct {
+		method, path, body, auth, bearer string
+	}{
+		{"POST", "/oauth/token", "grant_type=authorization_code&code=%zz", pt.WebClient, ""},
+		{"POST", "/oauth/token", "grant_type=refresh_token&refresh_token=" + strings.Repeat("x", 3000), pt.WebClient, ""},
+		{"POST", "/oauth/token", "\x00\x01garbage", "", ""},
+		{"POST", "/oauth/token", "grant_type=client_credentials&scope=" + strings.Repeat("a ", 500), pt.ServiceClient, ""},
+		{"GET", "/userinfo", "", "", "not-a-token"},
+		{"GET", "/userinfo", "", "", strings.Repeat("e", 400)},
+		{"POST", "/oauth/introspect", "token=abc", "", ""},
+		{"POST", "/oauth/introspect", "token=abc", pt.WebClient, ""},
+		{"POST", "/revoke", "token=abc&token_type_hint=refresh_token", pt.WebClient, ""},
+		{"GET", "/end_session?id_token_hint=eyJhbGciOiJub25lIn0.e30.", "", "", ""},
+		{"GET", "/end_session?client_id=nobody&post_logout_redirect_uri=https://evil.example", "", "", ""},
+		{"GET", "/authorize/callback?id=nope", "", "", ""},
+		{"GET", "/authorize?client_id=webapp&response_type=code&redirect_uri=https://app.example/callback&scope=openid&code_challenge=abc&code_challenge_method=S256&max_age=-5", "", "", ""},
+		{"GET", "/authorize?client_id=webapp&response_type=code&redirect_uri=https://app.example/callback&scope=", "", "", ""},
+		{"POST", "/login", "authRequestID=nope&username=a&password=b", "", ""},
+		{"POST", "/consent", "authRequestID=nope&decision=allow", "", ""},
+		{"GET", "/logout?to=https://evil.example&sig=%%%", "", "", ""},
+		{"GET", "/static/../../etc/passwd", "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(strings.ReplaceAll(tt.method+tt.path, "/", "_")[:min(40, len(tt.method+tt.path))], func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, s.URL+tt.path, strings.NewReader(tt.body))
+			if tt.body != "" {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			switch {
+			case tt.auth == pt.WebClient:
+				req.SetBasicAuth(pt.WebClient, pt.WebSecret)
+			case tt.auth == pt.ServiceClient:
+				req.SetBasicAuth(pt.ServiceClient, pt.ServiceSecret)
+			}
+			if tt.bearer != "" {
+				req.Header.Set("Authorization", "Bearer "+tt.bearer)
+			}
+			res, err := s.HTTP.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode >= 500 || strings.Contains(string(body), "goroutine") || strings.Contains(string(body), ".go:") {
+				t.Fatalf("%d %.300s", res.StatusCode, body)
+			}
+		})
+	}
+}

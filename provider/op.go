@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -126,6 +127,20 @@ func (p *Provider) opInterceptor(next http.Handler) http.Handler {
 			p.serveFriendly(next, &issWriter{ResponseWriter: w, issuer: p.issuer}, r)
 			return
 		case "/end_session":
+			// The library answers an unknown client_id with a 500; it is the
+			// caller's mistake, so say so before it runs.
+			if err := r.ParseForm(); err != nil {
+				p.renderPlain(w, http.StatusBadRequest, "This request cannot be completed", "The sign-out request is malformed.")
+				return
+			}
+			if id := r.Form.Get("client_id"); id != "" {
+				var oe *oidc.Error
+				if _, err := p.store.GetClientByClientID(r.Context(), id); err != nil && !errors.As(err, &oe) {
+					p.renderPlain(w, http.StatusBadRequest, "This request cannot be completed",
+						"The application that sent you here is not registered with Latchkey.")
+					return
+				}
+			}
 			p.serveFriendly(next, w, r)
 			return
 		}
