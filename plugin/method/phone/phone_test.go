@@ -3,6 +3,7 @@ package phone_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,9 @@ import (
 )
 
 var sets = []db.Set{pschema.Set(), schema.Set()}
+
+// quiet drops the methods' expected warnings (failed sends in failure tests).
+var quiet = slog.New(slog.DiscardHandler)
 
 // noLimits keeps only the allowlist, for tests of other behaviour.
 var noLimits = phone.Limits{}
@@ -50,11 +54,13 @@ func setup(t *testing.T, g *gorm.DB, limits phone.Limits) *fixture {
 	f := &fixture{g: g, clk: methodtest.NewClock(), srv: twiliotest.New(t), allowed: []string{"US", "GB"},
 		m: map[method.Name]*phone.Method{}, free: map[method.Name]*phone.Method{}}
 	f.audit = audit.NewLog(g, audit.WithClock(f.clk.Now))
-	f.guard = phone.NewGuard(ratelimit.New(g, ratelimit.WithClock(f.clk.Now)), limits, "US", phone.WithAudit(f.audit),
+	f.guard = phone.NewGuard(ratelimit.New(g, ratelimit.WithClock(f.clk.Now)), limits, "US", phone.WithAudit(f.audit), phone.WithGuardLogger(quiet),
 		phone.WithCountries(func(context.Context) ([]string, error) { return f.allowed, nil }))
 	f.codes = method.NewCodes(g, keys, method.WithCodeClock(f.clk.Now))
 	f.store = method.NewStore(g, method.WithStoreClock(f.clk.Now))
-	cl, err := twilio.New(f.srv.Config())
+	cfg := f.srv.Config()
+	cfg.Timeout = 800 * time.Millisecond
+	cl, err := twilio.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +70,8 @@ func setup(t *testing.T, g *gorm.DB, limits phone.Limits) *fixture {
 			to    map[method.Name]*phone.Method
 			guard *phone.Guard
 		}{{f.m, f.guard}, {f.free, free}} {
-			m, err := phone.New(n, phone.Deps{Codes: f.codes, Keys: keys, Guard: x.guard, SMS: cl.SMS(), Voice: cl.Voice(), DefaultRegion: "US"})
+			m, err := phone.New(n, phone.Deps{Codes: f.codes, Keys: keys, Guard: x.guard, SMS: cl.SMS(), Voice: cl.Voice(), DefaultRegion: "US",
+				Log: quiet})
 			if err != nil {
 				t.Fatal(err)
 			}
