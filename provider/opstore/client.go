@@ -320,6 +320,10 @@ func checkRedirect(raw string, public bool) error {
 		}
 	case !public:
 		return errors.New("custom schemes are only for public (native) clients")
+	case !strings.Contains(u.Scheme, "."):
+		// RFC 8252 §7.1: reverse domain names; this also keeps out
+		// javascript:, data: and file:.
+		return errors.New("a custom scheme must be a reverse domain name such as com.example.app")
 	}
 	return nil
 }

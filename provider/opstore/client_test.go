@@ -32,6 +32,7 @@ func TestCreateClientValidation(t *testing.T) {
 			{"http-remote", opstore.NewClient{ID: "b1", RedirectURIs: []string{"http://evil.example/cb"}}, false},
 			{"fragment", opstore.NewClient{ID: "b2", RedirectURIs: []string{"https://a.example/cb#x"}}, false},
 			{"relative", opstore.NewClient{ID: "b3", RedirectURIs: []string{"/cb"}}, false},
+			{"javascript-scheme", opstore.NewClient{ID: "b41", Public: true, RedirectURIs: []string{"javascript:alert(1)"}}, false},
 			{"custom-scheme-confidential", opstore.NewClient{ID: "b4", RedirectURIs: []string{"app:/cb"}}, false},
 			{"code-without-redirect", opstore.NewClient{ID: "b5", GrantTypes: []string{"authorization_code"}}, false},
 			{"public-client-credentials", opstore.NewClient{ID: "b6", Public: true, GrantTypes: []string{"client_credentials"}}, false},
