@@ -151,6 +151,32 @@ func Run(t *testing.T, h Harness) {
 			}
 		})
 	}
+	if r, ok := h.Method.(method.Resender); ok {
+		// NIST 800-63B §3.1.3.2 / checklist 13: 4 wrong, resend, 1 wrong
+		// kills the challenge exactly as 5 wrong would.
+		t.Run("resend-keeps-failure-count", func(t *testing.T) {
+			fid := flowID()
+			c := challenge(t, h, fid, e)
+			for i := range 4 {
+				if res := verify(t, h, fid, e, c, h.Wrong(t, c)); res.OK || res.Dead {
+					t.Fatalf("wrong answer %d: %+v, want a live failure", i+1, res)
+				}
+			}
+			c2, err := r.Resend(ctx, fid, h.User, e, c)
+			if err != nil {
+				t.Fatalf("Resend: %v", err)
+			}
+			if res := verify(t, h, fid, e, c2, h.Wrong(t, c2)); !res.Dead {
+				t.Fatalf("fifth wrong answer after a resend: %+v, want dead", res)
+			}
+			if res := verify(t, h, fid, e, c2, h.Right(t, e, c2)); res.OK {
+				t.Fatal("right answer accepted on a dead challenge")
+			}
+			if _, err := r.Resend(ctx, fid, h.User, e, c2); err == nil {
+				t.Fatal("a dead challenge was resent")
+			}
+		})
+	}
 	t.Run("decoy-never-passes", func(t *testing.T) {
 		fid := flowID()
 		decoy := method.Ref{ID: "", Username: "nobody", Decoy: true}
