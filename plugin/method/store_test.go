@@ -11,6 +11,8 @@ import (
 
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/method/methodtest"
+	"github.com/latchkeyid/latchkey/plugin/method/questions"
+	"github.com/latchkeyid/latchkey/plugin/method/totp"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 )
 
@@ -143,35 +145,28 @@ func TestMask(t *testing.T) {
 }
 
 func TestRegistry(t *testing.T) {
-	r, err := method.NewRegistry()
-	if err != nil || len(r.Names()) != 0 {
-		t.Fatalf("empty registry: %v", err)
+	k := keyring(t)
+	tm := totp.New(nil, k, "Latchkey")
+	qm := questions.New(nil, nil, k, nil)
+	r, err := method.NewRegistry(tm, qm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Names(); len(got) != 2 || got[0] != method.TOTP || got[1] != method.Questions {
+		t.Fatalf("Names = %v", got)
+	}
+	if m, ok := r.Get(method.TOTP); !ok || m != tm {
+		t.Fatal("Get(totp)")
 	}
 	if _, ok := r.Get(method.Email); ok {
-		t.Fatal("empty registry has email")
+		t.Fatal("Get(email) on a registry without it")
 	}
-}
-
-func TestStoreConcurrentDuplicate(t *testing.T) {
-	dbtest.EachDB(t, sets(), func(t *testing.T, g *gorm.DB) {
-		s := method.NewStore(g)
-		var ok atomic.Int32
-		var wg sync.WaitGroup
-		for i := range 10 {
-			wg.Go(func() {
-				e := method.Enrollment{ID: "c" + string(rune('a'+i)), UserID: "u9", Method: method.Email, DestinationKey: "same"}
-				err := s.Add(t.Context(), &e, 0)
-				switch {
-				case err == nil:
-					ok.Add(1)
-				case !errors.Is(err, method.ErrDuplicate):
-					t.Error(err)
-				}
-			})
-		}
-		wg.Wait()
-		if ok.Load() != 1 {
-			t.Fatalf("%d concurrent registrations of one address succeeded, want 1", ok.Load())
-		}
-	})
+	// Enabled keeps the registry's order and drops unknown or unavailable names.
+	en := r.Enabled([]string{"questions", "email", "totp", "nonsense"})
+	if len(en) != 2 || en[0] != tm || en[1] != qm {
+		t.Fatalf("Enabled = %v", en)
+	}
+	if _, err := method.NewRegistry(tm, totp.New(nil, k, "x")); err == nil {
+		t.Fatal("two methods with one name accepted")
+	}
 }
