@@ -42,8 +42,8 @@ type Deps struct {
 	Limiter *ratelimit.Limiter
 	// SendsPerIP overrides DefaultSendsPerIP.
 	SendsPerIP ratelimit.Rule
-	SignIn      SignIn
-	Renderer    *ui.Renderer
+	SignIn     SignIn
+	Renderer   *ui.Renderer
 	// Issuer is the public URL (LATCHKEY_ISSUER): every link in mail and
 	// pages is built from it, never from the Host header.
 	Issuer         string
