@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -133,6 +134,7 @@ func (m *Manager) view(ctx context.Context) (*snapshot, error) {
 		if err := m.reload(ctx); err != nil {
 			// Keep serving the keys we have: a database hiccup must not stop
 			// token signing. The next call retries.
+			slog.WarnContext(ctx, "keys: refresh failed, serving cached keys", "err", err)
 			return s, nil
 		}
 		return m.current(), nil

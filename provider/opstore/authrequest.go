@@ -287,7 +287,7 @@ func (s *Storage) replayed(ctx context.Context, grantID string) error {
 // issued from the grant is revoked, with their refresh families.
 func (s *Storage) revokeGrant(ctx context.Context, grantID string) error {
 	now := s.clock()
-	err := s.db(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.transact(ctx, func(tx *gorm.DB) error {
 		if err := tx.Where("id = ?", grantID).Delete(&authRequestRow{}).Error; err != nil {
 			return err
 		}

@@ -333,3 +333,19 @@ func TestCleanup(t *testing.T) {
 		}
 	})
 }
+
+func TestSigningFallsBackToRS256(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		ctx := t.Context()
+		if err := e.g.Exec("DELETE FROM oidc_signing_keys WHERE alg = ?", "ES256").Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := e.keys.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		k, err := e.s.SigningKey(opstore.WithClientID(ctx, "spa"))
+		if err != nil || k.SignatureAlgorithm() != "RS256" {
+			t.Fatalf("ES256 client without an ES256 key: %v, %v", k, err)
+		}
+	})
+}

@@ -169,6 +169,11 @@ func (s *Storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
 		}
 	}
 	k, err := s.keys.Signing(ctx, alg)
+	if err != nil && alg != keys.RS256 {
+		// Never fail a sign-in over the optional algorithm: RS256 is what
+		// OIDC Core requires every client to accept.
+		k, err = s.keys.Signing(ctx, keys.RS256)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opstore: signing key: %w", err)
 	}

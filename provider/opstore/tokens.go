@@ -258,7 +258,7 @@ func revokeFamily(tx *gorm.DB, familyID string, now time.Time) error {
 }
 
 func (s *Storage) revokeFamilyNow(ctx context.Context, familyID string) error {
-	return s.db(ctx).Transaction(func(tx *gorm.DB) error { return revokeFamily(tx, familyID, s.clock()) })
+	return s.transact(ctx, func(tx *gorm.DB) error { return revokeFamily(tx, familyID, s.clock()) })
 }
 
 // refreshByHash finds a refresh token by its raw value.
@@ -369,7 +369,7 @@ func (s *Storage) TerminateSession(ctx context.Context, userID, clientID string)
 		return nil
 	}
 	now := s.clock()
-	err := s.db(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.transact(ctx, func(tx *gorm.DB) error {
 		if err := tx.Model(&refreshTokenRow{}).
 			Where("user_id = ? AND client_id = ? AND revoked_at IS NULL", userID, clientID).
 			Update("revoked_at", now).Error; err != nil {
