@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -433,4 +434,25 @@ func (m *Method) pretend(ctx context.Context) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// FormData is what the registration page (ui template
+// "security-info-add-phone") needs besides the common fields: the country
+// selector (Countries, with Region preselected), whether to ask for an
+// Extension, and the delivery Channels to offer.
+func (m *Method) FormData(ctx context.Context) (map[string]any, error) {
+	allowed, err := m.d.Guard.Allowed(ctx)
+	if err != nil {
+		return nil, err
+	}
+	countries := Countries(allowed)
+	region := m.d.DefaultRegion
+	if len(allowed) > 0 && !slices.Contains(allowed, region) && len(countries) > 0 {
+		region = countries[0].Region
+	}
+	channels := []string{}
+	for _, c := range m.Channels() {
+		channels = append(channels, string(c))
+	}
+	return map[string]any{"Countries": countries, "Region": region, "Extension": m.name == method.OfficePhone, "Channels": channels}, nil
 }
