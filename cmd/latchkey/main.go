@@ -44,6 +44,8 @@ type cli struct {
 	Method  methodCmd  `cmd:"" help:"Manage users' verification methods."`
 	Policy  policyCmd  `cmd:"" help:"Show or change the recovery policy."`
 	Bench   benchCmd   `cmd:"" help:"Measure token-endpoint requests/s and latency against a running server (loopback only)."`
+
+	Authenticator authenticatorCmd `cmd:"" help:"The Latchkey Authenticator: approve sign-in requests and show TOTP codes."` // H8
 }
 
 // usageError marks errors that are the operator's to fix (exit 2).
