@@ -168,6 +168,17 @@ func TestConsentForThirdPartyClients(t *testing.T) {
 				t.Fatalf("consent asked again: %v", q)
 			}
 		})
+		t.Run("prompt-consent-asks-again", func(t *testing.T) {
+			a := rp.Start(pt.Param("prompt", "consent"))
+			res := b.Get(a.URL)
+			if res.Page == nil || res.Page.URL.Path != "/consent" {
+				t.Fatalf("prompt=consent skipped the consent page: %s", res)
+			}
+			q := rp.Callback(a, b.Submit(res.Page, `form[action="/consent"]`, map[string]string{"decision": "allow"}))
+			if q.Get("code") == "" {
+				t.Fatalf("no code after consenting again: %v", q)
+			}
+		})
 		t.Run("consent-page-of-another-user", func(t *testing.T) {
 			a := rp.Start(pt.Param("scope", "openid phone"))
 			other := s.NewBrowser(t)

@@ -2,9 +2,12 @@ package provider
 
 import (
 	"context"
+	"crypto/hmac"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"slices"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -61,6 +64,11 @@ func (p *Provider) needsConsent(w http.ResponseWriter, r *http.Request) bool {
 	if err != nil {
 		p.renderPlain(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
 		return true
+	}
+	// prompt=consent asks again even when consent is stored; the answer
+	// given for this very request is carried by a short-lived MACed cookie.
+	if slices.Contains(req.GetPrompt(), oidc.PromptConsent) && !p.consentedNow(r, req.GetID()) {
+		has = false
 	}
 	if has {
 		return false
@@ -139,6 +147,7 @@ func (p *Provider) postConsent(c echo.Context) error {
 		return err
 	}
 	p.record(c, "consent.granted", req.GetSubject(), "ok", map[string]any{"client": req.GetClientID(), "scopes": req.GetScopes()})
+	c.SetCookie(web.Cookie(consentCookie, p.consentMark(req.GetID()), 5*time.Minute, p.secure))
 	return c.Redirect(http.StatusSeeOther, p.callback(opIssuerCtx(ctx, p.issuer), req.GetID()))
 }
 
@@ -185,4 +194,16 @@ func (p *Provider) getAccount(c echo.Context) error {
 		"CSRF": web.CSRFToken(c), "DisplayName": name, "Username": u.Username,
 		"Since": s.AuthTime.UTC().Format("15:04 MST, 2 January 2006"),
 	})
+}
+
+// consentCookie marks "consent was just given for this auth request".
+const consentCookie = "lk_consented"
+
+func (p *Provider) consentMark(authRequestID string) string {
+	return authRequestID + "." + base64.RawURLEncoding.EncodeToString(p.keyring.MAC("consented", authRequestID))
+}
+
+func (p *Provider) consentedNow(r *http.Request, authRequestID string) bool {
+	got := web.CookieValue(r, consentCookie, p.secure)
+	return got != "" && hmac.Equal([]byte(got), []byte(p.consentMark(authRequestID)))
 }
