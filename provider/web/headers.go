@@ -12,7 +12,7 @@ import (
 // browsers apply it to the redirects that follow a form POST, and the
 // sign-in POST must redirect on to the relying party's origin.
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"media-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+	"media-src 'self' data:; connect-src 'self'; manifest-src 'self'; worker-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // HSTS asks browsers to use https for two years (checklist: >= 1 year).
 const HSTS = "max-age=63072000; includeSubDomains"
