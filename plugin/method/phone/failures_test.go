@@ -397,3 +397,18 @@ func TestConcurrentSendsLimited(t *testing.T) {
 		}
 	})
 }
+
+// Checklist 3: unknown names do not share one per-user bucket, so decoys
+// meet the per-user limit exactly as often as real users.
+func TestDecoysKeyedByName(t *testing.T) {
+	dbtest.EachDB(t, sets, func(t *testing.T, g *gorm.DB) {
+		f := setup(t, g, phone.Limits{PerUser: phone.DefaultLimits.PerUser})
+		for i := range 7 {
+			name := nth("ghost-")(i)
+			d := method.Enrollment{ID: "decoy-" + name, Method: method.Mobile, Label: "+1 ••• ••• ••07"}
+			if _, err := f.m[method.Mobile].Challenge(t.Context(), "flow", method.Ref{Username: name, Decoy: true}, d); err != nil {
+				t.Fatalf("decoy %d: %v", i, err)
+			}
+		}
+	})
+}

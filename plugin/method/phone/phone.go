@@ -63,6 +63,10 @@ type Deps struct {
 	DefaultRegion string
 	// Brand is the name said and written in messages ("Latchkey").
 	Brand string
+	// Domain, when set (the issuer's host), ends each text with the
+	// origin-bound line "@domain #code" (WebOTP): browsers offer the code
+	// only on that site, which blunts phishing pages that relay it.
+	Domain string
 	Log   *slog.Logger
 }
 
@@ -237,7 +241,7 @@ func (m *Method) Begin(ctx context.Context, flowID string, u method.Ref, in meth
 	}
 	st := stored{ID: rand.Text(), E164: n.E164, Extension: ext, Channel: ch}
 	key := m.DestinationKey(n.E164)
-	s := Send{Method: m.name, Channel: ch, Purpose: "register", UserID: u.ID, FlowID: flowID, Number: n, DestKey: key, Decoy: u.Decoy}
+	s := Send{Method: m.name, Channel: ch, Purpose: "register", UserID: sendUser(u), FlowID: flowID, Number: n, DestKey: key, Decoy: u.Decoy}
 	cid, exp, err := m.issueAndSend(ctx, s, st, func(ctx context.Context) (string, string, time.Time, error) {
 		return m.d.Codes.Issue(ctx, flowID, u.ID, st.ID)
 	})
@@ -317,7 +321,7 @@ func (m *Method) ChallengeInput(ctx context.Context, flowID string, u method.Ref
 		}
 		key = e.DestinationKey
 	}
-	s := Send{Method: m.name, Channel: ch, Purpose: "verify", UserID: u.ID, FlowID: flowID, Number: t.Number, DestKey: key, Decoy: u.Decoy}
+	s := Send{Method: m.name, Channel: ch, Purpose: "verify", UserID: sendUser(u), FlowID: flowID, Number: t.Number, DestKey: key, Decoy: u.Decoy}
 	cid, exp, err := m.issueAndSend(ctx, s, stored{E164: t.Number.E164, Extension: t.Extension, Channel: ch}, func(ctx context.Context) (string, string, time.Time, error) {
 		return m.d.Codes.Issue(ctx, flowID, u.ID, e.ID)
 	})
@@ -354,7 +358,7 @@ func (m *Method) Resend(ctx context.Context, flowID string, u method.Ref, e meth
 	if m.senderFor(cs.Channel) == nil {
 		return method.Challenge{}, fmt.Errorf("phone: %s: %w", cs.Channel, method.ErrUnavailable)
 	}
-	s := Send{Method: m.name, Channel: cs.Channel, Purpose: "resend", UserID: u.ID, FlowID: flowID, Number: t.Number, DestKey: key, Decoy: u.Decoy}
+	s := Send{Method: m.name, Channel: cs.Channel, Purpose: "resend", UserID: sendUser(u), FlowID: flowID, Number: t.Number, DestKey: key, Decoy: u.Decoy}
 	_, exp, err := m.issueAndSend(ctx, s, stored{E164: t.Number.E164, Extension: t.Extension, Channel: cs.Channel}, func(ctx context.Context) (string, string, time.Time, error) {
 		code, exp, err := m.d.Codes.Reissue(ctx, c.ID, flowID, u.ID)
 		return c.ID, code, exp, err
@@ -372,6 +376,16 @@ func (m *Method) Verify(ctx context.Context, flowID string, u method.Ref, e meth
 		return method.Result{Dead: true}, nil
 	}
 	return m.d.Codes.Check(ctx, c.ID, flowID, u.ID, answer[FieldCode])
+}
+
+// sendUser is the per-user limit key's user: a decoy without an ID is
+// keyed by its login, so unknown names do not share one bucket (which
+// would make decoys hit the limit sooner than real users).
+func sendUser(u method.Ref) string {
+	if u.Decoy && u.ID == "" {
+		return "name:" + u.Username
+	}
+	return u.ID
 }
 
 // issueAndSend is the one path of every send: guard (allowlist, breaker,
@@ -399,6 +413,9 @@ func (m *Method) issueAndSend(ctx context.Context, s Send, to stored, issue func
 	minutes := int(m.d.Codes.TTL().Minutes())
 	if s.Channel == sender.SMS {
 		msg.Text, msg.Lang = smsText(lang, m.d.Brand, code, minutes), lang
+		if m.d.Domain != "" {
+			msg.Text += "\n\n@" + m.d.Domain + " #" + code
+		}
 	} else {
 		msg.Text, msg.Lang, msg.Extension = voiceText(lang, m.d.Brand, code), voice, to.Extension
 	}

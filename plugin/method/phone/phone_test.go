@@ -248,6 +248,56 @@ func TestDeliveryChoices(t *testing.T) {
 	})
 }
 
+// Checklist 26: a code goes only to the number stored (and proven) in the
+// enrollment; nothing in the request can redirect it, and an enrollment
+// whose sealed data was swapped from another one is refused.
+func TestDestinationOnlyFromEnrollment(t *testing.T) {
+	dbtest.EachDB(t, sets, func(t *testing.T, g *gorm.DB) {
+		f := setup(t, g, noLimits)
+		ctx := t.Context()
+		a := f.register(t, ctx, method.Mobile, ref("dest-a"), method.Input{"phone": "+12015550131"})
+		b := f.register(t, ctx, method.Mobile, ref("dest-b"), method.Input{"phone": "+12015550132"})
+		in := method.Input{"channel": "sms", "phone": "+19002345678", "to": "+12015550132", "country": "GB"}
+		if _, err := f.m[method.Mobile].ChallengeInput(ctx, "flow", ref("dest-a"), a, in); err != nil {
+			t.Fatal(err)
+		}
+		ms := f.srv.Messages()
+		if last := ms[len(ms)-1]; last.To != "+12015550131" {
+			t.Fatalf("code sent to %s", last.To)
+		}
+		swapped := a
+		swapped.Data = b.Data
+		before := f.srv.Requests()
+		if _, err := f.m[method.Mobile].Challenge(ctx, "flow", ref("dest-a"), swapped); err == nil {
+			t.Fatal("an enrollment with another enrollment's sealed number was used")
+		}
+		if f.srv.Requests() != before {
+			t.Fatal("the gateway was called")
+		}
+	})
+}
+
+// Texts end with the origin-bound line (WebOTP) when a domain is set.
+func TestOriginBoundSMS(t *testing.T) {
+	dbtest.EachDB(t, sets, func(t *testing.T, g *gorm.DB) {
+		f := setup(t, g, noLimits)
+		keys, _ := secret.Parse(secret.Generate())
+		cl, _ := twilio.New(f.srv.Config())
+		m, err := phone.New(method.Mobile, phone.Deps{Codes: f.codes, Keys: keys, Guard: f.guard, SMS: cl.SMS(), Domain: "id.example.com", Log: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Begin(t.Context(), "flow", ref("webotp"), method.Input{"phone": "+12015550133"}); err != nil {
+			t.Fatal(err)
+		}
+		body := f.srv.Messages()[0].Body
+		code := f.srv.SMSCode("+12015550133")
+		if !strings.HasSuffix(body, "\n\n@id.example.com #"+code) || len(body) > 160 {
+			t.Fatalf("SMS %q (%d bytes)", body, len(body))
+		}
+	})
+}
+
 // Checklist 50 and 53 at registration: refused numbers and extensions are
 // never called.
 func TestRegistrationRefusals(t *testing.T) {
