@@ -67,7 +67,7 @@ type Deps struct {
 	// origin-bound line "@domain #code" (WebOTP): browsers offer the code
 	// only on that site, which blunts phishing pages that relay it.
 	Domain string
-	Log   *slog.Logger
+	Log    *slog.Logger
 }
 
 // Method is one of the three phone methods.
