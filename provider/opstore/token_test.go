@@ -1,6 +1,7 @@
 package opstore_test
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -274,6 +275,39 @@ func TestJWTProfileNeutralised(t *testing.T) {
 		}
 		if _, _, err := e.s.CreateAccessToken(t.Context(), &oidc.JWTTokenRequest{Subject: e.alice.ID}); err == nil {
 			t.Fatal("token for a JWT-profile request")
+		}
+	})
+}
+
+func TestNoTokensForUserDisabledAfterSignIn(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		ctx := t.Context()
+		for _, refresh := range []bool{false, true} {
+			scopes := []string{"openid"}
+			if refresh {
+				scopes = append(scopes, "offline_access")
+			}
+			ar := e.authorize(t, "web", scopes...)
+			code := "d-" + ar.GetID()
+			e.signIn(t, ar, code)
+			req, err := e.s.AuthRequestByCode(ctx, code)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.users.SetDisabled(ctx, e.alice.ID, true)
+			if refresh {
+				_, _, _, err = e.s.CreateAccessAndRefreshTokens(ctx, req, "")
+			} else {
+				_, _, err = e.s.CreateAccessToken(ctx, req)
+			}
+			var oe *oidc.Error
+			if !errors.As(err, &oe) || oe.ErrorType != oidc.InvalidGrant {
+				t.Fatalf("refresh=%v: %v, want invalid_grant", refresh, err)
+			}
+			if err := e.s.SetUserinfoFromRequest(ctx, new(oidc.UserInfo), req.(*opstore.AuthRequest), scopes); !errors.As(err, &oe) || oe.ErrorType != oidc.InvalidGrant {
+				t.Fatalf("ID token claims for a disabled user: %v", err)
+			}
+			e.users.SetDisabled(ctx, e.alice.ID, false)
 		}
 	})
 }

@@ -64,6 +64,9 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 		if err != nil {
 			return "", time.Time{}, err
 		}
+		if err := s.grantUser(ctx, r.row.UserID); err != nil {
+			return "", time.Time{}, err
+		}
 		at := s.accessFromAuth(r, c, now)
 		err = s.db(ctx).Transaction(func(tx *gorm.DB) error {
 			if err := consumeAuthRequest(tx, r.row.ID); err != nil {
@@ -115,6 +118,18 @@ func (s *Storage) tokenErr(err error) error {
 	return oidc.ErrServerError().WithParent(err)
 }
 
+// grantUser refuses to issue tokens for a user disabled or deleted since
+// they signed in.
+func (s *Storage) grantUser(ctx context.Context, id string) error {
+	switch err := s.activeUser(ctx, id); {
+	case errors.Is(err, errUserInactive):
+		return errInvalidGrant("user not active")
+	case err != nil:
+		return oidc.ErrServerError().WithParent(err)
+	}
+	return nil
+}
+
 func (s *Storage) accessFromAuth(r *AuthRequest, c *Client, now time.Time) accessTokenRow {
 	return accessTokenRow{
 		ID: newID(), ClientID: r.row.ClientID, Subject: r.row.UserID, GrantID: r.row.ID,
@@ -150,6 +165,9 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		}
 		c, err := s.tokenClient(ctx, r.row.ClientID)
 		if err != nil {
+			return "", "", time.Time{}, err
+		}
+		if err := s.grantUser(ctx, r.row.UserID); err != nil {
 			return "", "", time.Time{}, err
 		}
 		raw := newSecret()

@@ -87,8 +87,12 @@ func (s *Storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 // SetUserinfoFromRequest fills the ID token's user claims, and sid.
 func (s *Storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
 	u, err := s.user(ctx, req.GetSubject())
-	if err != nil {
-		return err
+	switch {
+	case errors.Is(err, errUserInactive):
+		// Disabled or deleted between sign-in and token: a 400, not a 500.
+		return errInvalidGrant("user not active")
+	case err != nil:
+		return oidc.ErrServerError().WithParent(err)
 	}
 	fillUserinfo(info, u, scopes)
 	if sr, ok := req.(interface{ GetSessionID() string }); ok && sr.GetSessionID() != "" {
