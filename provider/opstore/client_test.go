@@ -251,6 +251,11 @@ func TestSigningKeyPerClient(t *testing.T) {
 		if err != nil || len(ks) != 2 {
 			t.Fatalf("KeySet = %d keys, %v", len(ks), err)
 		}
+		j1, err := e.s.JWKS(t.Context())
+		j2, _ := e.s.JWKS(t.Context())
+		if err != nil || !strings.Contains(string(j1), ks[0].ID()) || &j1[0] != &j2[0] {
+			t.Fatalf("JWKS not prepared once: %s, %v", j1, err)
+		}
 	})
 }
 

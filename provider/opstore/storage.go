@@ -198,3 +198,7 @@ func (s *Storage) KeySet(ctx context.Context) ([]op.Key, error) {
 	}
 	return out, nil
 }
+
+// JWKS returns the published keys as prepared JSON (rebuilt only when the
+// key set changes), for the provider's /keys route.
+func (s *Storage) JWKS(ctx context.Context) ([]byte, error) { return s.keys.JWKS(ctx) }
