@@ -85,3 +85,51 @@ func TestRegistrationForm(t *testing.T) {
 		})
 	}
 }
+
+func TestMethods(t *testing.T) {
+	keys, _ := secret.Parse(secret.Generate())
+	cl, err := twilio.New(twiliotest.New(t).Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := method.NewCodes(nil, keys)
+	tests := []struct {
+		name       string
+		sms, voice bool
+		want       []method.Name
+	}{
+		{"sms-and-voice", true, true, []method.Name{method.Mobile, method.AlternatePhone, method.OfficePhone}},
+		{"sms-only", true, false, []method.Name{method.Mobile}},
+		{"voice-only", false, true, []method.Name{method.Mobile, method.AlternatePhone, method.OfficePhone}},
+		{"none", false, false, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := phone.Setup{DefaultRegion: "US"}
+			if tc.sms {
+				s.SMS = cl.SMS()
+			}
+			if tc.voice {
+				s.Voice = cl.Voice()
+			}
+			ms, g, err := phone.Methods(codes, keys, nil, s)
+			if tc.want == nil {
+				if err == nil {
+					t.Fatal("methods without any sender")
+				}
+				return
+			}
+			if err != nil || g == nil || len(ms) != len(tc.want) {
+				t.Fatalf("Methods = %v, %v, %v", ms, g, err)
+			}
+			for i, m := range ms {
+				if m.Name() != tc.want[i] {
+					t.Fatalf("method %d = %s, want %s", i, m.Name(), tc.want[i])
+				}
+			}
+			if _, err := method.NewRegistry(ms...); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
