@@ -98,7 +98,7 @@ func (b *BuiltinVerifier) New(ctx context.Context, formID string) (Widget, error
 // even when submitted concurrently.
 func (b *BuiltinVerifier) Verify(ctx context.Context, formID string, form url.Values, _ string) (bool, error) {
 	id, sol := form.Get(FieldID), form.Get(FieldSolution)
-	if id == "" || len(id) > 32 || sol == "" || len(sol) > 64 {
+	if formID == "" || id == "" || len(id) > 32 || sol == "" || len(sol) > 64 {
 		return false, nil
 	}
 	now := b.now().UTC()

@@ -2,7 +2,6 @@ package method
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -128,42 +127,45 @@ func (c *Codes) Reissue(ctx context.Context, challengeID, flowID, userID string)
 
 // Check verifies code for the challenge in flowID of userID.
 //
-// Each check first claims one of the challenge's CodeMaxTries tries with a
-// conditional increment, so however many requests race, at most
-// CodeMaxTries codes are ever compared (Keycloak CVE-2024-4629). A right
-// code then marks the challenge used with a second conditional update, so
-// it works exactly once. A challenge of another flow or user is Dead.
+// One conditional UPDATE both claims one of the challenge's CodeMaxTries
+// tries and, if the code's HMAC matches, marks the challenge used. The row
+// lock serialises racing checks, so however many requests arrive at once,
+// at most CodeMaxTries codes are ever compared (Keycloak CVE-2024-4629) and
+// a right code works exactly once. A challenge of another flow or user, an
+// expired, used or exhausted one, is Dead.
 func (c *Codes) Check(ctx context.Context, challengeID, flowID, userID, code string) (Result, error) {
 	now := c.now().UTC()
 	code = NormalizeCode(code)
+	var mac []byte
+	if validCode(code) {
+		mac = c.mac(challengeID, code)
+	} else {
+		mac = []byte{} // never equals a stored 32-byte MAC, but still spends a try
+	}
 	g := c.g.WithContext(ctx)
 	res := g.Model(&challengeRow{}).
 		Where("id = ? AND flow_id = ? AND user_id = ? AND used_at IS NULL AND tries < ? AND expires_at > ?",
 			challengeID, flowID, userID, c.maxTries, now).
-		Update("tries", gorm.Expr("tries + 1"))
+		Updates(map[string]any{
+			"tries":   gorm.Expr("tries + 1"),
+			"used_at": gorm.Expr("CASE WHEN code_mac = ? THEN ? ELSE NULL END", mac, now),
+		})
 	if res.Error != nil {
 		return Result{}, fmt.Errorf("method: check code: %w", res.Error)
 	}
 	if res.RowsAffected != 1 {
 		return Result{Dead: true}, nil
 	}
+	// used_at was NULL before this update and nothing can change a used
+	// row, so a set used_at now means this check matched.
 	var r challengeRow
-	if err := g.Select("code_mac", "tries").Where("id = ?", challengeID).Take(&r).Error; err != nil {
+	if err := g.Select("tries", "used_at").Where("id = ?", challengeID).Take(&r).Error; err != nil {
 		return Result{}, fmt.Errorf("method: check code: %w", err)
 	}
-	want := c.mac(challengeID, code)
-	if !validCode(code) || !hmac.Equal(r.CodeMAC, want) {
-		return Result{Dead: r.Tries >= c.maxTries}, nil
+	if r.UsedAt != nil {
+		return Result{OK: true}, nil
 	}
-	// code_mac in the condition: a resend racing this check invalidates it.
-	used := g.Model(&challengeRow{}).Where("id = ? AND used_at IS NULL AND code_mac = ?", challengeID, want).Update("used_at", now)
-	if used.Error != nil {
-		return Result{}, fmt.Errorf("method: check code: %w", used.Error)
-	}
-	if used.RowsAffected != 1 {
-		return Result{Dead: true}, nil
-	}
-	return Result{OK: true}, nil
+	return Result{Dead: r.Tries >= c.maxTries}, nil
 }
 
 // NormalizeCode removes the spaces and dashes people type or paste inside
