@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 	"github.com/latchkeyid/latchkey/provider/user"
 )
@@ -381,4 +383,36 @@ func TestReadinessAndLifecycle(t *testing.T) {
 			t.Errorf("%s with the database down: %d, want %d", path, res.StatusCode, want)
 		}
 	}
+}
+
+// Checklist 36: RevokeUser (what a password reset runs) signs the user out
+// of other browsers and kills their refresh and access tokens.
+func TestRevokeUserEverywhere(t *testing.T) {
+	pt.Each(t, pt.Config{}, func(t *testing.T, s *pt.Server) {
+		rp := s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
+		keep, other := s.NewBrowser(t), s.NewBrowser(t)
+		_, keepTok := signIn(t, s, keep, rp)
+		_, otherTok := signIn(t, s, other, rp)
+		var keepSession string
+		s.DB.Table("user_sessions").Where("user_id = ?", s.User.ID).Order("created_at").Limit(1).Pluck("id", &keepSession)
+		if err := s.DB.Transaction(func(tx *gorm.DB) error { return s.Provider.RevokeUser(tx, s.User.ID, keepSession) }); err != nil {
+			t.Fatal(err)
+		}
+		for name, tok := range map[string]*pt.Tokens{"kept-browser": keepTok, "other-browser": otherTok} {
+			if code, m := s.Refresh(t, pt.WebClient, pt.WebSecret, tok.OAuth.RefreshToken); code != http.StatusBadRequest || m["error"] != "invalid_grant" {
+				t.Errorf("%s refresh after revoke: %d %v", name, code, m)
+			}
+			if active, _ := s.Introspect(t, pt.WebClient, pt.WebSecret, tok.OAuth.AccessToken); active {
+				t.Errorf("%s access token still active", name)
+			}
+		}
+		a := rp.Start()
+		if res := other.Get(a.URL); res.Page == nil || res.Page.URL.Path != "/login" {
+			t.Fatalf("other browser still signed in: %s", res)
+		}
+		a = rp.Start()
+		if q := rp.Callback(a, keep.Get(a.URL)); q.Get("code") == "" {
+			t.Fatal("the kept browser was signed out")
+		}
+	})
 }
