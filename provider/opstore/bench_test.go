@@ -87,3 +87,18 @@ func BenchmarkTokenEndpointClientCredentials(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRefreshRotation measures the storage side of one refresh grant:
+// lookup, user check and the rotation transaction.
+func BenchmarkRefreshRotation(b *testing.B) {
+	e := benchEnv(b)
+	_, rt := e.codeTokens(b, "web", true)
+	b.ResetTimer()
+	for b.Loop() {
+		_, next, err := e.refresh(b, rt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rt = next
+	}
+}
