@@ -106,7 +106,7 @@ func startE2E(t *testing.T, dbURL string) *e2e {
 			h.p, err = plugin.Mount(e.Group(""), plugin.Deps{
 				DB: s.DB, Users: s.Users, Audit: s.Audit, Keys: s.Keyring, Methods: reg, Enrollments: x.store,
 				Codes: codes, Policy: x.policy, Queue: q, Captcha: x.captcha, SignIn: provSignIn{s.Provider},
-				Renderer: r, Issuer: s.URL, Now: s.Clock.Now,
+				Renderer: r, Issuer: s.URL, Now: s.Clock.Now, Mail: tmpl,
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -201,7 +201,7 @@ func newEnv(t testing.TB, url string, params ...password.Params) *env {
 	ec.Use(web.SecurityHeaders(false))
 	e.plugin, err = plugin.Mount(ec.Group(""), plugin.Deps{
 		DB: g, Users: e.users, Audit: e.audit, Keys: keys, Methods: reg, Enrollments: e.store, Codes: e.codes,
-		Policy: e.policy, Queue: e.queue, Captcha: testCaptcha{}, SignIn: e.signIn, Renderer: r, Issuer: issuer,
+		Policy: e.policy, Queue: e.queue, Captcha: testCaptcha{}, SignIn: e.signIn, Renderer: r, Issuer: issuer, Mail: tmpl,
 		Now: ck.Now,
 	})
 	if err != nil {

@@ -331,3 +331,20 @@ func TestSendsPerIP(t *testing.T) {
 		}
 	})
 }
+
+func TestCleanup(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		u := e.user("yuri", false)
+		secret := e.enrollTOTP(u)
+		e.proven(t, "yuri", secret, "")
+		e.clock.Add(48 * time.Hour)
+		if err := e.plugin.Cleanup(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		e.g.Table("sspr_flows").Count(&n)
+		if n != 0 {
+			t.Fatalf("%d old flows left", n)
+		}
+	})
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
+	lkmail "github.com/latchkeyid/latchkey/ui/mail"
 )
 
 // notice names a notification.
@@ -40,6 +41,18 @@ var noticeText = map[notice][2]string{ // subject, first line
 	noticeMethodRemoved: {"A sign-in method was removed", "A verification method was removed from your account %s."},
 	noticeReplay:        {"An authenticator code was reused", "Someone entered an authenticator code of your account %s that had already been used."},
 	noticeAdminReset:    {"An administrator's password was reset", "The password of the administrator account %s was reset through self-service."},
+}
+
+// note is what a notification says beyond time and IP.
+type note struct {
+	Methods       string // reset/unlock: the verified methods
+	Method, Label string // method added/removed
+}
+
+// mailNames maps notices to the ui/mail templates.
+var mailNames = map[notice]string{
+	noticeReset: lkmail.PasswordReset, noticeUnlock: lkmail.Unlocked, noticeMethodAdded: lkmail.MethodAdded,
+	noticeMethodRemoved: lkmail.MethodRemoved, noticeReplay: lkmail.CodeReplay, noticeAdminReset: lkmail.AdminReset,
 }
 
 // reportTTL is how long a "This wasn't me" link works.
@@ -67,7 +80,7 @@ func hashToken(t string) string {
 // happened and detail (method names); never a code or password. Policy
 // NotifyUser=false silences reset/unlock mails (method changes are always
 // mailed); NotifyAdmins mails every admin when an admin's password is reset.
-func (p *Plugin) notify(ctx context.Context, tx *gorm.DB, c echo.Context, u *user.User, kind notice, detail string) error {
+func (p *Plugin) notify(ctx context.Context, tx *gorm.DB, c echo.Context, u *user.User, kind notice, nd note) error {
 	if tx == nil {
 		tx = p.d.DB.WithContext(ctx)
 	}
@@ -88,10 +101,12 @@ func (p *Plugin) notify(ctx context.Context, tx *gorm.DB, c echo.Context, u *use
 	if err != nil {
 		return err
 	}
-	txt := noticeText[kind]
 	link := p.link("/recover/report/" + token)
+	m, err := p.compose(c, u, kind, nd, link, now)
+	if err != nil {
+		return err
+	}
 	for _, to := range addrs {
-		m := p.mail(c, u, txt[0], fmt.Sprintf(txt[1], u.Username), detail, link, now)
 		m.To = to
 		if err := p.d.Queue.EnqueueTx(tx, m); err != nil {
 			return fmt.Errorf("plugin: notify: %w", err)
@@ -102,12 +117,14 @@ func (p *Plugin) notify(ctx context.Context, tx *gorm.DB, c echo.Context, u *use
 		if err != nil {
 			return err
 		}
-		t := noticeText[noticeAdminReset]
+		m, err := p.compose(c, u, noticeAdminReset, nd, "", now)
+		if err != nil {
+			return err
+		}
 		for _, a := range admins {
 			if a.ID == u.ID || a.Email == "" {
 				continue
 			}
-			m := p.mail(c, u, t[0], fmt.Sprintf(t[1], u.Username), detail, "", now)
 			m.To = a.Email
 			if err := p.d.Queue.EnqueueTx(tx, m); err != nil {
 				return fmt.Errorf("plugin: notify admins: %w", err)
@@ -152,6 +169,31 @@ func (p *Plugin) addresses(ctx context.Context, u *user.User) ([]string, error) 
 		}
 	}
 	return out, nil
+}
+
+// compose renders a notification: through the ui/mail templates when
+// Deps.Mail is set, else from the built-in texts.
+func (p *Plugin) compose(c echo.Context, u *user.User, kind notice, nd note, link string, now time.Time) (sender.Message, error) {
+	if p.d.Mail == nil {
+		detail := nd.Methods
+		if nd.Method != "" {
+			detail = nd.Method + " " + nd.Label
+		}
+		txt := noticeText[kind]
+		return p.mail(c, u, txt[0], fmt.Sprintf(txt[1], u.Username), detail, link, now), nil
+	}
+	ip := ""
+	if c != nil {
+		ip = c.RealIP()
+	}
+	r, err := p.d.Mail.Render(mailNames[kind], map[string]string{
+		"Time": now.Format("2006-01-02 15:04 MST"), "IP": ip, "Methods": nd.Methods, "Method": nd.Method,
+		"Label": nd.Label, "ReportURL": link, "Username": u.Username,
+	})
+	if err != nil {
+		return sender.Message{}, fmt.Errorf("plugin: notify: %w", err)
+	}
+	return sender.Message{Channel: sender.Email, Subject: r.Subject, Text: r.Text, HTML: r.HTML, Kind: "notify"}, nil
 }
 
 func (p *Plugin) mail(c echo.Context, u *user.User, subject, first, detail, link string, now time.Time) sender.Message {

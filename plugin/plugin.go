@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -22,6 +23,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
 	"github.com/latchkeyid/latchkey/ui"
+	lkmail "github.com/latchkeyid/latchkey/ui/mail"
 )
 
 // Deps is what the plugin is built from; cmd fills it. Every field except
@@ -44,6 +46,8 @@ type Deps struct {
 	SendsPerIP ratelimit.Rule
 	SignIn     SignIn
 	Renderer   *ui.Renderer
+	// Mail renders notifications (ui/mail); nil uses built-in texts.
+	Mail *lkmail.Templates
 	// Issuer is the public URL (LATCHKEY_ISSUER): every link in mail and
 	// pages is built from it, never from the Host header.
 	Issuer         string
@@ -224,4 +228,22 @@ func (p *Plugin) sendAllowed(c echo.Context) (bool, error) {
 // limiter is built after the plugin).
 func (p *Plugin) SetSendsPerIP(l *ratelimit.Limiter, r ratelimit.Rule) {
 	p.d.Limiter, p.d.SendsPerIP = l, r
+}
+
+// Cleanup deletes expired plugin state: flows a day past expiry, failed
+// proofs older than the block window and expired or used report links.
+// cmd runs it periodically beside the provider's cleanup.
+func (p *Plugin) Cleanup(ctx context.Context) error {
+	if _, err := p.flows.Cleanup(ctx, 1000); err != nil {
+		return fmt.Errorf("plugin: cleanup flows: %w", err)
+	}
+	now := p.d.Now().UTC()
+	g := p.d.DB.WithContext(ctx)
+	if err := g.Exec("DELETE FROM sspr_failures WHERE at < ?", now.Add(-flow.FailureWindow)).Error; err != nil {
+		return fmt.Errorf("plugin: cleanup failures: %w", err)
+	}
+	if err := g.Where("expires_at < ? OR used_at IS NOT NULL", now).Delete(&reportToken{}).Error; err != nil {
+		return fmt.Errorf("plugin: cleanup report links: %w", err)
+	}
+	return nil
 }

@@ -134,7 +134,7 @@ func (p *Plugin) applyReset(c echo.Context, tx *gorm.DB, f *flow.Flow, u *user.U
 	if err := p.d.Audit.RecordTx(tx, p.event(c, audit.PasswordReset, u.ID, f.ID, audit.OK, "sspr "+joinMethods(f))); err != nil {
 		return err
 	}
-	return p.notify(ctx, tx, c, u, noticeReset, joinMethods(f))
+	return p.notify(ctx, tx, c, u, noticeReset, note{Methods: joinMethods(f)})
 }
 
 // unlock applies an unlock: the lockout ends, the password stays. An
@@ -160,7 +160,7 @@ func (p *Plugin) unlock(c echo.Context, f *flow.Flow, u *user.User) error {
 		if err := p.d.Audit.RecordTx(tx, p.event(c, audit.Unlock, u.ID, f.ID, audit.OK, "sspr "+joinMethods(f))); err != nil {
 			return err
 		}
-		return p.notify(ctx, tx, c, u, noticeUnlock, joinMethods(f))
+		return p.notify(ctx, tx, c, u, noticeUnlock, note{Methods: joinMethods(f)})
 	})
 	if err != nil {
 		return flowErr(err)

@@ -455,7 +455,7 @@ func (p *Plugin) addComplete(c echo.Context, a *access, m method.Method, f *flow
 	if err := p.record(c, audit.MethodAdded, a.u.ID, f.ID, audit.OK, string(e.Method)+" "+e.Label); err != nil {
 		return err
 	}
-	if err := p.notifyOthers(c, a.u, noticeMethodAdded, addTitle(e.Method)+" "+e.Label); err != nil {
+	if err := p.notifyOthers(c, a.u, noticeMethodAdded, note{Method: addTitle(e.Method), Label: e.Label}); err != nil {
 		return err
 	}
 	if register != "" {
@@ -465,9 +465,9 @@ func (p *Plugin) addComplete(c echo.Context, a *access, m method.Method, f *flow
 }
 
 // notifyOthers mails a method change to the user's addresses.
-func (p *Plugin) notifyOthers(c echo.Context, u *user.User, kind notice, detail string) error {
+func (p *Plugin) notifyOthers(c echo.Context, u *user.User, kind notice, nd note) error {
 	ctx := c.Request().Context()
-	err := p.notify(ctx, nil, c, u, kind, detail)
+	err := p.notify(ctx, nil, c, u, kind, nd)
 	p.d.Queue.Wake()
 	return err
 }
@@ -490,7 +490,7 @@ func (p *Plugin) remove(c echo.Context) error {
 		return p.renderInfo(c, a, "That method was already removed.")
 	}
 	// Notify before deleting, so the removed address hears of it too.
-	if err := p.notifyOthers(c, a.u, noticeMethodRemoved, addTitle(e.Method)+" "+e.Label); err != nil {
+	if err := p.notifyOthers(c, a.u, noticeMethodRemoved, note{Method: addTitle(e.Method), Label: e.Label}); err != nil {
 		return err
 	}
 	if err := p.d.Enrollments.Delete(ctx, a.u.ID, e.ID); err != nil && !errors.Is(err, method.ErrNotFound) {

@@ -242,7 +242,7 @@ func (p *Plugin) failed(c echo.Context, f *flow.Flow, u *user.User, e method.Enr
 		if err := p.record(c, "totp.replay", uid, f.ID, audit.Fail, "authenticator code reused"); err != nil {
 			return err
 		}
-		if err := p.notify(ctx, nil, c, u, noticeReplay, ""); err != nil {
+		if err := p.notify(ctx, nil, c, u, noticeReplay, note{}); err != nil {
 			return err
 		}
 	}
