@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -44,6 +46,7 @@ type Queue struct {
 	poll     time.Duration
 	lease    time.Duration
 	maxTries int
+	workers  int
 	instance string
 	log      *slog.Logger
 }
@@ -62,6 +65,16 @@ func WithPoll(d time.Duration) QueueOption { return func(q *Queue) { q.poll = d 
 // (default 8, with exponential backoff from 5 s).
 func WithMaxAttempts(n int) QueueOption { return func(q *Queue) { q.maxTries = n } }
 
+// WithWorkers sets how many messages one instance sends at once
+// (default 4).
+func WithWorkers(n int) QueueOption {
+	return func(q *Queue) {
+		if n > 0 {
+			q.workers = n
+		}
+	}
+}
+
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) QueueOption { return func(q *Queue) { q.log = l } }
 
@@ -69,7 +82,7 @@ func WithLogger(l *slog.Logger) QueueOption { return func(q *Queue) { q.log = l 
 func NewQueue(g *gorm.DB, keys *secret.Keyring, senders []Sender, opts ...QueueOption) *Queue {
 	q := &Queue{g: g, box: keys.Box("outbox"), senders: map[Channel]Sender{},
 		now: func() time.Time { return time.Now().UTC() }, wake: make(chan struct{}, 1),
-		poll: 2 * time.Second, lease: time.Minute, maxTries: 8, instance: rand.Text(), log: slog.Default()}
+		poll: 2 * time.Second, lease: time.Minute, maxTries: 8, workers: 4, instance: rand.Text(), log: slog.Default()}
 	for _, s := range senders {
 		q.senders[s.Channel()] = s
 	}
@@ -144,17 +157,28 @@ func (q *Queue) Run(ctx context.Context) {
 	}
 }
 
-// Drain sends every message due now and returns how many were sent.
+// Drain sends every message due now, up to the worker count at a time, and
+// returns how many were sent.
 func (q *Queue) Drain(ctx context.Context) (int, error) {
-	sent := 0
+	var (
+		sent atomic.Int64
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, q.workers)
+	)
+	defer wg.Wait()
 	for {
 		r, ok, err := q.claim(ctx)
 		if err != nil || !ok {
-			return sent, err
+			wg.Wait()
+			return int(sent.Load()), err
 		}
-		if q.deliver(ctx, r) {
-			sent++
-		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if q.deliver(ctx, r) {
+				sent.Add(1)
+			}
+		})
 	}
 }
 
