@@ -1,0 +1,31 @@
+// Service worker of the Latchkey Authenticator: keeps the app shell so the
+// app opens (and shows TOTP codes) without a network. API calls are never
+// cached: they always go to the server.
+"use strict";
+var CACHE = "latchkey-authenticator-v1";
+var SHELL = ["./", "protocol.js", "app.js", "authenticator.css", "../latchkey.css", "manifest.json", "icon-192.png", "icon-512.png"];
+
+self.addEventListener("install", function (e) {
+  e.waitUntil(caches.open(CACHE).then(function (c) { return c.addAll(SHELL); }).then(function () { return self.skipWaiting(); }));
+});
+
+self.addEventListener("activate", function (e) {
+  e.waitUntil(caches.keys().then(function (keys) {
+    return Promise.all(keys.filter(function (k) { return k !== CACHE; }).map(function (k) { return caches.delete(k); }));
+  }).then(function () { return self.clients.claim(); }));
+});
+
+self.addEventListener("fetch", function (e) {
+  var url = new URL(e.request.url);
+  if (e.request.method !== "GET" || url.origin !== location.origin || url.pathname.indexOf("/static/") !== 0) {
+    return; // the API and everything else: straight to the network
+  }
+  // Network first, so an update is picked up at once; the cache when offline.
+  e.respondWith(fetch(e.request).then(function (r) {
+    var copy = r.clone();
+    if (r.ok) caches.open(CACHE).then(function (c) { c.put(e.request, copy); });
+    return r;
+  }).catch(function () {
+    return caches.match(e.request, { ignoreSearch: true });
+  }));
+});
