@@ -85,6 +85,11 @@ func New(codes *method.Codes, queue *sender.Queue, tmpl *lkmail.Templates, keys 
 	return m
 }
 
+// Available reports whether email can be sent (an email sender is
+// configured); when not, Begin and Challenge return method.ErrUnavailable
+// before making any challenge.
+func (m *Method) Available() bool { return m.queue.Available(sender.Email) }
+
 // Name implements method.Method.
 func (m *Method) Name() method.Name { return method.Email }
 
@@ -133,6 +138,9 @@ func (m *Method) Begin(ctx context.Context, flowID string, u method.Ref, in meth
 	addr, err := ParseAddress(in[FieldAddress])
 	if err != nil {
 		return method.Pending{}, err
+	}
+	if !m.Available() {
+		return method.Pending{}, method.ErrUnavailable
 	}
 	st := stored{ID: rand.Text(), Address: addr}
 	key := m.DestinationKey(addr)
@@ -199,6 +207,9 @@ func (m *Method) Challenge(ctx context.Context, flowID string, u method.Ref, e m
 	addr, err := m.target(u, e)
 	if err != nil {
 		return method.Challenge{}, err
+	}
+	if !m.Available() {
+		return method.Challenge{}, method.ErrUnavailable
 	}
 	if err := m.allow(ctx, u.ID, limitKey(u, e)); err != nil {
 		return method.Challenge{}, err
@@ -301,6 +312,9 @@ func (m *Method) send(ctx context.Context, addr, code, purpose string) error {
 		return fmt.Errorf("email: render: %w", err)
 	}
 	if err := m.queue.Enqueue(ctx, sender.Message{Channel: sender.Email, To: addr, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, Kind: "code"}); err != nil {
+		if errors.Is(err, sender.ErrNoSender) {
+			return fmt.Errorf("email: %w: %w", method.ErrUnavailable, err)
+		}
 		return fmt.Errorf("email: send: %w", err)
 	}
 	return nil

@@ -232,3 +232,25 @@ func TestPerIPLimitAndDecoyLimit(t *testing.T) {
 		}
 	})
 }
+
+func TestUnavailableWithoutSender(t *testing.T) {
+	dbtest.EachDB(t, []db.Set{schema.Set()}, func(t *testing.T, g *gorm.DB) {
+		keys, _ := secret.Parse(secret.Generate())
+		tmpl, _ := mail.New("https://id.example.com")
+		m := email.New(method.NewCodes(g, keys), sender.NewQueue(g, keys, nil), tmpl, keys)
+		if m.Available() {
+			t.Fatal("available without a sender")
+		}
+		if _, err := m.Begin(t.Context(), "f", method.Ref{ID: "u"}, method.Input{"address": "a@example.com"}); !errors.Is(err, method.ErrUnavailable) {
+			t.Fatalf("Begin: %v", err)
+		}
+		if _, err := m.Challenge(t.Context(), "f", method.Ref{Decoy: true}, method.Enrollment{ID: "d", Method: method.Email}); !errors.Is(err, method.ErrUnavailable) {
+			t.Fatalf("Challenge: %v", err)
+		}
+		var n int64
+		g.Table("sspr_challenges").Count(&n)
+		if n != 0 {
+			t.Fatalf("%d challenges made without a sender", n)
+		}
+	})
+}
