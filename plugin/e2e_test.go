@@ -162,8 +162,16 @@ func (x *e2e) recoverFromSignIn(t *testing.T, b *pt.Browser, startURL string) *p
 		t.Fatalf("no recovery link on the sign-in page:\n%s", login.Body)
 	}
 	start := mustPage(t, b.Get(login.URL.ResolveReference(mustURL(href)).String()), "Get back into your account")
+	if csp := start.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("recover page CSP %q", csp)
+	}
 	choice := mustPage(t, b.Submit(start, `form[action="/recover"]`, map[string]string{"username": pt.Username, "captcha": x.solve(start)}),
 		"I forgot my password")
+	// Under https the binding cookie is __Host- prefixed (so Secure,
+	// Path=/, no Domain) and opaque.
+	if ck := b.Cookie("__Host-lk_flow"); ck == nil || len(ck.Value) < 26 {
+		t.Errorf("binding cookie %+v", ck)
+	}
 	return mustPage(t, b.Submit(choice, "form", map[string]string{"intent": "reset"}), "Verify it's you")
 }
 

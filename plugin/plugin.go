@@ -123,7 +123,8 @@ var pages = []string{
 }
 
 // Mount builds the plugin and registers its routes on g (normally the
-// root group of the provider's Echo). Every route is no-store, and every
+// root group of the provider's Echo). Every route gets the security headers
+// (CSP frame-ancestors 'none', nosniff, HSTS under https), is no-store, and every
 // POST needs a CSRF token (the provider's middleware when it already runs,
 // else the plugin's own).
 func Mount(g *echo.Group, d Deps) (*Plugin, error) {
@@ -147,7 +148,7 @@ func (p *Plugin) Routes(g *echo.Group) {
 			return withCSRF(c)
 		}
 	}
-	r := g.Group("", web.NoStore(), noReferrer, once)
+	r := g.Group("", web.SecurityHeaders(p.secure), web.NoStore(), noReferrer, once)
 	r.GET("/recover", p.startPage)
 	r.POST("/recover", p.start)
 	r.GET("/recover/:flow", p.intentPage)

@@ -98,3 +98,65 @@ func TestReconfirmAndHelpdesk(t *testing.T) {
 		b.must(200, `href="https://help.example.com/it"`)
 	})
 }
+
+// TestQuestionsStayTheSame (I57): restarting a flow asks the same
+// questions until they are answered right.
+func TestQuestionsStayTheSame(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		e.setPolicy("methods=email,totp,questions", "questions_register=5", "questions_ask=2")
+		u := e.user("zack", false)
+		e.enrollTOTP(u)
+		ctx := t.Context()
+		pool, _ := e.qs.Available(ctx)
+		in := map[string]string{}
+		for i := range 5 {
+			in["question."+itoa(i)] = pool[i].ID
+			in["answer."+itoa(i)] = answerFor(pool[i].Text)
+		}
+		p, err := e.qs.Begin(ctx, "x", ref(u), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		en, _, _ := e.qs.Finish(ctx, "x", ref(u), p, nil)
+		if err := e.store.Add(ctx, &en, 0); err != nil {
+			t.Fatal(err)
+		}
+		asked := func() []string {
+			b := e.browser()
+			fp := b.start("zack", "")
+			b.post(fp, url.Values{"intent": {"reset"}})
+			b.choose(fp, "security questions")
+			return questionTexts(b.last)
+		}
+		first := asked()
+		for range 3 {
+			if got := asked(); strings.Join(got, "|") != strings.Join(first, "|") || len(got) != 2 {
+				t.Fatalf("questions changed: %v then %v", first, got)
+			}
+		}
+	})
+}
+
+// TestReplayedTOTPNotifies (G46): a used authenticator code presented
+// again fails, is audited and mailed to the user.
+func TestReplayedTOTPNotifies(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		u := e.user("abby", false)
+		secret := e.enrollTOTP(u)
+		code, _ := totp.Code(secret, e.clock.Now())
+		for i := range 2 {
+			b := e.browser()
+			fp := b.start("abby", "")
+			b.post(fp, url.Values{"intent": {"reset"}})
+			b.choose(fp, "authenticator app")
+			b.post(fp+"/verify", url.Values{"code": {code}})
+			if i == 1 {
+				b.must(200, "That did not work")
+			}
+		}
+		e.drain()
+		if m := e.out.To("abby@example.com"); len(m) != 1 || !strings.Contains(m[0].Subject, "used twice") {
+			t.Fatalf("replay notification: %+v", m)
+		}
+	})
+}
