@@ -91,8 +91,8 @@ func (c *authEnrollCmd) Run(a *app) error {
 	if err := st.Save(path); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "Enrolled for %s at %s (device %s). Finish on the Security info page, then use `latchkey authenticator approve`.\n",
-		d.Account, d.Issuer, d.ID)
+	fmt.Fprintf(a.stdout, "Enrolled for %s at %s (device %s).\nPairing code: %s\nType it on the Security info page to finish, then use `latchkey authenticator approve`.\n",
+		d.Account, d.Issuer, d.ID, d.PairingCode)
 	return nil
 }
 

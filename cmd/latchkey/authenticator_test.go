@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -76,7 +77,11 @@ func TestAuthenticatorCommand(t *testing.T) {
 			if err != nil || fi.Mode().Perm() != 0o600 {
 				t.Fatalf("state file: %v %v", fi, err)
 			}
-			en, res, err := m.Finish(ctx, fid, u, p, nil)
+			mm := regexp.MustCompile(`Pairing code: (\d{6})`).FindStringSubmatch(out)
+			if mm == nil {
+				t.Fatalf("no pairing code in %q", out)
+			}
+			en, res, err := m.Finish(ctx, fid, u, p, method.Input{push.FieldCode: mm[1]})
 			if err != nil || !res.OK || en.Label != "Latchkey Authenticator (laptop)" {
 				t.Fatalf("Finish = %+v %+v %v", en, res, err)
 			}
