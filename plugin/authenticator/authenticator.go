@@ -32,6 +32,9 @@ type Device struct {
 	Name    string `json:"name,omitempty"`
 	// Key is the PKCS#8 DER of the P-256 private key.
 	Key []byte `json:"key"`
+	// PairingCode, after Enroll, is what the user types on the page that
+	// showed the QR code to finish the registration.
+	PairingCode string `json:"-"`
 
 	priv *ecdsa.PrivateKey
 }
@@ -124,10 +127,10 @@ func (c *Client) Enroll(ctx context.Context, link, name string, key *ecdsa.Priva
 	if err := c.call(ctx, http.MethodPost, issuer+push.APIPath+"/enroll", "", push.Signed{Signed: body}, &out); err != nil {
 		return nil, err
 	}
-	if out.Device == "" || out.Issuer != issuer {
+	if out.Device == "" || out.Issuer != issuer || out.Code == "" {
 		return nil, fmt.Errorf("authenticator: unexpected enrollment answer")
 	}
-	return &Device{Issuer: issuer, ID: out.Device, Account: out.Account, Name: name, Key: der, priv: key}, nil
+	return &Device{Issuer: issuer, ID: out.Device, Account: out.Account, Name: name, Key: der, PairingCode: out.Code, priv: key}, nil
 }
 
 func sign(s jose.Signer, claims any) (string, error) {

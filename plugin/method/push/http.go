@@ -46,7 +46,10 @@ type PendingResponse struct {
 
 // EnrollResponse is the answer to POST /authenticator/api/enroll.
 type EnrollResponse struct {
-	Device  string `json:"device"`
+	Device string `json:"device"`
+	// Code is the pairing code the device shows for the user to type on
+	// the registration page.
+	Code    string `json:"code"`
 	Account string `json:"account"`
 	Issuer  string `json:"issuer"`
 }
@@ -168,7 +171,7 @@ func (m *Method) enroll(c echo.Context) error {
 		UserAgent: c.Request().UserAgent(), Outcome: audit.OK, Detail: "device " + d.Name}); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, EnrollResponse{Device: d.ID, Account: l.Account, Issuer: m.base.String()})
+	return c.JSON(http.StatusOK, EnrollResponse{Device: d.ID, Code: m.PairingCode(d.ID), Account: l.Account, Issuer: m.base.String()})
 }
 
 var errLinkDead = errors.New("push: link used or expired")

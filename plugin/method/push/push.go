@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -269,7 +270,7 @@ func (m *Method) Begin(ctx context.Context, flowID string, u method.Ref, _ metho
 	st, _ := json.Marshal(pendingState{KeyHash: r.KeyHash})
 	return method.Pending{
 		Method: method.Push, Label: "Latchkey Authenticator",
-		Prompt: method.Prompt{Kind: "push", Link: link, QRCode: "data:image/png;base64," + base64.StdEncoding.EncodeToString(png),
+		Prompt: method.Prompt{Kind: "push", Digits: 6, Link: link, QRCode: "data:image/png;base64," + base64.StdEncoding.EncodeToString(png),
 			Expires: r.ExpiresAt},
 		State: m.box.Seal(st, aadPending(flowID, u.ID)), ExpiresAt: r.ExpiresAt,
 	}, nil
@@ -281,9 +282,23 @@ type storedKey struct {
 	JWK    json.RawMessage `json:"jwk"`
 }
 
-// Finish completes a registration once a device used the link. Until
-// then the result is not OK (the page says "scan the code first").
-func (m *Method) Finish(ctx context.Context, flowID string, u method.Ref, p method.Pending, _ method.Input) (method.Enrollment, method.Result, error) {
+// FieldCode is the form field of the pairing code at registration.
+const FieldCode = "code"
+
+// PairingCode is the 6-digit code a device shows once it used an
+// enrollment link; the user types it on the page that showed the QR code.
+// It proves that the device which claimed the link is the user's own, not
+// one of someone who photographed the QR code first.
+func (m *Method) PairingCode(deviceID string) string {
+	mac := m.keys.MAC("push-pairing", deviceID)
+	n := (uint32(mac[0])<<24 | uint32(mac[1])<<16 | uint32(mac[2])<<8 | uint32(mac[3])) % 1_000_000
+	return fmt.Sprintf("%06d", n)
+}
+
+// Finish completes a registration once a device used the link and the
+// user typed the pairing code it shows. Until then the result is not OK
+// (Pending while no device has used the link).
+func (m *Method) Finish(ctx context.Context, flowID string, u method.Ref, p method.Pending, answer method.Input) (method.Enrollment, method.Result, error) {
 	plain, err := m.box.Open(p.State, aadPending(flowID, u.ID))
 	var st pendingState
 	if err == nil {
@@ -309,6 +324,9 @@ func (m *Method) Finish(ctx context.Context, flowID string, u method.Ref, p meth
 	var d deviceRow
 	if err := m.g.WithContext(ctx).Where("id = ? AND user_id = ?", l.DeviceID, u.ID).Take(&d).Error; err != nil {
 		return method.Enrollment{}, method.Result{Dead: true}, nil
+	}
+	if subtle.ConstantTimeCompare([]byte(method.NormalizeCode(answer[FieldCode])), []byte(m.PairingCode(d.ID))) != 1 {
+		return method.Enrollment{}, method.Result{}, nil
 	}
 	data, _ := json.Marshal(storedKey{Device: d.ID, JWK: d.PublicKey})
 	label := "Latchkey Authenticator"

@@ -90,7 +90,7 @@ func (v *env) enroll(t *testing.T) (*authenticator.Device, method.Enrollment) {
 	if dev.Account != "alice" {
 		t.Errorf("account = %q", dev.Account)
 	}
-	e, res, err := v.m.Finish(ctx, fid, v.user, p, nil)
+	e, res, err := v.m.Finish(ctx, fid, v.user, p, method.Input{push.FieldCode: dev.PairingCode})
 	if err != nil || !res.OK {
 		t.Fatalf("Finish = %+v, %v", res, err)
 	}
@@ -517,20 +517,34 @@ func TestEnrollmentLink(t *testing.T) {
 			if _, res, err := v.m.Finish(ctx, fid, v.user, p, nil); err != nil || res.OK || res.Dead {
 				t.Fatalf("Finish before scan = %+v, %v", res, err)
 			}
-			if _, err := v.cli.Enroll(ctx, p.Prompt.Link, "one", nil); err != nil {
+			dev, err := v.cli.Enroll(ctx, p.Prompt.Link, "one", nil)
+			if err != nil {
 				t.Fatal(err)
 			}
+			if len(dev.PairingCode) != 6 {
+				t.Fatalf("pairing code %q", dev.PairingCode)
+			}
+			ok := method.Input{push.FieldCode: dev.PairingCode}
 			if _, err := v.cli.Enroll(ctx, p.Prompt.Link, "two", nil); apiStatus(err) != http.StatusGone {
 				t.Fatalf("second use of the link: %v, want 410", err)
 			}
-			// Another flow or user cannot finish it.
-			if _, res, _ := v.m.Finish(ctx, rand.Text(), v.user, p, nil); res.OK {
+			// Another flow or user cannot finish it, nor a wrong pairing
+			// code (a device that is not the user's claimed the link).
+			if _, res, _ := v.m.Finish(ctx, rand.Text(), v.user, p, ok); res.OK {
 				t.Fatalf("finished from another flow")
 			}
-			if _, res, _ := v.m.Finish(ctx, fid, method.Ref{ID: rand.Text()}, p, nil); res.OK {
+			if _, res, _ := v.m.Finish(ctx, fid, method.Ref{ID: rand.Text()}, p, ok); res.OK {
 				t.Fatalf("finished by another user")
 			}
-			e, res, err := v.m.Finish(ctx, fid, v.user, p, nil)
+			for _, code := range []string{"", "000000", dev.PairingCode + "0", "abcdef"} {
+				if code == dev.PairingCode {
+					continue
+				}
+				if _, res, err := v.m.Finish(ctx, fid, v.user, p, method.Input{push.FieldCode: code}); err != nil || res.OK || res.Dead {
+					t.Fatalf("Finish with pairing code %q = %+v, %v", code, res, err)
+				}
+			}
+			e, res, err := v.m.Finish(ctx, fid, v.user, p, ok)
 			if err != nil || !res.OK || e.Label != "Latchkey Authenticator (one)" {
 				t.Fatalf("Finish = %+v %+v, %v", e, res, err)
 			}
@@ -690,7 +704,7 @@ func TestMethodKit(t *testing.T) {
 					t.Fatal(err)
 				}
 				dev = d
-				return method.Input{}
+				return method.Input{push.FieldCode: d.PairingCode}
 			},
 			Right: func(t *testing.T, e method.Enrollment, c method.Challenge) method.Input {
 				if _, err := v.cli.Decide(t.Context(), dev, c.ID, push.Approve, c.Prompt.Number); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
+	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/method/push"
 	"github.com/latchkeyid/latchkey/plugin/method/totp"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
@@ -83,14 +84,14 @@ func TestWebApp(t *testing.T) {
 			t.Fatal(err)
 		}
 		var en struct {
-			Device, Account, Error string
-			Extractable            bool
+			Device, Account, Code, Error string
+			Extractable                  bool
 		}
 		dev.do(map[string]any{"op": "enroll", "link": p.Prompt.Link, "name": "web"}, &en)
 		if en.Error != "" || en.Device == "" || en.Account != "alice" || en.Extractable {
 			t.Fatalf("enroll = %+v", en)
 		}
-		e, res, err := v.m.Finish(ctx, fid, v.user, p, nil)
+		e, res, err := v.m.Finish(ctx, fid, v.user, p, method.Input{push.FieldCode: en.Code})
 		if err != nil || !res.OK || e.ID != en.Device {
 			t.Fatalf("Finish = %+v %+v, %v", e, res, err)
 		}

@@ -45,11 +45,13 @@
       $("enroll-go").disabled = true;
       var name = $("enroll-name").value.trim().slice(0, 60);
       LK.enroll(location.href, name).then(function (dev) {
-        return tx("devices", "readwrite", function (s) { return s.put(dev); }).then(function () { return dev; });
+        var rec = Object.assign({}, dev);
+        delete rec.code;
+        return tx("devices", "readwrite", function (s) { return s.put(rec); }).then(function () { return dev; });
       }).then(function (dev) {
         history.replaceState(null, "", location.pathname);
         $("enroll").hidden = true;
-        show("Added for " + dev.account + ". Go back to the Security info page and press Continue to finish.");
+        show("Pairing code: " + dev.code + ". Type it on the Security info page (where you scanned the QR code) to finish adding this device for " + dev.account + ".");
         renderDevices();
         poll();
       }).catch(function (e) {

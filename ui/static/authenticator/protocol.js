@@ -75,8 +75,9 @@
     }).then(function (signed) {
       return post(issuer, "/enroll", signed);
     }).then(function (res) {
-      if (res.issuer !== issuer) throw new Error("Unexpected answer from the server.");
-      return { id: res.device, issuer: issuer, account: res.account, name: name, key: pair.privateKey, created: Date.now() };
+      if (res.issuer !== issuer || !res.code) throw new Error("Unexpected answer from the server.");
+      // code: the pairing code the user types on the registration page.
+      return { id: res.device, issuer: issuer, account: res.account, name: name, key: pair.privateKey, created: Date.now(), code: res.code };
     });
   }
 

@@ -10,7 +10,7 @@ let device = null;
 const ops = {
   enroll: (c) => LK.enroll(c.link, c.name).then((d) => {
     device = d;
-    return { device: d.id, account: d.account, extractable: d.key.extractable };
+    return { device: d.id, account: d.account, code: d.code, extractable: d.key.extractable };
   }),
   pending: (c) => LK.pending(device, c.wait).then((requests) => ({ requests })),
   decide: (c) => LK.decide(device, c.chal, c.dec, c.num).then((result) => ({ result })),
