@@ -64,6 +64,7 @@ type e2e struct {
 	store   *method.Store
 	m       map[method.Name]*phone.Method
 	captcha *captcha.BuiltinVerifier
+	policy  *policy.Store
 }
 
 const newPW = "a brand new phone passphrase"
@@ -110,9 +111,11 @@ func startE2E(t *testing.T, dbURL string) *e2e {
 				t.Fatal(err)
 			}
 			pol.Methods = []string{"mobile", "alternate-phone", "office-phone"}
+			pol.RegisterAtSignIn = false
 			if err := pols.Set(ctx, pol); err != nil {
 				t.Fatal(err)
 			}
+			x.policy = pols
 			x.captcha = captcha.NewBuiltin(s.DB, captcha.WithClock(s.Clock.Now))
 			tmpl, err := lkmail.New(s.URL)
 			if err != nil {
@@ -306,5 +309,61 @@ func TestEndToEndGatewayFailure(t *testing.T) {
 		// Another method works once the gateway is back.
 		x.gw.Fail(0, "")
 		mustPage(t, b.Submit(again, "form", map[string]string{"enrollment": optionFor(t, again, "Call my alternate phone")}), "We sent a code")
+	})
+}
+
+// Checklist 50, 53 and 54 on the Security info page: after a step-up with
+// the mobile phone, an office phone is added through the page; a refused
+// number or extension is explained and never called; the number is bound
+// only once the code the call said is entered.
+func TestEndToEndRegistration(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dbURL string) {
+		x := startE2E(t, dbURL)
+		x.enroll(t, method.Mobile, method.Input{"phone": "+12015550106"}, "+12015550106")
+		rp := x.s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
+		b := x.s.NewBrowser(t)
+		a := rp.Start()
+		if res := b.SignIn(mustPage(t, b.Get(a.URL), "Sign in"), pt.Username, pt.Password); res.Redirect == nil {
+			t.Fatalf("sign-in: %s", res)
+		}
+		info := mustPage(t, b.Get(x.s.URL+"/security-info"), "Before you view or change your security info")
+		id, _ := info.Doc.Find(`input[name="enrollment"]`).First().Attr("value")
+		code := mustPage(t, b.Submit(info, "form", map[string]string{"enrollment": id}), "We sent a code")
+		mustPage(t, b.Submit(code, "form", map[string]string{"code": x.gw.SMSCode("+12015550106")}), "Add sign-in method")
+
+		add := mustPage(t, b.Get(x.s.URL+"/security-info/add/office-phone"), "Add Office phone")
+		before := x.gw.Requests()
+		for _, bad := range []struct{ phone, ext, why string }{
+			{"+1 900 234 5678", "", "Premium-rate numbers"},
+			{"201 555 0107", "7a", "digits only"},
+			{"201 555 0107", "12345678901", "at most 10 digits"},
+			{"+33 1 23 45 67 89", "", "country"},
+		} {
+			add = mustPage(t, b.Submit(add, "form", map[string]string{"phone": bad.phone, "country": "US", "extension": bad.ext}), bad.why)
+		}
+		if x.gw.Requests() != before {
+			t.Fatal("a refused registration called the gateway")
+		}
+		sent := mustPage(t, b.Submit(add, "form", map[string]string{"phone": "201 555 0107", "country": "US", "extension": "77"}), "We sent a code")
+		calls := x.gw.Calls()
+		last := calls[len(calls)-1]
+		if last.To != "+12015550107" || last.SendDigits != "ww77" {
+			t.Fatalf("registration call %+v", last)
+		}
+		if ms, _ := x.store.List(t.Context(), x.s.User.ID); len(ms) != 1 {
+			t.Fatal("the number was bound before its code was entered")
+		}
+		list := mustPage(t, b.Submit(sent, "form", map[string]string{"code": twiliotest.SpokenCode(last)}), "Office phone")
+		if !strings.Contains(list.Body, "+1 ••• ••• ••07") && !strings.Contains(list.Body, "&#43;1 ••• ••• ••07") {
+			t.Fatalf("the new number is not listed masked:\n%s", list.Body)
+		}
+		ms, _ := x.store.List(t.Context(), x.s.User.ID)
+		if len(ms) != 2 || ms[1].Method != method.OfficePhone || ms[1].Label != "+1 ••• ••• ••07" {
+			t.Fatalf("enrollments %+v", ms)
+		}
+		tg, err := x.m[method.OfficePhone].Target(ms[1])
+		if err != nil || tg.Number.E164 != "+12015550107" || tg.Extension != "77" {
+			t.Fatalf("stored %+v %v", tg, err)
+		}
 	})
 }
