@@ -153,3 +153,42 @@ func TestConfigErrorsExitUsage(t *testing.T) {
 
 // cfgAccessTTL is the access token lifetime the commands apply by default.
 func (c *cliEnv) cfgAccessTTL() time.Duration { return 10 * time.Minute }
+
+// Settings come from a --config YAML file too, with flags winning.
+func TestConfigFile(t *testing.T) {
+	clearLatchkeyEnv(t)
+	dir := t.TempDir()
+	dbURL := "sqlite://" + filepath.Join(dir, "from-file.db")
+	file := filepath.Join(dir, "latchkey.yaml")
+	body := "database: " + dbURL + "\nsecret: " + secret.Generate() + "\nargon2-memory: 7168\nargon2-time: 5\n"
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run(t.Context(), []string{"--config", file, "user", "create", "--username", "filed", "--email", "filed@example.com",
+		"--password-stdin"}, strings.NewReader(alicePW+"\n"), &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "from-file.db")); err != nil {
+		t.Fatalf("database from the file not used: %v", err)
+	}
+	out.Reset()
+	if code := run(t.Context(), []string{"--config", file, "user", "list"}, strings.NewReader(""), &out, &errb); code != 0 || !strings.Contains(out.String(), "filed") {
+		t.Fatalf("list via file: %d %s %s", code, out.String(), errb.String())
+	}
+	// A flag overrides the file: another (empty) database.
+	out.Reset()
+	other := "sqlite://" + filepath.Join(dir, "other.db")
+	if code := run(t.Context(), []string{"--config", file, "--database", other, "user", "list"}, strings.NewReader(""), &out, &errb); code != 0 || strings.Contains(out.String(), "filed") {
+		t.Fatalf("flag did not override the file: %d %s %s", code, out.String(), errb.String())
+	}
+	// A typo in the file is an error, not a silently ignored setting.
+	if err := os.WriteFile(file, []byte("databse: x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	errb.Reset()
+	if code := run(t.Context(), []string{"--config", file, "user", "list"}, strings.NewReader(""), &out, &errb); code != exitUsage || !strings.Contains(errb.String(), "databse") {
+		t.Fatalf("typo: exit %d %s", code, errb.String())
+	}
+}

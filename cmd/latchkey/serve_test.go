@@ -192,9 +192,17 @@ func TestServeDevLoop(t *testing.T) {
 	if !strings.Contains(srv.stderr.String(), "stopped") {
 		t.Fatalf("no clean shutdown logged:\n%s", srv.stderr.String())
 	}
-	// The generated secret is kept and reused.
-	if _, err := devSecret(dir); err != nil {
-		t.Fatal(err)
+	// A second start on another port reuses the data (secret, database) and
+	// re-registers the demo app for the new issuer.
+	srv2 := startServe(t, "--dev", "--data-dir", dir, "--database", "sqlite://"+filepath.Join(dir, "latchkey.db"),
+		"--argon2-memory", "7168", "--argon2-time", "5")
+	jar2, _ := cookiejar.New(nil)
+	resp, body = get(t, &http.Client{Jar: jar2, Timeout: 30 * time.Second}, srv2.base+"/demo/login")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `name="password"`) {
+		t.Fatalf("demo after restart on another port: %d at %s:\n%s", resp.StatusCode, resp.Request.URL, body)
+	}
+	if srv2.stop() != 0 {
+		t.Fatal("second stop failed")
 	}
 }
 

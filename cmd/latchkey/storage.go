@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"gorm.io/gorm"
 
@@ -51,20 +52,27 @@ func (a *app) opStorage(g *gorm.DB, k *secret.Keyring) (provider.Storage, func()
 }
 
 // ensureDemoClient registers dev mode's demo app (a public client with
-// PKCE), or updates nothing if it exists.
+// PKCE). A client left by an earlier start with another issuer (another
+// port) is replaced, since its redirect URI would no longer match.
 func (a *app) ensureDemoClient() error {
 	st, err := a.clientStore()
 	if err != nil {
 		return err
 	}
-	if _, err := st.ClientByID(a.ctx, demo.ClientID); err == nil {
+	want := demo.RedirectURI(a.cfg.Issuer)
+	switch cl, err := st.ClientByID(a.ctx, demo.ClientID); {
+	case err == nil && slices.Equal(cl.RedirectURIs(), []string{want}):
 		return nil
-	} else if !errors.Is(err, opstore.ErrNotFound) {
+	case err == nil:
+		if err := st.DeleteClient(a.ctx, demo.ClientID); err != nil {
+			return err
+		}
+	case !errors.Is(err, opstore.ErrNotFound):
 		return err
 	}
 	nc := opstore.NewClient{
 		ID: demo.ClientID, Name: "Latchkey demo app", Public: true,
-		RedirectURIs:           []string{demo.RedirectURI(a.cfg.Issuer)},
+		RedirectURIs:           []string{want},
 		PostLogoutRedirectURIs: []string{demo.PostLogoutURI(a.cfg.Issuer)},
 	}
 	a.clientTTLs(&nc)
