@@ -112,6 +112,16 @@ func (p *Plugin) notify(ctx context.Context, tx *gorm.DB, c echo.Context, u *use
 			return fmt.Errorf("plugin: notify: %w", err)
 		}
 	}
+	if len(addrs) > 0 {
+		ev := audit.Event{Type: "notify.queued", UserID: u.ID, Outcome: audit.OK,
+			Detail: fmt.Sprintf("%s to %d address(es)", kind, len(addrs))}
+		if c != nil {
+			ev = p.event(c, ev.Type, u.ID, "", audit.OK, ev.Detail)
+		}
+		if err := p.d.Audit.RecordTx(tx, ev); err != nil {
+			return err
+		}
+	}
 	if kind == noticeReset && u.Admin && pol.NotifyAdmins {
 		admins, err := p.d.Users.Admins(ctx)
 		if err != nil {

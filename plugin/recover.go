@@ -340,8 +340,13 @@ func (p *Plugin) renderMethods(c echo.Context, f *flow.Flow, msg string) error {
 			"Your account needs one more verification method than you have registered, so it cannot be recovered here. Please contact your helpdesk.")
 	}
 	views := make([]optionView, len(opts))
+	shown := make([]string, len(opts))
 	for i, e := range opts {
 		views[i] = optionView{ID: e.ID, Method: string(e.Method), Label: e.Label, Title: methodTitle(e.Method)}
+		shown[i] = string(e.Method)
+	}
+	if err := p.record(c, "recovery.methods", f.UserID, f.ID, audit.OK, strings.Join(shown, ",")); err != nil {
+		return err
 	}
 	return p.render(c, http.StatusOK, "recover-method", map[string]any{
 		"Flow": f.ID, "Options": views, "Error": msg, "Second": len(f.Proofs) > 0,
