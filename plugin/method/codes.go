@@ -95,13 +95,24 @@ func (c *Codes) mac(challengeID, code string) []byte {
 }
 
 // Issue creates a challenge for enrollmentID in flowID and returns its ID,
-// the code to deliver and its expiry.
+// the code to deliver and its expiry. Every older open challenge of the
+// same user dies in the same transaction: only the newest code a user was
+// sent works (checklist 18; Keycloak #40631).
 func (c *Codes) Issue(ctx context.Context, flowID, userID, enrollmentID string) (id, code string, expires time.Time, err error) {
 	now := c.now().UTC()
 	id, code = rand.Text(), NewCode()
 	r := challengeRow{ID: id, FlowID: flowID, UserID: userID, EnrollmentID: enrollmentID, CodeMAC: c.mac(id, code),
 		Sends: 1, CreatedAt: now, ExpiresAt: now.Add(c.ttl)}
-	if err := c.g.WithContext(ctx).Create(&r).Error; err != nil {
+	err = c.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if userID != "" {
+			if err := tx.Model(&challengeRow{}).Where("user_id = ? AND used_at IS NULL AND tries < ?", userID, c.maxTries).
+				Update("tries", c.maxTries).Error; err != nil {
+				return err
+			}
+		}
+		return tx.Create(&r).Error
+	})
+	if err != nil {
 		return "", "", time.Time{}, fmt.Errorf("method: issue code: %w", err)
 	}
 	return id, code, r.ExpiresAt, nil

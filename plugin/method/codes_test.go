@@ -131,9 +131,12 @@ func TestCodes(t *testing.T) {
 				mustCheck(t, c, id, "flow-A", "user-A", code2, method.Result{OK: true})
 			}},
 			{"other-flow-fails-and-counts-there", func(t *testing.T, c *method.Codes, _ *methodtest.Clock, id, code string) {
-				// A second flow of the same user has its own challenge; the
-				// first flow's code submitted there fails and spends a try.
-				id2, code2, _, err := c.Issue(t.Context(), "flow-B", "user-A", "enr")
+				// The challenge cannot be answered through another flow or user...
+				mustCheck(t, c, id, "flow-B", "user-A", code, method.Result{Dead: true})
+				mustCheck(t, c, id, "flow-A", "user-B", code, method.Result{Dead: true})
+				// ...and a code of one flow typed into another flow's
+				// challenge fails there and spends that challenge's tries.
+				id2, code2, _, err := c.Issue(t.Context(), "flow-B", "user-B", "enr")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -141,13 +144,18 @@ func TestCodes(t *testing.T) {
 					t.Skip("codes collided")
 				}
 				for range 4 {
-					mustCheck(t, c, id2, "flow-B", "user-A", code, method.Result{})
+					mustCheck(t, c, id2, "flow-B", "user-B", code, method.Result{})
 				}
-				mustCheck(t, c, id2, "flow-B", "user-A", code, method.Result{Dead: true})
-				// The challenge itself cannot be answered through another flow or user.
-				mustCheck(t, c, id, "flow-B", "user-A", code, method.Result{Dead: true})
-				mustCheck(t, c, id, "flow-A", "user-B", code, method.Result{Dead: true})
+				mustCheck(t, c, id2, "flow-B", "user-B", code, method.Result{Dead: true})
 				mustCheck(t, c, id, "flow-A", "user-A", code, method.Result{OK: true})
+			}},
+			{"new-code-for-user-kills-older", func(t *testing.T, c *method.Codes, _ *methodtest.Clock, id, code string) {
+				id2, code2, _, err := c.Issue(t.Context(), "flow-B", "user-A", "enr")
+				if err != nil {
+					t.Fatal(err)
+				}
+				mustCheck(t, c, id, "flow-A", "user-A", code, method.Result{Dead: true})
+				mustCheck(t, c, id2, "flow-B", "user-A", code2, method.Result{OK: true})
 			}},
 			{"invalidate-user", func(t *testing.T, c *method.Codes, _ *methodtest.Clock, id, code string) {
 				if err := c.InvalidateUser(g.WithContext(t.Context()), "user-A"); err != nil {
