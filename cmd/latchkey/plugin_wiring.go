@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -14,12 +15,15 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/flow"
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/method/email"
+	"github.com/latchkeyid/latchkey/plugin/method/phone"
+	"github.com/latchkeyid/latchkey/plugin/method/push"
 	"github.com/latchkeyid/latchkey/plugin/method/questions"
 	"github.com/latchkeyid/latchkey/plugin/method/totp"
 	"github.com/latchkeyid/latchkey/plugin/ratelimit"
 	"github.com/latchkeyid/latchkey/plugin/sender"
 	"github.com/latchkeyid/latchkey/plugin/sender/outbox"
 	"github.com/latchkeyid/latchkey/plugin/sender/smtp"
+	"github.com/latchkeyid/latchkey/plugin/sender/twilio"
 	"github.com/latchkeyid/latchkey/provider"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/secret"
@@ -59,6 +63,34 @@ type pluginDeps struct {
 	codes   *method.Codes
 	limiter *ratelimit.Limiter
 	flows   *flow.Store
+	push    *push.Method
+}
+
+// phoneMethods builds the SMS and voice methods: through the Twilio API
+// when configured, through the dev outbox in dev mode, else none.
+func (s *server) phoneMethods(d *pluginDeps, k *secret.Keyring, auditLog *audit.Log) ([]method.Method, error) {
+	a := s.a
+	setup := phone.Setup{
+		DefaultRegion: a.cfg.DefaultRegion, Brand: "Latchkey", Audit: auditLog, Log: s.log,
+	}
+	if u, err := url.Parse(a.cfg.Issuer); err == nil {
+		setup.Domain = u.Hostname()
+	}
+	switch {
+	case a.cfg.TwilioAccountSID != "":
+		tw, err := twilio.New(twilio.Config{URL: a.cfg.TwilioURL, AccountSID: a.cfg.TwilioAccountSID,
+			AuthToken: a.cfg.TwilioAuthToken, From: a.cfg.TwilioFrom})
+		if err != nil {
+			return nil, fmt.Errorf("twilio: %w", err)
+		}
+		setup.SMS, setup.Voice = tw.SMS(), tw.Voice()
+	case d.outbox != nil:
+		setup.SMS, setup.Voice = d.outbox.Sender(sender.SMS), d.outbox.Sender(sender.Voice)
+	default:
+		return nil, nil
+	}
+	ms, _, err := phone.Methods(d.codes, k, d.limiter, setup)
+	return ms, err
 }
 
 // mountPlugin builds the SSPR plugin (/recover, /security-info) from the
@@ -103,6 +135,16 @@ func (s *server) mountPlugin(e *echo.Echo, p *provider.Provider, hook *afterSign
 	if d.queue.Available(sender.Email) {
 		methods = append(methods, email.New(d.codes, d.queue, tmpl, k, email.WithLimiter(d.limiter, email.DefaultLimits)))
 	}
+	phones, err := s.phoneMethods(d, k, auditLog)
+	if err != nil {
+		return err
+	}
+	methods = append(methods, phones...)
+	d.push, err = push.New(g, enrollments, k, push.Config{Issuer: a.cfg.Issuer, Audit: auditLog})
+	if err != nil {
+		return err
+	}
+	methods = append(methods, d.push)
 	registry, err := method.NewRegistry(methods...)
 	if err != nil {
 		return err
@@ -127,6 +169,7 @@ func (s *server) mountPlugin(e *echo.Echo, p *provider.Provider, hook *afterSign
 		return err
 	}
 	hook.p = pl
+	d.push.Routes(e.Group(""))
 	if b, ok := d.captcha.(*captcha.BuiltinVerifier); ok {
 		e.GET("/recover/captcha/*", echo.WrapHandler(b.Handler()))
 	}
@@ -176,6 +219,9 @@ func pluginCleanup(ctx context.Context, log *slog.Logger, d *pluginDeps) {
 	}
 	if _, err := d.limiter.Cleanup(ctx); err != nil {
 		log.Warn("cleanup: rate counters", "err", err)
+	}
+	if err := d.push.Cleanup(ctx, time.Now().UTC()); err != nil {
+		log.Warn("cleanup: push", "err", err)
 	}
 	if _, err := d.flows.Cleanup(ctx, 500); err != nil {
 		log.Warn("cleanup: recovery flows", "err", err)

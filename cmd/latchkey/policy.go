@@ -60,13 +60,14 @@ func (a *app) policies() (*policy.Store, error) {
 }
 
 // availableMethods are the methods this deployment can deliver: email
-// needs SMTP (or dev mode's outbox), phone methods need Twilio.
+// needs SMTP, phone methods Twilio (dev mode's outbox stands in for both);
+// the authenticator app (code and push) and questions need nothing.
 func availableMethods(dev, smtp, twilio bool) []string {
-	out := []string{policy.TOTP, policy.Questions}
+	out := []string{policy.TOTP, policy.Push, policy.Questions}
 	if smtp || dev {
 		out = append(out, policy.Email)
 	}
-	if twilio {
+	if twilio || dev { // dev mode's outbox records texts and calls
 		out = append(out, policy.Mobile, policy.AlternatePhone, policy.OfficePhone)
 	}
 	return out
