@@ -78,6 +78,12 @@ func (s *State) AddTOTP(uri string) (*otp.Key, error) {
 	if err != nil || k.Type() != "totp" || k.Secret() == "" {
 		return nil, ErrNotTOTP
 	}
+	// What the web app can compute too (WebCrypto has no MD5).
+	switch k.Algorithm() {
+	case otp.AlgorithmSHA1, otp.AlgorithmSHA256, otp.AlgorithmSHA512:
+	default:
+		return nil, ErrNotTOTP
+	}
 	if _, err := Code(k, time.Now()); err != nil {
 		return nil, ErrNotTOTP
 	}
