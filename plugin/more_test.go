@@ -190,6 +190,10 @@ func TestBlockEndsWithAdminUnlock(t *testing.T) {
 		if evs, _ := e.audit.List(t.Context(), audit.Filter{UserID: u.ID, Type: audit.RecoveryBlocked}); len(evs) == 0 {
 			t.Fatal("block not audited")
 		}
+		// E39: failed proofs never lock the password sign-in.
+		if _, err := e.users.Authenticate(t.Context(), "rosa", "old violet kettle rosa"); err != nil {
+			t.Fatalf("recovery failures locked the account: %v", err)
+		}
 		e.clock.Add(time.Second)
 		e.audit.Record(t.Context(), audit.Event{Type: "admin.unlock", UserID: u.ID, Outcome: audit.OK})
 		e.clock.Add(time.Second)
