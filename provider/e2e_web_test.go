@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/latchkeyid/latchkey/provider"
 	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 )
 
@@ -431,4 +433,34 @@ func TestMalformedRequestsNeverFail500(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzAuthorizeAndLogin sends arbitrary query strings to the browser-facing
+// endpoints: whatever arrives, the answer is a redirect, a page or an
+// OAuth error, never a 500.
+func FuzzAuthorizeAndLogin(f *testing.F) {
+	for _, seed := range []string{
+		"client_id=webapp&response_type=code&redirect_uri=https%3A%2F%2Fapp.example%2Fcallback&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&state=s&nonce=n",
+		"client_id=webapp&response_type=code&redirect_uri=https%3A%2F%2Fapp.example%2Fcallback&scope=openid&prompt=none&max_age=0",
+		"client_id=spa&response_type=code&redirect_uri=https%3A%2F%2Fspa.example%2Fcallback&scope=openid%20offline_access&code_challenge=x&code_challenge_method=plain",
+		"client_id=webapp&response_type=code&request=eyJhbGciOiJub25lIn0.e30.",
+		"authRequestID=%00&username=%ff",
+		"client_id=&&&=&%zz",
+	} {
+		f.Add(seed)
+	}
+	s := pt.Start(f, dbtest.URL(f, dbtest.SQLite), pt.Config{})
+	f.Fuzz(func(t *testing.T, query string) {
+		for _, path := range []string{"/authorize", "/login", "/end_session", "/consent"} {
+			req, err := http.NewRequest(http.MethodGet, s.URL+path+"?"+query, nil)
+			if err != nil {
+				continue // not a URL a client could send
+			}
+			rec := httptest.NewRecorder()
+			s.Echo.ServeHTTP(rec, req)
+			if rec.Code >= 500 {
+				t.Fatalf("%s?%q: %d %.300s", path, query, rec.Code, rec.Body)
+			}
+		}
+	})
 }

@@ -133,12 +133,21 @@ func (p *Provider) opInterceptor(next http.Handler) http.Handler {
 				p.renderPlain(w, http.StatusBadRequest, "This request cannot be completed", "The sign-out request is malformed.")
 				return
 			}
-			if id := r.Form.Get("client_id"); id != "" {
-				var oe *oidc.Error
-				if _, err := p.store.GetClientByClientID(r.Context(), id); err != nil && !errors.As(err, &oe) {
-					p.renderPlain(w, http.StatusBadRequest, "This request cannot be completed",
-						"The application that sent you here is not registered with Latchkey.")
-					return
+			// The library's form decoder matches names case-insensitively.
+			for k, ids := range r.Form {
+				if !strings.EqualFold(k, "client_id") {
+					continue
+				}
+				for _, id := range ids {
+					if id == "" {
+						continue
+					}
+					var oe *oidc.Error
+					if _, err := p.store.GetClientByClientID(r.Context(), id); err != nil && !errors.As(err, &oe) {
+						p.renderPlain(w, http.StatusBadRequest, "This request cannot be completed",
+							"The application that sent you here is not registered with Latchkey.")
+						return
+					}
 				}
 			}
 			p.serveFriendly(next, w, r)
