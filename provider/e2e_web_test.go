@@ -464,3 +464,19 @@ func FuzzAuthorizeAndLogin(f *testing.F) {
 		}
 	})
 }
+
+func TestPanicIsAGenericPage(t *testing.T) {
+	s := pt.Start(t, dbURL(t), pt.Config{Mount: func(_ *pt.Server, e *echo.Echo) {
+		e.GET("/test/panic", func(echo.Context) error { panic("secret detail /home/x/y.go:12") })
+	}})
+	res, err := s.HTTP.Client().Get(s.URL + "/test/panic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusInternalServerError || strings.Contains(string(body), "secret detail") ||
+		!strings.Contains(string(body), "Something went wrong") {
+		t.Fatalf("%d %s", res.StatusCode, body)
+	}
+}

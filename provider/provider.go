@@ -230,7 +230,14 @@ var opPaths = []string{
 func (p *Provider) Mount(e *echo.Echo) {
 	e.IPExtractor = p.ipx
 	e.HTTPErrorHandler = web.ErrorHandler(p.render, p.isAPI)
-	e.Use(middleware.Recover(), p.metrics.middleware, web.AllowHosts(p.hosts...),
+	recoverMW := middleware.RecoverWithConfig(middleware.RecoverConfig{
+		// A panic becomes a generic 500 page; the stack goes to the log only.
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			slog.ErrorContext(c.Request().Context(), "panic", "path", c.Request().URL.Path, "err", err, "stack", string(stack))
+			return err
+		},
+	})
+	e.Use(recoverMW, p.metrics.middleware, web.AllowHosts(p.hosts...),
 		middleware.BodyLimit("64K"), p.baseHeaders)
 
 	// Discovery, JWKS, token and userinfo may be called from browser
