@@ -253,13 +253,37 @@ func (c *Client) call(ctx context.Context, method, u, bearer string, in, out any
 	if err != nil {
 		return fmt.Errorf("authenticator: %w", err)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := &Error{Status: resp.StatusCode}
 		_ = json.Unmarshal(data, e)
 		return e
+	}
+	if resp.StatusCode == http.StatusNoContent {
+		return nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("authenticator: bad answer from server: %w", err)
 	}
 	return nil
+}
+
+// Subscription is a browser's Web Push subscription (PushSubscription's
+// JSON form).
+type Subscription struct {
+	Endpoint string `json:"endpoint"`
+	Keys     struct {
+		P256dh string `json:"p256dh"`
+		Auth   string `json:"auth"`
+	} `json:"keys"`
+}
+
+// Subscribe registers a Web Push subscription for the device, so the
+// server can wake it when a request is waiting.
+func (c *Client) Subscribe(ctx context.Context, d *Device, s Subscription) error {
+	tok, err := d.Token(c.now())
+	if err != nil {
+		return err
+	}
+	var out struct{}
+	return c.call(ctx, http.MethodPost, d.Issuer+push.APIPath+"/subscribe", tok, s, &out)
 }

@@ -12,8 +12,9 @@ func Set() db.Set {
 		Table: Table,
 		Migrations: []*db.Migration{
 			flows0001(),
-			methods0002(), // H5: methods, codes, outbox, captcha, rate limits
-			push0004(),    // H8: push authenticator devices, links, challenges
+			methods0002(),     // H5: methods, codes, outbox, captcha, rate limits
+			push0004(),        // H8: push authenticator devices, links, challenges
+			pushWebPush0005(), // H8: Web Push subscriptions
 		},
 	}
 }

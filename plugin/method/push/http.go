@@ -82,6 +82,8 @@ func (m *Method) Routes(g *echo.Group) {
 	api.GET("/pending", m.pending)
 	api.POST("/decide", m.decide)
 	api.GET("/status/:id", m.status)
+	api.GET("/vapid", m.vapid)
+	api.POST("/subscribe", m.subscribe)
 }
 
 // jsonErrors answers the device API's client errors in JSON whatever the

@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	qrcode "github.com/skip2/go-qrcode"
@@ -94,6 +96,15 @@ type Config struct {
 	// PollEvery is how often a waiting device request re-reads the
 	// database (default 1s).
 	PollEvery time.Duration
+	// WebPushContact is the VAPID "sub" (mailto: or https URL) push
+	// services may use to reach the operator; default the issuer.
+	WebPushContact string
+	// WebPushClient replaces the HTTP client for push services (tests);
+	// the default refuses non-public addresses.
+	WebPushClient *http.Client
+	// OnWebPush, if set, learns the outcome of each Web Push delivery
+	// (tests, metrics).
+	OnWebPush func(deviceID string, status int, err error)
 }
 
 // Method is the push method. It implements method.Method and serves the
@@ -106,6 +117,7 @@ type Method struct {
 	cfg   Config
 	base  *url.URL
 	wake  *waker
+	wg    sync.WaitGroup
 }
 
 var _ method.Method = (*Method)(nil)
@@ -395,6 +407,7 @@ func (m *Method) Challenge(ctx context.Context, flowID string, u method.Ref, e m
 			UserAgent: req.UserAgent, Outcome: audit.OK, Detail: "push to " + e.Label}); err != nil {
 			return method.Challenge{}, err
 		}
+		m.webPush(r)
 	}
 	return method.Challenge{ID: r.ID, EnrollmentID: e.ID, Method: method.Push, FlowID: flowID,
 		Prompt:    method.Prompt{Kind: "number", Number: number, Poll: m.url(StatusPath + r.ID), Expires: r.ExpiresAt},
@@ -534,7 +547,8 @@ func (m *Method) Cleanup(ctx context.Context, before time.Time) error {
 		model any
 		where string
 	}{{&linkRow{}, "expires_at < ?"}, {&challengeRow{}, "expires_at < ?"}, {&nonceRow{}, "expires_at < ?"},
-		{&deviceRow{}, "created_at < ? AND id NOT IN (SELECT id FROM sspr_methods WHERE method = 'push')"}} {
+		{&deviceRow{}, "created_at < ? AND id NOT IN (SELECT id FROM sspr_methods WHERE method = 'push')"},
+		{&subscriptionRow{}, "created_at < ? AND device_id NOT IN (SELECT id FROM push_devices)"}} {
 		if err := g.Where(q.where, before).Delete(q.model).Error; err != nil {
 			return fmt.Errorf("push: cleanup: %w", err)
 		}

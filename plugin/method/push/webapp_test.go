@@ -144,6 +144,18 @@ func TestWebApp(t *testing.T) {
 				}
 			})
 		}
+		t.Run("web-push-subscription", func(t *testing.T) {
+			sub := newBrowserSub(t, "https://push.example/send/abc").sub
+			var out struct {
+				OK    bool
+				Error string
+			}
+			dev.do(map[string]any{"op": "subscribe", "sub": sub}, &out)
+			var n int64
+			if err := g.Table("push_subscriptions").Where("device_id = ?", e.ID).Count(&n).Error; err != nil || !out.OK || n != 1 {
+				t.Fatalf("subscribe = %+v, %d rows, %v", out, n, err)
+			}
+		})
 		t.Run("totp-codes-match", func(t *testing.T) {
 			const seed = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 			for _, at := range []int64{59, 1111111109, time.Now().Unix()} {

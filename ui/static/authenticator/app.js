@@ -217,6 +217,39 @@
     });
   }
 
+  // --- Web Push: wake the app when it is closed (where the browser can) ---
+  function b64uBytes(s) {
+    var b = atob(s.replace(/-/g, "+").replace(/_/g, "/")), out = new Uint8Array(b.length);
+    for (var i = 0; i < b.length; i++) out[i] = b.charCodeAt(i);
+    return out;
+  }
+  function enableNotifications() {
+    if (!("serviceWorker" in navigator) || !("PushManager" in window) || !window.Notification) {
+      show("This browser cannot show notifications for the app; keep it open while you sign in.", true);
+      return;
+    }
+    Notification.requestPermission().then(function (perm) {
+      if (perm !== "granted") throw new Error("Notifications are not allowed for this app.");
+      return Promise.all([navigator.serviceWorker.ready, all("devices")]);
+    }).then(function (r) {
+      var reg = r[0], devs = r[1];
+      // One subscription per browser, registered with every enrollment;
+      // all enrollments share this origin's server key.
+      if (!devs.length) throw new Error("Add this device first.");
+      return LK.vapidKey(devs[0].issuer).then(function (key) {
+        return reg.pushManager.getSubscription().then(function (sub) {
+          return sub || reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: b64uBytes(key) });
+        });
+      }).then(function (sub) {
+        var json = sub.toJSON();
+        return Promise.all(devs.map(function (d) { return LK.subscribe(d, { endpoint: json.endpoint, keys: json.keys }); }));
+      });
+    }).then(function () {
+      show("Notifications are on: you will be told when a sign-in request is waiting.");
+      $("notify").hidden = true;
+    }).catch(function (e) { show(e.message || "Notifications could not be turned on.", true); });
+  }
+
   // --- start ---
   if (!window.crypto || !crypto.subtle || !window.indexedDB) {
     show("This browser cannot keep keys safely (it needs https and WebCrypto).", true);
@@ -224,6 +257,8 @@
   }
   if (LK.tokenOf(location.href)) startEnroll();
   $("totp-add").onclick = addAccount;
+  $("notify").onclick = enableNotifications;
+  $("notify").hidden = !("PushManager" in window);
   renderDevices();
   renderCodes();
   setInterval(renderCodes, 1000);

@@ -93,6 +93,18 @@
     }).then(function (body) { return body.requests || []; });
   }
 
+  // subscribe registers the browser's Web Push subscription for device d.
+  function subscribe(d, sub) {
+    return deviceToken(d).then(function (tok) {
+      return fetch(d.issuer + API + "/subscribe", { method: "POST", credentials: "omit", cache: "no-store",
+        headers: { Accept: "application/json", "Content-Type": "application/json", Authorization: "Bearer " + tok },
+        body: JSON.stringify(sub) });
+    }).then(function (r) { if (!r.ok) throw new Error("The server refused the notification subscription."); });
+  }
+  function vapidKey(issuer) {
+    return call(issuer, "/vapid").then(function (b) { return b.key; });
+  }
+
   function signDecision(d, chal, dec, num) {
     return jws(d.key, { kid: d.id }, { typ: "latchkey-decision", aud: d.issuer, sub: d.id, chal: chal, dec: dec,
       num: dec === "approve" ? String(num).trim() : "", iat: now() });
@@ -155,6 +167,7 @@
   }
 
   var api = { issuerOf: issuerOf, tokenOf: tokenOf, enroll: enroll, pending: pending, signDecision: signDecision,
+    subscribe: subscribe, vapidKey: vapidKey,
     decide: decide, post: post, parseAccount: parseAccount, importAccount: importAccount, code: code, b32decode: b32decode };
   if (typeof module !== "undefined" && module.exports) module.exports = api;
   else root.LatchkeyAuthenticator = api;

@@ -29,3 +29,26 @@ self.addEventListener("fetch", function (e) {
     return caches.match(e.request, { ignoreSearch: true });
   }));
 });
+
+// Web Push: the server wakes this app when a sign-in request is waiting.
+// The message names the app only; the number is on the sign-in page.
+self.addEventListener("push", function (e) {
+  var data = {};
+  try { data = e.data ? e.data.json() : {}; } catch (err) { data = {}; }
+  e.waitUntil(self.registration.showNotification("Sign-in request", {
+    body: (data.app || "Latchkey") + ": open to approve or deny. Type the number shown on the sign-in page.",
+    tag: data.id || "latchkey-signin",
+    icon: "icon-192.png",
+    requireInteraction: true
+  }));
+});
+
+self.addEventListener("notificationclick", function (e) {
+  e.notification.close();
+  e.waitUntil(self.clients.matchAll({ type: "window" }).then(function (list) {
+    for (var i = 0; i < list.length; i++) {
+      if (list[i].url.indexOf(self.registration.scope) === 0 && "focus" in list[i]) return list[i].focus();
+    }
+    return self.clients.openWindow("./");
+  }));
+});

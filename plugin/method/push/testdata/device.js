@@ -18,6 +18,7 @@ const ops = {
     LK.post(device.issuer, "/decide", signed).then((first) =>
       LK.post(device.issuer, "/decide", signed).then(() => ({ first: first.result, second: 200 }),
         (e) => ({ first: first.result, second: e.status })))),
+  subscribe: (c) => LK.subscribe(device, c.sub).then(() => ({ ok: true })),
   code: (c) => LK.importAccount(LK.parseAccount(c.uri)).then((acc) => LK.code(acc, c.t)).then((code) => ({ code })),
 };
 
