@@ -262,6 +262,11 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 		}
 		return nil, fmt.Errorf("opstore: redeem code: %w", err)
 	}
+	if row.CodeChallenge == "" && hasVerifier(ctx) {
+		// A verifier for a code issued without a challenge: PKCE downgrade
+		// (RFC 9700 §4.8.2). invalid_grant, like any bad code.
+		return nil, errCodeInvalid
+	}
 	res := s.db(ctx).Model(&authCodeRow{}).
 		Where("code_hash = ? AND used_at IS NULL AND expires_at > ?", h, now).
 		Update("used_at", now)

@@ -12,6 +12,9 @@ import (
 type clientScope struct {
 	mu sync.Mutex
 	id string
+	// verifier: the request carries a PKCE code_verifier (see
+	// AuthRequestByCode).
+	verifier bool
 }
 
 type scopeKey struct{}
@@ -26,10 +29,30 @@ func WithClientID(ctx context.Context, id string) context.Context {
 // Interceptor gives every OP request an empty client holder. Install it
 // with op.WithHttpInterceptors so ID tokens are signed with each client's
 // configured algorithm.
+//
+// It also notes whether a token request carries a code_verifier: RFC 9700
+// §4.8.2 requires refusing one for a code issued without a challenge (a
+// PKCE downgrade), and the library answers that case with invalid_request
+// only after the code was accepted; the storage refuses the code itself.
 func Interceptor(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(WithClientID(r.Context(), "")))
+		sc := &clientScope{}
+		if r.Method == http.MethodPost {
+			// The library parses the same form next; errors are its to report.
+			_ = r.ParseForm()
+			sc.verifier = r.PostForm.Get("code_verifier") != ""
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), scopeKey{}, sc)))
 	})
+}
+
+func hasVerifier(ctx context.Context) bool {
+	if sc, ok := ctx.Value(scopeKey{}).(*clientScope); ok {
+		sc.mu.Lock()
+		defer sc.mu.Unlock()
+		return sc.verifier
+	}
+	return false
 }
 
 func noteClient(ctx context.Context, id string) {

@@ -94,9 +94,17 @@ func TestProviderClientCredentials(t *testing.T) {
 // page makes) and the callback, and returns the code.
 func codeFlow(t *testing.T, e *env, srv *httptest.Server, client, redir string, scopes ...string) string {
 	t.Helper()
+	return codeFlowPKCE(t, e, srv, true, client, redir, scopes...)
+}
+
+func codeFlowPKCE(t *testing.T, e *env, srv *httptest.Server, pkce bool, client, redir string, scopes ...string) string {
+	t.Helper()
 	q := url.Values{"client_id": {client}, "redirect_uri": {redir}, "response_type": {"code"},
-		"scope": {strings.Join(scopes, " ")}, "state": {"st"}, "nonce": {"nonce-123"},
-		"code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+		"scope": {strings.Join(scopes, " ")}, "state": {"st"}, "nonce": {"nonce-123"}}
+	if pkce {
+		q.Set("code_challenge", challenge)
+		q.Set("code_challenge_method", "S256")
+	}
 	resp, err := noRedirect.Get(srv.URL + "/authorize?" + q.Encode())
 	if err != nil {
 		t.Fatal(err)
@@ -230,6 +238,38 @@ func TestProviderRefreshAndUserinfo(t *testing.T) {
 		_, body = post(t, srv.URL+"/oauth/token", form, "web", e.secret) // code already used
 		if body["error"] != "invalid_grant" {
 			t.Fatalf("used code: %v", body)
+		}
+	})
+}
+
+// TestProviderPKCE: checklist 63 at the token endpoint.
+func TestProviderPKCE(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		srv := opServer(t, e)
+		for _, tc := range []struct {
+			name     string
+			pkce     bool
+			verifier string
+			status   int
+			wantErr  string
+		}{
+			{name: "verifier-without-challenge", pkce: false, verifier: verifier, status: 400, wantErr: "invalid_grant"},
+			{name: "wrong-verifier", pkce: true, verifier: strings.Repeat("a", 43), status: 400, wantErr: "invalid_grant"},
+			{name: "missing-verifier", pkce: true, verifier: "", status: 400},
+			{name: "right-verifier", pkce: true, verifier: verifier, status: 200},
+			{name: "confidential-without-pkce", pkce: false, verifier: "", status: 200},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				code := codeFlowPKCE(t, e, srv, tc.pkce, "web", redirect, "openid")
+				form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirect}}
+				if tc.verifier != "" {
+					form.Set("code_verifier", tc.verifier)
+				}
+				status, body := post(t, srv.URL+"/oauth/token", form, "web", e.secret)
+				if status != tc.status || (tc.wantErr != "" && body["error"] != tc.wantErr) {
+					t.Fatalf("got %d %v, want %d %s", status, body, tc.status, tc.wantErr)
+				}
+			})
 		}
 	})
 }
