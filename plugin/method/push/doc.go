@@ -22,3 +22,21 @@
 // the next one is refused before anything is sent. Pushes expire after 2
 // minutes.
 package push
+
+// Wiring (cmd): build the method, register it with the others, mount its
+// device API on the provider's root group, and clean up periodically:
+//
+//	pm, err := push.New(g, enrollments, keys, push.Config{Issuer: issuer, Audit: auditLog})
+//	registry, err := method.NewRegistry(totpMethod, pm, ...)
+//	pm.Routes(e.Group(""))                        // /authenticator, /authenticator/api/*
+//	pm.Cleanup(ctx, time.Now().Add(-24*time.Hour)) // e.g. hourly
+//	pm.Wait()                                     // at shutdown: pending Web Push deliveries
+//
+// The waiting page: Prompt.Kind "number" carries Number (show it) and Poll
+// (a JSON status URL). Put it on the form as data-push-poll and load
+// /static/authenticator/wait.js, which submits the form once the user
+// answered on the device; the form's own button ("I approved it,
+// continue") is the no-JavaScript way on. Verify returns Result.Pending
+// while no answer is in, which is not a failure. Registration: Prompt.Kind
+// "push" carries QRCode and Link; the user scans it, then types the
+// pairing code the app shows into field "code".

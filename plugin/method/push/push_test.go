@@ -734,3 +734,53 @@ func mustPKCS8(t *testing.T, k *ecdsa.PrivateKey) []byte {
 	}
 	return der
 }
+
+func TestTTLCapAndCleanup(t *testing.T) {
+	dbtest.EachDB(t, sets(), func(t *testing.T, g *gorm.DB) {
+		ctx := t.Context()
+		v := newEnv(t, g, func(c *push.Config) { c.TTL = time.Hour })
+		dev, e := v.enroll(t)
+		c := v.challenge(t, rand.Text(), e)
+		if got := c.ExpiresAt.Sub(v.clk.Now()); got != push.MaxTTL {
+			t.Fatalf("TTL %v, want the hard cap %v", got, push.MaxTTL)
+		}
+		if _, err := v.cli.Pending(ctx, dev, 0); err != nil { // leaves a nonce
+			t.Fatal(err)
+		}
+		// An abandoned enrollment: the device used the link, the user
+		// never finished.
+		p, err := v.m.Begin(ctx, rand.Text(), v.user, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.cli.Enroll(ctx, p.Prompt.Link, "abandoned", nil); err != nil {
+			t.Fatal(err)
+		}
+		count := func(table string) int64 {
+			var n int64
+			if err := g.Table(table).Count(&n).Error; err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if err := v.m.Cleanup(ctx, v.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if count("push_challenges") != 1 || count("push_devices") != 2 {
+			t.Fatalf("live rows were cleaned up")
+		}
+		v.clk.Advance(24 * time.Hour)
+		if err := v.m.Cleanup(ctx, v.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		for table, want := range map[string]int64{"push_challenges": 0, "push_links": 0, "push_nonces": 0, "push_devices": 1} {
+			if got := count(table); got != want {
+				t.Errorf("%s: %d rows after cleanup, want %d", table, got, want)
+			}
+		}
+		// The enrolled device still works.
+		if _, err := v.cli.Pending(ctx, dev, 0); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
