@@ -49,6 +49,9 @@ type BuiltinVerifier struct {
 	now    func() time.Time
 	prefix string
 	lang   string
+	// renders bounds concurrent image/audio generation (CPU-heavy), so a
+	// flood of requests for a live id cannot starve the server.
+	renders chan struct{}
 }
 
 var _ Verifier = (*BuiltinVerifier)(nil)
@@ -70,7 +73,8 @@ func WithLanguage(l string) BuiltinOption { return func(b *BuiltinVerifier) { b.
 
 // NewBuiltin returns the builtin verifier on g.
 func NewBuiltin(g *gorm.DB, opts ...BuiltinOption) *BuiltinVerifier {
-	b := &BuiltinVerifier{g: g, now: func() time.Time { return time.Now().UTC() }, prefix: "/recover/captcha", lang: "en"}
+	b := &BuiltinVerifier{g: g, now: func() time.Time { return time.Now().UTC() }, prefix: "/recover/captcha", lang: "en",
+		renders: make(chan struct{}, 8)}
 	for _, o := range opts {
 		o(b)
 	}
@@ -156,6 +160,16 @@ func (b *BuiltinVerifier) Handler() http.Handler {
 				return
 			}
 			http.Error(w, "captcha unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		select {
+		case b.renders <- struct{}{}:
+			defer func() { <-b.renders }()
+		case <-r.Context().Done():
+			return
+		case <-time.After(5 * time.Second):
+			w.Header().Set("Retry-After", "2")
+			http.Error(w, "busy, try again", http.StatusServiceUnavailable)
 			return
 		}
 		var buf bytes.Buffer
