@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 )
 
@@ -106,7 +107,7 @@ func (l *Limiter) Allow(ctx context.Context, scope, key string, limit int, windo
 		closed += r.Count
 	}
 	room := limit - closed
-	for range 3 {
+	for range 5 {
 		if room <= 0 {
 			break
 		}
@@ -114,6 +115,9 @@ func (l *Limiter) Allow(ctx context.Context, scope, key string, limit int, windo
 			Where("scope = ? AND key_hash = ? AND window_ms = ? AND bucket = ? AND count < ?", scope, kh, wms, cur, room).
 			Update("count", gorm.Expr("count + 1"))
 		if res.Error != nil {
+			if contended(res.Error) {
+				continue // a deadlock victim: nothing was counted, try again
+			}
 			return false, 0, fmt.Errorf("ratelimit: %w", res.Error)
 		}
 		if res.RowsAffected == 1 {
@@ -132,12 +136,19 @@ func (l *Limiter) Allow(ctx context.Context, scope, key string, limit int, windo
 		if err == nil {
 			return true, 0, nil
 		}
-		if !errors.Is(err, gorm.ErrDuplicatedKey) {
+		if !errors.Is(err, gorm.ErrDuplicatedKey) && !contended(err) {
 			return false, 0, fmt.Errorf("ratelimit: %w", err)
 		}
 		// Another caller created the bucket first: try the update again.
 	}
 	return false, l.retryAfter(ctx, scope, kh, wms, lo, bs, now), nil
+}
+
+// contended reports a MySQL deadlock or lock-wait timeout, after which the
+// statement had no effect and may simply run again.
+func contended(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }
 
 // retryAfter is the time until the oldest counted bucket leaves the window.

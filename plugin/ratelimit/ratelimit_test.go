@@ -135,3 +135,34 @@ func TestAllow(t *testing.T) {
 		})
 	})
 }
+
+// TestTwoInstances runs two limiters on two connection pools to one
+// database, as two Latchkey instances would: together they allow exactly
+// the limit.
+func TestTwoInstances(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, url string) {
+		a := ratelimit.New(dbtest.Open(t, url, schema.Set()))
+		b := ratelimit.New(dbtest.Open(t, url, schema.Set()))
+		var ok atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 40 {
+			l := a
+			if i%2 == 1 {
+				l = b
+			}
+			wg.Go(func() {
+				allowed, _, err := l.Allow(t.Context(), "email-to", "shared@example.com", 10, 10*time.Minute)
+				if err != nil {
+					t.Error(err)
+				}
+				if allowed {
+					ok.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if ok.Load() != 10 {
+			t.Fatalf("two instances allowed %d, want 10", ok.Load())
+		}
+	})
+}
