@@ -1,11 +1,19 @@
 // Package plugin is Latchkey's self-service password reset (SSPR): the
-// /recover flows (reset and unlock), the /security-info page where users
-// register their verification methods, the forced-registration hook the
-// provider calls after a password sign-in, and the admin commands for the
-// policy and for methods.
+// /recover flows (reset and unlock, with decoy flows for names that cannot
+// recover), the /security-info page where users register their
+// verification methods (step-up, add, delete, cool-down), and the
+// forced-registration hook the provider calls after a password sign-in.
 //
 // It reaches the OIDC side only through the SignIn interface defined here
-// (the provider implements it; cmd wires the two), so it never imports
-// zitadel/oidc and can be mounted in another Echo application. A test runs
-// `go list -deps ./plugin/...` and fails if zitadel appears.
+// (the provider implements it; cmd connects the two), so it never imports
+// zitadel/oidc, the provider root, its OP storage or its session store, and
+// can be mounted in another Echo application. TestNoZitadel runs
+// `go list -deps ./plugin/...` and fails if one appears.
+//
+// Files: plugin.go (Deps, Mount, routes), recover.go (start, choice,
+// method), verify.go (proofs, policy check, amr), reset.go (the one
+// transaction, unlock), decoy.go, notify.go (mails, "This wasn't me"),
+// securityinfo.go (/security-info, AfterSignIn), form.go (strict forms).
+// The flow record and its state machine are in plugin/flow, the policy in
+// plugin/policy.
 package plugin
