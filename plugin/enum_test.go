@@ -209,6 +209,13 @@ func TestStepsInOrder(t *testing.T) {
 			if other.code != http.StatusForbidden {
 				t.Fatalf("flow opened without its cookie: %d", other.code)
 			}
+			// A4: a real flow id without its cookie and a made-up id get
+			// the same answer.
+			foreign := other.last
+			other.get("/recover/AAAAAAAAAAAAAAAAAAAAAAAAAA/verify")
+			if other.code != http.StatusForbidden || other.last != foreign {
+				t.Fatalf("unknown flow id answered differently: %d", other.code)
+			}
 		})
 		code, _ := totp.Code(secret, e.clock.Now())
 		b.post(fp+"/verify", url.Values{"code": {code}})

@@ -279,6 +279,9 @@ func (p *Plugin) chooseIntent(c echo.Context) error {
 	if err := p.flows.Save(c.Request().Context(), nil, f); err != nil {
 		return flowErr(err)
 	}
+	if err := p.record(c, "recovery.intent", f.UserID, f.ID, audit.OK, string(intent)); err != nil {
+		return err
+	}
 	return see(c, p.path("/recover/"+f.ID+"/method"))
 }
 
