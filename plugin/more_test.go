@@ -352,3 +352,25 @@ func TestCleanup(t *testing.T) {
 		}
 	})
 }
+
+// TestStrengthMeter: the meter's score comes from zxcvbn and is 0 for a
+// password the check refuses; it needs a proven flow.
+func TestStrengthMeter(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		u := e.user("ida", false)
+		secret := e.enrollTOTP(u)
+		other := e.browser()
+		other.get("/recover")
+		b, fp := e.proven(t, "ida", secret, "")
+		for pw, want := range map[string]string{"password1": `{"score":0}`, "ida-ida-ida-1": `{"score":0}`, "glacier umbrella kettle nine": `{"score":4}`} {
+			b.post(fp+"/strength", url.Values{"password": {pw}})
+			if b.code != 200 || strings.TrimSpace(b.last) != want {
+				t.Errorf("%q: %d %s, want %s", pw, b.code, b.last, want)
+			}
+		}
+		other.post(fp+"/strength", url.Values{"password": {"x"}})
+		if other.code != http.StatusForbidden {
+			t.Fatalf("strength without the flow's cookie: %d", other.code)
+		}
+	})
+}

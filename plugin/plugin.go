@@ -160,6 +160,7 @@ func (p *Plugin) Routes(g *echo.Group) {
 	r.POST("/recover/:flow/resend", p.resend)
 	r.GET("/recover/:flow/password", p.passwordPage)
 	r.POST("/recover/:flow/password", p.setPassword)
+	r.POST("/recover/:flow/strength", p.strength)
 	r.GET("/recover/:flow/done", p.donePage)
 	r.GET("/recover/report/:token", p.reportPage)
 	r.POST("/recover/report/:token", p.report)

@@ -28,7 +28,7 @@ func (p *Plugin) passwordPage(c echo.Context) error {
 func (p *Plugin) renderPassword(c echo.Context, f *flow.Flow, msg string) error {
 	return p.render(c, http.StatusOK, "recover-password", map[string]any{
 		"Flow": f.ID, "Error": msg, "MinLength": p.d.PasswordPolicy.MinLength,
-		"Action": p.path("/recover/" + f.ID + "/password"),
+		"Action": p.path("/recover/" + f.ID + "/password"), "StrengthURL": p.path("/recover/" + f.ID + "/strength"),
 	})
 }
 
@@ -197,4 +197,31 @@ func (p *Plugin) donePage(c echo.Context) error {
 		"Unlock": f.Intent == flow.Unlock, "SignIn": p.d.SignIn.LoginURL(f.AuthRequestID, u.Username),
 		"Pending": f.AuthRequestID != "",
 	})
+}
+
+// strength scores a candidate password 0..4 for the page's meter with the
+// same library and context words as the check (zxcvbn through
+// password.Strength). It needs a proven reset flow, so it is no oracle for
+// strangers; the password is neither stored nor logged.
+func (p *Plugin) strength(c echo.Context) error {
+	in, err := form(c, "password")
+	if err != nil {
+		return err
+	}
+	f, err := p.load(c, flow.Recover)
+	if err != nil {
+		return err
+	}
+	if err := f.Allow(flow.StepPassword, p.flows.Now()); err != nil {
+		return flowErr(err)
+	}
+	u, _, err := p.subjectOf(c.Request().Context(), f)
+	if err != nil || u == nil {
+		return flowErr(flow.ErrOutOfOrder)
+	}
+	score := 0
+	if p.d.PasswordPolicy.Check(in["password"], u.Username, u.Email, u.DisplayName) == nil {
+		score = password.Strength(in["password"], u.Username, u.Email, u.DisplayName)
+	}
+	return c.JSON(http.StatusOK, map[string]int{"score": score})
 }

@@ -1,5 +1,6 @@
-// Show-password toggle and a strength meter for the new-password form.
-// The server checks the password; this only helps the person choose.
+// Show-password toggle and the strength meter of the new-password form.
+// The score comes from the server (zxcvbn with the same context words as
+// the check, 0 when the password would be refused); the server decides.
 (function () {
   var show = document.getElementById("show-password");
   if (show) {
@@ -12,14 +13,18 @@
   }
   var pw = document.getElementById("password");
   var meter = pw && document.getElementById(pw.getAttribute("data-strength"));
-  if (pw && meter) {
-    pw.addEventListener("input", function () {
-      var v = pw.value, score = 0;
-      if (v.length >= 8) score++;
-      if (v.length >= 12) score++;
-      if (v.length >= 16) score++;
-      if (/[^a-zA-Z]/.test(v) && /[a-z]/i.test(v) && v.length >= 10) score++;
-      meter.value = Math.min(score, 4);
-    });
-  }
+  var url = pw && pw.getAttribute("data-strength-url");
+  var csrf = document.querySelector('input[name="csrf"]');
+  if (!pw || !meter || !url || !csrf || !window.fetch) return;
+  var timer = null;
+  pw.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      var body = new URLSearchParams({ csrf: csrf.value, password: pw.value });
+      fetch(url, { method: "POST", body: body, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : { score: 0 }; })
+        .then(function (j) { meter.value = j.score; })
+        .catch(function () {});
+    }, 250);
+  });
 })();
