@@ -416,3 +416,41 @@ func TestRevokeUserEverywhere(t *testing.T) {
 		}
 	})
 }
+
+// Issue 2 item 2: several instances on one database accept each other's
+// codes, tokens and sessions and serve the same JWKS. Requests go
+// round-robin to three providers, so every step of a flow lands on a
+// different instance from the one before.
+func TestSeveralInstancesShareOneDatabase(t *testing.T) {
+	pt.Each(t, pt.Config{Instances: 3}, func(t *testing.T, s *pt.Server) {
+		rp := s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
+		b := s.NewBrowser(t)
+		_, tok := signIn(t, s, b, rp)
+		for range 3 {
+			code, m := s.Refresh(t, pt.WebClient, pt.WebSecret, tok.OAuth.RefreshToken)
+			if code != http.StatusOK {
+				t.Fatalf("refresh on another instance: %d %v", code, m)
+			}
+			tok.OAuth.RefreshToken = m["refresh_token"].(string)
+			if active, _ := s.Introspect(t, pt.WebClient, pt.WebSecret, m["access_token"].(string)); !active {
+				t.Fatal("access token unknown to another instance")
+			}
+		}
+		for range 3 { // SSO from every instance
+			a := rp.Start()
+			if q := rp.Callback(a, b.Get(a.URL)); q.Get("code") == "" {
+				t.Fatalf("session not honoured by another instance: %v", q)
+			}
+		}
+		var jwks []string
+		for range 3 {
+			res := b.Do(http.MethodGet, s.URL+"/keys", nil)
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			jwks = append(jwks, string(body))
+		}
+		if jwks[0] != jwks[1] || jwks[1] != jwks[2] || !strings.Contains(jwks[0], `"kid"`) {
+			t.Fatalf("instances publish different key sets:\n%s\n%s\n%s", jwks[0], jwks[1], jwks[2])
+		}
+	})
+}

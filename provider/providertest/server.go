@@ -1,9 +1,11 @@
 package providertest
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,7 +95,12 @@ type Config struct {
 	// Provider edits the provider options before New.
 	Provider func(*provider.Options)
 	// Mount runs after the provider is mounted (e.g. to mount the plugin).
+	// With several instances it runs once per instance.
 	Mount func(s *Server, e *echo.Echo)
+	// Instances > 1 runs that many providers on the one database behind
+	// the one issuer, requests spread round-robin (Provider and Echo are
+	// the first instance's).
+	Instances int
 }
 
 // Start runs a provider on the database at dbURL (from dbtest.Each) with
@@ -134,28 +141,49 @@ func Start(t testing.TB, dbURL string, cfg Config) *Server {
 	if err != nil {
 		t.Fatalf("providertest: create user: %v", err)
 	}
-	s.Storage = newStorage(t, s)
+	s.Storage = newStorage(t, s, true)
+	s.Provider, s.Echo = s.instance(t, cfg, s.Storage)
+	if cfg.Instances <= 1 {
+		s.HTTP.Config.Handler = s.Echo
+		return s
+	}
+	// Several instances behind one issuer, each with its own storage, key
+	// cache and provider on the shared database, served round-robin like
+	// a load balancer without stickiness.
+	handlers := []http.Handler{s.Echo}
+	for range cfg.Instances - 1 {
+		_, e := s.instance(t, cfg, newStorage(t, s, false))
+		handlers = append(handlers, e)
+	}
+	var next atomic.Uint64
+	s.HTTP.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handlers[next.Add(1)%uint64(len(handlers))].ServeHTTP(w, r)
+	})
+	return s
+}
 
+// instance builds one provider with its Echo on storage.
+func (s *Server) instance(t testing.TB, cfg Config, storage provider.Storage) (*provider.Provider, *echo.Echo) {
+	t.Helper()
 	opts := provider.Options{
-		Issuer: s.URL, Insecure: cfg.Insecure, DB: s.DB, Keyring: kr, Users: s.Users, Audit: s.Audit,
-		Storage: s.Storage, Now: s.Clock.Now,
+		Issuer: s.URL, Insecure: cfg.Insecure, DB: s.DB, Keyring: s.Keyring, Users: s.Users, Audit: s.Audit,
+		Storage: storage, Now: s.Clock.Now,
 	}
 	if cfg.Provider != nil {
 		cfg.Provider(&opts)
 	}
-	s.Provider, err = provider.New(opts)
+	p, err := provider.New(opts)
 	if err != nil {
 		t.Fatalf("providertest: %v", err)
 	}
-	s.Echo = echo.New()
-	s.Echo.HideBanner, s.Echo.HidePort = true, true
-	s.Provider.Mount(s.Echo)
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	p.Mount(e)
 	if cfg.Mount != nil {
-		cfg.Mount(s, s.Echo)
+		cfg.Mount(s, e)
 	}
-	s.HTTP.Config.Handler = s.Echo
-	t.Cleanup(func() { _ = s.Provider.Close() })
-	return s
+	t.Cleanup(func() { _ = p.Close() })
+	return p, e
 }
 
 // Owns reports whether u is served by this provider (same scheme+host).

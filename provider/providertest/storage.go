@@ -9,8 +9,8 @@ import (
 )
 
 // newStorage builds the real GORM OP storage with signing keys for both
-// algorithms and registers the test clients.
-func newStorage(t testing.TB, s *Server) provider.Storage {
+// algorithms; the first one also registers the test clients.
+func newStorage(t testing.TB, s *Server, first bool) provider.Storage {
 	t.Helper()
 	ctx := t.Context()
 	km := keys.New(s.DB, s.Keyring, keys.WithClock(s.Clock.Now))
@@ -18,6 +18,9 @@ func newStorage(t testing.TB, s *Server) provider.Storage {
 		t.Fatalf("providertest: keys: %v", err)
 	}
 	st := opstore.New(s.DB, s.Keyring, km, s.Users, opstore.WithClock(s.Clock.Now))
+	if !first {
+		return st // another instance: same database, its own caches
+	}
 	s.Keys = km
 	s.OPStore = st
 	clients := []opstore.NewClient{
