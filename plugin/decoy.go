@@ -3,6 +3,8 @@ package plugin
 import (
 	"encoding/base32"
 	"encoding/hex"
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/latchkeyid/latchkey/plugin/method"
@@ -31,7 +33,7 @@ func (p *Plugin) decoyEnrollments(login string, pol policy.Policy) []method.Enro
 	var names []method.Name
 	for _, m := range p.d.Methods.Enabled(pol.Methods) {
 		switch m.Name() {
-		case method.Email, method.TOTP:
+		case method.Email, method.TOTP, method.Mobile:
 			names = append(names, m.Name())
 		}
 	}
@@ -39,20 +41,29 @@ func (p *Plugin) decoyEnrollments(login string, pol policy.Policy) []method.Enro
 		return nil
 	}
 	// One method, or two when the HMAC says so and two are enabled: real
-	// users have either, so both shapes must occur among decoys.
+	// users have either, so both shapes must occur among decoys. Which
+	// methods is drawn from the HMAC too, in the registry's order.
 	n := 1
 	if len(names) > 1 && mac[0]&1 == 1 {
 		n = 2
 	}
-	if n == 1 && len(names) > 1 && mac[1]&1 == 1 {
-		names = names[1:]
+	first := int(mac[1]) % len(names)
+	picked := []method.Name{names[first]}
+	if n == 2 {
+		picked = append(picked, names[(first+1)%len(names)])
 	}
+	slices.SortFunc(picked, func(a, b method.Name) int {
+		return slices.Index(names, a) - slices.Index(names, b)
+	})
 	var out []method.Enrollment
-	for i, name := range names[:n] {
+	for i, name := range picked {
 		id := base32.StdEncoding.EncodeToString(p.d.Keys.MAC("sspr-decoy-id", norm, string(name)))[:26]
 		e := method.Enrollment{ID: id, UserID: subject, Method: name, Label: "Authenticator app"}
-		if name == method.Email {
+		switch name {
+		case method.Email:
 			e.Label = method.MaskEmail(p.decoyAddress(norm, mac[2+i]))
+		case method.Mobile:
+			e.Label = method.MaskPhone(fmt.Sprintf("+1%010d", int(mac[4])*10+int(mac[5])%10), 1)
 		}
 		out = append(out, e)
 	}

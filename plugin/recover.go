@@ -351,8 +351,12 @@ func (p *Plugin) renderMethods(c echo.Context, f *flow.Flow, msg string) error {
 	if err := p.record(c, "recovery.methods", f.UserID, f.ID, audit.OK, strings.Join(shown, ",")); err != nil {
 		return err
 	}
+	hasMobile := false
+	for _, e := range opts {
+		hasMobile = hasMobile || e.Method == method.Mobile
+	}
 	return p.render(c, http.StatusOK, "recover-method", map[string]any{
-		"Flow": f.ID, "Options": views, "Error": msg, "Second": len(f.Proofs) > 0,
+		"Flow": f.ID, "Options": views, "Error": msg, "Second": len(f.Proofs) > 0, "HasMobile": hasMobile,
 	})
 }
 
@@ -390,7 +394,7 @@ func (p *Plugin) blockedPage(c echo.Context) error {
 
 func (p *Plugin) chooseMethod(c echo.Context) error {
 	ctx := c.Request().Context()
-	in, err := form(c, "enrollment")
+	in, err := form(c, "enrollment", "channel")
 	if err != nil {
 		return err
 	}
@@ -438,7 +442,7 @@ func (p *Plugin) chooseMethod(c echo.Context) error {
 		}
 		return p.renderMethods(c, f, "Too many codes were sent. Please wait a while or choose another method.")
 	}
-	ch, err := m.Challenge(ctx, f.ID, ref, *e)
+	ch, err := p.challenge(ctx, m, f.ID, ref, *e, in["channel"])
 	if err != nil {
 		if errors.Is(err, method.ErrRateLimited) {
 			return p.renderMethods(c, f, "Too many codes were sent. Please wait a while or choose another method.")
@@ -482,4 +486,20 @@ func (p *Plugin) openChallenge(f *flow.Flow) (method.Challenge, error) {
 		return ch, fmt.Errorf("plugin: challenge: %w", err)
 	}
 	return ch, nil
+}
+
+// InputChallenger is an optional interface of methods whose challenge
+// takes a choice from the user (the mobile phone: "channel" = sms|voice).
+type InputChallenger interface {
+	ChallengeInput(ctx context.Context, flowID string, u method.Ref, e method.Enrollment, in method.Input) (method.Challenge, error)
+}
+
+// challenge issues a challenge, passing the user's delivery choice to
+// methods that take one. The choice picks how, never where: destinations
+// come only from the enrollment.
+func (p *Plugin) challenge(ctx context.Context, m method.Method, flowID string, ref method.Ref, e method.Enrollment, channel string) (method.Challenge, error) {
+	if ic, ok := m.(InputChallenger); ok && (channel == "sms" || channel == "voice") {
+		return ic.ChallengeInput(ctx, flowID, ref, e, method.Input{"channel": channel})
+	}
+	return m.Challenge(ctx, flowID, ref, e)
 }
