@@ -239,6 +239,10 @@ func (p *Plugin) stepUpVerify(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if res.Pending && !res.OK { // a push not answered yet: wait on (H8)
+		return p.render(c, http.StatusOK, "security-info-verify", map[string]any{
+			"Flow": f.ID, "Prompt": ch.Prompt, "Action": p.path("/security-info/verify/" + f.ID)})
+	}
 	if !res.OK {
 		if err := p.failures.Add(ctx, f.Subject); err != nil {
 			return err

@@ -183,6 +183,10 @@ func (p *Plugin) verify(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("plugin: verify: %w", err)
 	}
+	if res.Pending && !res.OK {
+		// A push not answered yet is no failure: wait on (H8).
+		return p.renderVerify(c, f, "", "Waiting for your answer in the authenticator app.")
+	}
 	if !res.OK || f.Decoy {
 		return p.failed(c, f, u, e, res)
 	}

@@ -2,6 +2,7 @@ package push_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -34,21 +35,23 @@ import (
 // the SSPR plugin and the push method's device API mounted; a test
 // authenticator holding its own key answers the pushes.
 
-type provSignIn struct{ p *provider.Provider }
+// provSignIn presents the provider as the plugin's SignIn; it looks the
+// provider up at each call (the server may build it after mounting).
+type provSignIn struct{ s *pt.Server }
 
 func (a provSignIn) Current(c echo.Context) (plugin.Account, bool) {
-	acc, ok := a.p.Current(c)
+	acc, ok := a.s.Provider.Current(c)
 	return plugin.Account(acc), ok
 }
 func (a provSignIn) Complete(c echo.Context, uid string, amr []string, ar string) (string, error) {
-	return a.p.Complete(c, uid, amr, ar)
+	return a.s.Provider.Complete(c, uid, amr, ar)
 }
 func (a provSignIn) ContinueURL(c echo.Context, ar string) (string, error) {
-	return a.p.ContinueURL(c, ar)
+	return a.s.Provider.ContinueURL(c, ar)
 }
-func (a provSignIn) LoginURL(ar, u string) string { return a.p.LoginURL(ar, u) }
+func (a provSignIn) LoginURL(ar, u string) string { return a.s.Provider.LoginURL(ar, u) }
 func (a provSignIn) RevokeUser(tx *gorm.DB, uid, except string) error {
-	return a.p.RevokeUser(tx, uid, except)
+	return a.s.Provider.RevokeUser(tx, uid, except)
 }
 
 type hook struct{ p *plugin.Plugin }
@@ -109,7 +112,7 @@ func startE2E(t *testing.T, dbURL string) *e2e {
 			}
 			h.p, err = plugin.Mount(e.Group(""), plugin.Deps{
 				DB: s.DB, Users: s.Users, Audit: s.Audit, Keys: s.Keyring, Methods: reg, Enrollments: x.store,
-				Codes: codes, Policy: pols, Queue: q, Captcha: x.captcha, SignIn: provSignIn{s.Provider},
+				Codes: codes, Policy: pols, Queue: q, Captcha: x.captcha, SignIn: provSignIn{s},
 				Renderer: r, Issuer: s.URL, Now: s.Clock.Now, Mail: tmpl,
 			})
 			if err != nil {
@@ -166,6 +169,20 @@ func mustPage(t *testing.T, r *pt.Result, contains string) *pt.Page {
 	return r.Page
 }
 
+func (x *e2e) status(t *testing.T, poll string) string {
+	t.Helper()
+	resp, err := x.s.HTTP.Client().Get(poll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out push.StatusResponse
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Status
+}
+
 var numberRE = regexp.MustCompile(`<strong>(\d{2})</strong>`)
 
 // pushPage goes RP → sign-in page → "Can't access your account?" → name
@@ -218,6 +235,22 @@ func TestEndToEndRecoveryByPush(t *testing.T) {
 			a := rp.Start()
 			b := x.s.NewBrowser(t)
 			wait, number := x.pushPage(t, b, a.URL)
+			// The page polls the push's status (wait.js) and has a no-JS
+			// button; the payload of the poll says only "pending".
+			poll, ok := wait.Doc.Find(`form[data-push-poll]`).Attr("data-push-poll")
+			if !ok || !strings.HasPrefix(poll, x.s.URL+push.StatusPath) || wait.Doc.Find(`script[src="/static/authenticator/wait.js"]`).Length() != 1 ||
+				!strings.Contains(wait.Body, "I approved it, continue") {
+				t.Fatalf("waiting page lacks the poll, script or button:\n%s", wait.Body)
+			}
+			if st := x.status(t, poll); st != "pending" {
+				t.Fatalf("status %q", st)
+			}
+			// Pressing on before answering is no failure: the page waits.
+			before, _ := x.s.Audit.List(ctx, audit.Filter{UserID: x.s.User.ID, Type: audit.MethodFailed})
+			wait = mustPage(t, b.Submit(wait, `form[action$="/verify"]`, nil), "Waiting for your answer")
+			if after, _ := x.s.Audit.List(ctx, audit.Filter{UserID: x.s.User.ID, Type: audit.MethodFailed}); len(after) != len(before) {
+				t.Fatalf("an early continue counted as a failure")
+			}
 			reqs, err := x.cli.Pending(ctx, x.dev, 0)
 			if err != nil || len(reqs) != 1 {
 				t.Fatalf("device: %+v, %v", reqs, err)
@@ -228,6 +261,9 @@ func TestEndToEndRecoveryByPush(t *testing.T) {
 			}
 			if got, err := x.cli.Send(ctx, x.dev, signed); err != nil || got != "approved" {
 				t.Fatalf("approve = %q, %v", got, err)
+			}
+			if st := x.status(t, poll); st != "decided" {
+				t.Fatalf("status after approval %q", st)
 			}
 			// The page's "continue" (what wait.js submits, or the no-JS button).
 			pw := mustPage(t, b.Submit(wait, `form[action$="/verify"]`, nil), "Choose a new password")
