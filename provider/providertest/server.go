@@ -142,7 +142,7 @@ func Start(t testing.TB, dbURL string, cfg Config) *Server {
 		t.Fatalf("providertest: create user: %v", err)
 	}
 	s.Storage = newStorage(t, s, true)
-	s.Provider, s.Echo = s.instance(t, cfg, s.Storage)
+	s.instance(t, cfg, s.Storage, true)
 	if cfg.Instances <= 1 {
 		s.HTTP.Config.Handler = s.Echo
 		return s
@@ -152,7 +152,7 @@ func Start(t testing.TB, dbURL string, cfg Config) *Server {
 	// a load balancer without stickiness.
 	handlers := []http.Handler{s.Echo}
 	for range cfg.Instances - 1 {
-		_, e := s.instance(t, cfg, newStorage(t, s, false))
+		e := s.instance(t, cfg, newStorage(t, s, false), false)
 		handlers = append(handlers, e)
 	}
 	var next atomic.Uint64
@@ -162,8 +162,10 @@ func Start(t testing.TB, dbURL string, cfg Config) *Server {
 	return s
 }
 
-// instance builds one provider with its Echo on storage.
-func (s *Server) instance(t testing.TB, cfg Config, storage provider.Storage) (*provider.Provider, *echo.Echo) {
+// instance builds one provider with its Echo on storage; the first one
+// becomes s.Provider and s.Echo before cfg.Mount runs, so Mount can use
+// them (with several instances, Mount always sees the first provider).
+func (s *Server) instance(t testing.TB, cfg Config, storage provider.Storage, first bool) *echo.Echo {
 	t.Helper()
 	opts := provider.Options{
 		Issuer: s.URL, Insecure: cfg.Insecure, DB: s.DB, Keyring: s.Keyring, Users: s.Users, Audit: s.Audit,
@@ -179,11 +181,14 @@ func (s *Server) instance(t testing.TB, cfg Config, storage provider.Storage) (*
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	p.Mount(e)
+	if first {
+		s.Provider, s.Echo = p, e
+	}
 	if cfg.Mount != nil {
 		cfg.Mount(s, e)
 	}
 	t.Cleanup(func() { _ = p.Close() })
-	return p, e
+	return e
 }
 
 // Owns reports whether u is served by this provider (same scheme+host).
