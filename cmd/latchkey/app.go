@@ -190,10 +190,17 @@ func (a *app) users() (*user.Store, error) {
 // readSecret reads one line from stdin: the whole line is the secret,
 // spaces included (passwords may contain them); only the line ending goes.
 func (a *app) readSecret(what string) (string, error) {
-	line, err := a.stdin.ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
+	line, err := a.stdin.ReadSlice('\n')
+	switch {
+	case errors.Is(err, bufio.ErrBufferFull):
+		return "", usageError{fmt.Errorf("the %s on stdin is too long", what)}
+	case err != nil && !errors.Is(err, io.EOF):
 		return "", fmt.Errorf("read %s from stdin: %w", what, err)
 	}
+	return a.trimSecret(what, string(line))
+}
+
+func (a *app) trimSecret(what, line string) (string, error) {
 	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
 	if line == "" {
 		return "", usageError{fmt.Errorf("no %s on stdin (pipe it in, e.g. printf '%%s\\n' \"$VALUE\" | latchkey ...)", what)}

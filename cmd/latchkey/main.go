@@ -56,6 +56,10 @@ func (e usageError) Unwrap() error { return e.err }
 
 type exitPanic struct{ code int }
 
+// maxSecretLine bounds a secret read from stdin: passwords are at most 128
+// code points, hashes and client secrets a few hundred bytes.
+const maxSecretLine = 4096
+
 // listenHook, set only by tests, learns the address serve listens on (they
 // listen on port 0).
 var listenHook func(addr string)
@@ -104,7 +108,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		onListen: listenHook,
 		ctx:      ctx,
 		cfg:      config.Config(c.Flags),
-		stdin:    bufio.NewReader(stdin),
+		stdin:    bufio.NewReaderSize(stdin, maxSecretLine),
 		stdout:   stdout,
 		stderr:   stderr,
 	}

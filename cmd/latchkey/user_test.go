@@ -37,6 +37,8 @@ func TestUserCommands(t *testing.T) {
 				"--password-stdin"}, exitUsage, "password refused", ""},
 			{"create-empty-stdin", "", []string{"user", "create", "--username", "dave", "--email", "dave@example.com",
 				"--password-stdin"}, exitUsage, "no password on stdin", ""},
+			{"create-huge-stdin", strings.Repeat("x", 10000) + "\n", []string{"user", "create", "--username", "gina", "--email", "gina@example.com",
+				"--password-stdin"}, exitUsage, "too long", ""},
 			{"create-bad-email", alicePW + "\n", []string{"user", "create", "--username", "erin", "--email", "not-an-email",
 				"--password-stdin"}, exitUsage, "erin", ""},
 			{"import-bcrypt", "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy\n", []string{"user", "create", "--username", "frank",
