@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"html"
 	"io"
 	"net"
@@ -122,7 +123,7 @@ func TestServeDevLoop(t *testing.T) {
 
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second}
-	for _, path := range []string{"/healthz", "/readyz", "/.well-known/openid-configuration", "/demo"} {
+	for _, path := range []string{"/healthz", "/readyz", "/.well-known/openid-configuration", "/keys", "/metrics", "/demo", "/recover", "/dev/outbox"} {
 		if resp, body := get(t, browser, srv.base+path); resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
 		}
@@ -261,6 +262,12 @@ func TestServeAndBench(t *testing.T) {
 			f := strings.Fields(line)
 			if len(f) < 8 || f[2] != "0" || f[1] == "0" {
 				t.Errorf("%s: want requests and no errors, got %q\n%s", grant, line, out.String())
+			}
+		}
+		// Outside dev mode every log line is JSON (for log shippers).
+		for _, line := range strings.Split(strings.TrimSpace(srv.stderr.String()), "\n") {
+			if !json.Valid([]byte(line)) {
+				t.Errorf("log line is not JSON: %q", line)
 			}
 		}
 		// The bench removed its temporary client and user.
