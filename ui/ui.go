@@ -77,4 +77,13 @@ func (r *Renderer) Render(w io.Writer, page string, data any) error {
 var funcs = template.FuncMap{
 	// field fetches a named value from a map[string]string, "" when absent.
 	"field": func(m map[string]string, k string) string { return m[k] },
+	// pngData lets a PNG data URL (a QR code made by the server) through
+	// html/template's URL filter, which otherwise turns every data: URL
+	// into "#ZgotmplZ"; anything else stays filtered.
+	"pngData": func(s string) template.URL {
+		if strings.HasPrefix(s, "data:image/png;base64,") && !strings.ContainsAny(s, "\"'<> ") {
+			return template.URL(s)
+		}
+		return template.URL("#")
+	},
 }

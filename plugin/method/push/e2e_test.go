@@ -343,3 +343,59 @@ func TestEndToEndRecoveryByPush(t *testing.T) {
 		})
 	})
 }
+
+// Security info: step-up with a push (the page waits for the answer), then
+// a second device added through the page's QR link and pairing code.
+func TestEndToEndSecurityInfo(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dbURL string) {
+		x := startE2E(t, dbURL)
+		x.enroll(t)
+		ctx := t.Context()
+		rp := x.s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
+		b := x.s.NewBrowser(t)
+		if res := b.SignIn(mustPage(t, b.Get(rp.Start().URL), "Sign in"), pt.Username, pt.Password); res.Redirect == nil {
+			t.Fatalf("sign-in: %s", res)
+		}
+		info := mustPage(t, b.Get(x.s.URL+"/security-info"), "Before you view or change your security info")
+		id, _ := info.Doc.Find(`input[name="enrollment"]`).First().Attr("value")
+		wait := mustPage(t, b.Submit(info, "form", map[string]string{"enrollment": id}), "I approved it, continue")
+		m := numberRE.FindStringSubmatch(wait.Body)
+		if m == nil || wait.Doc.Find(`form[data-push-poll]`).Length() != 1 {
+			t.Fatalf("step-up page without number or poll:\n%s", wait.Body)
+		}
+		// Continue before answering: the page waits, no failure.
+		wait = mustPage(t, b.Submit(wait, "form", nil), "I approved it, continue")
+		if strings.Contains(wait.Body, "That did not work") {
+			t.Fatalf("an unanswered push failed the step-up")
+		}
+		reqs, err := x.cli.Pending(ctx, x.dev, 0)
+		if err != nil || len(reqs) != 1 {
+			t.Fatalf("device: %+v, %v", reqs, err)
+		}
+		if _, err := x.cli.Decide(ctx, x.dev, reqs[0].ID, push.Approve, m[1]); err != nil {
+			t.Fatal(err)
+		}
+		list := mustPage(t, b.Submit(wait, "form", nil), "Add sign-in method")
+
+		add := mustPage(t, b.Get(x.s.URL+"/security-info/add/push"), "Add Latchkey Authenticator")
+		qr := mustPage(t, b.Submit(add, "form", nil), "Scan this code")
+		link, ok := qr.Doc.Find(`a[href*="#enroll="]`).Attr("href")
+		if !ok || qr.Doc.Find(`img[src^="data:image/png;base64,"]`).Length() != 1 {
+			t.Fatalf("registration page without QR code or link:\n%s", qr.Body)
+		}
+		second, err := x.cli.Enroll(ctx, link, "second", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrong := b.Submit(qr, "form", map[string]string{"code": "000000"})
+		if wrong.Page == nil || strings.Contains(wrong.Page.Body, "Latchkey Authenticator (second)") {
+			t.Fatalf("a wrong pairing code added the device: %s", wrong)
+		}
+		list = mustPage(t, b.Submit(qr, "form", map[string]string{"code": second.PairingCode}), "Latchkey Authenticator (second)")
+		_ = list
+		ms, _ := x.store.List(ctx, x.s.User.ID)
+		if len(ms) != 2 || ms[1].ID != second.ID {
+			t.Fatalf("methods %+v", ms)
+		}
+	})
+}
