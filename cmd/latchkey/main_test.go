@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkeyid/latchkey/provider/config"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	"github.com/latchkeyid/latchkey/provider/secret"
 )
@@ -190,5 +191,29 @@ func TestConfigFile(t *testing.T) {
 	errb.Reset()
 	if code := run(t.Context(), []string{"--config", file, "user", "list"}, strings.NewReader(""), &out, &errb); code != exitUsage || !strings.Contains(errb.String(), "databse") {
 		t.Fatalf("typo: exit %d %s", code, errb.String())
+	}
+}
+
+func TestDevIssuerFollowsListen(t *testing.T) {
+	tests := []struct {
+		name   string
+		dev    bool
+		listen string
+		issuer string
+		want   string
+	}{
+		{"default", true, ":8080", "http://localhost:8080", "http://localhost:8080"},
+		{"other-port", true, ":9090", "http://localhost:8080", "http://localhost:9090"},
+		{"explicit-issuer-kept", true, ":9090", "http://127.0.0.1:9999", "http://127.0.0.1:9999"},
+		{"not-dev", false, ":9090", "http://localhost:8080", "http://localhost:8080"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := config.Defaults()
+			c.Dev, c.Listen, c.Issuer = tt.dev, tt.listen, tt.issuer
+			if got := devIssuer(c); got != tt.want {
+				t.Fatalf("devIssuer = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

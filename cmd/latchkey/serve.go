@@ -62,6 +62,7 @@ func (a *app) build() (_ *server, err error) {
 			s.stop() // whatever started before the failure
 		}
 	}()
+	a.cfg.Issuer = devIssuer(a.cfg)
 	if err := a.cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -124,6 +125,20 @@ func (a *app) build() (_ *server, err error) {
 	}
 	s.echo = e
 	return s, nil
+}
+
+// devIssuer follows --listen in dev mode when the issuer is left at its
+// default: `serve --dev --listen :9090` then works without also changing
+// --issuer.
+func devIssuer(cfg config.Config) string {
+	if !cfg.Dev || cfg.Issuer != config.Defaults().Issuer {
+		return cfg.Issuer
+	}
+	_, port, err := net.SplitHostPort(cfg.Listen)
+	if err != nil || port == "" || port == "0" || port == "8080" {
+		return cfg.Issuer
+	}
+	return "http://localhost:" + port
 }
 
 // extraHosts lets dev mode answer on 127.0.0.1 as well as localhost.
