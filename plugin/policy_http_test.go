@@ -18,6 +18,7 @@ import (
 func TestAdminNeedsTwoAndNoQuestions(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		e.setPolicy("methods=email,totp,questions")
+		e.user("second-admin", true)
 		u := e.user("root", true)
 		secret := e.enrollTOTP(u)
 		e.enrollQuestions(u)
@@ -36,6 +37,12 @@ func TestAdminNeedsTwoAndNoQuestions(t *testing.T) {
 		e.drain()
 		b.post(fp+"/verify", url.Values{"code": {e.out.Code("root@example.org")}})
 		b.must(200, "Choose a new password")
+		b.post(fp+"/password", url.Values{"password": {newPW}, "confirm": {newPW}})
+		b.must(200, "Your password was changed")
+		e.drain()
+		if m := e.out.To("second-admin@example.com"); len(m) != 1 || !strings.Contains(m[0].Text, "root") {
+			t.Fatalf("other admins not notified of an admin reset: %+v", m)
+		}
 	})
 }
 
