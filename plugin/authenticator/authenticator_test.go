@@ -87,3 +87,17 @@ func TestStateAndCodes(t *testing.T) {
 		t.Fatal("a corrupt state file loaded")
 	}
 }
+
+// FuzzParseLink: any text is a link with an issuer and a token, or
+// ErrNotLink; never a panic.
+func FuzzParseLink(f *testing.F) {
+	for _, s := range []string{"https://id.example.com/static/authenticator/#enroll=ABC", "", "http://[::1", "https://x/static/authenticator/#enroll=%zz", "otpauth://totp/x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		iss, tok, err := authenticator.ParseLink(s)
+		if err == nil && (iss == "" || tok == "") {
+			t.Fatalf("ParseLink(%q) = %q, %q", s, iss, tok)
+		}
+	})
+}
