@@ -313,8 +313,8 @@ func (m *Method) decide(c echo.Context) error {
 		if res.RowsAffected != 1 {
 			return errDecided
 		}
-		if next == statusReported && m.cfg.ReportBlock > 0 {
-			until := now.Add(m.cfg.ReportBlock)
+		if block := m.reportBlock(ctx); next == statusReported && block > 0 {
+			until := now.Add(block)
 			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&accountRow{UserID: r.UserID}).Error; err != nil {
 				return err
 			}
@@ -337,6 +337,18 @@ func (m *Method) decide(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, DecideResponse{Result: next})
+}
+
+// reportBlock is how long a fraud report blocks pushes now (0: not at all).
+func (m *Method) reportBlock(ctx context.Context) time.Duration {
+	if m.cfg.ReportBlockFunc != nil {
+		d, err := m.cfg.ReportBlockFunc(ctx)
+		if err != nil {
+			return m.cfg.ReportBlock // the configured default rather than none
+		}
+		return d
+	}
+	return m.cfg.ReportBlock
 }
 
 var errDecided = errors.New("push: already decided")

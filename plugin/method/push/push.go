@@ -86,6 +86,9 @@ type Config struct {
 	// ReportBlock: how long "Deny, and report it" blocks pushes for the
 	// account (policy). 0 means ReportBlock; negative disables blocking.
 	ReportBlock time.Duration
+	// ReportBlockFunc, when set, is asked at each fraud report instead of
+	// ReportBlock, so the duration can live in the admin's policy.
+	ReportBlockFunc func(ctx context.Context) (time.Duration, error)
 	// Locator names the approximate place of an IP ("" when unknown).
 	// Default: LocalLocator.
 	Locator Locator

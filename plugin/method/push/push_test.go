@@ -486,6 +486,21 @@ func TestPushBombing(t *testing.T) {
 			v.challenge(t, rand.Text(), e)
 		})
 
+		t.Run("report-block-from-policy", func(t *testing.T) {
+			v := newEnv(t, g, func(c *push.Config) {
+				c.ReportBlockFunc = func(context.Context) (time.Duration, error) { return 5 * time.Minute, nil }
+			})
+			dev, e := v.enroll(t)
+			c := v.challenge(t, rand.Text(), e)
+			if _, err := v.cli.Decide(ctx, dev, c.ID, push.Report, ""); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := v.m.Challenge(ctx, rand.Text(), v.user, e); !errors.Is(err, push.ErrBlocked) {
+				t.Fatalf("push after report: %v, want ErrBlocked", err)
+			}
+			v.clk.Advance(5 * time.Minute)
+			v.challenge(t, rand.Text(), e)
+		})
 		t.Run("report-block-off-by-policy", func(t *testing.T) {
 			v := newEnv(t, g, func(c *push.Config) { c.ReportBlock = -1 })
 			dev, e := v.enroll(t)
