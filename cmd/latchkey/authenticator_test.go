@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -178,4 +179,74 @@ func TestAuthenticatorCommand(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestAuthenticatorAgainstServe: the command enrolls with, and approves a
+// push through, a real `latchkey serve --dev` (its own routes, database
+// and keys); the test plays the Security info and recovery pages by
+// calling the push method on the same database and secret.
+func TestAuthenticatorAgainstServe(t *testing.T) {
+	clearLatchkeyEnv(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	dbPath := filepath.Join(dir, "latchkey.db")
+	srv := startServe(t, "--dev", "--data-dir", dir, "--database", "sqlite://"+dbPath,
+		"--argon2-memory", "7168", "--argon2-time", "5")
+	ctx := t.Context()
+	raw, err := os.ReadFile(filepath.Join(dir, "secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := secret.Parse(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := dbtest.Open(t, "sqlite://"+dbPath)
+	var u struct{ ID, Username string }
+	if err := g.Table("users").Select("id", "username").Where("username = ?", devUsername).Take(&u).Error; err != nil {
+		t.Fatalf("demo user: %v", err)
+	}
+	store := method.NewStore(g)
+	m, err := push.New(g, store, keys, push.Config{Issuer: srv.base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := method.Ref{ID: u.ID, Username: u.Username}
+	p, err := m.Begin(ctx, "reg", ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := "--state=" + filepath.Join(t.TempDir(), "state.json")
+	code, out, errs := cmdRun(t, "", "authenticator", "enroll", p.Prompt.Link, state, "--name", "cli")
+	mm := regexp.MustCompile(`Pairing code: (\d{6})`).FindStringSubmatch(out)
+	if code != exitOK || mm == nil || !strings.Contains(out, "Enrolled for demo") {
+		t.Fatalf("enroll: exit %d: %s %s", code, out, errs)
+	}
+	en, res, err := m.Finish(ctx, "reg", ref, p, method.Input{push.FieldCode: mm[1]})
+	if err != nil || !res.OK {
+		t.Fatalf("Finish = %+v, %v", res, err)
+	}
+	if err := store.Add(ctx, &en, 0); err != nil {
+		t.Fatal(err)
+	}
+	c, err := m.Challenge(ctx, "recover", ref, en)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = cmdRun(t, "", "authenticator", "approve", state, "--wait", "20s", "--number", c.Prompt.Number)
+	if code != exitOK || !strings.Contains(out, "Approved") {
+		t.Fatalf("approve: exit %d: %s %s", code, out, errs)
+	}
+	if res, err := m.Verify(ctx, "recover", ref, en, c, nil); err != nil || !res.OK {
+		t.Fatalf("Verify = %+v, %v", res, err)
+	}
+	// The server's own status endpoint saw the decision.
+	resp, body := get(t, http.DefaultClient, c.Prompt.Poll)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"decided"`) {
+		t.Fatalf("status: %d %s", resp.StatusCode, body)
+	}
+	// The web app is served by the real server.
+	if resp, body := get(t, http.DefaultClient, srv.base+push.EnrollPath); resp.StatusCode != http.StatusOK ||
+		!strings.Contains(body, "Latchkey Authenticator") || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "manifest-src 'self'") {
+		t.Fatalf("web app: %d %v", resp.StatusCode, resp.Header)
+	}
 }
