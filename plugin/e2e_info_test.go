@@ -1,6 +1,7 @@
 package plugin_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/method/totp"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
+	"github.com/latchkeyid/latchkey/provider/user"
 )
 
 // TestEndToEndForcedRegistration: a user without methods signs in, is
@@ -118,5 +120,50 @@ func TestEndToEndStepUp(t *testing.T) {
 		// Ten minutes later the step-up has expired.
 		x.s.Clock.Advance(11 * time.Minute)
 		mustPage(t, b.Get(x.s.URL+"/security-info"), "Before you view or change your security info")
+	})
+}
+
+// TestEndToEndUnlock: locked out by wrong passwords at the sign-in page,
+// the user follows "unlock it now", proves a method, and signs in with
+// the unchanged password to finish the app's request.
+func TestEndToEndUnlock(t *testing.T) {
+	dbtestEach(t, func(t *testing.T, dbURL string) {
+		x := startE2E(t, dbURL, user.Lockout{Threshold: 3, Base: time.Hour, Max: time.Hour})
+		x.enrollEmail(t, "alice.home@example.net")
+		x.setPolicy(t, "register_at_signin=false")
+		rp := x.s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
+		b := x.s.NewBrowser(t)
+		a := rp.Start()
+		page := mustPage(t, b.Get(a.URL), "Sign in")
+		for i := range 4 { // distinct guesses: repeating one is not counted
+			page = mustPage(t, b.SignIn(page, pt.Username, "wrong password "+string(rune('a'+i))), "")
+		}
+		var locked *user.LockedError
+		if _, err := x.s.Users.Authenticate(t.Context(), pt.Username, pt.Password); !errors.As(err, &locked) {
+			t.Fatalf("account not locked: %v", err)
+		}
+		// The page may show the lockout ("unlock it now") or only the
+		// generic error; both lead to /recover.
+		href, ok := page.Doc.Find(`a:contains("unlock it now")`).Attr("href")
+		if !ok {
+			href, _ = page.Doc.Find(`a:contains("Can't access your account?")`).Attr("href")
+		}
+		start := mustPage(t, b.Get(page.URL.ResolveReference(mustURL(href)).String()), "Get back into your account")
+		choice := mustPage(t, b.Submit(start, `form[action="/recover"]`, map[string]string{"username": pt.Username, "captcha": x.solve(start)}),
+			"still can't sign in")
+		methods := mustPage(t, b.Submit(choice, "form", map[string]string{"intent": "unlock"}), "Verify it's you")
+		verify := mustPage(t, b.Submit(methods, "form", map[string]string{"enrollment": optionFor(t, methods, "a•••e@example.net")}), "We sent a code")
+		done := mustPage(t, b.Submit(verify, `form[action$="/verify"]`, map[string]string{"code": x.code(t, "alice.home@example.net")}),
+			"Your account is unlocked")
+		href, _ = done.Doc.Find(`a:contains("Sign in")`).Attr("href")
+		login := mustPage(t, b.Get(done.URL.ResolveReference(mustURL(href)).String()), "Sign in")
+		res := b.SignIn(login, pt.Username, pt.Password)
+		if res.Redirect == nil {
+			t.Fatalf("sign-in with the unchanged password after unlock: %s", res)
+		}
+		if _, err := rp.Exchange(t.Context(), a, rp.Callback(a, res).Get("code")); err != nil {
+			t.Fatal(err)
+		}
+		x.waitMail(t, pt.Email, "unlocked")
 	})
 }

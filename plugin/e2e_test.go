@@ -27,6 +27,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/password"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
+	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/ui"
 	lkmail "github.com/latchkeyid/latchkey/ui/mail"
 )
@@ -68,10 +69,15 @@ type e2e struct {
 
 // startE2E runs the real provider (TLS, __Host- cookies) with the plugin
 // mounted, mail going through a real SMTP server on loopback.
-func startE2E(t *testing.T, dbURL string) *e2e {
+func startE2E(t *testing.T, dbURL string, lockout ...user.Lockout) *e2e {
 	x := &e2e{smtp: smtptest.Start(t)}
 	h := &hook{}
+	var lo *user.Lockout
+	if len(lockout) > 0 {
+		lo = &lockout[0]
+	}
 	x.s = pt.Start(t, dbURL, pt.Config{
+		Lockout:  lo,
 		Provider: func(o *provider.Options) { o.AfterSignIn = h },
 		Mount: func(s *pt.Server, e *echo.Echo) {
 			ctx := context.Background()

@@ -80,17 +80,26 @@ func (p *Plugin) event(c echo.Context, typ, userID, flowID, outcome, detail stri
 
 func (p *Plugin) startPage(c echo.Context) error {
 	q := c.QueryParams()
-	return p.renderStart(c, http.StatusOK, cleanAuthRequestID(q.Get("authRequestID")), q.Get("reason") == "forgot", "", "")
+	return p.renderStart(c, http.StatusOK, cleanAuthRequestID(q.Get("authRequestID")), cleanReason(q.Get("reason")), "", "")
 }
 
-func (p *Plugin) renderStart(c echo.Context, status int, authReq string, forgot bool, username, msg string) error {
+// cleanReason keeps the sign-in page's hint ("forgot" or "unlock"), which
+// only preselects the choice page.
+func cleanReason(s string) string {
+	if s == "forgot" || s == "unlock" {
+		return s
+	}
+	return ""
+}
+
+func (p *Plugin) renderStart(c echo.Context, status int, authReq, reason, username, msg string) error {
 	formID := rand.Text()
 	w, err := p.d.Captcha.New(c.Request().Context(), formID)
 	if err != nil {
 		return fmt.Errorf("plugin: captcha: %w", err)
 	}
 	return p.render(c, status, "recover", map[string]any{
-		"Form": formID, "Captcha": w, "AuthRequestID": authReq, "Forgot": forgot, "Username": username, "Error": msg,
+		"Form": formID, "Captcha": w, "AuthRequestID": authReq, "Reason": reason, "Username": username, "Error": msg,
 	})
 }
 
@@ -104,17 +113,17 @@ func (p *Plugin) start(c echo.Context) error {
 		return err
 	}
 	authReq := cleanAuthRequestID(f["authRequestID"])
-	forgot := f["reason"] == "forgot"
+	reason := cleanReason(f["reason"])
 	login := strings.TrimSpace(f["username"])
 	ok, err := p.d.Captcha.Verify(ctx, f["form"], c.Request().PostForm, c.RealIP())
 	if err != nil {
 		return fmt.Errorf("plugin: captcha: %w", err)
 	}
 	if !ok {
-		return p.renderStart(c, http.StatusOK, authReq, forgot, login, "The characters did not match. Please try the new picture.")
+		return p.renderStart(c, http.StatusOK, authReq, reason, login, "The characters did not match. Please try the new picture.")
 	}
 	if login == "" || len(login) > 254 {
-		return p.renderStart(c, http.StatusOK, authReq, forgot, login, "Enter your username or email address.")
+		return p.renderStart(c, http.StatusOK, authReq, reason, login, "Enter your username or email address.")
 	}
 	pol, err := p.d.Policy.Get(ctx)
 	if err != nil {
@@ -142,8 +151,11 @@ func (p *Plugin) start(c echo.Context) error {
 		// later page shows the same list.
 		fl.Data = p.d.Keys.Box("sspr-flow").Seal([]byte(login), []byte("decoy"))
 	}
-	if forgot {
+	switch reason { // a preselection only; the choice page still asks
+	case "forgot":
 		fl.Intent = flow.Reset
+	case "unlock":
+		fl.Intent = flow.Unlock
 	}
 	bind := p.bindToken(c)
 	if err := p.flows.Create(ctx, fl, bind); err != nil {
@@ -257,7 +269,7 @@ func (p *Plugin) intentPage(c echo.Context) error {
 	if err := f.Allow(flow.StepIntent, p.flows.Now()); err != nil {
 		return flowErr(err)
 	}
-	return p.render(c, http.StatusOK, "recover-intent", map[string]any{"Flow": f.ID, "Forgot": f.Intent == flow.Reset})
+	return p.render(c, http.StatusOK, "recover-intent", map[string]any{"Flow": f.ID, "Unlock": f.Intent == flow.Unlock})
 }
 
 func (p *Plugin) chooseIntent(c echo.Context) error {
