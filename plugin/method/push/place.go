@@ -1,6 +1,10 @@
 package push
 
-import "net/netip"
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+)
 
 // Locator names the approximate place of a client IP for the device to
 // show ("" when unknown). A deployment with a GeoIP database plugs one in.
@@ -29,3 +33,46 @@ type PlaceFunc func(ip string) string
 
 // Place implements Locator.
 func (f PlaceFunc) Place(ip string) string { return f(ip) }
+
+// Networks is a Locator for known networks (offices, VPN ranges), most
+// specific prefix first, falling back to Fallback for other addresses.
+type Networks struct {
+	nets     []network
+	Fallback Locator
+}
+
+type network struct {
+	prefix netip.Prefix
+	place  string
+}
+
+// NewNetworks parses "CIDR=place" pairs, e.g. "10.1.0.0/16=Head office,
+// Berlin".
+func NewNetworks(pairs map[string]string, fallback Locator) (*Networks, error) {
+	n := &Networks{Fallback: fallback}
+	for cidr, place := range pairs {
+		p, err := netip.ParsePrefix(cidr)
+		if err != nil {
+			return nil, fmt.Errorf("push: network %q: %w", cidr, err)
+		}
+		n.nets = append(n.nets, network{prefix: p.Masked(), place: cut(place, 200)})
+	}
+	slices.SortFunc(n.nets, func(a, b network) int { return b.prefix.Bits() - a.prefix.Bits() })
+	return n, nil
+}
+
+// Place implements Locator.
+func (n *Networks) Place(ip string) string {
+	if a, err := netip.ParseAddr(ip); err == nil {
+		a = a.Unmap()
+		for _, nw := range n.nets {
+			if nw.prefix.Contains(a) {
+				return nw.place
+			}
+		}
+	}
+	if n.Fallback != nil {
+		return n.Fallback.Place(ip)
+	}
+	return ""
+}
