@@ -331,6 +331,62 @@ func TestEndToEndRecoveryByPush(t *testing.T) {
 				}
 			})
 		}
+		t.Run("resend-after-expiry", func(t *testing.T) {
+			x.s.Clock.Advance(push.Window) // a fresh push-bombing window
+			rp := x.s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect, "openid")
+			b := x.s.NewBrowser(t)
+			wait, _ := x.pushPage(t, b, rp.Start().URL)
+			// While the push is pending, no second one is sent.
+			again := b.Submit(wait, `form[action$="/resend"]`, nil)
+			if again.Page == nil || !strings.Contains(again.Page.Body, "cannot be sent right now") {
+				t.Fatalf("resend while pending: %s", again)
+			}
+			x.s.Clock.Advance(push.TTL)
+			again = b.Submit(wait, `form[action$="/resend"]`, nil)
+			if again.Page == nil {
+				t.Fatalf("resend: %s", again)
+			}
+			m := numberRE.FindStringSubmatch(again.Page.Body)
+			reqs, err := x.cli.Pending(ctx, x.dev, 0)
+			if m == nil || err != nil || len(reqs) != 1 {
+				t.Fatalf("after resend: number %v, device %+v %v\n%s", m, reqs, err, again.Page.Body)
+			}
+			if _, err := x.cli.Decide(ctx, x.dev, reqs[0].ID, push.Approve, m[1]); err != nil {
+				t.Fatal(err)
+			}
+			mustPage(t, b.Submit(again.Page, `form[action$="/verify"]`, nil), "Choose a new password")
+		})
+		t.Run("report-blocks-further-pushes", func(t *testing.T) {
+			x.s.Clock.Advance(push.Window)
+			b := x.s.NewBrowser(t)
+			rp := x.s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect, "openid")
+			x.pushPage(t, b, rp.Start().URL)
+			reqs, err := x.cli.Pending(ctx, x.dev, 0)
+			if err != nil || len(reqs) != 1 {
+				t.Fatalf("device: %+v, %v", reqs, err)
+			}
+			if got, err := x.cli.Decide(ctx, x.dev, reqs[0].ID, push.Report, ""); err != nil || got != "reported" {
+				t.Fatalf("report = %q, %v", got, err)
+			}
+			x.s.Clock.Advance(push.Window)
+			// A new recovery cannot push: the page says so, no 500.
+			b2 := x.s.NewBrowser(t)
+			login := mustPage(t, b2.Get(rp.Start().URL), "Sign in")
+			href, _ := login.Doc.Find(`a:contains("Can't access your account?")`).Attr("href")
+			ref, _ := url.Parse(href)
+			start := mustPage(t, b2.Get(login.URL.ResolveReference(ref).String()), "Get back into your account")
+			choice := mustPage(t, b2.Submit(start, `form[action="/recover"]`, map[string]string{"username": pt.Username, "captcha": x.solve(start)}),
+				"I forgot my password")
+			methods := mustPage(t, b2.Submit(choice, "form", map[string]string{"intent": "reset"}), "Verify it's you")
+			id, _ := methods.Doc.Find(`input[name="enrollment"]`).First().Attr("value")
+			blocked := b2.Submit(methods, "form", map[string]string{"enrollment": id})
+			if blocked.Page == nil || blocked.Page.Status != http.StatusOK || !strings.Contains(blocked.Page.Body, "not available") {
+				t.Fatalf("push after a fraud report: %s", blocked)
+			}
+			if reqs, _ := x.cli.Pending(ctx, x.dev, 0); len(reqs) != 0 {
+				t.Fatalf("a push was sent after the report: %+v", reqs)
+			}
+		})
 		t.Run("status-endpoint", func(t *testing.T) {
 			resp, err := x.s.HTTP.Client().Get(x.s.URL + push.StatusPath + "unknown")
 			if err != nil {

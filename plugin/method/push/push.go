@@ -69,8 +69,9 @@ const (
 
 // Errors.
 var (
-	// ErrBlocked: pushes for this account are blocked after a fraud report.
-	ErrBlocked = errors.New("push: blocked after a fraud report")
+	// ErrBlocked: pushes for this account are blocked after a fraud
+	// report. It is a method.ErrUnavailable: pages offer other methods.
+	ErrBlocked = fmt.Errorf("push: blocked after a fraud report: %w", method.ErrUnavailable)
 )
 
 // Config configures the method. Issuer is required.
@@ -123,7 +124,10 @@ type Method struct {
 	wg    sync.WaitGroup
 }
 
-var _ method.Method = (*Method)(nil)
+var (
+	_ method.Method   = (*Method)(nil)
+	_ method.Resender = (*Method)(nil)
+)
 
 // New returns the method on g.
 func New(g *gorm.DB, store *method.Store, keys *secret.Keyring, cfg Config) (*Method, error) {
@@ -415,6 +419,14 @@ func (m *Method) Challenge(ctx context.Context, flowID string, u method.Ref, e m
 	return method.Challenge{ID: r.ID, EnrollmentID: e.ID, Method: method.Push, FlowID: flowID,
 		Prompt:    method.Prompt{Kind: "number", Number: number, Poll: m.url(StatusPath + r.ID), Expires: r.ExpiresAt},
 		ExpiresAt: r.ExpiresAt}, nil
+}
+
+// Resend sends a new push (with a new number) in the flow once the last
+// one was answered or expired; while it is pending the answer is a
+// method.RateLimitError (one pending push per flow). Each resend counts
+// toward the push-bombing limits.
+func (m *Method) Resend(ctx context.Context, flowID string, u method.Ref, e method.Enrollment, _ method.Challenge) (method.Challenge, error) {
+	return m.Challenge(ctx, flowID, u, e)
 }
 
 // admit applies the push-bombing rules inside tx, with the user's account
