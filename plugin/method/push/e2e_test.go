@@ -331,30 +331,34 @@ func TestEndToEndRecoveryByPush(t *testing.T) {
 				}
 			})
 		}
-		t.Run("resend-after-expiry", func(t *testing.T) {
+		t.Run("again-after-expiry", func(t *testing.T) {
 			x.s.Clock.Advance(push.Window) // a fresh push-bombing window
 			rp := x.s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect, "openid")
 			b := x.s.NewBrowser(t)
 			wait, _ := x.pushPage(t, b, rp.Start().URL)
+			other, ok := wait.Doc.Find(`a:contains("Try another way")`).Attr("href")
+			if !ok {
+				t.Fatalf("no way back to the methods:\n%s", wait.Body)
+			}
+			u, _ := url.Parse(other)
+			methods := mustPage(t, b.Get(wait.URL.ResolveReference(u).String()), "Verify it's you")
+			id, _ := methods.Doc.Find(`input[name="enrollment"]`).First().Attr("value")
 			// While the push is pending, no second one is sent.
-			again := b.Submit(wait, `form[action$="/resend"]`, nil)
-			if again.Page == nil || !strings.Contains(again.Page.Body, "cannot be sent right now") {
-				t.Fatalf("resend while pending: %s", again)
+			again := b.Submit(methods, "form", map[string]string{"enrollment": id})
+			if again.Page == nil || strings.Contains(again.Page.Body, "I approved it") || again.Page.Status != http.StatusOK {
+				t.Fatalf("second push while one is pending: %s", again)
 			}
 			x.s.Clock.Advance(push.TTL)
-			again = b.Submit(wait, `form[action$="/resend"]`, nil)
-			if again.Page == nil {
-				t.Fatalf("resend: %s", again)
-			}
-			m := numberRE.FindStringSubmatch(again.Page.Body)
+			next := mustPage(t, b.Submit(methods, "form", map[string]string{"enrollment": id}), "I approved it, continue")
+			m := numberRE.FindStringSubmatch(next.Body)
 			reqs, err := x.cli.Pending(ctx, x.dev, 0)
 			if m == nil || err != nil || len(reqs) != 1 {
-				t.Fatalf("after resend: number %v, device %+v %v\n%s", m, reqs, err, again.Page.Body)
+				t.Fatalf("after expiry: number %v, device %+v %v", m, reqs, err)
 			}
 			if _, err := x.cli.Decide(ctx, x.dev, reqs[0].ID, push.Approve, m[1]); err != nil {
 				t.Fatal(err)
 			}
-			mustPage(t, b.Submit(again.Page, `form[action$="/verify"]`, nil), "Choose a new password")
+			mustPage(t, b.Submit(next, `form[action$="/verify"]`, nil), "Choose a new password")
 		})
 		t.Run("report-blocks-further-pushes", func(t *testing.T) {
 			x.s.Clock.Advance(push.Window)

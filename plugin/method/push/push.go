@@ -124,10 +124,9 @@ type Method struct {
 	wg    sync.WaitGroup
 }
 
-var (
-	_ method.Method   = (*Method)(nil)
-	_ method.Resender = (*Method)(nil)
-)
+// Not a method.Resender: one wrong answer ends a push, so "again" is a
+// new challenge (choose the method again), not a resend of the same one.
+var _ method.Method = (*Method)(nil)
 
 // New returns the method on g.
 func New(g *gorm.DB, store *method.Store, keys *secret.Keyring, cfg Config) (*Method, error) {
@@ -419,14 +418,6 @@ func (m *Method) Challenge(ctx context.Context, flowID string, u method.Ref, e m
 	return method.Challenge{ID: r.ID, EnrollmentID: e.ID, Method: method.Push, FlowID: flowID,
 		Prompt:    method.Prompt{Kind: "number", Number: number, Poll: m.url(StatusPath + r.ID), Expires: r.ExpiresAt},
 		ExpiresAt: r.ExpiresAt}, nil
-}
-
-// Resend sends a new push (with a new number) in the flow once the last
-// one was answered or expired; while it is pending the answer is a
-// method.RateLimitError (one pending push per flow). Each resend counts
-// toward the push-bombing limits.
-func (m *Method) Resend(ctx context.Context, flowID string, u method.Ref, e method.Enrollment, _ method.Challenge) (method.Challenge, error) {
-	return m.Challenge(ctx, flowID, u, e)
 }
 
 // admit applies the push-bombing rules inside tx, with the user's account
