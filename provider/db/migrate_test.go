@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -193,4 +194,21 @@ func TestConcurrentReadThenWriteTransactions(t *testing.T) {
 			t.Fatalf("DB() after transactions: %v", err)
 		}
 	})
+}
+
+// MySQL connections run READ COMMITTED, so concurrent one-time-credential
+// updates do not deadlock on REPEATABLE READ gap locks.
+func TestMySQLReadCommitted(t *testing.T) {
+	g := dbtest.Open(t, dbtest.URL(t, dbtest.MySQL))
+	var level string
+	q := "SELECT @@transaction_isolation"
+	if err := g.Raw("SELECT @@version").Scan(&level).Error; err == nil && strings.Contains(level, "MariaDB") {
+		q = "SELECT @@tx_isolation"
+	}
+	if err := g.Raw(q).Scan(&level).Error; err != nil {
+		t.Fatal(err)
+	}
+	if level != "READ-COMMITTED" {
+		t.Fatalf("isolation = %q, want READ-COMMITTED", level)
+	}
 }

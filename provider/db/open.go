@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -93,6 +94,9 @@ func dialector(raw string) (gorm.Dialector, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := readCommitted(cfg); err != nil {
+			return nil, err
+		}
 		return mysql.New(mysql.Config{DSNConfig: cfg, DSN: cfg.FormatDSN()}), nil
 	default:
 		return nil, ErrBadURL
@@ -131,6 +135,35 @@ func MySQLConfig(dsn string) (*gomysql.Config, error) {
 	cfg.Params["charset"] = "utf8mb4"
 	cfg.Params["time_zone"] = "'+00:00'"
 	return cfg, nil
+}
+
+// readCommitted makes every connection use READ COMMITTED, unless the DSN
+// already chose an isolation level. Under InnoDB's default REPEATABLE READ,
+// concurrent single-use updates (refresh rotation, code redemption) take gap
+// locks and deadlock (error 1213) under load; every one-time credential here
+// is guarded by a conditional UPDATE, which READ COMMITTED keeps atomic.
+// The variable is tx_isolation on MariaDB before 11.1 and
+// transaction_isolation on MySQL 8, so ask the server which it speaks.
+func readCommitted(cfg *gomysql.Config) error {
+	for _, k := range []string{"tx_isolation", "transaction_isolation"} {
+		if _, ok := cfg.Params[k]; ok {
+			return nil
+		}
+	}
+	probe, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		return fmt.Errorf("db: open: %w", err)
+	}
+	defer probe.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var name string
+	err = probe.QueryRowContext(ctx, "SELECT CASE WHEN @@version LIKE '%MariaDB%' AND @@version < '11.1' THEN 'tx_isolation' ELSE 'transaction_isolation' END").Scan(&name)
+	if err != nil {
+		return fmt.Errorf("db: connect: %w", err)
+	}
+	cfg.Params[name] = "'READ-COMMITTED'"
+	return nil
 }
 
 // Redact hides the password of a database URL for logs.
