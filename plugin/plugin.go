@@ -136,6 +136,19 @@ func Mount(g *echo.Group, d Deps) (*Plugin, error) {
 	return p, nil
 }
 
+// requestFacts hands methods the client IP (per-IP send limits) and the
+// preferred languages (voice calls) through the request context.
+func requestFacts(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		ctx := method.WithRequest(r.Context(), method.Request{
+			IP: c.RealIP(), UserAgent: r.UserAgent(), AcceptLanguage: r.Header.Get("Accept-Language"),
+		})
+		c.SetRequest(r.WithContext(ctx))
+		return next(c)
+	}
+}
+
 // Routes registers the plugin's handlers on g.
 func (p *Plugin) Routes(g *echo.Group) {
 	csrf := web.CSRF(p.secure)
@@ -148,7 +161,7 @@ func (p *Plugin) Routes(g *echo.Group) {
 			return withCSRF(c)
 		}
 	}
-	r := g.Group("", web.SecurityHeaders(p.secure), web.NoStore(), noReferrer, once)
+	r := g.Group("", web.SecurityHeaders(p.secure), web.NoStore(), noReferrer, once, requestFacts)
 	r.GET("/recover", p.startPage)
 	r.POST("/recover", p.start)
 	r.GET("/recover/:flow", p.intentPage)

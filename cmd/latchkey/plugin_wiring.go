@@ -163,7 +163,7 @@ func (s *server) mountPlugin(e *echo.Echo, p *provider.Provider, hook *afterSign
 	pl, err := plugin.Mount(e.Group(""), plugin.Deps{
 		DB: g, Users: users, Audit: auditLog, Keys: k, Methods: registry, Enrollments: enrollments,
 		Codes: d.codes, Policy: policies, Queue: d.queue, Captcha: d.captcha, SignIn: signInAdapter{p},
-		Renderer: renderer, Issuer: a.cfg.Issuer, PasswordPolicy: a.policy(), Mail: tmpl,
+		Renderer: renderer, Issuer: a.cfg.Issuer, PasswordPolicy: a.policy(), Mail: tmpl, Limiter: d.limiter,
 	})
 	if err != nil {
 		return err
