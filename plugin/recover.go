@@ -399,8 +399,18 @@ func (p *Plugin) blocked(c echo.Context, f *flow.Flow) (bool, error) {
 	return true, p.record(c, audit.RecoveryBlocked, f.UserID, f.ID, audit.Blocked, "")
 }
 
-func (p *Plugin) blockedPage(c echo.Context) error {
-	return p.message(c, "Recovery is paused",
+// stopIfBlocked answers the request itself when the flow's subject is
+// blocked (the "paused" page) or the check failed; stop tells the handler
+// to return err as is.
+func (p *Plugin) stopIfBlocked(c echo.Context, f *flow.Flow) (stop bool, err error) {
+	b, err := p.blocked(c, f)
+	if err != nil {
+		return true, err
+	}
+	if !b {
+		return false, nil
+	}
+	return true, p.message(c, "Recovery is paused",
 		"There were too many unsuccessful attempts, so recovery is paused for 24 hours. Please try again later or contact your helpdesk.")
 }
 
@@ -417,11 +427,8 @@ func (p *Plugin) chooseMethod(c echo.Context) error {
 	if err := f.Allow(flow.StepChoose, p.flows.Now()); err != nil {
 		return flowErr(err)
 	}
-	if b, err := p.blocked(c, f); err != nil || b {
-		if err != nil {
-			return err
-		}
-		return p.blockedPage(c)
+	if stop, err := p.stopIfBlocked(c, f); stop {
+		return err
 	}
 	pol, err := p.d.Policy.Get(ctx)
 	if err != nil {

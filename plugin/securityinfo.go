@@ -220,11 +220,8 @@ func (p *Plugin) stepUpVerify(c echo.Context) error {
 	if err := f.Allow(flow.StepVerify, p.flows.Now()); err != nil {
 		return flowErr(err)
 	}
-	if b, err := p.blocked(c, f); err != nil || b {
-		if err != nil {
-			return err
-		}
-		return p.blockedPage(c)
+	if stop, err := p.stopIfBlocked(c, f); stop {
+		return err
 	}
 	ch, err := p.openChallenge(f)
 	if err != nil {

@@ -95,11 +95,8 @@ func (p *Plugin) resend(c echo.Context) error {
 	if err := f.Allow(flow.StepVerify, p.flows.Now()); err != nil {
 		return flowErr(err)
 	}
-	if b, err := p.blocked(c, f); err != nil || b {
-		if err != nil {
-			return err
-		}
-		return p.blockedPage(c)
+	if stop, err := p.stopIfBlocked(c, f); stop {
+		return err
 	}
 	ch, err := p.openChallenge(f)
 	if err != nil {
@@ -157,11 +154,8 @@ func (p *Plugin) verify(c echo.Context) error {
 	if err := f.Allow(flow.StepVerify, p.flows.Now()); err != nil {
 		return flowErr(err)
 	}
-	if b, err := p.blocked(c, f); err != nil || b {
-		if err != nil {
-			return err
-		}
-		return p.blockedPage(c)
+	if stop, err := p.stopIfBlocked(c, f); stop {
+		return err
 	}
 	u, ref, err := p.subjectOf(ctx, f)
 	if err != nil {
@@ -250,11 +244,8 @@ func (p *Plugin) failed(c echo.Context, f *flow.Flow, u *user.User, e method.Enr
 			return err
 		}
 	}
-	if b, err := p.blocked(c, f); err != nil || b {
-		if err != nil {
-			return err
-		}
-		return p.blockedPage(c)
+	if stop, err := p.stopIfBlocked(c, f); stop {
+		return err
 	}
 	msg := msgWrong
 	if res.Dead {
