@@ -12,7 +12,8 @@ import (
 var Keys = []string{
 	"scope", "group", "methods", "required", "questions_register", "questions_ask",
 	"register_at_signin", "max_skips", "reconfirm_days", "notify_user", "notify_admins",
-	"helpdesk_url", "require_signin_after_reset", "cooldown_hours",
+	"helpdesk_url", "require_signin_after_reset", "cooldown_hours", "phone_countries",
+	"push_report_block_minutes",
 }
 
 // Apply returns p changed by key=value settings (e.g. "required=2",
@@ -21,6 +22,7 @@ var Keys = []string{
 func Apply(p Policy, settings []string) (Policy, error) {
 	out := p
 	out.Methods = append([]string{}, p.Methods...)
+	out.PhoneCountries = append([]string{}, p.PhoneCountries...)
 	var errs []error
 	for _, s := range settings {
 		k, v, ok := strings.Cut(s, "=")
@@ -94,6 +96,16 @@ func set(p *Policy, k, v string) error {
 		return flag(&p.RequireSignInAfterReset)
 	case "cooldown_hours":
 		return num(&p.CoolDownHours)
+	case "phone_countries":
+		// "DE, at" → [DE AT]; empty → the deployment's region only.
+		p.PhoneCountries = []string{}
+		for _, r := range strings.Split(v, ",") {
+			if r = strings.ToUpper(strings.TrimSpace(r)); r != "" {
+				p.PhoneCountries = append(p.PhoneCountries, r)
+			}
+		}
+	case "push_report_block_minutes":
+		return num(&p.PushReportBlockMinutes)
 	default:
 		return fmt.Errorf("unknown setting (keys: %s)", strings.Join(Keys, ", "))
 	}

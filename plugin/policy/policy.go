@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 // Scope says which users may use self-service reset.
@@ -42,6 +45,11 @@ const (
 	MaxReconfirmDays     = 730
 	MaxSkipsLimit        = 50
 	MaxCoolDownHours     = 24 * 30
+	// MaxPushReportBlockMinutes caps the block after a fraud report at a
+	// week: longer would leave a user without their app after one stray tap.
+	MaxPushReportBlockMinutes = 7 * 24 * 60
+	// DefaultPushReportBlockMinutes is the issue's "for a while".
+	DefaultPushReportBlockMinutes = 60
 )
 
 // Policy is the SSPR policy. The JSON names are what `latchkey policy
@@ -71,7 +79,16 @@ type Policy struct {
 	// CoolDownHours: a method added while others exist cannot be used for
 	// recovery for this long (the first registration has none).
 	CoolDownHours int `json:"cooldown_hours"`
+	// PhoneCountries are the ISO 3166 regions (upper case, "US") phones
+	// may be registered in and sent to. Empty means the deployment's
+	// region (LATCHKEY_DEFAULT_REGION) only: see PhoneAllowlist.
+	PhoneCountries []string `json:"phone_countries"`
+	// PushReportBlockMinutes is how long "Deny, and report it" blocks
+	// pushes for the account (0 = no block).
+	PushReportBlockMinutes int `json:"push_report_block_minutes"`
 }
+
+var regionRE = regexp.MustCompile(`^[A-Z]{2}$`)
 
 // Default is the policy of a fresh install. available lists the methods
 // whose senders are configured (email needs SMTP, phones need Twilio);
@@ -88,6 +105,9 @@ func Default(available []string) Policy {
 		NotifyAdmins:      true,
 		CoolDownHours:     24,
 		Methods:           []string{},
+		PhoneCountries:    []string{},
+
+		PushReportBlockMinutes: DefaultPushReportBlockMinutes,
 	}
 	for _, m := range []string{TOTP, Mobile, Email} {
 		if slices.Contains(available, m) {
@@ -99,6 +119,20 @@ func Default(available []string) Policy {
 
 // CoolDown is CoolDownHours as a duration.
 func (p Policy) CoolDown() time.Duration { return time.Duration(p.CoolDownHours) * time.Hour }
+
+// PushReportBlock is PushReportBlockMinutes as a duration (0: no block).
+func (p Policy) PushReportBlock() time.Duration {
+	return time.Duration(p.PushReportBlockMinutes) * time.Minute
+}
+
+// PhoneAllowlist is the list of regions phones may be registered in and
+// sent to: PhoneCountries, or defaultRegion alone when that is empty.
+func (p Policy) PhoneAllowlist(defaultRegion string) []string {
+	if len(p.PhoneCountries) > 0 {
+		return append([]string(nil), p.PhoneCountries...)
+	}
+	return []string{strings.ToUpper(defaultRegion)}
+}
 
 // Enabled reports whether method m may be used (registered or verified).
 func (p Policy) Enabled(m string) bool { return slices.Contains(p.Methods, m) }
@@ -184,6 +218,22 @@ func (p Policy) Validate() error {
 	}
 	if p.CoolDownHours < 0 || p.CoolDownHours > MaxCoolDownHours {
 		bad("cooldown_hours must be 0 to %d, not %d", MaxCoolDownHours, p.CoolDownHours)
+	}
+	if p.PushReportBlockMinutes < 0 || p.PushReportBlockMinutes > MaxPushReportBlockMinutes {
+		bad("push_report_block_minutes must be 0 (no block) to %d (a week), not %d", MaxPushReportBlockMinutes, p.PushReportBlockMinutes)
+	}
+	regions := phonenumbers.GetSupportedRegions()
+	seenRegion := map[string]bool{}
+	for _, r := range p.PhoneCountries {
+		switch {
+		case !regionRE.MatchString(r):
+			bad("phone_countries: %q is not an upper-case two-letter ISO 3166 code such as US or DE", r)
+		case !regions[r]:
+			bad("phone_countries: %q is not a region with phone numbers", r)
+		case seenRegion[r]:
+			bad("phone_countries: %q listed twice", r)
+		}
+		seenRegion[r] = true
 	}
 	if p.HelpdeskURL != "" {
 		u, err := url.Parse(p.HelpdeskURL)

@@ -1,8 +1,10 @@
 package policy_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -14,7 +16,8 @@ import (
 
 func TestDefault(t *testing.T) {
 	p := policy.Default([]string{"email", "totp"})
-	if p.Scope != policy.ScopeAll || p.Required != 1 || p.Enabled(policy.Questions) || p.CoolDownHours != 24 {
+	if p.Scope != policy.ScopeAll || p.Required != 1 || p.Enabled(policy.Questions) || p.CoolDownHours != 24 ||
+		p.PushReportBlock() != time.Hour || len(p.PhoneCountries) != 0 {
 		t.Fatalf("default %+v", p)
 	}
 	if !p.Enabled("email") || !p.Enabled("totp") || p.Enabled("mobile") {
@@ -47,6 +50,15 @@ func TestValidate(t *testing.T) {
 		{"helpdesk-javascript", func(p *policy.Policy) { p.HelpdeskURL = "javascript:alert(1)" }, "helpdesk_url"},
 		{"helpdesk-https", func(p *policy.Policy) { p.HelpdeskURL = "https://help.example.com/it" }, ""},
 		{"helpdesk-mailto", func(p *policy.Policy) { p.HelpdeskURL = "mailto:it@example.com" }, ""},
+		{"phone-countries", func(p *policy.Policy) { p.PhoneCountries = []string{"US", "DE", "GB"} }, ""},
+		{"phone-country-lower-case", func(p *policy.Policy) { p.PhoneCountries = []string{"de"} }, `"de" is not an upper-case`},
+		{"phone-country-three-letters", func(p *policy.Policy) { p.PhoneCountries = []string{"DEU"} }, `"DEU" is not an upper-case`},
+		{"phone-country-unknown", func(p *policy.Policy) { p.PhoneCountries = []string{"ZZ"} }, `"ZZ" is not a region`},
+		{"phone-country-twice", func(p *policy.Policy) { p.PhoneCountries = []string{"FR", "FR"} }, `"FR" listed twice`},
+		{"report-block-off", func(p *policy.Policy) { p.PushReportBlockMinutes = 0 }, ""},
+		{"report-block-week", func(p *policy.Policy) { p.PushReportBlockMinutes = policy.MaxPushReportBlockMinutes }, ""},
+		{"report-block-negative", func(p *policy.Policy) { p.PushReportBlockMinutes = -1 }, "push_report_block_minutes"},
+		{"report-block-too-long", func(p *policy.Policy) { p.PushReportBlockMinutes = policy.MaxPushReportBlockMinutes + 1 }, "push_report_block_minutes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,8 +77,9 @@ func TestValidate(t *testing.T) {
 	t.Run("reports-every-problem", func(t *testing.T) {
 		p := ok
 		p.Scope, p.Required, p.MaxSkips = "x", 0, -1
+		p.PhoneCountries, p.PushReportBlockMinutes = []string{"XX", "usa"}, -5
 		err := p.Validate()
-		for _, w := range []string{"scope", "required", "max_skips"} {
+		for _, w := range []string{"scope", "required", "max_skips", `"XX"`, `"usa"`, "push_report_block_minutes"} {
 			if err == nil || !strings.Contains(err.Error(), w) {
 				t.Errorf("error %v does not mention %s", err, w)
 			}
@@ -142,6 +155,21 @@ func TestStore(t *testing.T) {
 		if err != nil || got.Required != 2 || got.HelpdeskURL != "https://help.example.com" {
 			t.Fatalf("stored %+v %v", got, err)
 		}
+		got.PhoneCountries, got.PushReportBlockMinutes = []string{"DE", "US"}, 0
+		if err := s.Set(t.Context(), got); err != nil {
+			t.Fatal(err)
+		}
+		if got, err = s.Get(t.Context()); err != nil || !slices.Equal(got.PhoneCountries, []string{"DE", "US"}) || got.PushReportBlockMinutes != 0 {
+			t.Fatalf("stored %+v %v", got, err)
+		}
+		// A body stored before the phone and push fields keeps their defaults.
+		if err := g.Model(&policy.Row{}).Where("id = 1").Update("body", `{"scope":"all","methods":["email"],"required":1}`).Error; err != nil {
+			t.Fatal(err)
+		}
+		if got, err = s.Get(t.Context()); err != nil || got.PhoneCountries == nil || len(got.PhoneCountries) != 0 ||
+			got.PushReportBlockMinutes != policy.DefaultPushReportBlockMinutes {
+			t.Fatalf("old body read as %+v %v", got, err)
+		}
 	})
 }
 
@@ -157,9 +185,33 @@ func TestApply(t *testing.T) {
 	if base.Required != 1 || len(base.Methods) != 2 {
 		t.Fatal("Apply changed its input")
 	}
-	for _, bad := range [][]string{{"required"}, {"required=two"}, {"colour=blue"}, {"required=3"}, {"notify_user=maybe"}} {
+	got, err = policy.Apply(base, []string{"phone_countries=de, at ,CH", "push-report-block-minutes=0"})
+	if err != nil || !slices.Equal(got.PhoneCountries, []string{"DE", "AT", "CH"}) || got.PushReportBlock() != 0 {
+		t.Fatalf("applied %+v, %v", got, err)
+	}
+	if got, err = policy.Apply(got, []string{"phone_countries="}); err != nil || len(got.PhoneCountries) != 0 {
+		t.Fatalf("emptied %+v, %v", got.PhoneCountries, err)
+	}
+	for _, bad := range [][]string{{"required"}, {"required=two"}, {"colour=blue"}, {"required=3"}, {"notify_user=maybe"},
+		{"phone_countries=DE,XX"}, {"phone_countries=Germany"}, {"push_report_block_minutes=soon"}, {"push_report_block_minutes=20000"}} {
 		if _, err := policy.Apply(base, bad); err == nil {
 			t.Errorf("Apply(%q) accepted", bad)
 		}
+	}
+}
+
+func TestPhoneAllowlist(t *testing.T) {
+	p := policy.Default(nil)
+	if got := p.PhoneAllowlist("de"); !slices.Equal(got, []string{"DE"}) {
+		t.Fatalf("empty list: %v, want the deployment's region", got)
+	}
+	p.PhoneCountries = []string{"FR", "BE"}
+	got := p.PhoneAllowlist("DE")
+	if !slices.Equal(got, []string{"FR", "BE"}) {
+		t.Fatalf("allowlist %v", got)
+	}
+	got[0] = "XX"
+	if p.PhoneCountries[0] != "FR" {
+		t.Fatal("PhoneAllowlist shares the policy's slice")
 	}
 }

@@ -49,12 +49,15 @@ func (s *Store) Get(ctx context.Context) (Policy, error) {
 		return Policy{}, fmt.Errorf("policy: get: %w", err)
 	}
 	p := s.defaults
-	p.Methods = nil
+	p.Methods, p.PhoneCountries = nil, nil
 	if err := json.Unmarshal([]byte(r.Body), &p); err != nil {
 		return Policy{}, fmt.Errorf("policy: get: stored policy unreadable: %w", err)
 	}
 	if p.Methods == nil {
 		p.Methods = []string{}
+	}
+	if p.PhoneCountries == nil {
+		p.PhoneCountries = []string{}
 	}
 	return p, nil
 }

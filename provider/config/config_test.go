@@ -89,6 +89,15 @@ func TestValidate(t *testing.T) {
 		{"captcha-verify-http", func(c *config.Config) { c.CaptchaVerifyURL = "http://verify.example.com" }, []string{"LATCHKEY_CAPTCHA_VERIFY_URL"}},
 		{"proxies-ok", func(c *config.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "192.168.1.1", "fd00::/8"} }, nil},
 		{"proxies-bad", func(c *config.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "not-an-ip"} }, []string{"LATCHKEY_TRUSTED_PROXIES"}},
+		{"push-networks-ok", func(c *config.Config) {
+			c.PushNetworks = []string{"10.0.0.0/8=Head office, Berlin", "192.168.7.1 = Lab", "fd00::/8=VPN", ""}
+		}, nil},
+		{"push-networks-no-name", func(c *config.Config) { c.PushNetworks = []string{"10.0.0.0/8="} }, []string{"LATCHKEY_PUSH_NETWORKS"}},
+		{"push-networks-no-equals", func(c *config.Config) { c.PushNetworks = []string{"10.0.0.0/8"} }, []string{"LATCHKEY_PUSH_NETWORKS"}},
+		{"push-networks-bad-cidr", func(c *config.Config) { c.PushNetworks = []string{"10.0.0.0/33=Office"} }, []string{"LATCHKEY_PUSH_NETWORKS"}},
+		{"push-networks-twice", func(c *config.Config) { c.PushNetworks = []string{"10.0.0.0/8=A", "10.1.2.3/8=B"} }, []string{"LATCHKEY_PUSH_NETWORKS"}},
+		{"push-networks-long-name", func(c *config.Config) { c.PushNetworks = []string{"10.0.0.0/8=" + strings.Repeat("x", 101)} },
+			[]string{"LATCHKEY_PUSH_NETWORKS"}},
 		{"argon2-owasp-alt-ok", func(c *config.Config) { c.Argon2Memory, c.Argon2Time = 7168, 5 }, nil},
 		{"argon2-too-weak", func(c *config.Config) { c.Argon2Memory, c.Argon2Time = 19456, 1 }, []string{"LATCHKEY_ARGON2_TIME"}},
 		{"argon2-memory-tiny", func(c *config.Config) { c.Argon2Memory = 64 }, []string{"LATCHKEY_ARGON2_MEMORY"}},
@@ -177,6 +186,7 @@ func problemVars(t *testing.T, err error) []string {
 
 func deepCopy(c config.Config) config.Config {
 	c.TrustedProxies = append([]string(nil), c.TrustedProxies...)
+	c.PushNetworks = append([]string(nil), c.PushNetworks...)
 	return c
 }
 
@@ -203,4 +213,21 @@ func writeFile(t *testing.T, body string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// LATCHKEY_PUSH_NETWORKS: each bad entry is named, and Networks gives the
+// parsed pairs push.NewNetworks takes.
+func TestPushNetworks(t *testing.T) {
+	c := prod()
+	c.PushNetworks = []string{"10.0.0.0/8=Head office", "oops", "192.168.7.1=Lab", "300.1.1.1/8=X"}
+	err := c.Validate()
+	for _, want := range []string{`"oops": want CIDR=place name`, `"300.1.1.1/8" is not a CIDR`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate = %v, want it to mention %s", err, want)
+		}
+	}
+	want := map[string]string{"10.0.0.0/8": "Head office", "192.168.7.1/32": "Lab"}
+	if got := c.Networks(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Networks = %v, want %v", got, want)
+	}
 }

@@ -52,5 +52,6 @@ func (c Config) Redacted() Config {
 	c.Database = redactURL(c.Database)
 	c.SMTPURL = redactURL(c.SMTPURL)
 	c.TrustedProxies = append([]string(nil), c.TrustedProxies...)
+	c.PushNetworks = append([]string(nil), c.PushNetworks...)
 	return c
 }

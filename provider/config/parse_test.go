@@ -17,6 +17,7 @@ LATCHKEY_SMTP_URL: smtp://mail:25?from=a@b
 lockout_threshold: 5
 lockout-base: 2m
 trusted-proxies: [10.0.0.0/8, 192.168.0.0/16]
+push-networks: ["10.0.0.0/8=Head office, Berlin", "192.168.7.0/24=Lab"]
 dev: true
 `
 	tests := []struct {
@@ -30,6 +31,10 @@ dev: true
 				eq(t, c.Listen, ":7000")
 				eq(t, c.TrustedProxies, []string{"10.1.0.0/16", "10.2.0.0/16"})
 			}},
+		{"push-networks-env", map[string]string{"LATCHKEY_PUSH_NETWORKS": "10.0.0.0/8=Head office, Berlin;192.168.7.0/24=Lab"}, nil,
+			func(t *testing.T, c config.Config) {
+				eq(t, c.PushNetworks, []string{"10.0.0.0/8=Head office, Berlin", "192.168.7.0/24=Lab"})
+			}},
 		{"flag-beats-env", map[string]string{"LATCHKEY_LISTEN": ":7000"}, []string{"--listen", ":6000"},
 			func(t *testing.T, c config.Config) { eq(t, c.Listen, ":6000") }},
 		{"file-values", nil, []string{"--config", "FILE"},
@@ -40,6 +45,7 @@ dev: true
 				eq(t, c.LockoutThreshold, 5)
 				eq(t, c.LockoutBase, 2*time.Minute)
 				eq(t, c.TrustedProxies, []string{"10.0.0.0/8", "192.168.0.0/16"})
+				eq(t, c.PushNetworks, []string{"10.0.0.0/8=Head office, Berlin", "192.168.7.0/24=Lab"})
 				eq(t, c.Dev, true)
 				eq(t, c.Captcha, "builtin") // untouched keys keep defaults
 			}},

@@ -79,6 +79,7 @@ func (c Config) Validate() error {
 			bad("LATCHKEY_TRUSTED_PROXIES", "%q is not a CIDR or an IP address", p)
 		}
 	}
+	c.checkPushNetworks(bad)
 	c.checkArgon2(bad)
 	if c.PasswordMinLength < 8 || c.PasswordMinLength > 64 {
 		bad("LATCHKEY_PASSWORD_MIN_LENGTH", "must be between 8 and 64 (%d)", c.PasswordMinLength)
@@ -306,6 +307,50 @@ func (c Config) Proxies() []netip.Prefix {
 	for _, s := range c.TrustedProxies {
 		if p, err := ParsePrefix(s); err == nil {
 			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// maxPlaceName bounds a push network's place name (the device shows it).
+const maxPlaceName = 100
+
+func (c Config) checkPushNetworks(bad func(v, format string, args ...any)) {
+	seen := map[netip.Prefix]bool{}
+	for _, entry := range c.PushNetworks {
+		cidr, name, ok := strings.Cut(entry, "=")
+		if strings.TrimSpace(entry) == "" {
+			continue // a trailing semicolon
+		}
+		p, err := ParsePrefix(cidr)
+		switch {
+		case !ok:
+			bad("LATCHKEY_PUSH_NETWORKS", "%q: want CIDR=place name, e.g. 10.0.0.0/8=Head office", entry)
+		case err != nil:
+			bad("LATCHKEY_PUSH_NETWORKS", "%q is not a CIDR or an IP address", strings.TrimSpace(cidr))
+		case strings.TrimSpace(name) == "":
+			bad("LATCHKEY_PUSH_NETWORKS", "%q has no place name", entry)
+		case len([]rune(strings.TrimSpace(name))) > maxPlaceName:
+			bad("LATCHKEY_PUSH_NETWORKS", "the place name of %s is longer than %d characters", p, maxPlaceName)
+		case seen[p]:
+			bad("LATCHKEY_PUSH_NETWORKS", "%s is named twice", p)
+		}
+		if err == nil {
+			seen[p] = true
+		}
+	}
+}
+
+// Networks returns LATCHKEY_PUSH_NETWORKS as CIDR → place name (the form
+// push.NewNetworks takes); entries that do not parse are skipped (Validate
+// reports them).
+func (c Config) Networks() map[string]string {
+	out := map[string]string{}
+	for _, entry := range c.PushNetworks {
+		cidr, name, ok := strings.Cut(entry, "=")
+		p, err := ParsePrefix(cidr)
+		if ok && err == nil && strings.TrimSpace(name) != "" {
+			out[p.String()] = strings.TrimSpace(name)
 		}
 	}
 	return out
