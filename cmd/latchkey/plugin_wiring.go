@@ -19,6 +19,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/method/push"
 	"github.com/latchkeyid/latchkey/plugin/method/questions"
 	"github.com/latchkeyid/latchkey/plugin/method/totp"
+	"github.com/latchkeyid/latchkey/plugin/policy"
 	"github.com/latchkeyid/latchkey/plugin/ratelimit"
 	"github.com/latchkeyid/latchkey/plugin/sender"
 	"github.com/latchkeyid/latchkey/plugin/sender/outbox"
@@ -66,12 +67,28 @@ type pluginDeps struct {
 	push    *push.Method
 }
 
+// Test hooks (nil in production): pushConfigHook adjusts the push
+// method's configuration before it is built (a loopback push service),
+// pushHook learns the method serve built.
+var (
+	pushConfigHook func(*push.Config)
+	pushHook       func(*push.Method)
+)
+
 // phoneMethods builds the SMS and voice methods: through the Twilio API
-// when configured, through the dev outbox in dev mode, else none.
-func (s *server) phoneMethods(d *pluginDeps, k *secret.Keyring, auditLog *audit.Log) ([]method.Method, error) {
+// when configured, through the dev outbox in dev mode, else none. The
+// country allowlist is the policy's, read at each registration and send.
+func (s *server) phoneMethods(d *pluginDeps, k *secret.Keyring, auditLog *audit.Log, policies *policy.Store) ([]method.Method, error) {
 	a := s.a
 	setup := phone.Setup{
 		DefaultRegion: a.cfg.DefaultRegion, Brand: "Latchkey", Audit: auditLog, Log: s.log,
+		Countries: func(ctx context.Context) ([]string, error) {
+			pol, err := policies.Get(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return pol.PhoneAllowlist(a.cfg.DefaultRegion), nil
+		},
 	}
 	if u, err := url.Parse(a.cfg.Issuer); err == nil {
 		setup.Domain = u.Hostname()
@@ -91,6 +108,34 @@ func (s *server) phoneMethods(d *pluginDeps, k *secret.Keyring, auditLog *audit.
 	}
 	ms, _, err := phone.Methods(d.codes, k, d.limiter, setup)
 	return ms, err
+}
+
+// pushMethod builds the push method: the fraud-report block comes from the
+// policy, place names from LATCHKEY_PUSH_NETWORKS (validated at start-up)
+// before the local fallback.
+func (s *server) pushMethod(g *gorm.DB, enrollments *method.Store, k *secret.Keyring, auditLog *audit.Log,
+	policies *policy.Store) (*push.Method, error) {
+	cfg := push.Config{Issuer: s.a.cfg.Issuer, Audit: auditLog, Locator: push.LocalLocator{},
+		ReportBlockFunc: func(ctx context.Context) (time.Duration, error) {
+			pol, err := policies.Get(ctx)
+			return pol.PushReportBlock(), err
+		},
+	}
+	if nets := s.a.cfg.Networks(); len(nets) > 0 {
+		n, err := push.NewNetworks(nets, push.LocalLocator{})
+		if err != nil {
+			return nil, fmt.Errorf("LATCHKEY_PUSH_NETWORKS: %w", err)
+		}
+		cfg.Locator = n
+	}
+	if pushConfigHook != nil {
+		pushConfigHook(&cfg)
+	}
+	m, err := push.New(g, enrollments, k, cfg)
+	if err == nil && pushHook != nil {
+		pushHook(m)
+	}
+	return m, err
 }
 
 // mountPlugin builds the SSPR plugin (/recover, /security-info) from the
@@ -135,12 +180,12 @@ func (s *server) mountPlugin(e *echo.Echo, p *provider.Provider, hook *afterSign
 	if d.queue.Available(sender.Email) {
 		methods = append(methods, email.New(d.codes, d.queue, tmpl, k, email.WithLimiter(d.limiter, email.DefaultLimits)))
 	}
-	phones, err := s.phoneMethods(d, k, auditLog)
+	phones, err := s.phoneMethods(d, k, auditLog, policies)
 	if err != nil {
 		return err
 	}
 	methods = append(methods, phones...)
-	d.push, err = push.New(g, enrollments, k, push.Config{Issuer: a.cfg.Issuer, Audit: auditLog})
+	d.push, err = s.pushMethod(g, enrollments, k, auditLog, policies)
 	if err != nil {
 		return err
 	}
@@ -199,7 +244,17 @@ func (s *server) start(d *pluginDeps) {
 			}
 		}
 	}()
-	s.stops = append(s.stops, func() { cancel(); <-done; <-done })
+	// At shutdown (after the HTTP server has drained, so no new push or
+	// message can start): let Web Push deliveries finish, then stop the
+	// dispatcher and cleanup; the database closes only after this returns.
+	s.stops = append(s.stops, func() {
+		if d.push != nil {
+			d.push.Wait()
+		}
+		cancel()
+		<-done
+		<-done
+	})
 }
 
 // pluginCleanup deletes expired CAPTCHA challenges, codes, rate counters,

@@ -1,0 +1,266 @@
+package main
+
+import (
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkeyid/latchkey/plugin/authenticator"
+	"github.com/latchkeyid/latchkey/plugin/method"
+	"github.com/latchkeyid/latchkey/plugin/method/phone"
+	"github.com/latchkeyid/latchkey/plugin/method/push"
+	"github.com/latchkeyid/latchkey/plugin/ratelimit"
+	"github.com/latchkeyid/latchkey/plugin/sender/outbox"
+	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/config"
+	"github.com/latchkeyid/latchkey/provider/db/dbtest"
+	"github.com/latchkeyid/latchkey/provider/secret"
+)
+
+// The phone methods serve builds read the policy's phone_countries at each
+// registration: a German number is refused until `policy set` adds DE,
+// and an empty list falls back to LATCHKEY_DEFAULT_REGION (checklist 51).
+func TestPhoneAllowlistFromPolicy(t *testing.T) {
+	clearLatchkeyEnv(t)
+	dbtest.Each(t, func(t *testing.T, url string) {
+		c := newCLI(t, url)
+		ctx := t.Context()
+		cfg := config.Defaults()
+		cfg.Database, cfg.DefaultRegion, cfg.Dev = url, "US", true
+		a := &app{ctx: ctx, cfg: cfg, stderr: io.Discard}
+		t.Cleanup(a.close)
+		k, err := secret.Parse(c.secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := a.database()
+		if err != nil {
+			t.Fatal(err)
+		}
+		policies, err := a.policies()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &pluginDeps{outbox: outbox.New(), codes: method.NewCodes(g, k), limiter: ratelimit.New(g)}
+		s := &server{a: a, log: slog.New(slog.DiscardHandler)}
+		ms, err := s.phoneMethods(d, k, audit.NewLog(g), policies)
+		if err != nil || len(ms) == 0 || ms[0].Name() != method.Mobile {
+			t.Fatalf("phone methods %v, %v", ms, err)
+		}
+		mobile := ms[0].(*phone.Method)
+		register := func(user, number string) error {
+			_, err := mobile.Begin(ctx, "flow-"+user, method.Ref{ID: user, Username: user}, method.Input{"phone": number, "channel": "sms"})
+			return err
+		}
+		const de, us = "+49 1512 3456789", "+1 201 555 0123"
+		var ie *method.InvalidError
+		if err := register("u1", de); !errors.As(err, &ie) || ie.Field != "phone" {
+			t.Fatalf("German number with the default allowlist: %v, want refused", err)
+		}
+		if n := len(d.outbox.To("+4915123456789")); n != 0 {
+			t.Fatalf("%d messages sent to a refused number", n)
+		}
+		if err := register("u2", us); err != nil {
+			t.Fatalf("number of the deployment's region: %v", err)
+		}
+		c.must("", "policy", "set", "phone_countries=US,DE")
+		if err := register("u3", de); err != nil {
+			t.Fatalf("German number once DE is allowed: %v", err)
+		}
+		if d.outbox.Code("+4915123456789") == "" {
+			t.Fatal("no code sent to the German number")
+		}
+		c.must("", "policy", "set", "phone_countries=FR")
+		if err := register("u4", us); !errors.As(err, &ie) {
+			t.Fatalf("US number outside the policy's list: %v, want refused", err)
+		}
+		c.must("", "policy", "set", "phone_countries=")
+		if err := register("u5", de); !errors.As(err, &ie) {
+			t.Fatalf("German number after emptying the list: %v, want refused", err)
+		}
+	})
+}
+
+// testClock is serve's push clock in TestPushAgainstServe.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// TestPushAgainstServe checks serve's push wiring: the fraud-report block
+// follows the policy (0 = none, else push_report_block_minutes), place
+// names come from --push-networks, and shutdown waits for a Web Push
+// delivery still in flight before the database closes.
+func TestPushAgainstServe(t *testing.T) {
+	clearLatchkeyEnv(t)
+	// A push service on loopback that holds each delivery until released.
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 4)
+	ps := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(ps.Close)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	clk := &testClock{t: time.Now()}
+	var serveM *push.Method
+	var mu sync.Mutex
+	var delivered []int
+	pushConfigHook = func(c *push.Config) {
+		c.Now, c.WebPushClient = clk.Now, ps.Client()
+		c.OnWebPush = func(_ string, status int, _ error) {
+			if status != 0 { // 0: no subscription yet, nothing sent
+				mu.Lock()
+				delivered = append(delivered, status)
+				mu.Unlock()
+			}
+		}
+	}
+	pushHook = func(m *push.Method) { serveM = m }
+	t.Cleanup(func() { pushConfigHook, pushHook = nil, nil })
+
+	dir := filepath.Join(t.TempDir(), "data")
+	dbURL := "sqlite://" + filepath.Join(dir, "latchkey.db")
+	common := []string{"--dev", "--data-dir", dir, "--database", dbURL, "--argon2-memory", "7168", "--argon2-time", "5"}
+	srv := startServe(t, append(common, "--push-networks", "10.0.0.0/8=Head office, Berlin;10.9.0.0/16=Lab")...)
+	ctx := t.Context()
+	policySet := func(kv string) {
+		t.Helper()
+		if code, out, errs := cmdRun(t, "", append([]string{"policy", "set", kv}, common...)...); code != exitOK {
+			t.Fatalf("policy set %s: exit %d %s %s", kv, code, out, errs)
+		}
+	}
+	g := dbtest.Open(t, dbURL)
+	var u struct{ ID, Username string }
+	if err := g.Table("users").Select("id", "username").Where("username = ?", devUsername).Take(&u).Error; err != nil {
+		t.Fatalf("demo user: %v", err)
+	}
+	ref := method.Ref{ID: u.ID, Username: u.Username}
+	store := method.NewStore(g)
+	cli := &authenticator.Client{Now: clk.Now} // the device's clock is the server's
+	p, err := serveM.Begin(ctx, "reg", ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := cli.Enroll(ctx, p.Prompt.Link, "test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, res, err := serveM.Finish(ctx, "reg", ref, p, method.Input{push.FieldCode: dev.PairingCode})
+	if err != nil || !res.OK {
+		t.Fatalf("Finish = %+v, %v", res, err)
+	}
+	if err := store.Add(ctx, &en, 0); err != nil {
+		t.Fatal(err)
+	}
+	from := func(ip string) method.Challenge {
+		t.Helper()
+		c, err := serveM.Challenge(method.WithRequest(ctx, method.Request{IP: ip}), rand.Text(), ref, en)
+		if err != nil {
+			t.Fatalf("Challenge from %s: %v", ip, err)
+		}
+		return c
+	}
+	report := func(c method.Challenge) {
+		t.Helper()
+		if got, err := cli.Decide(ctx, dev, c.ID, push.Report, ""); err != nil || got != "reported" {
+			t.Fatalf("report = %q, %v", got, err)
+		}
+	}
+
+	t.Run("place-names-from-push-networks", func(t *testing.T) {
+		for ip, want := range map[string]string{"10.9.1.2": "Lab", "10.1.2.3": "Head office, Berlin", "192.168.1.5": "Internal network"} {
+			c := from(ip)
+			reqs, err := cli.Pending(ctx, dev, 0)
+			if err != nil || len(reqs) == 0 || reqs[len(reqs)-1].Place != want {
+				t.Fatalf("from %s: pending %+v, %v; want place %q", ip, reqs, err, want)
+			}
+			if _, err := cli.Decide(ctx, dev, c.ID, push.Deny, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clk.Advance(push.Window) // the three pushes above filled the window
+	})
+
+	t.Run("report-does-not-block-when-policy-says-0", func(t *testing.T) {
+		policySet("push_report_block_minutes=0")
+		report(from("10.1.2.3"))
+		from("10.1.2.3") // not ErrBlocked
+		clk.Advance(push.Window)
+	})
+
+	t.Run("report-blocks-for-the-policy's-minutes", func(t *testing.T) {
+		policySet("push_report_block_minutes=30")
+		report(from("10.1.2.3"))
+		for _, step := range []time.Duration{0, 29 * time.Minute} {
+			clk.Advance(step)
+			if _, err := serveM.Challenge(ctx, rand.Text(), ref, en); !errors.Is(err, push.ErrBlocked) {
+				t.Fatalf("push %s after the report: %v, want ErrBlocked", step, err)
+			}
+		}
+		clk.Advance(time.Minute)
+		from("10.1.2.3")
+	})
+
+	t.Run("shutdown-waits-for-web-push", func(t *testing.T) {
+		k, err := ecdh.P256().GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		auth := make([]byte, 16)
+		_, _ = rand.Read(auth)
+		var sub authenticator.Subscription
+		sub.Endpoint = ps.URL + "/push/1"
+		sub.Keys.P256dh = base64.RawURLEncoding.EncodeToString(k.PublicKey().Bytes())
+		sub.Keys.Auth = base64.RawURLEncoding.EncodeToString(auth)
+		if err := cli.Subscribe(ctx, dev, sub); err != nil {
+			t.Fatalf("Subscribe: %v", err)
+		}
+		clk.Advance(push.Window)
+		from("10.1.2.3")
+		select {
+		case <-arrived:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the Web Push never reached the push service")
+		}
+		stopped := make(chan int, 1)
+		go func() { stopped <- srv.stop() }()
+		select {
+		case code := <-stopped:
+			t.Fatalf("serve stopped (exit %d) while a Web Push was in flight", code)
+		case <-time.After(500 * time.Millisecond):
+		}
+		close(release)
+		if code := <-stopped; code != exitOK {
+			t.Fatalf("serve exit %d:\n%s", code, srv.stderr.String())
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(delivered) != 1 || delivered[0] != http.StatusCreated {
+			t.Fatalf("Web Push outcomes %v, want one 201 before serve returned", delivered)
+		}
+		if strings.Contains(srv.stderr.String(), "database is closed") {
+			t.Fatalf("something used the database after it closed:\n%s", srv.stderr.String())
+		}
+	})
+}
