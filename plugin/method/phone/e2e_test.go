@@ -94,6 +94,11 @@ func startE2E(t *testing.T, dbURL string) *e2e {
 			limits.PerUser.Limit = 10
 			ms, _, err := phone.Methods(codes, s.Keyring, ratelimit.New(s.DB, ratelimit.WithClock(s.Clock.Now)), phone.Setup{
 				SMS: cl.SMS(), Voice: cl.Voice(), DefaultRegion: "US", Domain: iss.Hostname(), Audit: s.Audit, Log: quiet, Limits: &limits,
+				// As cmd wires it: the policy's phone_countries, else US.
+				Countries: func(ctx context.Context) ([]string, error) {
+					p, err := x.policy.Get(ctx)
+					return p.PhoneAllowlist("US"), err
+				},
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -225,7 +230,7 @@ func TestEndToEndRecoveryByPhone(t *testing.T) {
 		wantDigits string
 		wantAMR    []string
 	}{
-		{method.Mobile, method.Input{"phone": "(201) 555-0101"}, "+12015550101", "Text or call my mobile phone", false, "", []string{"sms"}},
+		{method.Mobile, method.Input{"phone": "(201) 555-0101"}, "+12015550101", "Text my mobile phone", false, "", []string{"sms"}},
 		{method.AlternatePhone, method.Input{"phone": "+1 201 555 0102"}, "+12015550102", "Call my alternate phone", true, "", []string{"tel"}},
 		{method.OfficePhone, method.Input{"phone": "201 555 0103", "country": "US", "extension": "4711"}, "+12015550103", "Call my office phone", true, "ww4711", []string{"tel"}},
 	}
@@ -301,8 +306,8 @@ func TestEndToEndGatewayFailure(t *testing.T) {
 		b := x.s.NewBrowser(t)
 		methods := x.recoverFromSignIn(t, b, rp.Start().URL)
 		x.gw.Fail(http.StatusServiceUnavailable, "<html>secret-internal-detail</html>")
-		again := mustPage(t, b.Submit(methods, "form", map[string]string{"enrollment": optionFor(t, methods, "Text or call my mobile phone")}),
-			"Choose another")
+		again := mustPage(t, b.Submit(methods, "form", map[string]string{"enrollment": optionFor(t, methods, "Text my mobile phone")}),
+			"reach your phone")
 		if strings.Contains(again.Body, "secret-internal-detail") || strings.Contains(again.Body, "503") || again.Status != http.StatusOK {
 			t.Fatalf("failure page leaks the gateway's answer or is not a normal page (%d):\n%s", again.Status, again.Body)
 		}
