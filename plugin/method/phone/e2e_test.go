@@ -65,6 +65,8 @@ type e2e struct {
 	m       map[method.Name]*phone.Method
 	captcha *captcha.BuiltinVerifier
 	policy  *policy.Store
+	queue   *sender.Queue  // notifications: Drain, then read mail
+	mail    *outbox.Outbox // what the queue delivered
 }
 
 const newPW = "a brand new phone passphrase"
@@ -80,7 +82,9 @@ func startE2E(t *testing.T, dbURL string) *e2e {
 				t.Fatal(err)
 			}
 			// Notifications to the account address go to a recorder.
-			q := sender.NewQueue(s.DB, s.Keyring, []sender.Sender{outbox.New()}, sender.WithQueueClock(s.Clock.Now))
+			x.mail = outbox.New()
+			q := sender.NewQueue(s.DB, s.Keyring, []sender.Sender{x.mail}, sender.WithQueueClock(s.Clock.Now))
+			x.queue = q
 			x.store = method.NewStore(s.DB, method.WithStoreClock(s.Clock.Now))
 			codes := method.NewCodes(s.DB, s.Keyring, method.WithCodeClock(s.Clock.Now))
 			cl, err := twilio.New(x.gw.Config())
