@@ -25,45 +25,60 @@ func (p *Plugin) decoySubject(login string) string {
 	return "decoy:" + hex.EncodeToString(mac[:16])
 }
 
+// decoyLabeler is the optional interface of phone methods: a masked number
+// in the deployment's region for a decoy, drawn from seed.
+type decoyLabeler interface {
+	DecoyLabel(seed []byte) string
+}
+
+// decoyKinds are the methods a decoy may show: every kind real users
+// recover with whose challenge can be played without sending anything
+// (security questions would need a user's own questions).
+var decoyKinds = []method.Name{method.Email, method.TOTP, method.Push, method.Mobile, method.AlternatePhone, method.OfficePhone}
+
 // decoyEnrollments returns the decoy method list for login under pol.
 func (p *Plugin) decoyEnrollments(login string, pol policy.Policy) []method.Enrollment {
 	norm := user.Normalize(login)
 	mac := p.d.Keys.MAC("sspr-decoy", norm)
 	subject := p.decoySubject(login)
-	var names []method.Name
+	var ms []method.Method
 	for _, m := range p.d.Methods.Enabled(pol.Methods) {
-		switch m.Name() {
-		case method.Email, method.TOTP, method.Mobile:
-			names = append(names, m.Name())
+		if slices.Contains(decoyKinds, m.Name()) {
+			ms = append(ms, m)
 		}
 	}
-	if len(names) == 0 {
+	if len(ms) == 0 {
 		return nil
 	}
 	// One method, or two when the HMAC says so and two are enabled: real
 	// users have either, so both shapes must occur among decoys. Which
 	// methods is drawn from the HMAC too, in the registry's order.
 	n := 1
-	if len(names) > 1 && mac[0]&1 == 1 {
+	if len(ms) > 1 && mac[0]&1 == 1 {
 		n = 2
 	}
-	first := int(mac[1]) % len(names)
-	picked := []method.Name{names[first]}
+	first := int(mac[1]) % len(ms)
+	picked := []int{first}
 	if n == 2 {
-		picked = append(picked, names[(first+1)%len(names)])
+		picked = append(picked, (first+1)%len(ms))
 	}
-	slices.SortFunc(picked, func(a, b method.Name) int {
-		return slices.Index(names, a) - slices.Index(names, b)
-	})
+	slices.Sort(picked)
 	var out []method.Enrollment
-	for i, name := range picked {
-		id := base32.StdEncoding.EncodeToString(p.d.Keys.MAC("sspr-decoy-id", norm, string(name)))[:26]
-		e := method.Enrollment{ID: id, UserID: subject, Method: name, Label: "Authenticator app"}
-		switch name {
+	for i, k := range picked {
+		m := ms[k]
+		id := base32.StdEncoding.EncodeToString(p.d.Keys.MAC("sspr-decoy-id", norm, string(m.Name())))[:26]
+		e := method.Enrollment{ID: id, UserID: subject, Method: m.Name(), Label: "Authenticator app"}
+		switch m.Name() {
 		case method.Email:
 			e.Label = method.MaskEmail(p.decoyAddress(norm, mac[2+i]))
-		case method.Mobile:
-			e.Label = method.MaskPhone(fmt.Sprintf("+1%010d", int(mac[4])*10+int(mac[5])%10), 1)
+		case method.Push:
+			e.Label = "Latchkey Authenticator"
+		case method.Mobile, method.AlternatePhone, method.OfficePhone:
+			if dl, ok := m.(decoyLabeler); ok {
+				e.Label = dl.DecoyLabel(mac[4+i:])
+			} else {
+				e.Label = method.MaskPhone(fmt.Sprintf("+1%010d", int(mac[4])*10+int(mac[5])%10), 1)
+			}
 		}
 		out = append(out, e)
 	}

@@ -120,6 +120,7 @@ var pages = []string{
 	"recover", "recover-intent", "recover-method", "recover-verify", "recover-password",
 	"recover-done", "recover-message", "recover-report",
 	"security-info", "security-info-add", "security-info-verify", "security-info-register",
+	"security-info-add-phone", "security-info-add-app",
 }
 
 // Mount builds the plugin and registers its routes on g (normally the

@@ -15,6 +15,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/flow"
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/policy"
+	"github.com/latchkeyid/latchkey/plugin/sender"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
@@ -299,11 +300,64 @@ func (p *Plugin) chooseIntent(c echo.Context) error {
 
 // --- method choice ---
 
+// optionView is one row of a method list. Value is what the row posts as
+// "enrollment": the enrollment id, and for a phone ":sms" or ":voice".
 type optionView struct {
-	ID, Method, Label, Title string
+	ID, Method, Label, Title, Value string
+	// Masked: Label is a masked address or number, worth showing so the
+	// user knows where the code goes.
+	Masked bool
 }
 
-func methodTitle(n method.Name) string {
+// channeler is the optional interface of methods that deliver over one or
+// more channels the user picks (phones: "sms", "voice").
+type channeler interface {
+	Channels() []sender.Channel
+}
+
+// choices lists the rows of the method and step-up pages: one per
+// enrollment, or, as in Entra, one per delivery of a phone ("Text my
+// mobile phone", "Call my mobile phone").
+func (p *Plugin) choices(es []method.Enrollment) []optionView {
+	var out []optionView
+	for _, e := range es {
+		v := optionView{ID: e.ID, Method: string(e.Method), Label: e.Label, Value: e.ID, Title: methodTitle(e.Method, ""),
+			Masked: e.Method != method.TOTP && e.Method != method.Push && e.Method != method.Questions}
+		var chans []sender.Channel
+		if c, ok := p.method(e.Method).(channeler); ok {
+			chans = c.Channels()
+		}
+		if len(chans) == 0 {
+			out = append(out, v)
+			continue
+		}
+		for _, ch := range chans {
+			v.Value, v.Title = e.ID+":"+string(ch), methodTitle(e.Method, ch)
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// method is the registry's method n, nil when not available.
+func (p *Plugin) method(n method.Name) method.Method {
+	m, _ := p.d.Methods.Get(n)
+	return m
+}
+
+// splitChoice reads a posted row: "ID" or "ID:channel". A separate
+// "channel" field (older pages) still counts when the row names none.
+func splitChoice(in map[string]string) (id, channel string) {
+	id, channel, _ = strings.Cut(in["enrollment"], ":")
+	if channel == "" {
+		channel = in["channel"]
+	}
+	return id, channel
+}
+
+// methodTitle words a row; ch is the phone's delivery ("" when the method
+// has no choice).
+func methodTitle(n method.Name, ch sender.Channel) string {
 	switch n {
 	case method.Email:
 		return "Email a code to"
@@ -312,6 +366,12 @@ func methodTitle(n method.Name) string {
 	case method.Questions:
 		return "Answer your security questions"
 	case method.Mobile:
+		switch ch {
+		case sender.SMS:
+			return "Text my mobile phone"
+		case sender.Voice:
+			return "Call my mobile phone"
+		}
 		return "Text or call my mobile phone"
 	case method.AlternatePhone:
 		return "Call my alternate phone"
@@ -354,21 +414,15 @@ func (p *Plugin) renderMethods(c echo.Context, f *flow.Flow, msg string) error {
 		return p.message(c, "You need another method",
 			"Your account needs one more verification method than you have registered, so it cannot be recovered here. Please contact your helpdesk.")
 	}
-	views := make([]optionView, len(opts))
 	shown := make([]string, len(opts))
 	for i, e := range opts {
-		views[i] = optionView{ID: e.ID, Method: string(e.Method), Label: e.Label, Title: methodTitle(e.Method)}
 		shown[i] = string(e.Method)
 	}
 	if err := p.record(c, "recovery.methods", f.UserID, f.ID, audit.OK, strings.Join(shown, ",")); err != nil {
 		return err
 	}
-	hasMobile := false
-	for _, e := range opts {
-		hasMobile = hasMobile || e.Method == method.Mobile
-	}
 	return p.render(c, http.StatusOK, "recover-method", map[string]any{
-		"Flow": f.ID, "Options": views, "Error": msg, "Second": len(f.Proofs) > 0, "HasMobile": hasMobile,
+		"Flow": f.ID, "Options": p.choices(opts), "Error": msg, "Second": len(f.Proofs) > 0,
 	})
 }
 
@@ -442,9 +496,10 @@ func (p *Plugin) chooseMethod(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	id, channel := splitChoice(in)
 	var e *method.Enrollment
 	for i := range opts {
-		if opts[i].ID == in["enrollment"] {
+		if opts[i].ID == id {
 			e = &opts[i]
 		}
 	}
@@ -453,21 +508,18 @@ func (p *Plugin) chooseMethod(c echo.Context) error {
 	}
 	m, ok := p.d.Methods.Get(e.Method)
 	if !ok {
-		return p.renderMethods(c, f, "That method is not available now. Choose another one.")
+		return p.renderMethods(c, f, msgUnavailable)
 	}
 	if ok, err := p.sendAllowed(c); err != nil || !ok {
 		if err != nil {
 			return err
 		}
-		return p.renderMethods(c, f, "Too many codes were sent. Please wait a while or choose another method.")
+		return p.renderMethods(c, f, msgTooMany)
 	}
-	ch, err := p.challenge(ctx, m, f.ID, ref, *e, in["channel"])
+	ch, err := p.challenge(p.withApp(ctx, f.AuthRequestID), m, f.ID, ref, *e, channel)
 	if err != nil {
-		if errors.Is(err, method.ErrRateLimited) {
-			return p.renderMethods(c, f, "Too many codes were sent. Please wait a while or choose another method.")
-		}
-		if errors.Is(err, method.ErrUnavailable) {
-			return p.renderMethods(c, f, "That method is not available now. Choose another one.")
+		if msg, ok := sendProblem(err); ok {
+			return p.renderMethods(c, f, msg)
 		}
 		return fmt.Errorf("plugin: challenge: %w", err)
 	}

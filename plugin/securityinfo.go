@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
+	"net/url"
+	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/latchkeyid/latchkey/plugin/flow"
 	"github.com/latchkeyid/latchkey/plugin/method"
+	"github.com/latchkeyid/latchkey/plugin/policy"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
@@ -111,15 +115,70 @@ func (p *Plugin) renderInfo(c echo.Context, a *access, notice string) error {
 		views = append(views, methodView{ID: e.ID, Method: string(e.Method), Label: e.Label, Title: addTitle(e.Method),
 			Added: e.CreatedAt, CoolingDown: !e.Usable(now)})
 	}
-	var add []optionView
+	// The strongest first, as in the add list.
+	slices.SortStableFunc(views, func(x, y methodView) int {
+		return kindRank(method.Name(x.Method)) - kindRank(method.Name(y.Method))
+	})
+	return p.render(c, http.StatusOK, "security-info", map[string]any{
+		"User": a.u.Username, "Methods": views, "Add": p.addKinds(pol, a.u), "Notice": notice,
+	})
+}
+
+// kindOrder is the order of the Entra guide: the authenticator app (the
+// strongest) first, then the phones, email and security questions.
+var kindOrder = []method.Name{method.Push, method.TOTP, method.Mobile, method.AlternatePhone, method.OfficePhone,
+	method.Email, method.Questions}
+
+func kindRank(n method.Name) int {
+	if i := slices.Index(kindOrder, n); i >= 0 {
+		return i
+	}
+	return len(kindOrder)
+}
+
+func isApp(n method.Name) bool { return n == method.Push || n == method.TOTP }
+
+// appsOf keeps the authenticator-app methods of names.
+func appsOf(names []method.Name) []method.Name {
+	return slices.DeleteFunc(slices.Clone(names), func(n method.Name) bool { return !isApp(n) })
+}
+
+// appChoice is the "Authenticator app" entry of the add list when both
+// app methods are offered: its page lets the user pick one.
+const appChoice = "app"
+
+// addable lists the methods u may add under pol, in kindOrder.
+func (p *Plugin) addable(pol policy.Policy, u *user.User) []method.Name {
+	var out []method.Name
 	for _, m := range p.d.Methods.Enabled(pol.Methods) {
-		if pol.Usable(string(m.Name()), a.u.Admin) {
-			add = append(add, optionView{Method: string(m.Name()), Title: addTitle(m.Name())})
+		if pol.Usable(string(m.Name()), u.Admin) {
+			out = append(out, m.Name())
 		}
 	}
-	return p.render(c, http.StatusOK, "security-info", map[string]any{
-		"User": a.u.Username, "Methods": views, "Add": add, "Notice": notice,
-	})
+	slices.SortStableFunc(out, func(x, y method.Name) int { return kindRank(x) - kindRank(y) })
+	return out
+}
+
+// addKinds is the "Add sign-in method" list: one "Authenticator app" entry
+// for push and TOTP (straight to the method when only one is offered),
+// then one entry per other kind.
+func (p *Plugin) addKinds(pol policy.Policy, u *user.User) []optionView {
+	names := p.addable(pol, u)
+	apps := appsOf(names)
+	var out []optionView
+	for _, n := range names {
+		switch {
+		case !isApp(n):
+			out = append(out, optionView{Method: string(n), Title: addTitle(n)})
+		case n == method.Push && len(apps) == 1: // say which app to install
+			out = append(out, optionView{Method: string(n), Title: "Authenticator app (Latchkey Authenticator)"})
+		case len(apps) == 1:
+			out = append(out, optionView{Method: string(n), Title: "Authenticator app"})
+		case n == apps[0]:
+			out = append(out, optionView{Method: appChoice, Title: "Authenticator app"})
+		}
+	}
+	return out
 }
 
 func addTitle(n method.Name) string {
@@ -137,10 +196,39 @@ func addTitle(n method.Name) string {
 	case method.OfficePhone:
 		return "Office phone"
 	case method.Push:
-		return "Latchkey Authenticator notification"
+		return "Latchkey Authenticator"
 	}
 	return string(n)
 }
+
+// appPage (GET /security-info/add/app) is the page behind "Authenticator
+// app": the Latchkey Authenticator (push, which also shows codes) first,
+// then any other app (codes only). With only one offered it goes there.
+func (p *Plugin) appPage(c echo.Context, a *access) error {
+	pol, err := p.d.Policy.Get(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	apps := appsOf(p.addable(pol, a.u))
+	register := cleanAuthRequestID(c.QueryParam("register"))
+	switch len(apps) {
+	case 0:
+		return errNotOffered
+	case 1:
+		to := "/security-info/add/" + string(apps[0])
+		if register != "" {
+			to += "?register=" + register
+		}
+		return see(c, p.path(to))
+	}
+	views := make([]optionView, len(apps))
+	for i, n := range apps {
+		views[i] = optionView{Method: string(n), Title: addTitle(n)}
+	}
+	return p.render(c, http.StatusOK, "security-info-add-app", map[string]any{"Apps": views, "Register": register})
+}
+
+var errNotOffered = &web.PageError{Status: http.StatusNotFound, Title: "Not available", Message: "This method is not offered."}
 
 // --- step-up ---
 
@@ -149,18 +237,18 @@ func (p *Plugin) stepUpPage(c echo.Context, a *access, msg string) error {
 		return p.render(c, http.StatusOK, "security-info-verify", map[string]any{
 			"Stale": true, "SignIn": p.d.SignIn.LoginURL("", a.u.Username)})
 	}
-	var views []optionView
+	var usable []method.Enrollment
 	for _, e := range a.methods {
 		if e.Usable(p.d.Now()) {
-			views = append(views, optionView{ID: e.ID, Method: string(e.Method), Label: e.Label, Title: methodTitle(e.Method)})
+			usable = append(usable, e)
 		}
 	}
-	return p.render(c, http.StatusOK, "security-info-verify", map[string]any{"Options": views, "Error": msg})
+	return p.render(c, http.StatusOK, "security-info-verify", map[string]any{"Options": p.choices(usable), "Error": msg})
 }
 
 func (p *Plugin) stepUpChoose(c echo.Context) error {
 	ctx := c.Request().Context()
-	in, err := form(c, "enrollment")
+	in, err := form(c, "enrollment", "channel")
 	if err != nil {
 		return err
 	}
@@ -168,7 +256,8 @@ func (p *Plugin) stepUpChoose(c echo.Context) error {
 	if err != nil {
 		return done(err)
 	}
-	e, err := p.d.Enrollments.Get(ctx, a.u.ID, in["enrollment"])
+	id, channel := splitChoice(in)
+	e, err := p.d.Enrollments.Get(ctx, a.u.ID, id)
 	if err != nil || !e.Usable(p.d.Now()) {
 		return p.stepUpPage(c, a, "Choose one of your methods.")
 	}
@@ -181,8 +270,11 @@ func (p *Plugin) stepUpChoose(c echo.Context) error {
 	if err := p.flows.Create(ctx, f, bind); err != nil {
 		return err
 	}
-	ch, err := m.Challenge(ctx, f.ID, p.ref(a.u), e)
+	ch, err := p.challenge(ctx, m, f.ID, p.ref(a.u), e, channel)
 	if err != nil {
+		if msg, ok := sendProblem(err); ok {
+			return p.stepUpPage(c, a, msg)
+		}
 		return fmt.Errorf("plugin: step-up: %w", err)
 	}
 	sealed, err := p.sealChallenge(f.ID, ch)
@@ -280,7 +372,7 @@ func (p *Plugin) addMethod(c echo.Context, a *access) (method.Method, error) {
 	n := method.Name(c.Param("method"))
 	m, ok := p.d.Methods.Get(n)
 	if !ok || !pol.Usable(string(n), a.u.Admin) {
-		return nil, &web.PageError{Status: http.StatusNotFound, Title: "Not available", Message: "This method is not offered."}
+		return nil, errNotOffered
 	}
 	return m, nil
 }
@@ -293,14 +385,26 @@ func (p *Plugin) addPage(c echo.Context) error {
 	if !a.ok {
 		return p.stepUpPage(c, a, "")
 	}
+	if c.Param("method") == appChoice {
+		return p.appPage(c, a)
+	}
 	m, err := p.addMethod(c, a)
 	if err != nil {
 		return err
 	}
-	return p.renderAdd(c, m, nil, "", c.QueryParam("register"))
+	return p.renderAdd(c, m, "", c.QueryParam("register"), nil)
 }
 
-func (p *Plugin) renderAdd(c echo.Context, m method.Method, pending *method.Pending, msg, register string) error {
+// formDataer is the optional interface of methods with a form of their
+// own (phones: country, extension, text or call; the page
+// "security-info-add-phone").
+type formDataer interface {
+	FormData(ctx context.Context) (map[string]any, error)
+}
+
+// renderAdd shows a method's registration form; in keeps what the user
+// typed after a refused try.
+func (p *Plugin) renderAdd(c echo.Context, m method.Method, msg, register string, in method.Input) error {
 	pol, err := p.d.Policy.Get(c.Request().Context())
 	if err != nil {
 		return err
@@ -319,10 +423,45 @@ func (p *Plugin) renderAdd(c echo.Context, m method.Method, pending *method.Pend
 		}
 		data["Slots"] = idx
 	}
-	if pending != nil {
-		data["Prompt"] = pending.Prompt
+	if in["phone"] != "" {
+		data["Phone"] = in["phone"]
 	}
-	return p.render(c, http.StatusOK, "security-info-add", data)
+	return p.renderAddPage(c, m, data, in["country"])
+}
+
+// renderAddStep shows the step after Begin: the code sent, the QR code.
+func (p *Plugin) renderAddStep(c echo.Context, m method.Method, flowID string, pr method.Prompt, msg string) error {
+	data := map[string]any{"Method": string(m.Name()), "Title": addTitle(m.Name()), "Prompt": pr, "Flow": flowID,
+		"Error": msg, "Action": p.path("/security-info/add/" + string(m.Name()) + "/" + flowID)}
+	// The otpauth link, for a phone's authenticator app or for pasting into
+	// the Latchkey web authenticator (html/template blanks unknown URL
+	// schemes, so it is vetted here).
+	if u, err := url.Parse(pr.OTPAuthURI); err == nil && u.Scheme == "otpauth" {
+		data["OTPAuthLink"] = template.URL(u.String())
+	}
+	return p.renderAddPage(c, m, data, "")
+}
+
+// renderAddPage renders the generic add page, or a method's own with its
+// form data (country, the region preselected, extension, channels).
+func (p *Plugin) renderAddPage(c echo.Context, m method.Method, data map[string]any, region string) error {
+	fd, ok := m.(formDataer)
+	if !ok {
+		return p.render(c, http.StatusOK, "security-info-add", data)
+	}
+	extra, err := fd.FormData(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	for k, v := range extra {
+		if _, set := data[k]; !set {
+			data[k] = v
+		}
+	}
+	if region != "" {
+		data["Region"] = region
+	}
+	return p.render(c, http.StatusOK, "security-info-add-phone", data)
 }
 
 type pendingData struct {
@@ -332,7 +471,7 @@ type pendingData struct {
 
 func (p *Plugin) addBegin(c echo.Context) error {
 	ctx := c.Request().Context()
-	in, err := form(c, "address", "register", "question.*", "answer.*", "phone", "country", "extension", "delivery")
+	in, err := form(c, "address", "register", "question.*", "answer.*", "phone", "country", "extension", "channel")
 	if err != nil {
 		return err
 	}
@@ -358,10 +497,13 @@ func (p *Plugin) addBegin(c echo.Context) error {
 	if err != nil {
 		var ie *method.InvalidError
 		if errors.As(err, &ie) {
-			return p.renderAdd(c, m, nil, ie.Reason, register)
+			return p.renderAdd(c, m, ie.Reason, register, in)
 		}
 		if errors.Is(err, method.ErrDuplicate) {
-			return p.renderAdd(c, m, nil, "You have already registered this.", register)
+			return p.renderAdd(c, m, "You have already registered this.", register, in)
+		}
+		if msg, ok := sendProblem(err); ok { // the gateway failed, a toll-fraud limit
+			return p.renderAdd(c, m, msg, register, in)
 		}
 		return fmt.Errorf("plugin: add: %w", err)
 	}
@@ -374,9 +516,7 @@ func (p *Plugin) addBegin(c echo.Context) error {
 		return flowErr(err)
 	}
 	c.SetCookie(web.Cookie(bindCookie, bind, flow.TTL, p.secure))
-	data := map[string]any{"Method": string(m.Name()), "Title": addTitle(m.Name()), "Prompt": pend.Prompt,
-		"Flow": f.ID, "Action": p.path("/security-info/add/" + string(m.Name()) + "/" + f.ID)}
-	return p.render(c, http.StatusOK, "security-info-add", data)
+	return p.renderAddStep(c, m, f.ID, pend.Prompt, "")
 }
 
 func (p *Plugin) addFinish(c echo.Context) error {
@@ -418,11 +558,11 @@ func (p *Plugin) addComplete(c echo.Context, a *access, m method.Method, f *flow
 	e, res, err := m.Finish(ctx, f.ID, p.ref(a.u), pend, answer)
 	if err != nil {
 		if errors.Is(err, method.ErrExpired) {
-			return p.renderAdd(c, m, nil, "That took too long. Please start again.", register)
+			return p.renderAdd(c, m, "That took too long. Please start again.", register, nil)
 		}
 		var ie *method.InvalidError
 		if errors.As(err, &ie) {
-			return p.renderAdd(c, m, nil, ie.Reason, register)
+			return p.renderAdd(c, m, ie.Reason, register, nil)
 		}
 		return fmt.Errorf("plugin: add: %w", err)
 	}
@@ -430,13 +570,10 @@ func (p *Plugin) addComplete(c echo.Context, a *access, m method.Method, f *flow
 		if err := p.failures.Add(ctx, a.u.ID); err != nil {
 			return err
 		}
-		msg := msgWrong
 		if res.Dead {
-			return p.renderAdd(c, m, nil, msgDead, register)
+			return p.renderAdd(c, m, msgDead, register, nil)
 		}
-		return p.render(c, http.StatusOK, "security-info-add", map[string]any{"Method": string(m.Name()),
-			"Title": addTitle(m.Name()), "Prompt": pend.Prompt, "Flow": f.ID, "Error": msg,
-			"Action": p.path("/security-info/add/" + string(m.Name()) + "/" + f.ID)})
+		return p.renderAddStep(c, m, f.ID, pend.Prompt, msgWrong)
 	}
 	pol, err := p.d.Policy.Get(ctx)
 	if err != nil {
@@ -445,7 +582,7 @@ func (p *Plugin) addComplete(c echo.Context, a *access, m method.Method, f *flow
 	e.UserID = a.u.ID
 	if err := p.d.Enrollments.Add(ctx, &e, pol.CoolDown()); err != nil {
 		if errors.Is(err, method.ErrDuplicate) {
-			return p.renderAdd(c, m, nil, "You have already registered this.", register)
+			return p.renderAdd(c, m, "You have already registered this.", register, nil)
 		}
 		return err
 	}
@@ -621,16 +758,10 @@ func (p *Plugin) registerPage(c echo.Context) error {
 			have++
 		}
 	}
-	var add []optionView
-	for _, m := range p.d.Methods.Enabled(pol.Methods) {
-		if pol.Usable(string(m.Name()), a.u.Admin) {
-			add = append(add, optionView{Method: string(m.Name()), Title: addTitle(m.Name())})
-		}
-	}
 	need := pol.RequiredFor(a.u.Admin)
 	return p.render(c, http.StatusOK, "security-info-register", map[string]any{
 		"Flow": f.ID, "Reconfirm": f.Intent == "reconfirm", "Have": have, "Need": need, "Enough": have >= need,
-		"Add": add, "CanAdd": a.ok, "Methods": a.methods,
+		"Add": p.addKinds(pol, a.u), "CanAdd": a.ok, "Methods": a.methods,
 		"SkipsLeft": pol.MaxSkips - st.Skips, "CanSkip": st.Skips < pol.MaxSkips,
 	})
 }

@@ -1,10 +1,13 @@
 package plugin
 
 import (
+	"context"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/plugin/method"
 )
 
 // Account is the browser's current sign-in as the provider sees it.
@@ -40,4 +43,23 @@ type SignIn interface {
 // redirect sends the browser there before it returns to the app.
 type AfterSignIn interface {
 	AfterSignIn(c echo.Context, userID, authRequestID string) (redirect string, err error)
+}
+
+// AppNamer is an optional interface of SignIn: the name of the application
+// an auth request comes from ("" when unknown), so a push can show the
+// user which sign-in they are approving.
+type AppNamer interface {
+	AppName(ctx context.Context, authRequestID string) string
+}
+
+// withApp adds the name of the flow's application to the request facts the
+// methods read (push shows it on the device).
+func (p *Plugin) withApp(ctx context.Context, authRequestID string) context.Context {
+	an, ok := p.d.SignIn.(AppNamer)
+	if !ok || authRequestID == "" {
+		return ctx
+	}
+	r := method.RequestFrom(ctx)
+	r.App = an.AppName(ctx, authRequestID)
+	return method.WithRequest(ctx, r)
 }

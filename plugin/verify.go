@@ -26,6 +26,33 @@ const (
 	msgDead  = "This code can no longer be used. Send a new code or choose another method."
 )
 
+// Messages for a code that could not be sent; the user picks another way.
+const (
+	msgTooMany     = "Too many codes were sent. Please wait a while or choose another method."
+	msgUnavailable = "That method is not available now. Choose another one."
+)
+
+// deliveryMessage is what a method's delivery error offers the page
+// (phone.DeliveryError: "We couldn't reach your phone…"), never the
+// gateway's own words.
+type deliveryMessage interface{ Message() string }
+
+// sendProblem words a failure to send a code or push that the user can
+// act on (pick another method, wait); ok is false for anything else,
+// which stays an error.
+func sendProblem(err error) (msg string, ok bool) {
+	var dm deliveryMessage
+	switch {
+	case errors.As(err, &dm):
+		return dm.Message(), true
+	case errors.Is(err, method.ErrRateLimited):
+		return msgTooMany, true
+	case errors.Is(err, method.ErrUnavailable):
+		return msgUnavailable, true
+	}
+	return "", false
+}
+
 // answerFields are the form fields a challenge answer may use.
 var answerFields = []string{"code", "number", "answer.*"}
 
@@ -122,6 +149,10 @@ func (p *Plugin) resend(c echo.Context) error {
 	}
 	ch, err = r.Resend(ctx, f.ID, ref, e, ch)
 	if err != nil {
+		var dm deliveryMessage
+		if errors.As(err, &dm) {
+			return p.renderVerify(c, f, dm.Message(), "")
+		}
 		if errors.Is(err, method.ErrUnavailable) || errors.Is(err, method.ErrRateLimited) || errors.Is(err, method.ErrDead) {
 			return p.renderVerify(c, f, "A new code cannot be sent right now. Please wait or choose another method.", "")
 		}

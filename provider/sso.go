@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"net/url"
 
@@ -103,6 +104,22 @@ func (p *Provider) LoginURL(authRequestID, username string) string {
 // userID except the session exceptSessionID, inside tx.
 func (p *Provider) RevokeUser(tx *gorm.DB, userID, exceptSessionID string) error {
 	return p.sessions.RevokeUser(tx, userID, exceptSessionID)
+}
+
+// AppName names the application an auth request comes from (the client's
+// display name, else its ID), so a push can tell the user which sign-in it
+// approves; "" when the request is unknown or expired.
+func (p *Provider) AppName(ctx context.Context, authRequestID string) string {
+	req, err := p.loadRequest(ctx, authRequestID)
+	if err != nil {
+		return ""
+	}
+	if cl, err := p.store.GetClientByClientID(ctx, req.GetClientID()); err == nil {
+		if named, ok := cl.(Client); ok && named.GetName() != "" {
+			return named.GetName()
+		}
+	}
+	return req.GetClientID()
 }
 
 // LoginPath is the relative sign-in URL the OP storage gives as every

@@ -17,6 +17,9 @@ type Request struct {
 	IP             string
 	UserAgent      string
 	AcceptLanguage string // the Accept-Language header, as sent
+	// App names the application the user is signing in to, when the flow
+	// knows it (push shows it on the device); "" otherwise.
+	App string
 }
 
 type requestKey struct{}

@@ -178,9 +178,15 @@ func WithApp(ctx context.Context, app string) context.Context {
 	return context.WithValue(ctx, appKey{}, app)
 }
 
+// app is the name the device shows: WithApp's, else the request's (the
+// application of the sign-in the flow continues), else the configured one.
 func (m *Method) app(ctx context.Context) string {
-	if a, _ := ctx.Value(appKey{}).(string); strings.TrimSpace(a) != "" {
-		return cut(strings.TrimSpace(a), 200)
+	a, _ := ctx.Value(appKey{}).(string)
+	if strings.TrimSpace(a) == "" {
+		a = method.RequestFrom(ctx).App
+	}
+	if a = strings.TrimSpace(a); a != "" {
+		return cut(a, 200)
 	}
 	return m.cfg.App
 }
