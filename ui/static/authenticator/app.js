@@ -91,21 +91,38 @@
   // --- pending requests: a long-poll per device, a fresh token each time ---
   var polling = {};
   var shown = {};
+  // The server knows a new device only once its pairing code was typed on
+  // the Security info page; until then it answers 401, so a new device
+  // keeps asking (as long as a pairing code can be typed) instead of
+  // giving up and hiding the pairing code behind an error.
+  var PAIRING_MS = 15 * 60 * 1000;
   function pollDevice(d) {
     if (polling[d.id]) return;
     polling[d.id] = true;
     LK.pending(d, 25).then(function (reqs) {
+      if (!d.paired) paired(d);
       reqs.forEach(function (req) { showRequest(d, req); });
       polling[d.id] = false;
       pollDevice(d);
     }).catch(function (e) {
       polling[d.id] = false;
       if (e.status === 401) {
+        if (!d.paired && Date.now() - d.created < PAIRING_MS) {
+          setTimeout(function () { pollDevice(d); }, 3000);
+          return;
+        }
         show("The server no longer accepts this device: " + e.message, true);
         return;
       }
       setTimeout(function () { pollDevice(d); }, 5000);
     });
+  }
+  function paired(d) {
+    d.paired = true;
+    tx("devices", "readwrite", function (s) { return s.put(d); }).catch(function () { /* asked again next time */ });
+    if (/^Pairing code/.test($("message").textContent)) {
+      show("This device is paired: sign-in requests for " + d.account + " appear here.");
+    }
   }
   function poll() {
     if (document.hidden) return;
