@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -305,7 +306,7 @@ func (p *Tab) WaitFor(what string, cond func() bool) {
 	deadline := time.Now().Add(Timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			p.t.Fatalf("browser: waited %v for %s; page %s", Timeout, what, p.URL())
+			p.t.Fatalf("browser: waited %v for %s; page %s shows:\n%s", Timeout, what, p.URL(), p.Text("body"))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -316,5 +317,24 @@ func (p *Tab) URL() string {
 	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
 	defer cancel()
 	u, _ := chromedp.Run(ctx, chromedp.Location())
+	return u
+}
+
+// WaitURL waits until the tab went to an address starting with prefix and
+// returns it; the address counts even when its page did not load (the
+// relying party's redirect URI, which no test server answers).
+func (p *Tab) WaitURL(prefix string) string {
+	p.t.Helper()
+	var u string
+	p.WaitFor("a page at "+prefix, func() bool {
+		ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+		defer cancel()
+		h, err := chromedp.Call(ctx, page.GetNavigationHistory, cdp.Empty{})
+		if err != nil || int(h.CurrentIndex) >= len(h.Entries) || h.CurrentIndex < 0 {
+			return false
+		}
+		u = h.Entries[h.CurrentIndex].URL
+		return strings.HasPrefix(u, prefix)
+	})
 	return u
 }

@@ -1,0 +1,89 @@
+package plugin_test
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/latchkeyid/latchkey/provider/db/dbtest"
+	pt "github.com/latchkeyid/latchkey/provider/providertest"
+	"github.com/latchkeyid/latchkey/provider/providertest/chrometest"
+)
+
+// The recovery pages in a real headless Chromium, clicked and typed
+// through as a user does, with their scripts (recover.js) under the
+// server's strict CSP: any CSP violation or script error fails the test.
+// From the app's sign-in page to a new password and back to the app with
+// a code the app can redeem.
+func TestBrowserRecoverByEmail(t *testing.T) {
+	x := startE2E(t, dbtest.URL(t, dbtest.SQLite))
+	const home = "alice.home@example.net"
+	x.enrollEmail(t, home)
+	// cmd/latchkey serves the CAPTCHA pictures; startE2E does not.
+	x.s.Echo.GET("/recover/captcha/*", echo.WrapHandler(x.captcha.Handler()))
+	b := chrometest.Start(t, chrometest.Trust(x.s.HTTP.Certificate()))
+	tab := b.NewDevice()
+	rp := x.s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect, "openid")
+	a := rp.Start()
+
+	tab.Go(a.URL)
+	tab.WaitText("h1", "Sign in")
+	tab.ClickText("a", "Can't access your account?")
+	tab.WaitText("h1", "Get back into your account")
+	id := tab.Attr(`input[name="captcha_id"]`, "value")
+	var answer strings.Builder
+	for _, d := range x.captcha.Store().Get(id, false) {
+		answer.WriteByte('0' + d)
+	}
+	tab.WaitFor("the CAPTCHA picture", func() bool {
+		return chrometest.Eval[bool](tab, `(function(){var i=document.querySelector("main img");return !!i&&i.complete&&i.naturalWidth>0})()`)
+	})
+	tab.Type("#username", pt.Username)
+	tab.Type("#captcha", answer.String())
+	tab.ClickText("button", "Next")
+	tab.WaitText("h1", "Why are you having trouble signing in?")
+	tab.ClickText("label", "I forgot my password")
+	tab.ClickText("button", "Next")
+	tab.WaitText("h1", "Verify it's you")
+	tab.ClickText("label", "a•••e@example.net")
+	tab.ClickText("button", "Next")
+	tab.WaitText("main", "We sent a code to")
+	tab.Type("#code", x.code(t, home))
+	tab.ClickText("button", "Verify")
+	tab.WaitText("h1", "Choose a new password")
+
+	// recover.js: the strength meter asks the server as the user types,
+	// and "Show password" shows both fields.
+	tab.Type("#password", newPW)
+	tab.WaitFor("the strength meter to rate the passphrase", func() bool {
+		return chrometest.Eval[float64](tab, `document.getElementById("strength").value`) >= 3
+	})
+	tab.Type("#confirm", newPW)
+	tab.ClickText("label", "Show password")
+	if types := chrometest.Eval[string](tab, `document.getElementById("password").type+" "+document.getElementById("confirm").type`); types != "text text" {
+		t.Errorf("after Show password the fields are %q", types)
+	}
+	tab.ClickText("button", "Change password")
+
+	back, err := url.Parse(tab.WaitURL(pt.WebRedirect + "?"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := rp.Exchange(t.Context(), a, rp.Callback(a, &pt.Result{Redirect: back}).Get("code"))
+	if err != nil {
+		t.Fatalf("the app could not redeem its code: %v", err)
+	}
+	var claims struct {
+		AMR []string `json:"amr"`
+	}
+	if err := tok.IDToken.Claims(&claims); err != nil || !slices.Equal(claims.AMR, []string{"email"}) {
+		t.Errorf("amr %v (%v), want [email]", claims.AMR, err)
+	}
+	if _, err := x.s.Users.Authenticate(t.Context(), pt.Username, newPW); err != nil {
+		t.Errorf("the new password does not sign in: %v", err)
+	}
+	tab.NoProblems()
+}
