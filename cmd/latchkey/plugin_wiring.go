@@ -27,6 +27,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/sender/twilio"
 	"github.com/latchkeyid/latchkey/provider"
 	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/config"
 	"github.com/latchkeyid/latchkey/provider/secret"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/ui"
@@ -93,6 +94,7 @@ func (s *server) phoneMethods(d *pluginDeps, k *secret.Keyring, auditLog *audit.
 	if u, err := url.Parse(a.cfg.Issuer); err == nil {
 		setup.Domain = u.Hostname()
 	}
+	setup.Limits = phoneLimits(a.cfg.Phone())
 	switch {
 	case a.cfg.TwilioAccountSID != "":
 		tw, err := twilio.New(twilio.Config{URL: a.cfg.TwilioURL, AccountSID: a.cfg.TwilioAccountSID,
@@ -136,6 +138,18 @@ func (s *server) pushMethod(g *gorm.DB, enrollments *method.Store, k *secret.Key
 		pushHook(m)
 	}
 	return m, err
+}
+
+// phoneLimits is LATCHKEY_PHONE_LIMIT_* over the checklist's defaults (the
+// resend cool-down and the breaker's open time stay phone.DefaultLimits').
+func phoneLimits(c config.PhoneLimits) *phone.Limits {
+	l := phone.DefaultLimits
+	l.PerNumber.Limit, l.PerNumber.Window = c.Number.N, c.Number.Window
+	l.PerNumberDay.Limit, l.PerNumberDay.Window = c.NumberDay.N, c.NumberDay.Window
+	l.PerUser.Limit, l.PerUser.Window = c.User.N, c.User.Window
+	l.PerIP.Limit, l.PerIP.Window = c.IP.N, c.IP.Window
+	l.DialCodeDay, l.GlobalHour = c.DialCodeDay, c.GlobalHour
+	return &l
 }
 
 // mountPlugin builds the SSPR plugin (/recover, /security-info) from the

@@ -221,9 +221,10 @@ func TestServeRefusesUnsafeConfig(t *testing.T) {
 			[]string{"LATCHKEY_SECRET", "LATCHKEY_ISSUER", "LATCHKEY_CAPTCHA"}},
 		{"example-secret", []string{"--database", url, "--issuer", "https://id.example.com",
 			"--secret", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}, []string{"LATCHKEY_SECRET", "example value"}},
-		{"bad-push-networks", []string{"--database", url, "--issuer", "https://id.example.com", "--secret", secret.Generate(),
-			"--push-networks", "10.0.0.0/8=Head office;lab;10.0.0.0/40=X"},
-			[]string{`LATCHKEY_PUSH_NETWORKS: "lab": want CIDR=place name`, `LATCHKEY_PUSH_NETWORKS: "10.0.0.0/40" is not a CIDR`}},
+		{"bad-push-networks-and-phone-limit", []string{"--database", url, "--issuer", "https://id.example.com", "--secret", secret.Generate(),
+			"--push-networks", "10.0.0.0/8=Head office;lab;10.0.0.0/40=X", "--phone-limit-ip", "50/1h"},
+			[]string{`LATCHKEY_PUSH_NETWORKS: "lab": want CIDR=place name`, `LATCHKEY_PUSH_NETWORKS: "10.0.0.0/40" is not a CIDR`,
+				"LATCHKEY_PHONE_LIMIT_IP: may be stricter than 10/1h"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

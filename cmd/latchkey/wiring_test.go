@@ -5,11 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +29,38 @@ import (
 	"github.com/latchkeyid/latchkey/provider/secret"
 )
 
+// phoneSetup builds the phone methods as serve does, in dev mode (the
+// outbox delivers) on url, with cfg changed by mutate.
+func phoneSetup(t *testing.T, c *cliEnv, url string, mutate func(*config.Config)) (*phone.Method, *outbox.Outbox) {
+	t.Helper()
+	cfg := config.Defaults()
+	cfg.Database, cfg.DefaultRegion, cfg.Dev = url, "US", true
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	a := &app{ctx: t.Context(), cfg: cfg, stderr: io.Discard}
+	t.Cleanup(a.close)
+	k, err := secret.Parse(c.secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := a.database()
+	if err != nil {
+		t.Fatal(err)
+	}
+	policies, err := a.policies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &pluginDeps{outbox: outbox.New(), codes: method.NewCodes(g, k), limiter: ratelimit.New(g)}
+	s := &server{a: a, log: slog.New(slog.DiscardHandler)}
+	ms, err := s.phoneMethods(d, k, audit.NewLog(g), policies)
+	if err != nil || len(ms) == 0 || ms[0].Name() != method.Mobile {
+		t.Fatalf("phone methods %v, %v", ms, err)
+	}
+	return ms[0].(*phone.Method), d.outbox
+}
+
 // The phone methods serve builds read the policy's phone_countries at each
 // registration: a German number is refused until `policy set` adds DE,
 // and an empty list falls back to LATCHKEY_DEFAULT_REGION (checklist 51).
@@ -35,29 +69,7 @@ func TestPhoneAllowlistFromPolicy(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, url string) {
 		c := newCLI(t, url)
 		ctx := t.Context()
-		cfg := config.Defaults()
-		cfg.Database, cfg.DefaultRegion, cfg.Dev = url, "US", true
-		a := &app{ctx: ctx, cfg: cfg, stderr: io.Discard}
-		t.Cleanup(a.close)
-		k, err := secret.Parse(c.secret)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g, err := a.database()
-		if err != nil {
-			t.Fatal(err)
-		}
-		policies, err := a.policies()
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := &pluginDeps{outbox: outbox.New(), codes: method.NewCodes(g, k), limiter: ratelimit.New(g)}
-		s := &server{a: a, log: slog.New(slog.DiscardHandler)}
-		ms, err := s.phoneMethods(d, k, audit.NewLog(g), policies)
-		if err != nil || len(ms) == 0 || ms[0].Name() != method.Mobile {
-			t.Fatalf("phone methods %v, %v", ms, err)
-		}
-		mobile := ms[0].(*phone.Method)
+		mobile, box := phoneSetup(t, c, url, nil)
 		register := func(user, number string) error {
 			_, err := mobile.Begin(ctx, "flow-"+user, method.Ref{ID: user, Username: user}, method.Input{"phone": number, "channel": "sms"})
 			return err
@@ -67,7 +79,7 @@ func TestPhoneAllowlistFromPolicy(t *testing.T) {
 		if err := register("u1", de); !errors.As(err, &ie) || ie.Field != "phone" {
 			t.Fatalf("German number with the default allowlist: %v, want refused", err)
 		}
-		if n := len(d.outbox.To("+4915123456789")); n != 0 {
+		if n := len(box.To("+4915123456789")); n != 0 {
 			t.Fatalf("%d messages sent to a refused number", n)
 		}
 		if err := register("u2", us); err != nil {
@@ -77,7 +89,7 @@ func TestPhoneAllowlistFromPolicy(t *testing.T) {
 		if err := register("u3", de); err != nil {
 			t.Fatalf("German number once DE is allowed: %v", err)
 		}
-		if d.outbox.Code("+4915123456789") == "" {
+		if box.Code("+4915123456789") == "" {
 			t.Fatal("no code sent to the German number")
 		}
 		c.must("", "policy", "set", "phone_countries=FR")
@@ -89,6 +101,32 @@ func TestPhoneAllowlistFromPolicy(t *testing.T) {
 			t.Fatalf("German number after emptying the list: %v, want refused", err)
 		}
 	})
+}
+
+// LATCHKEY_PHONE_LIMIT_* reach the guard serve builds; their defaults are
+// phone.DefaultLimits.
+func TestPhoneLimitsFromConfig(t *testing.T) {
+	clearLatchkeyEnv(t)
+	if got := phoneLimits(config.Defaults().Phone()); !reflect.DeepEqual(*got, phone.DefaultLimits) {
+		t.Fatalf("default settings give %+v, want phone.DefaultLimits %+v", *got, phone.DefaultLimits)
+	}
+	url := dbtest.URL(t, dbtest.SQLite)
+	c := newCLI(t, url)
+	mobile, _ := phoneSetup(t, c, url, func(cfg *config.Config) { cfg.PhoneLimitUser = "2/1h" })
+	var err error
+	sent := 0
+	for i := range 3 {
+		_, err = mobile.Begin(t.Context(), fmt.Sprint("flow-", i), method.Ref{ID: "u", Username: "u"},
+			method.Input{"phone": fmt.Sprint("+1 201 555 014", i), "channel": "sms"})
+		if err != nil {
+			break
+		}
+		sent++
+	}
+	var le *phone.LimitError
+	if sent != 2 || !errors.As(err, &le) || le.Limit != "user" {
+		t.Fatalf("%d codes sent, then %v; want 2 and the per-user limit", sent, err)
+	}
 }
 
 // testClock is serve's push clock in TestPushAgainstServe.

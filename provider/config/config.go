@@ -41,6 +41,14 @@ type Config struct {
 	TwilioFrom       string `name:"twilio-from" env:"LATCHKEY_TWILIO_FROM" help:"Sender number (E.164) or messaging service SID."`
 	DefaultRegion    string `name:"default-region" env:"LATCHKEY_DEFAULT_REGION" default:"US" help:"ISO 3166 region for phone numbers without a country code; default SMS/voice allowlist."`
 
+	// Toll-fraud limits of the phone methods (checklist 52): stricter than the defaults only.
+	PhoneLimitNumber      string `name:"phone-limit-number" env:"LATCHKEY_PHONE_LIMIT_NUMBER" default:"3/10m" help:"Phone codes sent to one number, COUNT/WINDOW (at most 3/10m)."`
+	PhoneLimitNumberDay   string `name:"phone-limit-number-day" env:"LATCHKEY_PHONE_LIMIT_NUMBER_DAY" default:"10/24h" help:"Phone codes sent to one number over a longer window (at most 10/24h)."`
+	PhoneLimitUser        string `name:"phone-limit-user" env:"LATCHKEY_PHONE_LIMIT_USER" default:"5/1h" help:"Phone codes sent for one user (at most 5/1h)."`
+	PhoneLimitIP          string `name:"phone-limit-ip" env:"LATCHKEY_PHONE_LIMIT_IP" default:"10/1h" help:"Phone codes requested from one client IP (at most 10/1h)."`
+	PhoneLimitDialCodeDay int    `name:"phone-limit-dial-code-day" env:"LATCHKEY_PHONE_LIMIT_DIAL_CODE_DAY" default:"500" help:"Phone codes sent to one country calling code per day."`
+	PhoneLimitGlobalHour  int    `name:"phone-limit-global-hour" env:"LATCHKEY_PHONE_LIMIT_GLOBAL_HOUR" default:"1000" help:"Phone codes sent per hour in all; beyond it a circuit breaker refuses phone codes for an hour and raises an alert."`
+
 	Captcha          string `name:"captcha" env:"LATCHKEY_CAPTCHA" default:"builtin" help:"builtin, hcaptcha, turnstile, or off (dev only)."`
 	CaptchaSiteKey   string `name:"captcha-site-key" env:"LATCHKEY_CAPTCHA_SITE_KEY" help:"Site key for hcaptcha or turnstile."`
 	CaptchaSecret    string `name:"captcha-secret" env:"LATCHKEY_CAPTCHA_SECRET" help:"Secret key for hcaptcha or turnstile."`
@@ -74,26 +82,33 @@ type Config struct {
 // default tags above, kept in sync by a test.
 func Defaults() Config {
 	return Config{
-		Listen:               ":8080",
-		Issuer:               "http://localhost:8080",
-		Database:             "sqlite://./latchkey-data/latchkey.db",
-		DataDir:              "./latchkey-data",
-		TwilioURL:            "https://api.twilio.com",
-		DefaultRegion:        "US",
-		Captcha:              CaptchaBuiltin,
-		Argon2Memory:         19456,
-		Argon2Time:           2,
-		Argon2Threads:        1,
-		PasswordMinLength:    8,
-		LockoutThreshold:     10,
-		LockoutBase:          60 * time.Second,
-		LockoutMax:           time.Hour,
-		AccessTokenLifetime:  10 * time.Minute,
-		IDTokenLifetime:      time.Hour,
-		RefreshTokenLifetime: 720 * time.Hour,
-		SessionLifetime:      12 * time.Hour,
-		LogLevel:             "info",
-		ShutdownTimeout:      20 * time.Second,
+		Listen:              ":8080",
+		Issuer:              "http://localhost:8080",
+		Database:            "sqlite://./latchkey-data/latchkey.db",
+		DataDir:             "./latchkey-data",
+		TwilioURL:           "https://api.twilio.com",
+		DefaultRegion:       "US",
+		PhoneLimitNumber:    "3/10m",
+		PhoneLimitNumberDay: "10/24h",
+		PhoneLimitUser:      "5/1h",
+		PhoneLimitIP:        "10/1h",
+
+		PhoneLimitDialCodeDay: 500,
+		PhoneLimitGlobalHour:  1000,
+		Captcha:               CaptchaBuiltin,
+		Argon2Memory:          19456,
+		Argon2Time:            2,
+		Argon2Threads:         1,
+		PasswordMinLength:     8,
+		LockoutThreshold:      10,
+		LockoutBase:           60 * time.Second,
+		LockoutMax:            time.Hour,
+		AccessTokenLifetime:   10 * time.Minute,
+		IDTokenLifetime:       time.Hour,
+		RefreshTokenLifetime:  720 * time.Hour,
+		SessionLifetime:       12 * time.Hour,
+		LogLevel:              "info",
+		ShutdownTimeout:       20 * time.Second,
 	}
 }
 

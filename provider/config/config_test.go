@@ -98,6 +98,17 @@ func TestValidate(t *testing.T) {
 		{"push-networks-twice", func(c *config.Config) { c.PushNetworks = []string{"10.0.0.0/8=A", "10.1.2.3/8=B"} }, []string{"LATCHKEY_PUSH_NETWORKS"}},
 		{"push-networks-long-name", func(c *config.Config) { c.PushNetworks = []string{"10.0.0.0/8=" + strings.Repeat("x", 101)} },
 			[]string{"LATCHKEY_PUSH_NETWORKS"}},
+		{"phone-limits-stricter-ok", func(c *config.Config) {
+			c.PhoneLimitNumber, c.PhoneLimitNumberDay, c.PhoneLimitUser, c.PhoneLimitIP = "2/15m", "5/48h", "3/2h", "1/1h"
+			c.PhoneLimitDialCodeDay, c.PhoneLimitGlobalHour = 50, 200
+		}, nil},
+		{"phone-limit-looser-count", func(c *config.Config) { c.PhoneLimitNumber = "4/10m" }, []string{"LATCHKEY_PHONE_LIMIT_NUMBER"}},
+		{"phone-limit-shorter-window", func(c *config.Config) { c.PhoneLimitUser = "5/30m" }, []string{"LATCHKEY_PHONE_LIMIT_USER"}},
+		{"phone-limit-not-a-rate", func(c *config.Config) { c.PhoneLimitIP = "ten per hour" }, []string{"LATCHKEY_PHONE_LIMIT_IP"}},
+		{"phone-limit-zero", func(c *config.Config) { c.PhoneLimitNumberDay = "0/24h" }, []string{"LATCHKEY_PHONE_LIMIT_NUMBER_DAY"}},
+		{"phone-limit-window-too-long", func(c *config.Config) { c.PhoneLimitUser = "1/200h" }, []string{"LATCHKEY_PHONE_LIMIT_USER"}},
+		{"phone-budgets-off", func(c *config.Config) { c.PhoneLimitDialCodeDay, c.PhoneLimitGlobalHour = 0, -1 },
+			[]string{"LATCHKEY_PHONE_LIMIT_DIAL_CODE_DAY", "LATCHKEY_PHONE_LIMIT_GLOBAL_HOUR"}},
 		{"argon2-owasp-alt-ok", func(c *config.Config) { c.Argon2Memory, c.Argon2Time = 7168, 5 }, nil},
 		{"argon2-too-weak", func(c *config.Config) { c.Argon2Memory, c.Argon2Time = 19456, 1 }, []string{"LATCHKEY_ARGON2_TIME"}},
 		{"argon2-memory-tiny", func(c *config.Config) { c.Argon2Memory = 64 }, []string{"LATCHKEY_ARGON2_MEMORY"}},
@@ -229,5 +240,25 @@ func TestPushNetworks(t *testing.T) {
 	want := map[string]string{"10.0.0.0/8": "Head office", "192.168.7.1/32": "Lab"}
 	if got := c.Networks(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Networks = %v, want %v", got, want)
+	}
+}
+
+func TestPhoneLimits(t *testing.T) {
+	c := prod()
+	c.PhoneLimitNumber, c.PhoneLimitIP, c.PhoneLimitGlobalHour = " 2 / 15m ", "bad", 300
+	got := c.Phone()
+	want := config.PhoneLimits{Number: config.Rate{N: 2, Window: 15 * time.Minute}, NumberDay: config.Rate{N: 10, Window: 24 * time.Hour},
+		User: config.Rate{N: 5, Window: time.Hour}, DialCodeDay: 500, GlobalHour: 300}
+	if got != want {
+		t.Fatalf("Phone() = %+v, want %+v", got, want)
+	}
+	for r, want := range map[config.Rate]string{{3, 10 * time.Minute}: "3/10m", {10, 24 * time.Hour}: "10/24h", {1, 90 * time.Second}: "1/1m30s"} {
+		if r.String() != want {
+			t.Errorf("%v prints as %q, want %q", r, r.String(), want)
+		}
+	}
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), `LATCHKEY_PHONE_LIMIT_IP: must be COUNT/WINDOW such as 10/1h ("bad")`) {
+		t.Fatalf("Validate = %v", err)
 	}
 }

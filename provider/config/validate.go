@@ -80,6 +80,7 @@ func (c Config) Validate() error {
 		}
 	}
 	c.checkPushNetworks(bad)
+	c.checkPhoneLimits(bad)
 	c.checkArgon2(bad)
 	if c.PasswordMinLength < 8 || c.PasswordMinLength > 64 {
 		bad("LATCHKEY_PASSWORD_MIN_LENGTH", "must be between 8 and 64 (%d)", c.PasswordMinLength)
