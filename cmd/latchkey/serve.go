@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/latchkeyid/latchkey/cmd/latchkey/internal/demo"
+	"github.com/latchkeyid/latchkey/plugin/method/push"
 	"github.com/latchkeyid/latchkey/provider"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/config"
@@ -41,6 +42,30 @@ type server struct {
 	provider *provider.Provider
 	stops    []func() // run in reverse order at shutdown
 	listener net.Listener
+	// stopping ends when shutdown starts; it ends the devices' long polls,
+	// which would otherwise hold the shutdown up to its timeout and then
+	// run on against a closed database.
+	stopping    context.Context
+	endLongPoll context.CancelFunc
+}
+
+// longPolls ends the device API's long polls when shutdown starts, with an
+// empty answer the device simply repeats (against another instance).
+func (s *server) longPolls(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Request().URL.Path != push.APIPath+"/pending" {
+			return next(c)
+		}
+		ctx, cancel := context.WithCancel(c.Request().Context())
+		defer cancel()
+		defer context.AfterFunc(s.stopping, cancel)()
+		c.SetRequest(c.Request().WithContext(ctx))
+		err := next(c)
+		if err == nil && !c.Response().Committed && s.stopping.Err() != nil {
+			return c.JSON(http.StatusOK, push.PendingResponse{Requests: []push.Request{}})
+		}
+		return err
+	}
 }
 
 // newLogger builds the process logger: JSON outside dev mode (for log
@@ -109,6 +134,9 @@ func (a *app) build() (_ *server, err error) {
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	s.stopping, s.endLongPoll = context.WithCancel(context.Background())
+	s.stops = append(s.stops, s.endLongPoll)
+	e.Use(s.longPolls)
 	e.Logger.SetOutput(io.Discard) // slog is the log; echo's own logger stays quiet
 	p.Mount(e)
 	if err := s.mountPlugin(e, p, hook, g, k, users, auditLog); err != nil {
@@ -188,6 +216,7 @@ func (s *server) serve() error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), a.cfg.ShutdownTimeout)
 	defer cancel()
+	s.endLongPoll()
 	if err := hs.Shutdown(ctx); err != nil {
 		s.log.Warn("shutdown: requests still running were cut off", "err", err)
 	}

@@ -275,12 +275,20 @@ func TestPushAgainstServe(t *testing.T) {
 			t.Fatalf("Subscribe: %v", err)
 		}
 		clk.Advance(push.Window)
-		from("10.1.2.3")
+		c := from("10.1.2.3")
 		select {
 		case <-arrived:
 		case <-time.After(10 * time.Second):
 			t.Fatal("the Web Push never reached the push service")
 		}
+		// A device waiting in a long poll (nothing pending) must not hold
+		// the shutdown up, nor outlive the database.
+		if _, err := cli.Decide(ctx, dev, c.ID, push.Deny, ""); err != nil {
+			t.Fatal(err)
+		}
+		polled := make(chan error, 1)
+		go func() { _, err := cli.Pending(ctx, dev, push.MaxWait); polled <- err }()
+		time.Sleep(300 * time.Millisecond)
 		stopped := make(chan int, 1)
 		go func() { stopped <- srv.stop() }()
 		select {
@@ -289,8 +297,21 @@ func TestPushAgainstServe(t *testing.T) {
 		case <-time.After(500 * time.Millisecond):
 		}
 		close(release)
-		if code := <-stopped; code != exitOK {
-			t.Fatalf("serve exit %d:\n%s", code, srv.stderr.String())
+		select {
+		case code := <-stopped:
+			if code != exitOK {
+				t.Fatalf("serve exit %d:\n%s", code, srv.stderr.String())
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("serve still stopping 5 s after the Web Push ended (a long poll holds it?)")
+		}
+		select {
+		case <-polled:
+		case <-time.After(time.Second):
+			t.Fatal("the device's long poll still runs after serve returned")
+		}
+		if strings.Contains(srv.stderr.String(), "cut off") {
+			t.Fatalf("shutdown cut requests off:\n%s", srv.stderr.String())
 		}
 		mu.Lock()
 		defer mu.Unlock()
