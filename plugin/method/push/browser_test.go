@@ -12,6 +12,7 @@ import (
 	"github.com/pquerna/otp"
 	pqtotp "github.com/pquerna/otp/totp"
 
+	"github.com/latchkeyid/latchkey/plugin"
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/method/push"
 	"github.com/latchkeyid/latchkey/plugin/method/totp"
@@ -145,8 +146,14 @@ func TestBrowserAuthenticator(t *testing.T) {
 		number := recoverByPush(t, x, signin)
 		rows := request(t, phone)
 		after := time.Now().UTC()
-		if rows["Account"] != pt.Username || rows["App"] == "" || rows["From"] != "Internal network" {
-			t.Errorf("the request shows %v", rows)
+		// The app is the relying party's name when the sign-in side can
+		// name it (plugin.AppNamer), else the method's default.
+		app := "Latchkey"
+		if _, ok := any(provSignIn{}).(plugin.AppNamer); ok {
+			app = "Web App"
+		}
+		if rows["Account"] != pt.Username || rows["App"] != app || rows["From"] != "Internal network" {
+			t.Errorf("the request shows %v, want account %s, app %s, from Internal network", rows, pt.Username, app)
 		}
 		// The browser runs in UTC with en-US (chrometest), so the time
 		// reads like 11/27/2026, 3:04:05 AM.
@@ -234,7 +241,7 @@ func TestBrowserTOTPCodes(t *testing.T) {
 	}
 	sha1Six := pqtotp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
 
-	app := b.NewDevice()
+	app := b.NewTab() // the default profile: an incognito one cannot install apps
 	app.Go(x.s.URL + push.EnrollPath)
 	app.WaitText("#codes", "No accounts yet.")
 	app.ClickText("summary", "Add an account")
@@ -300,6 +307,24 @@ func TestBrowserTOTPCodes(t *testing.T) {
 				t.Errorf("%q: message %q is not shown as an error", tt.paste, got)
 			}
 		}
+	})
+
+	// The service worker keeps the app shell: with the server gone the
+	// app still opens and shows the codes (the keys are in IndexedDB).
+	t.Run("installable-and-offline", func(t *testing.T) {
+		app := app.With(t)
+		if errs := app.InstallabilityErrors(); len(errs) > 0 {
+			t.Errorf("the web app is not installable: %v", errs)
+		}
+		app.WaitFor("the service worker to control the app", func() bool {
+			return chrometest.Eval[bool](app, `navigator.serviceWorker.ready.then(function () { return !!navigator.serviceWorker.controller; })`)
+		})
+		x.s.HTTP.Close()
+		app.Reload()
+		app.WaitText("#requests h1", "Sign-in requests")
+		app.WaitFor("codes while offline", func() bool {
+			return regexp.MustCompile(`carol\s+\d{6}\s`).MatchString(app.Text("#codes-list"))
+		})
 	})
 	app.NoProblems()
 }

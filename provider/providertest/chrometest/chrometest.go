@@ -338,3 +338,30 @@ func (p *Tab) WaitURL(prefix string) string {
 	})
 	return u
 }
+
+// Reload reloads the page and waits for it to load.
+func (p *Tab) Reload() {
+	p.t.Helper()
+	p.do("reload", chromedp.Reload())
+}
+
+// InstallabilityErrors lists why Chromium would not install the page as
+// an app (manifest, icons, service worker); none for an installable PWA.
+func (p *Tab) InstallabilityErrors() []string {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, Timeout)
+	defer cancel()
+	res, err := chromedp.Call(ctx, page.GetInstallabilityErrors, cdp.Empty{})
+	if err != nil {
+		p.t.Fatalf("browser: installability: %v", err)
+	}
+	var out []string
+	for _, e := range res.InstallabilityErrors {
+		s := e.ErrorID
+		for _, a := range e.ErrorArguments {
+			s += " " + a.Name + "=" + a.Value
+		}
+		out = append(out, s)
+	}
+	return out
+}
