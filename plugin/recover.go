@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -315,10 +316,13 @@ type channeler interface {
 	Channels() []sender.Channel
 }
 
-// choices lists the rows of the method and step-up pages: one per
-// enrollment, or, as in Entra, one per delivery of a phone ("Text my
-// mobile phone", "Call my mobile phone").
+// choices lists the rows of the method and step-up pages, the
+// authenticator app first (kindOrder): one per enrollment, or, as in
+// Entra, one per delivery of a phone ("Text my mobile phone", "Call my
+// mobile phone").
 func (p *Plugin) choices(es []method.Enrollment) []optionView {
+	es = slices.Clone(es)
+	slices.SortStableFunc(es, func(x, y method.Enrollment) int { return kindRank(x.Method) - kindRank(y.Method) })
 	var out []optionView
 	for _, e := range es {
 		v := optionView{ID: e.ID, Method: string(e.Method), Label: e.Label, Value: e.ID, Title: methodTitle(e.Method, ""),

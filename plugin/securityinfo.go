@@ -112,7 +112,11 @@ func (p *Plugin) renderInfo(c echo.Context, a *access, notice string) error {
 	now := p.d.Now()
 	var views []methodView
 	for _, e := range a.methods {
-		views = append(views, methodView{ID: e.ID, Method: string(e.Method), Label: e.Label, Title: addTitle(e.Method),
+		title := addTitle(e.Method)
+		if isApp(e.Method) { // the label names the app (or the device)
+			title = "Authenticator app"
+		}
+		views = append(views, methodView{ID: e.ID, Method: string(e.Method), Label: e.Label, Title: title,
 			Added: e.CreatedAt, CoolingDown: !e.Usable(now)})
 	}
 	// The strongest first, as in the add list.
