@@ -37,6 +37,9 @@ type access struct {
 	// ok: the methods may be viewed and changed (fresh step-up, or the
 	// first registration right after sign-in).
 	ok bool
+	// first: every method was added in this fresh sign-in's session, so
+	// there is nothing older to step up with or to protect by a cool-down.
+	first bool
 }
 
 // who resolves the signed-in user; without a session the browser goes to
@@ -56,14 +59,29 @@ func (p *Plugin) who(c echo.Context) (*access, error) {
 		return nil, err
 	}
 	a := &access{acct: acct, u: u, methods: ms}
-	if len(ms) == 0 {
-		// First registration: no step-up possible, so the sign-in itself
-		// must be fresh.
-		a.ok = p.d.Now().Sub(acct.AuthTime) <= StepUpWindow
+	if addedSince(ms, acct.AuthTime) && p.d.Now().Sub(acct.AuthTime) <= StepUpWindow {
+		// First registration (maybe of several methods, as a policy of
+		// two asks): no older method to step up with, so the fresh
+		// sign-in itself is the proof.
+		a.ok, a.first = true, true
 		return a, nil
+	}
+	if len(ms) == 0 {
+		return a, nil // stale sign-in: sign in again
 	}
 	a.ok, err = p.flows.StepUpValid(ctx, acct.SessionID, StepUpWindow)
 	return a, err
+}
+
+// addedSince reports whether every method in ms was added at or after t
+// (true when there are none).
+func addedSince(ms []method.Enrollment, t time.Time) bool {
+	for _, e := range ms {
+		if e.CreatedAt.Before(t) {
+			return false
+		}
+	}
+	return true
 }
 
 // errHandled marks a response already written by who().
@@ -584,7 +602,11 @@ func (p *Plugin) addComplete(c echo.Context, a *access, m method.Method, f *flow
 		return err
 	}
 	e.UserID = a.u.ID
-	if err := p.d.Enrollments.Add(ctx, &e, pol.CoolDown()); err != nil {
+	coolDown := pol.CoolDown()
+	if a.first {
+		coolDown = 0 // the cool-down guards older methods; there are none
+	}
+	if err := p.d.Enrollments.Add(ctx, &e, coolDown); err != nil {
 		if errors.Is(err, method.ErrDuplicate) {
 			return p.renderAdd(c, m, "You have already registered this.", register, nil)
 		}
