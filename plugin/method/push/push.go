@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	qrcode "github.com/skip2/go-qrcode"
@@ -121,7 +120,7 @@ type Method struct {
 	cfg   Config
 	base  *url.URL
 	wake  *waker
-	wg    sync.WaitGroup
+	sends backgroundSends
 }
 
 // Not a method.Resender: one wrong answer ends a push, so "again" is a

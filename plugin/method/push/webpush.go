@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"sync"
 	"syscall"
 	"time"
 
@@ -143,9 +144,11 @@ func (m *Method) subscribe(c echo.Context) error {
 // webPush delivers a wake-up for r to its device's browser, if it has a
 // subscription, in the background (never inline with the sign-in request).
 func (m *Method) webPush(r challengeRow) {
-	m.wg.Add(1)
+	if !m.sends.add() {
+		return // shutting down: the device still finds it by long-poll
+	}
 	go func() {
-		defer m.wg.Done()
+		defer m.sends.wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), WebPushTimeout)
 		defer cancel()
 		status, err := m.sendWebPush(ctx, r)
@@ -196,5 +199,32 @@ func (m *Method) sendWebPush(ctx context.Context, r challengeRow) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// Wait blocks until background Web Push deliveries are done (shutdown).
-func (m *Method) Wait() { m.wg.Wait() }
+// Wait blocks until background Web Push deliveries are done (shutdown);
+// deliveries asked for after it started are skipped.
+func (m *Method) Wait() { m.sends.wait() }
+
+// backgroundSends counts Web Push deliveries in flight. A WaitGroup alone
+// may not grow while Wait runs, and a late Challenge can come in during
+// shutdown, so new sends stop once waiting has begun.
+type backgroundSends struct {
+	mu      sync.Mutex
+	closing bool
+	wg      sync.WaitGroup
+}
+
+func (b *backgroundSends) add() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closing {
+		return false
+	}
+	b.wg.Add(1)
+	return true
+}
+
+func (b *backgroundSends) wait() {
+	b.mu.Lock()
+	b.closing = true
+	b.mu.Unlock()
+	b.wg.Wait()
+}

@@ -18,6 +18,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -242,5 +243,37 @@ func TestWebPush(t *testing.T) {
 			}
 		})
 		v.m.Wait()
+	})
+}
+
+// Shutdown: Wait may start while sign-ins still issue pushes (a late
+// request during a graceful stop). It returns, later pushes are still
+// issued (the device long-polls them) but no longer delivered in the
+// background, and the race detector sees no misuse of the wait.
+func TestWaitDuringPushes(t *testing.T) {
+	dbtest.EachDB(t, sets(), func(t *testing.T, g *gorm.DB) {
+		ps := newPushService(t)
+		var delivered atomic.Int32
+		v := newEnv(t, g, func(c *push.Config) {
+			c.WebPushClient = ps.Client()
+			c.OnWebPush = func(string, int, error) { delivered.Add(1) }
+		})
+		dev, e := v.enroll(t)
+		if err := v.cli.Subscribe(t.Context(), dev, newBrowserSub(t, ps.URL+"/push/wait").sub); err != nil {
+			t.Fatal(err)
+		}
+		waited := make(chan struct{})
+		go func() { v.m.Wait(); close(waited) }()
+		v.challenge(t, rand.Text(), e) // before or after Wait began: either is fine
+		<-waited
+		before := delivered.Load()
+		ch := v.challenge(t, rand.Text(), e)
+		v.m.Wait()
+		if got := delivered.Load(); got != before {
+			t.Fatalf("a push issued after shutdown began was delivered in the background (%d → %d)", before, got)
+		}
+		if ch.ID == "" {
+			t.Fatal("the push after shutdown began was not issued")
+		}
 	})
 }
