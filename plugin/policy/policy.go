@@ -92,7 +92,8 @@ var regionRE = regexp.MustCompile(`^[A-Z]{2}$`)
 
 // Default is the policy of a fresh install. available lists the methods
 // whose senders are configured (email needs SMTP, phones need Twilio);
-// email, the authenticator app and mobile phone are enabled among them.
+// email, the authenticator app (codes and notifications) and mobile phone
+// are enabled among them.
 func Default(available []string) Policy {
 	p := Policy{
 		Scope:             ScopeAll,
@@ -109,7 +110,7 @@ func Default(available []string) Policy {
 
 		PushReportBlockMinutes: DefaultPushReportBlockMinutes,
 	}
-	for _, m := range []string{TOTP, Mobile, Email} {
+	for _, m := range []string{TOTP, Push, Mobile, Email} {
 		if slices.Contains(available, m) {
 			p.Methods = append(p.Methods, m)
 		}

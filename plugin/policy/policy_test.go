@@ -26,6 +26,12 @@ func TestDefault(t *testing.T) {
 	if err := p.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	// Everything deliverable: the app both ways, phone and email; never
+	// questions or the voice-only phones by default.
+	all := policy.Default(policy.Known)
+	if !slices.Equal(all.Methods, []string{"totp", "push", "mobile", "email"}) {
+		t.Fatalf("default methods with every sender: %v", all.Methods)
+	}
 }
 
 func TestValidate(t *testing.T) {
