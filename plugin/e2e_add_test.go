@@ -242,6 +242,9 @@ func (x *allMethods) signIn(t *testing.T) *pt.Browser {
 func (x *allMethods) stepUpTOTP(t *testing.T, b *pt.Browser, secret string) *pt.Page {
 	t.Helper()
 	info := mustPage(t, b.Get(x.s.URL+"/security-info"), "Before you view or change your security info")
+	if strings.Contains(info.Text("fieldset"), "authenticator app Authenticator app") {
+		t.Fatalf("the app's row repeats its name: %s", info.Text("fieldset"))
+	}
 	code := mustPage(t, b.Submit(info, "form", map[string]string{"enrollment": optionFor(t, info, "authenticator app")}), "Code")
 	c, _ := totp.Code(secret, x.s.Clock.Now())
 	x.s.Clock.Advance(30 * time.Second)
@@ -509,6 +512,9 @@ func TestEndToEndTextOrCall(t *testing.T) {
 
 		b := x.signIn(t)
 		info := mustPage(t, b.Get(x.s.URL+"/security-info"), "Before you view or change your security info")
+	if strings.Contains(info.Text("fieldset"), "authenticator app Authenticator app") {
+		t.Fatalf("the app's row repeats its name: %s", info.Text("fieldset"))
+	}
 		if rows := rowsOf(info); !slices.Contains(rows, "Call my mobile phone +1 ••• ••• ••40") || !slices.Contains(rows, "Text my mobile phone +1 ••• ••• ••40") {
 			t.Fatalf("step-up rows %q", rows)
 		}
