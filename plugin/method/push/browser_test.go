@@ -40,15 +40,7 @@ var pairingRE = regexp.MustCompile(`Pairing code: (\d+)\.`)
 // and type the pairing code it shows on the computer.
 func enrollInBrowser(t *testing.T, x *e2e, computer, phone *chrometest.Tab) {
 	t.Helper()
-	computer.Go(x.s.URL + "/security-info")
-	computer.WaitText("h1", "Sign in")
-	computer.Type("#username", pt.Username)
-	computer.Type("#password", pt.Password)
-	computer.ClickText("button", "Sign in")
-	// Without an app to return to, signing in lands on the account page
-	// (not back on Security info).
-	computer.WaitText("h1", "Hello, Alice Example")
-	computer.ClickText("a", "Security info")
+	securityInfo(x, computer)
 	computer.WaitText("main", "Add sign-in method")
 	computer.ClickText("a", "Latchkey Authenticator")
 	computer.WaitText("h1", "Add Latchkey Authenticator")
@@ -79,6 +71,19 @@ func enrollInBrowser(t *testing.T, x *e2e, computer, phone *chrometest.Tab) {
 	computer.WaitText("main", "Latchkey Authenticator (Web browser)")
 	// The app learns it is paired at its next poll and says so.
 	phone.WaitText("#message", "This device is paired: sign-in requests for "+pt.Username+" appear here.")
+}
+
+// securityInfo signs in on tab and follows the link to Security info.
+func securityInfo(x *e2e, tab *chrometest.Tab) {
+	tab.Go(x.s.URL + "/security-info")
+	tab.WaitText("h1", "Sign in")
+	tab.Type("#username", pt.Username)
+	tab.Type("#password", pt.Password)
+	tab.ClickText("button", "Sign in")
+	// Without an app to return to, signing in lands on the account page
+	// (not back on Security info).
+	tab.WaitText("h1", "Hello, Alice Example")
+	tab.ClickText("a", "Security info")
 }
 
 // recoverByPush starts a recovery on tab the way a user does (the app's
@@ -138,6 +143,25 @@ func TestBrowserAuthenticator(t *testing.T) {
 	computer, phone := b.NewDevice(), b.NewDevice()
 	enrollInBrowser(t, x, computer, phone)
 	ctx := t.Context()
+
+	stepped := b.NewDevice() // a new session, stepped up below
+
+	// Security info asks for a step-up now that a method exists; the
+	// push page there moves on by itself too.
+	t.Run("step-up-on-security-info", func(t *testing.T) {
+		phone, computer := phone.With(t), stepped.With(t)
+		securityInfo(x, computer)
+		computer.WaitText("main", "Before you view or change your security info")
+		computer.ClickText("label", "notification")
+		computer.ClickText("button", "Next")
+		computer.WaitText("main", "Type this number in your Latchkey Authenticator to approve")
+		number := strings.TrimSpace(computer.Text("form strong"))
+		request(t, phone)
+		phone.Type(".request input", number)
+		phone.ClickText(".request button", "Approve")
+		phone.WaitText(".request", "Approved. The sign-in page continues by itself.")
+		computer.WaitText("main", "Add sign-in method")
+	})
 
 	t.Run("approve-with-the-number", func(t *testing.T) {
 		phone := phone.With(t)
@@ -212,7 +236,22 @@ func TestBrowserAuthenticator(t *testing.T) {
 			}
 		})
 	}
+
+	// Deleted on Security info, the device is refused; the app says so
+	// when it next asks (here: opened again), instead of waiting as a
+	// device still to be paired would.
+	t.Run("removed-on-security-info", func(t *testing.T) {
+		phone, computer := phone.With(t), stepped.With(t)
+		computer.Go(x.s.URL + "/security-info")
+		computer.ClickText("li button", "Delete")
+		computer.WaitFor("the device to leave the list", func() bool {
+			return !strings.Contains(computer.Text("ul.methods"), "(Web browser)")
+		})
+		phone.Reload()
+		phone.WaitText("#message", "The server no longer accepts this device")
+	})
 	computer.NoProblems()
+	stepped.NoProblems()
 	phone.NoProblems()
 }
 

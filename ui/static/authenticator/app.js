@@ -99,7 +99,8 @@
   function pollDevice(d) {
     if (polling[d.id]) return;
     polling[d.id] = true;
-    LK.pending(d, 25).then(function (reqs) {
+    // Unpaired, ask without waiting, so "paired" shows as soon as it is.
+    LK.pending(d, d.paired ? 25 : 0).then(function (reqs) {
       if (!d.paired) paired(d);
       reqs.forEach(function (req) { showRequest(d, req); });
       polling[d.id] = false;
