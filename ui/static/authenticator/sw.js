@@ -15,9 +15,13 @@ self.addEventListener("activate", function (e) {
   }).then(function () { return self.clients.claim(); }));
 });
 
+// The server's static files, wherever the issuer's path puts them
+// (https://host/prefix/static/...): the app shell and its stylesheet.
+var STATIC = new URL("../", self.registration.scope).pathname;
+
 self.addEventListener("fetch", function (e) {
   var url = new URL(e.request.url);
-  if (e.request.method !== "GET" || url.origin !== location.origin || url.pathname.indexOf("/static/") !== 0) {
+  if (e.request.method !== "GET" || url.origin !== location.origin || url.pathname.indexOf(STATIC) !== 0) {
     return; // the API and everything else: straight to the network
   }
   // Network first, so an update is picked up at once; the cache when offline.
