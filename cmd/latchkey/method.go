@@ -1,12 +1,22 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"text/tabwriter"
 	"time"
 
 	"github.com/latchkeyid/latchkey/plugin/method"
+	"github.com/latchkeyid/latchkey/plugin/method/email"
+	"github.com/latchkeyid/latchkey/plugin/method/phone"
+	"github.com/latchkeyid/latchkey/plugin/ratelimit"
+	"github.com/latchkeyid/latchkey/plugin/sender"
+	"github.com/latchkeyid/latchkey/plugin/sender/outbox"
+	"github.com/latchkeyid/latchkey/provider/audit"
+	lkmail "github.com/latchkeyid/latchkey/ui/mail"
 )
 
 type methodCmd struct {
@@ -22,11 +32,130 @@ type methodAddCmd struct {
 	Extension string `help:"Office phone extension (digits only)."`
 }
 
-// Run is not available yet: registering a method without the code sent to
-// it needs an administrative enrollment call from the method packages,
-// which do not offer one in this build.
+// provisioner is what the email and phone methods offer `method add`: an
+// enrollment of a destination an administrator vouches for, made without
+// sending a code.
+type provisioner interface {
+	method.Method
+	Provision(ctx context.Context, userID string, in method.Input) (method.Enrollment, error)
+}
+
+// Run registers the value as a proven method of the user. No code is sent:
+// the administrator vouches for the value. It meets the checks a user's
+// registration meets (address syntax; phone type, country allowlist,
+// extension) and is sealed as serve seals one, so recovery can use it.
 func (c *methodAddCmd) Run(a *app) error {
-	return errors.New("method add is not available in this build yet; users register methods at /security-info")
+	name := method.Name(c.Type)
+	in := method.Input{phone.FieldPhone: c.Value, phone.FieldExtension: c.Extension}
+	if name == method.Email {
+		if c.Extension != "" {
+			return usageError{errors.New("--extension is only for --type office-phone")}
+		}
+		in = method.Input{email.FieldAddress: c.Value}
+	}
+	_, u, err := a.findUser(c.User)
+	if err != nil {
+		return err
+	}
+	m, err := a.provisioner(name)
+	if err != nil {
+		return err
+	}
+	e, err := m.Provision(a.ctx, u.ID, in)
+	var ie *method.InvalidError
+	if errors.As(err, &ie) {
+		flag, value := "--value", c.Value
+		switch ie.Field {
+		case phone.FieldExtension:
+			flag, value = "--extension", c.Extension
+		case phone.FieldCountry: // a number without +CC is read in this region
+			flag, value = "LATCHKEY_DEFAULT_REGION", a.cfg.DefaultRegion
+		}
+		return usageError{fmt.Errorf("%s %q: %s", flag, value, ie.Reason)}
+	}
+	if err != nil {
+		return err
+	}
+	// Usable at once (no cool-down): the cool-down keeps a stolen session
+	// from planting a way in and using it at once, but this command's
+	// operator already holds the database and the secret.
+	if err := method.NewStore(a.g).Add(a.ctx, &e, 0); err != nil {
+		if errors.Is(err, method.ErrDuplicate) {
+			return fmt.Errorf("%s already has %s %s (see latchkey method list --user %s)", u.Username, name, e.Label, u.Username)
+		}
+		return err
+	}
+	a.audit("admin.method.add", u.ID, "ok", fmt.Sprintf("method=%s label=%s", e.Method, e.Label))
+	fmt.Fprintf(a.stdout, "added %s %s for %s\n", e.Method, e.Label, u.Username)
+	a.warnUndeliverable(name)
+	return nil
+}
+
+// provisioner builds the named method as serve does, on the same keyring
+// (so serve opens what it seals), without anything that sends: Provision
+// sends nothing.
+func (a *app) provisioner(name method.Name) (provisioner, error) {
+	if name != method.Email {
+		// What serve's phone wiring reads besides the database and secret.
+		if err := a.check([]string{"LATCHKEY_DEFAULT_REGION", "LATCHKEY_TWILIO_URL", "LATCHKEY_TWILIO_ACCOUNT_SID",
+			"LATCHKEY_TWILIO_AUTH_TOKEN", "LATCHKEY_TWILIO_FROM"}); err != nil {
+			return nil, err
+		}
+	}
+	g, err := a.database()
+	if err != nil {
+		return nil, err
+	}
+	k, err := a.keyring()
+	if err != nil {
+		return nil, err
+	}
+	codes := method.NewCodes(g, k)
+	if name == method.Email {
+		// A queue without senders, as serve has without SMTP: enough, since
+		// Provision queues nothing.
+		tmpl, err := lkmail.New(a.cfg.Issuer)
+		if err != nil {
+			return nil, err
+		}
+		return email.New(codes, sender.NewQueue(g, k, nil), tmpl, k), nil
+	}
+	policies, err := a.policies()
+	if err != nil {
+		return nil, err
+	}
+	// serve's own phone wiring (the policy's allowlist, the default
+	// region); the dev outbox stands in for a missing gateway, as it never
+	// receives anything here.
+	s := &server{a: a, log: slog.New(slog.DiscardHandler)}
+	d := &pluginDeps{outbox: outbox.New(), codes: codes, limiter: ratelimit.New(g)}
+	ms, err := s.phoneMethods(d, k, audit.NewLog(g), policies)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		if p, ok := m.(provisioner); ok && m.Name() == name {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("method add: %s cannot be provisioned", name)
+}
+
+// warnUndeliverable tells the operator when the new method cannot be used
+// yet: no sender configured for it, or not enabled by the recovery policy.
+func (a *app) warnUndeliverable(name method.Name) {
+	if !slices.Contains(availableMethods(a.cfg.Dev, a.cfg.SMTPURL != "", a.cfg.TwilioAccountSID != ""), string(name)) {
+		what := "LATCHKEY_TWILIO_*"
+		if name == method.Email {
+			what = "LATCHKEY_SMTP_URL"
+		}
+		fmt.Fprintf(a.stderr, "latchkey: note: no codes can be sent to it until %s is configured\n", what)
+	}
+	if policies, err := a.policies(); err == nil {
+		if pol, err := policies.Get(a.ctx); err == nil && !pol.Enabled(string(name)) {
+			fmt.Fprintf(a.stderr, "latchkey: note: the recovery policy does not enable %s (latchkey policy set methods=...)\n", name)
+		}
+	}
 }
 
 type methodListCmd struct {
