@@ -361,6 +361,15 @@ func (p *Plugin) stepUpVerify(c echo.Context) error {
 		if err := p.record(c, audit.StepUp, a.u.ID, f.ID, audit.Fail, string(e.Method)); err != nil {
 			return err
 		}
+		if p.over(e.Method, res) {
+			if err := f.Dropped(p.flows.Now()); err != nil {
+				return flowErr(err)
+			}
+			if err := p.flows.Save(ctx, nil, f); err != nil {
+				return flowErr(err)
+			}
+			return p.stepUpPage(c, a, overMessage(e.Method))
+		}
 		msg := msgWrong
 		if res.Dead {
 			msg = msgDead

@@ -24,6 +24,8 @@ var timeZero time.Time
 const (
 	msgWrong = "That did not work. Check what you entered and try again."
 	msgDead  = "This code can no longer be used. Send a new code or choose another method."
+	msgOver  = "This verification has ended. Choose a method to try again."
+	msgPush  = "That request was denied, answered with another number, or expired. Choose a method to try again."
 )
 
 // Messages for a code that could not be sent; the user picks another way.
@@ -278,11 +280,34 @@ func (p *Plugin) failed(c echo.Context, f *flow.Flow, u *user.User, e method.Enr
 	if stop, err := p.stopIfBlocked(c, f); stop {
 		return err
 	}
+	if p.over(e.Method, res) {
+		if err := f.Dropped(p.flows.Now()); err != nil {
+			return flowErr(err)
+		}
+		if err := p.flows.Save(ctx, nil, f); err != nil {
+			return flowErr(err)
+		}
+		return p.renderMethods(c, f, overMessage(e.Method))
+	}
 	msg := msgWrong
 	if res.Dead {
 		msg = msgDead
 	}
 	return p.renderVerify(c, f, msg, "")
+}
+
+func overMessage(n method.Name) string {
+	if n == method.Push {
+		return msgPush
+	}
+	return msgOver
+}
+
+// over reports whether a failed challenge of method n has ended for good:
+// dead, and not one whose code can be sent again (a push).
+func (p *Plugin) over(n method.Name, res method.Result) bool {
+	_, resend := p.resender(n)
+	return res.Dead && !resend
 }
 
 func (p *Plugin) appliesTo(ctx context.Context, pol policy.Policy, u *user.User) bool {

@@ -175,6 +175,19 @@ func (f *Flow) Verified(p Proof, satisfied bool, now time.Time) error {
 	return nil
 }
 
+// Dropped ends the current challenge without a proof when it can never
+// succeed and cannot be sent again (a push denied, answered with a wrong
+// number, or expired): the flow goes back to choosing, so pressing
+// "continue" again cannot count another failure.
+func (f *Flow) Dropped(now time.Time) error {
+	if err := f.Allow(StepVerify, now); err != nil {
+		return err
+	}
+	f.EnrollmentID, f.ChallengeID, f.Challenge = "", "", nil
+	f.State = ChoosingMethod
+	return nil
+}
+
 // Finish ends a proven flow (password set, unlocked, stepped up).
 func (f *Flow) Finish(now time.Time) error {
 	if !now.Before(f.ExpiresAt) {

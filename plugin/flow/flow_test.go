@@ -184,3 +184,27 @@ func TestStore(t *testing.T) {
 		})
 	})
 }
+
+// A challenge that ended for good (a refused push) is dropped: no answer
+// to it is taken any more, and the user chooses again.
+func TestDropped(t *testing.T) {
+	f := newFlow(flow.ChoosingMethod, flow.Reset)
+	if err := f.Dropped(t0); !errors.Is(err, flow.ErrOutOfOrder) {
+		t.Fatalf("dropping with no challenge out: %v", err)
+	}
+	if err := f.Challenged("e1", "c1", []byte("sealed"), t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Dropped(t0); err != nil {
+		t.Fatal(err)
+	}
+	if f.State != flow.ChoosingMethod || f.ChallengeID != "" || f.Challenge != nil || len(f.Proofs) != 0 {
+		t.Fatalf("after drop: state %s challenge %q proofs %v", f.State, f.ChallengeID, f.Proofs)
+	}
+	if err := f.Allow(flow.StepVerify, t0); !errors.Is(err, flow.ErrOutOfOrder) {
+		t.Fatalf("verify after drop: %v", err)
+	}
+	if err := f.Challenged("e1", "c2", nil, t0); err != nil {
+		t.Fatalf("choosing again after drop: %v", err)
+	}
+}

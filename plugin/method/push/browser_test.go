@@ -222,7 +222,7 @@ func TestBrowserAuthenticator(t *testing.T) {
 			phone.WaitText(".request", tt.phoneSays)
 			// The page moves on by itself, to the refusal and not to a new
 			// password; it counts one failure, once (wait.js polls every 2 s).
-			signin.WaitText("main", "This code can no longer be used.")
+			signin.WaitText("main", "Choose a method to try again.")
 			time.Sleep(5 * time.Second)
 			if page := signin.Text("main"); strings.Contains(page, "Choose a new password") || strings.Contains(page, "Recovery is paused") {
 				t.Fatalf("after %s the page shows:\n%s", tt.name, page)

@@ -329,6 +329,18 @@ func TestEndToEndRecoveryByPush(t *testing.T) {
 				if len(after) != len(before)+1 {
 					t.Fatalf("the failure was not counted: %d -> %d method.failed events", len(before), len(after))
 				}
+				// The push is over: back to the methods, and pressing the old
+				// page's "continue" again counts nothing more.
+				if !strings.Contains(r.Page.Body, "Choose a verification method") || !strings.Contains(r.Page.Body, "Choose a method to try again") {
+					t.Fatalf("after a failed push, want the methods with a message; got %s\n%s", r, r.Page.Body)
+				}
+				again := b.Submit(wait, `form[action$="/verify"]`, nil)
+				if again.Page == nil || again.Page.Status >= 500 || strings.Contains(again.Page.Body, "Choose a new password") {
+					t.Fatalf("resubmitting a failed push: %s", again)
+				}
+				if n, _ := x.s.Audit.List(ctx, audit.Filter{UserID: x.s.User.ID, Type: audit.MethodFailed}); len(n) != len(after) {
+					t.Fatalf("resubmitting a failed push counted again: %d -> %d", len(after), len(n))
+				}
 			})
 		}
 		t.Run("again-after-expiry", func(t *testing.T) {
