@@ -570,3 +570,20 @@ func TestEndToEndPushShowsApp(t *testing.T) {
 		}
 	})
 }
+
+// A signed-out visit to Security info signs in and comes back to it, not
+// to the provider's "you are signed in" page.
+func TestSecurityInfoSignsInAndReturns(t *testing.T) {
+	dbtestEach(t, func(t *testing.T, dbURL string) {
+		x := startAll(t, dbURL, "US", allKinds...)
+		b := x.s.NewBrowser(t)
+		login := mustPage(t, b.Get(x.s.URL+"/security-info"), "Sign in")
+		if got := login.URL.Query().Get("next"); got != "/security-info" {
+			t.Fatalf("sign-in page for Security info: %s", login.URL)
+		}
+		res := b.SignIn(login, pt.Username, pt.Password)
+		if res.Page == nil || res.Page.URL.Path != "/security-info" || !strings.Contains(res.Page.Body, "Add sign-in method") {
+			t.Fatalf("after signing in: %s", res)
+		}
+	})
+}

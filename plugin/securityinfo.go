@@ -48,7 +48,7 @@ func (p *Plugin) who(c echo.Context) (*access, error) {
 	ctx := c.Request().Context()
 	acct, ok := p.d.SignIn.Current(c)
 	if !ok {
-		return nil, see(c, p.d.SignIn.LoginURL("", ""))
+		return nil, see(c, p.signInHere(""))
 	}
 	u, err := p.d.Users.ByID(ctx, acct.UserID)
 	if err != nil || u.Disabled {
@@ -71,6 +71,18 @@ func (p *Plugin) who(c echo.Context) (*access, error) {
 	}
 	a.ok, err = p.flows.StepUpValid(ctx, acct.SessionID, StepUpWindow)
 	return a, err
+}
+
+// signInHere is the sign-in page that comes back to Security info.
+func (p *Plugin) signInHere(username string) string {
+	u, err := url.Parse(p.d.SignIn.LoginURL("", username))
+	if err != nil {
+		return p.d.SignIn.LoginURL("", username)
+	}
+	q := u.Query()
+	q.Set("next", p.path("/security-info"))
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // addedSince reports whether every method in ms was added at or after t
@@ -257,7 +269,7 @@ var errNotOffered = &web.PageError{Status: http.StatusNotFound, Title: "Not avai
 func (p *Plugin) stepUpPage(c echo.Context, a *access, msg string) error {
 	if len(a.methods) == 0 {
 		return p.render(c, http.StatusOK, "security-info-verify", map[string]any{
-			"Stale": true, "SignIn": p.d.SignIn.LoginURL("", a.u.Username)})
+			"Stale": true, "SignIn": p.signInHere(a.u.Username)})
 	}
 	var usable []method.Enrollment
 	for _, e := range a.methods {

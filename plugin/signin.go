@@ -31,7 +31,9 @@ type SignIn interface {
 	// ContinueURL is the callback URL of an already-completed request
 	// (used after forced registration returns the user to the app).
 	ContinueURL(c echo.Context, authRequestID string) (string, error)
-	// LoginURL is the sign-in page for a pending request, username prefilled.
+	// LoginURL is the sign-in page for a pending request, username
+	// prefilled. Without a request, the page takes next=<local path>: where
+	// the browser goes after signing in (Security info uses it).
 	LoginURL(authRequestID, username string) string
 	// RevokeUser revokes every session, refresh token and access token of
 	// userID except exceptSessionID, inside tx.

@@ -480,3 +480,40 @@ func TestPanicIsAGenericPage(t *testing.T) {
 		t.Fatalf("%d %s", res.StatusCode, body)
 	}
 }
+
+// A sign-in no application asked for returns to next when it names a page
+// of this site, and to "/" otherwise: the sign-in page is no open
+// redirect. A wrong password keeps next for the second try.
+func TestSignInReturnsToNext(t *testing.T) {
+	s := pt.Start(t, dbURL(t), pt.Config{})
+	tests := []struct{ next, want string }{
+		{"/.well-known/openid-configuration", "/.well-known/openid-configuration"},
+		{"/.well-known/openid-configuration?x=1", "/.well-known/openid-configuration"},
+		{"", "/"},
+		{"//evil.example/x", "/"},
+		{"/\\evil.example", "/"},
+		{"https://evil.example/", "/"},
+		{"javascript:alert(1)", "/"},
+		{"/\r\nSet-Cookie: x=1", "/"},
+		{"logout", "/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.next, func(t *testing.T) {
+			b := s.NewBrowser(t)
+			page := b.Get(s.URL + "/login?next=" + url.QueryEscape(tt.next)).Page
+			wrong := b.SignIn(page, pt.Username, "not the password")
+			if wrong.Page == nil || wrong.Page.Status != http.StatusUnauthorized {
+				t.Fatalf("wrong password: %s", wrong)
+			}
+			res := b.SignIn(wrong.Page, pt.Username, pt.Password)
+			if res.Page == nil || !strings.HasPrefix(res.Page.URL.String(), s.URL+"/") || res.Page.URL.Path != tt.want {
+				t.Fatalf("next=%q: %s, want %s", tt.next, res, tt.want)
+			}
+			// Already signed in: the sign-in page goes straight there.
+			again := b.Get(s.URL + "/login?next=" + url.QueryEscape(tt.next))
+			if again.Page == nil || again.Page.URL.Path != tt.want {
+				t.Fatalf("signed in, next=%q: %s", tt.next, again)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -169,15 +171,21 @@ func (p *Provider) activeUser(ctx context.Context, id string) (*user.User, bool)
 
 type loginPage struct {
 	CSRF, AuthRequestID, ClientName, Username string
-	Error, Notice                             string
-	Locked                                    bool
-	LockedUntil, UnlockURL                    string
-	RecoverURL, ForgotURL                     string
+	// Next is the local page to return to after a sign-in that no
+	// application asked for (Security info sends people here).
+	Next                   string
+	Error, Notice          string
+	Locked                 bool
+	LockedUntil, UnlockURL string
+	RecoverURL, ForgotURL  string
 }
 
 func (p *Provider) renderLogin(c echo.Context, status int, req AuthRequest, pg loginPage) error {
 	pg.CSRF = web.CSRFToken(c)
 	q := url.Values{}
+	if req == nil {
+		pg.Next = nextPage(c)
+	}
 	if req != nil {
 		pg.AuthRequestID = req.GetID()
 		q.Set("authRequestID", req.GetID())
@@ -197,6 +205,22 @@ func (p *Provider) renderLogin(c echo.Context, status int, req AuthRequest, pg l
 	return p.render.Render(c.Response(), "login", pg)
 }
 
+// nextPage is the request's "next" parameter when it names a page of
+// this site ("/security-info"), else "": never another host (//evil,
+// /\evil, https://evil), so the sign-in page is no open redirect.
+func nextPage(c echo.Context) string {
+	next := c.FormValue("next")
+	if len(next) > 512 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.ContainsAny(next, "\\\x00\r\n\t") {
+		return ""
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return ""
+	}
+	return next
+}
+
 func qs(q url.Values) string {
 	if len(q) == 0 {
 		return ""
@@ -211,7 +235,7 @@ func (p *Provider) getLogin(c echo.Context) error {
 	id := c.QueryParam("authRequestID")
 	if id == "" {
 		if _, ok := p.current(c); ok {
-			return c.Redirect(http.StatusSeeOther, "/")
+			return c.Redirect(http.StatusSeeOther, cmp.Or(nextPage(c), "/"))
 		}
 		return p.renderLogin(c, http.StatusOK, nil, loginPage{Username: c.QueryParam("username")})
 	}
@@ -323,7 +347,7 @@ func (p *Provider) postLogin(c echo.Context) error {
 	}
 	p.record(c, audit.SignIn, u.ID, audit.OK, detail)
 
-	to := "/"
+	to := cmp.Or(nextPage(c), "/")
 	if req != nil {
 		if to, err = p.completeRequest(ctx, req, s); err != nil {
 			return errRequestGone
