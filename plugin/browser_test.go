@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 	"github.com/latchkeyid/latchkey/provider/providertest/chrometest"
@@ -23,7 +21,6 @@ func TestBrowserRecoverByEmail(t *testing.T) {
 	const home = "alice.home@example.net"
 	x.enrollEmail(t, home)
 	// cmd/latchkey serves the CAPTCHA pictures; startE2E does not.
-	x.s.Echo.GET("/recover/captcha/*", echo.WrapHandler(x.captcha.Handler()))
 	b := chrometest.Start(t, chrometest.Trust(x.s.HTTP.Certificate()))
 	tab := b.NewDevice()
 	rp := x.s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect, "openid")

@@ -587,3 +587,28 @@ func TestSecurityInfoSignsInAndReturns(t *testing.T) {
 		}
 	})
 }
+
+// The plugin serves its built-in CAPTCHA's picture and sound itself, so a
+// host that mounts it (plugin mode) needs no extra route.
+func TestMountServesBuiltinCaptcha(t *testing.T) {
+	dbtestEach(t, func(t *testing.T, dbURL string) {
+		x := startAll(t, dbURL, "US", allKinds...)
+		b := x.s.NewBrowser(t)
+		start := mustPage(t, b.Get(x.s.URL+"/recover"), "Get back into your account")
+		img, _ := start.Doc.Find(`img[src^="/recover/captcha/"]`).Attr("src")
+		wav, _ := start.Doc.Find(`a[href^="/recover/captcha/"]`).Attr("href")
+		if img == "" || wav == "" {
+			t.Fatalf("no CAPTCHA picture or sound on the start page:\n%s", start.Body)
+		}
+		for _, src := range []string{img, wav} {
+			res, err := x.s.HTTP.Client().Get(x.s.URL + src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if ct := res.Header.Get("Content-Type"); res.StatusCode != http.StatusOK || !(strings.HasPrefix(ct, "image/png") || strings.HasPrefix(ct, "audio/")) {
+				t.Fatalf("GET %s: %d %s", src, res.StatusCode, ct)
+			}
+		}
+	})
+}

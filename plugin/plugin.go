@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -190,6 +191,17 @@ func (p *Plugin) Routes(g *echo.Group) {
 	r.GET("/security-info/register/:flow", p.registerPage)
 	r.POST("/security-info/register/:flow/skip", p.skip)
 	r.POST("/security-info/register/:flow/continue", p.continueToApp)
+
+	// The built-in CAPTCHA's picture and sound; hosted kinds need nothing.
+	if cs, ok := p.d.Captcha.(captchaServer); ok {
+		g.GET(cs.Prefix()+"/*", echo.WrapHandler(cs.Handler()))
+	}
+}
+
+// captchaServer is a CAPTCHA that serves its own challenges (builtin).
+type captchaServer interface {
+	Prefix() string
+	Handler() http.Handler
 }
 
 // noReferrer keeps codes and flow ids out of Referer headers even if the

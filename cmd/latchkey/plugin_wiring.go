@@ -229,9 +229,6 @@ func (s *server) mountPlugin(e *echo.Echo, p *provider.Provider, hook *afterSign
 	}
 	hook.p = pl
 	d.push.Routes(e.Group(""))
-	if b, ok := d.captcha.(*captcha.BuiltinVerifier); ok {
-		e.GET("/recover/captcha/*", echo.WrapHandler(b.Handler()))
-	}
 	if d.outbox != nil {
 		e.GET("/dev/outbox", echo.WrapHandler(d.outbox.Handler(renderer)))
 	}

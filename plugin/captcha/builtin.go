@@ -138,6 +138,9 @@ func parseDigits(s string) []byte {
 	return out
 }
 
+// Prefix is the path Handler serves under (WithPrefix).
+func (b *BuiltinVerifier) Prefix() string { return b.prefix }
+
 // Handler serves PREFIX/ID.png (the image) and PREFIX/ID.wav (the audio)
 // of a live CAPTCHA; anything else is 404.
 func (b *BuiltinVerifier) Handler() http.Handler {
