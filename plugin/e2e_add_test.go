@@ -612,3 +612,32 @@ func TestMountServesBuiltinCaptcha(t *testing.T) {
 		}
 	})
 }
+
+// A registered method whose stored data no longer opens (sealed under an
+// earlier LATCHKEY_SECRET) is "not available now" on the recovery and
+// step-up pages, with the others still offered: never a 500.
+func TestUnreadableMethodIsUnavailable(t *testing.T) {
+	dbtestEach(t, func(t *testing.T, dbURL string) {
+		x := startAll(t, dbURL, "US", allKinds...)
+		secret := x.enrollTOTP(t)
+		phone := x.enrollPhone(t, method.Mobile, "+12015550177")
+		if err := x.s.DB.Exec("UPDATE sspr_methods SET data = ? WHERE id = ?", []byte("sealed under another secret"), phone.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		before := x.gw.Requests()
+		b := x.s.NewBrowser(t)
+		methods := x.recoverStart(t, b, "", pt.Username)
+		page := mustPage(t, b.Submit(methods, "form", map[string]string{"enrollment": optionFor(t, methods, "Text my mobile phone")}), "not available now")
+		if page.Status != http.StatusOK || page.Doc.Find(`input[name="enrollment"]`).Length() < 2 || x.gw.Requests() != before {
+			t.Fatalf("recovery with an unreadable phone (%d):\n%s", page.Status, page.Body)
+		}
+
+		b = x.signIn(t)
+		info := mustPage(t, b.Get(x.s.URL+"/security-info"), "Before you view or change your security info")
+		page = mustPage(t, b.Submit(info, "form", map[string]string{"enrollment": optionFor(t, info, "Call my mobile phone")}), "not available now")
+		if page.Status != http.StatusOK {
+			t.Fatalf("step-up with an unreadable phone: %d", page.Status)
+		}
+		x.stepUpTOTP(t, b, secret) // the app still works
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/policy"
 	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/secret"
 	"github.com/latchkeyid/latchkey/provider/user"
 )
 
@@ -50,6 +52,11 @@ func sendProblem(err error) (msg string, ok bool) {
 	case errors.Is(err, method.ErrRateLimited):
 		return msgTooMany, true
 	case errors.Is(err, method.ErrUnavailable):
+		return msgUnavailable, true
+	case errors.Is(err, secret.ErrOpen):
+		// The method's stored data was sealed under another secret: the
+		// user can still pick another method; the operator must hear.
+		slog.Error("plugin: a registered method cannot be opened (was LATCHKEY_SECRET changed?)", "err", err)
 		return msgUnavailable, true
 	}
 	return "", false
