@@ -178,11 +178,17 @@ func (m *Method) Finish(ctx context.Context, flowID string, u method.Ref, p meth
 	if err != nil || !res.OK {
 		return method.Enrollment{}, res, err
 	}
-	data, _ := json.Marshal(stored{Address: st.Address})
+	return m.enrollment(st.ID, u.ID, st.Address), res, nil
+}
+
+// enrollment is the registered address as stored: Finish and Provision
+// make the same.
+func (m *Method) enrollment(id, userID, addr string) method.Enrollment {
+	data, _ := json.Marshal(stored{Address: addr})
 	return method.Enrollment{
-		ID: st.ID, UserID: u.ID, Method: method.Email, Label: method.MaskEmail(st.Address),
-		DestinationKey: m.DestinationKey(st.Address), Data: m.box.Seal(data, []byte(st.ID)),
-	}, res, nil
+		ID: id, UserID: userID, Method: method.Email, Label: method.MaskEmail(addr),
+		DestinationKey: m.DestinationKey(addr), Data: m.box.Seal(data, []byte(id)),
+	}
 }
 
 // Address opens the stored address of e (for notifications to the user's

@@ -3,7 +3,6 @@ package email
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 
 	"github.com/latchkeyid/latchkey/plugin/method"
@@ -24,10 +23,5 @@ func (m *Method) Provision(_ context.Context, userID string, in method.Input) (m
 	if err != nil {
 		return method.Enrollment{}, err
 	}
-	id := rand.Text()
-	data, _ := json.Marshal(stored{Address: addr})
-	return method.Enrollment{
-		ID: id, UserID: userID, Method: method.Email, Label: method.MaskEmail(addr),
-		DestinationKey: m.DestinationKey(addr), Data: m.box.Seal(data, []byte(id)),
-	}, nil
+	return m.enrollment(rand.Text(), userID, addr), nil
 }

@@ -215,25 +215,9 @@ func (m *Method) senderFor(ch sender.Channel) sender.Sender {
 // allowlist and limits, and sends a code to the number. A gateway failure
 // is a *DeliveryError and leaves no live challenge.
 func (m *Method) Begin(ctx context.Context, flowID string, u method.Ref, in method.Input) (method.Pending, error) {
-	uses := Calls
-	if m.name == method.Mobile {
-		uses = Texts
-	}
-	allowed, err := m.d.Guard.Allowed(ctx)
+	n, ext, err := m.destination(ctx, in)
 	if err != nil {
 		return method.Pending{}, err
-	}
-	n, err := Parse(in[FieldPhone], in[FieldCountry], m.d.DefaultRegion, uses, allowed)
-	if err != nil {
-		return method.Pending{}, err
-	}
-	var ext string
-	if m.name == method.OfficePhone {
-		if ext, err = ParseExtension(in[FieldExtension]); err != nil {
-			return method.Pending{}, err
-		}
-	} else if in[FieldExtension] != "" {
-		return method.Pending{}, method.Invalid(FieldExtension, "Only an office phone can have an extension.")
 	}
 	ch, err := m.channelFrom(in)
 	if err != nil {
@@ -255,6 +239,42 @@ func (m *Method) Begin(ctx context.Context, flowID string, u method.Ref, in meth
 	}, nil
 }
 
+// destination reads a number to register (and the office phone's
+// extension): the type rules of the method, the country allowlist, the
+// extension rules. Begin and Provision share it.
+func (m *Method) destination(ctx context.Context, in method.Input) (Number, string, error) {
+	uses := Calls
+	if m.name == method.Mobile {
+		uses = Texts
+	}
+	allowed, err := m.d.Guard.Allowed(ctx)
+	if err != nil {
+		return Number{}, "", err
+	}
+	n, err := Parse(in[FieldPhone], in[FieldCountry], m.d.DefaultRegion, uses, allowed)
+	if err != nil {
+		return Number{}, "", err
+	}
+	var ext string
+	if m.name == method.OfficePhone {
+		if ext, err = ParseExtension(in[FieldExtension]); err != nil {
+			return Number{}, "", err
+		}
+	} else if in[FieldExtension] != "" {
+		return Number{}, "", method.Invalid(FieldExtension, "Only an office phone can have an extension.")
+	}
+	return n, ext, nil
+}
+
+// enrollment is the registered number as stored: Finish and Provision
+// make the same.
+func (m *Method) enrollment(id, userID string, n Number, ext string) method.Enrollment {
+	return method.Enrollment{
+		ID: id, UserID: userID, Method: m.name, Label: n.Masked(), DestinationKey: m.DestinationKey(n.E164),
+		Data: m.seal(stored{E164: n.E164, Extension: ext}, id),
+	}
+}
+
 // Finish checks the code sent to the new number.
 func (m *Method) Finish(ctx context.Context, flowID string, u method.Ref, p method.Pending, answer method.Input) (method.Enrollment, method.Result, error) {
 	st, err := m.open(p.State, aadPending(flowID, u.ID))
@@ -269,10 +289,7 @@ func (m *Method) Finish(ctx context.Context, flowID string, u method.Ref, p meth
 	if err != nil {
 		return method.Enrollment{}, method.Result{}, fmt.Errorf("phone: finish: %w", err)
 	}
-	return method.Enrollment{
-		ID: st.ID, UserID: u.ID, Method: m.name, Label: n.Masked(), DestinationKey: m.DestinationKey(n.E164),
-		Data: m.seal(stored{E164: n.E164, Extension: st.Extension}, st.ID),
-	}, res, nil
+	return m.enrollment(st.ID, u.ID, n, st.Extension), res, nil
 }
 
 // Target is the stored number and extension of e.

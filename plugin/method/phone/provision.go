@@ -19,29 +19,9 @@ func (m *Method) Provision(ctx context.Context, userID string, in method.Input) 
 	if userID == "" {
 		return method.Enrollment{}, errors.New("phone: provision: no user")
 	}
-	uses := Calls
-	if m.name == method.Mobile {
-		uses = Texts
-	}
-	allowed, err := m.d.Guard.Allowed(ctx)
+	n, ext, err := m.destination(ctx, in)
 	if err != nil {
 		return method.Enrollment{}, err
 	}
-	n, err := Parse(in[FieldPhone], in[FieldCountry], m.d.DefaultRegion, uses, allowed)
-	if err != nil {
-		return method.Enrollment{}, err
-	}
-	var ext string
-	if m.name == method.OfficePhone {
-		if ext, err = ParseExtension(in[FieldExtension]); err != nil {
-			return method.Enrollment{}, err
-		}
-	} else if in[FieldExtension] != "" {
-		return method.Enrollment{}, method.Invalid(FieldExtension, "Only an office phone can have an extension.")
-	}
-	id := rand.Text()
-	return method.Enrollment{
-		ID: id, UserID: userID, Method: m.name, Label: n.Masked(), DestinationKey: m.DestinationKey(n.E164),
-		Data: m.seal(stored{E164: n.E164, Extension: ext}, id),
-	}, nil
+	return m.enrollment(rand.Text(), userID, n, ext), nil
 }
