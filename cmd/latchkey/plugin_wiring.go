@@ -147,7 +147,9 @@ func phoneLimits(c config.PhoneLimits) *phone.Limits {
 	l.PerNumber.Limit, l.PerNumber.Window = c.Number.N, c.Number.Window
 	l.PerNumberDay.Limit, l.PerNumberDay.Window = c.NumberDay.N, c.NumberDay.Window
 	l.PerUser.Limit, l.PerUser.Window = c.User.N, c.User.Window
+	l.PerUserDay.Limit, l.PerUserDay.Window = c.UserDay.N, c.UserDay.Window
 	l.PerIP.Limit, l.PerIP.Window = c.IP.N, c.IP.Window
+	l.PerIPDay.Limit, l.PerIPDay.Window = c.IPDay.N, c.IPDay.Window
 	l.DialCodeDay, l.GlobalHour = c.DialCodeDay, c.GlobalHour
 	return &l
 }

@@ -46,6 +46,8 @@ type Config struct {
 	PhoneLimitNumberDay   string `name:"phone-limit-number-day" env:"LATCHKEY_PHONE_LIMIT_NUMBER_DAY" default:"10/24h" help:"Phone codes sent to one number over a longer window (at most 10/24h)."`
 	PhoneLimitUser        string `name:"phone-limit-user" env:"LATCHKEY_PHONE_LIMIT_USER" default:"5/1h" help:"Phone codes sent for one user (at most 5/1h)."`
 	PhoneLimitIP          string `name:"phone-limit-ip" env:"LATCHKEY_PHONE_LIMIT_IP" default:"10/1h" help:"Phone codes requested from one client IP (at most 10/1h)."`
+	PhoneLimitUserDay     string `name:"phone-limit-user-day" env:"LATCHKEY_PHONE_LIMIT_USER_DAY" default:"15/24h" help:"Phone codes sent for one user over a longer window (at most 15/24h)."`
+	PhoneLimitIPDay       string `name:"phone-limit-ip-day" env:"LATCHKEY_PHONE_LIMIT_IP_DAY" default:"50/24h" help:"Phone codes requested from one client IP over a longer window (at most 50/24h)."`
 	PhoneLimitDialCodeDay int    `name:"phone-limit-dial-code-day" env:"LATCHKEY_PHONE_LIMIT_DIAL_CODE_DAY" default:"500" help:"Phone codes sent to one country calling code per day."`
 	PhoneLimitGlobalHour  int    `name:"phone-limit-global-hour" env:"LATCHKEY_PHONE_LIMIT_GLOBAL_HOUR" default:"1000" help:"Phone codes sent per hour in all; beyond it a circuit breaker refuses phone codes for an hour and raises an alert."`
 
@@ -92,6 +94,8 @@ func Defaults() Config {
 		PhoneLimitNumberDay: "10/24h",
 		PhoneLimitUser:      "5/1h",
 		PhoneLimitIP:        "10/1h",
+		PhoneLimitUserDay:   "15/24h",
+		PhoneLimitIPDay:     "50/24h",
 
 		PhoneLimitDialCodeDay: 500,
 		PhoneLimitGlobalHour:  1000,

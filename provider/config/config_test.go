@@ -104,6 +104,9 @@ func TestValidate(t *testing.T) {
 		}, nil},
 		{"phone-limit-looser-count", func(c *config.Config) { c.PhoneLimitNumber = "4/10m" }, []string{"LATCHKEY_PHONE_LIMIT_NUMBER"}},
 		{"phone-limit-shorter-window", func(c *config.Config) { c.PhoneLimitUser = "5/30m" }, []string{"LATCHKEY_PHONE_LIMIT_USER"}},
+		{"phone-limits-daily-looser", func(c *config.Config) { c.PhoneLimitUserDay, c.PhoneLimitIPDay = "16/24h", "50/12h" },
+			[]string{"LATCHKEY_PHONE_LIMIT_USER_DAY", "LATCHKEY_PHONE_LIMIT_IP_DAY"}},
+		{"phone-limits-daily-stricter-ok", func(c *config.Config) { c.PhoneLimitUserDay, c.PhoneLimitIPDay = "8/24h", "20/48h" }, nil},
 		{"phone-limit-not-a-rate", func(c *config.Config) { c.PhoneLimitIP = "ten per hour" }, []string{"LATCHKEY_PHONE_LIMIT_IP"}},
 		{"phone-limit-zero", func(c *config.Config) { c.PhoneLimitNumberDay = "0/24h" }, []string{"LATCHKEY_PHONE_LIMIT_NUMBER_DAY"}},
 		{"phone-limit-window-too-long", func(c *config.Config) { c.PhoneLimitUser = "1/200h" }, []string{"LATCHKEY_PHONE_LIMIT_USER"}},
@@ -248,7 +251,8 @@ func TestPhoneLimits(t *testing.T) {
 	c.PhoneLimitNumber, c.PhoneLimitIP, c.PhoneLimitGlobalHour = " 2 / 15m ", "bad", 300
 	got := c.Phone()
 	want := config.PhoneLimits{Number: config.Rate{N: 2, Window: 15 * time.Minute}, NumberDay: config.Rate{N: 10, Window: 24 * time.Hour},
-		User: config.Rate{N: 5, Window: time.Hour}, DialCodeDay: 500, GlobalHour: 300}
+		User: config.Rate{N: 5, Window: time.Hour}, UserDay: config.Rate{N: 15, Window: 24 * time.Hour},
+		IPDay: config.Rate{N: 50, Window: 24 * time.Hour}, DialCodeDay: 500, GlobalHour: 300}
 	if got != want {
 		t.Fatalf("Phone() = %+v, want %+v", got, want)
 	}

@@ -41,8 +41,8 @@ func ParseRate(s string) (Rate, error) {
 // PhoneLimits are the toll-fraud limits of the phone methods
 // (LATCHKEY_PHONE_LIMIT_*), for cmd to hand to plugin/method/phone.
 type PhoneLimits struct {
-	Number, NumberDay, User, IP Rate
-	DialCodeDay, GlobalHour     int
+	Number, NumberDay, User, UserDay, IP, IPDay Rate
+	DialCodeDay, GlobalHour                     int
 }
 
 // The loosest rates accepted: the security checklist's (item 52). An
@@ -52,7 +52,15 @@ var loosestPhoneRates = map[string]Rate{
 	"LATCHKEY_PHONE_LIMIT_NUMBER_DAY": {10, 24 * time.Hour},
 	"LATCHKEY_PHONE_LIMIT_USER":       {5, time.Hour},
 	"LATCHKEY_PHONE_LIMIT_IP":         {10, time.Hour},
+	// The daily rates are not the checklist's; their defaults are the
+	// loosest accepted all the same.
+	"LATCHKEY_PHONE_LIMIT_USER_DAY": {15, 24 * time.Hour},
+	"LATCHKEY_PHONE_LIMIT_IP_DAY":   {50, 24 * time.Hour},
 }
+
+// phoneRateVars lists the rate settings in the order problems are told.
+var phoneRateVars = []string{"LATCHKEY_PHONE_LIMIT_NUMBER", "LATCHKEY_PHONE_LIMIT_NUMBER_DAY", "LATCHKEY_PHONE_LIMIT_USER",
+	"LATCHKEY_PHONE_LIMIT_USER_DAY", "LATCHKEY_PHONE_LIMIT_IP", "LATCHKEY_PHONE_LIMIT_IP_DAY"}
 
 const maxPhoneBudget = 1_000_000
 
@@ -62,12 +70,14 @@ func (c Config) phoneRates() map[string]string {
 		"LATCHKEY_PHONE_LIMIT_NUMBER_DAY": c.PhoneLimitNumberDay,
 		"LATCHKEY_PHONE_LIMIT_USER":       c.PhoneLimitUser,
 		"LATCHKEY_PHONE_LIMIT_IP":         c.PhoneLimitIP,
+		"LATCHKEY_PHONE_LIMIT_USER_DAY":   c.PhoneLimitUserDay,
+		"LATCHKEY_PHONE_LIMIT_IP_DAY":     c.PhoneLimitIPDay,
 	}
 }
 
 func (c Config) checkPhoneLimits(bad func(v, format string, args ...any)) {
 	rates := c.phoneRates()
-	for _, v := range []string{"LATCHKEY_PHONE_LIMIT_NUMBER", "LATCHKEY_PHONE_LIMIT_NUMBER_DAY", "LATCHKEY_PHONE_LIMIT_USER", "LATCHKEY_PHONE_LIMIT_IP"} {
+	for _, v := range phoneRateVars {
 		r, err := ParseRate(rates[v])
 		loosest := loosestPhoneRates[v]
 		switch {
@@ -93,7 +103,8 @@ func (c Config) Phone() PhoneLimits {
 	rate := func(s string) Rate { r, _ := ParseRate(s); return r }
 	return PhoneLimits{
 		Number: rate(c.PhoneLimitNumber), NumberDay: rate(c.PhoneLimitNumberDay),
-		User: rate(c.PhoneLimitUser), IP: rate(c.PhoneLimitIP),
+		User: rate(c.PhoneLimitUser), UserDay: rate(c.PhoneLimitUserDay),
+		IP: rate(c.PhoneLimitIP), IPDay: rate(c.PhoneLimitIPDay),
 		DialCodeDay: c.PhoneLimitDialCodeDay, GlobalHour: c.PhoneLimitGlobalHour,
 	}
 }

@@ -23,7 +23,9 @@ type Limits struct {
 	PerNumber    ratelimit.Rule // sends to one number: 3 per 10 minutes
 	PerNumberDay ratelimit.Rule // sends to one number: 10 per day
 	PerUser      ratelimit.Rule // sends for one user: 5 per hour
+	PerUserDay   ratelimit.Rule // sends for one user: 15 per day
 	PerIP        ratelimit.Rule // sends for one client IP: 10 per hour
+	PerIPDay     ratelimit.Rule // sends for one client IP: 50 per day
 	// DialCodeDay caps the sends per calling code per day (SMS pumping
 	// hits a few countries hard); DialCodeDayFor overrides it per code
 	// ("44": 100).
@@ -44,7 +46,9 @@ var DefaultLimits = Limits{
 	PerNumber:    ratelimit.Rule{Scope: "phone-to", Limit: 3, Window: 10 * time.Minute},
 	PerNumberDay: ratelimit.Rule{Scope: "phone-to-day", Limit: 10, Window: 24 * time.Hour},
 	PerUser:      ratelimit.Rule{Scope: "phone-user", Limit: 5, Window: time.Hour},
+	PerUserDay:   ratelimit.Rule{Scope: "phone-user-day", Limit: 15, Window: 24 * time.Hour},
 	PerIP:        ratelimit.Rule{Scope: "phone-ip", Limit: 10, Window: time.Hour},
+	PerIPDay:     ratelimit.Rule{Scope: "phone-ip-day", Limit: 50, Window: 24 * time.Hour},
 	DialCodeDay:  500,
 	GlobalHour:   1000,
 	BreakerOpen:  time.Hour,
@@ -204,7 +208,9 @@ func (g *Guard) check(ctx context.Context, s Send) error {
 		{"number", l.PerNumber, s.DestKey},
 		{"number-day", l.PerNumberDay, s.DestKey},
 		{"user", l.PerUser, user},
+		{"user-day", l.PerUserDay, user},
 		{"ip", l.PerIP, ip},
+		{"ip-day", l.PerIPDay, ip},
 	}
 	if !s.Decoy {
 		if n := l.dialCodeCap(s.Number.DialCode()); n > 0 {
