@@ -43,6 +43,7 @@ type cli struct {
 	Audit   auditCmd   `cmd:"" help:"Show security events from the audit log."`
 	Method  methodCmd  `cmd:"" help:"Manage users' verification methods."`
 	Policy  policyCmd  `cmd:"" help:"Show or change the recovery policy."`
+	Phone   phoneCmd   `cmd:"" help:"Phone codes: show or reset the toll-fraud circuit breaker."`
 	Bench   benchCmd   `cmd:"" help:"Measure token-endpoint requests/s and latency against a running server (loopback only)."`
 
 	Authenticator authenticatorCmd `cmd:"" help:"The Latchkey Authenticator: approve sign-in requests and show TOTP codes."` // H8
