@@ -3,9 +3,9 @@ package plugin_test
 import (
 	"net/url"
 	"slices"
-	"strings"
 	"testing"
 
+	"github.com/latchkeyid/latchkey/plugin/plugintest"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 	"github.com/latchkeyid/latchkey/provider/providertest/chrometest"
@@ -19,36 +19,21 @@ import (
 func TestBrowserRecoverByEmail(t *testing.T) {
 	x := startE2E(t, dbtest.URL(t, dbtest.SQLite))
 	const home = "alice.home@example.net"
-	x.enrollEmail(t, home)
-	// cmd/latchkey serves the CAPTCHA pictures; startE2E does not.
-	b := chrometest.Start(t, chrometest.Trust(x.s.HTTP.Certificate()))
+	x.EnrollEmail(t, home)
+	b := chrometest.Start(t, chrometest.Trust(x.Server.HTTP.Certificate()))
 	tab := b.NewDevice()
-	rp := x.s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect, "openid")
+	rp := x.Server.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect, "openid")
 	a := rp.Start()
 
-	tab.Go(a.URL)
-	tab.WaitText("h1", "Sign in")
-	tab.ClickText("a", "Can't access your account?")
-	tab.WaitText("h1", "Get back into your account")
-	id := tab.Attr(`input[name="captcha_id"]`, "value")
-	var answer strings.Builder
-	for _, d := range x.captcha.Store().Get(id, false) {
-		answer.WriteByte('0' + d)
-	}
+	plugintest.OpenRecoveryInTab(tab, a.URL)
 	tab.WaitFor("the CAPTCHA picture", func() bool {
 		return chrometest.Eval[bool](tab, `(function(){var i=document.querySelector("main img");return !!i&&i.complete&&i.naturalWidth>0})()`)
 	})
-	tab.Type("#username", pt.Username)
-	tab.Type("#captcha", answer.String())
-	tab.ClickText("button", "Next")
-	tab.WaitText("h1", "Why are you having trouble signing in?")
-	tab.ClickText("label", "I forgot my password")
-	tab.ClickText("button", "Next")
-	tab.WaitText("h1", "Verify it's you")
+	x.RecoverInTab(tab)
 	tab.ClickText("label", "a•••e@example.net")
 	tab.ClickText("button", "Next")
 	tab.WaitText("main", "We sent a code to")
-	tab.Type("#code", x.code(t, home))
+	tab.Type("#code", x.MailCode(t, home))
 	tab.ClickText("button", "Verify")
 	tab.WaitText("h1", "Choose a new password")
 
@@ -79,7 +64,7 @@ func TestBrowserRecoverByEmail(t *testing.T) {
 	if err := tok.IDToken.Claims(&claims); err != nil || !slices.Equal(claims.AMR, []string{"email"}) {
 		t.Errorf("amr %v (%v), want [email]", claims.AMR, err)
 	}
-	if _, err := x.s.Users.Authenticate(t.Context(), pt.Username, newPW); err != nil {
+	if _, err := x.Server.Users.Authenticate(t.Context(), pt.Username, newPW); err != nil {
 		t.Errorf("the new password does not sign in: %v", err)
 	}
 	tab.NoProblems()

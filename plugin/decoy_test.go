@@ -53,8 +53,8 @@ func TestDecoyPhonesFollowRegion(t *testing.T) {
 		x := startAll(t, dbURL, "GB", "mobile", "alternate-phone", "office-phone")
 		seen := map[string]bool{}
 		for i := range 20 { // a row missing from all 20: about 3 in a million
-			b := x.s.NewBrowser(t)
-			methods := x.recoverStart(t, b, "", "nobody-"+string(rune('a'+i)))
+			b := x.Server.NewBrowser(t)
+			methods := x.RecoverStart(t, b, "", "nobody-"+string(rune('a'+i)))
 			rows := methods.Doc.Find(`input[name="enrollment"]`).Map(func(_ int, s *goquery.Selection) string {
 				return strings.Join(strings.Fields(s.Parent().Text()), " ")
 			})
@@ -90,45 +90,45 @@ var (
 func TestDecoyOtherKinds(t *testing.T) {
 	dbtestEach(t, func(t *testing.T, dbURL string) {
 		x := startAll(t, dbURL, "US", "push")
-		dev := x.enrollPush(t)
+		dev, _ := x.EnrollPush(t, "test phone")
 		ctx := t.Context()
 		waiting := func(login string) (*pt.Browser, *pt.Page) {
-			b := x.s.NewBrowser(t)
-			methods := x.recoverStart(t, b, "", login)
+			b := x.Server.NewBrowser(t)
+			methods := x.RecoverStart(t, b, "", login)
 			return b, mustPage(t, b.Submit(methods, "form", map[string]string{"enrollment": optionFor(t, methods, "notification")}),
 				"I approved it, continue")
 		}
 		// Tags only (the number is text), ids of flows and pushes scrubbed.
 		shape := func(p *pt.Page) string { return anyID.ReplaceAllString(structure(p.Body), "X") }
 		_, real := waiting(pt.Username)
-		reqs, err := x.cli.Pending(ctx, dev, 0)
+		reqs, err := x.Client.Pending(ctx, dev, 0)
 		if err != nil || len(reqs) != 1 {
 			t.Fatalf("device: %+v %v", reqs, err)
 		}
-		if _, err := x.cli.Decide(ctx, dev, reqs[0].ID, push.Deny, ""); err != nil {
+		if _, err := x.Client.Decide(ctx, dev, reqs[0].ID, push.Deny, ""); err != nil {
 			t.Fatal(err)
 		}
 		b, decoy := waiting("nobody-at-all")
 		if shape(decoy) != shape(real) || !pushNumber.MatchString(decoy.Body) {
 			t.Fatalf("decoy push page differs:\n%s\nvs\n%s", shape(decoy), shape(real))
 		}
-		if reqs, _ := x.cli.Pending(ctx, dev, 0); len(reqs) != 0 {
+		if reqs, _ := x.Client.Pending(ctx, dev, 0); len(reqs) != 0 {
 			t.Fatalf("a decoy push reached a device: %+v", reqs)
 		}
 		mustPage(t, b.Submit(decoy, `form[action$="/verify"]`, nil), "Waiting for your answer")
-		x.s.Clock.Advance(push.TTL)
+		x.Server.Clock.Advance(push.TTL)
 		if r := b.Submit(decoy, `form[action$="/verify"]`, nil); r.Page == nil || r.Page.Status != http.StatusOK ||
 			strings.Contains(r.Page.Body, "Choose a new password") || !strings.Contains(r.Page.Body, "Choose a method to try again") {
 			t.Fatalf("an expired decoy push: %s\n%s", r, r.Page.Body)
 		}
 
-		x.setMethods(t, "alternate-phone", "office-phone")
-		before := x.gw.Requests()
-		b = x.s.NewBrowser(t)
-		methods := x.recoverStart(t, b, "", "nobody-at-all")
+		x.SetMethods(t, "alternate-phone", "office-phone")
+		before := x.Gateway.Requests()
+		b = x.Server.NewBrowser(t)
+		methods := x.RecoverStart(t, b, "", "nobody-at-all")
 		code := mustPage(t, b.Submit(methods, "form", map[string]string{"enrollment": optionFor(t, methods, "Call my")}), "We sent a code")
 		mustPage(t, b.Submit(code, `form[action$="/verify"]`, map[string]string{"code": "12345678"}), "That did not work")
-		if x.gw.Requests() != before {
+		if x.Gateway.Requests() != before {
 			t.Fatal("a decoy call reached the gateway")
 		}
 	})
@@ -140,11 +140,11 @@ func TestDecoyOtherKinds(t *testing.T) {
 func TestMethodPageGenericWithPhones(t *testing.T) {
 	dbtestEach(t, func(t *testing.T, dbURL string) {
 		x := startAll(t, dbURL, "US", "push", "mobile", "alternate-phone", "email")
-		x.enrollPush(t)
-		x.enrollPhone(t, method.Mobile, "+12015550150")
+		x.EnrollPush(t, "test phone")
+		x.EnrollPhone(t, method.Mobile, method.Input{"phone": "+12015550150"}, "+12015550150")
 		page := func(login string) string {
-			b := x.s.NewBrowser(t)
-			return structure(x.recoverStart(t, b, "", login).Body)
+			b := x.Server.NewBrowser(t)
+			return structure(x.RecoverStart(t, b, "", login).Body)
 		}
 		want := page(pt.Username)
 		for _, login := range []string{"nobody-at-all", "someone.else@example.org", "carol"} {

@@ -1,8 +1,6 @@
 package plugin_test
 
 import (
-	"context"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,30 +8,14 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
-	"github.com/labstack/echo/v4"
 
 	"github.com/latchkeyid/latchkey/plugin"
-	"github.com/latchkeyid/latchkey/plugin/authenticator"
-	"github.com/latchkeyid/latchkey/plugin/captcha"
 	"github.com/latchkeyid/latchkey/plugin/method"
-	"github.com/latchkeyid/latchkey/plugin/method/email"
 	"github.com/latchkeyid/latchkey/plugin/method/phone"
 	"github.com/latchkeyid/latchkey/plugin/method/push"
-	"github.com/latchkeyid/latchkey/plugin/method/questions"
 	"github.com/latchkeyid/latchkey/plugin/method/totp"
-	"github.com/latchkeyid/latchkey/plugin/policy"
-	"github.com/latchkeyid/latchkey/plugin/ratelimit"
-	"github.com/latchkeyid/latchkey/plugin/schema"
-	"github.com/latchkeyid/latchkey/plugin/sender"
-	"github.com/latchkeyid/latchkey/plugin/sender/outbox"
-	"github.com/latchkeyid/latchkey/plugin/sender/twilio"
-	"github.com/latchkeyid/latchkey/plugin/sender/twilio/twiliotest"
-	"github.com/latchkeyid/latchkey/provider"
-	"github.com/latchkeyid/latchkey/provider/db"
-	"github.com/latchkeyid/latchkey/provider/password"
+	"github.com/latchkeyid/latchkey/plugin/plugintest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
-	"github.com/latchkeyid/latchkey/ui"
-	lkmail "github.com/latchkeyid/latchkey/ui/mail"
 )
 
 // Issue 4 (UI): the real provider with every method mounted — the
@@ -41,241 +23,16 @@ import (
 // three phones through the Twilio-compatible server on loopback, email
 // and security questions.
 
-// appSignIn presents the provider as cmd does: embedding it, so the
-// optional AppNamer comes along with the provider's own method.
-type appSignIn struct{ *provider.Provider }
-
-func (a appSignIn) Current(c echo.Context) (plugin.Account, bool) {
-	acc, ok := a.Provider.Current(c)
-	return plugin.Account(acc), ok
-}
-
-var (
-	_ plugin.SignIn   = appSignIn{}
-	_ plugin.AppNamer = appSignIn{}
-)
-
-type allMethods struct {
-	s       *pt.Server
-	gw      *twiliotest.Server
-	store   *method.Store
-	policy  *policy.Store
-	captcha *captcha.BuiltinVerifier
-	push    *push.Method
-	totp    *totp.Method
-	phones  map[method.Name]*phone.Method
-	cli     *authenticator.Client
-}
-
 // startAll runs the provider and plugin with every method; region is the
 // deployment's LATCHKEY_DEFAULT_REGION and methods the policy's list.
-func startAll(t *testing.T, dbURL, region string, methods ...string) *allMethods {
-	x := &allMethods{gw: twiliotest.New(t), phones: map[method.Name]*phone.Method{}}
-	h := &hook{}
-	x.s = pt.Start(t, dbURL, pt.Config{
-		Provider: func(o *provider.Options) { o.AfterSignIn = h },
-		Mount: func(s *pt.Server, e *echo.Echo) {
-			ctx := context.Background()
-			if err := db.Migrate(ctx, s.DB, schema.Set()); err != nil {
-				t.Fatal(err)
-			}
-			q := sender.NewQueue(s.DB, s.Keyring, []sender.Sender{outbox.New()}, sender.WithQueueClock(s.Clock.Now))
-			x.store = method.NewStore(s.DB, method.WithStoreClock(s.Clock.Now))
-			codes := method.NewCodes(s.DB, s.Keyring, method.WithCodeClock(s.Clock.Now))
-			tmpl, err := lkmail.New(s.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			x.push, err = push.New(s.DB, x.store, s.Keyring, push.Config{Issuer: s.URL, Audit: s.Audit, Now: s.Clock.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			x.push.Routes(e.Group(""))
-			x.totp = totp.New(x.store, s.Keyring, s.URL, totp.WithClock(s.Clock.Now))
-			cl, err := twilio.New(x.gw.Config())
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Room for the sends of a test; the cool-down stays.
-			limits := phone.DefaultLimits
-			limits.PerNumber.Limit, limits.PerUser.Limit, limits.PerIP.Limit = 50, 50, 50
-			phones, _, err := phone.Methods(codes, s.Keyring, ratelimit.New(s.DB, ratelimit.WithClock(s.Clock.Now)), phone.Setup{
-				SMS: cl.SMS(), Voice: cl.Voice(), DefaultRegion: region, Audit: s.Audit, Log: slog.New(slog.DiscardHandler), Limits: &limits,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, m := range phones {
-				x.phones[m.Name()] = m.(*phone.Method)
-			}
-			x.policy = policy.NewStore(s.DB, policy.Default(methods))
-			qs := questions.New(s.DB, password.NewHasher(fastHash), s.Keyring, func(ctx context.Context) (int, int, error) {
-				p, err := x.policy.Get(ctx)
-				return p.QuestionsRegister, p.QuestionsAsk, err
-			})
-			// Registry order is not the page's order: the page sorts.
-			reg, err := method.NewRegistry(append([]method.Method{email.New(codes, q, tmpl, s.Keyring), qs, x.totp}, append(phones, x.push)...)...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pol, err := x.policy.Get(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pol.Methods, pol.RegisterAtSignIn = methods, false
-			if err := x.policy.Set(ctx, pol); err != nil {
-				t.Fatal(err)
-			}
-			x.captcha = captcha.NewBuiltin(s.DB, captcha.WithClock(s.Clock.Now))
-			r, err := ui.New()
-			if err != nil {
-				t.Fatal(err)
-			}
-			h.p, err = plugin.Mount(e.Group(""), plugin.Deps{
-				DB: s.DB, Users: s.Users, Audit: s.Audit, Keys: s.Keyring, Methods: reg, Enrollments: x.store,
-				Codes: codes, Policy: x.policy, Queue: q, Captcha: x.captcha, SignIn: appSignIn{s.Provider},
-				Renderer: r, Issuer: s.URL, Now: s.Clock.Now, Mail: tmpl,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-		},
-	})
-	x.cli = &authenticator.Client{HTTP: x.s.HTTP.Client(), Now: x.s.Clock.Now}
-	return x
+func startAll(t *testing.T, dbURL, region string, methods ...string) *plugintest.Env {
+	return plugintest.Start(t, dbURL, plugintest.Options{Methods: methods, Region: region, PhoneLimits: func(l *phone.Limits) {
+		// Room for the sends of a test; the cool-down stays.
+		l.PerNumber.Limit, l.PerUser.Limit, l.PerIP.Limit = 50, 50, 50
+	}})
 }
 
-var allKinds = []string{"push", "totp", "mobile", "alternate-phone", "office-phone", "email", "questions"}
-
-func (x *allMethods) ref() method.Ref {
-	u := x.s.User
-	return method.Ref{ID: u.ID, Username: u.Username, Email: u.Email}
-}
-
-// setMethods enables methods in the policy.
-func (x *allMethods) setMethods(t *testing.T, methods ...string) {
-	t.Helper()
-	pol, err := x.policy.Get(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol.Methods = methods
-	if err := x.policy.Set(t.Context(), pol); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// enrollPhone registers e164 for the test user as kind, proven by the
-// code the gateway received.
-func (x *allMethods) enrollPhone(t *testing.T, kind method.Name, e164 string) method.Enrollment {
-	t.Helper()
-	ctx := t.Context()
-	p, err := x.phones[kind].Begin(ctx, "enroll-"+string(kind), x.ref(), method.Input{"phone": e164})
-	if err != nil {
-		t.Fatal(err)
-	}
-	en, res, err := x.phones[kind].Finish(ctx, "enroll-"+string(kind), x.ref(), p, method.Input{"code": x.gw.Code(e164)})
-	if err != nil || !res.OK {
-		t.Fatalf("enroll: %v %+v", err, res)
-	}
-	if err := x.store.Add(ctx, &en, 0); err != nil {
-		t.Fatal(err)
-	}
-	x.s.Clock.Advance(2 * time.Minute) // past the cool-down of the registration's code
-	return en
-}
-
-// enrollTOTP registers an authenticator app and returns its secret.
-func (x *allMethods) enrollTOTP(t *testing.T) string {
-	t.Helper()
-	ctx := t.Context()
-	p, err := x.totp.Begin(ctx, "enroll-totp", x.ref(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, _ := totp.Code(p.Prompt.Secret, x.s.Clock.Now())
-	en, res, err := x.totp.Finish(ctx, "enroll-totp", x.ref(), p, method.Input{"code": code})
-	if err != nil || !res.OK {
-		t.Fatalf("enroll totp: %v %+v", err, res)
-	}
-	if err := x.store.Add(ctx, &en, 0); err != nil {
-		t.Fatal(err)
-	}
-	x.s.Clock.Advance(30 * time.Second)
-	return p.Prompt.Secret
-}
-
-// enrollPush registers a test authenticator device.
-func (x *allMethods) enrollPush(t *testing.T) *authenticator.Device {
-	t.Helper()
-	ctx := t.Context()
-	p, err := x.push.Begin(ctx, "enroll-push", x.ref(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, err := x.cli.Enroll(ctx, p.Prompt.Link, "test phone", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	en, res, err := x.push.Finish(ctx, "enroll-push", x.ref(), p, method.Input{push.FieldCode: dev.PairingCode})
-	if err != nil || !res.OK {
-		t.Fatalf("enroll push: %v %+v", err, res)
-	}
-	if err := x.store.Add(ctx, &en, 0); err != nil {
-		t.Fatal(err)
-	}
-	return dev
-}
-
-// signIn signs the test user in through an RP and returns the browser.
-func (x *allMethods) signIn(t *testing.T) *pt.Browser {
-	t.Helper()
-	rp := x.s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
-	b := x.s.NewBrowser(t)
-	if res := b.SignIn(mustPage(t, b.Get(rp.Start().URL), "Sign in"), pt.Username, pt.Password); res.Redirect == nil {
-		t.Fatalf("sign-in: %s", res)
-	}
-	return b
-}
-
-// stepUpTOTP passes the step-up of /security-info with the app's code.
-func (x *allMethods) stepUpTOTP(t *testing.T, b *pt.Browser, secret string) *pt.Page {
-	t.Helper()
-	info := mustPage(t, b.Get(x.s.URL+"/security-info"), "Before you view or change your security info")
-	if strings.Contains(info.Text("fieldset"), "authenticator app Authenticator app") {
-		t.Fatalf("the app's row repeats its name: %s", info.Text("fieldset"))
-	}
-	code := mustPage(t, b.Submit(info, "form", map[string]string{"enrollment": optionFor(t, info, "authenticator app")}), "Code")
-	c, _ := totp.Code(secret, x.s.Clock.Now())
-	x.s.Clock.Advance(30 * time.Second)
-	return mustPage(t, b.Submit(code, "form", map[string]string{"code": c}), "Add sign-in method")
-}
-
-// recoverStart walks from the RP's sign-in page (startURL) or /recover
-// (startURL "") to the method page.
-func (x *allMethods) recoverStart(t *testing.T, b *pt.Browser, startURL, login string) *pt.Page {
-	t.Helper()
-	var start *pt.Page
-	if startURL == "" {
-		start = mustPage(t, b.Get(x.s.URL+"/recover"), "Get back into your account")
-	} else {
-		page := mustPage(t, b.Get(startURL), "Sign in")
-		href, _ := page.Doc.Find(`a:contains("Can't access your account?")`).Attr("href")
-		start = mustPage(t, b.Get(page.URL.ResolveReference(mustURL(href)).String()), "Get back into your account")
-	}
-	choice := mustPage(t, b.Submit(start, `form[action="/recover"]`, map[string]string{"username": login, "captcha": x.solveCaptcha(start)}),
-		"I forgot my password")
-	return mustPage(t, b.Submit(choice, "form", map[string]string{"intent": "reset"}), "Verify it's you")
-}
-
-func (x *allMethods) solveCaptcha(p *pt.Page) string {
-	id, _ := p.Doc.Find(`input[name="captcha_id"]`).Attr("value")
-	var s strings.Builder
-	for _, d := range x.captcha.Store().Get(id, false) {
-		s.WriteByte('0' + d)
-	}
-	return s.String()
-}
+var allKinds = plugintest.AllMethods
 
 // links lists the texts and targets of the links matched by sel.
 func links(p *pt.Page, sel string) (texts, hrefs []string) {
@@ -311,9 +68,9 @@ func TestEndToEndAddList(t *testing.T) {
 		x := startAll(t, dbURL, "US", allKinds...)
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				x.setMethods(t, tc.methods...)
-				b := x.signIn(t) // no methods yet: a fresh sign-in may add the first
-				info := mustPage(t, b.Get(x.s.URL+"/security-info"), "Add sign-in method")
+				x.SetMethods(t, tc.methods...)
+				b := x.SignIn(t) // no methods yet: a fresh sign-in may add the first
+				info := mustPage(t, b.Get(x.Server.URL+"/security-info"), "Add sign-in method")
 				texts, hrefs := links(info, `ul.methods a[href^="/security-info/add/"]`)
 				if !slices.Equal(texts, tc.wantTexts) {
 					t.Fatalf("add list %q, want %q", texts, tc.wantTexts)
@@ -324,7 +81,7 @@ func TestEndToEndAddList(t *testing.T) {
 				if hrefs[0] != tc.wantApp {
 					t.Fatalf("authenticator entry leads to %s, want %s", hrefs[0], tc.wantApp)
 				}
-				page := mustPage(t, b.Get(x.s.URL+"/security-info/add/app"), "Add ")
+				page := mustPage(t, b.Get(x.Server.URL+"/security-info/add/app"), "Add ")
 				if tc.wantApp != "/security-info/add/app" {
 					if page.URL.Path != tc.wantApp {
 						t.Fatalf("one app enabled: the chooser did not go straight to %s (%s)", tc.wantApp, page.URL)
@@ -338,18 +95,18 @@ func TestEndToEndAddList(t *testing.T) {
 					t.Fatalf("chooser %q %q:\n%s", texts, hrefs, page.Body)
 				}
 				// The forced-registration link keeps its flow through the chooser.
-				if p := mustPage(t, b.Get(x.s.URL+"/security-info/add/app?register=FLOW1"), "Latchkey Authenticator"); !strings.Contains(p.Body, `href="/security-info/add/push?register=FLOW1"`) {
+				if p := mustPage(t, b.Get(x.Server.URL+"/security-info/add/app?register=FLOW1"), "Latchkey Authenticator"); !strings.Contains(p.Body, `href="/security-info/add/push?register=FLOW1"`) {
 					t.Fatalf("chooser drops register:\n%s", p.Body)
 				}
 
-				totpAdd := mustPage(t, b.Get(x.s.URL+hrefs[1]), "Add Authenticator app")
+				totpAdd := mustPage(t, b.Get(x.Server.URL+hrefs[1]), "Add Authenticator app")
 				qr := mustPage(t, b.Submit(totpAdd, "form", nil), "Scan this code")
 				uri, _ := qr.Doc.Find(`input#otpauth`).Attr("value")
 				href, _ := qr.Doc.Find(`a[href^="otpauth://totp/"]`).Attr("href")
 				if !strings.HasPrefix(uri, "otpauth://totp/") || href != uri || !strings.Contains(uri, "secret="+qr.Text("code")) {
 					t.Fatalf("otpauth link %q / %q not shown:\n%s", uri, href, qr.Body)
 				}
-				c, _ := totp.Code(qr.Text("code"), x.s.Clock.Now())
+				c, _ := totp.Code(qr.Text("code"), x.Server.Clock.Now())
 				// Still the fresh sign-in that added every method: the
 				// list stays open for a second one, without a cool-down.
 				first := mustPage(t, b.Submit(qr, "form", map[string]string{"code": c}), "Add sign-in method")
@@ -359,9 +116,9 @@ func TestEndToEndAddList(t *testing.T) {
 
 				// Registered later, listed after the app all the same; the
 				// sign-in is no longer fresh, so a step-up comes first.
-				x.enrollPhone(t, method.Mobile, "+12015550120")
-				x.s.Clock.Advance(plugin.StepUpWindow)
-				list := x.stepUpTOTP(t, b, qr.Text("code"))
+				x.EnrollPhone(t, method.Mobile, method.Input{"phone": "+12015550120"}, "+12015550120")
+				x.Server.Clock.Advance(plugin.StepUpWindow)
+				list := x.StepUpTOTP(t, b, qr.Text("code"))
 				titles := list.Doc.Find(`ul.methods li strong`).Map(func(_ int, s *goquery.Selection) string { return s.Text() })
 				if len(titles) != 2 || titles[0] != "Authenticator app" || titles[1] != "Phone" {
 					t.Fatalf("registered methods %q, want the app first", titles)
@@ -380,16 +137,16 @@ func TestEndToEndAddList(t *testing.T) {
 func TestEndToEndAddPhone(t *testing.T) {
 	dbtestEach(t, func(t *testing.T, dbURL string) {
 		x := startAll(t, dbURL, "US", allKinds...)
-		secret := x.enrollTOTP(t)
-		b := x.signIn(t)
-		x.stepUpTOTP(t, b, secret)
+		secret := x.EnrollTOTP(t)
+		b := x.SignIn(t)
+		x.StepUpTOTP(t, b, secret)
 
-		office := mustPage(t, b.Get(x.s.URL+"/security-info/add/office-phone"), "Add Office phone")
+		office := mustPage(t, b.Get(x.Server.URL+"/security-info/add/office-phone"), "Add Office phone")
 		if v, _ := office.Doc.Find(`select[name="country"] option[selected]`).Attr("value"); v != "US" ||
 			office.Doc.Find(`input[name="extension"]`).Length() != 1 || office.Doc.Find(`input[name="channel"]`).Length() != 0 {
 			t.Fatalf("office phone form:\n%s", office.Body)
 		}
-		before := x.gw.Requests()
+		before := x.Gateway.Requests()
 		for _, bad := range []struct{ phone, why string }{
 			{"+1 900 234 5678", "Premium-rate numbers"},
 			{"12", "isn&#39;t a valid phone number"},
@@ -400,30 +157,30 @@ func TestEndToEndAddPhone(t *testing.T) {
 				t.Fatalf("the form lost what was typed (%q):\n%s", v, page.Body)
 			}
 		}
-		if x.gw.Requests() != before {
+		if x.Gateway.Requests() != before {
 			t.Fatal("a refused number reached the gateway")
 		}
 
-		mobile := mustPage(t, b.Get(x.s.URL+"/security-info/add/mobile"), "Add Phone")
+		mobile := mustPage(t, b.Get(x.Server.URL+"/security-info/add/mobile"), "Add Phone")
 		if mobile.Doc.Find(`input[name="channel"][value="sms"]`).Length() != 1 || mobile.Doc.Find(`input[name="channel"][value="voice"]`).Length() != 1 ||
 			mobile.Doc.Find(`input[name="extension"]`).Length() != 0 || !strings.Contains(mobile.Body, "Call me with a code") {
 			t.Fatalf("mobile form:\n%s", mobile.Body)
 		}
 		t.Run("gateway-failure", func(t *testing.T) {
-			x.gw.Fail(http.StatusServiceUnavailable, "<html>secret-internal-detail</html>")
-			defer x.gw.Fail(0, "")
+			x.Gateway.Fail(http.StatusServiceUnavailable, "<html>secret-internal-detail</html>")
+			defer x.Gateway.Fail(0, "")
 			page := mustPage(t, b.Submit(mobile, "form", map[string]string{"phone": "201 555 0130", "country": "US", "channel": "sms"}),
 				"reach your phone")
 			if page.Status != http.StatusOK || strings.Contains(page.Body, "secret-internal-detail") || page.Doc.Find(`input[name="phone"]`).Length() != 1 {
 				t.Fatalf("gateway failure page (%d):\n%s", page.Status, page.Body)
 			}
 		})
-		x.s.Clock.Advance(2 * time.Minute)
-		calls, texts := len(x.gw.Calls()), len(x.gw.Messages())
+		x.Server.Clock.Advance(2 * time.Minute)
+		calls, texts := len(x.Gateway.Calls()), len(x.Gateway.Messages())
 		sent := mustPage(t, b.Submit(mobile, "form", map[string]string{"phone": "201 555 0131", "country": "US", "channel": "voice"}), "We sent a code")
-		if len(x.gw.Calls()) != calls+1 || len(x.gw.Messages()) != texts || sent.Doc.Find(`input[name="phone"]`).Length() != 0 ||
+		if len(x.Gateway.Calls()) != calls+1 || len(x.Gateway.Messages()) != texts || sent.Doc.Find(`input[name="phone"]`).Length() != 0 ||
 			!strings.Contains(sent.Body, "by text message or call") {
-			t.Fatalf("call me: %d calls, %d texts; page:\n%s", len(x.gw.Calls())-calls, len(x.gw.Messages())-texts, sent.Body)
+			t.Fatalf("call me: %d calls, %d texts; page:\n%s", len(x.Gateway.Calls())-calls, len(x.Gateway.Messages())-texts, sent.Body)
 		}
 		t.Run("toll-fraud-limit", func(t *testing.T) {
 			// The same number again at once: the per-number cool-down.
@@ -437,7 +194,7 @@ func TestEndToEndAddPhone(t *testing.T) {
 		if wrong.Doc.Find(`input[name="code"]`).Length() != 1 || !strings.Contains(wrong.Body, "by text message or call") {
 			t.Fatalf("wrong code page is not the phone form's code step:\n%s", wrong.Body)
 		}
-		list := mustPage(t, b.Submit(wrong, "form", map[string]string{"code": x.gw.CallCode("+12015550131")}), "Phone")
+		list := mustPage(t, b.Submit(wrong, "form", map[string]string{"code": x.Gateway.CallCode("+12015550131")}), "Phone")
 		if !strings.Contains(list.Body, "••31") {
 			t.Fatalf("the new phone is not listed:\n%s", list.Body)
 		}
@@ -452,9 +209,9 @@ func TestEndToEndAddPhone(t *testing.T) {
 func TestEndToEndTextOrCall(t *testing.T) {
 	dbtestEach(t, func(t *testing.T, dbURL string) {
 		x := startAll(t, dbURL, "US", allKinds...)
-		x.enrollPhone(t, method.Mobile, "+12015550140")
-		x.enrollPhone(t, method.AlternatePhone, "+12015550141")
-		x.enrollTOTP(t)
+		x.EnrollPhone(t, method.Mobile, method.Input{"phone": "+12015550140"}, "+12015550140")
+		x.EnrollPhone(t, method.AlternatePhone, method.Input{"phone": "+12015550141"}, "+12015550141")
+		x.EnrollTOTP(t)
 		// The app first though registered last, then a row per delivery.
 		wantRows := []string{"Enter a code from your authenticator app", "Text my mobile phone +1 ••• ••• ••40",
 			"Call my mobile phone +1 ••• ••• ••40", "Call my alternate phone +1 ••• ••• ••41"}
@@ -462,13 +219,13 @@ func TestEndToEndTextOrCall(t *testing.T) {
 		// send picks the row and reports what reached the gateway.
 		send := func(t *testing.T, b *pt.Browser, page *pt.Page, row string) (calls, texts int, next *pt.Page) {
 			t.Helper()
-			x.s.Clock.Advance(2 * time.Minute) // past the per-number cool-down
-			c, m := len(x.gw.Calls()), len(x.gw.Messages())
+			x.Server.Clock.Advance(2 * time.Minute) // past the per-number cool-down
+			c, m := len(x.Gateway.Calls()), len(x.Gateway.Messages())
 			res := b.Submit(page, "form", map[string]string{"enrollment": optionFor(t, page, row)})
 			if res.Page == nil || res.Page.Status != http.StatusOK {
 				t.Fatalf("%s: %s", row, res)
 			}
-			return len(x.gw.Calls()) - c, len(x.gw.Messages()) - m, res.Page
+			return len(x.Gateway.Calls()) - c, len(x.Gateway.Messages()) - m, res.Page
 		}
 		rowsOf := func(p *pt.Page) []string {
 			return p.Doc.Find(`input[name="enrollment"]`).Map(func(_ int, s *goquery.Selection) string {
@@ -484,8 +241,8 @@ func TestEndToEndTextOrCall(t *testing.T) {
 			{"Call my alternate phone", 1, 0},
 		} {
 			t.Run("recover-"+strings.ReplaceAll(strings.ToLower(tc.row), " ", "-"), func(t *testing.T) {
-				b := x.s.NewBrowser(t)
-				methods := x.recoverStart(t, b, "", pt.Username)
+				b := x.Server.NewBrowser(t)
+				methods := x.RecoverStart(t, b, "", pt.Username)
 				if rows := rowsOf(methods); !slices.Equal(rows, wantRows) || methods.Doc.Find(`select[name="channel"]`).Length() != 0 {
 					t.Fatalf("rows %q, want %q", rows, wantRows)
 				}
@@ -496,28 +253,28 @@ func TestEndToEndTextOrCall(t *testing.T) {
 			})
 		}
 		t.Run("recover-gateway-failure", func(t *testing.T) {
-			b := x.s.NewBrowser(t)
-			methods := x.recoverStart(t, b, "", pt.Username)
-			x.gw.Fail(http.StatusBadGateway, "<html>secret-internal-detail</html>")
+			b := x.Server.NewBrowser(t)
+			methods := x.RecoverStart(t, b, "", pt.Username)
+			x.Gateway.Fail(http.StatusBadGateway, "<html>secret-internal-detail</html>")
 			_, _, again := send(t, b, methods, "Call my mobile phone")
 			if !strings.Contains(again.Body, "reach your phone. Please pick another method.") || strings.Contains(again.Body, "secret-internal-detail") ||
 				!slices.Equal(rowsOf(again), wantRows) {
 				t.Fatalf("after a gateway failure:\n%s", again.Body)
 			}
-			x.gw.Fail(0, "")
+			x.Gateway.Fail(0, "")
 			if _, texts, page := send(t, b, again, "Text my mobile phone"); texts != 1 || !strings.Contains(page.Body, "We sent a code") {
 				t.Fatalf("another try after the failure:\n%s", page.Body)
 			}
 		})
 
-		b := x.signIn(t)
-		info := mustPage(t, b.Get(x.s.URL+"/security-info"), "Before you view or change your security info")
+		b := x.SignIn(t)
+		info := mustPage(t, b.Get(x.Server.URL+"/security-info"), "Before you view or change your security info")
 		if rows := rowsOf(info); !slices.Contains(rows, "Call my mobile phone +1 ••• ••• ••40") || !slices.Contains(rows, "Text my mobile phone +1 ••• ••• ••40") {
 			t.Fatalf("step-up rows %q", rows)
 		}
 		t.Run("step-up-gateway-failure", func(t *testing.T) {
-			x.gw.Fail(http.StatusInternalServerError, "secret-internal-detail")
-			defer x.gw.Fail(0, "")
+			x.Gateway.Fail(http.StatusInternalServerError, "secret-internal-detail")
+			defer x.Gateway.Fail(0, "")
 			_, _, again := send(t, b, info, "Text my mobile phone")
 			if !strings.Contains(again.Body, "reach your phone. Please pick another method.") || strings.Contains(again.Body, "secret-internal-detail") ||
 				again.Doc.Find(`input[name="enrollment"]`).Length() != len(rowsOf(info)) {
@@ -528,7 +285,7 @@ func TestEndToEndTextOrCall(t *testing.T) {
 		if calls != 1 || texts != 0 {
 			t.Fatalf("step-up call: %d calls, %d texts", calls, texts)
 		}
-		mustPage(t, b.Submit(code, "form", map[string]string{"code": x.gw.CallCode("+12015550140")}), "Add sign-in method")
+		mustPage(t, b.Submit(code, "form", map[string]string{"code": x.Gateway.CallCode("+12015550140")}), "Add sign-in method")
 	})
 }
 
@@ -538,9 +295,9 @@ func TestEndToEndTextOrCall(t *testing.T) {
 func TestEndToEndPushShowsApp(t *testing.T) {
 	dbtestEach(t, func(t *testing.T, dbURL string) {
 		x := startAll(t, dbURL, "US", allKinds...)
-		dev := x.enrollPush(t)
+		dev, _ := x.EnrollPush(t, "test phone")
 		ctx := t.Context()
-		if got := x.s.Provider.AppName(ctx, "no-such-request"); got != "" {
+		if got := x.Server.Provider.AppName(ctx, "no-such-request"); got != "" {
 			t.Fatalf("AppName of an unknown request = %q", got)
 		}
 		for _, tc := range []struct {
@@ -551,19 +308,19 @@ func TestEndToEndPushShowsApp(t *testing.T) {
 			{"recover-page-alone", "", "", "", "Latchkey"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				x.s.Clock.Advance(push.Window) // a fresh push-bombing window
+				x.Server.Clock.Advance(push.Window) // a fresh push-bombing window
 				startURL := ""
 				if tc.client != "" {
-					startURL = x.s.NewRP(t, tc.client, tc.secret, tc.redirect, "openid").Start().URL
+					startURL = x.Server.NewRP(t, tc.client, tc.secret, tc.redirect, "openid").Start().URL
 				}
-				b := x.s.NewBrowser(t)
-				methods := x.recoverStart(t, b, startURL, pt.Username)
+				b := x.Server.NewBrowser(t)
+				methods := x.RecoverStart(t, b, startURL, pt.Username)
 				mustPage(t, b.Submit(methods, "form", map[string]string{"enrollment": optionFor(t, methods, "notification")}), "I approved it, continue")
-				reqs, err := x.cli.Pending(ctx, dev, 0)
+				reqs, err := x.Client.Pending(ctx, dev, 0)
 				if err != nil || len(reqs) != 1 || reqs[0].App != tc.want {
 					t.Fatalf("device sees %+v (%v), want app %q", reqs, err, tc.want)
 				}
-				if _, err := x.cli.Decide(ctx, dev, reqs[0].ID, push.Deny, ""); err != nil {
+				if _, err := x.Client.Decide(ctx, dev, reqs[0].ID, push.Deny, ""); err != nil {
 					t.Fatal(err)
 				}
 			})
@@ -576,8 +333,8 @@ func TestEndToEndPushShowsApp(t *testing.T) {
 func TestSecurityInfoSignsInAndReturns(t *testing.T) {
 	dbtestEach(t, func(t *testing.T, dbURL string) {
 		x := startAll(t, dbURL, "US", allKinds...)
-		b := x.s.NewBrowser(t)
-		login := mustPage(t, b.Get(x.s.URL+"/security-info"), "Sign in")
+		b := x.Server.NewBrowser(t)
+		login := mustPage(t, b.Get(x.Server.URL+"/security-info"), "Sign in")
 		if got := login.URL.Query().Get("next"); got != "/security-info" {
 			t.Fatalf("sign-in page for Security info: %s", login.URL)
 		}
@@ -593,15 +350,15 @@ func TestSecurityInfoSignsInAndReturns(t *testing.T) {
 func TestMountServesBuiltinCaptcha(t *testing.T) {
 	dbtestEach(t, func(t *testing.T, dbURL string) {
 		x := startAll(t, dbURL, "US", allKinds...)
-		b := x.s.NewBrowser(t)
-		start := mustPage(t, b.Get(x.s.URL+"/recover"), "Get back into your account")
+		b := x.Server.NewBrowser(t)
+		start := mustPage(t, b.Get(x.Server.URL+"/recover"), "Get back into your account")
 		img, _ := start.Doc.Find(`img[src^="/recover/captcha/"]`).Attr("src")
 		wav, _ := start.Doc.Find(`a[href^="/recover/captcha/"]`).Attr("href")
 		if img == "" || wav == "" {
 			t.Fatalf("no CAPTCHA picture or sound on the start page:\n%s", start.Body)
 		}
 		for _, src := range []string{img, wav} {
-			res, err := x.s.HTTP.Client().Get(x.s.URL + src)
+			res, err := x.Server.HTTP.Client().Get(x.Server.URL + src)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -619,25 +376,25 @@ func TestMountServesBuiltinCaptcha(t *testing.T) {
 func TestUnreadableMethodIsUnavailable(t *testing.T) {
 	dbtestEach(t, func(t *testing.T, dbURL string) {
 		x := startAll(t, dbURL, "US", allKinds...)
-		secret := x.enrollTOTP(t)
-		phone := x.enrollPhone(t, method.Mobile, "+12015550177")
-		if err := x.s.DB.Exec("UPDATE sspr_methods SET data = ? WHERE id = ?", []byte("sealed under another secret"), phone.ID).Error; err != nil {
+		secret := x.EnrollTOTP(t)
+		phone := x.EnrollPhone(t, method.Mobile, method.Input{"phone": "+12015550177"}, "+12015550177")
+		if err := x.Server.DB.Exec("UPDATE sspr_methods SET data = ? WHERE id = ?", []byte("sealed under another secret"), phone.ID).Error; err != nil {
 			t.Fatal(err)
 		}
-		before := x.gw.Requests()
-		b := x.s.NewBrowser(t)
-		methods := x.recoverStart(t, b, "", pt.Username)
+		before := x.Gateway.Requests()
+		b := x.Server.NewBrowser(t)
+		methods := x.RecoverStart(t, b, "", pt.Username)
 		page := mustPage(t, b.Submit(methods, "form", map[string]string{"enrollment": optionFor(t, methods, "Text my mobile phone")}), "not available now")
-		if page.Status != http.StatusOK || page.Doc.Find(`input[name="enrollment"]`).Length() < 2 || x.gw.Requests() != before {
+		if page.Status != http.StatusOK || page.Doc.Find(`input[name="enrollment"]`).Length() < 2 || x.Gateway.Requests() != before {
 			t.Fatalf("recovery with an unreadable phone (%d):\n%s", page.Status, page.Body)
 		}
 
-		b = x.signIn(t)
-		info := mustPage(t, b.Get(x.s.URL+"/security-info"), "Before you view or change your security info")
+		b = x.SignIn(t)
+		info := mustPage(t, b.Get(x.Server.URL+"/security-info"), "Before you view or change your security info")
 		page = mustPage(t, b.Submit(info, "form", map[string]string{"enrollment": optionFor(t, info, "Call my mobile phone")}), "not available now")
 		if page.Status != http.StatusOK {
 			t.Fatalf("step-up with an unreadable phone: %d", page.Status)
 		}
-		x.stepUpTOTP(t, b, secret) // the app still works
+		x.StepUpTOTP(t, b, secret) // the app still works
 	})
 }

@@ -18,11 +18,11 @@ import (
 func TestEndToEndForcedRegistration(t *testing.T) {
 	dbtestEach(t, func(t *testing.T, dbURL string) {
 		x := startE2E(t, dbURL)
-		x.setPolicy(t, "max_skips=1")
-		rp := x.s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
+		x.SetPolicy(t, "max_skips=1")
+		rp := x.Server.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
 
 		signIn := func() (*pt.Browser, *pt.AuthRequest, *pt.Result) {
-			b := x.s.NewBrowser(t)
+			b := x.Server.NewBrowser(t)
 			a := rp.Start()
 			login := mustPage(t, b.Get(a.URL), "Sign in")
 			return b, a, b.SignIn(login, pt.Username, pt.Password)
@@ -47,7 +47,7 @@ func TestEndToEndForcedRegistration(t *testing.T) {
 			href, _ := reg.Doc.Find(`a[href*="/security-info/add/email"]`).Attr("href")
 			add := mustPage(t, b.Get(reg.URL.ResolveReference(mustURL(href)).String()), "Email address")
 			codePage := mustPage(t, b.Submit(add, "form", map[string]string{"address": "alice.backup@example.net"}), "We sent a code")
-			back := mustPage(t, b.Submit(codePage, "form", map[string]string{"code": x.code(t, "alice.backup@example.net")}),
+			back := mustPage(t, b.Submit(codePage, "form", map[string]string{"code": x.MailCode(t, "alice.backup@example.net")}),
 				"You have 1")
 			done := b.Submit(back, `form[action$="/continue"]`, nil)
 			if done.Redirect == nil {
@@ -56,7 +56,7 @@ func TestEndToEndForcedRegistration(t *testing.T) {
 			if _, err := rp.Exchange(t.Context(), a, rp.Callback(a, done).Get("code")); err != nil {
 				t.Fatal(err)
 			}
-			ms, _ := x.store.List(t.Context(), x.s.User.ID)
+			ms, _ := x.Store.List(t.Context(), x.Server.User.ID)
 			if len(ms) != 1 || ms[0].Label != "a•••p@example.net" {
 				t.Fatalf("methods %+v", ms)
 			}
@@ -74,40 +74,40 @@ func TestEndToEndForcedRegistration(t *testing.T) {
 func TestEndToEndStepUp(t *testing.T) {
 	dbtestEach(t, func(t *testing.T, dbURL string) {
 		x := startE2E(t, dbURL)
-		x.enrollEmail(t, "alice.home@example.net")
-		x.setPolicy(t, "register_at_signin=false")
-		rp := x.s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
-		b := x.s.NewBrowser(t)
+		x.EnrollEmail(t, "alice.home@example.net")
+		x.SetPolicy(t, "register_at_signin=false")
+		rp := x.Server.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
+		b := x.Server.NewBrowser(t)
 		a := rp.Start()
 		if res := b.SignIn(mustPage(t, b.Get(a.URL), "Sign in"), pt.Username, pt.Password); res.Redirect == nil {
 			t.Fatalf("sign-in: %s", res)
 		}
-		info := mustPage(t, b.Get(x.s.URL+"/security-info"), "Before you view or change your security info")
+		info := mustPage(t, b.Get(x.Server.URL+"/security-info"), "Before you view or change your security info")
 		if strings.Contains(info.Body, "a•••e@example.net</li>") || strings.Contains(info.Body, "Delete") {
 			t.Fatal("methods shown before step-up")
 		}
 		// Adding without step-up is refused too.
-		mustPage(t, b.Get(x.s.URL+"/security-info/add/totp"), "Before you view or change your security info")
+		mustPage(t, b.Get(x.Server.URL+"/security-info/add/totp"), "Before you view or change your security info")
 		code := mustPage(t, b.Submit(info, "form", map[string]string{"enrollment": optionFor(t, info, "a•••e@example.net")}), "We sent a code")
 		wrong := mustPage(t, b.Submit(code, "form", map[string]string{"code": "00000000"}), "That did not work")
-		list := mustPage(t, b.Submit(wrong, "form", map[string]string{"code": x.code(t, "alice.home@example.net")}), "Add sign-in method")
+		list := mustPage(t, b.Submit(wrong, "form", map[string]string{"code": x.MailCode(t, "alice.home@example.net")}), "Add sign-in method")
 
-		add := mustPage(t, b.Get(x.s.URL+"/security-info/add/totp"), "Add Authenticator app")
+		add := mustPage(t, b.Get(x.Server.URL+"/security-info/add/totp"), "Add Authenticator app")
 		qr := mustPage(t, b.Submit(add, "form", nil), "Scan this code")
 		secret := qr.Text("code")
-		c, _ := totp.Code(secret, x.s.Clock.Now())
+		c, _ := totp.Code(secret, x.Server.Clock.Now())
 		list = mustPage(t, b.Submit(qr, "form", map[string]string{"code": c}), "Authenticator app")
-		ms, _ := x.store.List(t.Context(), x.s.User.ID)
-		if len(ms) != 2 || !ms[1].UsableAt.After(x.s.Clock.Now().Add(23*time.Hour)) {
+		ms, _ := x.Store.List(t.Context(), x.Server.User.ID)
+		if len(ms) != 2 || !ms[1].UsableAt.After(x.Server.Clock.Now().Add(23*time.Hour)) {
 			t.Fatalf("second method without the cool-down: %+v", ms)
 		}
-		msg := x.waitMail(t, "alice.home@example.net", "was added")
+		msg := x.WaitMail(t, "alice.home@example.net", "was added")
 		if strings.Contains(msg, secret) {
 			t.Fatal("mail leaks the TOTP secret")
 		}
 		list = mustPage(t, b.Submit(list, `form[action="/security-info/remove"]`, nil), "Add sign-in method")
-		x.waitMail(t, "alice.home@example.net", "was removed")
-		evs, _ := x.s.Audit.List(t.Context(), audit.Filter{UserID: x.s.User.ID})
+		x.WaitMail(t, "alice.home@example.net", "was removed")
+		evs, _ := x.Server.Audit.List(t.Context(), audit.Filter{UserID: x.Server.User.ID})
 		seen := map[string]string{}
 		for _, ev := range evs {
 			seen[ev.Type+"/"+ev.Outcome] = ev.IP
@@ -118,8 +118,8 @@ func TestEndToEndStepUp(t *testing.T) {
 			}
 		}
 		// Ten minutes later the step-up has expired.
-		x.s.Clock.Advance(11 * time.Minute)
-		mustPage(t, b.Get(x.s.URL+"/security-info"), "Before you view or change your security info")
+		x.Server.Clock.Advance(11 * time.Minute)
+		mustPage(t, b.Get(x.Server.URL+"/security-info"), "Before you view or change your security info")
 	})
 }
 
@@ -129,17 +129,17 @@ func TestEndToEndStepUp(t *testing.T) {
 func TestEndToEndUnlock(t *testing.T) {
 	dbtestEach(t, func(t *testing.T, dbURL string) {
 		x := startE2E(t, dbURL, user.Lockout{Threshold: 3, Base: time.Hour, Max: time.Hour})
-		x.enrollEmail(t, "alice.home@example.net")
-		x.setPolicy(t, "register_at_signin=false")
-		rp := x.s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
-		b := x.s.NewBrowser(t)
+		x.EnrollEmail(t, "alice.home@example.net")
+		x.SetPolicy(t, "register_at_signin=false")
+		rp := x.Server.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
+		b := x.Server.NewBrowser(t)
 		a := rp.Start()
 		page := mustPage(t, b.Get(a.URL), "Sign in")
 		for i := range 4 { // distinct guesses: repeating one is not counted
 			page = mustPage(t, b.SignIn(page, pt.Username, "wrong password "+string(rune('a'+i))), "")
 		}
 		var locked *user.LockedError
-		if _, err := x.s.Users.Authenticate(t.Context(), pt.Username, pt.Password); !errors.As(err, &locked) {
+		if _, err := x.Server.Users.Authenticate(t.Context(), pt.Username, pt.Password); !errors.As(err, &locked) {
 			t.Fatalf("account not locked: %v", err)
 		}
 		// The page may show the lockout ("unlock it now") or only the
@@ -149,11 +149,11 @@ func TestEndToEndUnlock(t *testing.T) {
 			href, _ = page.Doc.Find(`a:contains("Can't access your account?")`).Attr("href")
 		}
 		start := mustPage(t, b.Get(page.URL.ResolveReference(mustURL(href)).String()), "Get back into your account")
-		choice := mustPage(t, b.Submit(start, `form[action="/recover"]`, map[string]string{"username": pt.Username, "captcha": x.solve(start)}),
+		choice := mustPage(t, b.Submit(start, `form[action="/recover"]`, map[string]string{"username": pt.Username, "captcha": x.Solve(start)}),
 			"still can't sign in")
 		methods := mustPage(t, b.Submit(choice, "form", map[string]string{"intent": "unlock"}), "Verify it's you")
 		verify := mustPage(t, b.Submit(methods, "form", map[string]string{"enrollment": optionFor(t, methods, "a•••e@example.net")}), "We sent a code")
-		done := mustPage(t, b.Submit(verify, `form[action$="/verify"]`, map[string]string{"code": x.code(t, "alice.home@example.net")}),
+		done := mustPage(t, b.Submit(verify, `form[action$="/verify"]`, map[string]string{"code": x.MailCode(t, "alice.home@example.net")}),
 			"Your account is unlocked")
 		href, _ = done.Doc.Find(`a:contains("Sign in")`).Attr("href")
 		login := mustPage(t, b.Get(done.URL.ResolveReference(mustURL(href)).String()), "Sign in")
@@ -164,6 +164,6 @@ func TestEndToEndUnlock(t *testing.T) {
 		if _, err := rp.Exchange(t.Context(), a, rp.Callback(a, res).Get("code")); err != nil {
 			t.Fatal(err)
 		}
-		x.waitMail(t, pt.Email, "unlocked")
+		x.WaitMail(t, pt.Email, "unlocked")
 	})
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/method/email"
 	"github.com/latchkeyid/latchkey/plugin/method/questions"
 	"github.com/latchkeyid/latchkey/plugin/method/totp"
+	"github.com/latchkeyid/latchkey/plugin/plugintest"
 	"github.com/latchkeyid/latchkey/plugin/policy"
 	"github.com/latchkeyid/latchkey/plugin/schema"
 	"github.com/latchkeyid/latchkey/plugin/sender"
@@ -150,7 +151,7 @@ type env struct {
 
 // fastHash keeps tests quick; production parameters are tested in
 // provider/password.
-var fastHash = password.Params{Memory: 1024, Time: 1, Threads: 1}
+var fastHash = plugintest.FastHash
 
 func newEnv(t testing.TB, url string, params ...password.Params) *env {
 	t.Helper()

@@ -10,7 +10,6 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/sender/outbox"
 	"github.com/latchkeyid/latchkey/plugin/sender/twilio/twiliotest"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
-	pt "github.com/latchkeyid/latchkey/provider/providertest"
 )
 
 // Checklist 54 for phones on the Security info page: a new phone is bound
@@ -21,48 +20,44 @@ func TestEndToEndPhoneChangeNotifies(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		x := startE2E(t, dbURL)
 		ctx := t.Context()
-		addr := x.s.User.Email
+		addr := x.Server.User.Email
 		mailWith := func(t *testing.T, want string) string {
 			t.Helper()
-			if _, err := x.queue.Drain(ctx); err != nil {
+			if _, err := x.Queue.Drain(ctx); err != nil {
 				t.Fatal(err)
 			}
 			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			r, err := x.mail.Wait(wctx, addr, func(r outbox.Record) bool { return strings.Contains(r.Text, want) })
+			r, err := x.Outbox.Wait(wctx, addr, func(r outbox.Record) bool { return strings.Contains(r.Text, want) })
 			if err != nil {
 				t.Fatalf("no mail to %s containing %q: %v", addr, want, err)
 			}
 			return r.Text
 		}
-		x.enroll(t, method.Mobile, method.Input{"phone": "+12015550106"}, "+12015550106")
-		rp := x.s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
-		b := x.s.NewBrowser(t)
-		if res := b.SignIn(mustPage(t, b.Get(rp.Start().URL), "Sign in"), pt.Username, pt.Password); res.Redirect == nil {
-			t.Fatalf("sign-in: %s", res)
-		}
+		x.EnrollPhone(t, method.Mobile, method.Input{"phone": "+12015550106"}, "+12015550106")
+		b := x.SignIn(t)
 		// No step-up yet: the add page asks for one and nothing is called.
-		before := x.gw.Requests()
-		info := mustPage(t, b.Get(x.s.URL+"/security-info/add/alternate-phone"), "Before you view or change your security info")
-		if x.gw.Requests() != before {
+		before := x.Gateway.Requests()
+		info := mustPage(t, b.Get(x.Server.URL+"/security-info/add/alternate-phone"), "Before you view or change your security info")
+		if x.Gateway.Requests() != before {
 			t.Fatal("the gateway was called before the step-up")
 		}
 		id, _ := info.Doc.Find(`input[name="enrollment"]`).First().Attr("value")
 		code := mustPage(t, b.Submit(info, "form", map[string]string{"enrollment": id}), "We sent a code")
-		mustPage(t, b.Submit(code, "form", map[string]string{"code": x.gw.SMSCode("+12015550106")}), "Add sign-in method")
+		mustPage(t, b.Submit(code, "form", map[string]string{"code": x.Gateway.SMSCode("+12015550106")}), "Add sign-in method")
 
-		add := mustPage(t, b.Get(x.s.URL+"/security-info/add/alternate-phone"), "Add Alternate phone")
+		add := mustPage(t, b.Get(x.Server.URL+"/security-info/add/alternate-phone"), "Add Alternate phone")
 		sent := mustPage(t, b.Submit(add, "form", map[string]string{"phone": "201 555 0108", "country": "US"}), "We sent a code")
-		if ms, _ := x.store.List(ctx, x.s.User.ID); len(ms) != 1 {
+		if ms, _ := x.Store.List(ctx, x.Server.User.ID); len(ms) != 1 {
 			t.Fatal("the number was bound before its code was entered")
 		}
 		wrong := mustPage(t, b.Submit(sent, "form", map[string]string{"code": "00000000"}), "That did not work")
-		if ms, _ := x.store.List(ctx, x.s.User.ID); len(ms) != 1 {
+		if ms, _ := x.Store.List(ctx, x.Server.User.ID); len(ms) != 1 {
 			t.Fatal("a wrong code bound the number")
 		}
-		calls := x.gw.Calls()
+		calls := x.Gateway.Calls()
 		list := mustPage(t, b.Submit(wrong, "form", map[string]string{"code": twiliotest.SpokenCode(calls[len(calls)-1])}), "Alternate phone")
-		ms, _ := x.store.List(ctx, x.s.User.ID)
+		ms, _ := x.Store.List(ctx, x.Server.User.ID)
 		if len(ms) != 2 || ms[1].Method != method.AlternatePhone {
 			t.Fatalf("enrollments %+v", ms)
 		}
@@ -76,7 +71,7 @@ func TestEndToEndPhoneChangeNotifies(t *testing.T) {
 			t.Fatalf("no remove form for the alternate phone:\n%s", list.Body)
 		}
 		mustPage(t, b.Submit(list, sel, nil), "Add sign-in method")
-		if ms, _ := x.store.List(ctx, x.s.User.ID); len(ms) != 1 || ms[0].Method != method.Mobile {
+		if ms, _ := x.Store.List(ctx, x.Server.User.ID); len(ms) != 1 || ms[0].Method != method.Mobile {
 			t.Fatalf("after removal: %+v", ms)
 		}
 		removed := mailWith(t, "was removed")
@@ -85,10 +80,10 @@ func TestEndToEndPhoneChangeNotifies(t *testing.T) {
 		}
 
 		// Ten minutes after the step-up, adding a phone needs a new one.
-		x.s.Clock.Advance(11 * time.Minute)
-		before = x.gw.Requests()
-		mustPage(t, b.Get(x.s.URL+"/security-info/add/alternate-phone"), "Before you view or change your security info")
-		if x.gw.Requests() != before {
+		x.Server.Clock.Advance(11 * time.Minute)
+		before = x.Gateway.Requests()
+		mustPage(t, b.Get(x.Server.URL+"/security-info/add/alternate-phone"), "Before you view or change your security info")
+		if x.Gateway.Requests() != before {
 			t.Fatal("the gateway was called after the step-up expired")
 		}
 	})

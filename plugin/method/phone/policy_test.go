@@ -20,62 +20,55 @@ func TestEndToEndCountryAllowlistFromPolicy(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dbURL string) {
 		x := startE2E(t, dbURL)
 		ctx := t.Context()
-		x.enroll(t, method.Mobile, method.Input{"phone": "+12015550106"}, "+12015550106")
-		rp := x.s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
-		b := x.s.NewBrowser(t)
-		if res := b.SignIn(mustPage(t, b.Get(rp.Start().URL), "Sign in"), pt.Username, pt.Password); res.Redirect == nil {
-			t.Fatalf("sign-in: %s", res)
-		}
-		info := mustPage(t, b.Get(x.s.URL+"/security-info"), "Before you view or change your security info")
-		id, _ := info.Doc.Find(`input[name="enrollment"]`).First().Attr("value")
-		code := mustPage(t, b.Submit(info, "form", map[string]string{"enrollment": id}), "We sent a code")
-		mustPage(t, b.Submit(code, "form", map[string]string{"code": x.gw.SMSCode("+12015550106")}), "Add sign-in method")
+		x.EnrollPhone(t, method.Mobile, method.Input{"phone": "+12015550106"}, "+12015550106")
+		b := x.SignIn(t)
+		stepUpBySMS(t, x, b, "+12015550106")
 
 		const berlin, berlinE164 = "+49 30 12345678", "+493012345678"
-		add := mustPage(t, b.Get(x.s.URL+"/security-info/add/office-phone"), "Add Office phone")
+		add := mustPage(t, b.Get(x.Server.URL+"/security-info/add/office-phone"), "Add Office phone")
 		if add.Doc.Find(`option[value="DE"]`).Length() != 0 {
 			t.Fatal("Germany offered before the policy allows it")
 		}
-		before := x.gw.Requests()
+		before := x.Gateway.Requests()
 		add = mustPage(t, b.Submit(add, "form", map[string]string{"phone": berlin, "country": "US"}), "country")
-		if x.gw.Requests() != before {
+		if x.Gateway.Requests() != before {
 			t.Fatal("a number outside the allowlist was called")
 		}
 
-		pol, err := x.policy.Get(ctx)
+		pol, err := x.Policy.Get(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		pol.PhoneCountries = []string{"US", "DE"}
-		if err := x.policy.Set(ctx, pol); err != nil {
+		if err := x.Policy.Set(ctx, pol); err != nil {
 			t.Fatal(err)
 		}
-		add = mustPage(t, b.Get(x.s.URL+"/security-info/add/office-phone"), "Add Office phone")
+		add = mustPage(t, b.Get(x.Server.URL+"/security-info/add/office-phone"), "Add Office phone")
 		if add.Doc.Find(`option[value="DE"]`).Length() != 1 {
 			t.Fatalf("Germany not offered once allowed:\n%s", add.Body)
 		}
 		sent := mustPage(t, b.Submit(add, "form", map[string]string{"phone": berlin, "country": "DE"}), "We sent a code")
-		calls := x.gw.Calls()
+		calls := x.Gateway.Calls()
 		if last := calls[len(calls)-1]; last.To != berlinE164 {
 			t.Fatalf("registration call %+v", last)
 		} else {
 			mustPage(t, b.Submit(sent, "form", map[string]string{"code": twiliotest.SpokenCode(last)}), "Office phone")
 		}
-		ms, err := x.store.List(ctx, x.s.User.ID)
+		ms, err := x.Store.List(ctx, x.Server.User.ID)
 		if err != nil || len(ms) != 2 || ms[1].Method != method.OfficePhone {
 			t.Fatalf("enrollments %+v %v", ms, err)
 		}
 
 		// The allowlist also guards sends to numbers registered earlier.
 		pol.PhoneCountries = nil
-		if err := x.policy.Set(ctx, pol); err != nil {
+		if err := x.Policy.Set(ctx, pol); err != nil {
 			t.Fatal(err)
 		}
-		before = x.gw.Requests()
-		if _, err := x.m[method.OfficePhone].Challenge(ctx, "flow", method.Ref{ID: x.s.User.ID, Username: pt.Username}, ms[1]); !errors.Is(err, phone.ErrCountry) {
+		before = x.Gateway.Requests()
+		if _, err := x.Phones[method.OfficePhone].Challenge(ctx, "flow", method.Ref{ID: x.Server.User.ID, Username: pt.Username}, ms[1]); !errors.Is(err, phone.ErrCountry) {
 			t.Fatalf("Challenge to a German number after DE was removed: %v, want %v", err, phone.ErrCountry)
 		}
-		if x.gw.Requests() != before {
+		if x.Gateway.Requests() != before {
 			t.Fatal("the gateway was called for a country no longer allowed")
 		}
 	})

@@ -1,0 +1,243 @@
+package plugintest
+
+import (
+	"context"
+	"log/slog"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/latchkeyid/latchkey/plugin"
+	"github.com/latchkeyid/latchkey/plugin/authenticator"
+	"github.com/latchkeyid/latchkey/plugin/captcha"
+	"github.com/latchkeyid/latchkey/plugin/method"
+	"github.com/latchkeyid/latchkey/plugin/method/email"
+	"github.com/latchkeyid/latchkey/plugin/method/phone"
+	"github.com/latchkeyid/latchkey/plugin/method/push"
+	"github.com/latchkeyid/latchkey/plugin/method/questions"
+	"github.com/latchkeyid/latchkey/plugin/method/totp"
+	"github.com/latchkeyid/latchkey/plugin/policy"
+	"github.com/latchkeyid/latchkey/plugin/ratelimit"
+	"github.com/latchkeyid/latchkey/plugin/schema"
+	"github.com/latchkeyid/latchkey/plugin/sender"
+	"github.com/latchkeyid/latchkey/plugin/sender/outbox"
+	"github.com/latchkeyid/latchkey/plugin/sender/smtp"
+	"github.com/latchkeyid/latchkey/plugin/sender/smtp/smtptest"
+	"github.com/latchkeyid/latchkey/plugin/sender/twilio"
+	"github.com/latchkeyid/latchkey/plugin/sender/twilio/twiliotest"
+	"github.com/latchkeyid/latchkey/provider"
+	"github.com/latchkeyid/latchkey/provider/db"
+	"github.com/latchkeyid/latchkey/provider/password"
+	pt "github.com/latchkeyid/latchkey/provider/providertest"
+	"github.com/latchkeyid/latchkey/provider/user"
+	"github.com/latchkeyid/latchkey/ui"
+	lkmail "github.com/latchkeyid/latchkey/ui/mail"
+)
+
+// AllMethods names every method kind the plugin has.
+var AllMethods = []string{"push", "totp", "mobile", "alternate-phone", "office-phone", "email", "questions"}
+
+// FastHash keeps the security questions' hashing quick; production
+// parameters are tested in provider/password.
+var FastHash = password.Params{Memory: 1024, Time: 1, Threads: 1}
+
+// Options say what a test needs; the zero value is every method
+// registered, none enabled.
+type Options struct {
+	// Methods is the policy's list of enabled methods (all are registered,
+	// as cmd does, so a test may enable more later).
+	Methods []string
+	// RegisterAtSignIn keeps the policy's forced registration at sign-in;
+	// off by default, so a sign-in goes straight back to the app.
+	RegisterAtSignIn bool
+	// Region is LATCHKEY_DEFAULT_REGION ("US" when empty).
+	Region string
+	// PhoneLimits edits the toll-fraud limits (phone.DefaultLimits).
+	PhoneLimits func(*phone.Limits)
+	// Push edits the push method's configuration.
+	Push func(*push.Config)
+	// SMTP sends mail through a real SMTP server on loopback (Env.SMTP)
+	// with the queue running; otherwise mail waits in the queue until
+	// MailCode or Drain delivers it to Env.Outbox.
+	SMTP bool
+	// Lockout overrides the provider's lockout policy.
+	Lockout *user.Lockout
+}
+
+// Env is a running provider with the plugin.
+type Env struct {
+	Server  *pt.Server
+	Gateway *twiliotest.Server
+	SMTP    *smtptest.Server // with Options.SMTP
+	Outbox  *outbox.Outbox   // without Options.SMTP
+	Queue   *sender.Queue
+	Store   *method.Store
+	Policy  *policy.Store
+	Captcha *captcha.BuiltinVerifier
+	Plugin  *plugin.Plugin
+
+	Email     *email.Method
+	TOTP      *totp.Method
+	Questions *questions.Method
+	Push      *push.Method
+	Phones    map[method.Name]*phone.Method
+	// Client talks to the push API as the Latchkey Authenticator does.
+	Client *authenticator.Client
+}
+
+// SignIn presents the provider to the plugin as cmd does: embedding it,
+// so the optional plugin.AppNamer comes along.
+type SignIn struct{ *provider.Provider }
+
+// Current is the provider's session as the plugin's Account.
+func (a SignIn) Current(c echo.Context) (plugin.Account, bool) {
+	acc, ok := a.Provider.Current(c)
+	return plugin.Account(acc), ok
+}
+
+var (
+	_ plugin.SignIn   = SignIn{}
+	_ plugin.AppNamer = SignIn{}
+)
+
+// hook forwards the provider's AfterSignIn to the plugin, built later.
+type hook struct{ p *plugin.Plugin }
+
+func (h *hook) AfterSignIn(c echo.Context, uid, ar string) (string, error) {
+	return h.p.AfterSignIn(c, uid, ar)
+}
+
+// Start runs the provider on dbURL (from dbtest.Each) with the plugin
+// mounted; everything stops when the test ends.
+func Start(t testing.TB, dbURL string, o Options) *Env {
+	t.Helper()
+	if o.Region == "" {
+		o.Region = "US"
+	}
+	x := &Env{Gateway: twiliotest.New(t), Phones: map[method.Name]*phone.Method{}}
+	if o.SMTP {
+		x.SMTP = smtptest.Start(t)
+	}
+	h := &hook{}
+	x.Server = pt.Start(t, dbURL, pt.Config{
+		Lockout:  o.Lockout,
+		Provider: func(po *provider.Options) { po.AfterSignIn = h },
+		Mount: func(s *pt.Server, e *echo.Echo) {
+			var err error
+			h.p, err = x.mount(t, s, e, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x.Plugin = h.p
+		},
+	})
+	x.Client = &authenticator.Client{HTTP: x.Server.HTTP.Client(), Now: x.Server.Clock.Now}
+	return x
+}
+
+func (x *Env) mount(t testing.TB, s *pt.Server, e *echo.Echo, o Options) (*plugin.Plugin, error) {
+	ctx := context.Background()
+	if err := db.Migrate(ctx, s.DB, schema.Set()); err != nil {
+		return nil, err
+	}
+	var snd sender.Sender
+	if o.SMTP {
+		var err error
+		if snd, err = smtp.New(x.SMTP.URL("latchkey@example.com")); err != nil {
+			return nil, err
+		}
+	} else {
+		x.Outbox = outbox.New()
+		snd = x.Outbox
+	}
+	x.Queue = sender.NewQueue(s.DB, s.Keyring, []sender.Sender{snd}, sender.WithPoll(20*time.Millisecond), sender.WithQueueClock(s.Clock.Now))
+	if o.SMTP {
+		qctx, cancel := context.WithCancel(ctx)
+		t.Cleanup(cancel)
+		go x.Queue.Run(qctx)
+	}
+	x.Store = method.NewStore(s.DB, method.WithStoreClock(s.Clock.Now))
+	codes := method.NewCodes(s.DB, s.Keyring, method.WithCodeClock(s.Clock.Now))
+	tmpl, err := lkmail.New(s.URL)
+	if err != nil {
+		return nil, err
+	}
+
+	x.Policy = policy.NewStore(s.DB, policy.Default(o.Methods))
+	pol, err := x.Policy.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pol.Methods, pol.RegisterAtSignIn = append([]string{}, o.Methods...), o.RegisterAtSignIn
+	if err := x.Policy.Set(ctx, pol); err != nil {
+		return nil, err
+	}
+
+	pc := push.Config{Issuer: s.URL, Audit: s.Audit, Now: s.Clock.Now}
+	if o.Push != nil {
+		o.Push(&pc)
+	}
+	if x.Push, err = push.New(s.DB, x.Store, s.Keyring, pc); err != nil {
+		return nil, err
+	}
+	x.Push.Routes(e.Group(""))
+	x.TOTP = totp.New(x.Store, s.Keyring, s.URL, totp.WithClock(s.Clock.Now))
+	x.Email = email.New(codes, x.Queue, tmpl, s.Keyring)
+	x.Questions = questions.New(s.DB, password.NewHasher(FastHash), s.Keyring, func(ctx context.Context) (int, int, error) {
+		p, err := x.Policy.Get(ctx)
+		return p.QuestionsRegister, p.QuestionsAsk, err
+	})
+	phones, err := x.phones(s, codes, o)
+	if err != nil {
+		return nil, err
+	}
+	// Registry order is not the page's order: the page sorts.
+	reg, err := method.NewRegistry(append([]method.Method{x.Email, x.Questions, x.TOTP}, append(phones, x.Push)...)...)
+	if err != nil {
+		return nil, err
+	}
+	x.Captcha = captcha.NewBuiltin(s.DB, captcha.WithClock(s.Clock.Now))
+	r, err := ui.New()
+	if err != nil {
+		return nil, err
+	}
+	return plugin.Mount(e.Group(""), plugin.Deps{
+		DB: s.DB, Users: s.Users, Audit: s.Audit, Keys: s.Keyring, Methods: reg, Enrollments: x.Store,
+		Codes: codes, Policy: x.Policy, Queue: x.Queue, Captcha: x.Captcha, SignIn: SignIn{s.Provider},
+		Renderer: r, Issuer: s.URL, Now: s.Clock.Now, Mail: tmpl,
+	})
+}
+
+// phones builds the three phone methods on the loopback gateway, wired
+// as cmd does (the policy's phone_countries, else the region).
+func (x *Env) phones(s *pt.Server, codes *method.Codes, o Options) ([]method.Method, error) {
+	cl, err := twilio.New(x.Gateway.Config())
+	if err != nil {
+		return nil, err
+	}
+	iss, err := url.Parse(s.URL)
+	if err != nil {
+		return nil, err
+	}
+	limits := phone.DefaultLimits
+	if o.PhoneLimits != nil {
+		o.PhoneLimits(&limits)
+	}
+	ms, _, err := phone.Methods(codes, s.Keyring, ratelimit.New(s.DB, ratelimit.WithClock(s.Clock.Now)), phone.Setup{
+		SMS: cl.SMS(), Voice: cl.Voice(), DefaultRegion: o.Region, Domain: iss.Hostname(), Audit: s.Audit,
+		Log: slog.New(slog.DiscardHandler), Limits: &limits,
+		Countries: func(ctx context.Context) ([]string, error) {
+			p, err := x.Policy.Get(ctx)
+			return p.PhoneAllowlist(o.Region), err
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		x.Phones[m.Name()] = m.(*phone.Method)
+	}
+	return ms, nil
+}
