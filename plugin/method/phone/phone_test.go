@@ -304,7 +304,8 @@ func TestOriginBoundSMS(t *testing.T) {
 }
 
 // Checklist 50 and 53 at registration: refused numbers and extensions are
-// never called.
+// never called. An administrator's Provision refuses the same, for the
+// same reason.
 func TestRegistrationRefusals(t *testing.T) {
 	dbtest.EachDB(t, sets, func(t *testing.T, g *gorm.DB) {
 		f := setup(t, g, noLimits)
@@ -314,14 +315,21 @@ func TestRegistrationRefusals(t *testing.T) {
 			in    method.Input
 			field string
 		}{
+			{"empty", method.Mobile, method.Input{"phone": ""}, "phone"},
+			{"not-a-number", method.Mobile, method.Input{"phone": "call me"}, "phone"},
+			{"invalid-digits", method.Mobile, method.Input{"phone": "+1 555 555 5555"}, "phone"},
 			{"premium-rate", method.AlternatePhone, method.Input{"phone": "+1 900 234 5678"}, "phone"},
 			{"pager", method.AlternatePhone, method.Input{"phone": "+44 7640 123456"}, "phone"},
 			{"uan", method.OfficePhone, method.Input{"phone": "+44 55 1234 5678"}, "phone"},
 			{"landline-for-mobile", method.Mobile, method.Input{"phone": "+44 121 234 5678"}, "phone"},
+			{"toll-free-for-mobile", method.Mobile, method.Input{"phone": "+1 800 234 5678"}, "phone"},
 			{"country-not-allowed", method.Mobile, method.Input{"phone": "+33 6 12 34 56 78"}, "phone"},
+			{"unknown-country", method.Mobile, method.Input{"phone": "2015550123", "country": "XX"}, "country"},
+			{"extension-in-number", method.OfficePhone, method.Input{"phone": "+1 201 555 0123 ext. 12"}, "phone"},
 			{"extension-letters", method.OfficePhone, method.Input{"phone": "+12015550120", "extension": "12a"}, "extension"},
 			{"extension-too-long", method.OfficePhone, method.Input{"phone": "+12015550120", "extension": "12345678901"}, "extension"},
 			{"extension-on-mobile", method.Mobile, method.Input{"phone": "+12015550120", "extension": "12"}, "extension"},
+			{"extension-on-alternate", method.AlternatePhone, method.Input{"phone": "+12015550120", "extension": "12"}, "extension"},
 			{"alternate-sms", method.AlternatePhone, method.Input{"phone": "+12015550120", "channel": "sms"}, "channel"},
 		}
 		for _, tc := range tests {
@@ -330,6 +338,14 @@ func TestRegistrationRefusals(t *testing.T) {
 				var ie *method.InvalidError
 				if !errors.As(err, &ie) || ie.Field != tc.field {
 					t.Fatalf("Begin = %v, want invalid %s", err, tc.field)
+				}
+				if tc.field == "channel" {
+					return // Provision sends nothing, so it takes no channel
+				}
+				_, err = f.m[tc.m].Provision(t.Context(), "u", tc.in)
+				var pe *method.InvalidError
+				if !errors.As(err, &pe) || *pe != *ie {
+					t.Fatalf("Provision = %v, Begin = %v; want the same refusal", err, ie)
 				}
 			})
 		}
