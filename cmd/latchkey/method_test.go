@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -16,10 +15,6 @@ import (
 
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/method/phone"
-	"github.com/latchkeyid/latchkey/plugin/ratelimit"
-	"github.com/latchkeyid/latchkey/plugin/sender/outbox"
-	"github.com/latchkeyid/latchkey/provider/audit"
-	"github.com/latchkeyid/latchkey/provider/config"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 )
 
@@ -48,45 +43,6 @@ func TestMethodCommands(t *testing.T) {
 	if out := c.must("", "audit", "--type", "admin.method.remove"); !strings.Contains(out, "method=totp") {
 		t.Fatalf("not audited:\n%s", out)
 	}
-}
-
-// served is a phone method as serve builds it, delivering to box.
-type served struct {
-	m   *phone.Method
-	box *outbox.Outbox
-}
-
-// servedPhones builds the phone methods through serve's own wiring
-// (phoneMethods) on c's database and secret, in dev mode so the outbox
-// delivers.
-func servedPhones(t *testing.T, c *cliEnv, url string) map[method.Name]served {
-	t.Helper()
-	cfg := config.Defaults()
-	cfg.Database, cfg.Secret, cfg.Dev = url, c.secret, true
-	a := &app{ctx: t.Context(), cfg: cfg, stderr: io.Discard}
-	t.Cleanup(a.close)
-	k, err := a.keyring()
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := a.database()
-	if err != nil {
-		t.Fatal(err)
-	}
-	policies, err := a.policies()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &pluginDeps{outbox: outbox.New(), codes: method.NewCodes(g, k), limiter: ratelimit.New(g)}
-	ms, err := (&server{a: a, log: slog.New(slog.DiscardHandler)}).phoneMethods(d, k, audit.NewLog(g), policies)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[method.Name]served{}
-	for _, m := range ms {
-		out[m.Name()] = served{m.(*phone.Method), d.outbox}
-	}
-	return out
 }
 
 // masked is the label a phone enrollment shows for e164.
@@ -198,7 +154,8 @@ func TestMethodAdd(t *testing.T) {
 		}
 		// The phone methods serve builds open the office phone and call
 		// it, dialling the extension.
-		office := servedPhones(t, c, url)[method.OfficePhone]
+		phones, box := servedPhones(t, c, url, nil)
+		office := phones[method.OfficePhone]
 		es, err := method.NewStore(g).List(t.Context(), aliceID)
 		if err != nil {
 			t.Fatal(err)
@@ -209,13 +166,13 @@ func TestMethodAdd(t *testing.T) {
 				continue
 			}
 			checked++
-			if tg, err := office.m.Target(e); err != nil || tg.Number.E164 != "+12015550125" || tg.Extension != "1234" {
+			if tg, err := office.Target(e); err != nil || tg.Number.E164 != "+12015550125" || tg.Extension != "1234" {
 				t.Fatalf("serve reads the office phone as %+v, %v", tg, err)
 			}
-			if _, err := office.m.Challenge(t.Context(), "flow", method.Ref{ID: aliceID, Username: "alice"}, e); err != nil {
+			if _, err := office.Challenge(t.Context(), "flow", method.Ref{ID: aliceID, Username: "alice"}, e); err != nil {
 				t.Fatalf("Challenge: %v", err)
 			}
-			if calls := office.box.To("+12015550125"); len(calls) != 1 || calls[0].Extension != "1234" {
+			if calls := box.To("+12015550125"); len(calls) != 1 || calls[0].Extension != "1234" {
 				t.Fatalf("calls to the office phone: %+v", calls)
 			}
 		}

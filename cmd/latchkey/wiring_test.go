@@ -26,21 +26,21 @@ import (
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/config"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
-	"github.com/latchkeyid/latchkey/provider/secret"
 )
 
-// phoneSetup builds the phone methods as serve does, in dev mode (the
-// outbox delivers) on url, with cfg changed by mutate.
-func phoneSetup(t *testing.T, c *cliEnv, url string, mutate func(*config.Config)) (*phone.Method, *outbox.Outbox) {
+// servedPhones builds the phone methods through serve's own wiring
+// (phoneMethods) on c's database and secret, in dev mode so the outbox
+// delivers, with the settings changed by mutate.
+func servedPhones(t *testing.T, c *cliEnv, url string, mutate func(*config.Config)) (map[method.Name]*phone.Method, *outbox.Outbox) {
 	t.Helper()
 	cfg := config.Defaults()
-	cfg.Database, cfg.DefaultRegion, cfg.Dev = url, "US", true
+	cfg.Database, cfg.Secret, cfg.DefaultRegion, cfg.Dev = url, c.secret, "US", true
 	if mutate != nil {
 		mutate(&cfg)
 	}
 	a := &app{ctx: t.Context(), cfg: cfg, stderr: io.Discard}
 	t.Cleanup(a.close)
-	k, err := secret.Parse(c.secret)
+	k, err := a.keyring()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,12 +53,22 @@ func phoneSetup(t *testing.T, c *cliEnv, url string, mutate func(*config.Config)
 		t.Fatal(err)
 	}
 	d := &pluginDeps{outbox: outbox.New(), codes: method.NewCodes(g, k), limiter: ratelimit.New(g)}
-	s := &server{a: a, log: slog.New(slog.DiscardHandler)}
-	ms, err := s.phoneMethods(d, k, audit.NewLog(g), policies)
-	if err != nil || len(ms) == 0 || ms[0].Name() != method.Mobile {
+	ms, err := (&server{a: a, log: slog.New(slog.DiscardHandler)}).phoneMethods(d, k, audit.NewLog(g), policies)
+	if err != nil || len(ms) == 0 {
 		t.Fatalf("phone methods %v, %v", ms, err)
 	}
-	return ms[0].(*phone.Method), d.outbox
+	out := map[method.Name]*phone.Method{}
+	for _, m := range ms {
+		out[m.Name()] = m.(*phone.Method)
+	}
+	return out, d.outbox
+}
+
+// phoneSetup is the served mobile phone and its outbox.
+func phoneSetup(t *testing.T, c *cliEnv, url string, mutate func(*config.Config)) (*phone.Method, *outbox.Outbox) {
+	t.Helper()
+	phones, box := servedPhones(t, c, url, mutate)
+	return phones[method.Mobile], box
 }
 
 // The phone methods serve builds read the policy's phone_countries at each
