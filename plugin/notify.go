@@ -144,6 +144,26 @@ func (p *Plugin) notify(ctx context.Context, tx *gorm.DB, c echo.Context, u *use
 	return nil
 }
 
+// byAdmin stands where a mail names the IP address for changes made
+// without a request (MethodChanged).
+const byAdmin = "an administrator (latchkey command)"
+
+// MethodChanged mails the user's addresses that e was added to or removed
+// from their account outside the pages (`latchkey method add|remove`), as
+// the pages do for the user's own changes. The mail is queued; a running
+// server's dispatcher sends it.
+func (p *Plugin) MethodChanged(ctx context.Context, userID string, e method.Enrollment, added bool) error {
+	u, err := p.d.Users.ByID(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("plugin: notify: %w", err)
+	}
+	kind := noticeMethodRemoved
+	if added {
+		kind = noticeMethodAdded
+	}
+	return p.notify(ctx, nil, nil, u, kind, note{Method: addTitle(e.Method), Label: e.Label})
+}
+
 // Addresser is an optional interface of methods whose enrollments have an
 // email address that can receive notifications (the address is sealed in
 // the enrollment, so only the method can open it).
@@ -192,7 +212,7 @@ func (p *Plugin) compose(c echo.Context, u *user.User, kind notice, nd note, lin
 		txt := noticeText[kind]
 		return p.mail(c, u, txt[0], fmt.Sprintf(txt[1], u.Username), detail, link, now), nil
 	}
-	ip := ""
+	ip := byAdmin
 	if c != nil {
 		ip = c.RealIP()
 	}
@@ -207,7 +227,7 @@ func (p *Plugin) compose(c echo.Context, u *user.User, kind notice, nd note, lin
 }
 
 func (p *Plugin) mail(c echo.Context, u *user.User, subject, first, detail, link string, now time.Time) sender.Message {
-	ip, ua := "", ""
+	ip, ua := byAdmin, ""
 	if c != nil {
 		ip, ua = c.RealIP(), c.Request().UserAgent()
 	}

@@ -72,13 +72,20 @@ type Plugin struct {
 }
 
 // New checks deps and builds the plugin.
-func New(d Deps) (*Plugin, error) {
+func New(d Deps) (*Plugin, error) { return build(d, true) }
+
+// NewNotifier builds a plugin that serves no pages, only mails users about
+// changes made elsewhere (MethodChanged): admin tools need no CAPTCHA,
+// sign-in or templates of pages.
+func NewNotifier(d Deps) (*Plugin, error) { return build(d, false) }
+
+func build(d Deps, pages bool) (*Plugin, error) {
 	var missing []string
 	for name, nilv := range map[string]bool{
 		"DB": d.DB == nil, "Users": d.Users == nil, "Audit": d.Audit == nil, "Keys": d.Keys == nil,
-		"Methods": d.Methods == nil, "Enrollments": d.Enrollments == nil, "Codes": d.Codes == nil,
-		"Policy": d.Policy == nil, "Queue": d.Queue == nil, "Captcha": d.Captcha == nil,
-		"SignIn": d.SignIn == nil, "Renderer": d.Renderer == nil,
+		"Methods": d.Methods == nil, "Enrollments": d.Enrollments == nil, "Codes": d.Codes == nil && pages,
+		"Policy": d.Policy == nil, "Queue": d.Queue == nil, "Captcha": d.Captcha == nil && pages,
+		"SignIn": d.SignIn == nil && pages, "Renderer": d.Renderer == nil && pages,
 	} {
 		if nilv {
 			missing = append(missing, name)
@@ -91,8 +98,8 @@ func New(d Deps) (*Plugin, error) {
 	if err != nil || (iss.Scheme != "http" && iss.Scheme != "https") || iss.Host == "" {
 		return nil, fmt.Errorf("plugin: issuer must be an absolute http(s) URL, not %q", d.Issuer)
 	}
-	for _, page := range pages {
-		if !d.Renderer.Has(page) {
+	for _, page := range pageNames {
+		if pages && !d.Renderer.Has(page) {
 			return nil, fmt.Errorf("plugin: template %q missing", page)
 		}
 	}
@@ -116,8 +123,8 @@ func New(d Deps) (*Plugin, error) {
 	}, nil
 }
 
-// pages lists the templates the plugin renders (checked at start-up).
-var pages = []string{
+// pageNames lists the templates the plugin renders (checked at start-up).
+var pageNames = []string{
 	"recover", "recover-intent", "recover-method", "recover-verify", "recover-password",
 	"recover-done", "recover-message", "recover-report",
 	"security-info", "security-info-add", "security-info-verify", "security-info-register",

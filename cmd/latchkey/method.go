@@ -86,6 +86,7 @@ func (c *methodAddCmd) Run(a *app) error {
 		return err
 	}
 	a.audit("admin.method.add", u.ID, "ok", fmt.Sprintf("method=%s label=%s", e.Method, e.Label))
+	a.notifyMethodChange(u.ID, e, true)
 	fmt.Fprintf(a.stdout, "added %s %s for %s\n", e.Method, e.Label, u.Username)
 	a.warnUndeliverable(name)
 	return nil
@@ -194,6 +195,8 @@ func (c *methodRemoveCmd) Run(a *app) error {
 	if err != nil {
 		return fmt.Errorf("no method %q for %s", c.ID, u.Username)
 	}
+	// Mailed first, so a removed address hears of it too.
+	a.notifyMethodChange(u.ID, e, false)
 	if err := store.Delete(a.ctx, u.ID, c.ID); err != nil {
 		return err
 	}

@@ -284,6 +284,34 @@ func TestMethodAddRecoversInServe(t *testing.T) {
 	cli("policy", "set", "methods=mobile,office-phone,email")
 	ids := methodIDs(cli("method", "list", "--user", devUsername))
 
+	// The user hears of each change, as from the Security info page: the
+	// CLI queues the mail, the running server sends it.
+	jar, _ := cookiejar.New(nil)
+	mailed := func(to, subject string, want int) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			_, body := get(t, &http.Client{Jar: jar, Timeout: 30 * time.Second}, srv.base+"/dev/outbox")
+			doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := doc.Find("article").FilterFunction(func(_ int, s *goquery.Selection) bool {
+				return s.Find("h2").Text() == subject && strings.Contains(s.Find("p").First().Text(), "To: "+to+" ") &&
+					strings.Contains(s.Text(), "an administrator (latchkey command)")
+			}).Length()
+			if n == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d mails %q to %s, want %d:\n%s", n, subject, to, want, body)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	mailed("demo@example.com", "A sign-in method was added to your account", 3)
+	mailed(addr, "A sign-in method was added to your account", 1) // the new address hears of itself
+
 	tests := []struct{ name, choice, to string }{
 		{"text-to-mobile", ids["mobile"][0] + ":sms", mobile},
 		{"call-to-office-phone", ids["office-phone"][0] + ":voice", office},
@@ -310,6 +338,8 @@ func TestMethodAddRecoversInServe(t *testing.T) {
 			}
 		})
 	}
+	cli("method", "remove", "--user", devUsername, "--id", ids["email"][0])
+	mailed(addr, "A sign-in method was removed from your account", 1) // mailed before it went
 	if strings.Contains(srv.stderr.String(), "panic") {
 		t.Fatalf("server log mentions a panic:\n%s", srv.stderr.String())
 	}
