@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"strings"
 	"time"
+	"unicode"
 
 	"gorm.io/gorm"
 
@@ -180,14 +181,16 @@ func (c *Codes) Check(ctx context.Context, challengeID, flowID, userID, code str
 }
 
 // NormalizeCode removes the spaces and dashes people type or paste inside
-// a code ("1234 5678", "1234-5678"); anything else is left to fail.
+// a code ("1234 5678", "1234-5678"); anything else is left to fail. Every
+// kind of white space goes wherever it stands, so normalizing twice
+// changes nothing (trimming first did not: "-\f0").
 func NormalizeCode(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r == ' ' || r == '-' || r == '\t' {
+		if unicode.IsSpace(r) || r == '-' {
 			return -1
 		}
 		return r
-	}, strings.TrimSpace(s))
+	}, s)
 }
 
 func validCode(s string) bool {
