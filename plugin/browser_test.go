@@ -5,10 +5,10 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/latchkeyid/latchkey/plugin/plugintest"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 	"github.com/latchkeyid/latchkey/provider/providertest/chrometest"
+	"github.com/latchkeyid/latchkey/provider/providertest/plugintest"
 )
 
 // The recovery pages in a real headless Chromium, clicked and typed

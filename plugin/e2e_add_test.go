@@ -14,8 +14,8 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/method/phone"
 	"github.com/latchkeyid/latchkey/plugin/method/push"
 	"github.com/latchkeyid/latchkey/plugin/method/totp"
-	"github.com/latchkeyid/latchkey/plugin/plugintest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
+	"github.com/latchkeyid/latchkey/provider/providertest/plugintest"
 )
 
 // Issue 4 (UI): the real provider with every method mounted — the

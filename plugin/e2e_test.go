@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/latchkeyid/latchkey/plugin/method/totp"
-	"github.com/latchkeyid/latchkey/plugin/plugintest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
+	"github.com/latchkeyid/latchkey/provider/providertest/plugintest"
 	"github.com/latchkeyid/latchkey/provider/user"
 )
 

@@ -8,10 +8,10 @@ import (
 
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/method/phone"
-	"github.com/latchkeyid/latchkey/plugin/plugintest"
 	"github.com/latchkeyid/latchkey/plugin/sender/twilio/twiliotest"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
+	"github.com/latchkeyid/latchkey/provider/providertest/plugintest"
 )
 
 // The end-to-end tests run the real provider (TLS, sign-in page, RP) with

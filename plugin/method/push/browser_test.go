@@ -15,11 +15,11 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/method/push"
 	"github.com/latchkeyid/latchkey/plugin/method/totp"
-	"github.com/latchkeyid/latchkey/plugin/plugintest"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 	"github.com/latchkeyid/latchkey/provider/providertest/chrometest"
+	"github.com/latchkeyid/latchkey/provider/providertest/plugintest"
 )
 
 // The browser tests run the Latchkey Authenticator web app and the

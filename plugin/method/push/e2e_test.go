@@ -11,10 +11,10 @@ import (
 
 	"github.com/latchkeyid/latchkey/plugin/authenticator"
 	"github.com/latchkeyid/latchkey/plugin/method/push"
-	"github.com/latchkeyid/latchkey/plugin/plugintest"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
+	"github.com/latchkeyid/latchkey/provider/providertest/plugintest"
 )
 
 // The end-to-end tests run the real provider (TLS, sign-in page, RP) with

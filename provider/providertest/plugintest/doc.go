@@ -6,5 +6,7 @@
 // device for push, and the common page walks (sign in through an app,
 // start a recovery, step up with TOTP).
 //
-// It is imported only by tests.
+// It is imported only by tests. It composes the provider and the plugin as
+// cmd does, so it lives beside providertest rather than under plugin/:
+// nothing under plugin/ may depend on the provider root or zitadel.
 package plugintest
