@@ -26,6 +26,17 @@ import (
 	"github.com/latchkeyid/latchkey/ui"
 )
 
+// LoginThrottle limits failed password sign-ins per client IP: per-account
+// lockout cannot see one address trying a few passwords on many accounts
+// (credential stuffing, password spraying). cmd backs it with the shared
+// database counters, so every instance counts together.
+type LoginThrottle interface {
+	// Blocked reports whether ip may not try a password now.
+	Blocked(ctx context.Context, ip string) (bool, error)
+	// Failed records a failed sign-in from ip.
+	Failed(ctx context.Context, ip string) error
+}
+
 // AfterSignIn is called after each successful password sign-in (the SSPR
 // plugin uses it to force method registration). A non-empty redirect sends
 // the browser there instead of back to the application; the plugin later
@@ -61,6 +72,8 @@ type Options struct {
 	ExtraHosts []string
 	// AfterSignIn is optional.
 	AfterSignIn AfterSignIn
+	// LoginThrottle, when set, limits failed sign-ins per client IP.
+	LoginThrottle LoginThrottle
 	// Now defaults to time.Now (tests move the clock instead of sleeping).
 	Now func() time.Time
 	// CleanupInterval is how often Start's goroutine deletes expired rows
@@ -82,6 +95,7 @@ type Provider struct {
 	sessions *session.Store
 	render   *ui.Renderer
 	after    AfterSignIn
+	throttle LoginThrottle
 	now      func() time.Time
 	metrics  *metrics
 	ipx      echo.IPExtractor
@@ -143,6 +157,7 @@ func New(o Options) (*Provider, error) {
 		sessions:     o.Sessions,
 		render:       o.Renderer,
 		after:        o.AfterSignIn,
+		throttle:     o.LoginThrottle,
 		now:          o.Now,
 		metrics:      newMetrics(),
 		hosts:        append([]string{iss.Host}, o.ExtraHosts...),

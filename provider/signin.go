@@ -272,6 +272,10 @@ func (p *Provider) getLogin(c echo.Context) error {
 	return p.renderLogin(c, http.StatusOK, req, loginPage{Username: username})
 }
 
+// ipLimited answers an address with too many failed sign-ins; the
+// password is not even checked.
+const ipLimited = "Too many failed sign-ins came from your network. Please wait a few minutes and try again."
+
 // wrongCredentials is the one message for unknown user, wrong password and
 // disabled account, so the page never tells which it was.
 const wrongCredentials = "The username or password is wrong."
@@ -295,6 +299,17 @@ func (p *Provider) postLogin(c echo.Context) error {
 	}
 	if username == "" || password == "" || len(username) > 256 || len(password) > 1024 {
 		return p.renderLogin(c, http.StatusUnauthorized, req, loginPage{Username: username, Error: "Enter your username and password."})
+	}
+	if p.throttle != nil {
+		blocked, err := p.throttle.Blocked(ctx, c.RealIP())
+		if err != nil {
+			return err
+		}
+		if blocked {
+			p.metrics.signin("pwd", "ip_limited")
+			p.record(c, audit.SignInFailed, "unknown", audit.Blocked, map[string]any{"reason": "ip_limited"})
+			return p.renderLogin(c, http.StatusTooManyRequests, req, loginPage{Username: username, Error: ipLimited})
+		}
 	}
 	// Who the login names, read before the attempt: the audit log wants the
 	// user ID of failures, and a lock that this attempt causes is a
@@ -324,6 +339,11 @@ func (p *Provider) postLogin(c echo.Context) error {
 		}
 		p.metrics.signin("pwd", outcome)
 		p.record(c, audit.SignInFailed, auditID, audit.Fail, map[string]any{"reason": outcome})
+		if p.throttle != nil {
+			if err := p.throttle.Failed(ctx, c.RealIP()); err != nil {
+				slog.WarnContext(ctx, "login throttle", "err", err)
+			}
+		}
 		return p.renderLogin(c, http.StatusUnauthorized, req, loginPage{Username: username, Error: wrongCredentials})
 	case err != nil:
 		p.metrics.signin("pwd", "error")

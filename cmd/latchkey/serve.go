@@ -16,6 +16,7 @@ import (
 
 	"github.com/latchkeyid/latchkey/cmd/latchkey/internal/demo"
 	"github.com/latchkeyid/latchkey/plugin/method/push"
+	"github.com/latchkeyid/latchkey/plugin/ratelimit"
 	"github.com/latchkeyid/latchkey/provider"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/config"
@@ -114,8 +115,13 @@ func (a *app) build() (_ *server, err error) {
 
 	hook := &afterSignIn{}
 	auditLog := audit.NewLog(g)
+	loginRate, err := config.ParseRate(a.cfg.LoginLimitIP)
+	if err != nil {
+		return nil, err
+	}
 	p, err := provider.New(provider.Options{
 		AfterSignIn:    hook,
+		LoginThrottle:  loginThrottle{l: ratelimit.New(g), rate: loginRate},
 		Issuer:         a.cfg.Issuer,
 		Insecure:       strings.HasPrefix(a.cfg.Issuer, "http://"), // config allows it only in dev or on loopback
 		DB:             g,

@@ -50,6 +50,7 @@ type Config struct {
 	PhoneLimitIPDay       string `name:"phone-limit-ip-day" env:"LATCHKEY_PHONE_LIMIT_IP_DAY" default:"50/24h" help:"Phone codes requested from one client IP over a longer window (at most 50/24h)."`
 	PhoneLimitDialCodeDay int    `name:"phone-limit-dial-code-day" env:"LATCHKEY_PHONE_LIMIT_DIAL_CODE_DAY" default:"500" help:"Phone codes sent to one country calling code per day."`
 	PhoneLimitGlobalHour  int    `name:"phone-limit-global-hour" env:"LATCHKEY_PHONE_LIMIT_GLOBAL_HOUR" default:"1000" help:"Phone codes sent per hour in all; beyond it a circuit breaker refuses phone codes for an hour and raises an alert."`
+	LoginLimitIP          string `name:"login-limit-ip" env:"LATCHKEY_LOGIN_LIMIT_IP" default:"30/10m" help:"Failed sign-ins from one client IP, COUNT/WINDOW; beyond it the sign-in page refuses that address for the rest of the window."`
 
 	Captcha          string `name:"captcha" env:"LATCHKEY_CAPTCHA" default:"builtin" help:"builtin, hcaptcha, turnstile, or off (dev only)."`
 	CaptchaSiteKey   string `name:"captcha-site-key" env:"LATCHKEY_CAPTCHA_SITE_KEY" help:"Site key for hcaptcha or turnstile."`
@@ -99,6 +100,7 @@ func Defaults() Config {
 
 		PhoneLimitDialCodeDay: 500,
 		PhoneLimitGlobalHour:  1000,
+		LoginLimitIP:          "30/10m",
 		Captcha:               CaptchaBuiltin,
 		Argon2Memory:          19456,
 		Argon2Time:            2,

@@ -106,6 +106,8 @@ func TestValidate(t *testing.T) {
 		{"phone-limit-shorter-window", func(c *config.Config) { c.PhoneLimitUser = "5/30m" }, []string{"LATCHKEY_PHONE_LIMIT_USER"}},
 		{"phone-limits-daily-looser", func(c *config.Config) { c.PhoneLimitUserDay, c.PhoneLimitIPDay = "16/24h", "50/12h" },
 			[]string{"LATCHKEY_PHONE_LIMIT_USER_DAY", "LATCHKEY_PHONE_LIMIT_IP_DAY"}},
+		{"login-limit-not-a-rate", func(c *config.Config) { c.LoginLimitIP = "30 per 10 minutes" }, []string{"LATCHKEY_LOGIN_LIMIT_IP"}},
+		{"login-limit-ok", func(c *config.Config) { c.LoginLimitIP = "100/1h" }, nil},
 		{"phone-limits-daily-stricter-ok", func(c *config.Config) { c.PhoneLimitUserDay, c.PhoneLimitIPDay = "8/24h", "20/48h" }, nil},
 		{"phone-limit-not-a-rate", func(c *config.Config) { c.PhoneLimitIP = "ten per hour" }, []string{"LATCHKEY_PHONE_LIMIT_IP"}},
 		{"phone-limit-zero", func(c *config.Config) { c.PhoneLimitNumberDay = "0/24h" }, []string{"LATCHKEY_PHONE_LIMIT_NUMBER_DAY"}},

@@ -81,6 +81,9 @@ func (c Config) Validate() error {
 	}
 	c.checkPushNetworks(bad)
 	c.checkPhoneLimits(bad)
+	if r, err := ParseRate(c.LoginLimitIP); err != nil || r.Window > 7*24*time.Hour {
+		bad("LATCHKEY_LOGIN_LIMIT_IP", "must be COUNT/WINDOW such as 30/10m, window at most a week (%q)", c.LoginLimitIP)
+	}
 	c.checkArgon2(bad)
 	if c.PasswordMinLength < 8 || c.PasswordMinLength > 64 {
 		bad("LATCHKEY_PASSWORD_MIN_LENGTH", "must be between 8 and 64 (%d)", c.PasswordMinLength)
