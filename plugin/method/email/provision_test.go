@@ -9,6 +9,7 @@ import (
 
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/method/email"
+	"github.com/latchkeyid/latchkey/plugin/method/methodtest"
 	"github.com/latchkeyid/latchkey/plugin/ratelimit"
 	"github.com/latchkeyid/latchkey/plugin/schema"
 	"github.com/latchkeyid/latchkey/plugin/sender"
@@ -34,9 +35,9 @@ func TestProvision(t *testing.T) {
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				before := rows(t, g)
+				before := methodtest.SendRows(t, g)
 				e, err := f.m.Provision(ctx, tc.user, method.Input{email.FieldAddress: tc.typed})
-				if after := rows(t, g); after != before {
+				if after := methodtest.SendRows(t, g); after != before {
 					t.Fatalf("Provision wrote codes or send counts: %v, then %v", before, after)
 				}
 				if err != nil {
@@ -79,18 +80,6 @@ func TestProvision(t *testing.T) {
 			}
 		})
 	})
-}
-
-// rows counts the codes issued and the send-limit counters.
-func rows(t *testing.T, g *gorm.DB) [2]int64 {
-	t.Helper()
-	var out [2]int64
-	for i, table := range []string{"sspr_challenges", "sspr_ratelimits"} {
-		if err := g.Table(table).Count(&out[i]).Error; err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
 }
 
 // Provision refuses what Begin refuses, with the same field and reason.

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/latchkeyid/latchkey/plugin/method"
 )
 
@@ -227,3 +229,17 @@ func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
 // Advance moves the clock.
 func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// SendRows counts the codes issued and the send-limit counters in g: a
+// call that must send nothing (an administrator's Provision) leaves both
+// unchanged.
+func SendRows(t *testing.T, g *gorm.DB) [2]int64 {
+	t.Helper()
+	var out [2]int64
+	for i, table := range []string{"sspr_challenges", "sspr_ratelimits"} {
+		if err := g.Table(table).Count(&out[i]).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}

@@ -7,21 +7,10 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/plugin/method"
+	"github.com/latchkeyid/latchkey/plugin/method/methodtest"
 	"github.com/latchkeyid/latchkey/plugin/method/phone"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 )
-
-// rows counts the codes issued and the send-limit counters.
-func rows(t *testing.T, g *gorm.DB) [2]int64 {
-	t.Helper()
-	var out [2]int64
-	for i, table := range []string{"sspr_challenges", "sspr_ratelimits"} {
-		if err := g.Table(table).Count(&out[i]).Error; err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
-}
 
 // A number an administrator provisions is stored as Finish stores one:
 // Target opens it and Challenge sends its code there (the office
@@ -49,9 +38,9 @@ func TestProvision(t *testing.T) {
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
 				m := f.m[tc.m]
-				before, calls := rows(t, g), f.srv.Requests()
+				before, calls := methodtest.SendRows(t, g), f.srv.Requests()
 				e, err := m.Provision(ctx, "u-"+tc.name, tc.in)
-				if after := rows(t, g); after != before || f.srv.Requests() != calls {
+				if after := methodtest.SendRows(t, g); after != before || f.srv.Requests() != calls {
 					t.Fatalf("Provision sent or counted: rows %v then %v, %d gateway requests", before, after, f.srv.Requests()-calls)
 				}
 				if err != nil {
