@@ -58,6 +58,12 @@ func New(store *method.Store, keys *secret.Keyring, issuer string, opts ...Optio
 // Name implements method.Method.
 func (m *Method) Name() method.Name { return method.TOTP }
 
+// Describe says how an authenticator app's codes show on the pages.
+func (m *Method) Describe() method.Info {
+	return method.Info{Rank: 10, AddTitle: "Authenticator app",
+		Titles: map[string]string{"": "Enter a code from your authenticator app"}, App: true, AMR: "otp", Decoy: true}
+}
+
 // Channel implements method.Method.
 func (m *Method) Channel(method.Enrollment) method.Channel { return method.ChannelApp }
 
