@@ -317,16 +317,17 @@ type channeler interface {
 }
 
 // choices lists the rows of the method and step-up pages, the
-// authenticator app first (kindOrder): one per enrollment, or, as in
+// authenticator app first (by each method's Rank): one per enrollment, or, as in
 // Entra, one per delivery of a phone ("Text my mobile phone", "Call my
 // mobile phone").
 func (p *Plugin) choices(es []method.Enrollment) []optionView {
 	es = slices.Clone(es)
-	slices.SortStableFunc(es, func(x, y method.Enrollment) int { return kindRank(x.Method) - kindRank(y.Method) })
+	slices.SortStableFunc(es, func(x, y method.Enrollment) int { return p.info(x.Method).Rank - p.info(y.Method).Rank })
 	var out []optionView
 	for _, e := range es {
-		v := optionView{ID: e.ID, Method: string(e.Method), Label: e.Label, Value: e.ID, Title: methodTitle(e.Method, ""),
-			Masked: e.Method != method.TOTP && e.Method != method.Push && e.Method != method.Questions}
+		info := p.info(e.Method)
+		v := optionView{ID: e.ID, Method: string(e.Method), Label: e.Label, Value: e.ID, Title: info.Title(""),
+			Masked: info.Masked}
 		var chans []sender.Channel
 		if c, ok := p.method(e.Method).(channeler); ok {
 			chans = c.Channels()
@@ -336,7 +337,7 @@ func (p *Plugin) choices(es []method.Enrollment) []optionView {
 			continue
 		}
 		for _, ch := range chans {
-			v.Value, v.Title = e.ID+":"+string(ch), methodTitle(e.Method, ch)
+			v.Value, v.Title = e.ID+":"+string(ch), info.Title(string(ch))
 			out = append(out, v)
 		}
 	}
@@ -344,6 +345,15 @@ func (p *Plugin) choices(es []method.Enrollment) []optionView {
 }
 
 // method is the registry's method n, nil when not available.
+// info is how method n presents itself; a method this instance lacks (its
+// sender is not configured here) keeps its name and sorts last.
+func (p *Plugin) info(n method.Name) method.Info {
+	if m, ok := p.d.Methods.Get(n); ok {
+		return m.Describe()
+	}
+	return method.Info{Rank: 1 << 20, AddTitle: string(n), Titles: map[string]string{"": string(n)}}
+}
+
 func (p *Plugin) method(n method.Name) method.Method {
 	m, _ := p.d.Methods.Get(n)
 	return m
@@ -357,34 +367,6 @@ func splitChoice(in map[string]string) (id, channel string) {
 		channel = in["channel"]
 	}
 	return id, channel
-}
-
-// methodTitle words a row; ch is the phone's delivery ("" when the method
-// has no choice).
-func methodTitle(n method.Name, ch sender.Channel) string {
-	switch n {
-	case method.Email:
-		return "Email a code to"
-	case method.TOTP:
-		return "Enter a code from your authenticator app"
-	case method.Questions:
-		return "Answer your security questions"
-	case method.Mobile:
-		switch ch {
-		case sender.SMS:
-			return "Text my mobile phone"
-		case sender.Voice:
-			return "Call my mobile phone"
-		}
-		return "Text or call my mobile phone"
-	case method.AlternatePhone:
-		return "Call my alternate phone"
-	case method.OfficePhone:
-		return "Call my office phone"
-	case method.Push:
-		return "Approve a notification on my authenticator app"
-	}
-	return string(n)
 }
 
 func (p *Plugin) methodPage(c echo.Context) error {

@@ -142,8 +142,8 @@ func (p *Plugin) renderInfo(c echo.Context, a *access, notice string) error {
 	now := p.d.Now()
 	var views []methodView
 	for _, e := range a.methods {
-		title := addTitle(e.Method)
-		if isApp(e.Method) { // the label names the app (or the device)
+		title := p.info(e.Method).AddTitle
+		if p.info(e.Method).App { // the label names the app (or the device)
 			title = "Authenticator app"
 		}
 		views = append(views, methodView{ID: e.ID, Method: string(e.Method), Label: e.Label, Title: title,
@@ -151,37 +151,23 @@ func (p *Plugin) renderInfo(c echo.Context, a *access, notice string) error {
 	}
 	// The strongest first, as in the add list.
 	slices.SortStableFunc(views, func(x, y methodView) int {
-		return kindRank(method.Name(x.Method)) - kindRank(method.Name(y.Method))
+		return p.info(method.Name(x.Method)).Rank - p.info(method.Name(y.Method)).Rank
 	})
 	return p.render(c, http.StatusOK, "security-info", map[string]any{
 		"User": a.u.Username, "Methods": views, "Add": p.addKinds(pol, a.u), "Notice": notice,
 	})
 }
 
-// kindOrder is the order of the Entra guide: the authenticator app (the
-// strongest) first, then the phones, email and security questions.
-var kindOrder = []method.Name{method.Push, method.TOTP, method.Mobile, method.AlternatePhone, method.OfficePhone,
-	method.Email, method.Questions}
-
-func kindRank(n method.Name) int {
-	if i := slices.Index(kindOrder, n); i >= 0 {
-		return i
-	}
-	return len(kindOrder)
-}
-
-func isApp(n method.Name) bool { return n == method.Push || n == method.TOTP }
-
 // appsOf keeps the authenticator-app methods of names.
-func appsOf(names []method.Name) []method.Name {
-	return slices.DeleteFunc(slices.Clone(names), func(n method.Name) bool { return !isApp(n) })
+func (p *Plugin) appsOf(names []method.Name) []method.Name {
+	return slices.DeleteFunc(slices.Clone(names), func(n method.Name) bool { return !p.info(n).App })
 }
 
 // appChoice is the "Authenticator app" entry of the add list when both
 // app methods are offered: its page lets the user pick one.
 const appChoice = "app"
 
-// addable lists the methods u may add under pol, in kindOrder.
+// addable lists the methods u may add under pol, in their Rank order.
 func (p *Plugin) addable(pol policy.Policy, u *user.User) []method.Name {
 	var out []method.Name
 	for _, m := range p.d.Methods.Enabled(pol.Methods) {
@@ -189,7 +175,7 @@ func (p *Plugin) addable(pol policy.Policy, u *user.User) []method.Name {
 			out = append(out, m.Name())
 		}
 	}
-	slices.SortStableFunc(out, func(x, y method.Name) int { return kindRank(x) - kindRank(y) })
+	slices.SortStableFunc(out, func(x, y method.Name) int { return p.info(x).Rank - p.info(y).Rank })
 	return out
 }
 
@@ -198,12 +184,12 @@ func (p *Plugin) addable(pol policy.Policy, u *user.User) []method.Name {
 // then one entry per other kind.
 func (p *Plugin) addKinds(pol policy.Policy, u *user.User) []optionView {
 	names := p.addable(pol, u)
-	apps := appsOf(names)
+	apps := p.appsOf(names)
 	var out []optionView
 	for _, n := range names {
 		switch {
-		case !isApp(n):
-			out = append(out, optionView{Method: string(n), Title: addTitle(n)})
+		case !p.info(n).App:
+			out = append(out, optionView{Method: string(n), Title: p.info(n).AddTitle})
 		case n == method.Push && len(apps) == 1: // say which app to install
 			out = append(out, optionView{Method: string(n), Title: "Authenticator app (Latchkey Authenticator)"})
 		case len(apps) == 1:
@@ -215,26 +201,6 @@ func (p *Plugin) addKinds(pol policy.Policy, u *user.User) []optionView {
 	return out
 }
 
-func addTitle(n method.Name) string {
-	switch n {
-	case method.TOTP:
-		return "Authenticator app"
-	case method.Email:
-		return "Email"
-	case method.Questions:
-		return "Security questions"
-	case method.Mobile:
-		return "Phone"
-	case method.AlternatePhone:
-		return "Alternate phone"
-	case method.OfficePhone:
-		return "Office phone"
-	case method.Push:
-		return "Latchkey Authenticator"
-	}
-	return string(n)
-}
-
 // appPage (GET /security-info/add/app) is the page behind "Authenticator
 // app": the Latchkey Authenticator (push, which also shows codes) first,
 // then any other app (codes only). With only one offered it goes there.
@@ -243,7 +209,7 @@ func (p *Plugin) appPage(c echo.Context, a *access) error {
 	if err != nil {
 		return err
 	}
-	apps := appsOf(p.addable(pol, a.u))
+	apps := p.appsOf(p.addable(pol, a.u))
 	register := cleanAuthRequestID(c.QueryParam("register"))
 	switch len(apps) {
 	case 0:
@@ -257,7 +223,7 @@ func (p *Plugin) appPage(c echo.Context, a *access) error {
 	}
 	views := make([]optionView, len(apps))
 	for i, n := range apps {
-		views[i] = optionView{Method: string(n), Title: addTitle(n)}
+		views[i] = optionView{Method: string(n), Title: p.info(n).AddTitle}
 	}
 	return p.render(c, http.StatusOK, "security-info-add-app", map[string]any{"Apps": views, "Register": register})
 }
@@ -380,7 +346,7 @@ func (p *Plugin) stepUpVerify(c echo.Context) error {
 			if err := p.flows.Save(ctx, nil, f); err != nil {
 				return flowErr(err)
 			}
-			return p.stepUpPage(c, a, overMessage(e.Method))
+			return p.stepUpPage(c, a, p.lapsedMessage(e.Method))
 		}
 		msg := msgWrong
 		if res.Dead {
@@ -452,7 +418,7 @@ func (p *Plugin) renderAdd(c echo.Context, m method.Method, msg, register string
 	if err != nil {
 		return err
 	}
-	data := map[string]any{"Method": string(m.Name()), "Title": addTitle(m.Name()), "Error": msg,
+	data := map[string]any{"Method": string(m.Name()), "Title": m.Describe().AddTitle, "Error": msg,
 		"Register": cleanAuthRequestID(register), "Action": p.path("/security-info/add/" + string(m.Name()))}
 	if qp, ok := m.(QuestionPool); ok {
 		pool, err := qp.Available(c.Request().Context())
@@ -474,7 +440,7 @@ func (p *Plugin) renderAdd(c echo.Context, m method.Method, msg, register string
 
 // renderAddStep shows the step after Begin: the code sent, the QR code.
 func (p *Plugin) renderAddStep(c echo.Context, m method.Method, flowID string, pr method.Prompt, msg string) error {
-	data := map[string]any{"Method": string(m.Name()), "Title": addTitle(m.Name()), "Prompt": pr, "Flow": flowID,
+	data := map[string]any{"Method": string(m.Name()), "Title": m.Describe().AddTitle, "Prompt": pr, "Flow": flowID,
 		"Error": msg, "Action": p.path("/security-info/add/" + string(m.Name()) + "/" + flowID)}
 	// The otpauth link, for a phone's authenticator app or for pasting into
 	// the Latchkey web authenticator (html/template blanks unknown URL
@@ -640,7 +606,7 @@ func (p *Plugin) addComplete(c echo.Context, a *access, m method.Method, f *flow
 	if err := p.record(c, audit.MethodAdded, a.u.ID, f.ID, audit.OK, string(e.Method)+" "+e.Label); err != nil {
 		return err
 	}
-	if err := p.notifyOthers(c, a.u, noticeMethodAdded, note{Method: addTitle(e.Method), Label: e.Label}); err != nil {
+	if err := p.notifyOthers(c, a.u, noticeMethodAdded, note{Method: p.info(e.Method).AddTitle, Label: e.Label}); err != nil {
 		return err
 	}
 	if register != "" {
@@ -675,7 +641,7 @@ func (p *Plugin) remove(c echo.Context) error {
 		return p.renderInfo(c, a, "That method was already removed.")
 	}
 	// Notify before deleting, so the removed address hears of it too.
-	if err := p.notifyOthers(c, a.u, noticeMethodRemoved, note{Method: addTitle(e.Method), Label: e.Label}); err != nil {
+	if err := p.notifyOthers(c, a.u, noticeMethodRemoved, note{Method: p.info(e.Method).AddTitle, Label: e.Label}); err != nil {
 		return err
 	}
 	if err := p.d.Enrollments.Delete(ctx, a.u.ID, e.ID); err != nil && !errors.Is(err, method.ErrNotFound) {

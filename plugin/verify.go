@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -294,7 +294,7 @@ func (p *Plugin) failed(c echo.Context, f *flow.Flow, u *user.User, e method.Enr
 		if err := p.flows.Save(ctx, nil, f); err != nil {
 			return flowErr(err)
 		}
-		return p.renderMethods(c, f, overMessage(e.Method))
+		return p.renderMethods(c, f, p.lapsedMessage(e.Method))
 	}
 	msg := msgWrong
 	if res.Dead {
@@ -303,9 +303,11 @@ func (p *Plugin) failed(c echo.Context, f *flow.Flow, u *user.User, e method.Enr
 	return p.renderVerify(c, f, msg, "")
 }
 
-func overMessage(n method.Name) string {
-	if n == method.Push {
-		return msgPush
+// lapsedMessage is what the method list says after a challenge of method
+// n ended for good.
+func (p *Plugin) lapsedMessage(n method.Name) string {
+	if m := p.info(n).LapsedMessage; m != "" {
+		return m
 	}
 	return msgOver
 }
@@ -343,40 +345,19 @@ func (p *Plugin) satisfied(ctx context.Context, pol policy.Policy, u *user.User,
 	return pol.Satisfied(u.Admin, hasApp, pp), nil
 }
 
-// amr names the proofs of a flow in RFC 8176 terms (never "pwd"), with
-// "mfa" when they came over more than one channel.
-func amr(proofs []flow.Proof) []string {
+// amr names the proofs of a flow in RFC 8176 terms (each method's own
+// value, never "pwd"), with "mfa" when they came over more than one channel.
+func (p *Plugin) amr(proofs []flow.Proof) []string {
 	var out []string
 	channels := map[string]bool{}
-	add := func(v string) {
-		for _, o := range out {
-			if o == v {
-				return
-			}
-		}
-		out = append(out, v)
-	}
 	for _, pr := range proofs {
 		channels[pr.Channel] = true
-		switch method.Name(pr.Method) {
-		case method.TOTP:
-			add("otp")
-		case method.Email:
-			add("email")
-		case method.Questions:
-			add("kba")
-		case method.Mobile:
-			add("sms")
-		case method.AlternatePhone, method.OfficePhone:
-			add("tel")
-		case method.Push:
-			add("swk")
-		default:
-			add(strings.ToLower(pr.Method))
+		if v := p.info(method.Name(pr.Method)).AMR; v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
 		}
 	}
 	if len(channels) > 1 {
-		add("mfa")
+		out = append(out, "mfa")
 	}
 	return out
 }
