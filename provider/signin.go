@@ -3,8 +3,6 @@ package provider
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,6 +81,9 @@ func (p *Provider) startSession(c echo.Context, tx *gorm.DB, userID string, amr 
 		return nil, err
 	}
 	c.SetCookie(web.Cookie(sessionCookie, token, p.sessions.TTL(), p.secure))
+	if err := web.RotateCSRF(c, p.secure); err != nil {
+		return nil, err
+	}
 	c.Set(ctxSessionKey, s)
 	return s, nil
 }
@@ -114,26 +115,6 @@ func (p *Provider) loadRequest(ctx context.Context, id string) (AuthRequest, err
 		return nil, fmt.Errorf("provider: storage auth request %T lacks prompt/max_age getters", ar)
 	}
 	return req, nil
-}
-
-// bindBrowser ties the request to this browser (first visitor wins) with a
-// random per-browser cookie, so only this browser can later have the
-// request completed by an SSPR flow.
-func (p *Provider) bindBrowser(c echo.Context, authRequestID string) error {
-	token := web.CookieValue(c.Request(), bindCookie, p.secure)
-	if len(token) != 43 {
-		var b [32]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return err
-		}
-		token = base64.RawURLEncoding.EncodeToString(b[:])
-		c.SetCookie(web.Cookie(bindCookie, token, 0, p.secure))
-	}
-	return p.sessions.Bind(c.Request().Context(), authRequestID, token, authRequestTTL)
-}
-
-func (p *Provider) boundHere(c echo.Context, authRequestID string) (bool, error) {
-	return p.sessions.Bound(c.Request().Context(), authRequestID, web.CookieValue(c.Request(), bindCookie, p.secure))
 }
 
 // satisfies reports whether session s may answer req without asking the
@@ -243,15 +224,19 @@ func (p *Provider) getLogin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	cur, signedIn := p.current(c)
+	b, err := p.binding(c, req, "sso", p.knownUser(ctx, cur, req, ""))
+	if err != nil {
+		return err
+	}
 	if req.Done() {
 		return errRequestGone
 	}
-	if err := p.bindBrowser(c, id); err != nil {
-		return err
-	}
-	if s, ok := p.current(c); ok && p.satisfies(req, s) {
-		if _, active := p.activeUser(ctx, s.UserID); active {
-			to, err := p.completeRequest(ctx, req, s)
+	// A request held for method registration is not answered from the
+	// session that was sent to register: that would skip the registration.
+	if signedIn && b.HoldSession == "" && p.satisfies(req, cur) {
+		if _, active := p.activeUser(ctx, cur.UserID); active {
+			to, err := p.completeRequest(ctx, req, cur)
 			if err != nil {
 				return errRequestGone
 			}
@@ -291,6 +276,12 @@ func (p *Provider) postLogin(c echo.Context) error {
 	if id != "" {
 		var err error
 		if req, err = p.loadRequest(ctx, id); err != nil {
+			return err
+		}
+		// Before the password is even checked: a password typed into a
+		// request another browser started must not complete it.
+		cur, _ := p.current(c)
+		if _, err := p.binding(c, req, "pwd", p.knownUser(ctx, cur, req, username)); err != nil {
 			return err
 		}
 		if req.Done() {
@@ -368,19 +359,28 @@ func (p *Provider) postLogin(c echo.Context) error {
 	p.record(c, audit.SignIn, u.ID, audit.OK, detail)
 
 	to := cmp.Or(nextPage(c), "/")
-	if req != nil {
-		if to, err = p.completeRequest(ctx, req, s); err != nil {
-			return errRequestGone
-		}
-	}
 	if p.after != nil {
 		next, err := p.after.AfterSignIn(c, u.ID, id)
-		if err != nil {
+		switch {
+		case err != nil:
 			// The user is signed in; a failing hook (e.g. registration
 			// reminder) must not lock them out of the application.
 			slog.ErrorContext(ctx, "after sign-in hook", "err", err, "user", u.ID)
-		} else if next != "" {
+		case next != "" && req != nil:
+			// The request stays pending until the registration is done or
+			// skipped (ContinueURL): completed now, its callback would hand
+			// out the code to a user who simply skipped the page.
+			if err := p.sessions.Hold(ctx, req.GetID(), s.ID); err != nil {
+				return err
+			}
+			return c.Redirect(http.StatusSeeOther, next)
+		case next != "":
 			to = next
+		}
+	}
+	if req != nil {
+		if to, err = p.completeRequest(ctx, req, s); err != nil {
+			return errRequestGone
 		}
 	}
 	return c.Redirect(http.StatusSeeOther, to)
