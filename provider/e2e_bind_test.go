@@ -300,6 +300,19 @@ func TestForcedRegistrationCannotBeSkipped(t *testing.T) {
 				if res := b.Get(h.LoginURL); pt.CodeOf(res) != "" {
 					t.Fatalf("the sign-in link answered from the new session before registration: %s", res)
 				}
+				// Starting again at the app: the session meets the
+				// registration again instead of a silent sign-on.
+				h2 := b.Authorize(rp)
+				if res := b.Get(h2.LoginURL); pt.CodeOf(res) != "" || !pt.HasText(res, "Keep your account secure") {
+					t.Fatalf("a new request answered from the session sent to register: %s", res)
+				}
+				if res := b.Get(s.CallbackURL(h2.ID)); pt.CodeOf(res) != "" {
+					t.Fatalf("the new request's callback handed out a code before registration: %s", res)
+				}
+				if res := b.Get(b.Authorize(rp, pt.Param("prompt", "none")).LoginURL); pt.CodeOf(res) != "" ||
+					res.Redirect == nil || res.Redirect.Query().Get("error") != "interaction_required" {
+					t.Fatalf("prompt=none from the session sent to register: %s", res)
+				}
 				skip := reg.Doc.Find(`form[action$="/skip"]`).Length() == 1
 				if skip != tt.canSkip {
 					t.Fatalf("skip offered %v, want %v", skip, tt.canSkip)
@@ -310,6 +323,13 @@ func TestForcedRegistrationCannotBeSkipped(t *testing.T) {
 				res := b.Submit(reg, `form[action$="/skip"]`, nil)
 				if _, err := rp.Exchange(t.Context(), h.Auth, rp.Callback(h.Auth, res).Get("code")); err != nil {
 					t.Fatalf("after skipping: %v", err)
+				}
+				// Skipped once for the session: the other request it held
+				// and new ones complete by single sign-on.
+				for _, h := range []*pt.Handoff{h2, b.Authorize(rp)} {
+					if _, err := rp.Exchange(t.Context(), h.Auth, rp.Callback(h.Auth, b.Get(h.LoginURL)).Get("code")); err != nil {
+						t.Fatalf("single sign-on after skipping: %v", err)
+					}
 				}
 			})
 		}

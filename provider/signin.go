@@ -236,6 +236,18 @@ func (p *Provider) getLogin(c echo.Context) error {
 	// session that was sent to register: that would skip the registration.
 	if signedIn && b.HoldSession == "" && p.satisfies(req, cur) {
 		if _, active := p.activeUser(ctx, cur.UserID); active {
+			// A session sent to register methods that has not done so (nor
+			// skipped) meets the registration again here, or a new request
+			// from the app would skip it.
+			next, err := p.heldSSO(c, cur, req)
+			switch {
+			case errors.Is(err, errAnswered):
+				return nil
+			case err != nil:
+				return err
+			case next != "":
+				return c.Redirect(http.StatusSeeOther, next)
+			}
 			to, err := p.completeRequest(ctx, req, cur)
 			if err != nil {
 				return errRequestGone
@@ -255,6 +267,42 @@ func (p *Provider) getLogin(c echo.Context) error {
 		username = req.GetLoginHint()
 	}
 	return p.renderLogin(c, http.StatusOK, req, loginPage{Username: username})
+}
+
+// errAnswered means the response was already written (an OIDC error
+// redirected to the client).
+var errAnswered = errors.New("provider: answered")
+
+// heldSSO is where a single sign-on of session s goes instead of the app
+// while s still owes a method registration: the registration page again
+// (req then waits for it), "" when nothing is owed any more.
+func (p *Provider) heldSSO(c echo.Context, s *session.Session, req AuthRequest) (string, error) {
+	ctx := c.Request().Context()
+	if p.after == nil {
+		return "", nil
+	}
+	held, err := p.sessions.SessionHeld(ctx, s.ID)
+	if err != nil || !held {
+		return "", err
+	}
+	if slices.Contains(req.GetPrompt(), oidc.PromptNone) {
+		// The registration needs the page the client asked not to show.
+		p.metrics.signin("sso", "interaction_required")
+		op.AuthRequestError(&issWriter{ResponseWriter: c.Response(), issuer: p.issuer}, c.Request(), req, oidc.ErrInteractionRequired(), p.op)
+		return "", errAnswered
+	}
+	next, err := p.after.AfterSignIn(c, s.UserID, req.GetID())
+	if err != nil {
+		slog.ErrorContext(ctx, "after sign-in hook", "err", err, "user", s.UserID)
+		return "", nil
+	}
+	if next == "" {
+		return "", nil
+	}
+	if err := p.sessions.Hold(ctx, req.GetID(), s.ID); err != nil {
+		return "", err
+	}
+	return next, nil
 }
 
 // ipLimited answers an address with too many failed sign-ins; the

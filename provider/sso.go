@@ -119,6 +119,10 @@ func (p *Provider) ContinueURL(c echo.Context, authRequestID string) (string, er
 		if _, err := p.completeRequest(ctx, req, s); err != nil {
 			return "", ErrNotContinuable
 		}
+		// Registration done or skipped: settled for the whole session.
+		if err := p.sessions.Release(ctx, s.ID); err != nil {
+			return "", err
+		}
 	}
 	return p.callback(opIssuerCtx(ctx, p.issuer), authRequestID), nil
 }

@@ -14,7 +14,7 @@ type authRequestBinding0005 struct {
 	AuthRequestID string    `gorm:"primaryKey;size:64"`
 	BrowserHash   string    `gorm:"size:64;not null"`
 	ExpiresAt     time.Time `gorm:"precision:6;index;not null"`
-	HoldSession   string    `gorm:"size:32;not null;default:''"`
+	HoldSession   string    `gorm:"size:32;not null;default:'';index"`
 }
 
 func (authRequestBinding0005) TableName() string { return "auth_request_bindings" }
@@ -24,7 +24,11 @@ func bindingHold0005() *db.Migration {
 	return &db.Migration{
 		ID: "0005_binding_hold",
 		Migrate: func(tx *gorm.DB) error {
-			return db.Tables(tx).Migrator().AddColumn(&authRequestBinding0005{}, "HoldSession")
+			m := db.Tables(tx).Migrator()
+			if err := m.AddColumn(&authRequestBinding0005{}, "HoldSession"); err != nil {
+				return err
+			}
+			return m.CreateIndex(&authRequestBinding0005{}, "HoldSession")
 		},
 	}
 }

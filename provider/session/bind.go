@@ -22,7 +22,7 @@ type Binding struct {
 	// HoldSession is the session that signed in for the request and was
 	// sent to register security methods first: the request stays pending
 	// until that registration is done or skipped ("" when not held).
-	HoldSession string `gorm:"size:32;not null;default:''"`
+	HoldSession string `gorm:"size:32;not null;default:'';index"`
 }
 
 // ErrNotBound means the request has no binding to this browser: none was
@@ -95,6 +95,35 @@ func (s *Store) Hold(ctx context.Context, authRequestID, sessionID string) error
 		return fmt.Errorf("session: hold: %w", res.Error)
 	}
 	return nil
+}
+
+// Release ends every hold of sessionID: its registration is done or
+// skipped, so the requests it holds may complete (on their next visit).
+func (s *Store) Release(ctx context.Context, sessionID string) error {
+	if sessionID == "" {
+		return nil
+	}
+	if err := s.g.WithContext(ctx).Model(&Binding{}).Where("hold_session = ?", sessionID).
+		Update("hold_session", "").Error; err != nil {
+		return fmt.Errorf("session: release: %w", err)
+	}
+	return nil
+}
+
+// SessionHeld reports whether sessionID was sent to register methods for
+// a request that is still held: until the registration is done or
+// skipped, that session must not answer new requests silently either.
+func (s *Store) SessionHeld(ctx context.Context, sessionID string) (bool, error) {
+	if sessionID == "" {
+		return false, nil
+	}
+	var n int64
+	err := s.g.WithContext(ctx).Model(&Binding{}).Where("hold_session = ? AND expires_at > ?", sessionID, s.clock()).
+		Limit(1).Count(&n).Error
+	if err != nil {
+		return false, fmt.Errorf("session: held: %w", err)
+	}
+	return n > 0, nil
 }
 
 // CleanupBindings deletes expired bindings (at most batch per call).

@@ -221,6 +221,15 @@ func TestBindingBelongsToTheCreatingBrowser(t *testing.T) {
 			if b, err := s.Binding(ctx, "req3", "browser-a"); err != nil || b.HoldSession != "sess1" {
 				t.Fatalf("Binding = %+v, %v; want held for sess1", b, err)
 			}
+			if held, err := s.SessionHeld(ctx, "sess1"); err != nil || !held {
+				t.Fatalf("SessionHeld = %v, %v; want true", held, err)
+			}
+			if err := s.Release(ctx, "sess1"); err != nil {
+				t.Fatal(err)
+			}
+			if held, err := s.SessionHeld(ctx, "sess1"); err != nil || held {
+				t.Fatalf("SessionHeld after Release = %v, %v; want false", held, err)
+			}
 			if err := s.Unbind(ctx, "req3"); err != nil {
 				t.Fatal(err)
 			}
