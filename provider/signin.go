@@ -225,20 +225,17 @@ func (p *Provider) getLogin(c echo.Context) error {
 		return err
 	}
 	cur, signedIn := p.current(c)
-	b, err := p.binding(c, req, "sso", p.knownUser(ctx, cur, req, ""))
-	if err != nil {
+	if _, err := p.binding(c, req, "sso", p.knownUser(ctx, cur, req, "")); err != nil {
 		return err
 	}
 	if req.Done() {
 		return errRequestGone
 	}
-	// A request held for method registration is not answered from the
-	// session that was sent to register: that would skip the registration.
-	if signedIn && b.HoldSession == "" && p.satisfies(req, cur) {
+	if signedIn && p.satisfies(req, cur) {
 		if _, active := p.activeUser(ctx, cur.UserID); active {
 			// A session sent to register methods that has not done so (nor
-			// skipped) meets the registration again here, or a new request
-			// from the app would skip it.
+			// skipped) meets the registration again, for this request or a
+			// new one: answering from the session would skip it.
 			next, err := p.heldSSO(c, cur, req)
 			switch {
 			case errors.Is(err, errAnswered):
