@@ -3,8 +3,6 @@ package provider
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,6 +81,9 @@ func (p *Provider) startSession(c echo.Context, tx *gorm.DB, userID string, amr 
 		return nil, err
 	}
 	c.SetCookie(web.Cookie(sessionCookie, token, p.sessions.TTL(), p.secure))
+	if err := web.RotateCSRF(c, p.secure); err != nil {
+		return nil, err
+	}
 	c.Set(ctxSessionKey, s)
 	return s, nil
 }
@@ -114,26 +115,6 @@ func (p *Provider) loadRequest(ctx context.Context, id string) (AuthRequest, err
 		return nil, fmt.Errorf("provider: storage auth request %T lacks prompt/max_age getters", ar)
 	}
 	return req, nil
-}
-
-// bindBrowser ties the request to this browser (first visitor wins) with a
-// random per-browser cookie, so only this browser can later have the
-// request completed by an SSPR flow.
-func (p *Provider) bindBrowser(c echo.Context, authRequestID string) error {
-	token := web.CookieValue(c.Request(), bindCookie, p.secure)
-	if len(token) != 43 {
-		var b [32]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return err
-		}
-		token = base64.RawURLEncoding.EncodeToString(b[:])
-		c.SetCookie(web.Cookie(bindCookie, token, 0, p.secure))
-	}
-	return p.sessions.Bind(c.Request().Context(), authRequestID, token, authRequestTTL)
-}
-
-func (p *Provider) boundHere(c echo.Context, authRequestID string) (bool, error) {
-	return p.sessions.Bound(c.Request().Context(), authRequestID, web.CookieValue(c.Request(), bindCookie, p.secure))
 }
 
 // satisfies reports whether session s may answer req without asking the
@@ -243,15 +224,28 @@ func (p *Provider) getLogin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	cur, signedIn := p.current(c)
+	if _, err := p.binding(c, req, "sso", p.knownUser(ctx, cur, req, "")); err != nil {
+		return err
+	}
 	if req.Done() {
 		return errRequestGone
 	}
-	if err := p.bindBrowser(c, id); err != nil {
-		return err
-	}
-	if s, ok := p.current(c); ok && p.satisfies(req, s) {
-		if _, active := p.activeUser(ctx, s.UserID); active {
-			to, err := p.completeRequest(ctx, req, s)
+	if signedIn && p.satisfies(req, cur) {
+		if _, active := p.activeUser(ctx, cur.UserID); active {
+			// A session sent to register methods that has not done so (nor
+			// skipped) meets the registration again, for this request or a
+			// new one: answering from the session would skip it.
+			next, err := p.heldSSO(c, cur, req)
+			switch {
+			case errors.Is(err, errAnswered):
+				return nil
+			case err != nil:
+				return err
+			case next != "":
+				return c.Redirect(http.StatusSeeOther, next)
+			}
+			to, err := p.completeRequest(ctx, req, cur)
 			if err != nil {
 				return errRequestGone
 			}
@@ -270,6 +264,42 @@ func (p *Provider) getLogin(c echo.Context) error {
 		username = req.GetLoginHint()
 	}
 	return p.renderLogin(c, http.StatusOK, req, loginPage{Username: username})
+}
+
+// errAnswered means the response was already written (an OIDC error
+// redirected to the client).
+var errAnswered = errors.New("provider: answered")
+
+// heldSSO is where a single sign-on of session s goes instead of the app
+// while s still owes a method registration: the registration page again
+// (req then waits for it), "" when nothing is owed any more.
+func (p *Provider) heldSSO(c echo.Context, s *session.Session, req AuthRequest) (string, error) {
+	ctx := c.Request().Context()
+	if p.after == nil {
+		return "", nil
+	}
+	held, err := p.sessions.SessionHeld(ctx, s.ID)
+	if err != nil || !held {
+		return "", err
+	}
+	if slices.Contains(req.GetPrompt(), oidc.PromptNone) {
+		// The registration needs the page the client asked not to show.
+		p.metrics.signin("sso", "interaction_required")
+		op.AuthRequestError(&issWriter{ResponseWriter: c.Response(), issuer: p.issuer}, c.Request(), req, oidc.ErrInteractionRequired(), p.op)
+		return "", errAnswered
+	}
+	next, err := p.after.AfterSignIn(c, s.UserID, req.GetID())
+	if err != nil {
+		slog.ErrorContext(ctx, "after sign-in hook", "err", err, "user", s.UserID)
+		return "", nil
+	}
+	if next == "" {
+		return "", nil
+	}
+	if err := p.sessions.Hold(ctx, req.GetID(), s.ID); err != nil {
+		return "", err
+	}
+	return next, nil
 }
 
 // ipLimited answers an address with too many failed sign-ins; the
@@ -291,6 +321,12 @@ func (p *Provider) postLogin(c echo.Context) error {
 	if id != "" {
 		var err error
 		if req, err = p.loadRequest(ctx, id); err != nil {
+			return err
+		}
+		// Before the password is even checked: a password typed into a
+		// request another browser started must not complete it.
+		cur, _ := p.current(c)
+		if _, err := p.binding(c, req, "pwd", p.knownUser(ctx, cur, req, username)); err != nil {
 			return err
 		}
 		if req.Done() {
@@ -368,19 +404,28 @@ func (p *Provider) postLogin(c echo.Context) error {
 	p.record(c, audit.SignIn, u.ID, audit.OK, detail)
 
 	to := cmp.Or(nextPage(c), "/")
-	if req != nil {
-		if to, err = p.completeRequest(ctx, req, s); err != nil {
-			return errRequestGone
-		}
-	}
 	if p.after != nil {
 		next, err := p.after.AfterSignIn(c, u.ID, id)
-		if err != nil {
+		switch {
+		case err != nil:
 			// The user is signed in; a failing hook (e.g. registration
 			// reminder) must not lock them out of the application.
 			slog.ErrorContext(ctx, "after sign-in hook", "err", err, "user", u.ID)
-		} else if next != "" {
+		case next != "" && req != nil:
+			// The request stays pending until the registration is done or
+			// skipped (ContinueURL): completed now, its callback would hand
+			// out the code to a user who simply skipped the page.
+			if err := p.sessions.Hold(ctx, req.GetID(), s.ID); err != nil {
+				return err
+			}
+			return c.Redirect(http.StatusSeeOther, next)
+		case next != "":
 			to = next
+		}
+	}
+	if req != nil {
+		if to, err = p.completeRequest(ctx, req, s); err != nil {
+			return errRequestGone
 		}
 	}
 	return c.Redirect(http.StatusSeeOther, to)

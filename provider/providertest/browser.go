@@ -23,6 +23,9 @@ type Browser struct {
 	Jar    *cookiejar.Jar
 	// UserAgent and Header are sent with every request (e.g. X-Forwarded-For).
 	Header http.Header
+	// Stop, when set, ends a navigation before a redirect to a URL of the
+	// provider it returns true for (Result.Redirect holds that URL).
+	Stop func(*url.URL) bool
 }
 
 // Page is a fetched HTML page.
@@ -94,7 +97,7 @@ func (b *Browser) Navigate(method, rawURL string, form url.Values) *Result {
 			if err != nil {
 				b.t.Fatalf("browser: bad Location %q", res.Header.Get("Location"))
 			}
-			if !b.srv.Owns(loc) {
+			if !b.srv.Owns(loc) || (b.Stop != nil && b.Stop(loc)) {
 				r.Redirect = loc
 				return r
 			}
