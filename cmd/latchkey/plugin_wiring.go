@@ -28,6 +28,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/config"
+	"github.com/latchkeyid/latchkey/provider/opstore"
 	"github.com/latchkeyid/latchkey/provider/secret"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/ui"
@@ -221,8 +222,10 @@ func (s *server) mountPlugin(e *echo.Echo, p *provider.Provider, hook *afterSign
 	if err != nil {
 		return err
 	}
+	accounts := providerAccounts(g, users, opstore.NewRevoker(nil))
 	pl, err := plugin.Mount(e.Group(""), plugin.Deps{
-		DB: g, Users: users, Audit: auditLog, Keys: k, Methods: registry, Enrollments: enrollments,
+		Accounts: accounts,
+		DB:       g, Users: users, Audit: auditLog, Keys: k, Methods: registry, Enrollments: enrollments,
 		Codes: d.codes, Policy: policies, Queue: d.queue, Captcha: d.captcha, SignIn: signInAdapter{p},
 		Renderer: renderer, Issuer: a.cfg.Issuer, PasswordPolicy: a.policy(), Mail: tmpl, Limiter: d.limiter,
 	})
@@ -230,6 +233,7 @@ func (s *server) mountPlugin(e *echo.Echo, p *provider.Provider, hook *afterSign
 		return err
 	}
 	hook.p = pl
+	accounts.Register(pl.Revoker())
 	d.push.Routes(e.Group(""))
 	if d.outbox != nil {
 		e.GET("/dev/outbox", echo.WrapHandler(d.outbox.Handler(renderer)))

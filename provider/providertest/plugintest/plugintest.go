@@ -203,11 +203,16 @@ func (x *Env) mount(t testing.TB, s *pt.Server, e *echo.Echo, o Options) (*plugi
 	if err != nil {
 		return nil, err
 	}
-	return plugin.Mount(e.Group(""), plugin.Deps{
+	pl, err := plugin.Mount(e.Group(""), plugin.Deps{
 		DB: s.DB, Users: s.Users, Audit: s.Audit, Keys: s.Keyring, Methods: reg, Enrollments: x.Store,
 		Codes: codes, Policy: x.Policy, Queue: x.Queue, Captcha: x.Captcha, SignIn: SignIn{s.Provider},
-		Renderer: r, Issuer: s.URL, Now: s.Clock.Now, Mail: tmpl,
+		Accounts: s.Accounts, Renderer: r, Issuer: s.URL, Now: s.Clock.Now, Mail: tmpl,
 	})
+	if err != nil {
+		return nil, err
+	}
+	s.Accounts.Register(pl.Revoker())
+	return pl, nil
 }
 
 // phones builds the three phone methods on the loopback gateway, wired
