@@ -15,12 +15,13 @@ func (s *Store) RevokeUser(ctx context.Context, tx *gorm.DB, userID, keep string
 	if tx == nil {
 		tx = s.g
 	}
-	now := s.Now()
-	q := tx.WithContext(ctx).Model(&row{}).Where("user_id = ? AND done_at IS NULL AND expires_at > ?", userID, now)
+	// Expiry moves back to the flow's creation, not to this clock's now:
+	// another instance whose clock runs behind must see it expired too.
+	q := tx.WithContext(ctx).Model(&row{}).Where("user_id = ? AND done_at IS NULL AND expires_at > created_at", userID)
 	if keep != "" {
 		q = q.Where("id <> ?", keep)
 	}
-	if err := q.Updates(map[string]any{"expires_at": now, "version": gorm.Expr("version + 1")}).Error; err != nil {
+	if err := q.Updates(map[string]any{"expires_at": gorm.Expr("created_at"), "version": gorm.Expr("version + 1")}).Error; err != nil {
 		return fmt.Errorf("flow: revoke user: %w", err)
 	}
 	return nil

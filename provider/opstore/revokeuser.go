@@ -14,8 +14,8 @@ import (
 
 var _ account.Revoker = (*Storage)(nil)
 
-// RevokeUser ends everything the OP issued to userID before the cut-off,
-// inside the caller's transaction (account.Revoker): unredeemed codes die,
+// RevokeUser ends everything the OP issued to userID, inside the caller's
+// transaction (account.Revoker): unredeemed codes die,
 // the user's completed authorization requests (and pending ones whose
 // id_token_hint names them) are deleted so no callback can mint a code
 // from them, and every refresh family and access token is revoked. The
@@ -36,14 +36,17 @@ func NewRevoker(now func() time.Time) account.Revoker {
 	})
 }
 
-func revokeUser(ctx context.Context, tx *gorm.DB, userID string, before time.Time, keep account.Keep, now time.Time) error {
+func revokeUser(ctx context.Context, tx *gorm.DB, userID string, _ time.Time, keep account.Keep, now time.Time) error {
 	if userID == "" {
 		return errors.New("opstore: revoke user: empty user id")
 	}
 	tx = tx.WithContext(ctx)
 	requests := func() *gorm.DB {
+		// Every request of the user, whatever its age: a cut-off taken on
+		// one instance's clock would spare requests stamped by a clock
+		// running ahead on another.
 		q := tx.Model(&authRequestRow{}).Select("id").
-			Where("(user_id = ? OR hint_subject = ?) AND created_at <= ?", userID, userID, before)
+			Where("user_id = ? OR hint_subject = ?", userID, userID)
 		if keep.AuthRequest != "" {
 			q = q.Where("id <> ?", keep.AuthRequest)
 		}

@@ -12,14 +12,14 @@ import (
 // tx, so no prompt still on a phone can prove anything after the user's
 // sign-ins were revoked.
 func (m *Method) RevokeUser(ctx context.Context, tx *gorm.DB, userID string, _ time.Time) error {
-	now := m.now().UTC()
 	g := tx.WithContext(ctx)
 	if err := g.Model(&challengeRow{}).Where("user_id = ? AND status = ?", userID, statusPending).
 		Update("status", statusExpired).Error; err != nil {
 		return fmt.Errorf("push: revoke user: %w", err)
 	}
-	if err := g.Model(&linkRow{}).Where("user_id = ? AND used_at IS NULL AND expires_at > ?", userID, now).
-		Update("expires_at", now).Error; err != nil {
+	// Back to its creation, whatever this instance's clock says.
+	if err := g.Model(&linkRow{}).Where("user_id = ? AND used_at IS NULL AND expires_at > created_at", userID).
+		Update("expires_at", gorm.Expr("created_at")).Error; err != nil {
 		return fmt.Errorf("push: revoke user: %w", err)
 	}
 	return nil
