@@ -29,6 +29,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/schema"
 	"github.com/latchkeyid/latchkey/plugin/sender"
 	"github.com/latchkeyid/latchkey/plugin/sender/outbox"
+	"github.com/latchkeyid/latchkey/provider/account"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
@@ -121,11 +122,10 @@ func (s *signIn) LoginURL(ar, username string) string {
 	return "/login?authRequestID=" + url.QueryEscape(ar) + "&username=" + url.QueryEscape(username)
 }
 
-func (s *signIn) RevokeUser(tx *gorm.DB, userID, except string) error {
-	if s.failRevoke != nil {
-		return s.failRevoke
-	}
-	return s.sessions.RevokeUser(tx, userID, except)
+// RevokeUser is the test's revoker beside the sessions': it injects a
+// failure into the account transaction.
+func (s *signIn) RevokeUser(context.Context, *gorm.DB, string, time.Time, account.Keep) error {
+	return s.failRevoke
 }
 
 type env struct {
@@ -142,6 +142,7 @@ type env struct {
 	policy   *policy.Store
 	signIn   *signIn
 	sessions *session.Store
+	accounts *account.Service
 	email    *email.Method
 	totp     *totp.Method
 	qs       *questions.Method
@@ -200,14 +201,17 @@ func newEnv(t testing.TB, url string, params ...password.Params) *env {
 	ec := echo.New()
 	ec.HTTPErrorHandler = web.ErrorHandler(r, nil)
 	ec.Use(web.SecurityHeaders(false))
+	e.accounts = account.New(g, e.users, ck.Now, e.sessions, e.signIn)
 	e.plugin, err = plugin.Mount(ec.Group(""), plugin.Deps{
-		DB: g, Users: e.users, Audit: e.audit, Keys: keys, Methods: reg, Enrollments: e.store, Codes: e.codes,
+		Accounts: e.accounts,
+		DB:       g, Users: e.users, Audit: e.audit, Keys: keys, Methods: reg, Enrollments: e.store, Codes: e.codes,
 		Policy: e.policy, Queue: e.queue, Captcha: testCaptcha{}, SignIn: e.signIn, Renderer: r, Issuer: issuer, Mail: tmpl,
 		Now: ck.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.accounts.Register(e.plugin.Revoker())
 	srv.Config.Handler = ec
 	srv.Start()
 	t.Cleanup(srv.Close)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/sender"
+	"github.com/latchkeyid/latchkey/provider/account"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
@@ -297,7 +298,7 @@ func (p *Plugin) report(c echo.Context) error {
 		return err
 	}
 	now := p.d.Now().UTC()
-	err = p.d.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = p.d.Accounts.RevokeAll(ctx, r.UserID, account.Keep{}, func(ctx context.Context, tx *gorm.DB) error {
 		res := tx.Model(&reportToken{}).Where("token_hash = ? AND used_at IS NULL", r.TokenHash).Update("used_at", now)
 		if res.Error != nil {
 			return res.Error
@@ -306,12 +307,6 @@ func (p *Plugin) report(c echo.Context) error {
 			return errReport
 		}
 		if err := p.d.Users.WithTx(tx).Lock(ctx, r.UserID, now.AddDate(100, 0, 0)); err != nil {
-			return err
-		}
-		if err := p.d.SignIn.RevokeUser(tx, r.UserID, ""); err != nil {
-			return err
-		}
-		if err := p.d.Codes.InvalidateUser(tx, r.UserID); err != nil {
 			return err
 		}
 		return p.d.Audit.RecordTx(tx, p.event(c, "report.not-me", r.UserID, "", audit.OK, "locked after "+r.Event))

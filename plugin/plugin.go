@@ -46,7 +46,10 @@ type Deps struct {
 	// SendsPerIP overrides DefaultSendsPerIP.
 	SendsPerIP ratelimit.Rule
 	SignIn     SignIn
-	Renderer   *ui.Renderer
+	// Accounts resets, unlocks and revokes in the provider's transaction;
+	// register Plugin.Revoker with it.
+	Accounts Accounts
+	Renderer *ui.Renderer
 	// Mail renders notifications (ui/mail); nil uses built-in texts.
 	Mail *lkmail.Templates
 	// Issuer is the public URL (LATCHKEY_ISSUER): every link in mail and
@@ -86,6 +89,7 @@ func build(d Deps, pages bool) (*Plugin, error) {
 		"Methods": d.Methods == nil, "Enrollments": d.Enrollments == nil, "Codes": d.Codes == nil && pages,
 		"Policy": d.Policy == nil, "Queue": d.Queue == nil, "Captcha": d.Captcha == nil && pages,
 		"SignIn": d.SignIn == nil && pages, "Renderer": d.Renderer == nil && pages,
+		"Accounts": d.Accounts == nil && pages,
 	} {
 		if nilv {
 			missing = append(missing, name)

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -77,8 +78,8 @@ func (p *Plugin) setPassword(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	err = p.d.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return p.applyReset(c, tx, f, u, hash)
+	err = p.d.Accounts.ResetPassword(ctx, u.ID, hash, keepFlow(f), func(ctx context.Context, tx *gorm.DB) error {
+		return p.applyReset(c, tx, f, u)
 	})
 	if err != nil {
 		return flowErr(err)
@@ -103,29 +104,18 @@ func (p *Plugin) setPassword(c echo.Context) error {
 	return see(c, p.path("/recover/"+f.ID+"/done"))
 }
 
-// applyReset is every effect of a reset in one transaction (checklist
-// E35): a failure in any step leaves the old password valid and nothing
-// revoked. Finishing the flow first (a conditional update) makes the step
-// succeed once per flow even under concurrent submissions.
-func (p *Plugin) applyReset(c echo.Context, tx *gorm.DB, f *flow.Flow, u *user.User, hash string) error {
+// applyReset is the plugin's part of a reset, run inside the provider's
+// transaction that also sets the password, clears the lockout and revokes
+// everything issued before (checklist E35): a failure in any step leaves
+// the old password valid and nothing revoked. Finishing the flow first (a
+// conditional update) makes the step succeed once per flow even under
+// concurrent submissions.
+func (p *Plugin) applyReset(c echo.Context, tx *gorm.DB, f *flow.Flow, u *user.User) error {
 	ctx := c.Request().Context()
 	if err := f.Finish(p.flows.Now()); err != nil {
 		return err
 	}
 	if err := p.flows.Save(ctx, tx, f); err != nil {
-		return err
-	}
-	users := p.d.Users.WithTx(tx)
-	if err := users.SetPasswordHash(ctx, u.ID, hash); err != nil {
-		return err
-	}
-	if err := users.Unlock(ctx, u.ID); err != nil {
-		return err
-	}
-	if err := p.d.SignIn.RevokeUser(tx, u.ID, ""); err != nil {
-		return fmt.Errorf("plugin: revoke: %w", err)
-	}
-	if err := p.d.Codes.InvalidateUser(tx, u.ID); err != nil {
 		return err
 	}
 	if err := p.failures.Clear(ctx, tx, u.ID); err != nil {
@@ -137,21 +127,19 @@ func (p *Plugin) applyReset(c echo.Context, tx *gorm.DB, f *flow.Flow, u *user.U
 	return p.notify(ctx, tx, c, u, noticeReset, note{Methods: joinMethods(f)})
 }
 
-// unlock applies an unlock: the lockout ends, the password stays. An
+// unlock applies an unlock: the lockout ends, the password stays, and
+// what was issued before is revoked, in the provider's transaction. An
 // admin-disabled account is never unlocked or re-enabled here.
 func (p *Plugin) unlock(c echo.Context, f *flow.Flow, u *user.User) error {
 	ctx := c.Request().Context()
 	if u.Disabled {
 		return flowErr(flow.ErrOutOfOrder)
 	}
-	err := p.d.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := p.d.Accounts.Unlock(ctx, u.ID, keepFlow(f), func(ctx context.Context, tx *gorm.DB) error {
 		if err := f.Finish(p.flows.Now()); err != nil {
 			return err
 		}
 		if err := p.flows.Save(ctx, tx, f); err != nil {
-			return err
-		}
-		if err := p.d.Users.WithTx(tx).Unlock(ctx, u.ID); err != nil {
 			return err
 		}
 		if err := p.failures.Clear(ctx, tx, u.ID); err != nil {

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/plugin/method"
 )
@@ -37,9 +36,6 @@ type SignIn interface {
 	// prefilled. Without a request, the page takes next=<local path>: where
 	// the browser goes after signing in (Security info uses it).
 	LoginURL(authRequestID, username string) string
-	// RevokeUser revokes every session, refresh token and access token of
-	// userID except exceptSessionID, inside tx.
-	RevokeUser(tx *gorm.DB, userID, exceptSessionID string) error
 }
 
 // AfterSignIn is the hook the provider calls after each successful password

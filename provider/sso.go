@@ -6,7 +6,6 @@ import (
 	"net/url"
 
 	"github.com/labstack/echo/v4"
-	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/session"
@@ -138,12 +137,6 @@ func (p *Provider) LoginURL(authRequestID, username string) string {
 		q.Set("username", username)
 	}
 	return p.issuer + "/login" + qs(q)
-}
-
-// RevokeUser revokes every session, refresh token and access token of
-// userID except the session exceptSessionID, inside tx.
-func (p *Provider) RevokeUser(tx *gorm.DB, userID, exceptSessionID string) error {
-	return p.sessions.RevokeUser(tx, userID, exceptSessionID)
 }
 
 // AppName names the application an auth request comes from (the client's

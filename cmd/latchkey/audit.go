@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/latchkeyid/latchkey/provider/audit"
-	"github.com/latchkeyid/latchkey/provider/session"
 	"github.com/latchkeyid/latchkey/provider/user"
 )
 
@@ -91,17 +90,4 @@ func (a *app) audit(typ, userID, outcome, detail string) {
 	if err != nil {
 		fmt.Fprintf(a.stderr, "latchkey: warning: audit log: %v\n", err)
 	}
-}
-
-// revokeUser ends every browser session, refresh token and access token of
-// the user (disable, delete, admin password reset).
-func (a *app) revokeUser(userID string) error {
-	g, err := a.database()
-	if err != nil {
-		return err
-	}
-	if err := session.NewStore(g).RevokeUser(g.WithContext(a.ctx), userID, ""); err != nil {
-		return fmt.Errorf("revoke sessions and tokens: %w", err)
-	}
-	return nil
 }

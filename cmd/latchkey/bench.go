@@ -69,8 +69,9 @@ func (c *benchCmd) Run(a *app) error {
 		return err
 	}
 	defer func() {
-		if err := a.revokeUser(u.ID); err == nil {
-			err = users.Delete(a.ctx, u.ID)
+		svc, _, err := a.accounts()
+		if err == nil {
+			err = svc.Delete(a.ctx, u.ID, nil)
 		}
 		if err != nil {
 			fmt.Fprintf(a.stderr, "latchkey: warning: remove bench user: %v\n", err)

@@ -19,6 +19,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/config"
+	"github.com/latchkeyid/latchkey/provider/opstore"
 	"github.com/latchkeyid/latchkey/provider/secret"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/ui"
@@ -129,6 +130,7 @@ func (s *server) mountPlugin(e *echo.Echo, p *provider.Provider, hook *afterSign
 		return err
 	}
 	c.SignIn = signInAdapter{p}
+	c.Accounts = providerAccounts(g, users, opstore.NewRevoker(nil))
 	c.Captcha, err = captcha.FromConfig(captcha.Config{
 		Kind: captcha.Kind(a.cfg.Captcha), SiteKey: a.cfg.CaptchaSiteKey, Secret: a.cfg.CaptchaSecret,
 		VerifyURL: a.cfg.CaptchaVerifyURL, Dev: a.cfg.Dev,

@@ -12,6 +12,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/keys"
 	"github.com/latchkeyid/latchkey/provider/opstore"
 	"github.com/latchkeyid/latchkey/provider/secret"
+	"github.com/latchkeyid/latchkey/provider/session"
 )
 
 // clientStore opens the OP storage for the client commands. Client secrets
@@ -34,7 +35,7 @@ func (a *app) newOpStore(g *gorm.DB, k *secret.Keyring, m *keys.Manager) (*opsto
 	if err != nil {
 		return nil, err
 	}
-	return opstore.New(g, k, m, users), nil
+	return opstore.New(g, k, m, users, opstore.WithSessions(session.NewStore(g))), nil
 }
 
 // opStorage builds the OP storage for serve, with signing keys created if

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider/account"
+	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/user"
 )
 
@@ -16,10 +21,11 @@ type userCmd struct {
 	Show          userShowCmd    `cmd:"" help:"Show one user."`
 	Lock          userLockCmd    `cmd:"" help:"Lock a user's password sign-in."`
 	Unlock        userUnlockCmd  `cmd:"" help:"Clear a lockout and the failed-password count."`
-	Disable       userDisableCmd `cmd:"" help:"Disable a user: no sign-in, no self-service reset, sessions revoked."`
+	Disable       userDisableCmd `cmd:"" help:"Disable a user: no sign-in, no self-service reset, sessions, tokens and recovery flows revoked."`
 	Enable        userEnableCmd  `cmd:"" help:"Re-enable a disabled user."`
 	Delete        userDeleteCmd  `cmd:"" help:"Delete a user and their sessions."`
-	ResetPassword userResetCmd   `cmd:"" name:"reset-password" help:"Set a user's password (read from stdin); revokes their sessions and tokens."`
+	ResetPassword userResetCmd   `cmd:"" name:"reset-password" help:"Set a user's password (read from stdin); revokes their sessions, tokens and recovery flows."`
+	SignOut       userSignOutCmd `cmd:"" name:"sign-out" help:"Sign a user out everywhere: sessions, tokens, codes and recovery flows revoked."`
 	Groups        userGroupsCmd  `cmd:"" help:"Show or change a user's groups."`
 }
 
@@ -155,18 +161,18 @@ type userDisableCmd struct {
 }
 
 func (c *userDisableCmd) Run(a *app) error {
-	users, u, err := a.findUser(c.User)
+	_, u, err := a.findUser(c.User)
 	if err != nil {
 		return err
 	}
-	if err := users.SetDisabled(a.ctx, u.ID, true); err != nil {
-		return userErr("disable", c.User, err)
-	}
-	if err := a.revokeUser(u.ID); err != nil {
+	svc, _, err := a.accounts()
+	if err != nil {
 		return err
 	}
-	a.audit("admin.user.disable", u.ID, "ok", "")
-	fmt.Fprintf(a.stdout, "disabled %s; sessions and tokens revoked\n", u.Username)
+	if err := svc.Disable(a.ctx, u.ID, a.auditTx("admin.user.disable", u.ID, "")); err != nil {
+		return userErr("disable", c.User, err)
+	}
+	fmt.Fprintf(a.stdout, "disabled %s; sessions, tokens and recovery flows revoked\n", u.Username)
 	return nil
 }
 
@@ -192,18 +198,19 @@ type userDeleteCmd struct {
 }
 
 func (c *userDeleteCmd) Run(a *app) error {
-	users, u, err := a.findUser(c.User)
+	_, u, err := a.findUser(c.User)
 	if err != nil {
 		return err
 	}
-	// Revoke first: a deleted user's refresh tokens must not outlive them.
-	if err := a.revokeUser(u.ID); err != nil {
+	svc, _, err := a.accounts()
+	if err != nil {
 		return err
 	}
-	if err := users.Delete(a.ctx, u.ID); err != nil {
+	// One transaction: a deleted user's refresh tokens, codes and flows
+	// must not outlive them.
+	if err := svc.Delete(a.ctx, u.ID, a.auditTx("admin.user.delete", u.ID, "username="+u.Username)); err != nil {
 		return userErr("delete", c.User, err)
 	}
-	a.audit("admin.user.delete", u.ID, "ok", "username="+u.Username)
 	fmt.Fprintf(a.stdout, "deleted %s\n", u.Username)
 	return nil
 }
@@ -214,7 +221,7 @@ type userResetCmd struct {
 }
 
 func (c *userResetCmd) Run(a *app) error {
-	users, u, err := a.findUser(c.User)
+	_, u, err := a.findUser(c.User)
 	if err != nil {
 		return err
 	}
@@ -225,18 +232,55 @@ func (c *userResetCmd) Run(a *app) error {
 	if err := a.policy().Check(pw, u.Username, u.Email, u.DisplayName); err != nil {
 		return usageError{fmt.Errorf("password refused: %w", err)}
 	}
-	if err := users.SetPassword(a.ctx, u.ID, pw); err != nil {
-		return userErr("reset password", c.User, err)
-	}
-	if err := users.Unlock(a.ctx, u.ID); err != nil {
-		return userErr("reset password", c.User, err)
-	}
-	if err := a.revokeUser(u.ID); err != nil {
+	svc, users, err := a.accounts()
+	if err != nil {
 		return err
 	}
-	a.audit("admin.password.reset", u.ID, "ok", "")
-	fmt.Fprintf(a.stdout, "password of %s changed; lockout cleared; sessions and tokens revoked\n", u.Username)
+	// Hash before the transaction: Argon2id must not hold database locks.
+	hash, err := users.Hasher().Hash(a.ctx, pw)
+	if err != nil {
+		return userErr("reset password", c.User, err)
+	}
+	// The password, the lockout, the audit row and the revocation of
+	// everything issued before (sessions, tokens, codes, open recovery
+	// flows and challenges) commit together or not at all.
+	if err := svc.ResetPassword(a.ctx, u.ID, hash, account.Keep{}, a.auditTx("admin.password.reset", u.ID, "")); err != nil {
+		return userErr("reset password", c.User, err)
+	}
+	fmt.Fprintf(a.stdout, "password of %s changed; lockout cleared; sessions, tokens and recovery flows revoked\n", u.Username)
 	return nil
+}
+
+type userSignOutCmd struct {
+	User string `arg:"" help:"Username, email address or user ID."`
+}
+
+// Run signs the user out everywhere: what a password reset revokes,
+// without changing the password (a stolen laptop, a suspicious session).
+func (c *userSignOutCmd) Run(a *app) error {
+	_, u, err := a.findUser(c.User)
+	if err != nil {
+		return err
+	}
+	svc, _, err := a.accounts()
+	if err != nil {
+		return err
+	}
+	if err := svc.RevokeAll(a.ctx, u.ID, account.Keep{}, a.auditTx("admin.user.sign-out", u.ID, "")); err != nil {
+		return userErr("sign out", c.User, err)
+	}
+	fmt.Fprintf(a.stdout, "signed out %s everywhere; sessions, tokens and recovery flows revoked\n", u.Username)
+	return nil
+}
+
+// auditTx records an administrator action inside the transaction that
+// makes it, so the change and its audit row commit together.
+func (a *app) auditTx(typ, userID, detail string) account.InTx {
+	return func(_ context.Context, tx *gorm.DB) error {
+		return audit.NewLog(tx).RecordTx(tx, audit.Event{
+			Type: typ, UserID: userID, Outcome: "ok", Detail: detail, UserAgent: "latchkey-cli",
+		})
+	}
 }
 
 type userGroupsCmd struct {

@@ -22,6 +22,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/policy"
 	"github.com/latchkeyid/latchkey/plugin/ratelimit"
 	"github.com/latchkeyid/latchkey/plugin/sender"
+	"github.com/latchkeyid/latchkey/provider/account"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/password"
 	"github.com/latchkeyid/latchkey/provider/secret"
@@ -39,6 +40,10 @@ type Config struct {
 	Audit  *audit.Log
 	Policy *policy.Store
 	SignIn plugin.SignIn
+	// Accounts resets, unlocks and revokes in the provider's transactions;
+	// the plugin's own revoker (its flows and challenges) is registered
+	// with it.
+	Accounts *account.Service
 	// Issuer is LATCHKEY_ISSUER; links, the TOTP issuer and push URLs use it.
 	Issuer string
 	// Email delivers mail (SMTP, or the dev outbox); nil: no email method.
@@ -96,14 +101,21 @@ func Build(c Config) (*SSPR, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Plugin, err = plugin.New(plugin.Deps{
+	d := plugin.Deps{
 		DB: c.DB, Users: c.Users, Audit: c.Audit, Keys: c.Keys, Methods: s.Methods, Enrollments: s.Enrollments,
 		Codes: s.Codes, Policy: c.Policy, Queue: s.Queue, Captcha: c.Captcha, SignIn: c.SignIn,
 		Renderer: renderer, Issuer: c.Issuer, PasswordPolicy: c.PasswordPolicy, Mail: s.mail, Limiter: s.Limiter,
 		Now: c.Now,
-	})
+	}
+	if c.Accounts != nil { // a nil *Service in the interface would not read as missing
+		d.Accounts = c.Accounts
+	}
+	s.Plugin, err = plugin.New(d)
 	if err != nil {
 		return nil, err
+	}
+	if c.Accounts != nil {
+		c.Accounts.Register(s.Plugin.Revoker())
 	}
 	return s, nil
 }

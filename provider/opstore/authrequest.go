@@ -209,6 +209,9 @@ func (s *Storage) MarkAuthRequestDone(ctx context.Context, id, userID, sessionID
 // SaveAuthCode stores the code's hash for a completed request, in one
 // INSERT … SELECT (one code per request: a second one is refused).
 func (s *Storage) SaveAuthCode(ctx context.Context, id, code string) error {
+	if err := s.requestLive(ctx, id); err != nil {
+		return err
+	}
 	now := s.clock()
 	res := s.db(ctx).Exec(
 		"INSERT INTO oidc_auth_codes (code_hash, auth_request_id, client_id, expires_at) "+
@@ -260,6 +263,11 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return nil, errCodeInvalid
 		}
+		return nil, fmt.Errorf("opstore: redeem code: %w", err)
+	}
+	if err := s.grantLive(ctx, row.UserID, row.SessionID, authTimeOf(row)); refused(err) {
+		return nil, errCodeInvalid
+	} else if err != nil {
 		return nil, fmt.Errorf("opstore: redeem code: %w", err)
 	}
 	if row.CodeChallenge == "" && hasVerifier(ctx) {

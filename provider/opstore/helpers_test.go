@@ -81,6 +81,13 @@ func newEnv(t testing.TB, g *gorm.DB, opts ...opstore.Option) *env {
 	}
 	e.users = usertest.Store(g)
 	e.alice = usertest.Create(t, e.users, "alice", "correct horse battery staple", "staff")
+	// alice's password was set before the test clock's sign-ins (the store
+	// stamps it with the real clock, which runs ahead of e.clk): a grant
+	// from a sign-in older than the password is refused.
+	e.alice.PasswordChangedAt = e.clk.Now().Add(-time.Hour)
+	if err := g.Model(e.alice).Update("password_changed_at", e.alice.PasswordChangedAt).Error; err != nil {
+		t.Fatal(err)
+	}
 	e.s = opstore.New(g, kr, e.keys, e.users, append([]opstore.Option{opstore.WithClock(e.clk.Now)}, opts...)...)
 	ctx := t.Context()
 	e.web, e.secret, err = e.s.CreateClient(ctx, opstore.NewClient{ID: "web", Name: "Web App",

@@ -11,6 +11,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/latchkeyid/latchkey/provider/account"
 	"github.com/latchkeyid/latchkey/provider/opstore"
 )
 
@@ -149,9 +150,8 @@ func TestRefreshRefused(t *testing.T) {
 		})
 		t.Run("revoked-by-password-reset", func(t *testing.T) {
 			_, rt := e.codeTokens(t, "web", true)
-			// What session.RevokeUser does, by its column names.
-			if err := e.g.Table("oidc_refresh_tokens").Where("user_id = ? AND revoked_at IS NULL", e.alice.ID).
-				Update("revoked_at", e.clk.Now()).Error; err != nil {
+			// What a password reset runs (account.Service calls it).
+			if err := e.s.RevokeUser(ctx, e.g, e.alice.ID, e.clk.Now(), account.Keep{}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := e.s.TokenRequestByRefreshToken(ctx, rt); err == nil {

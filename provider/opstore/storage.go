@@ -82,6 +82,7 @@ type Storage struct {
 	kr       *secret.Keyring
 	keys     *keys.Manager
 	users    Users
+	sessions Sessions
 	now      func() time.Time
 	loginURL func(string) string
 

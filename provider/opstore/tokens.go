@@ -63,7 +63,7 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 		if err != nil {
 			return "", time.Time{}, err
 		}
-		if err := s.grantUser(ctx, r.row.UserID); err != nil {
+		if err := s.grantUser(ctx, r.row.UserID, r.row.SessionID, authTimeOf(r.row)); err != nil {
 			return "", time.Time{}, err
 		}
 		at := s.accessFromAuth(r, c, now)
@@ -118,11 +118,13 @@ func (s *Storage) tokenErr(err error) error {
 }
 
 // grantUser refuses to issue tokens for a user disabled or deleted since
-// they signed in.
-func (s *Storage) grantUser(ctx context.Context, id string) error {
-	switch err := s.activeUser(ctx, id); {
+// they signed in, or whose sign-in was revoked since (grantLive).
+func (s *Storage) grantUser(ctx context.Context, id, sessionID string, authTime time.Time) error {
+	switch err := s.grantLive(ctx, id, sessionID, authTime); {
 	case errors.Is(err, errUserInactive):
 		return errInvalidGrant("user not active")
+	case errors.Is(err, errGrantRevoked):
+		return errInvalidGrant("sign-in revoked")
 	case err != nil:
 		return oidc.ErrServerError().WithParent(err)
 	}
@@ -166,7 +168,7 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		if err != nil {
 			return "", "", time.Time{}, err
 		}
-		if err := s.grantUser(ctx, r.row.UserID); err != nil {
+		if err := s.grantUser(ctx, r.row.UserID, r.row.SessionID, authTimeOf(r.row)); err != nil {
 			return "", "", time.Time{}, err
 		}
 		raw := newSecret()
@@ -295,7 +297,14 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, raw string) (o
 	case row.RevokedAt != nil || !s.clock().Before(row.ExpiresAt):
 		return nil, errInvalidGrant("refresh token expired or revoked")
 	}
-	if err := s.activeUser(ctx, row.UserID); err != nil {
+	// The browser session may have ended normally since (refresh tokens
+	// outlive it); what must not pass is a sign-in older than the
+	// password. A family minted from a revoked session was already refused
+	// when it was made (grantUser).
+	switch err := s.grantLive(ctx, row.UserID, "", row.AuthTime); {
+	case errors.Is(err, errGrantRevoked):
+		return nil, errInvalidGrant("refresh token revoked")
+	case err != nil:
 		return nil, errInvalidGrant("user not active")
 	}
 	return &RefreshTokenRequest{row: *row}, nil

@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/provider"
+	"github.com/latchkeyid/latchkey/provider/account"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
@@ -21,6 +22,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/password"
 	"github.com/latchkeyid/latchkey/provider/schema"
 	"github.com/latchkeyid/latchkey/provider/secret"
+	"github.com/latchkeyid/latchkey/provider/session"
 	"github.com/latchkeyid/latchkey/provider/user"
 )
 
@@ -83,6 +85,9 @@ type Server struct {
 	Audit    *audit.Log
 	Clock    *Clock
 	User     *user.User
+	// Accounts revokes everything issued to a user (sessions and the OP's
+	// requests, codes and tokens; plugintest adds the plugin's part).
+	Accounts *account.Service
 }
 
 // Config tweaks Start.
@@ -142,6 +147,7 @@ func Start(t testing.TB, dbURL string, cfg Config) *Server {
 		t.Fatalf("providertest: create user: %v", err)
 	}
 	s.Storage = newStorage(t, s, true)
+	s.Accounts = account.New(s.DB, s.Users, s.Clock.Now, session.NewStore(s.DB, session.WithClock(s.Clock.Now)), s.OPStore)
 	s.instance(t, cfg, s.Storage, true)
 	if cfg.Instances <= 1 {
 		s.HTTP.Config.Handler = s.Echo

@@ -6,6 +6,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider"
 	"github.com/latchkeyid/latchkey/provider/keys"
 	"github.com/latchkeyid/latchkey/provider/opstore"
+	"github.com/latchkeyid/latchkey/provider/session"
 )
 
 // newStorage builds the real GORM OP storage with signing keys for both
@@ -17,7 +18,8 @@ func newStorage(t testing.TB, s *Server, first bool) provider.Storage {
 	if err := km.Ensure(ctx); err != nil {
 		t.Fatalf("providertest: keys: %v", err)
 	}
-	st := opstore.New(s.DB, s.Keyring, km, s.Users, opstore.WithClock(s.Clock.Now))
+	st := opstore.New(s.DB, s.Keyring, km, s.Users, opstore.WithClock(s.Clock.Now),
+		opstore.WithSessions(session.NewStore(s.DB, session.WithClock(s.Clock.Now))))
 	if !first {
 		return st // another instance: same database, its own caches
 	}

@@ -89,8 +89,7 @@ type oidcAuthCode0003 struct {
 
 func (oidcAuthCode0003) TableName() string { return "oidc_auth_codes" }
 
-// oidcAccessToken0003: subject and revoked_at are also written by
-// session.RevokeUser.
+// oidcAccessToken0003: one row per issued access token.
 type oidcAccessToken0003 struct {
 	ID             string     `gorm:"primaryKey;size:64"`
 	ClientID       string     `gorm:"size:64;not null;index"`
@@ -108,8 +107,7 @@ type oidcAccessToken0003 struct {
 func (oidcAccessToken0003) TableName() string { return "oidc_access_tokens" }
 
 // oidcRefreshToken0003: one row per issued refresh token; a rotation adds a
-// row to the same family. user_id and revoked_at are also written by
-// session.RevokeUser.
+// row to the same family.
 type oidcRefreshToken0003 struct {
 	ID              string     `gorm:"primaryKey;size:64"`
 	TokenHash       string     `gorm:"size:64;not null;uniqueIndex"`

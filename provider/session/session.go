@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider/account"
 )
 
 // ErrNotFound means the token names no live session: unknown, expired or
@@ -184,35 +186,36 @@ func (s *Store) Revoke(ctx context.Context, id string) error {
 	return nil
 }
 
-// RevokeUser signs userID out everywhere except exceptSessionID (may be
-// ""): it revokes their browser sessions and every refresh and access token
-// issued to them (the OP's oidc_refresh_tokens.user_id and
-// oidc_access_tokens.subject). Run it inside the transaction that changes
-// the password, so either everything happens or nothing does.
-func (s *Store) RevokeUser(tx *gorm.DB, userID, exceptSessionID string) error {
+// RevokeUser ends every browser session of userID (account.Revoker):
+// a password reset, a report or an administrator's sign-out leave no
+// browser signed in, whatever the cut-off, since none may have been
+// created with the old state. Tokens are their issuer's to revoke.
+func (s *Store) RevokeUser(ctx context.Context, tx *gorm.DB, userID string, _ time.Time, _ account.Keep) error {
 	if tx == nil {
 		tx = s.g
 	}
 	if userID == "" {
 		return errors.New("session: revoke user: empty user id")
 	}
-	now := s.clock()
-	q := tx.Model(&Row{}).Where("user_id = ? AND revoked_at IS NULL", userID)
-	if exceptSessionID != "" {
-		q = q.Where("id <> ?", exceptSessionID)
-	}
-	if err := q.Update("revoked_at", now).Error; err != nil {
+	err := tx.WithContext(ctx).Model(&Row{}).Where("user_id = ? AND revoked_at IS NULL", userID).
+		Update("revoked_at", s.clock()).Error
+	if err != nil {
 		return fmt.Errorf("session: revoke user sessions: %w", err)
 	}
-	if err := tx.Table("oidc_refresh_tokens").
-		Where("user_id = ? AND revoked_at IS NULL", userID).Update("revoked_at", now).Error; err != nil {
-		return fmt.Errorf("session: revoke user refresh tokens: %w", err)
-	}
-	if err := tx.Table("oidc_access_tokens").
-		Where("subject = ? AND revoked_at IS NULL", userID).Update("revoked_at", now).Error; err != nil {
-		return fmt.Errorf("session: revoke user access tokens: %w", err)
-	}
 	return nil
+}
+
+// Live reports whether session id exists, is not revoked and has not
+// expired (the OP storage asks before it issues or redeems a code).
+func (s *Store) Live(ctx context.Context, id string) (bool, error) {
+	_, err := s.Get(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }
 
 // Cleanup deletes sessions that expired or were revoked more than a day

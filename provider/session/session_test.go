@@ -2,12 +2,13 @@ package session_test
 
 import (
 	"errors"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider/account"
 
 	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
@@ -78,7 +79,7 @@ func TestLookupRefusesDeadSessions(t *testing.T) {
 				}
 			}},
 			{"revoked-user", func(t *testing.T, s *session.Store, _ *clock, _ string) {
-				if err := s.RevokeUser(g.WithContext(ctx), "user-dead", ""); err != nil {
+				if err := s.RevokeUser(ctx, g, "user-dead", time.Now(), account.Keep{}); err != nil {
 					t.Fatal(err)
 				}
 			}},
@@ -110,47 +111,25 @@ func TestLookupRefusesDeadSessions(t *testing.T) {
 	})
 }
 
-func TestRevokeUserKeepsTheExceptedSessionAndRevokesTokens(t *testing.T) {
+// RevokeUser ends every session of the user and no one else's; the OP's
+// tokens are its own to revoke (provider/opstore).
+func TestRevokeUserEndsEveryUserSession(t *testing.T) {
 	each(t, func(t *testing.T, g *gorm.DB) {
 		ctx := t.Context()
 		s := session.NewStore(g)
-		keep, keepTok, _ := s.Create(ctx, nil, "alice", []string{"otp"}, time.Time{})
+		_, aliceTok, _ := s.Create(ctx, nil, "alice", []string{"otp"}, time.Time{})
 		_, otherTok, _ := s.Create(ctx, nil, "alice", []string{"pwd"}, time.Time{})
 		_, bobTok, _ := s.Create(ctx, nil, "bob", []string{"pwd"}, time.Time{})
-		now := time.Now().UTC()
-		for i, owner := range []string{"alice", "alice", "bob"} {
-			id := owner + string(rune('0'+i))
-			if err := g.Table("oidc_refresh_tokens").Create(map[string]any{
-				"id": id, "token_hash": id, "family_id": id, "grant_id": id, "client_id": "app", "user_id": owner,
-				"session_id": "s", "scopes": "[]", "audience": "[]", "amr": "[]", "auth_time": now, "created_at": now,
-				"expires_at": now.Add(time.Hour), "family_expires_at": now.Add(time.Hour),
-			}).Error; err != nil {
-				t.Fatal(err)
-			}
-			if err := g.Table("oidc_access_tokens").Create(map[string]any{
-				"id": id, "client_id": "app", "subject": owner, "grant_id": id, "refresh_token_id": id, "session_id": "s",
-				"scopes": "[]", "audience": "[]", "created_at": now, "expires_at": now.Add(time.Hour),
-			}).Error; err != nil {
-				t.Fatal(err)
-			}
-		}
-		err := g.Transaction(func(tx *gorm.DB) error { return s.RevokeUser(tx, "alice", keep.ID) })
+		err := g.Transaction(func(tx *gorm.DB) error {
+			return s.RevokeUser(ctx, tx, "alice", time.Now(), account.Keep{Flow: "f", AuthRequest: "r"})
+		})
 		if err != nil {
 			t.Fatal(err)
-		}
-		for _, table := range []string{"oidc_refresh_tokens", "oidc_access_tokens"} {
-			var revoked []string
-			if err := g.Table(table).Where("revoked_at IS NOT NULL").Order("id").Pluck("id", &revoked).Error; err != nil {
-				t.Fatal(err)
-			}
-			if strings.Join(revoked, ",") != "alice0,alice1" {
-				t.Errorf("%s revoked %v, want alice's two", table, revoked)
-			}
 		}
 		for name, tc := range map[string]struct {
 			tok   string
 			alive bool
-		}{"kept": {keepTok, true}, "other": {otherTok, false}, "bob": {bobTok, true}} {
+		}{"alice": {aliceTok, false}, "alice-other": {otherTok, false}, "bob": {bobTok, true}} {
 			_, err := s.Lookup(ctx, tc.tok)
 			if (err == nil) != tc.alive {
 				t.Errorf("%s: alive=%v, want %v (err %v)", name, err == nil, tc.alive, err)
@@ -166,7 +145,7 @@ func TestRevokeUserRollsBackWithTheTransaction(t *testing.T) {
 		_, tok, _ := s.Create(ctx, nil, "carol", nil, time.Time{})
 		boom := errors.New("later step failed")
 		err := g.Transaction(func(tx *gorm.DB) error {
-			if err := s.RevokeUser(tx, "carol", ""); err != nil {
+			if err := s.RevokeUser(ctx, tx, "carol", time.Now(), account.Keep{}); err != nil {
 				return err
 			}
 			return boom

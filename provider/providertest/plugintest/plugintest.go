@@ -142,7 +142,8 @@ func (x *Env) mount(t testing.TB, s *pt.Server, e *echo.Echo, o Options) (*plugi
 		return nil, err
 	}
 	c := compose.Config{DB: s.DB, Keys: s.Keyring, Users: s.Users, Audit: s.Audit, SignIn: SignIn{s.Provider},
-		Issuer: s.URL, Region: o.Region, QuestionHasher: password.NewHasher(FastHash), Now: s.Clock.Now,
+		Accounts: s.Accounts,
+		Issuer:   s.URL, Region: o.Region, QuestionHasher: password.NewHasher(FastHash), Now: s.Clock.Now,
 		Log:          slog.New(slog.DiscardHandler),
 		QueueOptions: []sender.QueueOption{sender.WithPoll(20 * time.Millisecond), sender.WithQueueClock(s.Clock.Now)},
 		Captcha:      captcha.NewBuiltin(s.DB, captcha.WithClock(s.Clock.Now)),

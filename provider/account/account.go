@@ -1,0 +1,141 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider/user"
+)
+
+// Keep is what a revocation spares: the recovery flow that is finishing
+// (its own last step runs in the same transaction) and the authorization
+// request it goes on to complete. Empty fields spare nothing.
+type Keep struct {
+	Flow        string
+	AuthRequest string
+}
+
+// Revoker is one store that issues something on a user's behalf. It ends
+// everything it issued to userID before the given time, except keep, using
+// tx for its own tables only. It must not commit or roll back tx.
+type Revoker interface {
+	RevokeUser(ctx context.Context, tx *gorm.DB, userID string, before time.Time, keep Keep) error
+}
+
+// RevokerFunc adapts a function to Revoker.
+type RevokerFunc func(ctx context.Context, tx *gorm.DB, userID string, before time.Time, keep Keep) error
+
+// RevokeUser calls f.
+func (f RevokerFunc) RevokeUser(ctx context.Context, tx *gorm.DB, userID string, before time.Time, keep Keep) error {
+	return f(ctx, tx, userID, before, keep)
+}
+
+// InTx is the caller's own part of the change (finish its flow, audit,
+// queue a notification), run inside the same transaction before the
+// revocation. nil does nothing.
+type InTx func(ctx context.Context, tx *gorm.DB) error
+
+// Service runs the account changes. Build it with New and register every
+// Revoker at composition time, before the first call.
+type Service struct {
+	g        *gorm.DB
+	users    *user.Store
+	now      func() time.Time
+	revokers []Revoker
+}
+
+// New returns a service on g. now may be nil (time.Now).
+func New(g *gorm.DB, users *user.Store, now func() time.Time, rs ...Revoker) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{g: g, users: users, now: now, revokers: rs}
+}
+
+// Register adds revokers. It is not safe to call while the service is in
+// use: composition registers, requests only call.
+func (s *Service) Register(rs ...Revoker) { s.revokers = append(s.revokers, rs...) }
+
+// RevokeAll signs userID out of everything issued before now (sessions,
+// refresh families, access tokens, authorization requests and codes, open
+// recovery flows and challenges) except keep, after also, in one
+// transaction.
+func (s *Service) RevokeAll(ctx context.Context, userID string, keep Keep, also InTx) error {
+	return s.change(ctx, "revoke", userID, keep, also, nil)
+}
+
+// ResetPassword sets newHash (a PHC string from the user store's hasher)
+// as userID's password, clears the lockout and revokes everything issued
+// before, in one transaction: a failure anywhere leaves the old password
+// and every session as they were.
+func (s *Service) ResetPassword(ctx context.Context, userID, newHash string, keep Keep, also InTx) error {
+	if newHash == "" {
+		return errors.New("account: reset password: empty hash")
+	}
+	return s.change(ctx, "reset password", userID, keep, also, func(ctx context.Context, u *user.Store) error {
+		if err := u.SetPasswordHash(ctx, userID, newHash); err != nil {
+			return err
+		}
+		return u.Unlock(ctx, userID)
+	})
+}
+
+// Unlock clears userID's lockout and revokes everything issued before: the
+// lockout says someone was guessing, and the owner has just proved who
+// they are, so whatever was signed in before does not stay.
+func (s *Service) Unlock(ctx context.Context, userID string, keep Keep, also InTx) error {
+	return s.change(ctx, "unlock", userID, keep, also, func(ctx context.Context, u *user.Store) error {
+		return u.Unlock(ctx, userID)
+	})
+}
+
+// Disable disables userID and revokes everything issued to them.
+func (s *Service) Disable(ctx context.Context, userID string, also InTx) error {
+	return s.change(ctx, "disable", userID, Keep{}, also, func(ctx context.Context, u *user.Store) error {
+		return u.SetDisabled(ctx, userID, true)
+	})
+}
+
+// Delete revokes everything issued to userID and deletes the account.
+func (s *Service) Delete(ctx context.Context, userID string, also InTx) error {
+	return s.change(ctx, "delete", userID, Keep{}, also, func(ctx context.Context, u *user.Store) error {
+		return u.Delete(ctx, userID)
+	})
+}
+
+// change is the one transaction every operation is: the caller's work,
+// the change to the account, then every revoker, all with one cut-off
+// time.
+func (s *Service) change(ctx context.Context, op, userID string, keep Keep, also InTx,
+	edit func(context.Context, *user.Store) error) error {
+	if userID == "" {
+		return fmt.Errorf("account: %s: empty user id", op)
+	}
+	before := s.now().UTC()
+	err := s.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if also != nil {
+			if err := also(ctx, tx); err != nil {
+				return err
+			}
+		}
+		if edit != nil {
+			if err := edit(ctx, s.users.WithTx(tx)); err != nil {
+				return err
+			}
+		}
+		for _, r := range s.revokers {
+			if err := r.RevokeUser(ctx, tx, userID, before, keep); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("account: %s: %w", op, err)
+	}
+	return nil
+}
