@@ -11,6 +11,7 @@ func Set() db.Set {
 			audit0002(),
 			oidc0003(),
 			sessions0004(),
+			loginLockouts0005(),
 		},
 	}
 }
