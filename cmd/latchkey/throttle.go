@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/latchkeyid/latchkey/plugin/ratelimit"
 	"github.com/latchkeyid/latchkey/provider"
@@ -20,12 +21,13 @@ const scopeLoginIP = "login-ip"
 
 var _ provider.LoginThrottle = loginThrottle{}
 
-func (t loginThrottle) Blocked(ctx context.Context, ip string) (bool, error) {
-	n, err := t.l.Count(ctx, scopeLoginIP, ip, t.rate.Window)
-	return n >= t.rate.N, err
+// Reserve counts the attempt before its password is checked, with the
+// limiter's conditional UPDATE: parallel attempts cannot all pass a check
+// that reads the count before any of them has added to it.
+func (t loginThrottle) Reserve(ctx context.Context, ip string) (bool, time.Duration, error) {
+	return t.l.Allow(ctx, scopeLoginIP, ip, t.rate.N, t.rate.Window)
 }
 
-func (t loginThrottle) Failed(ctx context.Context, ip string) error {
-	_, _, err := t.l.Allow(ctx, scopeLoginIP, ip, t.rate.N, t.rate.Window)
-	return err
+func (t loginThrottle) Refund(ctx context.Context, ip string) error {
+	return t.l.Refund(ctx, scopeLoginIP, ip, t.rate.Window)
 }

@@ -178,6 +178,33 @@ func (l *Limiter) Count(ctx context.Context, scope, key string, window time.Dura
 	return int(n), nil
 }
 
+// Refund takes back one event of (scope, key) recorded by Allow within the
+// window, for callers that reserve an attempt before an expensive check
+// and learn afterwards that it must not count (a successful sign-in). The
+// newest bucket still counting is decremented, never below zero; with no
+// event left in the window it does nothing.
+func (l *Limiter) Refund(ctx context.Context, scope, key string, window time.Duration) error {
+	now := l.now().UTC()
+	bs, wms := bucketMS(window), window.Milliseconds()
+	kh := hashKey(key)
+	g := l.g.WithContext(ctx)
+	var last counter
+	err := g.Where("scope = ? AND key_hash = ? AND window_ms = ? AND bucket >= ? AND count > 0", scope, kh, wms, (now.UnixMilli()-wms)/bs).
+		Order("bucket DESC").Take(&last).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("ratelimit: refund: %w", err)
+	}
+	err = g.Model(&counter{}).Where("scope = ? AND key_hash = ? AND window_ms = ? AND bucket = ? AND count > 0", scope, kh, wms, last.Bucket).
+		Update("count", gorm.Expr("count - 1")).Error
+	if err != nil {
+		return fmt.Errorf("ratelimit: refund: %w", err)
+	}
+	return nil
+}
+
 // Reset forgets every count of (scope, key), e.g. after a success.
 func (l *Limiter) Reset(ctx context.Context, scope, key string) error {
 	if err := l.g.WithContext(ctx).Where("scope = ? AND key_hash = ?", scope, hashKey(key)).Delete(&counter{}).Error; err != nil {
