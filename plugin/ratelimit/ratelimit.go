@@ -63,6 +63,25 @@ func (r Rule) Allow(ctx context.Context, l *Limiter, key string) (bool, time.Dur
 	return l.Allow(ctx, r.Scope, key, r.Limit, r.Window)
 }
 
+// Gate is a rule bound to a limiter for one kind of expensive or secret
+// check: Reserve counts the attempt before the check runs (one conditional
+// UPDATE, so parallel callers on every instance count together and none
+// passes beyond the limit), Refund gives it back when it did not count.
+type Gate struct {
+	Limiter *Limiter
+	Rule    Rule
+}
+
+// Reserve records one attempt for key if the rule allows it.
+func (g Gate) Reserve(ctx context.Context, key string) (bool, time.Duration, error) {
+	return g.Rule.Allow(ctx, g.Limiter, key)
+}
+
+// Refund takes back one attempt of key.
+func (g Gate) Refund(ctx context.Context, key string) error {
+	return g.Limiter.Refund(ctx, g.Rule.Scope, key, g.Rule.Window)
+}
+
 // ErrBadRule is returned for a non-positive limit or window, or an empty
 // or over-long scope.
 var ErrBadRule = errors.New("ratelimit: bad rule")
