@@ -201,9 +201,31 @@ func TestBurstMemory(t *testing.T) {
 		runtime.GC()
 		rss0 := rssMB()
 		before := s.Users.Hasher().Evaluations()
+		stop := make(chan struct{})
+		var heapPeak uint64
+		var gPeak int
+		sampled := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			var ms runtime.MemStats
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+				runtime.ReadMemStats(&ms)
+				heapPeak = max(heapPeak, ms.HeapInuse)
+				gPeak = max(gPeak, runtime.NumGoroutine())
+			}
+		}()
+		t0 := time.Now()
 		counts := burst(t, s, b, page, n, func(i int) (string, string) { return fmt.Sprintf("name-%d", i), "wrong password" })
-		t.Logf("%d parallel sign-ins, real Argon2id: RSS %d MB -> %d MB (peak %d MB), %d hashed, answers %v",
-			n, rss0, rssMB(), peakMB(), s.Users.Hasher().Evaluations()-before, counts)
+		took := time.Since(t0)
+		close(stop)
+		<-sampled
+		t.Logf("%d parallel sign-ins, real Argon2id: RSS %d MB -> %d MB (process peak %d MB), Go heap in use peak %d MB, goroutines peak %d (client and server share the process), %d hashed, answers %v, took %v",
+			n, rss0, rssMB(), peakMB(), heapPeak>>20, gPeak, s.Users.Hasher().Evaluations()-before, counts, took.Round(time.Millisecond))
 	})
 }
 
