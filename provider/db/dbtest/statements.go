@@ -55,6 +55,13 @@ func CountStatements(t testing.TB, g *gorm.DB) *Statements {
 	return s
 }
 
+// SQL returns the full statements of the last Record, for failure messages.
+func (s *Statements) SQL() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.log...)
+}
+
 // Record runs fn with recording on and returns the statements it ran in
 // order, each reduced to "read" (SELECT) or "write" (anything else: an
 // UPDATE on one table and an upsert on another are the same work).
