@@ -30,11 +30,18 @@ import (
 // lockout cannot see one address trying a few passwords on many accounts
 // (credential stuffing, password spraying). cmd backs it with the shared
 // database counters, so every instance counts together.
+//
+// It is reserve-then-check: every attempt is counted atomically before its
+// password is hashed, and one that did not fail is given back. A "is ip
+// over the limit?" read followed by a later increment would let a burst of
+// parallel attempts all pass the read.
 type LoginThrottle interface {
-	// Blocked reports whether ip may not try a password now.
-	Blocked(ctx context.Context, ip string) (bool, error)
-	// Failed records a failed sign-in from ip.
-	Failed(ctx context.Context, ip string) error
+	// Reserve counts one attempt from ip; ok false means the limit is
+	// reached (nothing was counted) and retryAfter says for how long.
+	Reserve(ctx context.Context, ip string) (ok bool, retryAfter time.Duration, err error)
+	// Refund gives back a reservation whose attempt did not fail (a
+	// successful sign-in, or one that was never evaluated).
+	Refund(ctx context.Context, ip string) error
 }
 
 // AfterSignIn is called after each successful password sign-in (the SSPR
@@ -115,6 +122,11 @@ const (
 	sessionCookie = "lk_session"
 	bindCookie    = "lk_bind"
 )
+
+// lockoutMemory is how long the failure count of a login name that no
+// account has is kept after its last attempt (real accounts keep theirs on
+// their own row until a success).
+const lockoutMemory = 24 * time.Hour
 
 // authRequestTTL bounds how long a browser binding is kept; it outlasts
 // the OP's auth request lifetime so a slow recovery still finds it.
@@ -372,6 +384,9 @@ func (p *Provider) Cleanup(ctx context.Context) {
 	}
 	if _, err := p.sessions.CleanupBindings(ctx, 500); err != nil {
 		slog.WarnContext(ctx, "cleanup: bindings", "err", err)
+	}
+	if _, err := p.users.CleanupLockouts(ctx, p.now().Add(-lockoutMemory)); err != nil {
+		slog.WarnContext(ctx, "cleanup: lockouts of unknown names", "err", err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/provider/audit"
+	pwhash "github.com/latchkeyid/latchkey/provider/password"
 	"github.com/latchkeyid/latchkey/provider/session"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
@@ -306,6 +308,13 @@ func (p *Provider) heldSSO(c echo.Context, s *session.Session, req AuthRequest) 
 // password is not even checked.
 const ipLimited = "Too many failed sign-ins came from your network. Please wait a few minutes and try again."
 
+// wrongAccount answers a login that is not the user the application named.
+const wrongAccount = "The application asked you to sign in with a different account."
+
+// hasherBusy answers an attempt that found every password check busy and
+// the queue in front of them full (503 with Retry-After).
+const hasherBusy = "Too many sign-ins are being checked right now. Please try again in a moment."
+
 // wrongCredentials is the one message for unknown user, wrong password and
 // disabled account, so the page never tells which it was.
 const wrongCredentials = "The username or password is wrong."
@@ -336,34 +345,46 @@ func (p *Provider) postLogin(c echo.Context) error {
 	if username == "" || password == "" || len(username) > 256 || len(password) > 1024 {
 		return p.renderLogin(c, http.StatusUnauthorized, req, loginPage{Username: username, Error: "Enter your username and password."})
 	}
-	if p.throttle != nil {
-		blocked, err := p.throttle.Blocked(ctx, c.RealIP())
-		if err != nil {
-			return err
-		}
-		if blocked {
-			p.metrics.signin("pwd", "ip_limited")
-			p.record(c, audit.SignInFailed, "unknown", audit.Blocked, map[string]any{"reason": "ip_limited"})
-			return p.renderLogin(c, http.StatusTooManyRequests, req, loginPage{Username: username, Error: ipLimited})
-		}
+	// The attempt is reserved against the per-IP limit before anything
+	// else: beyond it no password is hashed at all.
+	reserved, err := p.reserveAttempt(c)
+	if err != nil {
+		return err
 	}
-	// Who the login names, read before the attempt: the audit log wants the
-	// user ID of failures, and a lock that this attempt causes is a
-	// lockout event of its own. (One indexed read; the password hash
-	// dominates the cost either way.)
+	if !reserved {
+		p.metrics.signin("pwd", "ip_limited")
+		p.record(c, audit.SignInFailed, "unknown", audit.Blocked, map[string]any{"reason": "ip_limited"})
+		return p.renderLogin(c, http.StatusTooManyRequests, req, loginPage{Username: username, Error: ipLimited})
+	}
+	// Who the login names, for the audit log's user ID of failures. (One
+	// indexed read; the password hash dominates the cost either way.)
 	known, _ := p.users.ByLogin(ctx, username)
-	wasLocked := known != nil && known.Locked(p.now())
 	auditID := "unknown"
 	if known != nil {
 		auditID = known.ID
 	}
-	u, err := p.users.Authenticate(ctx, username, password)
+	// An application that named the user (id_token_hint) gets only that
+	// user: a login naming anyone else is refused before its password is
+	// checked, so the page never tells a right password of another
+	// account from a wrong one, and that account's counters are untouched.
+	hint := ""
+	if req != nil {
+		hint = req.GetHintSubject()
+	}
+	u, err := p.users.AuthenticateAs(ctx, username, password, hint)
 	var locked *user.LockedError
 	switch {
+	case errors.Is(err, user.ErrOtherUser):
+		p.metrics.signin("pwd", "wrong_account")
+		p.record(c, audit.SignInFailed, auditID, audit.Fail, map[string]any{"reason": "wrong_account"})
+		return p.renderLogin(c, http.StatusForbidden, req, loginPage{Username: username, Error: wrongAccount})
 	case errors.As(err, &locked):
 		p.metrics.signin("pwd", "locked")
-		if !wasLocked {
+		if locked.Triggered {
 			p.record(c, audit.Lockout, auditID, audit.Blocked, map[string]any{"until": locked.Until.UTC().Format(time.RFC3339)})
+		} else {
+			// Refused with no password checked: not a failure of this address.
+			p.refundAttempt(c)
 		}
 		p.record(c, audit.SignInFailed, auditID, audit.Blocked, map[string]any{"reason": "locked"})
 		return p.renderLogin(c, http.StatusForbidden, req, loginPage{Username: username, Locked: true,
@@ -375,23 +396,18 @@ func (p *Provider) postLogin(c echo.Context) error {
 		}
 		p.metrics.signin("pwd", outcome)
 		p.record(c, audit.SignInFailed, auditID, audit.Fail, map[string]any{"reason": outcome})
-		if p.throttle != nil {
-			if err := p.throttle.Failed(ctx, c.RealIP()); err != nil {
-				slog.WarnContext(ctx, "login throttle", "err", err)
-			}
-		}
 		return p.renderLogin(c, http.StatusUnauthorized, req, loginPage{Username: username, Error: wrongCredentials})
+	case errors.Is(err, pwhash.ErrBusy):
+		p.refundAttempt(c)
+		p.metrics.signin("pwd", "busy")
+		c.Response().Header().Set("Retry-After", "1")
+		return p.renderLogin(c, http.StatusServiceUnavailable, req, loginPage{Username: username, Error: hasherBusy})
 	case err != nil:
+		p.refundAttempt(c)
 		p.metrics.signin("pwd", "error")
 		return err
 	}
-	if req != nil {
-		if hint := req.GetHintSubject(); hint != "" && hint != u.ID {
-			p.metrics.signin("pwd", "wrong_account")
-			return p.renderLogin(c, http.StatusForbidden, req, loginPage{
-				Error: "The application asked you to sign in with a different account."})
-		}
-	}
+	p.refundAttempt(c)
 	s, err := p.startSession(c, nil, u.ID, []string{"pwd"})
 	if err != nil {
 		return err
@@ -429,6 +445,34 @@ func (p *Provider) postLogin(c echo.Context) error {
 		}
 	}
 	return c.Redirect(http.StatusSeeOther, to)
+}
+
+// reserveAttempt counts this sign-in attempt against the per-IP limit
+// before its password is checked; false means the limit is reached, and
+// the answer carries Retry-After.
+func (p *Provider) reserveAttempt(c echo.Context) (bool, error) {
+	if p.throttle == nil {
+		return true, nil
+	}
+	ok, wait, err := p.throttle.Reserve(c.Request().Context(), c.RealIP())
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(max(wait.Round(time.Second), time.Second)/time.Second)))
+	}
+	return ok, nil
+}
+
+// refundAttempt gives back the reservation of an attempt that did not
+// fail. A failing write is logged: it can only make the limit stricter.
+func (p *Provider) refundAttempt(c echo.Context) {
+	if p.throttle == nil {
+		return
+	}
+	if err := p.throttle.Refund(c.Request().Context(), c.RealIP()); err != nil {
+		slog.WarnContext(c.Request().Context(), "login throttle refund", "err", err)
+	}
 }
 
 // record writes an audit event; a failing audit write is logged, not shown.

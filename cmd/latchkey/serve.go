@@ -121,7 +121,7 @@ func (a *app) build() (_ *server, err error) {
 	}
 	p, err := provider.New(provider.Options{
 		AfterSignIn:    hook,
-		LoginThrottle:  loginThrottle{l: ratelimit.New(g), rate: loginRate},
+		LoginThrottle:  loginThrottle(ratelimit.New(g), loginRate),
 		Issuer:         a.cfg.Issuer,
 		Insecure:       strings.HasPrefix(a.cfg.Issuer, "http://"), // config allows it only in dev or on loopback
 		DB:             g,

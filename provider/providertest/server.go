@@ -97,6 +97,9 @@ type Config struct {
 	Insecure bool
 	// Lockout overrides the lockout policy (default threshold 10, 60s).
 	Lockout *user.Lockout
+	// Hasher overrides the fast test hasher (e.g. real Argon2id
+	// parameters for a memory measurement).
+	Hasher *password.Hasher
 	// Provider edits the provider options before New.
 	Provider func(*provider.Options)
 	// Mount runs after the provider is mounted (e.g. to mount the plugin).
@@ -136,6 +139,9 @@ func Start(t testing.TB, dbURL string, cfg Config) *Server {
 	}
 	s.Keyring = kr
 	hasher := password.NewHasher(password.Params{Memory: 1024, Time: 1, Threads: 1}) // fast for tests
+	if cfg.Hasher != nil {
+		hasher = cfg.Hasher
+	}
 	uopts := []user.Option{user.WithClock(s.Clock.Now), user.WithKeyring(kr)}
 	if cfg.Lockout != nil {
 		uopts = append(uopts, user.WithLockout(*cfg.Lockout))

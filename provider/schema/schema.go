@@ -12,6 +12,7 @@ func Set() db.Set {
 			oidc0003(),
 			sessions0004(),
 			bindingHold0005(),
+			loginLockouts0006(),
 		},
 	}
 }
