@@ -284,7 +284,6 @@ func (p *Provider) Mount(e *echo.Echo) {
 	e.GET("/static/*", echo.WrapHandler(ui.Static()), web.SecurityHeaders(p.secure))
 	e.GET("/healthz", p.healthz)
 	e.GET("/readyz", p.readyz)
-	e.GET("/metrics", echo.WrapHandler(p.metrics.handler()))
 }
 
 // baseHeaders go on every response, OP endpoints included: HSTS under
@@ -302,7 +301,7 @@ func (p *Provider) baseHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 
 func (p *Provider) isAPI(r *http.Request) bool {
 	switch r.URL.Path {
-	case "/metrics", "/healthz", "/readyz":
+	case "/healthz", "/readyz":
 		return true
 	}
 	for _, path := range opPaths {

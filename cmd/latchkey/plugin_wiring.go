@@ -232,7 +232,7 @@ func (s *server) mountPlugin(e *echo.Echo, p *provider.Provider, hook *afterSign
 	hook.p = pl
 	d.push.Routes(e.Group(""))
 	if d.outbox != nil {
-		e.GET("/dev/outbox", echo.WrapHandler(d.outbox.Handler(renderer)))
+		e.GET("/dev/outbox", echo.WrapHandler(d.outbox.Handler(renderer)), loopbackOnly)
 	}
 	s.start(d)
 	return nil
