@@ -209,7 +209,7 @@ func (p *Provider) newOP() (*op.Provider, error) {
 		// call cross-origin; the library default reflects any origin with
 		// credentials on every route.
 		op.WithCORSOptions(nil),
-		op.WithHttpInterceptors(opstore.Interceptor, p.opInterceptor),
+		op.WithHttpInterceptors(opstore.Interceptor, p.opInterceptor, p.tokenClientAuth),
 	}
 	if p.issuerInsecure() {
 		opts = append(opts, op.WithAllowInsecure())
