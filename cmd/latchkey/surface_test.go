@@ -3,8 +3,10 @@ package main
 import (
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,4 +171,39 @@ func parseServeConfig(t *testing.T, args ...string) config.Config {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestServeDevDataIsPrivate: the files `serve --dev` creates (SQLite with
+// its -wal and -shm, the generated secret) are the user's alone.
+func TestServeDevDataIsPrivate(t *testing.T) {
+	clearLatchkeyEnv(t)
+	old := syscall.Umask(0o022)
+	t.Cleanup(func() { syscall.Umask(old) })
+	dir := filepath.Join(t.TempDir(), "data")
+	srv := startServe(t, "--dev", "--data-dir", dir, "--database", "sqlite://"+filepath.Join(dir, "latchkey.db"),
+		"--argon2-memory", "7168", "--argon2-time", "5")
+	if resp, body := get(t, http.DefaultClient, srv.base+"/readyz"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz: %d %s", resp.StatusCode, body)
+	}
+	tests := []struct {
+		name, file string
+		want       os.FileMode
+	}{
+		{"database", "latchkey.db", 0o600},
+		{"wal", "latchkey.db-wal", 0o600},
+		{"shm", "latchkey.db-shm", 0o600},
+		{"secret", "secret", 0o600},
+		{"data-dir", ".", 0o700},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := os.Stat(filepath.Join(dir, tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Mode().Perm() != tt.want {
+				t.Fatalf("%s: mode %v, want %v", tt.file, st.Mode().Perm(), tt.want)
+			}
+		})
+	}
 }
