@@ -118,7 +118,7 @@ func createPrivate(path string) error {
 	switch {
 	case err == nil:
 		if err := f.Chmod(0o600); err != nil { // whatever the umask
-			f.Close()
+			_ = f.Close()
 			return fmt.Errorf("db: create %s: %w", path, err)
 		}
 		if err := f.Close(); err != nil {
