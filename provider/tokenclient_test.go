@@ -128,3 +128,41 @@ func TestRefreshWithUnknownClientIsInvalidClient(t *testing.T) {
 		}
 	})
 }
+
+// TestPublicClientCodeSurvivesWrongVerifier: a public client's proof is its
+// PKCE verifier; a stolen code presented without the right one is refused
+// and stays redeemable by the application.
+func TestPublicClientCodeSurvivesWrongVerifier(t *testing.T) {
+	pt.Each(t, pt.Config{}, func(t *testing.T, s *pt.Server) {
+		rp := s.NewRP(t, pt.PublicClient, "", pt.PublicRedirect)
+		b := s.NewBrowser(t)
+		tests := []struct {
+			name     string
+			verifier string // "" sends none
+		}{
+			{"wrong-verifier", oauth2.GenerateVerifier()},
+			{"no-verifier", ""},
+		}
+		for i, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				a := rp.Start()
+				res := b.Get(a.URL)
+				if i == 0 {
+					res = b.SignIn(res.Page, pt.Username, pt.Password)
+				}
+				code := rp.Callback(a, res).Get("code")
+				form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {pt.PublicRedirect},
+					"client_id": {pt.PublicClient}}
+				if tt.verifier != "" {
+					form.Set("code_verifier", tt.verifier)
+				}
+				if status, body := s.PostForm(t, "/oauth/token", "", "", form); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+					t.Fatalf("attack exchange: %d %v", status, body)
+				}
+				if _, err := rp.Exchange(t.Context(), a, code); err != nil {
+					t.Fatalf("the application's own exchange after the attack: %v", err)
+				}
+			})
+		}
+	})
+}
