@@ -48,9 +48,10 @@ func (p *Provider) tokenClientAuth(next http.Handler) http.Handler {
 		id, secret, basic := r.BasicAuth()
 		if basic {
 			if r.PostForm.Has("client_secret") {
-				// Two authentication methods at once (RFC 6749 §2.3): the
-				// library refuses it before it touches the code.
-				next.ServeHTTP(w, r)
+				// Two authentication methods at once (RFC 6749 §2.3). The
+				// library refuses it only when client_id is in the form too,
+				// and otherwise redeems the code first.
+				writeOAuthError(w, http.StatusBadRequest, "invalid_request", "client authentication must not use more than one method")
 				return
 			}
 			// RFC 6749 §2.3.1: Basic credentials are form-urlencoded.

@@ -45,6 +45,9 @@ func TestFailedCodeExchangeLeavesTheCode(t *testing.T) {
 			{"unknown-client", "nobody", "whatever", func(a *pt.AuthRequest) url.Values {
 				return url.Values{"code_verifier": {a.Verifier}}
 			}, http.StatusUnauthorized, "invalid_client"},
+			{"basic-and-form-secret", pt.WebClient, "wrong-secret", func(a *pt.AuthRequest) url.Values {
+				return url.Values{"client_secret": {"also-wrong"}, "code_verifier": {a.Verifier}}
+			}, http.StatusBadRequest, "invalid_request"},
 			{"client-assertion", "", "", func(a *pt.AuthRequest) url.Values {
 				return url.Values{"client_id": {pt.WebClient}, "code_verifier": {a.Verifier},
 					"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {"x.y.z"}}
