@@ -221,7 +221,7 @@ func (p *Provider) newOP() (*op.Provider, error) {
 		// call cross-origin; the library default reflects any origin with
 		// credentials on every route.
 		op.WithCORSOptions(nil),
-		op.WithHttpInterceptors(opstore.Interceptor, p.opInterceptor),
+		op.WithHttpInterceptors(opstore.Interceptor, p.opInterceptor, p.tokenClientAuth),
 	}
 	if p.issuerInsecure() {
 		opts = append(opts, op.WithAllowInsecure())
@@ -296,7 +296,6 @@ func (p *Provider) Mount(e *echo.Echo) {
 	e.GET("/static/*", echo.WrapHandler(ui.Static()), web.SecurityHeaders(p.secure))
 	e.GET("/healthz", p.healthz)
 	e.GET("/readyz", p.readyz)
-	e.GET("/metrics", echo.WrapHandler(p.metrics.handler()))
 }
 
 // baseHeaders go on every response, OP endpoints included: HSTS under
@@ -314,7 +313,7 @@ func (p *Provider) baseHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 
 func (p *Provider) isAPI(r *http.Request) bool {
 	switch r.URL.Path {
-	case "/metrics", "/healthz", "/readyz":
+	case "/healthz", "/readyz":
 		return true
 	}
 	for _, path := range opPaths {

@@ -152,7 +152,7 @@ func (s *server) mountPlugin(e *echo.Echo, p *provider.Provider, hook *afterSign
 		if err != nil {
 			return err
 		}
-		e.GET("/dev/outbox", echo.WrapHandler(box.Handler(renderer)))
+		e.GET("/dev/outbox", echo.WrapHandler(box.Handler(renderer)), loopbackOnly)
 	}
 	// At shutdown (after the HTTP server has drained, so no new push or
 	// message can start) stop lets Web Push deliveries finish, then stops

@@ -186,7 +186,7 @@ func (h *Hasher) Verify(ctx context.Context, stored, pw string) (ok, needsRehash
 		return false, false, err
 	}
 	defer h.release()
-	key := argon2.IDKey([]byte(norm.NFKC.String(pw)), ph.salt, ph.params.Time, ph.params.Memory, ph.params.Threads, uint32(len(ph.key)))
+	key := argon2.IDKey([]byte(norm.NFKC.String(pw)), ph.salt, ph.params.Time, ph.params.Memory, ph.params.Threads, uint32(len(ph.key))) // #nosec G115 -- parseHash bounds the key to maxKeyLen bytes
 	ok = subtle.ConstantTimeCompare(key, ph.key) == 1
 	needsRehash = ph.params != h.params || len(ph.salt) != saltLen || len(ph.key) != keyLen
 	return ok, ok && needsRehash, nil

@@ -92,7 +92,7 @@ func (b *Browser) Navigate(method, rawURL string, form url.Values) *Result {
 		res := b.Do(method, rawURL, form)
 		r.Statuses = append(r.Statuses, res.StatusCode)
 		if res.StatusCode >= 300 && res.StatusCode < 400 {
-			res.Body.Close()
+			_ = res.Body.Close()
 			loc, err := res.Request.URL.Parse(res.Header.Get("Location"))
 			if err != nil {
 				b.t.Fatalf("browser: bad Location %q", res.Header.Get("Location"))

@@ -34,19 +34,19 @@ const (
 
 	// WebClient is a confidential first-party app (code + refresh).
 	WebClient     = "webapp"
-	WebSecret     = "webapp-secret-0123456789abcdefghijklmnop"
+	WebSecret     = "webapp-secret-0123456789abcdefghijklmnop" // #nosec G101 -- test fixture, registered only in test databases
 	WebRedirect   = "https://app.example/callback"
 	WebPostLogout = "https://app.example/signed-out"
 	// PublicClient is a SPA/native app without a secret (PKCE required).
 	PublicClient   = "spa"
-	PublicRedirect = "https://spa.example/callback"
+	PublicRedirect = "https://spa.example/callback" // #nosec G101 -- a redirect URI, not a credential
 	// ThirdPartyClient needs the user's consent.
 	ThirdPartyClient   = "partner"
 	ThirdPartySecret   = "partner-secret-0123456789abcdefghijklmn"
 	ThirdPartyRedirect = "https://partner.example/callback"
 	// ES256Client asks for ES256-signed ID tokens.
 	ES256Client   = "es-app"
-	ES256Secret   = "es-app-secret-0123456789abcdefghijklmnop"
+	ES256Secret   = "es-app-secret-0123456789abcdefghijklmnop" // #nosec G101 -- test fixture, registered only in test databases
 	ES256Redirect = "https://es.example/callback"
 	// ServiceClient uses client credentials only.
 	ServiceClient = "service"
