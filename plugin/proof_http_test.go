@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -12,11 +13,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
+	"github.com/latchkeyid/latchkey/plugin"
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/method/email"
 	"github.com/latchkeyid/latchkey/plugin/method/questions"
 	"github.com/latchkeyid/latchkey/plugin/method/totp"
+	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/user"
+	"github.com/latchkeyid/latchkey/provider/web"
+	"github.com/latchkeyid/latchkey/ui"
+	lkmail "github.com/latchkeyid/latchkey/ui/mail"
 )
 
 // evals counts, per method, the answers its verifier was asked to judge:
@@ -239,4 +247,210 @@ func stepUpWith(label string) func(e *env, u *user.User) (*browser, string) {
 		b := e.signedIn(u)
 		return b, b.stepUp(label)
 	}
+}
+
+// TestReplayedTOTPAtStepUp: an authenticator code that already proved once
+// is refused at the step-up, audited as a replay and mailed, exactly as in
+// a recovery.
+func TestReplayedTOTPAtStepUp(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		u := e.user("rhea", false)
+		secret := e.enrollTOTP(u)
+		e.clock.Add(time.Minute)
+		code, _ := totp.Code(secret, e.clock.Now())
+
+		first := e.signedIn(u)
+		first.post(first.stepUp("authenticator app"), url.Values{"code": {code}})
+		first.must(200, "These are the methods you use to prove it's you")
+
+		thief := e.signedIn(u) // another session presents the same code
+		thief.post(thief.stepUp("authenticator app"), url.Values{"code": {code}})
+		thief.must(200, "That did not work")
+		thief.get("/security-info")
+		thief.must(200, "Before you view or change your security info")
+
+		evs, err := e.audit.List(t.Context(), audit.Filter{UserID: u.ID, Type: "totp.replay"})
+		if err != nil || len(evs) != 1 || evs[0].IP == "" {
+			t.Fatalf("replay audit: %+v %v", evs, err)
+		}
+		e.drain()
+		if m := e.out.To("rhea@example.com"); len(m) != 1 || !strings.Contains(m[0].Subject, "used twice") {
+			t.Fatalf("replay notification: %+v", m)
+		}
+	})
+}
+
+// instance mounts a second plugin on e's database whose registry offers
+// only ms (instances configured differently behind one load balancer),
+// and returns a browser for it that shares b's cookies.
+func (e *env) instance(b *browser, ms ...method.Method) *browser {
+	e.t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	reg, err := method.NewRegistry(ms...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r, err := ui.New()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tmpl, err := lkmail.New("http://" + srv.Listener.Addr().String())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ec := echo.New()
+	ec.HTTPErrorHandler = web.ErrorHandler(r, nil)
+	if _, err := plugin.Mount(ec.Group(""), plugin.Deps{
+		DB: e.g, Users: e.users, Audit: e.audit, Keys: e.keys, Methods: reg, Enrollments: e.store, Codes: e.codes,
+		Policy: e.policy, Queue: e.queue, Captcha: testCaptcha{}, SignIn: e.signIn, Renderer: r,
+		Issuer: "http://" + srv.Listener.Addr().String(), Mail: tmpl, Now: e.clock.Now,
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+	srv.Config.Handler = ec
+	srv.Start()
+	e.t.Cleanup(srv.Close)
+	other := *e
+	other.srv = srv
+	// Cookies are per host, not per port: the session, the flow binding
+	// and the CSRF cookie reach the second instance too.
+	return &browser{e: &other, c: b.c, csrf: b.csrf}
+}
+
+// TestFlowOnInstanceWithoutTheMethod: a challenge issued by an instance
+// that offers the authenticator app and answered at one that does not
+// gets a clear page there, not a panic.
+func TestFlowOnInstanceWithoutTheMethod(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		u := e.user("ines", false)
+		e.enrollTOTP(u)
+		e.enrollEmail(u, "ines.home@example.org")
+		e.clock.Add(time.Minute)
+		tests := []struct {
+			name  string
+			open  func() (*browser, string)
+			after string // what the other instance shows
+		}{
+			{"stepup", func() (*browser, string) { b := e.signedIn(u); return b, b.stepUp("authenticator app") }, "That method is not available now"},
+			{"recovery", func() (*browser, string) { return recoveryWith("authenticator app")(e, u) }, "That method is not available now"},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				b, verify := tc.open()
+				other := e.instance(b, e.evals.wrap(e.email)...)
+				req, _ := http.NewRequest(http.MethodPost, other.e.srv.URL+verify,
+					strings.NewReader(url.Values{"code": {"123456"}, "csrf": {b.csrf}}.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				resp, err := other.c.Do(req)
+				if err != nil {
+					t.Fatalf("the other instance failed the request: %v", err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), tc.after) {
+					t.Fatalf("got %d, want 200 with %q:\n%s", resp.StatusCode, tc.after, body)
+				}
+			})
+		}
+	})
+}
+
+// failWrites makes the database refuse a write: inserting an audit event
+// of type typ, or moving a flow of purpose to state. Triggers stand in for
+// a database that fails at the worst moment.
+func (e *env) failWrites(name, table, when string) {
+	e.t.Helper()
+	var sql string
+	if e.g.Dialector.Name() == "sqlite" {
+		sql = "CREATE TRIGGER " + name + " BEFORE " + table + " WHEN " + when + " BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+	} else {
+		sql = "CREATE TRIGGER " + name + " BEFORE " + table + " FOR EACH ROW BEGIN IF " + when +
+			" THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected failure'; END IF; END"
+	}
+	if err := e.g.Exec(sql).Error; err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// TestSecurityInfoWritesFailLoudly: when an audit event or the flow's
+// final save cannot be written, Security info reports the failure instead
+// of going on unrecorded (and a method whose registration flow could not
+// be closed is not stored).
+func TestSecurityInfoWritesFailLoudly(t *testing.T) {
+	tests := []struct {
+		name, trigger, table, when string
+		act                        func(t *testing.T, e *env, u *user.User, b *browser)
+		check                      func(t *testing.T, e *env, u *user.User)
+	}{
+		{"skip-audit", "fail_skip", "INSERT ON audit_events", "NEW.type = 'registration.skipped'",
+			func(t *testing.T, e *env, u *user.User, b *browser) {
+				to := e.forcedRegistration(b, u)
+				b.get(to)
+				b.must(200, "Skip")
+				b.post(to+"/skip", nil)
+			},
+			func(t *testing.T, e *env, u *user.User) {
+				var skips int64
+				e.g.Table("sspr_user_state").Where("user_id = ? AND skips > 0", u.ID).Count(&skips)
+				if skips != 0 {
+					t.Error("a skip was counted without its audit event")
+				}
+			}},
+		{"reconfirm-audit", "fail_reconfirm", "INSERT ON audit_events", "NEW.type = 'methods.reconfirmed'",
+			func(t *testing.T, e *env, u *user.User, b *browser) {
+				e.enrollEmail(u, "nia.home@example.org")
+				b.get("/security-info")
+				b.must(200, "@example.org")
+				b.post("/security-info/confirm", nil)
+			}, nil},
+		{"register-save", "fail_register", "UPDATE ON sspr_flows", "NEW.purpose = 'register' AND NEW.state = 'done'",
+			func(t *testing.T, e *env, u *user.User, b *browser) {
+				b.get("/security-info/add/totp")
+				b.post("/security-info/add/totp", nil)
+				b.must(200, "Scan this code")
+				m := regexp.MustCompile(`action="(/security-info/add/totp/[A-Z2-7]+)"`).FindStringSubmatch(b.last)
+				s := regexp.MustCompile(`secret=([A-Z2-7]+)`).FindStringSubmatch(b.last)
+				if m == nil || s == nil {
+					t.Fatalf("no confirmation form:\n%s", b.last)
+				}
+				code, _ := totp.Code(s[1], e.clock.Now())
+				b.post(m[1], url.Values{"code": {code}})
+			},
+			func(t *testing.T, e *env, u *user.User) {
+				if ms, _ := e.store.List(t.Context(), u.ID); len(ms) != 0 {
+					t.Errorf("the method was stored though its flow could not be closed: %+v", ms)
+				}
+			}},
+	}
+	eachEnv(t, func(t *testing.T, e *env) {
+		for i, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				u := e.user("nia"+itoa(i), false)
+				b := e.signedIn(u) // a fresh sign-in may add the first methods
+				e.failWrites(tc.trigger, tc.table, tc.when)
+				tc.act(t, e, u, b)
+				if b.code != http.StatusInternalServerError {
+					t.Fatalf("got %d (%s), want 500:\n%s", b.code, b.loc, b.last)
+				}
+				if tc.check != nil {
+					tc.check(t, e, u)
+				}
+			})
+		}
+	})
+}
+
+// forcedRegistration runs the sign-in hook for u in b (as the provider
+// does after a password sign-in) and returns the registration page.
+func (e *env) forcedRegistration(b *browser, u *user.User) string {
+	e.t.Helper()
+	rec := httptest.NewRecorder()
+	c := echo.New().NewContext(httptest.NewRequest(http.MethodPost, "/login", nil), rec)
+	to, err := e.plugin.AfterSignIn(c, u.ID, "AR-1")
+	if err != nil || to == "" {
+		e.t.Fatalf("no forced registration: %q %v", to, err)
+	}
+	su, _ := url.Parse(e.srv.URL)
+	b.c.Jar.SetCookies(su, rec.Result().Cookies())
+	return to
 }

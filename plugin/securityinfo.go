@@ -808,13 +808,14 @@ func (p *Plugin) skip(c echo.Context) error {
 			}
 			st.Skips++
 		}
-		return p.saveState(tx, st)
+		if err := p.saveState(tx, st); err != nil {
+			return err
+		}
+		// In the transaction: a skip is never counted unrecorded.
+		return p.d.Audit.RecordTx(tx, p.event(c, "registration.skipped", a.u.ID, f.ID, audit.OK, ""))
 	})
 	if err != nil {
 		return flowErr(err)
-	}
-	if err := p.record(c, "registration.skipped", a.u.ID, f.ID, audit.OK, ""); err != nil {
-		return err
 	}
 	return p.finishRegister(c, f)
 }
