@@ -3,7 +3,6 @@ package plugin
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -417,26 +416,10 @@ func (p *Plugin) message(c echo.Context, title, text string) error {
 	return p.render(c, http.StatusOK, "recover-message", map[string]any{"Title": title, "Message": text})
 }
 
-// blocked reports whether the flow's subject may not try proofs now, and
-// audits it when so. An admin's unlock (or a completed recovery) ends a
-// block early: failures before it do not count.
+// blocked reports whether the flow's subject may not try proofs now (the
+// proof engine decides from the failure records, and audits it).
 func (p *Plugin) blocked(c echo.Context, f *flow.Flow) (bool, error) {
-	ctx := c.Request().Context()
-	b, err := p.failures.Blocked(ctx, f.Subject, timeZero)
-	if err != nil || !b || f.Decoy {
-		if b {
-			return true, p.record(c, audit.RecoveryBlocked, "", f.ID, audit.Blocked, "")
-		}
-		return b, err
-	}
-	since, err := p.lastUnlock(ctx, f.UserID)
-	if err != nil {
-		return false, err
-	}
-	if b, err = p.failures.Blocked(ctx, f.Subject, since); err != nil || !b {
-		return b, err
-	}
-	return true, p.record(c, audit.RecoveryBlocked, f.UserID, f.ID, audit.Blocked, "")
+	return p.proofs.Blocked(c.Request().Context(), f)
 }
 
 // stopIfBlocked answers the request itself when the flow's subject is
@@ -450,8 +433,7 @@ func (p *Plugin) stopIfBlocked(c echo.Context, f *flow.Flow) (stop bool, err err
 	if !b {
 		return false, nil
 	}
-	return true, p.message(c, "Recovery is paused",
-		"There were too many unsuccessful attempts, so recovery is paused for 24 hours. Please try again later or contact your helpdesk.")
+	return true, p.paused(c)
 }
 
 func (p *Plugin) chooseMethod(c echo.Context) error {
@@ -502,22 +484,8 @@ func (p *Plugin) chooseMethod(c echo.Context) error {
 		}
 		return p.renderMethods(c, f, msgTooMany)
 	}
-	ch, err := p.challenge(p.withApp(ctx, f.AuthRequestID), m, f.ID, ref, *e, channel)
-	if err != nil {
-		if msg, ok := sendProblem(err); ok {
-			return p.renderMethods(c, f, msg)
-		}
-		return fmt.Errorf("plugin: challenge: %w", err)
-	}
-	sealed, err := p.sealChallenge(f.ID, ch)
-	if err != nil {
-		return err
-	}
-	if err := f.Challenged(e.ID, ch.ID, sealed, p.flows.Now()); err != nil {
-		return flowErr(err)
-	}
-	if err := p.flows.Save(ctx, nil, f); err != nil {
-		return flowErr(err)
+	if _, err := p.proofs.Issue(p.withApp(ctx, f.AuthRequestID), f, m, ref, *e, channel); err != nil {
+		return p.issueProblem(c, err, func(msg string) error { return p.renderMethods(c, f, msg) })
 	}
 	if err := p.record(c, audit.CodeSent, f.UserID, f.ID, audit.OK, string(e.Method)+" "+e.Label); err != nil {
 		return err
@@ -525,38 +493,15 @@ func (p *Plugin) chooseMethod(c echo.Context) error {
 	return see(c, p.path("/recover/"+f.ID+"/verify"))
 }
 
-func (p *Plugin) sealChallenge(flowID string, ch method.Challenge) ([]byte, error) {
-	b, err := json.Marshal(ch)
-	if err != nil {
-		return nil, fmt.Errorf("plugin: challenge: %w", err)
+// issueProblem words a failed challenge: a send problem the user can act
+// on goes to page, a flow error is the generic flow page.
+func (p *Plugin) issueProblem(c echo.Context, err error, page func(msg string) error) error {
+	if msg, ok := sendProblem(err); ok {
+		return page(msg)
 	}
-	return p.d.Keys.Box("sspr-challenge").Seal(b, []byte(flowID)), nil
+	return flowErr(fmt.Errorf("plugin: challenge: %w", err))
 }
 
 func (p *Plugin) openChallenge(f *flow.Flow) (method.Challenge, error) {
-	var ch method.Challenge
-	b, err := p.d.Keys.Box("sspr-challenge").Open(f.Challenge, []byte(f.ID))
-	if err != nil {
-		return ch, fmt.Errorf("plugin: challenge: %w", err)
-	}
-	if err := json.Unmarshal(b, &ch); err != nil {
-		return ch, fmt.Errorf("plugin: challenge: %w", err)
-	}
-	return ch, nil
-}
-
-// InputChallenger is an optional interface of methods whose challenge
-// takes a choice from the user (the mobile phone: "channel" = sms|voice).
-type InputChallenger interface {
-	ChallengeInput(ctx context.Context, flowID string, u method.Ref, e method.Enrollment, in method.Input) (method.Challenge, error)
-}
-
-// challenge issues a challenge, passing the user's delivery choice to
-// methods that take one. The choice picks how, never where: destinations
-// come only from the enrollment.
-func (p *Plugin) challenge(ctx context.Context, m method.Method, flowID string, ref method.Ref, e method.Enrollment, channel string) (method.Challenge, error) {
-	if ic, ok := m.(InputChallenger); ok && (channel == "sms" || channel == "voice") {
-		return ic.ChallengeInput(ctx, flowID, ref, e, method.Input{"channel": channel})
-	}
-	return m.Challenge(ctx, flowID, ref, e)
+	return p.proofs.Challenge(f)
 }
