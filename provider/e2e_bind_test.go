@@ -351,15 +351,26 @@ func TestCSRFTokenRotatesAtSignIn(t *testing.T) {
 		if old == "" {
 			t.Fatal("no CSRF token on the sign-in page")
 		}
-		if res := b.SignIn(login, pt.Username, pt.Password); res.Page == nil || res.Page.URL.Path != "/" {
-			t.Fatalf("sign-in: %s", res)
+		res := b.Do(http.MethodPost, s.URL+"/login", url.Values{"csrf": {old}, "username": {pt.Username}, "password": {pt.Password}})
+		res.Body.Close()
+		n := 0
+		for _, v := range res.Header.Values("Set-Cookie") {
+			if strings.HasPrefix(v, "__Host-csrf=") {
+				n++
+				if !strings.Contains(v, "HttpOnly") || !strings.Contains(v, "SameSite=Lax") || !strings.Contains(v, "Secure") {
+					t.Errorf("rotated CSRF cookie %q", v)
+				}
+			}
+		}
+		if res.StatusCode != http.StatusSeeOther || n != 1 {
+			t.Fatalf("sign-in answered %d with %d CSRF cookies, want 303 with one", res.StatusCode, n)
 		}
 		if ck := b.Cookie("__Host-csrf"); ck == nil || ck.Value == old {
 			t.Fatalf("CSRF cookie not rotated at sign-in: %+v", ck)
 		}
-		res := b.Navigate(http.MethodPost, s.URL+"/logout", url.Values{"csrf": {old}})
-		if res.Page == nil || res.Page.Status != http.StatusForbidden {
-			t.Fatalf("the pre-sign-in token still works: %s", res)
+		out := b.Navigate(http.MethodPost, s.URL+"/logout", url.Values{"csrf": {old}})
+		if out.Page == nil || out.Page.Status != http.StatusForbidden {
+			t.Fatalf("the pre-sign-in token still works: %s", out)
 		}
 		account := b.Get(s.URL + "/").Page
 		fresh := account.Doc.Find(`input[name="csrf"]`).AttrOr("value", "")

@@ -99,7 +99,7 @@ func (p *Provider) ContinueURL(c echo.Context, authRequestID string) (string, er
 	if err != nil {
 		return "", errNotContinuable
 	}
-	b, err := p.binding(c, req, "registration", s.UserID)
+	b, err := p.binding(c, req, "registration", func() string { return s.UserID })
 	if err != nil {
 		return "", err
 	}
