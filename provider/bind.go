@@ -88,7 +88,8 @@ func (s *opStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest
 // attempt is audited and the request is made unusable (burn): a request
 // that turns up in a second browser is a forwarded link, and the browser
 // that started it must start again.
-func (p *Provider) binding(c echo.Context, req AuthRequest, where, userID string) (*session.Binding, error) {
+// who names the user for the audit row (only called when refusing).
+func (p *Provider) binding(c echo.Context, req AuthRequest, where string, who func() string) (*session.Binding, error) {
 	b, err := p.sessions.Binding(c.Request().Context(), req.GetID(), web.CookieValue(c.Request(), bindCookie, p.secure))
 	if err == nil {
 		return b, nil
@@ -96,7 +97,7 @@ func (p *Provider) binding(c echo.Context, req AuthRequest, where, userID string
 	if !errors.Is(err, session.ErrNotBound) {
 		return nil, err
 	}
-	p.otherBrowser(c.Request(), req, where, userID, true)
+	p.otherBrowser(c.Request(), req, where, who(), true)
 	return nil, errOtherBrowser
 }
 

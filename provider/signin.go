@@ -227,7 +227,7 @@ func (p *Provider) getLogin(c echo.Context) error {
 		return err
 	}
 	cur, signedIn := p.current(c)
-	if _, err := p.binding(c, req, "sso", p.knownUser(ctx, cur, req, "")); err != nil {
+	if _, err := p.binding(c, req, "signin_page", func() string { return p.knownUser(ctx, cur, req, "") }); err != nil {
 		return err
 	}
 	if req.Done() {
@@ -335,7 +335,7 @@ func (p *Provider) postLogin(c echo.Context) error {
 		// Before the password is even checked: a password typed into a
 		// request another browser started must not complete it.
 		cur, _ := p.current(c)
-		if _, err := p.binding(c, req, "pwd", p.knownUser(ctx, cur, req, username)); err != nil {
+		if _, err := p.binding(c, req, "pwd", func() string { return p.knownUser(ctx, cur, req, username) }); err != nil {
 			return err
 		}
 		if req.Done() {

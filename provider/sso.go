@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/url"
 
 	"github.com/labstack/echo/v4"
@@ -91,40 +92,54 @@ func (p *Provider) ContinueURL(c echo.Context, authRequestID string) (string, er
 	ctx := c.Request().Context()
 	s, ok := p.current(c)
 	if !ok {
-		return "", ErrNotContinuable
+		return "", errNotContinuable
 	}
 	req, err := p.loadRequest(ctx, authRequestID)
 	if err != nil {
-		return "", ErrNotContinuable
+		return "", errNotContinuable
 	}
-	b, err := p.binding(c, req, "registration", s.UserID)
+	b, err := p.binding(c, req, "registration", func() string { return s.UserID })
 	if err != nil {
 		return "", err
 	}
-	switch {
-	case req.Done():
+	if req.Done() {
 		if req.GetSubject() != s.UserID || req.GetSessionID() != s.ID {
-			return "", ErrNotContinuable
+			return "", errNotContinuable
 		}
-	case b.HoldSession == "" || b.HoldSession != s.ID:
-		return "", ErrNotContinuable
-	default:
-		if hint := req.GetHintSubject(); hint != "" && hint != s.UserID {
-			return "", ErrNotContinuable
-		}
-		if _, active := p.activeUser(ctx, s.UserID); !active {
-			return "", ErrNotContinuable
-		}
-		if _, err := p.completeRequest(ctx, req, s); err != nil {
-			return "", ErrNotContinuable
-		}
-		// Registration done or skipped: settled for the whole session.
-		if err := p.sessions.Release(ctx, s.ID); err != nil {
+		return p.callback(opIssuerCtx(ctx, p.issuer), authRequestID), nil
+	}
+	if b.HoldSession != s.ID {
+		// Not held for this session: released already when the session
+		// settled its registration for another request (then it may
+		// continue as a single sign-on would), or held for another one.
+		held, err := p.sessions.SessionHeld(ctx, s.ID)
+		if err != nil {
 			return "", err
 		}
+		if b.HoldSession != "" || held || !p.satisfies(req, s) {
+			return "", errNotContinuable
+		}
 	}
-	return p.callback(opIssuerCtx(ctx, p.issuer), authRequestID), nil
+	if hint := req.GetHintSubject(); hint != "" && hint != s.UserID {
+		return "", errNotContinuable
+	}
+	if _, active := p.activeUser(ctx, s.UserID); !active {
+		return "", errNotContinuable
+	}
+	to, err := p.completeRequest(ctx, req, s)
+	if err != nil {
+		return "", errNotContinuable
+	}
+	// Registration done or skipped: settled for the whole session.
+	if err := p.sessions.Release(ctx, s.ID); err != nil {
+		return "", err
+	}
+	return to, nil
 }
+
+// errNotContinuable is ErrNotContinuable as the page the browser sees.
+var errNotContinuable = &web.PageError{Status: http.StatusBadRequest, Title: "This sign-in cannot continue",
+	Message: "Go back to the application and start signing in again.", Err: ErrNotContinuable}
 
 // LoginURL is the absolute sign-in page URL for a pending request with the
 // username prefilled.
