@@ -61,8 +61,8 @@ func TestBrowserRecoverByEmail(t *testing.T) {
 	var claims struct {
 		AMR []string `json:"amr"`
 	}
-	if err := tok.IDToken.Claims(&claims); err != nil || !slices.Equal(claims.AMR, []string{"email"}) {
-		t.Errorf("amr %v (%v), want [email]", claims.AMR, err)
+	if err := tok.IDToken.Claims(&claims); err != nil || !slices.Equal(claims.AMR, []string{"otp"}) {
+		t.Errorf("amr %v (%v), want [otp]", claims.AMR, err)
 	}
 	if _, err := x.Server.Users.Authenticate(t.Context(), pt.Username, newPW); err != nil {
 		t.Errorf("the new password does not sign in: %v", err)

@@ -15,5 +15,7 @@
 // transaction, unlock), decoy.go, notify.go (mails, "This wasn't me"),
 // securityinfo.go (/security-info, AfterSignIn), form.go (strict forms).
 // The flow record and its state machine are in plugin/flow, the policy in
-// plugin/policy.
+// plugin/policy. Every answer to a challenge (recovery, step-up, a new
+// method's confirmation) is judged by plugin/proof, which claims a try
+// before any method sees it; handlers only word its verdicts.
 package plugin

@@ -111,7 +111,7 @@ func TestEndToEndResetWithEmail(t *testing.T) {
 		}
 		pw := mustPage(t, b.Submit(verify, `form[action$="/verify"]`, map[string]string{"code": x.MailCode(t, "alice.home@example.net")}),
 			"Choose a new password")
-		finish(t, x, b, rp, a, pw, []string{"email"})
+		finish(t, x, b, rp, a, pw, []string{"otp"})
 		// E36: every refresh token of the user fails after the reset, and
 		// the other browser's session is gone.
 		if status, body := x.Server.Refresh(t, pt.WebClient, pt.WebSecret, before.OAuth.RefreshToken); status == http.StatusOK || body["error"] != "invalid_grant" {

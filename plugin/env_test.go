@@ -148,6 +148,7 @@ type env struct {
 	qs       *questions.Method
 	plugin   *plugin.Plugin
 	srv      *httptest.Server
+	evals    *evals // answers the methods' verifiers were asked to judge
 }
 
 // fastHash keeps tests quick; production parameters are tested in
@@ -190,7 +191,8 @@ func newEnv(t testing.TB, url string, params ...password.Params) *env {
 		p, err := e.policy.Get(ctx)
 		return p.QuestionsRegister, p.QuestionsAsk, err
 	}, questions.WithClock(ck.Now))
-	reg, err := method.NewRegistry(e.totp, e.email, e.qs)
+	e.evals = &evals{}
+	reg, err := method.NewRegistry(e.evals.wrap(e.totp, e.email, e.qs)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -162,7 +162,7 @@ func (p *Plugin) MethodChanged(ctx context.Context, userID string, e method.Enro
 	if added {
 		kind = noticeMethodAdded
 	}
-	return p.notify(ctx, nil, nil, u, kind, note{Method: addTitle(e.Method), Label: e.Label})
+	return p.notify(ctx, nil, nil, u, kind, note{Method: p.info(e.Method).AddTitle, Label: e.Label})
 }
 
 // Addresser is an optional interface of methods whose enrollments have an

@@ -16,6 +16,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/flow"
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/policy"
+	"github.com/latchkeyid/latchkey/plugin/proof"
 	"github.com/latchkeyid/latchkey/plugin/ratelimit"
 	"github.com/latchkeyid/latchkey/plugin/sender"
 	"github.com/latchkeyid/latchkey/provider/audit"
@@ -72,6 +73,7 @@ type Plugin struct {
 	issuer   *url.URL
 	flows    *flow.Store
 	failures *flow.Failures
+	proofs   *proof.Engine // every proof a page asks for goes through it
 }
 
 // New checks deps and builds the plugin.
@@ -120,10 +122,15 @@ func build(d Deps, pages bool) (*Plugin, error) {
 		return nil, fmt.Errorf("plugin: %w", err)
 	}
 	now := func() time.Time { return d.Now().UTC() }
+	flows, failures := flow.NewStore(d.DB, flow.WithClock(now)), flow.NewFailures(d.DB, now)
+	proofs, err := proof.New(proof.Config{DB: d.DB, Flows: flows, Failures: failures,
+		Challenges: d.Keys.Box("sspr-challenge"), Audit: d.Audit, Enrollments: d.Enrollments})
+	if err != nil {
+		return nil, fmt.Errorf("plugin: %w", err)
+	}
 	return &Plugin{
 		d: d, secure: iss.Scheme == "https", issuer: iss,
-		flows:    flow.NewStore(d.DB, flow.WithClock(now)),
-		failures: flow.NewFailures(d.DB, now),
+		flows: flows, failures: failures, proofs: proofs,
 	}, nil
 }
 
@@ -275,6 +282,9 @@ func (p *Plugin) SetSendsPerIP(l *ratelimit.Limiter, r ratelimit.Rule) {
 func (p *Plugin) Cleanup(ctx context.Context) error {
 	if _, err := p.flows.Cleanup(ctx, 1000); err != nil {
 		return fmt.Errorf("plugin: cleanup flows: %w", err)
+	}
+	if err := p.proofs.Cleanup(ctx); err != nil {
+		return fmt.Errorf("plugin: %w", err)
 	}
 	now := p.d.Now().UTC()
 	g := p.d.DB.WithContext(ctx)

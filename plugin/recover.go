@@ -3,7 +3,6 @@ package plugin
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -317,16 +316,17 @@ type channeler interface {
 }
 
 // choices lists the rows of the method and step-up pages, the
-// authenticator app first (kindOrder): one per enrollment, or, as in
+// authenticator app first (by each method's Rank): one per enrollment, or, as in
 // Entra, one per delivery of a phone ("Text my mobile phone", "Call my
 // mobile phone").
 func (p *Plugin) choices(es []method.Enrollment) []optionView {
 	es = slices.Clone(es)
-	slices.SortStableFunc(es, func(x, y method.Enrollment) int { return kindRank(x.Method) - kindRank(y.Method) })
+	slices.SortStableFunc(es, func(x, y method.Enrollment) int { return p.info(x.Method).Rank - p.info(y.Method).Rank })
 	var out []optionView
 	for _, e := range es {
-		v := optionView{ID: e.ID, Method: string(e.Method), Label: e.Label, Value: e.ID, Title: methodTitle(e.Method, ""),
-			Masked: e.Method != method.TOTP && e.Method != method.Push && e.Method != method.Questions}
+		info := p.info(e.Method)
+		v := optionView{ID: e.ID, Method: string(e.Method), Label: e.Label, Value: e.ID, Title: info.Title(""),
+			Masked: info.Masked}
 		var chans []sender.Channel
 		if c, ok := p.method(e.Method).(channeler); ok {
 			chans = c.Channels()
@@ -336,7 +336,7 @@ func (p *Plugin) choices(es []method.Enrollment) []optionView {
 			continue
 		}
 		for _, ch := range chans {
-			v.Value, v.Title = e.ID+":"+string(ch), methodTitle(e.Method, ch)
+			v.Value, v.Title = e.ID+":"+string(ch), info.Title(string(ch))
 			out = append(out, v)
 		}
 	}
@@ -344,6 +344,15 @@ func (p *Plugin) choices(es []method.Enrollment) []optionView {
 }
 
 // method is the registry's method n, nil when not available.
+// info is how method n presents itself; a method this instance lacks (its
+// sender is not configured here) keeps its name and sorts last.
+func (p *Plugin) info(n method.Name) method.Info {
+	if m, ok := p.d.Methods.Get(n); ok {
+		return m.Describe()
+	}
+	return method.Info{Rank: 1 << 20, AddTitle: string(n), Titles: map[string]string{"": string(n)}}
+}
+
 func (p *Plugin) method(n method.Name) method.Method {
 	m, _ := p.d.Methods.Get(n)
 	return m
@@ -357,34 +366,6 @@ func splitChoice(in map[string]string) (id, channel string) {
 		channel = in["channel"]
 	}
 	return id, channel
-}
-
-// methodTitle words a row; ch is the phone's delivery ("" when the method
-// has no choice).
-func methodTitle(n method.Name, ch sender.Channel) string {
-	switch n {
-	case method.Email:
-		return "Email a code to"
-	case method.TOTP:
-		return "Enter a code from your authenticator app"
-	case method.Questions:
-		return "Answer your security questions"
-	case method.Mobile:
-		switch ch {
-		case sender.SMS:
-			return "Text my mobile phone"
-		case sender.Voice:
-			return "Call my mobile phone"
-		}
-		return "Text or call my mobile phone"
-	case method.AlternatePhone:
-		return "Call my alternate phone"
-	case method.OfficePhone:
-		return "Call my office phone"
-	case method.Push:
-		return "Approve a notification on my authenticator app"
-	}
-	return string(n)
 }
 
 func (p *Plugin) methodPage(c echo.Context) error {
@@ -435,26 +416,10 @@ func (p *Plugin) message(c echo.Context, title, text string) error {
 	return p.render(c, http.StatusOK, "recover-message", map[string]any{"Title": title, "Message": text})
 }
 
-// blocked reports whether the flow's subject may not try proofs now, and
-// audits it when so. An admin's unlock (or a completed recovery) ends a
-// block early: failures before it do not count.
+// blocked reports whether the flow's subject may not try proofs now (the
+// proof engine decides from the failure records, and audits it).
 func (p *Plugin) blocked(c echo.Context, f *flow.Flow) (bool, error) {
-	ctx := c.Request().Context()
-	b, err := p.failures.Blocked(ctx, f.Subject, timeZero)
-	if err != nil || !b || f.Decoy {
-		if b {
-			return true, p.record(c, audit.RecoveryBlocked, "", f.ID, audit.Blocked, "")
-		}
-		return b, err
-	}
-	since, err := p.lastUnlock(ctx, f.UserID)
-	if err != nil {
-		return false, err
-	}
-	if b, err = p.failures.Blocked(ctx, f.Subject, since); err != nil || !b {
-		return b, err
-	}
-	return true, p.record(c, audit.RecoveryBlocked, f.UserID, f.ID, audit.Blocked, "")
+	return p.proofs.Blocked(c.Request().Context(), f)
 }
 
 // stopIfBlocked answers the request itself when the flow's subject is
@@ -468,8 +433,7 @@ func (p *Plugin) stopIfBlocked(c echo.Context, f *flow.Flow) (stop bool, err err
 	if !b {
 		return false, nil
 	}
-	return true, p.message(c, "Recovery is paused",
-		"There were too many unsuccessful attempts, so recovery is paused for 24 hours. Please try again later or contact your helpdesk.")
+	return true, p.paused(c)
 }
 
 func (p *Plugin) chooseMethod(c echo.Context) error {
@@ -520,22 +484,8 @@ func (p *Plugin) chooseMethod(c echo.Context) error {
 		}
 		return p.renderMethods(c, f, msgTooMany)
 	}
-	ch, err := p.challenge(p.withApp(ctx, f.AuthRequestID), m, f.ID, ref, *e, channel)
-	if err != nil {
-		if msg, ok := sendProblem(err); ok {
-			return p.renderMethods(c, f, msg)
-		}
-		return fmt.Errorf("plugin: challenge: %w", err)
-	}
-	sealed, err := p.sealChallenge(f.ID, ch)
-	if err != nil {
-		return err
-	}
-	if err := f.Challenged(e.ID, ch.ID, sealed, p.flows.Now()); err != nil {
-		return flowErr(err)
-	}
-	if err := p.flows.Save(ctx, nil, f); err != nil {
-		return flowErr(err)
+	if _, err := p.proofs.Issue(p.withApp(ctx, f.AuthRequestID), f, m, ref, *e, channel); err != nil {
+		return p.issueProblem(c, err, func(msg string) error { return p.renderMethods(c, f, msg) })
 	}
 	if err := p.record(c, audit.CodeSent, f.UserID, f.ID, audit.OK, string(e.Method)+" "+e.Label); err != nil {
 		return err
@@ -543,38 +493,15 @@ func (p *Plugin) chooseMethod(c echo.Context) error {
 	return see(c, p.path("/recover/"+f.ID+"/verify"))
 }
 
-func (p *Plugin) sealChallenge(flowID string, ch method.Challenge) ([]byte, error) {
-	b, err := json.Marshal(ch)
-	if err != nil {
-		return nil, fmt.Errorf("plugin: challenge: %w", err)
+// issueProblem words a failed challenge: a send problem the user can act
+// on goes to page, a flow error is the generic flow page.
+func (p *Plugin) issueProblem(c echo.Context, err error, page func(msg string) error) error {
+	if msg, ok := sendProblem(err); ok {
+		return page(msg)
 	}
-	return p.d.Keys.Box("sspr-challenge").Seal(b, []byte(flowID)), nil
+	return flowErr(fmt.Errorf("plugin: challenge: %w", err))
 }
 
 func (p *Plugin) openChallenge(f *flow.Flow) (method.Challenge, error) {
-	var ch method.Challenge
-	b, err := p.d.Keys.Box("sspr-challenge").Open(f.Challenge, []byte(f.ID))
-	if err != nil {
-		return ch, fmt.Errorf("plugin: challenge: %w", err)
-	}
-	if err := json.Unmarshal(b, &ch); err != nil {
-		return ch, fmt.Errorf("plugin: challenge: %w", err)
-	}
-	return ch, nil
-}
-
-// InputChallenger is an optional interface of methods whose challenge
-// takes a choice from the user (the mobile phone: "channel" = sms|voice).
-type InputChallenger interface {
-	ChallengeInput(ctx context.Context, flowID string, u method.Ref, e method.Enrollment, in method.Input) (method.Challenge, error)
-}
-
-// challenge issues a challenge, passing the user's delivery choice to
-// methods that take one. The choice picks how, never where: destinations
-// come only from the enrollment.
-func (p *Plugin) challenge(ctx context.Context, m method.Method, flowID string, ref method.Ref, e method.Enrollment, channel string) (method.Challenge, error) {
-	if ic, ok := m.(InputChallenger); ok && (channel == "sms" || channel == "voice") {
-		return ic.ChallengeInput(ctx, flowID, ref, e, method.Input{"channel": channel})
-	}
-	return m.Challenge(ctx, flowID, ref, e)
+	return p.proofs.Challenge(f)
 }

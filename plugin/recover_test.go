@@ -51,8 +51,8 @@ func TestResetWithEmailCode(t *testing.T) {
 		if resp.StatusCode != 303 || b.loc != "http://rp.invalid/cb?code=issued" {
 			t.Fatalf("after reset: %d %q", resp.StatusCode, b.loc)
 		}
-		if got := e.signIn.done; len(got) != 1 || got[0].AuthRequestID != boundRequest || strings.Join(got[0].AMR, ",") != "email" {
-			t.Fatalf("completion %+v, want amr [email] for %s", got, boundRequest)
+		if got := e.signIn.done; len(got) != 1 || got[0].AuthRequestID != boundRequest || strings.Join(got[0].AMR, ",") != "otp" {
+			t.Fatalf("completion %+v, want amr [otp] for %s", got, boundRequest)
 		}
 		if _, err := e.users.Authenticate(ctx, "alice", "old violet kettle alice"); err == nil {
 			t.Error("old password still works")

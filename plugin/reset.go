@@ -93,7 +93,7 @@ func (p *Plugin) setPassword(c echo.Context) error {
 		if pol.RequireSignInAfterReset {
 			return see(c, p.d.SignIn.LoginURL(f.AuthRequestID, u.Username))
 		}
-		to, err := p.d.SignIn.Complete(c, u.ID, amr(f.Proofs), f.AuthRequestID)
+		to, err := p.d.SignIn.Complete(c, u.ID, p.amr(f.Proofs), f.AuthRequestID)
 		if err != nil {
 			return fmt.Errorf("plugin: complete: %w", err)
 		}

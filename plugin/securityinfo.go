@@ -18,6 +18,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/flow"
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/policy"
+	"github.com/latchkeyid/latchkey/plugin/proof"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
@@ -69,7 +70,7 @@ func (p *Plugin) who(c echo.Context) (*access, error) {
 	if len(ms) == 0 {
 		return a, nil // stale sign-in: sign in again
 	}
-	a.ok, err = p.flows.StepUpValid(ctx, acct.SessionID, StepUpWindow)
+	a.ok, err = p.proofs.StepUpValid(ctx, acct.SessionID, StepUpWindow)
 	return a, err
 }
 
@@ -142,8 +143,8 @@ func (p *Plugin) renderInfo(c echo.Context, a *access, notice string) error {
 	now := p.d.Now()
 	var views []methodView
 	for _, e := range a.methods {
-		title := addTitle(e.Method)
-		if isApp(e.Method) { // the label names the app (or the device)
+		title := p.info(e.Method).AddTitle
+		if p.info(e.Method).App { // the label names the app (or the device)
 			title = "Authenticator app"
 		}
 		views = append(views, methodView{ID: e.ID, Method: string(e.Method), Label: e.Label, Title: title,
@@ -151,37 +152,23 @@ func (p *Plugin) renderInfo(c echo.Context, a *access, notice string) error {
 	}
 	// The strongest first, as in the add list.
 	slices.SortStableFunc(views, func(x, y methodView) int {
-		return kindRank(method.Name(x.Method)) - kindRank(method.Name(y.Method))
+		return p.info(method.Name(x.Method)).Rank - p.info(method.Name(y.Method)).Rank
 	})
 	return p.render(c, http.StatusOK, "security-info", map[string]any{
 		"User": a.u.Username, "Methods": views, "Add": p.addKinds(pol, a.u), "Notice": notice,
 	})
 }
 
-// kindOrder is the order of the Entra guide: the authenticator app (the
-// strongest) first, then the phones, email and security questions.
-var kindOrder = []method.Name{method.Push, method.TOTP, method.Mobile, method.AlternatePhone, method.OfficePhone,
-	method.Email, method.Questions}
-
-func kindRank(n method.Name) int {
-	if i := slices.Index(kindOrder, n); i >= 0 {
-		return i
-	}
-	return len(kindOrder)
-}
-
-func isApp(n method.Name) bool { return n == method.Push || n == method.TOTP }
-
 // appsOf keeps the authenticator-app methods of names.
-func appsOf(names []method.Name) []method.Name {
-	return slices.DeleteFunc(slices.Clone(names), func(n method.Name) bool { return !isApp(n) })
+func (p *Plugin) appsOf(names []method.Name) []method.Name {
+	return slices.DeleteFunc(slices.Clone(names), func(n method.Name) bool { return !p.info(n).App })
 }
 
 // appChoice is the "Authenticator app" entry of the add list when both
 // app methods are offered: its page lets the user pick one.
 const appChoice = "app"
 
-// addable lists the methods u may add under pol, in kindOrder.
+// addable lists the methods u may add under pol, in their Rank order.
 func (p *Plugin) addable(pol policy.Policy, u *user.User) []method.Name {
 	var out []method.Name
 	for _, m := range p.d.Methods.Enabled(pol.Methods) {
@@ -189,7 +176,7 @@ func (p *Plugin) addable(pol policy.Policy, u *user.User) []method.Name {
 			out = append(out, m.Name())
 		}
 	}
-	slices.SortStableFunc(out, func(x, y method.Name) int { return kindRank(x) - kindRank(y) })
+	slices.SortStableFunc(out, func(x, y method.Name) int { return p.info(x).Rank - p.info(y).Rank })
 	return out
 }
 
@@ -198,12 +185,12 @@ func (p *Plugin) addable(pol policy.Policy, u *user.User) []method.Name {
 // then one entry per other kind.
 func (p *Plugin) addKinds(pol policy.Policy, u *user.User) []optionView {
 	names := p.addable(pol, u)
-	apps := appsOf(names)
+	apps := p.appsOf(names)
 	var out []optionView
 	for _, n := range names {
 		switch {
-		case !isApp(n):
-			out = append(out, optionView{Method: string(n), Title: addTitle(n)})
+		case !p.info(n).App:
+			out = append(out, optionView{Method: string(n), Title: p.info(n).AddTitle})
 		case n == method.Push && len(apps) == 1: // say which app to install
 			out = append(out, optionView{Method: string(n), Title: "Authenticator app (Latchkey Authenticator)"})
 		case len(apps) == 1:
@@ -215,26 +202,6 @@ func (p *Plugin) addKinds(pol policy.Policy, u *user.User) []optionView {
 	return out
 }
 
-func addTitle(n method.Name) string {
-	switch n {
-	case method.TOTP:
-		return "Authenticator app"
-	case method.Email:
-		return "Email"
-	case method.Questions:
-		return "Security questions"
-	case method.Mobile:
-		return "Phone"
-	case method.AlternatePhone:
-		return "Alternate phone"
-	case method.OfficePhone:
-		return "Office phone"
-	case method.Push:
-		return "Latchkey Authenticator"
-	}
-	return string(n)
-}
-
 // appPage (GET /security-info/add/app) is the page behind "Authenticator
 // app": the Latchkey Authenticator (push, which also shows codes) first,
 // then any other app (codes only). With only one offered it goes there.
@@ -243,7 +210,7 @@ func (p *Plugin) appPage(c echo.Context, a *access) error {
 	if err != nil {
 		return err
 	}
-	apps := appsOf(p.addable(pol, a.u))
+	apps := p.appsOf(p.addable(pol, a.u))
 	register := cleanAuthRequestID(c.QueryParam("register"))
 	switch len(apps) {
 	case 0:
@@ -257,7 +224,7 @@ func (p *Plugin) appPage(c echo.Context, a *access) error {
 	}
 	views := make([]optionView, len(apps))
 	for i, n := range apps {
-		views[i] = optionView{Method: string(n), Title: addTitle(n)}
+		views[i] = optionView{Method: string(n), Title: p.info(n).AddTitle}
 	}
 	return p.render(c, http.StatusOK, "security-info-add-app", map[string]any{"Apps": views, "Register": register})
 }
@@ -297,35 +264,29 @@ func (p *Plugin) stepUpChoose(c echo.Context) error {
 	}
 	m, ok := p.d.Methods.Get(e.Method)
 	if !ok {
-		return p.stepUpPage(c, a, "That method is not available now.")
+		return p.stepUpPage(c, a, msgUnavailable)
 	}
 	f := &flow.Flow{Purpose: flow.StepUp, UserID: a.u.ID, Subject: a.u.ID, SessionID: a.acct.SessionID}
 	bind := p.bindToken(c)
 	if err := p.flows.Create(ctx, f, bind); err != nil {
 		return err
 	}
-	ch, err := p.challenge(ctx, m, f.ID, p.ref(a.u), e, channel)
+	ch, err := p.proofs.Issue(ctx, f, m, p.ref(a.u), e, channel)
 	if err != nil {
-		if msg, ok := sendProblem(err); ok {
-			return p.stepUpPage(c, a, msg)
-		}
-		return fmt.Errorf("plugin: step-up: %w", err)
-	}
-	sealed, err := p.sealChallenge(f.ID, ch)
-	if err != nil {
-		return err
-	}
-	if err := f.Challenged(e.ID, ch.ID, sealed, p.flows.Now()); err != nil {
-		return flowErr(err)
-	}
-	if err := p.flows.Save(ctx, nil, f); err != nil {
-		return flowErr(err)
+		return p.issueProblem(c, err, func(msg string) error { return p.stepUpPage(c, a, msg) })
 	}
 	c.SetCookie(web.Cookie(bindCookie, bind, flow.TTL, p.secure))
-	return p.render(c, http.StatusOK, "security-info-verify", map[string]any{
-		"Flow": f.ID, "Prompt": ch.Prompt, "Action": p.path("/security-info/verify/" + f.ID)})
+	return p.renderStepUpVerify(c, f, ch, "")
 }
 
+func (p *Plugin) renderStepUpVerify(c echo.Context, f *flow.Flow, ch method.Challenge, msg string) error {
+	return p.render(c, http.StatusOK, "security-info-verify", map[string]any{
+		"Flow": f.ID, "Prompt": ch.Prompt, "Action": p.path("/security-info/verify/" + f.ID), "Error": msg})
+}
+
+// stepUpVerify judges a step-up answer through the proof engine, exactly
+// as a recovery's: a try claimed first, failures counted toward the same
+// block, a replayed code audited and mailed.
 func (p *Plugin) stepUpVerify(c echo.Context) error {
 	ctx := c.Request().Context()
 	in, err := form(c, answerFields...)
@@ -336,73 +297,48 @@ func (p *Plugin) stepUpVerify(c echo.Context) error {
 	if err != nil {
 		return done(err)
 	}
-	f, err := p.load(c, flow.StepUp)
+	f, err := p.loadStep(c, flow.StepUp, flow.StepVerify)
 	if err != nil {
 		return err
 	}
 	if f.UserID != a.u.ID || f.SessionID != a.acct.SessionID {
 		return flowErr(flow.ErrNotFound)
 	}
-	if err := f.Allow(flow.StepVerify, p.flows.Now()); err != nil {
-		return flowErr(err)
+	e, err := p.d.Enrollments.Get(ctx, a.u.ID, f.EnrollmentID)
+	if err != nil {
+		return flowErr(flow.ErrOutOfOrder)
 	}
-	if stop, err := p.stopIfBlocked(c, f); stop {
-		return err
+	m, ok := p.d.Methods.Get(e.Method)
+	if !ok {
+		// Chosen on an instance that offers the method; this one does not.
+		if err := p.proofs.Drop(ctx, f); err != nil {
+			return flowErr(err)
+		}
+		return p.stepUpPage(c, a, msgUnavailable)
 	}
 	ch, err := p.openChallenge(f)
 	if err != nil {
 		return err
 	}
-	e, err := p.d.Enrollments.Get(ctx, a.u.ID, f.EnrollmentID)
+	out, err := p.proofs.Verify(ctx, p.attempt(c, f, m, p.ref(a.u), e, method.Input(in)))
 	if err != nil {
-		return flowErr(flow.ErrOutOfOrder)
-	}
-	m, _ := p.d.Methods.Get(e.Method)
-	res, err := m.Verify(ctx, f.ID, p.ref(a.u), e, ch, method.Input(in))
-	if err != nil {
-		return err
-	}
-	if res.Pending && !res.OK { // a push not answered yet: wait on (H8)
-		return p.render(c, http.StatusOK, "security-info-verify", map[string]any{
-			"Flow": f.ID, "Prompt": ch.Prompt, "Action": p.path("/security-info/verify/" + f.ID)})
-	}
-	if !res.OK {
-		if err := p.failures.Add(ctx, f.Subject); err != nil {
-			return err
-		}
-		if err := p.record(c, audit.StepUp, a.u.ID, f.ID, audit.Fail, string(e.Method)); err != nil {
-			return err
-		}
-		if p.over(e.Method, res) {
-			if err := f.Dropped(p.flows.Now()); err != nil {
-				return flowErr(err)
-			}
-			if err := p.flows.Save(ctx, nil, f); err != nil {
-				return flowErr(err)
-			}
-			return p.stepUpPage(c, a, overMessage(e.Method))
-		}
-		msg := msgWrong
-		if res.Dead {
-			msg = msgDead
-		}
-		return p.render(c, http.StatusOK, "security-info-verify", map[string]any{
-			"Flow": f.ID, "Prompt": ch.Prompt, "Action": p.path("/security-info/verify/" + f.ID), "Error": msg})
-	}
-	now := p.flows.Now()
-	if err := f.Verified(flow.Proof{EnrollmentID: e.ID, Method: string(e.Method), Channel: string(m.Channel(e))}, true, now); err != nil {
 		return flowErr(err)
 	}
-	if err := f.Finish(now); err != nil {
-		return flowErr(err)
+	switch out.Verdict {
+	case proof.Pending: // a push not answered yet: wait on
+		return p.renderStepUpVerify(c, f, ch, "")
+	case proof.Blocked:
+		return p.paused(c)
+	case proof.Proven:
+		if err := p.proofs.Finish(ctx, f); err != nil {
+			return flowErr(err)
+		}
+		return see(c, p.path("/security-info"))
 	}
-	if err := p.flows.Save(ctx, nil, f); err != nil {
-		return flowErr(err)
+	if out.Dropped {
+		return p.stepUpPage(c, a, p.lapsedMessage(e.Method))
 	}
-	if err := p.record(c, audit.StepUp, a.u.ID, f.ID, audit.OK, string(e.Method)); err != nil {
-		return err
-	}
-	return see(c, p.path("/security-info"))
+	return p.renderStepUpVerify(c, f, ch, failedMessage(out))
 }
 
 // --- add a method ---
@@ -452,7 +388,7 @@ func (p *Plugin) renderAdd(c echo.Context, m method.Method, msg, register string
 	if err != nil {
 		return err
 	}
-	data := map[string]any{"Method": string(m.Name()), "Title": addTitle(m.Name()), "Error": msg,
+	data := map[string]any{"Method": string(m.Name()), "Title": m.Describe().AddTitle, "Error": msg,
 		"Register": cleanAuthRequestID(register), "Action": p.path("/security-info/add/" + string(m.Name()))}
 	if qp, ok := m.(QuestionPool); ok {
 		pool, err := qp.Available(c.Request().Context())
@@ -474,13 +410,13 @@ func (p *Plugin) renderAdd(c echo.Context, m method.Method, msg, register string
 
 // renderAddStep shows the step after Begin: the code sent, the QR code.
 func (p *Plugin) renderAddStep(c echo.Context, m method.Method, flowID string, pr method.Prompt, msg string) error {
-	data := map[string]any{"Method": string(m.Name()), "Title": addTitle(m.Name()), "Prompt": pr, "Flow": flowID,
+	data := map[string]any{"Method": string(m.Name()), "Title": m.Describe().AddTitle, "Prompt": pr, "Flow": flowID,
 		"Error": msg, "Action": p.path("/security-info/add/" + string(m.Name()) + "/" + flowID)}
 	// The otpauth link, for a phone's authenticator app or for pasting into
 	// the Latchkey web authenticator (html/template blanks unknown URL
 	// schemes, so it is vetted here).
 	if u, err := url.Parse(pr.OTPAuthURI); err == nil && u.Scheme == "otpauth" {
-		data["OTPAuthLink"] = template.URL(u.String())
+		data["OTPAuthLink"] = template.URL(u.String()) // #nosec G203 -- a re-serialized URL whose scheme was checked to be otpauth (no javascript: or data:)
 	}
 	return p.renderAddPage(c, m, data, "")
 }
@@ -550,13 +486,15 @@ func (p *Plugin) addBegin(c echo.Context) error {
 		}
 		return fmt.Errorf("plugin: add: %w", err)
 	}
+	b, err := json.Marshal(pendingData{Pending: pend, Register: register})
+	if err != nil {
+		return fmt.Errorf("plugin: add: %w", err)
+	}
+	if err := p.proofs.Pending(ctx, f, m.Name(), pend.ChallengeID, p.d.Keys.Box("sspr-pending").Seal(b, []byte(f.ID))); err != nil {
+		return flowErr(err)
+	}
 	if pend.Ready {
 		return p.addComplete(c, a, m, f, pend, nil, register)
-	}
-	b, _ := json.Marshal(pendingData{Pending: pend, Register: register})
-	f.Data = p.d.Keys.Box("sspr-pending").Seal(b, []byte(f.ID))
-	if err := p.flows.Save(ctx, nil, f); err != nil {
-		return flowErr(err)
 	}
 	c.SetCookie(web.Cookie(bindCookie, bind, flow.TTL, p.secure))
 	return p.renderAddStep(c, m, f.ID, pend.Prompt, "")
@@ -578,11 +516,11 @@ func (p *Plugin) addFinish(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f, err := p.load(c, flow.Register)
+	f, err := p.loadStep(c, flow.Register, flow.StepVerify)
 	if err != nil {
 		return err
 	}
-	if f.UserID != a.u.ID || f.State != flow.ChoosingMethod || f.Data == nil {
+	if f.UserID != a.u.ID || f.Data == nil {
 		return flowErr(flow.ErrOutOfOrder)
 	}
 	b, err := p.d.Keys.Box("sspr-pending").Open(f.Data, []byte(f.ID))
@@ -598,7 +536,9 @@ func (p *Plugin) addFinish(c echo.Context) error {
 
 func (p *Plugin) addComplete(c echo.Context, a *access, m method.Method, f *flow.Flow, pend method.Pending, answer method.Input, register string) error {
 	ctx := c.Request().Context()
-	e, res, err := m.Finish(ctx, f.ID, p.ref(a.u), pend, answer)
+	// The engine claims a try before the method sees the answer, and
+	// moves the flow to done before the enrollment is stored.
+	e, out, err := p.proofs.Confirm(ctx, f, m, p.ref(a.u), pend, answer)
 	if err != nil {
 		if errors.Is(err, method.ErrExpired) {
 			return p.renderAdd(c, m, "That took too long. Please start again.", register, nil)
@@ -607,16 +547,17 @@ func (p *Plugin) addComplete(c echo.Context, a *access, m method.Method, f *flow
 		if errors.As(err, &ie) {
 			return p.renderAdd(c, m, ie.Reason, register, nil)
 		}
-		return fmt.Errorf("plugin: add: %w", err)
+		return flowErr(fmt.Errorf("plugin: add: %w", err))
 	}
-	if !res.OK {
-		if err := p.failures.Add(ctx, a.u.ID); err != nil {
-			return err
-		}
-		if res.Dead {
-			return p.renderAdd(c, m, msgDead, register, nil)
-		}
+	switch out.Verdict {
+	case proof.Pending: // the new device has not answered yet
+		return p.renderAddStep(c, m, f.ID, pend.Prompt, "")
+	case proof.Blocked:
+		return p.renderAdd(c, m, "There were too many unsuccessful attempts. Please try again later.", register, nil)
+	case proof.Wrong:
 		return p.renderAddStep(c, m, f.ID, pend.Prompt, msgWrong)
+	case proof.Ended:
+		return p.renderAdd(c, m, msgDead, register, nil)
 	}
 	pol, err := p.d.Policy.Get(ctx)
 	if err != nil {
@@ -633,14 +574,10 @@ func (p *Plugin) addComplete(c echo.Context, a *access, m method.Method, f *flow
 		}
 		return err
 	}
-	f.State = flow.Proven
-	if err := f.Finish(p.flows.Now()); err == nil {
-		_ = p.flows.Save(ctx, nil, f)
-	}
 	if err := p.record(c, audit.MethodAdded, a.u.ID, f.ID, audit.OK, string(e.Method)+" "+e.Label); err != nil {
 		return err
 	}
-	if err := p.notifyOthers(c, a.u, noticeMethodAdded, note{Method: addTitle(e.Method), Label: e.Label}); err != nil {
+	if err := p.notifyOthers(c, a.u, noticeMethodAdded, note{Method: p.info(e.Method).AddTitle, Label: e.Label}); err != nil {
 		return err
 	}
 	if register != "" {
@@ -675,7 +612,7 @@ func (p *Plugin) remove(c echo.Context) error {
 		return p.renderInfo(c, a, "That method was already removed.")
 	}
 	// Notify before deleting, so the removed address hears of it too.
-	if err := p.notifyOthers(c, a.u, noticeMethodRemoved, note{Method: addTitle(e.Method), Label: e.Label}); err != nil {
+	if err := p.notifyOthers(c, a.u, noticeMethodRemoved, note{Method: p.info(e.Method).AddTitle, Label: e.Label}); err != nil {
 		return err
 	}
 	if err := p.d.Enrollments.Delete(ctx, a.u.ID, e.ID); err != nil && !errors.Is(err, method.ErrNotFound) {
@@ -775,11 +712,11 @@ func (p *Plugin) registerFlow(c echo.Context) (*flow.Flow, *access, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := p.load(c, flow.Register)
+	f, err := p.loadStep(c, flow.Register, flow.StepRegister)
 	if err != nil {
 		return nil, nil, err
 	}
-	if f.UserID != a.u.ID || f.State != flow.Identified {
+	if f.UserID != a.u.ID {
 		return nil, nil, flowErr(flow.ErrOutOfOrder)
 	}
 	return f, a, nil
@@ -837,12 +774,15 @@ func (p *Plugin) skip(c echo.Context) error {
 			}
 			st.Skips++
 		}
-		return p.saveState(tx, st)
+		if err := p.saveState(tx, st); err != nil {
+			return err
+		}
+		// In the transaction: a skip is never counted unrecorded.
+		return p.d.Audit.RecordTx(tx, p.event(c, "registration.skipped", a.u.ID, f.ID, audit.OK, ""))
 	})
 	if err != nil {
 		return flowErr(err)
 	}
-	_ = p.record(c, "registration.skipped", a.u.ID, f.ID, audit.OK, "")
 	return p.finishRegister(c, f)
 }
 
@@ -877,7 +817,9 @@ func (p *Plugin) continueToApp(c echo.Context) error {
 		if err := p.d.Enrollments.Reconfirm(ctx, a.u.ID); err != nil {
 			return err
 		}
-		_ = p.record(c, "methods.reconfirmed", a.u.ID, f.ID, audit.OK, "")
+		if err := p.record(c, "methods.reconfirmed", a.u.ID, f.ID, audit.OK, ""); err != nil {
+			return err
+		}
 	}
 	return p.finishRegister(c, f)
 }
@@ -885,11 +827,7 @@ func (p *Plugin) continueToApp(c echo.Context) error {
 // finishRegister returns the browser to the app through the provider (the
 // target comes from the server-side request, never from a parameter).
 func (p *Plugin) finishRegister(c echo.Context, f *flow.Flow) error {
-	f.State = flow.Proven
-	if err := f.Finish(p.flows.Now()); err != nil {
-		return flowErr(err)
-	}
-	if err := p.flows.Save(c.Request().Context(), nil, f); err != nil {
+	if err := p.proofs.Conclude(c.Request().Context(), f); err != nil {
 		return flowErr(err)
 	}
 	if f.AuthRequestID == "" {
@@ -915,6 +853,9 @@ func (p *Plugin) reconfirm(c echo.Context) error {
 		return p.stepUpPage(c, a, "")
 	}
 	if err := p.d.Enrollments.Reconfirm(c.Request().Context(), a.u.ID); err != nil {
+		return err
+	}
+	if err := p.record(c, "methods.reconfirmed", a.u.ID, "", audit.OK, "security info"); err != nil {
 		return err
 	}
 	return see(c, p.path("/security-info"))

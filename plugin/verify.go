@@ -6,20 +6,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
-	"time"
+	"slices"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/latchkeyid/latchkey/plugin/flow"
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/policy"
+	"github.com/latchkeyid/latchkey/plugin/proof"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/secret"
 	"github.com/latchkeyid/latchkey/provider/user"
+	"github.com/latchkeyid/latchkey/provider/web"
 )
-
-var timeZero time.Time
 
 // Messages shown after a failed proof: one for every cause, identical for
 // decoys and real users.
@@ -66,14 +65,21 @@ func sendProblem(err error) (msg string, ok bool) {
 var answerFields = []string{"code", "number", "answer.*"}
 
 func (p *Plugin) verifyPage(c echo.Context) error {
-	f, err := p.load(c, flow.Recover)
+	f, err := p.loadStep(c, flow.Recover, flow.StepVerify)
 	if err != nil {
 		return err
 	}
-	if err := f.Allow(flow.StepVerify, p.flows.Now()); err != nil {
-		return flowErr(err)
-	}
 	return p.renderVerify(c, f, "", "")
+}
+
+// loadStep reads the flow named in the path for this browser and checks
+// that step may be served now.
+func (p *Plugin) loadStep(c echo.Context, purpose flow.Purpose, step flow.Step) (*flow.Flow, error) {
+	f, err := p.proofs.Load(c.Request().Context(), c.Param("flow"), web.CookieValue(c.Request(), bindCookie, p.secure), purpose, step)
+	if err != nil {
+		return nil, flowErr(err)
+	}
+	return f, nil
 }
 
 func (p *Plugin) renderVerify(c echo.Context, f *flow.Flow, msg, notice string) error {
@@ -124,12 +130,9 @@ func (p *Plugin) resend(c echo.Context) error {
 	if _, err := form(c); err != nil {
 		return err
 	}
-	f, err := p.load(c, flow.Recover)
+	f, err := p.loadStep(c, flow.Recover, flow.StepVerify)
 	if err != nil {
 		return err
-	}
-	if err := f.Allow(flow.StepVerify, p.flows.Now()); err != nil {
-		return flowErr(err)
 	}
 	if stop, err := p.stopIfBlocked(c, f); stop {
 		return err
@@ -167,10 +170,7 @@ func (p *Plugin) resend(c echo.Context) error {
 		}
 		return fmt.Errorf("plugin: resend: %w", err)
 	}
-	if f.Challenge, err = p.sealChallenge(f.ID, ch); err != nil {
-		return err
-	}
-	if err := p.flows.Save(ctx, nil, f); err != nil {
+	if err := p.proofs.Resent(ctx, f, ch); err != nil {
 		return flowErr(err)
 	}
 	if err := p.record(c, audit.CodeSent, f.UserID, f.ID, audit.OK, "resend "+string(e.Method)+" "+e.Label); err != nil {
@@ -179,29 +179,24 @@ func (p *Plugin) resend(c echo.Context) error {
 	return p.renderVerify(c, f, "", "We sent a new code. Earlier codes no longer work.")
 }
 
-// verify checks an answer to the flow's challenge. Only the method's own
-// verifier can make a proof count, for this flow's own challenge (C22).
+// errNotApplies stops a proof that was right for a user the policy does
+// not cover: told only now, after a proof, so a stranger never learns it.
+var errNotApplies = errors.New("plugin: self-service reset not enabled for this user")
+
+// verify checks an answer to the flow's challenge through the proof
+// engine: only the method's own verifier can make a proof count, for this
+// flow's own challenge, after a try was claimed.
 func (p *Plugin) verify(c echo.Context) error {
 	ctx := c.Request().Context()
 	in, err := form(c, answerFields...)
 	if err != nil {
 		return err
 	}
-	f, err := p.load(c, flow.Recover)
+	f, err := p.loadStep(c, flow.Recover, flow.StepVerify)
 	if err != nil {
-		return err
-	}
-	if err := f.Allow(flow.StepVerify, p.flows.Now()); err != nil {
-		return flowErr(err)
-	}
-	if stop, err := p.stopIfBlocked(c, f); stop {
 		return err
 	}
 	u, ref, err := p.subjectOf(ctx, f)
-	if err != nil {
-		return err
-	}
-	ch, err := p.openChallenge(f)
 	if err != nil {
 		return err
 	}
@@ -211,110 +206,93 @@ func (p *Plugin) verify(c echo.Context) error {
 	}
 	m, ok := p.d.Methods.Get(e.Method)
 	if !ok {
-		return flowErr(flow.ErrOutOfOrder)
-	}
-	res, err := m.Verify(ctx, f.ID, ref, e, ch, method.Input(in))
-	if err != nil {
-		return fmt.Errorf("plugin: verify: %w", err)
-	}
-	if res.Pending && !res.OK {
-		// A push not answered yet is no failure: wait on (H8).
-		return p.renderVerify(c, f, "", "Waiting for your answer in the authenticator app.")
-	}
-	if !res.OK || f.Decoy {
-		return p.failed(c, f, u, e, res)
-	}
-	if err := p.d.Enrollments.Used(ctx, e.ID); err != nil {
-		return err
-	}
-	if err := p.record(c, audit.MethodVerified, u.ID, f.ID, audit.OK, string(e.Method)); err != nil {
-		return err
+		// Started on an instance that offers the method; this one does not.
+		if err := p.proofs.Drop(ctx, f); err != nil {
+			return flowErr(err)
+		}
+		return p.renderMethods(c, f, msgUnavailable)
 	}
 	pol, err := p.d.Policy.Get(ctx)
 	if err != nil {
 		return err
 	}
-	if !p.appliesTo(ctx, pol, u) {
-		// Told only now, after a proof: a stranger never learns it.
+	a := p.attempt(c, f, m, ref, e, method.Input(in))
+	a.Satisfied = func(ctx context.Context, proofs []flow.Proof) (bool, error) {
+		if !p.appliesTo(ctx, pol, u) {
+			return false, errNotApplies
+		}
+		return p.satisfied(ctx, pol, u, proofs)
+	}
+	out, err := p.proofs.Verify(ctx, a)
+	if errors.Is(err, errNotApplies) {
 		return p.message(c, "Self-service reset is not available for your account",
 			"Your identity was verified, but your organisation has not enabled self-service password reset for your account. Please contact your helpdesk.")
 	}
-	proof := flow.Proof{EnrollmentID: e.ID, Method: string(e.Method), Channel: string(m.Channel(e))}
-	satisfied, err := p.satisfied(ctx, pol, u, append(append([]flow.Proof(nil), f.Proofs...), proof))
+	if err != nil {
+		return flowErr(err)
+	}
+	switch out.Verdict {
+	case proof.Pending: // a push not answered yet is no failure: wait on
+		return p.renderVerify(c, f, "", "Waiting for your answer in the authenticator app.")
+	case proof.Blocked:
+		return p.paused(c)
+	case proof.Proven:
+		switch {
+		case !out.Satisfied:
+			return see(c, p.path("/recover/"+f.ID+"/method"))
+		case f.Intent == flow.Unlock:
+			return p.unlock(c, f, u)
+		default:
+			return see(c, p.path("/recover/"+f.ID+"/password"))
+		}
+	}
+	if out.Dropped {
+		return p.renderMethods(c, f, p.lapsedMessage(e.Method))
+	}
+	return p.renderVerify(c, f, failedMessage(out), "")
+}
+
+// failedMessage is the one message for a wrong answer, decoys included.
+func failedMessage(out proof.Outcome) string {
+	if out.Verdict == proof.Ended {
+		return msgDead
+	}
+	return msgWrong
+}
+
+// attempt is an answer for the proof engine; every page that asks for a
+// proof builds it here, so a replayed code is mailed the same way on each.
+func (p *Plugin) attempt(c echo.Context, f *flow.Flow, m method.Method, ref method.Ref, e method.Enrollment, in method.Input) proof.Attempt {
+	return proof.Attempt{Flow: f, Method: m, Ref: ref, Enrollment: e, Answer: in, Reporter: replayMailer{p: p, c: c}}
+}
+
+// replayMailer tells the user a used authenticator code came back.
+type replayMailer struct {
+	p *Plugin
+	c echo.Context
+}
+
+func (r replayMailer) Replayed(ctx context.Context, f *flow.Flow) error {
+	u, err := r.p.d.Users.ByID(ctx, f.UserID)
 	if err != nil {
 		return err
 	}
-	if err := f.Verified(proof, satisfied, p.flows.Now()); err != nil {
-		return flowErr(err)
-	}
-	if err := p.flows.Save(ctx, nil, f); err != nil {
-		return flowErr(err)
-	}
-	switch {
-	case !satisfied:
-		return see(c, p.path("/recover/"+f.ID+"/method"))
-	case f.Intent == flow.Unlock:
-		return p.unlock(c, f, u)
-	default:
-		return see(c, p.path("/recover/"+f.ID+"/password"))
-	}
+	return r.p.notify(ctx, nil, r.c, u, noticeReplay, note{})
 }
 
-// failed handles a wrong answer: counted toward the subject's recovery
-// block (decoys too), audited, and answered with one message.
-func (p *Plugin) failed(c echo.Context, f *flow.Flow, u *user.User, e method.Enrollment, res method.Result) error {
-	ctx := c.Request().Context()
-	if err := p.failures.Add(ctx, f.Subject); err != nil {
-		return err
-	}
-	uid := ""
-	if u != nil {
-		uid = u.ID
-	}
-	if err := p.record(c, audit.MethodFailed, uid, f.ID, audit.Fail, string(e.Method)); err != nil {
-		return err
-	}
-	if res.Replay && u != nil {
-		// Checklist 46: a used authenticator code came back: a security
-		// event, and the user hears of it.
-		if err := p.record(c, "totp.replay", uid, f.ID, audit.Fail, "authenticator code reused"); err != nil {
-			return err
-		}
-		if err := p.notify(ctx, nil, c, u, noticeReplay, note{}); err != nil {
-			return err
-		}
-	}
-	if stop, err := p.stopIfBlocked(c, f); stop {
-		return err
-	}
-	if p.over(e.Method, res) {
-		if err := f.Dropped(p.flows.Now()); err != nil {
-			return flowErr(err)
-		}
-		if err := p.flows.Save(ctx, nil, f); err != nil {
-			return flowErr(err)
-		}
-		return p.renderMethods(c, f, overMessage(e.Method))
-	}
-	msg := msgWrong
-	if res.Dead {
-		msg = msgDead
-	}
-	return p.renderVerify(c, f, msg, "")
+// paused is the page for a subject whose failure budget is spent.
+func (p *Plugin) paused(c echo.Context) error {
+	return p.message(c, "Recovery is paused",
+		"There were too many unsuccessful attempts, so recovery is paused for 24 hours. Please try again later or contact your helpdesk.")
 }
 
-func overMessage(n method.Name) string {
-	if n == method.Push {
-		return msgPush
+// lapsedMessage is what the method list says after a challenge of method
+// n ended for good.
+func (p *Plugin) lapsedMessage(n method.Name) string {
+	if m := p.info(n).LapsedMessage; m != "" {
+		return m
 	}
 	return msgOver
-}
-
-// over reports whether a failed challenge of method n has ended for good:
-// dead, and not one whose code can be sent again (a push).
-func (p *Plugin) over(n method.Name, res method.Result) bool {
-	_, resend := p.resender(n)
-	return res.Dead && !resend
 }
 
 func (p *Plugin) appliesTo(ctx context.Context, pol policy.Policy, u *user.User) bool {
@@ -343,60 +321,19 @@ func (p *Plugin) satisfied(ctx context.Context, pol policy.Policy, u *user.User,
 	return pol.Satisfied(u.Admin, hasApp, pp), nil
 }
 
-// amr names the proofs of a flow in RFC 8176 terms (never "pwd"), with
-// "mfa" when they came over more than one channel.
-func amr(proofs []flow.Proof) []string {
+// amr names the proofs of a flow in RFC 8176 terms (each method's own
+// value, never "pwd"), with "mfa" when they came over more than one channel.
+func (p *Plugin) amr(proofs []flow.Proof) []string {
 	var out []string
 	channels := map[string]bool{}
-	add := func(v string) {
-		for _, o := range out {
-			if o == v {
-				return
-			}
-		}
-		out = append(out, v)
-	}
 	for _, pr := range proofs {
 		channels[pr.Channel] = true
-		switch method.Name(pr.Method) {
-		case method.TOTP:
-			add("otp")
-		case method.Email:
-			add("email")
-		case method.Questions:
-			add("kba")
-		case method.Mobile:
-			add("sms")
-		case method.AlternatePhone, method.OfficePhone:
-			add("tel")
-		case method.Push:
-			add("swk")
-		default:
-			add(strings.ToLower(pr.Method))
+		if v := p.info(method.Name(pr.Method)).AMR; v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
 		}
 	}
 	if len(channels) > 1 {
-		add("mfa")
+		out = append(out, "mfa")
 	}
 	return out
-}
-
-// unlockEvents are the audit types after which earlier failed proofs no
-// longer count (an admin's unlock ends a recovery block early).
-var unlockEvents = []string{audit.Unlock, "admin.unlock", "admin.user.unlock", audit.PasswordReset}
-
-// lastUnlock is the time of the user's latest unlock or reset, zero when
-// none in the failure window.
-func (p *Plugin) lastUnlock(ctx context.Context, userID string) (time.Time, error) {
-	var last time.Time
-	for _, typ := range unlockEvents {
-		evs, err := p.d.Audit.List(ctx, audit.Filter{UserID: userID, Type: typ, Since: p.d.Now().UTC().Add(-flow.FailureWindow), Limit: 1})
-		if err != nil {
-			return last, err
-		}
-		if len(evs) > 0 && evs[0].Time.After(last) {
-			last = evs[0].Time
-		}
-	}
-	return last, nil
 }

@@ -328,10 +328,7 @@ func TestAccountPageAndSignOut(t *testing.T) {
 			t.Fatalf("sessions before cleanup %d, after %d", n, m)
 		}
 		// Metrics count sign-ins by outcome.
-		resp := b.Do(http.MethodGet, s.URL+"/metrics", nil)
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if !strings.Contains(string(body), `latchkey_signins_total{method="pwd",outcome="ok"} 1`) {
+		if body := scrape(t, s); !strings.Contains(body, `latchkey_signins_total{method="pwd",outcome="ok"} 1`) {
 			t.Fatalf("metrics: %.2000s", body)
 		}
 	})

@@ -34,7 +34,7 @@ func newMetrics() *metrics {
 		}, []string{"route", "method"}),
 		signins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "latchkey_signins_total",
-			Help: "Sign-in attempts by method and outcome (ok, bad_credentials, locked, disabled, error, sso).",
+			Help: "Sign-in attempts by method and outcome (ok, bad_credentials, locked, ip_limited, login_required, error).",
 		}, []string{"method", "outcome"}),
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.signins,
@@ -43,27 +43,25 @@ func newMetrics() *metrics {
 }
 
 // middleware counts every request by its route pattern (never the raw path,
-// which would let anyone create unbounded label values).
+// which would let anyone create unbounded label values) and the status
+// code the client actually received. A handler's error is rendered here,
+// by Echo's error handler, rather than after the middleware returns: only
+// the error handler knows which status an error becomes (a page error's
+// 403, an OAuth error's 401), and guessing it here counted those as 500s.
 func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		err := next(c)
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
 		route := c.Path()
 		if route == "" || route == "/*" {
 			route = opRoute(c.Request().URL.Path)
 		}
-		status := c.Response().Status
-		if err != nil {
-			if he, ok := err.(*echo.HTTPError); ok {
-				status = he.Code
-			} else if status < 400 {
-				status = http.StatusInternalServerError
-			}
-		}
 		method := c.Request().Method
-		m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+		m.requests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
 		m.latency.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
-		return err
+		return nil
 	}
 }
 
@@ -77,7 +75,23 @@ func opRoute(path string) string {
 	return "other"
 }
 
-func (m *metrics) signin(method, outcome string) { m.signins.WithLabelValues(method, outcome).Inc() }
+// signin counts one sign-in attempt. Outcomes that are only reached with
+// the right password (a disabled account, an id_token_hint naming someone
+// else) are counted as bad_credentials: a counter anyone can watch must not
+// tell a password guesser that a guess was right.
+func (m *metrics) signin(method, outcome string) {
+	switch outcome {
+	case "disabled", "wrong_account":
+		outcome = "bad_credentials"
+	}
+	m.signins.WithLabelValues(method, outcome).Inc()
+}
+
+// MetricsHandler serves the Prometheus metrics. It is not mounted on the
+// public routes: cmd serves it on a listener of its own (loopback by
+// default), because request counts by route and status, and sign-in
+// outcomes, help an attacker time and steer a password-guessing run.
+func (p *Provider) MetricsHandler() http.Handler { return p.metrics.handler() }
 
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})

@@ -118,10 +118,15 @@ func (p *Provider) opInterceptor(next http.Handler) http.Handler {
 					"This application asked for a sign-in flow Latchkey does not offer (response_type must be code).")
 				return
 			}
+			r, err := p.issueBindToken(w, r)
+			if err != nil {
+				p.renderPlain(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+				return
+			}
 			p.serveFriendly(next, &issWriter{ResponseWriter: w, issuer: p.issuer}, r)
 			return
 		case "/authorize/callback":
-			if p.needsConsent(w, r) {
+			if !p.callbackAllowed(w, r) || p.needsConsent(w, r) {
 				return
 			}
 			p.serveFriendly(next, &issWriter{ResponseWriter: w, issuer: p.issuer}, r)

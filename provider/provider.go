@@ -30,11 +30,18 @@ import (
 // lockout cannot see one address trying a few passwords on many accounts
 // (credential stuffing, password spraying). cmd backs it with the shared
 // database counters, so every instance counts together.
+//
+// It is reserve-then-check: every attempt is counted atomically before its
+// password is hashed, and one that did not fail is given back. A "is ip
+// over the limit?" read followed by a later increment would let a burst of
+// parallel attempts all pass the read.
 type LoginThrottle interface {
-	// Blocked reports whether ip may not try a password now.
-	Blocked(ctx context.Context, ip string) (bool, error)
-	// Failed records a failed sign-in from ip.
-	Failed(ctx context.Context, ip string) error
+	// Reserve counts one attempt from ip; ok false means the limit is
+	// reached (nothing was counted) and retryAfter says for how long.
+	Reserve(ctx context.Context, ip string) (ok bool, retryAfter time.Duration, err error)
+	// Refund gives back a reservation whose attempt did not fail (a
+	// successful sign-in, or one that was never evaluated).
+	Refund(ctx context.Context, ip string) error
 }
 
 // AfterSignIn is called after each successful password sign-in (the SSPR
@@ -115,6 +122,11 @@ const (
 	sessionCookie = "lk_session"
 	bindCookie    = "lk_bind"
 )
+
+// lockoutMemory is how long the failure count of a login name that no
+// account has is kept after its last attempt (real accounts keep theirs on
+// their own row until a success).
+const lockoutMemory = 24 * time.Hour
 
 // authRequestTTL bounds how long a browser binding is kept; it outlasts
 // the OP's auth request lifetime so a slow recovery still finds it.
@@ -209,7 +221,7 @@ func (p *Provider) newOP() (*op.Provider, error) {
 		// call cross-origin; the library default reflects any origin with
 		// credentials on every route.
 		op.WithCORSOptions(nil),
-		op.WithHttpInterceptors(opstore.Interceptor, p.opInterceptor),
+		op.WithHttpInterceptors(opstore.Interceptor, p.opInterceptor, p.tokenClientAuth),
 	}
 	if p.issuerInsecure() {
 		opts = append(opts, op.WithAllowInsecure())
@@ -284,7 +296,6 @@ func (p *Provider) Mount(e *echo.Echo) {
 	e.GET("/static/*", echo.WrapHandler(ui.Static()), web.SecurityHeaders(p.secure))
 	e.GET("/healthz", p.healthz)
 	e.GET("/readyz", p.readyz)
-	e.GET("/metrics", echo.WrapHandler(p.metrics.handler()))
 }
 
 // baseHeaders go on every response, OP endpoints included: HSTS under
@@ -302,7 +313,7 @@ func (p *Provider) baseHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 
 func (p *Provider) isAPI(r *http.Request) bool {
 	switch r.URL.Path {
-	case "/metrics", "/healthz", "/readyz":
+	case "/healthz", "/readyz":
 		return true
 	}
 	for _, path := range opPaths {
@@ -372,6 +383,9 @@ func (p *Provider) Cleanup(ctx context.Context) {
 	}
 	if _, err := p.sessions.CleanupBindings(ctx, 500); err != nil {
 		slog.WarnContext(ctx, "cleanup: bindings", "err", err)
+	}
+	if _, err := p.users.CleanupLockouts(ctx, p.now().Add(-lockoutMemory)); err != nil {
+		slog.WarnContext(ctx, "cleanup: lockouts of unknown names", "err", err)
 	}
 }
 

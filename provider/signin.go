@@ -3,8 +3,6 @@ package provider
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/provider/audit"
+	pwhash "github.com/latchkeyid/latchkey/provider/password"
 	"github.com/latchkeyid/latchkey/provider/session"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
@@ -83,6 +83,9 @@ func (p *Provider) startSession(c echo.Context, tx *gorm.DB, userID string, amr 
 		return nil, err
 	}
 	c.SetCookie(web.Cookie(sessionCookie, token, p.sessions.TTL(), p.secure))
+	if err := web.RotateCSRF(c, p.secure); err != nil {
+		return nil, err
+	}
 	c.Set(ctxSessionKey, s)
 	return s, nil
 }
@@ -114,26 +117,6 @@ func (p *Provider) loadRequest(ctx context.Context, id string) (AuthRequest, err
 		return nil, fmt.Errorf("provider: storage auth request %T lacks prompt/max_age getters", ar)
 	}
 	return req, nil
-}
-
-// bindBrowser ties the request to this browser (first visitor wins) with a
-// random per-browser cookie, so only this browser can later have the
-// request completed by an SSPR flow.
-func (p *Provider) bindBrowser(c echo.Context, authRequestID string) error {
-	token := web.CookieValue(c.Request(), bindCookie, p.secure)
-	if len(token) != 43 {
-		var b [32]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return err
-		}
-		token = base64.RawURLEncoding.EncodeToString(b[:])
-		c.SetCookie(web.Cookie(bindCookie, token, 0, p.secure))
-	}
-	return p.sessions.Bind(c.Request().Context(), authRequestID, token, authRequestTTL)
-}
-
-func (p *Provider) boundHere(c echo.Context, authRequestID string) (bool, error) {
-	return p.sessions.Bound(c.Request().Context(), authRequestID, web.CookieValue(c.Request(), bindCookie, p.secure))
 }
 
 // satisfies reports whether session s may answer req without asking the
@@ -243,15 +226,28 @@ func (p *Provider) getLogin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	cur, signedIn := p.current(c)
+	if _, err := p.binding(c, req, "sso", p.knownUser(ctx, cur, req, "")); err != nil {
+		return err
+	}
 	if req.Done() {
 		return errRequestGone
 	}
-	if err := p.bindBrowser(c, id); err != nil {
-		return err
-	}
-	if s, ok := p.current(c); ok && p.satisfies(req, s) {
-		if _, active := p.activeUser(ctx, s.UserID); active {
-			to, err := p.completeRequest(ctx, req, s)
+	if signedIn && p.satisfies(req, cur) {
+		if _, active := p.activeUser(ctx, cur.UserID); active {
+			// A session sent to register methods that has not done so (nor
+			// skipped) meets the registration again, for this request or a
+			// new one: answering from the session would skip it.
+			next, err := p.heldSSO(c, cur, req)
+			switch {
+			case errors.Is(err, errAnswered):
+				return nil
+			case err != nil:
+				return err
+			case next != "":
+				return c.Redirect(http.StatusSeeOther, next)
+			}
+			to, err := p.completeRequest(ctx, req, cur)
 			if err != nil {
 				return errRequestGone
 			}
@@ -272,9 +268,52 @@ func (p *Provider) getLogin(c echo.Context) error {
 	return p.renderLogin(c, http.StatusOK, req, loginPage{Username: username})
 }
 
+// errAnswered means the response was already written (an OIDC error
+// redirected to the client).
+var errAnswered = errors.New("provider: answered")
+
+// heldSSO is where a single sign-on of session s goes instead of the app
+// while s still owes a method registration: the registration page again
+// (req then waits for it), "" when nothing is owed any more.
+func (p *Provider) heldSSO(c echo.Context, s *session.Session, req AuthRequest) (string, error) {
+	ctx := c.Request().Context()
+	if p.after == nil {
+		return "", nil
+	}
+	held, err := p.sessions.SessionHeld(ctx, s.ID)
+	if err != nil || !held {
+		return "", err
+	}
+	if slices.Contains(req.GetPrompt(), oidc.PromptNone) {
+		// The registration needs the page the client asked not to show.
+		p.metrics.signin("sso", "interaction_required")
+		op.AuthRequestError(&issWriter{ResponseWriter: c.Response(), issuer: p.issuer}, c.Request(), req, oidc.ErrInteractionRequired(), p.op)
+		return "", errAnswered
+	}
+	next, err := p.after.AfterSignIn(c, s.UserID, req.GetID())
+	if err != nil {
+		slog.ErrorContext(ctx, "after sign-in hook", "err", err, "user", s.UserID)
+		return "", nil
+	}
+	if next == "" {
+		return "", nil
+	}
+	if err := p.sessions.Hold(ctx, req.GetID(), s.ID); err != nil {
+		return "", err
+	}
+	return next, nil
+}
+
 // ipLimited answers an address with too many failed sign-ins; the
 // password is not even checked.
 const ipLimited = "Too many failed sign-ins came from your network. Please wait a few minutes and try again."
+
+// wrongAccount answers a login that is not the user the application named.
+const wrongAccount = "The application asked you to sign in with a different account."
+
+// hasherBusy answers an attempt that found every password check busy and
+// the queue in front of them full (503 with Retry-After).
+const hasherBusy = "Too many sign-ins are being checked right now. Please try again in a moment."
 
 // wrongCredentials is the one message for unknown user, wrong password and
 // disabled account, so the page never tells which it was.
@@ -293,6 +332,12 @@ func (p *Provider) postLogin(c echo.Context) error {
 		if req, err = p.loadRequest(ctx, id); err != nil {
 			return err
 		}
+		// Before the password is even checked: a password typed into a
+		// request another browser started must not complete it.
+		cur, _ := p.current(c)
+		if _, err := p.binding(c, req, "pwd", p.knownUser(ctx, cur, req, username)); err != nil {
+			return err
+		}
 		if req.Done() {
 			return errRequestGone
 		}
@@ -300,34 +345,46 @@ func (p *Provider) postLogin(c echo.Context) error {
 	if username == "" || password == "" || len(username) > 256 || len(password) > 1024 {
 		return p.renderLogin(c, http.StatusUnauthorized, req, loginPage{Username: username, Error: "Enter your username and password."})
 	}
-	if p.throttle != nil {
-		blocked, err := p.throttle.Blocked(ctx, c.RealIP())
-		if err != nil {
-			return err
-		}
-		if blocked {
-			p.metrics.signin("pwd", "ip_limited")
-			p.record(c, audit.SignInFailed, "unknown", audit.Blocked, map[string]any{"reason": "ip_limited"})
-			return p.renderLogin(c, http.StatusTooManyRequests, req, loginPage{Username: username, Error: ipLimited})
-		}
+	// The attempt is reserved against the per-IP limit before anything
+	// else: beyond it no password is hashed at all.
+	reserved, err := p.reserveAttempt(c)
+	if err != nil {
+		return err
 	}
-	// Who the login names, read before the attempt: the audit log wants the
-	// user ID of failures, and a lock that this attempt causes is a
-	// lockout event of its own. (One indexed read; the password hash
-	// dominates the cost either way.)
+	if !reserved {
+		p.metrics.signin("pwd", "ip_limited")
+		p.record(c, audit.SignInFailed, "unknown", audit.Blocked, map[string]any{"reason": "ip_limited"})
+		return p.renderLogin(c, http.StatusTooManyRequests, req, loginPage{Username: username, Error: ipLimited})
+	}
+	// Who the login names, for the audit log's user ID of failures. (One
+	// indexed read; the password hash dominates the cost either way.)
 	known, _ := p.users.ByLogin(ctx, username)
-	wasLocked := known != nil && known.Locked(p.now())
 	auditID := "unknown"
 	if known != nil {
 		auditID = known.ID
 	}
-	u, err := p.users.Authenticate(ctx, username, password)
+	// An application that named the user (id_token_hint) gets only that
+	// user: a login naming anyone else is refused before its password is
+	// checked, so the page never tells a right password of another
+	// account from a wrong one, and that account's counters are untouched.
+	hint := ""
+	if req != nil {
+		hint = req.GetHintSubject()
+	}
+	u, err := p.users.AuthenticateAs(ctx, username, password, hint)
 	var locked *user.LockedError
 	switch {
+	case errors.Is(err, user.ErrOtherUser):
+		p.metrics.signin("pwd", "wrong_account")
+		p.record(c, audit.SignInFailed, auditID, audit.Fail, map[string]any{"reason": "wrong_account"})
+		return p.renderLogin(c, http.StatusForbidden, req, loginPage{Username: username, Error: wrongAccount})
 	case errors.As(err, &locked):
 		p.metrics.signin("pwd", "locked")
-		if !wasLocked {
+		if locked.Triggered {
 			p.record(c, audit.Lockout, auditID, audit.Blocked, map[string]any{"until": locked.Until.UTC().Format(time.RFC3339)})
+		} else {
+			// Refused with no password checked: not a failure of this address.
+			p.refundAttempt(c)
 		}
 		p.record(c, audit.SignInFailed, auditID, audit.Blocked, map[string]any{"reason": "locked"})
 		return p.renderLogin(c, http.StatusForbidden, req, loginPage{Username: username, Locked: true,
@@ -339,23 +396,18 @@ func (p *Provider) postLogin(c echo.Context) error {
 		}
 		p.metrics.signin("pwd", outcome)
 		p.record(c, audit.SignInFailed, auditID, audit.Fail, map[string]any{"reason": outcome})
-		if p.throttle != nil {
-			if err := p.throttle.Failed(ctx, c.RealIP()); err != nil {
-				slog.WarnContext(ctx, "login throttle", "err", err)
-			}
-		}
 		return p.renderLogin(c, http.StatusUnauthorized, req, loginPage{Username: username, Error: wrongCredentials})
+	case errors.Is(err, pwhash.ErrBusy):
+		p.refundAttempt(c)
+		p.metrics.signin("pwd", "busy")
+		c.Response().Header().Set("Retry-After", "1")
+		return p.renderLogin(c, http.StatusServiceUnavailable, req, loginPage{Username: username, Error: hasherBusy})
 	case err != nil:
+		p.refundAttempt(c)
 		p.metrics.signin("pwd", "error")
 		return err
 	}
-	if req != nil {
-		if hint := req.GetHintSubject(); hint != "" && hint != u.ID {
-			p.metrics.signin("pwd", "wrong_account")
-			return p.renderLogin(c, http.StatusForbidden, req, loginPage{
-				Error: "The application asked you to sign in with a different account."})
-		}
-	}
+	p.refundAttempt(c)
 	s, err := p.startSession(c, nil, u.ID, []string{"pwd"})
 	if err != nil {
 		return err
@@ -368,22 +420,59 @@ func (p *Provider) postLogin(c echo.Context) error {
 	p.record(c, audit.SignIn, u.ID, audit.OK, detail)
 
 	to := cmp.Or(nextPage(c), "/")
+	if p.after != nil {
+		next, err := p.after.AfterSignIn(c, u.ID, id)
+		switch {
+		case err != nil:
+			// The user is signed in; a failing hook (e.g. registration
+			// reminder) must not lock them out of the application.
+			slog.ErrorContext(ctx, "after sign-in hook", "err", err, "user", u.ID)
+		case next != "" && req != nil:
+			// The request stays pending until the registration is done or
+			// skipped (ContinueURL): completed now, its callback would hand
+			// out the code to a user who simply skipped the page.
+			if err := p.sessions.Hold(ctx, req.GetID(), s.ID); err != nil {
+				return err
+			}
+			return c.Redirect(http.StatusSeeOther, next)
+		case next != "":
+			to = next
+		}
+	}
 	if req != nil {
 		if to, err = p.completeRequest(ctx, req, s); err != nil {
 			return errRequestGone
 		}
 	}
-	if p.after != nil {
-		next, err := p.after.AfterSignIn(c, u.ID, id)
-		if err != nil {
-			// The user is signed in; a failing hook (e.g. registration
-			// reminder) must not lock them out of the application.
-			slog.ErrorContext(ctx, "after sign-in hook", "err", err, "user", u.ID)
-		} else if next != "" {
-			to = next
-		}
-	}
 	return c.Redirect(http.StatusSeeOther, to)
+}
+
+// reserveAttempt counts this sign-in attempt against the per-IP limit
+// before its password is checked; false means the limit is reached, and
+// the answer carries Retry-After.
+func (p *Provider) reserveAttempt(c echo.Context) (bool, error) {
+	if p.throttle == nil {
+		return true, nil
+	}
+	ok, wait, err := p.throttle.Reserve(c.Request().Context(), c.RealIP())
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(max(wait.Round(time.Second), time.Second)/time.Second)))
+	}
+	return ok, nil
+}
+
+// refundAttempt gives back the reservation of an attempt that did not
+// fail. A failing write is logged: it can only make the limit stricter.
+func (p *Provider) refundAttempt(c echo.Context) {
+	if p.throttle == nil {
+		return
+	}
+	if err := p.throttle.Refund(c.Request().Context(), c.RealIP()); err != nil {
+		slog.WarnContext(c.Request().Context(), "login throttle refund", "err", err)
+	}
 }
 
 // record writes an audit event; a failing audit write is logged, not shown.

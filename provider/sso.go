@@ -8,6 +8,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/session"
+	"github.com/latchkeyid/latchkey/provider/web"
 )
 
 // The methods in this file are the plugin.SignIn contract: the SSPR plugin
@@ -25,10 +27,11 @@ func (p *Provider) Current(c echo.Context) (Account, bool) {
 
 // Complete signs the browser in as userID through the same session code as
 // a password sign-in (new session ID, amr as given). When authRequestID is
-// pending, was opened in this browser (binding cookie) and does not name
-// another user in its id_token_hint, it is marked done and the OP callback
-// URL is returned; otherwise "" (the page then says "return to the
-// application"). amr must describe the proofs used; "pwd" is refused
+// pending, was started in this browser (binding cookie set at /authorize)
+// and does not name another user in its id_token_hint, it is marked done
+// and the OP callback URL is returned; otherwise "" (the page then says
+// "return to the application"), and a request of another browser is
+// audited. amr must describe the proofs used; "pwd" is refused
 // because no password was entered.
 func (p *Provider) Complete(c echo.Context, userID string, amr []string, authRequestID string) (string, error) {
 	ctx := c.Request().Context()
@@ -50,12 +53,22 @@ func (p *Provider) Complete(c echo.Context, userID string, amr []string, authReq
 	if authRequestID == "" {
 		return "", nil
 	}
-	bound, err := p.boundHere(c, authRequestID)
-	if err != nil || !bound {
+	req, err := p.loadRequest(ctx, authRequestID)
+	if err != nil {
+		return "", nil
+	}
+	_, err = p.sessions.Binding(ctx, authRequestID, web.CookieValue(c.Request(), bindCookie, p.secure))
+	if errors.Is(err, session.ErrNotBound) {
+		// A recovery finished on another device: that browser is signed
+		// in, the code stays with the browser that started the request
+		// (which may still sign in there, so the request is not burnt).
+		p.otherBrowser(c.Request(), req, "recovery", userID, false)
+		return "", nil
+	}
+	if err != nil {
 		return "", err
 	}
-	req, err := p.loadRequest(ctx, authRequestID)
-	if err != nil || req.Done() {
+	if req.Done() {
 		return "", nil
 	}
 	if hint := req.GetHintSubject(); hint != "" && hint != userID {
@@ -68,8 +81,12 @@ func (p *Provider) Complete(c echo.Context, userID string, amr []string, authReq
 	return to, nil
 }
 
-// ContinueURL returns the OP callback URL of a request already completed by
-// this browser's user (after the AfterSignIn hook sent them elsewhere).
+// ContinueURL completes the request that password sign-in held for the
+// security-method registration of this browser's session, once the plugin
+// says that registration is done or skipped, and returns the OP callback
+// URL. Only the session that was sent to register, in the browser that
+// started the request, can continue it. A request completed earlier (by
+// an older instance during a rolling update) is continued as before.
 func (p *Provider) ContinueURL(c echo.Context, authRequestID string) (string, error) {
 	ctx := c.Request().Context()
 	s, ok := p.current(c)
@@ -77,11 +94,34 @@ func (p *Provider) ContinueURL(c echo.Context, authRequestID string) (string, er
 		return "", ErrNotContinuable
 	}
 	req, err := p.loadRequest(ctx, authRequestID)
-	if err != nil || !req.Done() || req.GetSubject() != s.UserID {
+	if err != nil {
 		return "", ErrNotContinuable
 	}
-	if bound, err := p.boundHere(c, authRequestID); err != nil || !bound {
+	b, err := p.binding(c, req, "registration", s.UserID)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case req.Done():
+		if req.GetSubject() != s.UserID || req.GetSessionID() != s.ID {
+			return "", ErrNotContinuable
+		}
+	case b.HoldSession == "" || b.HoldSession != s.ID:
 		return "", ErrNotContinuable
+	default:
+		if hint := req.GetHintSubject(); hint != "" && hint != s.UserID {
+			return "", ErrNotContinuable
+		}
+		if _, active := p.activeUser(ctx, s.UserID); !active {
+			return "", ErrNotContinuable
+		}
+		if _, err := p.completeRequest(ctx, req, s); err != nil {
+			return "", ErrNotContinuable
+		}
+		// Registration done or skipped: settled for the whole session.
+		if err := p.sessions.Release(ctx, s.ID); err != nil {
+			return "", err
+		}
 	}
 	return p.callback(opIssuerCtx(ctx, p.issuer), authRequestID), nil
 }

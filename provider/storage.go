@@ -44,6 +44,9 @@ type AuthRequest interface {
 	GetHintSubject() string
 	// GetLoginHint is the login_hint parameter.
 	GetLoginHint() string
+	// GetSessionID is the browser session that completed the request, ""
+	// while pending.
+	GetSessionID() string
 }
 
 // Client is a stored client as the pages read it: the values returned by

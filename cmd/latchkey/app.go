@@ -119,7 +119,7 @@ func (a *app) keyring() (*secret.Keyring, error) {
 // sealed value in the dev database.
 func devSecret(dir string) (string, error) {
 	path := filepath.Join(dir, "secret")
-	if b, err := os.ReadFile(path); err == nil {
+	if b, err := os.ReadFile(path); err == nil { // #nosec G304 -- inside the operator's LATCHKEY_DATA_DIR
 		s := strings.TrimSpace(string(b))
 		if _, err := secret.Parse(s); err != nil {
 			return "", fmt.Errorf("%s: %w (delete the file to generate a new one)", path, err)
@@ -132,7 +132,7 @@ func devSecret(dir string) (string, error) {
 		return "", fmt.Errorf("dev secret: %w", err)
 	}
 	s := secret.Generate()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- inside the operator's LATCHKEY_DATA_DIR
 	if errors.Is(err, os.ErrExist) {
 		return devSecret(dir) // another process created it first: use theirs
 	}
@@ -140,7 +140,7 @@ func devSecret(dir string) (string, error) {
 		return "", fmt.Errorf("dev secret: %w", err)
 	}
 	if _, err := f.WriteString(s + "\n"); err != nil {
-		f.Close()
+		_ = f.Close()
 		return "", fmt.Errorf("dev secret: %w", err)
 	}
 	if err := f.Close(); err != nil {

@@ -9,10 +9,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/latchkeyid/latchkey/plugin/compose"
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/method/email"
 	"github.com/latchkeyid/latchkey/plugin/method/phone"
-	"github.com/latchkeyid/latchkey/plugin/ratelimit"
 	"github.com/latchkeyid/latchkey/plugin/sender"
 	"github.com/latchkeyid/latchkey/plugin/sender/outbox"
 	"github.com/latchkeyid/latchkey/provider/audit"
@@ -121,21 +121,29 @@ func (a *app) provisioner(name method.Name) (provisioner, error) {
 		}
 		return email.New(codes, sender.NewQueue(g, k, nil), tmpl, k), nil
 	}
-	policies, err := a.policies()
-	if err != nil {
-		return nil, err
-	}
 	// serve's own phone wiring (the policy's allowlist, the default
-	// region); the dev outbox stands in for a missing gateway, as it never
-	// receives anything here.
+	// region); in dev mode the outbox stands in for a missing gateway, as it
+	// never receives anything here.
 	s := &server{a: a, log: slog.New(slog.DiscardHandler)}
-	d := &pluginDeps{outbox: outbox.New(), codes: codes, limiter: ratelimit.New(g)}
-	ms, err := s.phoneMethods(d, k, audit.NewLog(g), policies)
+	users, err := a.users()
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range ms {
-		if p, ok := m.(provisioner); ok && m.Name() == name {
+	c, _, err := s.ssprConfig(g, k, users, audit.NewLog(g))
+	if err != nil {
+		return nil, err
+	}
+	if c.SMS == nil && c.Voice == nil {
+		c.SMS, c.Voice = outbox.New().Sender(sender.SMS), outbox.New().Sender(sender.Voice)
+	}
+	sspr, err := compose.Methods(c)
+	if err != nil {
+		return nil, err
+	}
+	ms := sspr.Methods.Names()
+	for _, n := range ms {
+		m, _ := sspr.Methods.Get(n)
+		if p, ok := m.(provisioner); ok && n == name {
 			return p, nil
 		}
 	}

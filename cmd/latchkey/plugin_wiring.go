@@ -3,24 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net/url"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/plugin"
 	"github.com/latchkeyid/latchkey/plugin/captcha"
-	"github.com/latchkeyid/latchkey/plugin/flow"
-	"github.com/latchkeyid/latchkey/plugin/method"
-	"github.com/latchkeyid/latchkey/plugin/method/email"
+	"github.com/latchkeyid/latchkey/plugin/compose"
 	"github.com/latchkeyid/latchkey/plugin/method/phone"
 	"github.com/latchkeyid/latchkey/plugin/method/push"
-	"github.com/latchkeyid/latchkey/plugin/method/questions"
-	"github.com/latchkeyid/latchkey/plugin/method/totp"
-	"github.com/latchkeyid/latchkey/plugin/policy"
-	"github.com/latchkeyid/latchkey/plugin/ratelimit"
 	"github.com/latchkeyid/latchkey/plugin/sender"
 	"github.com/latchkeyid/latchkey/plugin/sender/outbox"
 	"github.com/latchkeyid/latchkey/plugin/sender/smtp"
@@ -32,7 +23,6 @@ import (
 	"github.com/latchkeyid/latchkey/provider/secret"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/ui"
-	lkmail "github.com/latchkeyid/latchkey/ui/mail"
 )
 
 // signInAdapter presents the provider as the plugin's SignIn: the two
@@ -58,17 +48,6 @@ func (h *afterSignIn) AfterSignIn(c echo.Context, userID, authRequestID string) 
 	return h.p.AfterSignIn(c, userID, authRequestID)
 }
 
-// pluginDeps are the SSPR plugin's parts that need starting and stopping.
-type pluginDeps struct {
-	queue   *sender.Queue
-	outbox  *outbox.Outbox // dev mode without SMTP
-	captcha captcha.Verifier
-	codes   *method.Codes
-	limiter *ratelimit.Limiter
-	flows   *flow.Store
-	push    *push.Method
-}
-
 // Test hooks (nil in production): pushConfigHook adjusts the push
 // method's configuration before it is built (a loopback push service),
 // pushHook learns the method serve built.
@@ -77,68 +56,53 @@ var (
 	pushHook       func(*push.Method)
 )
 
-// phoneMethods builds the SMS and voice methods: through the Twilio API
-// when configured, through the dev outbox in dev mode, else none. The
-// country allowlist is the policy's, read at each registration and send.
-func (s *server) phoneMethods(d *pluginDeps, k *secret.Keyring, auditLog *audit.Log, policies *policy.Store) ([]method.Method, error) {
+// ssprConfig is the plugin's configuration from serve's settings: mail
+// through SMTP (or the dev outbox), phones through the Twilio API (or the
+// dev outbox), push places from LATCHKEY_PUSH_NETWORKS. box is the dev
+// outbox when one is used.
+func (s *server) ssprConfig(g *gorm.DB, k *secret.Keyring, users *user.Store, auditLog *audit.Log) (compose.Config, *outbox.Outbox, error) {
 	a := s.a
-	setup := phone.Setup{
-		DefaultRegion: a.cfg.DefaultRegion, Brand: "Latchkey", Audit: auditLog, Log: s.log,
-		Countries: func(ctx context.Context) ([]string, error) {
-			pol, err := policies.Get(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return pol.PhoneAllowlist(a.cfg.DefaultRegion), nil
-		},
+	policies, err := a.policies()
+	if err != nil {
+		return compose.Config{}, nil, err
 	}
-	if u, err := url.Parse(a.cfg.Issuer); err == nil {
-		setup.Domain = u.Hostname()
+	c := compose.Config{DB: g, Keys: k, Users: users, Audit: auditLog, Policy: policies, Issuer: a.cfg.Issuer,
+		Region: a.cfg.DefaultRegion, PhoneLimits: phoneLimits(a.cfg.Phone()), PasswordPolicy: a.policy(), Log: s.log,
+		Push: push.Config{Locator: push.LocalLocator{}}}
+	var box *outbox.Outbox
+	if a.cfg.Dev && (a.cfg.SMTPURL == "" || a.cfg.TwilioAccountSID == "") {
+		// Dev mode: messages are kept in memory and shown at /dev/outbox.
+		box = outbox.New()
 	}
-	setup.Limits = phoneLimits(a.cfg.Phone())
+	if a.cfg.SMTPURL != "" {
+		if c.Email, err = smtp.New(a.cfg.SMTPURL); err != nil {
+			return compose.Config{}, nil, fmt.Errorf("LATCHKEY_SMTP_URL: %w", err)
+		}
+	} else if box != nil {
+		c.Email = box.Sender(sender.Email)
+	}
 	switch {
 	case a.cfg.TwilioAccountSID != "":
 		tw, err := twilio.New(twilio.Config{URL: a.cfg.TwilioURL, AccountSID: a.cfg.TwilioAccountSID,
 			AuthToken: a.cfg.TwilioAuthToken, From: a.cfg.TwilioFrom})
 		if err != nil {
-			return nil, fmt.Errorf("twilio: %w", err)
+			return compose.Config{}, nil, fmt.Errorf("twilio: %w", err)
 		}
-		setup.SMS, setup.Voice = tw.SMS(), tw.Voice()
-	case d.outbox != nil:
-		setup.SMS, setup.Voice = d.outbox.Sender(sender.SMS), d.outbox.Sender(sender.Voice)
-	default:
-		return nil, nil
+		c.SMS, c.Voice = tw.SMS(), tw.Voice()
+	case box != nil:
+		c.SMS, c.Voice = box.Sender(sender.SMS), box.Sender(sender.Voice)
 	}
-	ms, _, err := phone.Methods(d.codes, k, d.limiter, setup)
-	return ms, err
-}
-
-// pushMethod builds the push method: the fraud-report block comes from the
-// policy, place names from LATCHKEY_PUSH_NETWORKS (validated at start-up)
-// before the local fallback.
-func (s *server) pushMethod(g *gorm.DB, enrollments *method.Store, k *secret.Keyring, auditLog *audit.Log,
-	policies *policy.Store) (*push.Method, error) {
-	cfg := push.Config{Issuer: s.a.cfg.Issuer, Audit: auditLog, Locator: push.LocalLocator{},
-		ReportBlockFunc: func(ctx context.Context) (time.Duration, error) {
-			pol, err := policies.Get(ctx)
-			return pol.PushReportBlock(), err
-		},
-	}
-	if nets := s.a.cfg.Networks(); len(nets) > 0 {
+	if nets := a.cfg.Networks(); len(nets) > 0 {
 		n, err := push.NewNetworks(nets, push.LocalLocator{})
 		if err != nil {
-			return nil, fmt.Errorf("LATCHKEY_PUSH_NETWORKS: %w", err)
+			return compose.Config{}, nil, fmt.Errorf("LATCHKEY_PUSH_NETWORKS: %w", err)
 		}
-		cfg.Locator = n
+		c.Push.Locator = n
 	}
 	if pushConfigHook != nil {
-		pushConfigHook(&cfg)
+		pushConfigHook(&c.Push)
 	}
-	m, err := push.New(g, enrollments, k, cfg)
-	if err == nil && pushHook != nil {
-		pushHook(m)
-	}
-	return m, err
+	return c, box, nil
 }
 
 // phoneLimits is LATCHKEY_PHONE_LIMIT_* over the checklist's defaults (the
@@ -155,150 +119,44 @@ func phoneLimits(c config.PhoneLimits) *phone.Limits {
 	return &l
 }
 
-// mountPlugin builds the SSPR plugin (/recover, /security-info) from the
-// configuration and mounts it on e.
+// mountPlugin builds the SSPR plugin (/recover, /security-info, the push
+// device API) from the configuration, mounts it on e and runs its outbox
+// dispatcher and cleanup until shutdown.
 func (s *server) mountPlugin(e *echo.Echo, p *provider.Provider, hook *afterSignIn, g *gorm.DB, k *secret.Keyring,
 	users *user.Store, auditLog *audit.Log) error {
 	a := s.a
-	var senders []sender.Sender
-	d := &pluginDeps{flows: flow.NewStore(g)}
-	switch {
-	case a.cfg.SMTPURL != "":
-		sm, err := smtp.New(a.cfg.SMTPURL)
-		if err != nil {
-			return fmt.Errorf("LATCHKEY_SMTP_URL: %w", err)
-		}
-		senders = append(senders, sm)
-	case a.cfg.Dev:
-		// Dev mode: messages are kept in memory and shown at /dev/outbox.
-		d.outbox = outbox.New()
-		senders = append(senders, d.outbox.Sender(sender.Email))
-	}
-	d.queue = sender.NewQueue(g, k, senders, sender.WithLogger(s.log))
-	tmpl, err := lkmail.New(a.cfg.Issuer)
+	c, box, err := s.ssprConfig(g, k, users, auditLog)
 	if err != nil {
 		return err
 	}
-	d.codes = method.NewCodes(g, k)
-	d.limiter = ratelimit.New(g)
-	enrollments := method.NewStore(g)
-	policies, err := a.policies()
-	if err != nil {
-		return err
-	}
-	counts := func(ctx context.Context) (int, int, error) {
-		pol, err := policies.Get(ctx)
-		return pol.QuestionsRegister, pol.QuestionsAsk, err
-	}
-	methods := []method.Method{
-		totp.New(enrollments, k, "Latchkey"),
-		questions.New(g, users.Hasher(), k, counts),
-	}
-	if d.queue.Available(sender.Email) {
-		methods = append(methods, email.New(d.codes, d.queue, tmpl, k, email.WithLimiter(d.limiter, email.DefaultLimits)))
-	}
-	phones, err := s.phoneMethods(d, k, auditLog, policies)
-	if err != nil {
-		return err
-	}
-	methods = append(methods, phones...)
-	d.push, err = s.pushMethod(g, enrollments, k, auditLog, policies)
-	if err != nil {
-		return err
-	}
-	methods = append(methods, d.push)
-	registry, err := method.NewRegistry(methods...)
-	if err != nil {
-		return err
-	}
-	d.captcha, err = captcha.FromConfig(captcha.Config{
+	c.SignIn = signInAdapter{p}
+	c.Accounts = providerAccounts(g, users, opstore.NewRevoker(nil))
+	c.Captcha, err = captcha.FromConfig(captcha.Config{
 		Kind: captcha.Kind(a.cfg.Captcha), SiteKey: a.cfg.CaptchaSiteKey, Secret: a.cfg.CaptchaSecret,
 		VerifyURL: a.cfg.CaptchaVerifyURL, Dev: a.cfg.Dev,
 	}, g)
 	if err != nil {
 		return err
 	}
-	renderer, err := ui.New()
+	sspr, err := compose.Build(c)
 	if err != nil {
 		return err
 	}
-	accounts := providerAccounts(g, users, opstore.NewRevoker(nil))
-	pl, err := plugin.Mount(e.Group(""), plugin.Deps{
-		Accounts: accounts,
-		DB:       g, Users: users, Audit: auditLog, Keys: k, Methods: registry, Enrollments: enrollments,
-		Codes: d.codes, Policy: policies, Queue: d.queue, Captcha: d.captcha, SignIn: signInAdapter{p},
-		Renderer: renderer, Issuer: a.cfg.Issuer, PasswordPolicy: a.policy(), Mail: tmpl, Limiter: d.limiter,
-	})
-	if err != nil {
-		return err
+	if pushHook != nil {
+		pushHook(sspr.Push)
 	}
-	hook.p = pl
-	accounts.Register(pl.Revoker())
-	d.push.Routes(e.Group(""))
-	if d.outbox != nil {
-		e.GET("/dev/outbox", echo.WrapHandler(d.outbox.Handler(renderer)))
-	}
-	s.start(d)
-	return nil
-}
-
-// start runs the outbox dispatcher and the plugin's periodic cleanup until
-// shutdown.
-func (s *server) start(d *pluginDeps) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(s.a.ctx))
-	done := make(chan struct{}, 2)
-	go func() { d.queue.Run(ctx); done <- struct{}{} }()
-	go func() {
-		defer func() { done <- struct{}{} }()
-		t := time.NewTicker(5 * time.Minute)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				pluginCleanup(ctx, s.log, d)
-			}
+	hook.p = sspr.Plugin
+	sspr.Mount(e)
+	if box != nil {
+		renderer, err := ui.New()
+		if err != nil {
+			return err
 		}
-	}()
+		e.GET("/dev/outbox", echo.WrapHandler(box.Handler(renderer)), loopbackOnly)
+	}
 	// At shutdown (after the HTTP server has drained, so no new push or
-	// message can start): let Web Push deliveries finish, then stop the
-	// dispatcher and cleanup; the database closes only after this returns.
-	s.stops = append(s.stops, func() {
-		if d.push != nil {
-			d.push.Wait()
-		}
-		cancel()
-		<-done
-		<-done
-	})
-}
-
-// pluginCleanup deletes expired CAPTCHA challenges, codes, rate counters,
-// recovery flows and delivered messages. Every instance may run it; each pass is
-// idempotent.
-func pluginCleanup(ctx context.Context, log *slog.Logger, d *pluginDeps) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	day := time.Now().UTC().Add(-24 * time.Hour)
-	if b, ok := d.captcha.(*captcha.BuiltinVerifier); ok {
-		if _, err := b.Cleanup(ctx, time.Now().UTC()); err != nil {
-			log.Warn("cleanup: captcha", "err", err)
-		}
-	}
-	if _, err := d.codes.Cleanup(ctx, time.Now().UTC()); err != nil {
-		log.Warn("cleanup: codes", "err", err)
-	}
-	if _, err := d.limiter.Cleanup(ctx); err != nil {
-		log.Warn("cleanup: rate counters", "err", err)
-	}
-	if err := d.push.Cleanup(ctx, time.Now().UTC()); err != nil {
-		log.Warn("cleanup: push", "err", err)
-	}
-	if _, err := d.flows.Cleanup(ctx, 500); err != nil {
-		log.Warn("cleanup: recovery flows", "err", err)
-	}
-	if err := d.queue.Cleanup(ctx, day); err != nil {
-		log.Warn("cleanup: outbox", "err", err)
-	}
+	// message can start) stop lets Web Push deliveries finish, then stops
+	// the dispatcher and cleanup; the database closes only after.
+	s.stops = append(s.stops, sspr.Run(context.WithoutCancel(a.ctx)))
+	return nil
 }

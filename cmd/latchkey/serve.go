@@ -122,7 +122,7 @@ func (a *app) build() (_ *server, err error) {
 	}
 	p, err := provider.New(provider.Options{
 		AfterSignIn:    hook,
-		LoginThrottle:  loginThrottle{l: ratelimit.New(g), rate: loginRate},
+		LoginThrottle:  loginThrottle(ratelimit.New(g), loginRate),
 		Issuer:         a.cfg.Issuer,
 		Insecure:       strings.HasPrefix(a.cfg.Issuer, "http://"), // config allows it only in dev or on loopback
 		DB:             g,
@@ -169,7 +169,7 @@ func devIssuer(cfg config.Config) string {
 	if !cfg.Dev || cfg.Issuer != config.Defaults().Issuer {
 		return cfg.Issuer
 	}
-	_, port, err := net.SplitHostPort(cfg.Listen)
+	_, port, err := net.SplitHostPort(cfg.EffectiveListen())
 	if err != nil || port == "" || port == "0" || port == "8080" {
 		return cfg.Issuer
 	}
@@ -181,7 +181,7 @@ func extraHosts(cfg config.Config) []string {
 	if !cfg.Dev {
 		return nil
 	}
-	_, port, err := net.SplitHostPort(cfg.Listen)
+	_, port, err := net.SplitHostPort(cfg.EffectiveListen())
 	if err != nil {
 		return nil
 	}
@@ -193,9 +193,14 @@ func (s *server) serve() error {
 	ln := s.listener
 	if ln == nil {
 		var err error
-		if ln, err = net.Listen("tcp", a.cfg.Listen); err != nil {
-			return fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
+		if ln, err = net.Listen("tcp", a.cfg.EffectiveListen()); err != nil {
+			return fmt.Errorf("listen on %s: %w", a.cfg.EffectiveListen(), err)
 		}
+	}
+	ms, err := s.serveMetrics()
+	if err != nil {
+		_ = ln.Close()
+		return err
 	}
 	hs := &http.Server{
 		Handler:           s.echo,
@@ -226,6 +231,9 @@ func (s *server) serve() error {
 	s.endLongPoll()
 	if err := hs.Shutdown(ctx); err != nil {
 		s.log.Warn("shutdown: requests still running were cut off", "err", err)
+	}
+	if ms != nil {
+		_ = ms.Shutdown(ctx)
 	}
 	_ = s.provider.Close()
 	s.stop()

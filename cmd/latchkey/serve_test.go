@@ -39,9 +39,11 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 // running is a `latchkey serve` started in-process.
 type running struct {
-	base   string // http://127.0.0.1:PORT, also the issuer
-	stderr *syncBuffer
-	stop   func() int // what SIGTERM does; returns the exit code
+	base    string // http://127.0.0.1:PORT, also the issuer
+	metrics string // http://127.0.0.1:PORT of the metrics listener
+	addr    string // the address serve reported listening on
+	stderr  *syncBuffer
+	stop    func() int // what SIGTERM does; returns the exit code
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -60,16 +62,27 @@ func freePort(t *testing.T) string {
 func startServe(t *testing.T, args ...string) *running {
 	t.Helper()
 	base := "http://127.0.0.1:" + freePort(t)
+	metrics := "127.0.0.1:" + freePort(t)
+	r := startServeArgs(t, base, append([]string{"serve", "--listen", strings.TrimPrefix(base, "http://"), "--issuer", base,
+		"--metrics-listen", metrics}, args...))
+	r.metrics = "http://" + metrics
+	return r
+}
+
+// startServeArgs runs the command line full in-process and waits until it
+// listens; base is where the tests reach it.
+func startServeArgs(t *testing.T, base string, full []string) *running {
+	t.Helper()
 	addrc := make(chan string, 1)
 	listenHook = func(a string) { addrc <- a }
 	t.Cleanup(func() { listenHook = nil })
 	ctx, cancel := context.WithCancel(context.Background())
 	stderr := &syncBuffer{}
 	done := make(chan int, 1)
-	full := append([]string{"serve", "--listen", strings.TrimPrefix(base, "http://"), "--issuer", base}, args...)
 	go func() { done <- run(ctx, full, strings.NewReader(""), io.Discard, stderr) }()
+	var addr string
 	select {
-	case <-addrc:
+	case addr = <-addrc:
 	case code := <-done:
 		cancel()
 		t.Fatalf("serve exited %d before listening:\n%s", code, stderr.String())
@@ -79,7 +92,7 @@ func startServe(t *testing.T, args ...string) *running {
 	}
 	var once sync.Once
 	code := -1
-	r := &running{base: base, stderr: stderr, stop: func() int {
+	r := &running{base: base, addr: addr, stderr: stderr, stop: func() int {
 		once.Do(func() {
 			cancel()
 			select {
@@ -123,7 +136,7 @@ func TestServeDevLoop(t *testing.T) {
 
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second}
-	for _, path := range []string{"/healthz", "/readyz", "/.well-known/openid-configuration", "/keys", "/metrics", "/demo", "/recover", "/dev/outbox"} {
+	for _, path := range []string{"/healthz", "/readyz", "/.well-known/openid-configuration", "/keys", "/demo", "/recover", "/dev/outbox"} {
 		if resp, body := get(t, browser, srv.base+path); resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
 		}

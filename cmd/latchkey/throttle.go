@@ -1,31 +1,18 @@
 package main
 
 import (
-	"context"
-
 	"github.com/latchkeyid/latchkey/plugin/ratelimit"
 	"github.com/latchkeyid/latchkey/provider"
 	"github.com/latchkeyid/latchkey/provider/config"
 )
 
-// loginThrottle is the provider's per-IP limit of failed sign-ins on the
-// database counters the phone and email limits use, so every instance
-// counts together (LATCHKEY_LOGIN_LIMIT_IP).
-type loginThrottle struct {
-	l    *ratelimit.Limiter
-	rate config.Rate
-}
-
+// scopeLoginIP counts failed sign-ins per client IP.
 const scopeLoginIP = "login-ip"
 
-var _ provider.LoginThrottle = loginThrottle{}
-
-func (t loginThrottle) Blocked(ctx context.Context, ip string) (bool, error) {
-	n, err := t.l.Count(ctx, scopeLoginIP, ip, t.rate.Window)
-	return n >= t.rate.N, err
-}
-
-func (t loginThrottle) Failed(ctx context.Context, ip string) error {
-	_, _, err := t.l.Allow(ctx, scopeLoginIP, ip, t.rate.N, t.rate.Window)
-	return err
+// loginThrottle is the provider's per-IP limit of failed sign-ins on the
+// database counters the phone and email limits use, so every instance
+// counts together (LATCHKEY_LOGIN_LIMIT_IP). Each attempt is reserved
+// before its password is checked and given back when it did not fail.
+func loginThrottle(l *ratelimit.Limiter, rate config.Rate) provider.LoginThrottle {
+	return ratelimit.Gate{Limiter: l, Rule: ratelimit.Rule{Scope: scopeLoginIP, Limit: rate.N, Window: rate.Window}}
 }

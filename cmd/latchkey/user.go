@@ -151,6 +151,9 @@ func (c *userUnlockCmd) Run(a *app) error {
 	if err := users.Unlock(a.ctx, u.ID); err != nil {
 		return userErr("unlock", c.User, err)
 	}
+	if err := a.clearRecoveryBlock(u.ID); err != nil {
+		return err
+	}
 	a.audit("admin.user.unlock", u.ID, "ok", "")
 	fmt.Fprintf(a.stdout, "unlocked %s\n", u.Username)
 	return nil

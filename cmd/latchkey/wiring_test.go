@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/latchkeyid/latchkey/plugin/authenticator"
+	"github.com/latchkeyid/latchkey/plugin/compose"
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/method/phone"
 	"github.com/latchkeyid/latchkey/plugin/method/push"
-	"github.com/latchkeyid/latchkey/plugin/ratelimit"
 	"github.com/latchkeyid/latchkey/plugin/sender/outbox"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/config"
@@ -29,7 +29,7 @@ import (
 )
 
 // servedPhones builds the phone methods through serve's own wiring
-// (phoneMethods) on c's database and secret, in dev mode so the outbox
+// (ssprConfig and compose) on c's database and secret, in dev mode so the outbox
 // delivers, with the settings changed by mutate.
 func servedPhones(t *testing.T, c *cliEnv, url string, mutate func(*config.Config)) (map[method.Name]*phone.Method, *outbox.Outbox) {
 	t.Helper()
@@ -48,20 +48,19 @@ func servedPhones(t *testing.T, c *cliEnv, url string, mutate func(*config.Confi
 	if err != nil {
 		t.Fatal(err)
 	}
-	policies, err := a.policies()
+	users, err := a.users()
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &pluginDeps{outbox: outbox.New(), codes: method.NewCodes(g, k), limiter: ratelimit.New(g)}
-	ms, err := (&server{a: a, log: slog.New(slog.DiscardHandler)}).phoneMethods(d, k, audit.NewLog(g), policies)
-	if err != nil || len(ms) == 0 {
-		t.Fatalf("phone methods %v, %v", ms, err)
+	c2, box, err := (&server{a: a, log: slog.New(slog.DiscardHandler)}).ssprConfig(g, k, users, audit.NewLog(g))
+	if err != nil {
+		t.Fatal(err)
 	}
-	out := map[method.Name]*phone.Method{}
-	for _, m := range ms {
-		out[m.Name()] = m.(*phone.Method)
+	sspr, err := compose.Methods(c2)
+	if err != nil || len(sspr.Phones) == 0 {
+		t.Fatalf("phone methods %v, %v", sspr, err)
 	}
-	return out, d.outbox
+	return sspr.Phones, box
 }
 
 // phoneSetup is the served mobile phone and its outbox.

@@ -44,6 +44,7 @@ const (
 	StepPassword Step = "password" // set the new password (reset only)
 	StepUnlock   Step = "unlock"   // apply an unlock (unlock only)
 	StepFinished Step = "finished" // show the final page
+	StepRegister Step = "register" // forced registration or reconfirmation at sign-in: add, skip or continue
 )
 
 // Errors. Handlers answer all of them with one generic 403 page.
@@ -100,6 +101,7 @@ var allowed = map[Step][]State{
 	StepPassword: {Proven},
 	StepUnlock:   {Proven},
 	StepFinished: {Done},
+	StepRegister: {Identified},
 }
 
 // Allow reports whether step may be served now.
@@ -121,6 +123,10 @@ func (f *Flow) Allow(step Step, now time.Time) error {
 		}
 	case StepIntent:
 		if f.Purpose != Recover {
+			return ErrOutOfOrder
+		}
+	case StepRegister:
+		if f.Purpose != Register {
 			return ErrOutOfOrder
 		}
 	}
@@ -195,6 +201,17 @@ func (f *Flow) Finish(now time.Time) error {
 	}
 	if f.State != Proven {
 		return ErrOutOfOrder
+	}
+	t := now.UTC()
+	f.State, f.DoneAt = Done, &t
+	return nil
+}
+
+// Concluded ends a registration flow at sign-in (the user added enough
+// methods, skipped, or confirmed them): identified → done, nothing to prove.
+func (f *Flow) Concluded(now time.Time) error {
+	if err := f.Allow(StepRegister, now); err != nil {
+		return err
 	}
 	t := now.UTC()
 	f.State, f.DoneAt = Done, &t

@@ -13,10 +13,10 @@ const (
 	Email          Name = "email"
 	TOTP           Name = "totp"
 	Questions      Name = "questions"
-	Mobile         Name = "mobile"          // issue 4
-	AlternatePhone Name = "alternate-phone" // issue 4
-	OfficePhone    Name = "office-phone"    // issue 4
-	Push           Name = "push"            // issue 4
+	Mobile         Name = "mobile"
+	AlternatePhone Name = "alternate-phone"
+	OfficePhone    Name = "office-phone"
+	Push           Name = "push"
 )
 
 // Channel is what a proof travels over. Two proofs over one channel count
@@ -62,11 +62,11 @@ type Prompt struct {
 	Destination string     `json:"destination,omitempty"` // masked address/number the code went to
 	Digits      int        `json:"digits,omitempty"`      // length of the expected code
 	Questions   []Question `json:"questions,omitempty"`   // questions to answer (field "answer.<i>")
-	Number      string     `json:"number,omitempty"`      // push number matching (issue 4)
+	Number      string     `json:"number,omitempty"`      // push number matching
 	Secret      string     `json:"secret,omitempty"`      // TOTP registration: base32 seed
 	OTPAuthURI  string     `json:"otpauth,omitempty"`     // TOTP registration
 	QRCode      string     `json:"qr,omitempty"`          // TOTP registration: PNG data URL
-	// Push (issue 4, H8): Link is the one-time enrollment link the QR code
+	// Push: Link is the one-time enrollment link the QR code
 	// holds; Poll is a JSON status URL the waiting page polls, and Expires
 	// when the push lapses.
 	Link    string    `json:"link,omitempty"`
@@ -148,6 +148,8 @@ type Result struct {
 // Method is one kind of verification method.
 type Method interface {
 	Name() Name
+	// Describe says how the method presents itself (titles, order, amr).
+	Describe() Info
 	// Channel says what e's proofs travel over.
 	Channel(e Enrollment) Channel
 	// Begin starts registering: validates the input, and sends a code to the

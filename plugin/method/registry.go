@@ -20,6 +20,9 @@ func NewRegistry(ms ...Method) (*Registry, error) {
 		if _, dup := r.byName[m.Name()]; dup {
 			return nil, fmt.Errorf("method: registry: %q registered twice", m.Name())
 		}
+		if err := checkInfo(m.Describe()); err != nil {
+			return nil, fmt.Errorf("method: registry: %q: %w", m.Name(), err)
+		}
 		r.byName[m.Name()] = m
 		r.order = append(r.order, m.Name())
 	}
@@ -45,4 +48,21 @@ func (r *Registry) Enabled(names []string) []Method {
 		}
 	}
 	return out
+}
+
+// rfc8176 lists the registered "amr" values (RFC 8176 section 2).
+var rfc8176 = []string{"face", "fpt", "geo", "hwk", "iris", "kba", "mca", "mfa", "otp", "pin", "pwd", "rba",
+	"retina", "sc", "sms", "swk", "tel", "user", "vbm", "wia"}
+
+// checkInfo refuses a description the pages could not show: a method
+// without words, or an amr value outside RFC 8176 (relying parties match
+// on them).
+func checkInfo(i Info) error {
+	switch {
+	case i.AddTitle == "" || i.Title("") == "":
+		return fmt.Errorf("describe: no title")
+	case !slices.Contains(rfc8176, i.AMR):
+		return fmt.Errorf("describe: amr %q is not an RFC 8176 value", i.AMR)
+	}
+	return nil
 }

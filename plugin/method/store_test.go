@@ -170,3 +170,29 @@ func TestRegistry(t *testing.T) {
 		t.Fatal("two methods with one name accepted")
 	}
 }
+
+// badInfo is a TOTP method that describes itself wrongly.
+type badInfo struct {
+	*totp.Method
+	info method.Info
+}
+
+func (b badInfo) Describe() method.Info { return b.info }
+
+func TestRegistryRefusesBadDescriptions(t *testing.T) {
+	tm := totp.New(nil, keyring(t), "Latchkey")
+	good := tm.Describe()
+	noTitle, badAMR := good, good
+	noTitle.Titles = nil
+	badAMR.AMR = "email"
+	for name, info := range map[string]method.Info{"no-title": noTitle, "amr-outside-rfc-8176": badAMR} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := method.NewRegistry(badInfo{tm, info}); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+	if _, err := method.NewRegistry(badInfo{tm, good}); err != nil {
+		t.Fatalf("a good description refused: %v", err)
+	}
+}

@@ -63,6 +63,25 @@ func (r Rule) Allow(ctx context.Context, l *Limiter, key string) (bool, time.Dur
 	return l.Allow(ctx, r.Scope, key, r.Limit, r.Window)
 }
 
+// Gate is a rule bound to a limiter for one kind of expensive or secret
+// check: Reserve counts the attempt before the check runs (one conditional
+// UPDATE, so parallel callers on every instance count together and none
+// passes beyond the limit), Refund gives it back when it did not count.
+type Gate struct {
+	Limiter *Limiter
+	Rule    Rule
+}
+
+// Reserve records one attempt for key if the rule allows it.
+func (g Gate) Reserve(ctx context.Context, key string) (bool, time.Duration, error) {
+	return g.Rule.Allow(ctx, g.Limiter, key)
+}
+
+// Refund takes back one attempt of key.
+func (g Gate) Refund(ctx context.Context, key string) error {
+	return g.Limiter.Refund(ctx, g.Rule.Scope, key, g.Rule.Window)
+}
+
 // ErrBadRule is returned for a non-positive limit or window, or an empty
 // or over-long scope.
 var ErrBadRule = errors.New("ratelimit: bad rule")
@@ -176,6 +195,33 @@ func (l *Limiter) Count(ctx context.Context, scope, key string, window time.Dura
 		return 0, fmt.Errorf("ratelimit: count: %w", err)
 	}
 	return int(n), nil
+}
+
+// Refund takes back one event of (scope, key) recorded by Allow within the
+// window, for callers that reserve an attempt before an expensive check
+// and learn afterwards that it must not count (a successful sign-in). The
+// newest bucket still counting is decremented, never below zero; with no
+// event left in the window it does nothing.
+func (l *Limiter) Refund(ctx context.Context, scope, key string, window time.Duration) error {
+	now := l.now().UTC()
+	bs, wms := bucketMS(window), window.Milliseconds()
+	kh := hashKey(key)
+	g := l.g.WithContext(ctx)
+	var last counter
+	err := g.Where("scope = ? AND key_hash = ? AND window_ms = ? AND bucket >= ? AND count > 0", scope, kh, wms, (now.UnixMilli()-wms)/bs).
+		Order("bucket DESC").Take(&last).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("ratelimit: refund: %w", err)
+	}
+	err = g.Model(&counter{}).Where("scope = ? AND key_hash = ? AND window_ms = ? AND bucket = ? AND count > 0", scope, kh, wms, last.Bucket).
+		Update("count", gorm.Expr("count - 1")).Error
+	if err != nil {
+		return fmt.Errorf("ratelimit: refund: %w", err)
+	}
+	return nil
 }
 
 // Reset forgets every count of (scope, key), e.g. after a success.

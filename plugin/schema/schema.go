@@ -15,6 +15,7 @@ func Set() db.Set {
 			methods0002(),     // H5: methods, codes, outbox, captcha, rate limits
 			push0004(),        // H8: push authenticator devices, links, challenges
 			pushWebPush0005(), // H8: Web Push subscriptions
+			proofTries0006(),  // per-challenge tries of every method (plugin/proof)
 		},
 	}
 }

@@ -20,7 +20,7 @@ func TestMigratesBesideProvider(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for _, table := range []string{"sspr_policy", "sspr_flows", "sspr_failures", "sspr_report_tokens", "sspr_user_state"} {
+		for _, table := range []string{"sspr_policy", "sspr_flows", "sspr_failures", "sspr_report_tokens", "sspr_user_state", "sspr_proof_tries"} {
 			if !g.Migrator().HasTable(table) {
 				t.Errorf("table %s missing", table)
 			}

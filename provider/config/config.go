@@ -27,11 +27,14 @@ const (
 type Config struct {
 	Dev bool `name:"dev" env:"LATCHKEY_DEV" help:"Development mode: SQLite under --data-dir, a generated secret, a demo user and app, captcha off allowed, http issuer allowed."`
 
-	Listen   string `name:"listen" env:"LATCHKEY_LISTEN" default:":8080" help:"Address to listen on."`
-	Issuer   string `name:"issuer" env:"LATCHKEY_ISSUER" default:"http://localhost:8080" help:"Public issuer URL; every link in mail and pages is built from it."`
-	Database string `name:"database" env:"LATCHKEY_DATABASE" default:"sqlite://./latchkey-data/latchkey.db" help:"sqlite://PATH or mysql://user:pass@tcp(host:port)/db?params."`
-	Secret   string `name:"secret" env:"LATCHKEY_SECRET" help:"Base64 of 32 random bytes; encrypts secrets at rest and keys code hashes. Required outside --dev." placeholder:"BASE64"`
-	DataDir  string `name:"data-dir" env:"LATCHKEY_DATA_DIR" default:"./latchkey-data" help:"Directory for dev-mode state (the generated secret)."`
+	Listen string `name:"listen" env:"LATCHKEY_LISTEN" help:"Address to listen on (default :8080; 127.0.0.1:8080 in --dev, whose outbox shows every code)."`
+	// MetricsListen is apart from Listen: request and sign-in counts help
+	// an attacker time a guessing run, so they are for the operator only.
+	MetricsListen string `name:"metrics-listen" env:"LATCHKEY_METRICS_LISTEN" default:"127.0.0.1:9464" help:"Address of the Prometheus /metrics listener, apart from the public one; off disables it."`
+	Issuer        string `name:"issuer" env:"LATCHKEY_ISSUER" default:"http://localhost:8080" help:"Public issuer URL; every link in mail and pages is built from it."`
+	Database      string `name:"database" env:"LATCHKEY_DATABASE" default:"sqlite://./latchkey-data/latchkey.db" help:"sqlite://PATH or mysql://user:pass@tcp(host:port)/db?params."`
+	Secret        string `name:"secret" env:"LATCHKEY_SECRET" help:"Base64 of 32 random bytes; encrypts secrets at rest and keys code hashes. Required outside --dev." placeholder:"BASE64"`
+	DataDir       string `name:"data-dir" env:"LATCHKEY_DATA_DIR" default:"./latchkey-data" help:"Directory for dev-mode state (the generated secret)."`
 
 	SMTPURL string `name:"smtp-url" env:"LATCHKEY_SMTP_URL" help:"smtp://user:pass@host:port?from=addr (smtps:// for implicit TLS); unset: email method unavailable."`
 
@@ -85,7 +88,7 @@ type Config struct {
 // default tags above, kept in sync by a test.
 func Defaults() Config {
 	return Config{
-		Listen:              ":8080",
+		MetricsListen:       DefaultMetricsListen,
 		Issuer:              "http://localhost:8080",
 		Database:            "sqlite://./latchkey-data/latchkey.db",
 		DataDir:             "./latchkey-data",
@@ -116,6 +119,29 @@ func Defaults() Config {
 		LogLevel:              "info",
 		ShutdownTimeout:       20 * time.Second,
 	}
+}
+
+// Listen addresses used when LATCHKEY_LISTEN is not set, and the default of
+// LATCHKEY_METRICS_LISTEN. Dev mode stays on loopback: its outbox page shows
+// every code it sends, and its demo user's password is printed at start.
+const (
+	DefaultListen        = ":8080"
+	DefaultDevListen     = "127.0.0.1:8080"
+	DefaultMetricsListen = "127.0.0.1:9464"
+	// MetricsOff as LATCHKEY_METRICS_LISTEN serves no metrics at all.
+	MetricsOff = "off"
+)
+
+// EffectiveListen is Listen, or when unset the loopback address in dev mode
+// and every interface otherwise.
+func (c Config) EffectiveListen() string {
+	switch {
+	case c.Listen != "":
+		return c.Listen
+	case c.Dev:
+		return DefaultDevListen
+	}
+	return DefaultListen
 }
 
 // EffectiveLogFormat is LogFormat, or text in dev mode and JSON otherwise.

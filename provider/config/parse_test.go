@@ -12,6 +12,7 @@ import (
 func TestParseSources(t *testing.T) {
 	file := `
 listen: ":9000"
+metrics-listen: "10.0.0.5:9464"
 issuer: https://file.example.com
 LATCHKEY_SMTP_URL: smtp://mail:25?from=a@b
 lockout_threshold: 5
@@ -35,11 +36,16 @@ dev: true
 			func(t *testing.T, c config.Config) {
 				eq(t, c.PushNetworks, []string{"10.0.0.0/8=Head office, Berlin", "192.168.7.0/24=Lab"})
 			}},
+		{"metrics-listen-env", map[string]string{"LATCHKEY_METRICS_LISTEN": "127.0.0.1:9000"}, nil,
+			func(t *testing.T, c config.Config) { eq(t, c.MetricsListen, "127.0.0.1:9000") }},
+		{"metrics-listen-flag", nil, []string{"--metrics-listen", "off"},
+			func(t *testing.T, c config.Config) { eq(t, c.MetricsListen, "off") }},
 		{"flag-beats-env", map[string]string{"LATCHKEY_LISTEN": ":7000"}, []string{"--listen", ":6000"},
 			func(t *testing.T, c config.Config) { eq(t, c.Listen, ":6000") }},
 		{"file-values", nil, []string{"--config", "FILE"},
 			func(t *testing.T, c config.Config) {
 				eq(t, c.Listen, ":9000")
+				eq(t, c.MetricsListen, "10.0.0.5:9464")
 				eq(t, c.Issuer, "https://file.example.com")
 				eq(t, c.SMTPURL, "smtp://mail:25?from=a@b")
 				eq(t, c.LockoutThreshold, 5)
@@ -118,5 +124,30 @@ func eq[T any](t *testing.T, got, want T) {
 	t.Helper()
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+// TestEffectiveListen: dev mode stays on loopback unless LATCHKEY_LISTEN
+// says otherwise; production listens on every interface.
+func TestEffectiveListen(t *testing.T) {
+	tests := []struct {
+		name   string
+		dev    bool
+		listen string
+		want   string
+	}{
+		{"dev-default-is-loopback", true, "", "127.0.0.1:8080"},
+		{"dev-listen-set", true, ":8080", ":8080"},
+		{"production-default", false, "", ":8080"},
+		{"production-listen-set", false, "10.0.0.1:80", "10.0.0.1:80"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := config.Defaults()
+			c.Dev, c.Listen = tt.dev, tt.listen
+			if got := c.EffectiveListen(); got != tt.want {
+				t.Fatalf("EffectiveListen() = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -49,8 +49,15 @@ func (c Config) Validate() error {
 		errs = append(errs, &Problem{Var: v, Msg: fmt.Sprintf(format, args...)})
 	}
 
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+	if _, _, err := net.SplitHostPort(c.EffectiveListen()); err != nil {
 		bad("LATCHKEY_LISTEN", "must be host:port or :port (%q)", c.Listen)
+	}
+	if c.MetricsListen != MetricsOff {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("LATCHKEY_METRICS_LISTEN", "must be host:port, :port or off (%q)", c.MetricsListen)
+		} else if c.MetricsListen == c.EffectiveListen() {
+			bad("LATCHKEY_METRICS_LISTEN", "must differ from LATCHKEY_LISTEN: metrics are not for the public listener (%q)", c.MetricsListen)
+		}
 	}
 	if msg := c.checkIssuer(); msg != "" {
 		bad("LATCHKEY_ISSUER", "%s", msg)

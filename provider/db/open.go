@@ -83,9 +83,9 @@ func dialector(raw string) (gorm.Dialector, error) {
 		if path == "" {
 			return nil, ErrBadURL
 		}
-		if path != ":memory:" {
-			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-				return nil, fmt.Errorf("db: create data dir: %w", err)
+		if path != ":memory:" && !strings.HasPrefix(path, "file:") {
+			if err := createPrivate(path); err != nil {
+				return nil, err
 			}
 		}
 		return sqlite.Open(SQLiteDSN(path)), nil
@@ -100,6 +100,39 @@ func dialector(raw string) (gorm.Dialector, error) {
 		return mysql.New(mysql.Config{DSNConfig: cfg, DSN: cfg.FormatDSN()}), nil
 	default:
 		return nil, ErrBadURL
+	}
+}
+
+// createPrivate makes sure the SQLite database file exists and is 0600, in
+// a directory created 0700: it holds password hashes, sealed secrets and
+// the hashes of live codes and tokens. SQLite would create it with the
+// process umask (0644 as a rule), and it gives the -wal and -shm files it
+// creates the database file's mode, so creating the file first is enough.
+// An existing file keeps the mode its operator chose; a warning says when
+// others can read it.
+func createPrivate(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("db: create data dir: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- the path is the operator's LATCHKEY_DATABASE
+	switch {
+	case err == nil:
+		if err := f.Chmod(0o600); err != nil { // whatever the umask
+			_ = f.Close()
+			return fmt.Errorf("db: create %s: %w", path, err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("db: create %s: %w", path, err)
+		}
+		return nil
+	case errors.Is(err, os.ErrExist):
+		if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+			slog.Warn("db: the SQLite database file can be read by other users; chmod 600 it and its -wal and -shm files",
+				"path", path, "mode", st.Mode().Perm().String())
+		}
+		return nil
+	default:
+		return fmt.Errorf("db: create %s: %w", path, err)
 	}
 }
 

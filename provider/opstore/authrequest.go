@@ -275,6 +275,9 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 		// (RFC 9700 §4.8.2). invalid_grant, like any bad code.
 		return nil, errCodeInvalid
 	}
+	if !s.mayClaim(ctx, cr, row) {
+		return nil, errCodeInvalid
+	}
 	res := s.db(ctx).Model(&authCodeRow{}).
 		Where("code_hash = ? AND used_at IS NULL AND expires_at > ?", h, now).
 		Update("used_at", now)

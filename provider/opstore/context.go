@@ -15,6 +15,13 @@ type clientScope struct {
 	// verifier: the request carries a PKCE code_verifier (see
 	// AuthRequestByCode).
 	verifier bool
+	// codeVerifier is that verifier, and tokenClient the client the token
+	// request was authenticated as (NoteTokenClient): a code is claimed
+	// only by a request that its client and its PKCE challenge accept.
+	codeVerifier string
+	tokenClient  string
+	// form: the holder was filled from a POSTed form by Interceptor.
+	form bool
 }
 
 type scopeKey struct{}
@@ -40,7 +47,9 @@ func Interceptor(next http.Handler) http.Handler {
 		if r.Method == http.MethodPost {
 			// The library parses the same form next; errors are its to report.
 			_ = r.ParseForm()
-			sc.verifier = r.PostForm.Get("code_verifier") != ""
+			sc.form = true
+			sc.codeVerifier = r.PostForm.Get("code_verifier")
+			sc.verifier = sc.codeVerifier != ""
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), scopeKey{}, sc)))
 	})
@@ -70,4 +79,29 @@ func clientIDFrom(ctx context.Context) string {
 		return sc.id
 	}
 	return ""
+}
+
+// NoteTokenClient records, for the rest of the token request in ctx, the
+// client it was authenticated as (a confidential client that proved its
+// secret) or, for a public client, the client_id it names. A code of
+// another client is then refused without being claimed: the library
+// redeems the code before it compares clients, and an exchange by the
+// wrong client must not burn the right client's code.
+func NoteTokenClient(ctx context.Context, id string) {
+	if sc, ok := ctx.Value(scopeKey{}).(*clientScope); ok {
+		sc.mu.Lock()
+		sc.tokenClient = id
+		sc.mu.Unlock()
+	}
+}
+
+// tokenRequest returns what the token request in ctx says about itself;
+// form is false outside an HTTP token request (a direct storage call).
+func tokenRequest(ctx context.Context) (client, codeVerifier string, form bool) {
+	if sc, ok := ctx.Value(scopeKey{}).(*clientScope); ok {
+		sc.mu.Lock()
+		defer sc.mu.Unlock()
+		return sc.tokenClient, sc.codeVerifier, sc.form
+	}
+	return "", "", false
 }

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
@@ -74,27 +75,79 @@ func (p Params) withDefaults() Params {
 	return p
 }
 
+// ErrBusy means every hashing slot is taken and the wait queue is full:
+// the caller should answer "try again shortly" (HTTP 503 with Retry-After)
+// rather than queue, so a burst of sign-ins cannot pile up goroutines,
+// request bodies and, once they run, Argon2id memory without bound.
+var ErrBusy = errors.New("password: hasher busy")
+
+// DefaultQueuePerSlot is how many callers may wait for each hashing slot.
+// At ~40 ms a hash, eight waiting per core is about a third of a second of
+// queueing: enough to absorb a login storm, short enough to stay bounded.
+const DefaultQueuePerSlot = 8
+
 // Hasher hashes and verifies passwords. It is safe for concurrent use.
 type Hasher struct {
-	params Params
-	sem    chan struct{}
+	params  Params
+	sem     chan struct{}
+	queue   int64        // most callers waiting for a slot at once
+	waiting atomic.Int64 // callers waiting now
+	evals   atomic.Uint64
+}
+
+// HasherOption configures a Hasher.
+type HasherOption func(*Hasher)
+
+// WithQueue sets how many callers may wait for a slot (at least 0); beyond
+// it acquire fails with ErrBusy at once.
+func WithQueue(n int) HasherOption { return func(h *Hasher) { h.queue = int64(max(n, 0)) } }
+
+// WithSlots sets how many hashes run at once (default GOMAXPROCS).
+func WithSlots(n int) HasherOption {
+	return func(h *Hasher) { h.sem = make(chan struct{}, max(n, 1)) }
 }
 
 // NewHasher returns a Hasher that hashes with p (zero value: DefaultParams)
-// and runs at most runtime.GOMAXPROCS(0) hashes at once. Callers validate p
-// with Params.Validate at start-up; NewHasher does not refuse weak
-// parameters so tests can run fast.
-func NewHasher(p Params) *Hasher {
-	return &Hasher{params: p.withDefaults(), sem: make(chan struct{}, runtime.GOMAXPROCS(0))}
+// and runs at most runtime.GOMAXPROCS(0) hashes at once, with up to
+// DefaultQueuePerSlot callers per slot waiting. Callers validate p with
+// Params.Validate at start-up; NewHasher does not refuse weak parameters
+// so tests can run fast.
+func NewHasher(p Params, opts ...HasherOption) *Hasher {
+	h := &Hasher{params: p.withDefaults(), sem: make(chan struct{}, runtime.GOMAXPROCS(0)), queue: -1}
+	for _, o := range opts {
+		o(h)
+	}
+	if h.queue < 0 {
+		h.queue = int64(cap(h.sem) * DefaultQueuePerSlot)
+	}
+	return h
 }
 
 // Params returns the parameters new hashes are made with.
 func (h *Hasher) Params() Params { return h.params }
 
-// acquire waits for a hashing slot or for ctx to end.
+// Evaluations is how many hashes (Hash, Verify or Fake) have run. Tests
+// and measurements use it to count the expensive work a request did,
+// rather than inferring it from elapsed time.
+func (h *Hasher) Evaluations() uint64 { return h.evals.Load() }
+
+// acquire takes a hashing slot, waiting in a bounded queue for ctx: a
+// caller that would be queued beyond the bound gets ErrBusy at once.
 func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.sem <- struct{}{}:
+		h.evals.Add(1)
+		return nil
+	default:
+	}
+	if h.waiting.Add(1) > h.queue {
+		h.waiting.Add(-1)
+		return ErrBusy
+	}
+	defer h.waiting.Add(-1)
+	select {
+	case h.sem <- struct{}{}:
+		h.evals.Add(1)
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("password: waiting to hash: %w", context.Cause(ctx))
@@ -133,7 +186,7 @@ func (h *Hasher) Verify(ctx context.Context, stored, pw string) (ok, needsRehash
 		return false, false, err
 	}
 	defer h.release()
-	key := argon2.IDKey([]byte(norm.NFKC.String(pw)), ph.salt, ph.params.Time, ph.params.Memory, ph.params.Threads, uint32(len(ph.key)))
+	key := argon2.IDKey([]byte(norm.NFKC.String(pw)), ph.salt, ph.params.Time, ph.params.Memory, ph.params.Threads, uint32(len(ph.key))) // #nosec G115 -- parseHash bounds the key to maxKeyLen bytes
 	ok = subtle.ConstantTimeCompare(key, ph.key) == 1
 	needsRehash = ph.params != h.params || len(ph.salt) != saltLen || len(ph.key) != keyLen
 	return ok, ok && needsRehash, nil
@@ -166,15 +219,18 @@ var fakeSalt = []byte("latchkey-fake-salt")[:saltLen]
 
 // Fake spends the same time and memory as Verify of an Argon2id hash made
 // with the current parameters. Callers run it for unknown users so sign-in
-// timing does not reveal whether an account exists.
-func (h *Hasher) Fake(ctx context.Context, pw string) {
-	if h.acquire(ctx) != nil {
-		return
+// timing does not reveal whether an account exists. Its error is that of
+// the wait (ErrBusy, a cancelled ctx), so a busy hasher answers unknown and
+// known users alike.
+func (h *Hasher) Fake(ctx context.Context, pw string) error {
+	if err := h.acquire(ctx); err != nil {
+		return err
 	}
 	defer h.release()
 	p := h.params
 	key := argon2.IDKey([]byte(norm.NFKC.String(pw)), fakeSalt, p.Time, p.Memory, p.Threads, keyLen)
 	subtle.ConstantTimeCompare(key, make([]byte, keyLen))
+	return nil
 }
 
 // Known reports whether stored is a hash Verify can read (Argon2id PHC or

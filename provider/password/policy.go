@@ -39,7 +39,16 @@ const (
 	RejectInvalid      = "invalid-characters"
 	RejectCommon       = "common"
 	RejectContextWords = "context-word"
+	RejectRepetitive   = "repetitive"
+	RejectSequence     = "sequence"
+	RejectGuessable    = "too-guessable"
 )
+
+// DefaultMinStrength is the lowest zxcvbn score (0-4) a new password may
+// have: 2 means "somewhat guessable", about 10^8 guesses, far beyond what
+// the lockout lets an online guesser try, while any 8-character random
+// string or ordinary passphrase passes.
+const DefaultMinStrength = 2
 
 // Rejection says why a new password was refused. Reason is plain words,
 // fit to show the user; it never repeats the password.
@@ -56,10 +65,13 @@ func (r *Rejection) Error() string { return "password: rejected: " + r.Reason }
 type Policy struct {
 	MinLength int // code points; values below 8 mean 8
 	MaxLength int // code points; values below 64 mean 128
+	// MinStrength is the lowest zxcvbn score accepted; values below 2
+	// mean 2, values above 4 are refused by Validate.
+	MinStrength int
 }
 
-// DefaultPolicy is min 8, max 128 code points.
-var DefaultPolicy = Policy{MinLength: DefaultMinLength, MaxLength: DefaultMaxLength}
+// DefaultPolicy is min 8, max 128 code points, strength at least 2.
+var DefaultPolicy = Policy{MinLength: DefaultMinLength, MaxLength: DefaultMaxLength, MinStrength: DefaultMinStrength}
 
 func (p Policy) limits() (lo, hi int) {
 	lo, hi = p.MinLength, p.MaxLength
@@ -80,6 +92,8 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("password: minimum length %d is below %d", p.MinLength, DefaultMinLength)
 	case p.MaxLength != 0 && p.MaxLength < minMaxLength:
 		return fmt.Errorf("password: maximum length %d is below %d", p.MaxLength, minMaxLength)
+	case p.MinStrength > 4:
+		return fmt.Errorf("password: minimum strength %d is above the top score 4", p.MinStrength)
 	}
 	if lo, hi := p.limits(); lo > hi {
 		return fmt.Errorf("password: minimum length %d is above the maximum %d", lo, hi)
@@ -120,7 +134,86 @@ func (p Policy) Check(pw string, context ...string) error {
 			return &Rejection{RejectContextWords, "The password contains your username, your email address or the name of this service. Choose something unrelated."}
 		}
 	}
+	// The shape checks run on the NFKC, case-folded text, so "ﬀﬀﬀﬀ"
+	// (which is "ffffffff" after NFKC) or "AaAaAaAa" are seen for what
+	// they are; zxcvbn alone misses repeats of non-ASCII letters.
+	for _, c := range cores(folded) {
+		if repetitive(c) {
+			return &Rejection{RejectRepetitive, "The password is mostly one or two characters, or the same few characters repeated. Choose something less predictable, for example a few unrelated words."}
+		}
+		if sequence(c) {
+			return &Rejection{RejectSequence, "The password is a run of consecutive letters or digits (like 1234 or abcd). Choose something less predictable, for example a few unrelated words."}
+		}
+	}
+	if Strength(pw, context...) < max(p.MinStrength, DefaultMinStrength) {
+		return &Rejection{RejectGuessable, "The password is too easy to guess. Make it longer or less predictable, for example a few unrelated words."}
+	}
 	return nil
+}
+
+// minCore is the shortest part of a password the shape checks judge on
+// its own; shorter cores say nothing.
+const minCore = 4
+
+// cores returns the folded password and what is left of it without the
+// decorations attackers' rules add around a weak core: symbols and
+// spaces, and digits or symbols around letters ("abcabc!!", "aaaaaaa1").
+func cores(folded string) []string {
+	out := []string{folded}
+	for _, trim := range []func(rune) bool{
+		func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) },
+		func(r rune) bool { return !unicode.IsLetter(r) },
+		func(r rune) bool { return !unicode.IsDigit(r) },
+	} {
+		if c := strings.TrimFunc(folded, trim); utf8.RuneCountInString(c) >= minCore && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// repetitive reports a text of at most two distinct characters
+// ("ffffffff", "abababab", "aaaaaaa1"), or one that repeats a unit of
+// fewer than minCore characters throughout ("abcabcabc"). Longer units
+// repeated are left to the zxcvbn score, which rates a repeat by its unit.
+func repetitive(s string) bool {
+	rs := []rune(s)
+	distinct := map[rune]bool{}
+	for _, r := range rs {
+		distinct[r] = true
+	}
+	if len(distinct) <= 2 {
+		return true
+	}
+	for p := 1; p < minCore && p <= len(rs)/2; p++ {
+		periodic := true
+		for i := p; i < len(rs) && periodic; i++ {
+			periodic = rs[i] == rs[i-p]
+		}
+		if periodic {
+			return true
+		}
+	}
+	return false
+}
+
+// sequence reports a run of code points with one constant small step
+// ("12345678", "abcdefgh", "zyxwvuts", "13579bdf").
+func sequence(s string) bool {
+	rs := []rune(s)
+	if len(rs) < minCore {
+		return false
+	}
+	d := rs[1] - rs[0]
+	if d == 0 || d > 5 || d < -5 {
+		return false
+	}
+	for i := 2; i < len(rs); i++ {
+		if rs[i]-rs[i-1] != d {
+			return false
+		}
+	}
+	return true
 }
 
 // minContextToken is the shortest part of a context value ("smith" in
@@ -191,8 +284,8 @@ var blocklist = sync.OnceValue(func() map[string]struct{} {
 func BlocklistSize() int { return len(blocklist()) }
 
 // Strength estimates how hard pw is to guess, from 0 (trivial) to 4 (very
-// hard), with zxcvbn; context words count as easy guesses. It is for the
-// strength meter only: acceptance is decided by Policy.Check.
+// hard), with zxcvbn; context words count as easy guesses. It drives the
+// strength meter, and Policy.Check refuses scores below MinStrength.
 func Strength(pw string, context ...string) int {
 	nf := norm.NFKC.String(pw)
 	// zxcvbn's matching grows faster than linearly; anything past the

@@ -55,6 +55,31 @@ func TestPolicyCheck(t *testing.T) {
 		{"tab-refused", Policy{}, "tab\there please", RejectInvalid},
 		{"newline-refused", Policy{}, "line\nbreak please", RejectInvalid},
 		{"invalid-utf8-refused", Policy{}, "bad \xff bytes here", RejectInvalid},
+		// Repetition and sequences, judged after NFKC and case folding, and
+		// the zxcvbn score.
+		{"ligature-ff-is-ffffffff", Policy{}, "ﬀﬀﬀﬀ", RejectRepetitive},
+		{"one-letter", Policy{}, "ffffffff", RejectRepetitive},
+		{"one-letter-any-case", Policy{}, "FfFfFfFf", RejectRepetitive},
+		{"one-letter-and-a-digit", Policy{}, "aaaaaaaa1", RejectRepetitive},
+		{"two-letters-alternating", Policy{}, "abababab", RejectRepetitive},
+		{"unit-repeated", Policy{}, "xqzxqzxqz", RejectRepetitive},
+		{"unit-repeated-decorated", Policy{}, "!!kvtkvtkvt!!", RejectRepetitive},
+		{"fullwidth-repeat", Policy{}, "ｚｚｚｚｚｚｚｚ", RejectRepetitive},
+		{"non-ascii-repeat", Policy{}, "éééééééé", RejectRepetitive},
+		{"decomposed-repeat", Policy{}, strings.Repeat("e\u0301", 8), RejectRepetitive},
+		{"digits-ascending", Policy{}, "12345678", RejectCommon},
+		{"letters-ascending-unlisted", Policy{}, "ijklmnop", RejectSequence},
+		{"letters-ascending", Policy{}, "abcdefgh", RejectSequence},
+		{"letters-descending", Policy{}, "zyxwvuts", RejectSequence},
+		{"step-two", Policy{}, "acegikmo", RejectSequence},
+		{"sequence-decorated", Policy{}, "mnopqrst!", RejectSequence},
+		{"fullwidth-sequence", Policy{}, "ｍｎｏｐｑｒｓｔ", RejectSequence},
+		{"keyboard-walk-low-score", Policy{}, "qwertyuiop", RejectCommon},
+		{"keyboard-walk-unlisted", Policy{}, "mnbvcxzlkj", RejectGuessable},
+		{"name-and-year", Policy{}, "Jennifer1990", RejectGuessable},
+		{"repeat-inside-passphrase-ok", Policy{}, "aaa bbb lantern orchard", ""},
+		{"random-eight-ok", Policy{}, "tqx7vmzk", ""},
+		{"raised-strength", Policy{MinStrength: 4}, "tqx7vmzk", RejectGuessable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

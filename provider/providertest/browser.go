@@ -23,6 +23,9 @@ type Browser struct {
 	Jar    *cookiejar.Jar
 	// UserAgent and Header are sent with every request (e.g. X-Forwarded-For).
 	Header http.Header
+	// Stop, when set, ends a navigation before a redirect to a URL of the
+	// provider it returns true for (Result.Redirect holds that URL).
+	Stop func(*url.URL) bool
 }
 
 // Page is a fetched HTML page.
@@ -89,12 +92,12 @@ func (b *Browser) Navigate(method, rawURL string, form url.Values) *Result {
 		res := b.Do(method, rawURL, form)
 		r.Statuses = append(r.Statuses, res.StatusCode)
 		if res.StatusCode >= 300 && res.StatusCode < 400 {
-			res.Body.Close()
+			_ = res.Body.Close()
 			loc, err := res.Request.URL.Parse(res.Header.Get("Location"))
 			if err != nil {
 				b.t.Fatalf("browser: bad Location %q", res.Header.Get("Location"))
 			}
-			if !b.srv.Owns(loc) {
+			if !b.srv.Owns(loc) || (b.Stop != nil && b.Stop(loc)) {
 				r.Redirect = loc
 				return r
 			}

@@ -34,19 +34,19 @@ const (
 
 	// WebClient is a confidential first-party app (code + refresh).
 	WebClient     = "webapp"
-	WebSecret     = "webapp-secret-0123456789abcdefghijklmnop"
+	WebSecret     = "webapp-secret-0123456789abcdefghijklmnop" // #nosec G101 -- test fixture, registered only in test databases
 	WebRedirect   = "https://app.example/callback"
 	WebPostLogout = "https://app.example/signed-out"
 	// PublicClient is a SPA/native app without a secret (PKCE required).
 	PublicClient   = "spa"
-	PublicRedirect = "https://spa.example/callback"
+	PublicRedirect = "https://spa.example/callback" // #nosec G101 -- a redirect URI, not a credential
 	// ThirdPartyClient needs the user's consent.
 	ThirdPartyClient   = "partner"
 	ThirdPartySecret   = "partner-secret-0123456789abcdefghijklmn"
 	ThirdPartyRedirect = "https://partner.example/callback"
 	// ES256Client asks for ES256-signed ID tokens.
 	ES256Client   = "es-app"
-	ES256Secret   = "es-app-secret-0123456789abcdefghijklmnop"
+	ES256Secret   = "es-app-secret-0123456789abcdefghijklmnop" // #nosec G101 -- test fixture, registered only in test databases
 	ES256Redirect = "https://es.example/callback"
 	// ServiceClient uses client credentials only.
 	ServiceClient = "service"
@@ -97,6 +97,9 @@ type Config struct {
 	Insecure bool
 	// Lockout overrides the lockout policy (default threshold 10, 60s).
 	Lockout *user.Lockout
+	// Hasher overrides the fast test hasher (e.g. real Argon2id
+	// parameters for a memory measurement).
+	Hasher *password.Hasher
 	// Provider edits the provider options before New.
 	Provider func(*provider.Options)
 	// Mount runs after the provider is mounted (e.g. to mount the plugin).
@@ -136,6 +139,9 @@ func Start(t testing.TB, dbURL string, cfg Config) *Server {
 	}
 	s.Keyring = kr
 	hasher := password.NewHasher(password.Params{Memory: 1024, Time: 1, Threads: 1}) // fast for tests
+	if cfg.Hasher != nil {
+		hasher = cfg.Hasher
+	}
 	uopts := []user.Option{user.WithClock(s.Clock.Now), user.WithKeyring(kr)}
 	if cfg.Lockout != nil {
 		uopts = append(uopts, user.WithLockout(*cfg.Lockout))

@@ -11,6 +11,8 @@ func Set() db.Set {
 			audit0002(),
 			oidc0003(),
 			sessions0004(),
+			bindingHold0005(),
+			loginLockouts0006(),
 		},
 	}
 }

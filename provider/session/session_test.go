@@ -159,7 +159,10 @@ func TestRevokeUserRollsBackWithTheTransaction(t *testing.T) {
 	})
 }
 
-func TestBindingFirstBrowserWins(t *testing.T) {
+// TestBindingBelongsToTheCreatingBrowser: a request is bound once, when it
+// is created; a second Bind cannot move it to another browser, and a
+// request without a binding row is bound to no browser (fail closed).
+func TestBindingBelongsToTheCreatingBrowser(t *testing.T) {
 	each(t, func(t *testing.T, g *gorm.DB) {
 		ctx := t.Context()
 		ck := newClock()
@@ -167,17 +170,17 @@ func TestBindingFirstBrowserWins(t *testing.T) {
 		if err := s.Bind(ctx, "req1", "browser-a", time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Bind(ctx, "req1", "browser-b", time.Hour); err != nil {
-			t.Fatal(err)
+		if err := s.Bind(ctx, "req1", "browser-b", time.Hour); err == nil {
+			t.Fatal("a second Bind of the same request succeeded")
 		}
 		tests := []struct {
 			name, req, browser string
 			want               bool
 		}{
-			{"first-browser", "req1", "browser-a", true},
+			{"creating-browser", "req1", "browser-a", true},
 			{"second-browser", "req1", "browser-b", false},
 			{"no-cookie", "req1", "", false},
-			{"other-request", "req2", "browser-a", false},
+			{"no-binding-row", "req2", "browser-a", false},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -187,6 +190,32 @@ func TestBindingFirstBrowserWins(t *testing.T) {
 				}
 			})
 		}
+		t.Run("hold-and-unbind", func(t *testing.T) {
+			if err := s.Bind(ctx, "req3", "browser-a", time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Hold(ctx, "req3", "sess1"); err != nil {
+				t.Fatal(err)
+			}
+			if b, err := s.Binding(ctx, "req3", "browser-a"); err != nil || b.HoldSession != "sess1" {
+				t.Fatalf("Binding = %+v, %v; want held for sess1", b, err)
+			}
+			if held, err := s.SessionHeld(ctx, "sess1"); err != nil || !held {
+				t.Fatalf("SessionHeld = %v, %v; want true", held, err)
+			}
+			if err := s.Release(ctx, "sess1"); err != nil {
+				t.Fatal(err)
+			}
+			if held, err := s.SessionHeld(ctx, "sess1"); err != nil || held {
+				t.Fatalf("SessionHeld after Release = %v, %v; want false", held, err)
+			}
+			if err := s.Unbind(ctx, "req3"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Binding(ctx, "req3", "browser-a"); !errors.Is(err, session.ErrNotBound) {
+				t.Fatalf("after Unbind: %v, want ErrNotBound", err)
+			}
+		})
 		ck.add(time.Hour + time.Second)
 		if ok, _ := s.Bound(ctx, "req1", "browser-a"); ok {
 			t.Fatal("expired binding still counts")

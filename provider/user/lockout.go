@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -82,42 +81,83 @@ func (s *Store) mark(userID, pw string) string {
 
 // Authenticate checks a password sign-in by username or email.
 //
-//   - Unknown login: a fake Argon2id verify of the same cost, then
-//     ErrBadCredentials, so timing does not tell whether the account exists.
-//   - Locked account: *LockedError at once, without checking the password.
-//     Checking it would turn the lockout into an oracle (a guesser would
-//     still learn when a guess is right) and would let an attack keep
-//     burning Argon2id CPU on a locked account.
-//   - Wrong password: ErrBadCredentials, counted (unless it repeats one of
-//     the last three wrong ones); reaching the threshold locks the account
-//     and returns *LockedError.
-//   - Right password on a disabled account: ErrDisabled. A wrong one gets
-//     ErrBadCredentials as usual, so a guesser cannot tell disabled accounts.
+// Every attempt first reserves one counted failure on the login's lockout
+// row with a single conditional UPDATE (an upsert for unknown names), and
+// only then spends a hash: concurrent attempts, on any number of
+// instances, can never evaluate more passwords than the threshold allows
+// (check-then-act would let a burst of N parallel guesses all be checked
+// while the count still read zero).
+//
+//   - Unknown login: its own lockout row (login_lockouts, keyed by the
+//     normalised name), the same statements and a fake Argon2id verify of
+//     the same cost, then ErrBadCredentials; after the same count it is
+//     locked exactly like a real account, so neither the page nor the
+//     timing tells whether the account exists.
+//   - Locked (or every remaining attempt reserved by requests in flight):
+//     *LockedError at once, without checking the password. Checking it
+//     would turn the lockout into an oracle and let an attack keep burning
+//     Argon2id CPU on a locked account.
+//   - Wrong password: ErrBadCredentials, counted (a repeat of one of the
+//     last three wrong ones gives its reservation back); the failure that
+//     reaches the threshold locks the account and returns *LockedError.
+//   - Right password on a disabled account: ErrDisabled (not counted). A
+//     wrong one gets ErrBadCredentials as usual.
 //   - Success: counters reset; a bcrypt or outdated Argon2id hash is
 //     replaced by a current one.
 //
-// Other errors are infrastructure failures.
+// Other errors are infrastructure failures (password.ErrBusy among them:
+// the reservation is then given back, nothing was evaluated).
 func (s *Store) Authenticate(ctx context.Context, login, pw string) (*User, error) {
-	u, err := s.byLogin(ctx, login)
-	if errors.Is(err, ErrNotFound) {
-		s.hasher.Fake(ctx, pw)
-		return nil, ErrBadCredentials
+	return s.authenticate(ctx, login, pw, "")
+}
+
+// AuthenticateAs is Authenticate for a sign-in that may only end as the
+// user with ID want (the application named that user with id_token_hint).
+// A login that names anyone else is refused with ErrOtherUser before any
+// reservation or hash, so the page cannot be used to test another
+// account's password, and that account's counters are not touched. A
+// login naming want is checked, counted and locked exactly as by
+// Authenticate.
+func (s *Store) AuthenticateAs(ctx context.Context, login, pw, want string) (*User, error) {
+	if want == "" {
+		return s.Authenticate(ctx, login, pw)
 	}
-	if err != nil {
+	return s.authenticate(ctx, login, pw, want)
+}
+
+func (s *Store) authenticate(ctx context.Context, login, pw, want string) (*User, error) {
+	u, err := s.byLogin(ctx, login)
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, wrap("authenticate", err)
 	}
+	if want != "" && (u == nil || u.ID != want) {
+		return nil, ErrOtherUser
+	}
+	t := s.nameTarget(login)
+	if u != nil {
+		t = userTarget(u.ID)
+	}
 	now := s.now()
-	if u.Locked(now) {
-		return nil, &LockedError{Until: u.LockedUntil.UTC()}
+	st, err := s.reserve(ctx, t, now)
+	if err != nil {
+		return nil, err
 	}
 	ok, rehash, err := s.verify(ctx, u, pw)
 	if err != nil {
+		s.refund(ctx, t)
 		return nil, wrap("authenticate", err)
 	}
+	if !ok && s.isRepeat(t, st, pw) {
+		// A repeat of a recent wrong password (a retyped typo, a phone
+		// retrying in the background) is answered but not counted.
+		s.refund(ctx, t)
+		return nil, ErrBadCredentials
+	}
 	if !ok {
-		return nil, s.failed(ctx, u, pw, now)
+		return nil, s.failed(ctx, t, st, pw, now)
 	}
 	if u.Disabled {
+		s.refund(ctx, t)
 		return nil, ErrDisabled
 	}
 	if err := s.succeeded(ctx, u); err != nil {
@@ -129,55 +169,51 @@ func (s *Store) Authenticate(ctx context.Context, login, pw string) (*User, erro
 	return s.withGroups(ctx, u)
 }
 
-// verify compares pw with the stored hash. An account without a usable
-// hash costs a fake verify and never matches; an unreadable stored hash is
-// logged for the operator, not reported to the user.
+// verify compares pw with the stored hash of u. No user (an unknown
+// name) or no usable hash costs a fake verify and never matches; an
+// unreadable stored hash is logged for the operator, not reported to the
+// user. Exactly one hash is evaluated either way.
 func (s *Store) verify(ctx context.Context, u *User, pw string) (ok, rehash bool, err error) {
-	if u.PasswordHash == "" {
-		s.hasher.Fake(ctx, pw)
-		return false, false, nil
+	if u == nil || u.PasswordHash == "" {
+		return false, false, s.hasher.Fake(ctx, pw)
 	}
 	ok, rehash, err = s.hasher.Verify(ctx, u.PasswordHash, pw)
 	if errors.Is(err, password.ErrUnknownHash) {
 		slog.WarnContext(ctx, "user: stored password hash unreadable", "user_id", u.ID)
-		s.hasher.Fake(ctx, pw)
-		return false, false, nil
+		return false, false, s.hasher.Fake(ctx, pw)
 	}
 	return ok, rehash, err
 }
 
-// failed counts a wrong password and locks the account at the threshold.
-// The count is a single atomic UPDATE ... SET failed_logins =
-// failed_logins + 1, so concurrent wrong passwords are all counted; the
-// lock is a conditional UPDATE that only one of them wins.
-func (s *Store) failed(ctx context.Context, u *User, pw string, now time.Time) error {
-	marks := strings.Fields(u.BadPasswordMarks)
-	m := s.mark(u.ID, pw)
-	if m != "" && slices.Contains(marks, m) {
-		return ErrBadCredentials
-	}
-	cols := map[string]any{"failed_logins": gorm.Expr("failed_logins + 1"), "updated_at": now}
-	if m != "" {
+// failed confirms a reserved failure: it remembers the wrong password's
+// mark and locks the account when the reservation reached the threshold.
+// The lock is a conditional UPDATE that only one request wins.
+func (s *Store) failed(ctx context.Context, t lockTarget, st lockState, pw string, now time.Time) error {
+	db := s.db(ctx)
+	if m := s.markFor(t, pw); m != "" {
 		// Read-modify-write of the marks: two concurrent wrong passwords may
 		// keep only one mark. That only ever makes a later repeat count
 		// again, never lets anything go uncounted.
-		marks = append(marks, m)
-		cols["bad_password_marks"] = strings.Join(marks[max(0, len(marks)-rememberedBad):], " ")
+		marks := append(strings.Fields(st.BadPasswordMarks), m)
+		if err := t.q(db).Updates(map[string]any{
+			"bad_password_marks": strings.Join(marks[max(0, len(marks)-rememberedBad):], " "), "updated_at": now,
+		}).Error; err != nil {
+			return wrap("count failure", err)
+		}
 	}
-	db := s.db(ctx)
-	if err := db.Model(&User{}).Where("id = ?", u.ID).Updates(cols).Error; err != nil {
-		return wrap("count failure", err)
-	}
-	var cur User
-	if err := db.Select("failed_logins", "lockouts", "locked_until").Where("id = ?", u.ID).Take(&cur).Error; err != nil {
-		return wrap("count failure", notFound(err))
-	}
-	if cur.FailedLogins < s.lockout.Threshold {
+	if st.FailedLogins < s.lockout.Threshold {
 		return ErrBadCredentials
 	}
-	until := now.Add(s.lockout.duration(cur.Lockouts))
-	res := db.Model(&User{}).
-		Where("id = ? AND failed_logins >= ? AND lockouts = ?", u.ID, s.lockout.Threshold, cur.Lockouts).
+	return s.lock(ctx, t, st, now, ErrBadCredentials)
+}
+
+// lock locks t for the next lockout duration if no other request did since
+// st was read. Without a winner it returns the lock another request set,
+// or otherwise (the lock was already lifted again) fallback.
+func (s *Store) lock(ctx context.Context, t lockTarget, st lockState, now time.Time, fallback error) error {
+	db := s.db(ctx)
+	until := now.Add(s.lockout.duration(st.Lockouts))
+	res := t.q(db).Where("failed_logins >= ? AND lockouts = ?", s.lockout.Threshold, st.Lockouts).
 		Updates(map[string]any{
 			"failed_logins": 0,
 			"lockouts":      gorm.Expr("lockouts + 1"),
@@ -190,21 +226,19 @@ func (s *Store) failed(ctx context.Context, u *User, pw string, now time.Time) e
 	if res.RowsAffected == 1 {
 		return &LockedError{Until: until, Triggered: true}
 	}
-	// Another request locked it first.
-	if err := db.Select("locked_until").Where("id = ?", u.ID).Take(&cur).Error; err != nil {
-		return wrap("lock", notFound(err))
+	cur, err := s.state(ctx, t)
+	if err != nil {
+		return wrap("lock", err)
 	}
-	if cur.Locked(now) {
+	if cur.locked(now) {
 		return &LockedError{Until: cur.LockedUntil.UTC()}
 	}
-	return ErrBadCredentials
+	return fallback
 }
 
-// succeeded resets the lockout state after a correct password.
+// succeeded resets the lockout state after a correct password (always a
+// write: the attempt's own reservation is on the row).
 func (s *Store) succeeded(ctx context.Context, u *User) error {
-	if u.FailedLogins == 0 && u.Lockouts == 0 && u.LockedUntil == nil && u.BadPasswordMarks == "" {
-		return nil // the common case costs no write
-	}
 	if err := s.clearLockout(ctx, "reset failures", u.ID); err != nil {
 		return err
 	}

@@ -13,7 +13,10 @@ var (
 	ErrExists         = errors.New("user: username or email already registered")
 	ErrBadCredentials = errors.New("user: wrong username or password")
 	ErrDisabled       = errors.New("user: account disabled")
-	ErrInvalid        = errors.New("user: invalid input")
+	// ErrOtherUser: AuthenticateAs was given a login that does not name
+	// the expected user; no password was checked.
+	ErrOtherUser = errors.New("user: login names another user")
+	ErrInvalid   = errors.New("user: invalid input")
 )
 
 // LockedError is returned by Authenticate while an account is locked out.

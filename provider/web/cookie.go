@@ -22,7 +22,7 @@ func CookieName(base string, secure bool) string {
 // under https. maxAge 0 makes a browser-session cookie; a negative maxAge
 // deletes the cookie.
 func Cookie(base, value string, maxAge time.Duration, secure bool) *http.Cookie {
-	c := &http.Cookie{
+	c := &http.Cookie{ // #nosec G124 -- HttpOnly and SameSite always; Secure whenever the issuer is https (plain http only in dev mode or on loopback)
 		Name:     CookieName(base, secure),
 		Value:    value,
 		Path:     "/",

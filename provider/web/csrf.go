@@ -1,7 +1,12 @@
 package web
 
 import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -12,6 +17,8 @@ const CSRFField = "csrf"
 
 // csrfKey is where the token sits in the echo.Context.
 const csrfKey = "csrf"
+
+const csrfMaxAge = 12 * time.Hour
 
 // CSRF protects every unsafe request with a double-submit token: a random
 // value in an HttpOnly, SameSite=Lax cookie (__Host-csrf under https) that
@@ -27,7 +34,7 @@ func CSRF(secure bool) echo.MiddlewareFunc {
 		ContextKey:     csrfKey,
 		CookieName:     CookieName("csrf", secure),
 		CookiePath:     "/",
-		CookieMaxAge:   12 * 3600,
+		CookieMaxAge:   int(csrfMaxAge / time.Second),
 		CookieSecure:   secure,
 		CookieHTTPOnly: true,
 		CookieSameSite: http.SameSiteLaxMode,
@@ -66,4 +73,33 @@ func safeMethod(m string) bool {
 		return true
 	}
 	return false
+}
+
+// RotateCSRF replaces the browser's CSRF token (call it when the browser
+// signs in): a token read or planted before the sign-in, by whoever saw
+// the signed-out page, is worth nothing afterwards. The cookie the
+// middleware already set on this response is dropped, so the browser gets
+// only the new one.
+func RotateCSRF(c echo.Context, secure bool) error {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fmt.Errorf("web: csrf: %w", err)
+	}
+	token := base64.RawURLEncoding.EncodeToString(b[:]) // 43 characters, like the middleware's
+	name := CookieName("csrf", secure)
+	h := c.Response().Header()
+	kept := h.Values("Set-Cookie")[:0:0]
+	for _, v := range h.Values("Set-Cookie") {
+		if !strings.HasPrefix(v, name+"=") {
+			kept = append(kept, v)
+		}
+	}
+	h.Del("Set-Cookie")
+	for _, v := range kept {
+		h.Add("Set-Cookie", v)
+	}
+	c.SetCookie(&http.Cookie{Name: name, Value: token, Path: "/", MaxAge: int(csrfMaxAge / time.Second),
+		Expires: time.Now().Add(csrfMaxAge).UTC(), Secure: secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	c.Set(csrfKey, token)
+	return nil
 }

@@ -12,7 +12,7 @@ import (
 // link Latchkey builds comes from the configured issuer, never from Host,
 // but refusing foreign Hosts also stops cache poisoning and phishing via a
 // misrouted virtual host. /healthz and /readyz stay open for probes that
-// dial the pod address, and /metrics for scrapers that do the same.
+// dial the pod address.
 func AllowHosts(hosts ...string) echo.MiddlewareFunc {
 	allowed := map[string]bool{}
 	for _, h := range hosts {
@@ -30,4 +30,4 @@ func AllowHosts(hosts ...string) echo.MiddlewareFunc {
 	}
 }
 
-func probePath(p string) bool { return p == "/healthz" || p == "/readyz" || p == "/metrics" }
+func probePath(p string) bool { return p == "/healthz" || p == "/readyz" }

@@ -93,6 +93,13 @@ func (m *Method) Available() bool { return m.queue.Available(sender.Email) }
 // Name implements method.Method.
 func (m *Method) Name() method.Name { return method.Email }
 
+// Describe says how email shows on the pages. RFC 8176 has no value
+// for email: a code sent there is a one-time password ("otp").
+func (m *Method) Describe() method.Info {
+	return method.Info{Rank: 50, AddTitle: "Email", Titles: map[string]string{"": "Email a code to"},
+		AMR: "otp", Masked: true, Decoy: true}
+}
+
 // Channel implements method.Method: every email address is one channel.
 func (m *Method) Channel(method.Enrollment) method.Channel { return method.ChannelEmail }
 

@@ -112,6 +112,22 @@ func New(name method.Name, d Deps) (*Method, error) {
 // Name implements method.Method.
 func (m *Method) Name() method.Name { return m.name }
 
+// Describe says how this phone shows on the pages. A mobile phone takes
+// texts and calls ("sms" in amr); the others are called ("tel").
+func (m *Method) Describe() method.Info {
+	switch m.name {
+	case method.Mobile:
+		return method.Info{Rank: 20, AddTitle: "Phone", AMR: "sms", Masked: true, Decoy: true,
+			Titles: map[string]string{"": "Text or call my mobile phone", "sms": "Text my mobile phone", "voice": "Call my mobile phone"}}
+	case method.AlternatePhone:
+		return method.Info{Rank: 30, AddTitle: "Alternate phone", AMR: "tel", Masked: true, Decoy: true,
+			Titles: map[string]string{"": "Call my alternate phone"}}
+	default:
+		return method.Info{Rank: 40, AddTitle: "Office phone", AMR: "tel", Masked: true, Decoy: true,
+			Titles: map[string]string{"": "Call my office phone"}}
+	}
+}
+
 // Channel implements method.Method: texts and calls travel over one phone
 // network, so two phone proofs count once.
 func (m *Method) Channel(method.Enrollment) method.Channel { return method.ChannelPhone }

@@ -165,6 +165,13 @@ func (m *Method) url(path string) string { return m.base.String() + path }
 // Name implements method.Method.
 func (m *Method) Name() method.Name { return method.Push }
 
+// Describe says how the Latchkey Authenticator shows on the pages.
+func (m *Method) Describe() method.Info {
+	return method.Info{Rank: 0, AddTitle: "Latchkey Authenticator",
+		Titles: map[string]string{"": "Approve a notification on my authenticator app"}, App: true, AMR: "swk", Decoy: true,
+		LapsedMessage: "That request was denied, answered with another number, or expired. Choose a method to try again."}
+}
+
 // Channel implements method.Method: the push shares the app channel with
 // TOTP (a code and a push from one phone count once).
 func (m *Method) Channel(method.Enrollment) method.Channel { return method.ChannelApp }

@@ -187,7 +187,7 @@ func (m *Method) sendWebPush(ctx context.Context, r challengeRow) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("push: web push: %w", err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
 		// The browser dropped the subscription: forget it.

@@ -73,6 +73,13 @@ func New(g *gorm.DB, hasher *password.Hasher, keys *secret.Keyring, counts Count
 // Name implements method.Method.
 func (m *Method) Name() method.Name { return method.Questions }
 
+// Describe says how security questions show on the pages. RFC 8176 has
+// "kba" for knowledge-based authentication.
+func (m *Method) Describe() method.Info {
+	return method.Info{Rank: 60, AddTitle: "Security questions",
+		Titles: map[string]string{"": "Answer your security questions"}, AMR: "kba"}
+}
+
 // Channel implements method.Method.
 func (m *Method) Channel(method.Enrollment) method.Channel { return method.ChannelKnowledge }
 

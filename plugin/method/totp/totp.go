@@ -58,6 +58,12 @@ func New(store *method.Store, keys *secret.Keyring, issuer string, opts ...Optio
 // Name implements method.Method.
 func (m *Method) Name() method.Name { return method.TOTP }
 
+// Describe says how an authenticator app's codes show on the pages.
+func (m *Method) Describe() method.Info {
+	return method.Info{Rank: 10, AddTitle: "Authenticator app",
+		Titles: map[string]string{"": "Enter a code from your authenticator app"}, App: true, AMR: "otp", Decoy: true}
+}
+
 // Channel implements method.Method.
 func (m *Method) Channel(method.Enrollment) method.Channel { return method.ChannelApp }
 
@@ -84,7 +90,7 @@ func (m *Method) Begin(ctx context.Context, flowID string, u method.Ref, _ metho
 		return method.Pending{}, fmt.Errorf("totp: qr code: %w", err)
 	}
 	st := stored{ID: rand.Text(), Secret: key.Secret()}
-	plain, _ := json.Marshal(st)
+	plain, _ := json.Marshal(st) // #nosec G117 -- the JSON is sealed (encrypted) before it leaves this function
 	return method.Pending{
 		Method: method.TOTP, Label: "Authenticator app",
 		Prompt: method.Prompt{Kind: "totp", Digits: Digits, Secret: key.Secret(), OTPAuthURI: key.URL(),
@@ -110,7 +116,7 @@ func (m *Method) Finish(ctx context.Context, flowID string, u method.Ref, p meth
 	if !ok {
 		return method.Enrollment{}, method.Result{}, nil
 	}
-	data, _ := json.Marshal(stored{Secret: st.Secret})
+	data, _ := json.Marshal(stored{Secret: st.Secret}) // #nosec G117 -- the JSON is sealed (encrypted) before it is stored
 	// Counter starts at the step just used, so that code cannot be used
 	// again for a recovery.
 	return method.Enrollment{ID: st.ID, UserID: u.ID, Method: method.TOTP, Label: "Authenticator app",
@@ -170,7 +176,7 @@ func (m *Method) seed(e method.Enrollment) (string, error) {
 }
 
 // decoySecret keeps the decoy path's work equal to a real check.
-const decoySecret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+const decoySecret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP" // #nosec G101 -- a public decoy that never unlocks anything; only its cost matters
 
 // match returns the step (Unix time / Period) whose code equals code,
 // trying now-Skew..now+Skew; every step is computed so timing does not

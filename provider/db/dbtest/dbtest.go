@@ -109,7 +109,7 @@ func mysqlURL(t testing.TB) string {
 	}
 	if err != nil {
 		if admin != nil {
-			admin.Close()
+			_ = admin.Close()
 		}
 		if MySQLRequired() {
 			t.Fatalf("dbtest: MySQL is required (LATCHKEY_TEST_MYSQL=required) but unreachable at %s: %v", cfg.Addr, err)
@@ -118,14 +118,14 @@ func mysqlURL(t testing.TB) string {
 	}
 	name := "latchkey_test_" + strings.ToLower(rand.Text()[:12])
 	if _, err := admin.Exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4"); err != nil {
-		admin.Close()
+		_ = admin.Close()
 		t.Fatalf("dbtest: create database: %v", err)
 	}
 	t.Cleanup(func() {
 		if _, err := admin.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
 			t.Logf("dbtest: drop %s: %v", name, err)
 		}
-		admin.Close()
+		_ = admin.Close()
 	})
 	cfg.DBName = name
 	return fmt.Sprintf("mysql://%s", cfg.FormatDSN())

@@ -3,7 +3,6 @@ package plugintest
 import (
 	"context"
 	"log/slog"
-	"net/url"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin"
 	"github.com/latchkeyid/latchkey/plugin/authenticator"
 	"github.com/latchkeyid/latchkey/plugin/captcha"
+	"github.com/latchkeyid/latchkey/plugin/compose"
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/method/email"
 	"github.com/latchkeyid/latchkey/plugin/method/phone"
@@ -19,7 +19,6 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/method/questions"
 	"github.com/latchkeyid/latchkey/plugin/method/totp"
 	"github.com/latchkeyid/latchkey/plugin/policy"
-	"github.com/latchkeyid/latchkey/plugin/ratelimit"
 	"github.com/latchkeyid/latchkey/plugin/schema"
 	"github.com/latchkeyid/latchkey/plugin/sender"
 	"github.com/latchkeyid/latchkey/plugin/sender/outbox"
@@ -32,8 +31,6 @@ import (
 	"github.com/latchkeyid/latchkey/provider/password"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 	"github.com/latchkeyid/latchkey/provider/user"
-	"github.com/latchkeyid/latchkey/ui"
-	lkmail "github.com/latchkeyid/latchkey/ui/mail"
 )
 
 // AllMethods names every method kind the plugin has.
@@ -77,6 +74,8 @@ type Env struct {
 	Policy  *policy.Store
 	Captcha *captcha.BuiltinVerifier
 	Plugin  *plugin.Plugin
+	// SSPR is the plugin as compose built it (as serve builds it).
+	SSPR *compose.SSPR
 
 	Email     *email.Method
 	TOTP      *totp.Method
@@ -142,27 +141,34 @@ func (x *Env) mount(t testing.TB, s *pt.Server, e *echo.Echo, o Options) (*plugi
 	if err := db.Migrate(ctx, s.DB, schema.Set()); err != nil {
 		return nil, err
 	}
-	var snd sender.Sender
+	c := compose.Config{DB: s.DB, Keys: s.Keyring, Users: s.Users, Audit: s.Audit, SignIn: SignIn{s.Provider},
+		Accounts: s.Accounts,
+		Issuer:   s.URL, Region: o.Region, QuestionHasher: password.NewHasher(FastHash), Now: s.Clock.Now,
+		Log:          slog.New(slog.DiscardHandler),
+		QueueOptions: []sender.QueueOption{sender.WithPoll(20 * time.Millisecond), sender.WithQueueClock(s.Clock.Now)},
+		Captcha:      captcha.NewBuiltin(s.DB, captcha.WithClock(s.Clock.Now)),
+	}
 	if o.SMTP {
 		var err error
-		if snd, err = smtp.New(x.SMTP.URL("latchkey@example.com")); err != nil {
+		if c.Email, err = smtp.New(x.SMTP.URL("latchkey@example.com")); err != nil {
 			return nil, err
 		}
 	} else {
 		x.Outbox = outbox.New()
-		snd = x.Outbox
+		c.Email = x.Outbox
 	}
-	x.Queue = sender.NewQueue(s.DB, s.Keyring, []sender.Sender{snd}, sender.WithPoll(20*time.Millisecond), sender.WithQueueClock(s.Clock.Now))
-	if o.SMTP {
-		qctx, cancel := context.WithCancel(ctx)
-		t.Cleanup(cancel)
-		go x.Queue.Run(qctx)
-	}
-	x.Store = method.NewStore(s.DB, method.WithStoreClock(s.Clock.Now))
-	codes := method.NewCodes(s.DB, s.Keyring, method.WithCodeClock(s.Clock.Now))
-	tmpl, err := lkmail.New(s.URL)
+	cl, err := twilio.New(x.Gateway.Config())
 	if err != nil {
 		return nil, err
+	}
+	c.SMS, c.Voice = cl.SMS(), cl.Voice()
+	limits := phone.DefaultLimits
+	if o.PhoneLimits != nil {
+		o.PhoneLimits(&limits)
+	}
+	c.PhoneLimits = &limits
+	if o.Push != nil {
+		o.Push(&c.Push)
 	}
 
 	x.Policy = policy.NewStore(s.DB, policy.Default(o.Methods))
@@ -174,75 +180,20 @@ func (x *Env) mount(t testing.TB, s *pt.Server, e *echo.Echo, o Options) (*plugi
 	if err := x.Policy.Set(ctx, pol); err != nil {
 		return nil, err
 	}
+	c.Policy = x.Policy
 
-	pc := push.Config{Issuer: s.URL, Audit: s.Audit, Now: s.Clock.Now}
-	if o.Push != nil {
-		o.Push(&pc)
-	}
-	if x.Push, err = push.New(s.DB, x.Store, s.Keyring, pc); err != nil {
-		return nil, err
-	}
-	x.Push.Routes(e.Group(""))
-	x.TOTP = totp.New(x.Store, s.Keyring, s.URL, totp.WithClock(s.Clock.Now))
-	x.Email = email.New(codes, x.Queue, tmpl, s.Keyring)
-	x.Questions = questions.New(s.DB, password.NewHasher(FastHash), s.Keyring, func(ctx context.Context) (int, int, error) {
-		p, err := x.Policy.Get(ctx)
-		return p.QuestionsRegister, p.QuestionsAsk, err
-	})
-	phones, err := x.phones(s, codes, o)
+	sspr, err := compose.Build(c)
 	if err != nil {
 		return nil, err
 	}
-	// Registry order is not the page's order: the page sorts.
-	reg, err := method.NewRegistry(append([]method.Method{x.Email, x.Questions, x.TOTP}, append(phones, x.Push)...)...)
-	if err != nil {
-		return nil, err
+	sspr.Mount(e)
+	x.SSPR = sspr
+	x.Queue, x.Store, x.Captcha = sspr.Queue, sspr.Enrollments, c.Captcha.(*captcha.BuiltinVerifier)
+	x.Email, x.TOTP, x.Questions, x.Push, x.Phones = sspr.Email, sspr.TOTP, sspr.Questions, sspr.Push, sspr.Phones
+	if o.SMTP {
+		qctx, cancel := context.WithCancel(ctx)
+		t.Cleanup(cancel)
+		go x.Queue.Run(qctx)
 	}
-	x.Captcha = captcha.NewBuiltin(s.DB, captcha.WithClock(s.Clock.Now))
-	r, err := ui.New()
-	if err != nil {
-		return nil, err
-	}
-	pl, err := plugin.Mount(e.Group(""), plugin.Deps{
-		DB: s.DB, Users: s.Users, Audit: s.Audit, Keys: s.Keyring, Methods: reg, Enrollments: x.Store,
-		Codes: codes, Policy: x.Policy, Queue: x.Queue, Captcha: x.Captcha, SignIn: SignIn{s.Provider},
-		Accounts: s.Accounts, Renderer: r, Issuer: s.URL, Now: s.Clock.Now, Mail: tmpl,
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.Accounts.Register(pl.Revoker())
-	return pl, nil
-}
-
-// phones builds the three phone methods on the loopback gateway, wired
-// as cmd does (the policy's phone_countries, else the region).
-func (x *Env) phones(s *pt.Server, codes *method.Codes, o Options) ([]method.Method, error) {
-	cl, err := twilio.New(x.Gateway.Config())
-	if err != nil {
-		return nil, err
-	}
-	iss, err := url.Parse(s.URL)
-	if err != nil {
-		return nil, err
-	}
-	limits := phone.DefaultLimits
-	if o.PhoneLimits != nil {
-		o.PhoneLimits(&limits)
-	}
-	ms, _, err := phone.Methods(codes, s.Keyring, ratelimit.New(s.DB, ratelimit.WithClock(s.Clock.Now)), phone.Setup{
-		SMS: cl.SMS(), Voice: cl.Voice(), DefaultRegion: o.Region, Domain: iss.Hostname(), Audit: s.Audit,
-		Log: slog.New(slog.DiscardHandler), Limits: &limits,
-		Countries: func(ctx context.Context) ([]string, error) {
-			p, err := x.Policy.Get(ctx)
-			return p.PhoneAllowlist(o.Region), err
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range ms {
-		x.Phones[m.Name()] = m.(*phone.Method)
-	}
-	return ms, nil
+	return sspr.Plugin, nil
 }

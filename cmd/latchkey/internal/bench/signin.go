@@ -92,7 +92,7 @@ func (b *Browser) Token(ctx context.Context, ep Endpoints, c Client, username, p
 		resp, err = b.client.PostForm(target.String(), values)
 	}
 	if resp != nil {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 	}
 	q := b.final.Query()
 	if e := q.Get("error"); e != "" {

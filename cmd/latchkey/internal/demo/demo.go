@@ -324,7 +324,7 @@ func (d *Demo) gc() {
 }
 
 func (d *Demo) cookie(name, value string, ttl time.Duration) *http.Cookie {
-	c := &http.Cookie{Name: name, Value: value, Path: PathHome, HttpOnly: true, Secure: d.secure, SameSite: http.SameSiteLaxMode}
+	c := &http.Cookie{Name: name, Value: value, Path: PathHome, HttpOnly: true, Secure: d.secure, SameSite: http.SameSiteLaxMode} // #nosec G124 -- Secure follows the demo's issuer scheme: http only in dev mode
 	if ttl < 0 {
 		c.MaxAge = -1
 	} else {
