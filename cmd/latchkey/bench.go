@@ -114,7 +114,11 @@ func (c *benchCmd) Run(a *app) error {
 // benchUser creates the bench user, replacing one a crashed run left.
 func (a *app) benchUser(users *user.Store, pw string) (*user.User, error) {
 	if old, err := users.ByLogin(a.ctx, benchUsername); err == nil {
-		if err := users.Delete(a.ctx, old.ID); err != nil {
+		svc, _, err := a.accounts()
+		if err != nil {
+			return nil, err
+		}
+		if err := svc.Delete(a.ctx, old.ID, nil); err != nil {
 			return nil, err
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/method/push"
 	"github.com/latchkeyid/latchkey/plugin/ratelimit"
 	"github.com/latchkeyid/latchkey/provider"
+	"github.com/latchkeyid/latchkey/provider/account"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/config"
 	"github.com/latchkeyid/latchkey/provider/user"
@@ -271,11 +272,18 @@ func (a *app) devSetup(log *slog.Logger, users *user.Store) error {
 	case err != nil:
 		return err
 	default:
-		if err := users.SetPassword(a.ctx, u.ID, pw); err != nil {
+		// A new password at every start: like any reset, it ends what the
+		// old one signed in.
+		svc, _, err := a.accounts()
+		if err != nil {
+			return err
+		}
+		hash, err := users.Hasher().Hash(a.ctx, pw)
+		if err != nil {
 			return fmt.Errorf("dev: reset demo password: %w", err)
 		}
-		if err := users.Unlock(a.ctx, u.ID); err != nil {
-			return err
+		if err := svc.ResetPassword(a.ctx, u.ID, hash, account.Keep{}, nil); err != nil {
+			return fmt.Errorf("dev: reset demo password: %w", err)
 		}
 	}
 	if err := a.ensureDemoClient(); err != nil {
