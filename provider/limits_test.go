@@ -97,12 +97,23 @@ func burst(t *testing.T, s *pt.Server, b *pt.Browser, p *pt.Page, n int, attempt
 }
 
 // TestParallelWrongPasswordsMeetTheIPLimit: N wrong passwords at once
-// from one address, sprayed over many names. The attempt is reserved
-// before its password is hashed, so at most the limit are evaluated and
-// the rest are refused with 429 and no hash at all.
+// from one address, sprayed over many names, on one instance and on three
+// behind one issuer. The attempt is reserved in the database before its
+// password is hashed, so at most the limit are evaluated across every
+// instance and the rest are refused with 429 and no hash at all.
 func TestParallelWrongPasswordsMeetTheIPLimit(t *testing.T) {
 	const n, limit = 300, 30
-	pt.Each(t, ipLimited(limit), func(t *testing.T, s *pt.Server) {
+	for _, instances := range []int{1, 3} {
+		t.Run(fmt.Sprintf("instances-%d", instances), func(t *testing.T) {
+			cfg := ipLimited(limit)
+			cfg.Instances = instances
+			ipLimitBurst(t, cfg, n, limit)
+		})
+	}
+}
+
+func ipLimitBurst(t *testing.T, cfg pt.Config, n, limit int) {
+	pt.Each(t, cfg, func(t *testing.T, s *pt.Server) {
 		rp := s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
 		b := s.NewBrowser(t)
 		page := b.Get(rp.Start().URL).Page
@@ -115,8 +126,8 @@ func TestParallelWrongPasswordsMeetTheIPLimit(t *testing.T) {
 			return fmt.Sprintf("spray-%d", i), "Summer2026!"
 		})
 		evaluated := h.Evaluations() - before
-		t.Logf("%d parallel wrong passwords from one IP (limit %d): %d hash-evaluated, answers %v", n, limit, evaluated, counts)
-		if evaluated > limit {
+		t.Logf("%d parallel wrong passwords from one IP (limit %d, %d instance(s)): %d hash-evaluated, answers %v", n, limit, max(cfg.Instances, 1), evaluated, counts)
+		if evaluated > uint64(limit) {
 			t.Errorf("%d passwords were hashed, want at most the limit %d", evaluated, limit)
 		}
 		if counts[http.StatusUnauthorized] > limit {
