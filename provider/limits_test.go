@@ -79,8 +79,8 @@ func burst(t *testing.T, s *pt.Server, b *pt.Browser, p *pt.Page, n int, attempt
 				return
 			}
 			res.Body.Close()
-			if res.StatusCode == http.StatusTooManyRequests && res.Header.Get("Retry-After") == "" {
-				errs <- fmt.Errorf("429 without Retry-After")
+			if (res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusServiceUnavailable) && res.Header.Get("Retry-After") == "" {
+				errs <- fmt.Errorf("%d without Retry-After", res.StatusCode)
 			}
 			mu.Lock()
 			counts[res.StatusCode]++
@@ -97,12 +97,23 @@ func burst(t *testing.T, s *pt.Server, b *pt.Browser, p *pt.Page, n int, attempt
 }
 
 // TestParallelWrongPasswordsMeetTheIPLimit: N wrong passwords at once
-// from one address, sprayed over many names. The attempt is reserved
-// before its password is hashed, so at most the limit are evaluated and
-// the rest are refused with 429 and no hash at all.
+// from one address, sprayed over many names, on one instance and on three
+// behind one issuer. The attempt is reserved in the database before its
+// password is hashed, so at most the limit are evaluated across every
+// instance and the rest are refused with 429 and no hash at all.
 func TestParallelWrongPasswordsMeetTheIPLimit(t *testing.T) {
 	const n, limit = 300, 30
-	pt.Each(t, ipLimited(limit), func(t *testing.T, s *pt.Server) {
+	for _, instances := range []int{1, 3} {
+		t.Run(fmt.Sprintf("instances-%d", instances), func(t *testing.T) {
+			cfg := ipLimited(limit)
+			cfg.Instances = instances
+			ipLimitBurst(t, cfg, n, limit)
+		})
+	}
+}
+
+func ipLimitBurst(t *testing.T, cfg pt.Config, n, limit int) {
+	pt.Each(t, cfg, func(t *testing.T, s *pt.Server) {
 		rp := s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
 		b := s.NewBrowser(t)
 		page := b.Get(rp.Start().URL).Page
@@ -115,8 +126,8 @@ func TestParallelWrongPasswordsMeetTheIPLimit(t *testing.T) {
 			return fmt.Sprintf("spray-%d", i), "Summer2026!"
 		})
 		evaluated := h.Evaluations() - before
-		t.Logf("%d parallel wrong passwords from one IP (limit %d): %d hash-evaluated, answers %v", n, limit, evaluated, counts)
-		if evaluated > limit {
+		t.Logf("%d parallel wrong passwords from one IP (limit %d, %d instance(s)): %d hash-evaluated, answers %v", n, limit, max(cfg.Instances, 1), evaluated, counts)
+		if evaluated > uint64(limit) {
 			t.Errorf("%d passwords were hashed, want at most the limit %d", evaluated, limit)
 		}
 		if counts[http.StatusUnauthorized] > limit {
@@ -364,4 +375,67 @@ func countEvents(t *testing.T, s *pt.Server, userID, typ, reason string) int {
 		}
 	}
 	return n
+}
+
+// TestSuccessfulSignInsDoNotCountAgainstTheIPLimit: a sign-in reserves its
+// attempt like any other, and one that succeeds gives it back, so an
+// office behind one address is not locked out by its own users.
+func TestSuccessfulSignInsDoNotCountAgainstTheIPLimit(t *testing.T) {
+	pt.Each(t, ipLimited(3), func(t *testing.T, s *pt.Server) {
+		rp := s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
+		for i := range 5 {
+			b := s.NewBrowser(t)
+			a := rp.Start()
+			if q := rp.Callback(a, b.SignIn(b.Get(a.URL).Page, pt.Username, pt.Password)); q.Get("code") == "" {
+				t.Fatalf("sign-in %d refused", i+1)
+			}
+		}
+		b := s.NewBrowser(t)
+		page := b.Get(rp.Start().URL).Page
+		for i := range 3 {
+			if res := b.SignIn(page, fmt.Sprintf("someone-%d", i), "wrong password"); res.Page == nil || res.Page.Status != http.StatusUnauthorized {
+				t.Fatalf("failure %d: %s", i+1, res)
+			}
+		}
+		res := b.SignIn(page, pt.Username, pt.Password)
+		if res.Page == nil || res.Page.Status != http.StatusTooManyRequests || res.Page.Header.Get("Retry-After") == "" {
+			t.Fatalf("4th attempt after 3 failures: %s", res)
+		}
+	})
+}
+
+// TestBusyHasherAnswers503: while every hashing slot is taken and the
+// wait queue is full, a sign-in is answered 503 with Retry-After at once,
+// with no hash and no 500; those that were evaluated say "wrong".
+func TestBusyHasherAnswers503(t *testing.T) {
+	cfg := pt.Config{Hasher: password.NewHasher(password.Params{Memory: 1024, Time: 1, Threads: 1}, password.WithSlots(1), password.WithQueue(0))}
+	pt.Each(t, cfg, func(t *testing.T, s *pt.Server) {
+		rp := s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
+		b := s.NewBrowser(t)
+		page := b.Get(rp.Start().URL).Page
+		h := s.Users.Hasher()
+		// A stored hash with heavy parameters holds the one slot for a
+		// while (Verify uses the parameters of the hash it checks).
+		zeros := func(n int) string { return strings.Repeat("A", n) }
+		heavy := "$argon2id$v=19$m=32768,t=16,p=1$" + zeros(22) + "$" + zeros(43)
+		before := h.Evaluations()
+		blocked := make(chan struct{})
+		go func() {
+			defer close(blocked)
+			_, _, _ = h.Verify(context.Background(), heavy, "x")
+		}()
+		for h.Evaluations() == before {
+			runtime.Gosched()
+		}
+		counts := burst(t, s, b, page, 20, func(i int) (string, string) { return fmt.Sprintf("name-%d", i), "wrong password" })
+		evaluated := h.Evaluations() - before - 1
+		<-blocked
+		t.Logf("20 parallel sign-ins with the one slot busy and no queue: answers %v, %d evaluated", counts, evaluated)
+		if counts[http.StatusServiceUnavailable] == 0 {
+			t.Fatalf("no 503 while the hasher was busy: %v", counts)
+		}
+		if counts[http.StatusUnauthorized]+counts[http.StatusServiceUnavailable] != 20 || uint64(counts[http.StatusUnauthorized]) != evaluated {
+			t.Fatalf("answers %v with %d evaluated", counts, evaluated)
+		}
+	})
 }

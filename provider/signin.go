@@ -375,6 +375,8 @@ func (p *Provider) postLogin(c echo.Context) error {
 	var locked *user.LockedError
 	switch {
 	case errors.Is(err, user.ErrOtherUser):
+		// Counted against the address like a failure (no refund): the page
+		// must not become a free way to probe logins.
 		p.metrics.signin("pwd", "wrong_account")
 		p.record(c, audit.SignInFailed, auditID, audit.Fail, map[string]any{"reason": "wrong_account"})
 		return p.renderLogin(c, http.StatusForbidden, req, loginPage{Username: username, Error: wrongAccount})
