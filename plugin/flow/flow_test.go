@@ -208,3 +208,32 @@ func TestDropped(t *testing.T) {
 		t.Fatalf("choosing again after drop: %v", err)
 	}
 }
+
+// TestConcluded: only a registration flow at sign-in, still identified,
+// ends without a proof.
+func TestConcluded(t *testing.T) {
+	tests := []struct {
+		name    string
+		purpose flow.Purpose
+		state   flow.State
+		ok      bool
+	}{
+		{"register-identified", flow.Register, flow.Identified, true},
+		{"register-code-sent", flow.Register, flow.CodeSent, false},
+		{"register-done", flow.Register, flow.Done, false},
+		{"recover-identified", flow.Recover, flow.Identified, false},
+		{"stepup-identified", flow.StepUp, flow.Identified, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &flow.Flow{Purpose: tc.purpose, State: tc.state, ExpiresAt: t0.Add(flow.TTL)}
+			err := f.Concluded(t0)
+			if tc.ok && (err != nil || f.State != flow.Done || f.DoneAt == nil) {
+				t.Fatalf("Concluded = %v, state %s", err, f.State)
+			}
+			if !tc.ok && !errors.Is(err, flow.ErrOutOfOrder) {
+				t.Fatalf("Concluded = %v, want ErrOutOfOrder", err)
+			}
+		})
+	}
+}
