@@ -395,6 +395,9 @@ func (p *Plugin) methodPage(c echo.Context) error {
 	if err := f.Allow(flow.StepChoose, p.flows.Now()); err != nil {
 		return flowErr(err)
 	}
+	if err := p.refuseReportedProven(c, f); err != nil {
+		return err
+	}
 	return p.renderMethods(c, f, "")
 }
 
@@ -484,6 +487,9 @@ func (p *Plugin) chooseMethod(c echo.Context) error {
 	}
 	if err := f.Allow(flow.StepChoose, p.flows.Now()); err != nil {
 		return flowErr(err)
+	}
+	if err := p.refuseReportedProven(c, f); err != nil {
+		return err
 	}
 	if stop, err := p.stopIfBlocked(c, f); stop {
 		return err

@@ -224,6 +224,9 @@ func (p *Plugin) verify(c echo.Context) error {
 	if !res.OK || f.Decoy {
 		return p.failed(c, f, u, e, res)
 	}
+	if err := p.refuseReported(c, nil, f); err != nil {
+		return err // told only now, after a proof
+	}
 	if err := p.d.Enrollments.Used(ctx, e.ID); err != nil {
 		return err
 	}

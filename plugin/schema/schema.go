@@ -15,6 +15,7 @@ func Set() db.Set {
 			methods0002(),     // H5: methods, codes, outbox, captcha, rate limits
 			push0004(),        // H8: push authenticator devices, links, challenges
 			pushWebPush0005(), // H8: Web Push subscriptions
+			accounts0006(),    // accounts: had methods, first session, reported; report recipients
 		},
 	}
 }
