@@ -78,12 +78,22 @@ func (p *Plugin) grant(ctx context.Context, a *access) error {
 		// stolen session cookie must not be enough, so each method asks
 		// for the account's password.
 		a.ok, a.first, a.askPassword = true, true, true
-	case len(a.methods) == 0:
-		// Every method was deleted: nothing to step up with, so the
-		// password stands in, and what is added cools down.
+	case !anyUsable(a.methods, p.d.Now()):
+		// Every method was deleted, or those left still cool down:
+		// nothing to step up with, so the password stands in, and what
+		// is added cools down.
 		a.ok, a.askPassword = true, true
 	}
 	return nil
+}
+
+func anyUsable(ms []method.Enrollment, now time.Time) bool {
+	for _, e := range ms {
+		if e.Usable(now) {
+			return true
+		}
+	}
+	return false
 }
 
 // Messages of the password asked on the add page.
