@@ -258,9 +258,13 @@ func TestReportRefusesRecovery(t *testing.T) {
 		victim := x.SignIn(t)
 
 		// The attacker recovers with his address and is signed in.
+		methodsBefore := ""
 		recoverBy := func(b *pt.Browser, startURL string) *pt.Page {
 			t.Helper()
 			methods := x.RecoverStart(t, b, startURL, pt.Username)
+			if methodsBefore == "" {
+				methodsBefore = methods.Text("form")
+			}
 			code := mustPage(t, b.Submit(methods, "form", map[string]string{"enrollment": optionFor(t, methods, "m•••y@evil.example")}),
 				"We sent a code")
 			return b.Submit(code, `form[action$="/verify"]`, map[string]string{"code": x.MailCode(t, evil)}).Page
@@ -308,6 +312,19 @@ func TestReportRefusesRecovery(t *testing.T) {
 					t.Fatalf("the %s's session survived the report: %v", name, p)
 				}
 			}
+		})
+		t.Run("before-a-proof-nothing-differs", func(t *testing.T) {
+			// A stranger who holds no method sees what he saw before the
+			// report: the same start, the same list, the same wrong-code page.
+			b := x.Server.NewBrowser(t)
+			methods := x.RecoverStart(t, b, "", pt.Username)
+			if got := methods.Text("form"); got != methodsBefore {
+				t.Fatalf("the method page changed with the report:\n%s\nwas\n%s", got, methodsBefore)
+			}
+			code := mustPage(t, b.Submit(methods, "form", map[string]string{"enrollment": optionFor(t, methods, "m•••y@evil.example")}),
+				"We sent a code")
+			mustPage(t, b.Submit(code, `form[action$="/verify"]`, map[string]string{"code": "00000000"}), "That did not work")
+			x.MailCode(t, evil) // the code went out as for any account
 		})
 		t.Run("recovery-by-the-attackers-method-is-refused", func(t *testing.T) {
 			again := x.Server.NewBrowser(t)
