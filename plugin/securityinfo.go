@@ -34,8 +34,8 @@ type access struct {
 	acct    Account
 	u       *user.User
 	methods []method.Enrollment
-	// ok: the methods may be viewed and changed (fresh step-up, or the
-	// first registration right after sign-in).
+	// ok: the methods may be viewed and changed (fresh step-up, or a fresh
+	// sign-in with nothing to step up with: then askPassword).
 	ok bool
 	// first: the first registration of an account that never had a
 	// method, in the session that makes it: nothing older to step up with
