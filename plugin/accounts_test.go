@@ -299,7 +299,7 @@ func TestReportRefusesRecovery(t *testing.T) {
 
 		t.Run("parked-proven-flow-is-dead", func(t *testing.T) {
 			res := parker.Submit(parked, "form", map[string]string{"password": newPW, "confirm": newPW})
-			if res.Redirect != nil || res.Page.Status != http.StatusForbidden {
+			if res.Redirect != nil || res.Page.Status != http.StatusForbidden || !strings.Contains(res.Page.Body, "contact your helpdesk") {
 				t.Fatalf("the parked recovery went on: %s", res)
 			}
 			if _, err := x.Server.Users.Authenticate(ctx, pt.Username, newPW); err == nil {
