@@ -100,7 +100,7 @@ func TestEndToEndAddList(t *testing.T) {
 				}
 
 				totpAdd := mustPage(t, b.Get(x.Server.URL+hrefs[1]), "Add Authenticator app")
-				qr := mustPage(t, b.Submit(totpAdd, "form", nil), "Scan this code")
+				qr := mustPage(t, b.Submit(totpAdd, "form", map[string]string{"current_password": pt.Password}), "Scan this code")
 				uri, _ := qr.Doc.Find(`input#otpauth`).Attr("value")
 				href, _ := qr.Doc.Find(`a[href^="otpauth://totp/"]`).Attr("href")
 				if !strings.HasPrefix(uri, "otpauth://totp/") || href != uri || !strings.Contains(uri, "secret="+qr.Text("code")) {

@@ -46,7 +46,8 @@ func TestEndToEndForcedRegistration(t *testing.T) {
 			}
 			href, _ := reg.Doc.Find(`a[href*="/security-info/add/email"]`).Attr("href")
 			add := mustPage(t, b.Get(reg.URL.ResolveReference(mustURL(href)).String()), "Email address")
-			codePage := mustPage(t, b.Submit(add, "form", map[string]string{"address": "alice.backup@example.net"}), "We sent a code")
+			codePage := mustPage(t, b.Submit(add, "form", map[string]string{"address": "alice.backup@example.net",
+				"current_password": pt.Password}), "We sent a code")
 			back := mustPage(t, b.Submit(codePage, "form", map[string]string{"code": x.MailCode(t, "alice.backup@example.net")}),
 				"You have 1")
 			done := b.Submit(back, `form[action$="/continue"]`, nil)

@@ -60,9 +60,12 @@ var mailNames = map[notice]string{
 const reportTTL = 7 * 24 * time.Hour
 
 type reportToken struct {
-	TokenHash string     `gorm:"primaryKey;size:64"`
-	UserID    string     `gorm:"size:64"`
-	Event     string     `gorm:"size:32"`
+	TokenHash string `gorm:"primaryKey;size:64"`
+	UserID    string `gorm:"size:64"`
+	Event     string `gorm:"size:32"`
+	// Recipient is the address the link was mailed to, as the audit names
+	// it (recipientOf): every address gets a link of its own.
+	Recipient string     `gorm:"size:200"`
 	CreatedAt time.Time  `gorm:"precision:6"`
 	ExpiresAt time.Time  `gorm:"precision:6"`
 	UsedAt    *time.Time `gorm:"precision:6"`
@@ -93,22 +96,23 @@ func (p *Plugin) notify(ctx context.Context, tx *gorm.DB, c echo.Context, u *use
 		return nil
 	}
 	now := p.d.Now().UTC()
-	token := rand.Text()
-	if err := tx.Create(&reportToken{TokenHash: hashToken(token), UserID: u.ID, Event: string(kind),
-		CreatedAt: now, ExpiresAt: now.Add(reportTTL)}).Error; err != nil {
-		return fmt.Errorf("plugin: notify: %w", err)
-	}
-	addrs, err := p.addresses(ctx, u)
-	if err != nil {
-		return err
-	}
-	link := p.link("/recover/report/" + token)
-	m, err := p.compose(c, u, kind, nd, link, now)
+	addrs, err := p.recipients(ctx, u)
 	if err != nil {
 		return err
 	}
 	for _, to := range addrs {
-		m.To = to
+		// A link per address: one mailed to an address someone else
+		// added is theirs alone, and the audit says who reported.
+		token := rand.Text()
+		if err := tx.Create(&reportToken{TokenHash: hashToken(token), UserID: u.ID, Event: string(kind),
+			Recipient: recipientOf(to), CreatedAt: now, ExpiresAt: now.Add(reportTTL)}).Error; err != nil {
+			return fmt.Errorf("plugin: notify: %w", err)
+		}
+		m, err := p.compose(c, u, kind, nd, p.link("/recover/report/"+token), now)
+		if err != nil {
+			return err
+		}
+		m.To = to.addr
 		if err := p.d.Queue.EnqueueTx(tx, m); err != nil {
 			return fmt.Errorf("plugin: notify: %w", err)
 		}
@@ -162,6 +166,10 @@ func (p *Plugin) MethodChanged(ctx context.Context, userID string, e method.Enro
 	if added {
 		kind = noticeMethodAdded
 	}
+	// Either way the account has had a method: what is added later cools down.
+	if err := p.markHadMethods(p.d.DB.WithContext(ctx), userID, ""); err != nil {
+		return err
+	}
 	return p.notify(ctx, nil, nil, u, kind, note{Method: p.info(e.Method).AddTitle, Label: e.Label})
 }
 
@@ -172,18 +180,24 @@ type Addresser interface {
 	Address(e method.Enrollment) (string, error)
 }
 
-// addresses lists where a user's notifications go: the account's email
+// recipient is one address a user's notifications go to: the account's
+// own (enrollmentID "") or an email method's.
+type recipient struct {
+	addr, enrollmentID string
+}
+
+// recipients lists where a user's notifications go: the account's email
 // plus every registered email method, each once (normalised).
-func (p *Plugin) addresses(ctx context.Context, u *user.User) ([]string, error) {
-	var out []string
+func (p *Plugin) recipients(ctx context.Context, u *user.User) ([]recipient, error) {
+	var out []recipient
 	seen := map[string]bool{}
-	add := func(a string) {
+	add := func(a, id string) {
 		if a != "" && !seen[user.Normalize(a)] {
 			seen[user.Normalize(a)] = true
-			out = append(out, a)
+			out = append(out, recipient{addr: a, enrollmentID: id})
 		}
 	}
-	add(u.Email)
+	add(u.Email, "")
 	es, err := p.d.Enrollments.List(ctx, u.ID)
 	if err != nil {
 		return nil, err
@@ -195,7 +209,7 @@ func (p *Plugin) addresses(ctx context.Context, u *user.User) ([]string, error) 
 		}
 		if a, ok := m.(Addresser); ok {
 			if addr, err := a.Address(e); err == nil {
-				add(addr)
+				add(addr, e.ID)
 			}
 		}
 	}
@@ -286,8 +300,11 @@ func (p *Plugin) reportPage(c echo.Context) error {
 	return p.render(c, http.StatusOK, "recover-report", map[string]any{"Action": p.path("/recover/report/" + c.Param("token"))})
 }
 
-// report locks the account until an administrator unlocks it and revokes
-// every session again. The token works once.
+// report locks the account and puts it in the reported state, which
+// recovery refuses until an administrator clears it (`latchkey user
+// clear-report`), and ends everything issued to the user: sessions,
+// tokens, codes and every flow, proven ones included. Each token works
+// once; the audit names the address it was mailed to.
 func (p *Plugin) report(c echo.Context) error {
 	ctx := c.Request().Context()
 	if _, err := form(c); err != nil {
@@ -306,10 +323,17 @@ func (p *Plugin) report(c echo.Context) error {
 		if res.RowsAffected != 1 {
 			return errReport
 		}
+		if err := p.markReported(tx, r.UserID, now); err != nil {
+			return err
+		}
 		if err := p.d.Users.WithTx(tx).Lock(ctx, r.UserID, now.AddDate(100, 0, 0)); err != nil {
 			return err
 		}
-		return p.d.Audit.RecordTx(tx, p.event(c, "report.not-me", r.UserID, "", audit.OK, "locked after "+r.Event))
+		detail := "locked and reported after " + r.Event
+		if r.Recipient != "" {
+			detail += "; link mailed to " + r.Recipient
+		}
+		return p.d.Audit.RecordTx(tx, p.event(c, "report.not-me", r.UserID, "", audit.OK, detail))
 	})
 	if err != nil {
 		return err

@@ -187,6 +187,12 @@ func (p *Plugin) bindToken(c echo.Context) string {
 // load reads the flow named in the path for this browser.
 func (p *Plugin) load(c echo.Context, purpose flow.Purpose) (*flow.Flow, error) {
 	f, err := p.flows.Get(c.Request().Context(), c.Param("flow"), web.CookieValue(c.Request(), bindCookie, p.secure), purpose)
+	if errors.Is(err, flow.ErrExpired) && purpose == flow.Recover {
+		// A report ends the user's flows; one that had a proof says why.
+		if rerr := p.refuseReportedProven(c, f); rerr != nil {
+			return nil, rerr
+		}
+	}
 	if err != nil {
 		return nil, flowErr(err)
 	}
@@ -376,6 +382,9 @@ func (p *Plugin) methodPage(c echo.Context) error {
 	if err := f.Allow(flow.StepChoose, p.flows.Now()); err != nil {
 		return flowErr(err)
 	}
+	if err := p.refuseReportedProven(c, f); err != nil {
+		return err
+	}
 	return p.renderMethods(c, f, "")
 }
 
@@ -448,6 +457,9 @@ func (p *Plugin) chooseMethod(c echo.Context) error {
 	}
 	if err := f.Allow(flow.StepChoose, p.flows.Now()); err != nil {
 		return flowErr(err)
+	}
+	if err := p.refuseReportedProven(c, f); err != nil {
+		return err
 	}
 	if stop, err := p.stopIfBlocked(c, f); stop {
 		return err

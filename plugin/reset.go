@@ -23,6 +23,9 @@ func (p *Plugin) passwordPage(c echo.Context) error {
 	if err := f.Allow(flow.StepPassword, p.flows.Now()); err != nil {
 		return flowErr(err)
 	}
+	if err := p.refuseReportedProven(c, f); err != nil {
+		return err
+	}
 	return p.renderPassword(c, f, "")
 }
 
@@ -46,6 +49,9 @@ func (p *Plugin) setPassword(c echo.Context) error {
 	}
 	if err := f.Allow(flow.StepPassword, p.flows.Now()); err != nil {
 		return flowErr(err)
+	}
+	if err := p.refuseReportedProven(c, f); err != nil {
+		return err
 	}
 	u, _, err := p.subjectOf(ctx, f)
 	if err != nil {
@@ -89,6 +95,9 @@ func (p *Plugin) setPassword(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := p.refuseReportedProven(c, f); err != nil {
+		return err // reported while the reset ran: no new session
+	}
 	if f.AuthRequestID != "" {
 		if pol.RequireSignInAfterReset {
 			return see(c, p.d.SignIn.LoginURL(f.AuthRequestID, u.Username))
@@ -112,6 +121,9 @@ func (p *Plugin) setPassword(c echo.Context) error {
 // concurrent submissions.
 func (p *Plugin) applyReset(c echo.Context, tx *gorm.DB, f *flow.Flow, u *user.User) error {
 	ctx := c.Request().Context()
+	if err := p.refuseReported(c, tx, f); err != nil {
+		return err
+	}
 	if err := f.Finish(p.flows.Now()); err != nil {
 		return err
 	}
@@ -135,7 +147,13 @@ func (p *Plugin) unlock(c echo.Context, f *flow.Flow, u *user.User) error {
 	if u.Disabled {
 		return flowErr(flow.ErrOutOfOrder)
 	}
+	if err := p.refuseReportedProven(c, f); err != nil {
+		return err
+	}
 	err := p.d.Accounts.Unlock(ctx, u.ID, keepFlow(f), func(ctx context.Context, tx *gorm.DB) error {
+		if err := p.refuseReported(c, tx, f); err != nil {
+			return err
+		}
 		if err := f.Finish(p.flows.Now()); err != nil {
 			return err
 		}
@@ -202,6 +220,9 @@ func (p *Plugin) strength(c echo.Context) error {
 	}
 	if err := f.Allow(flow.StepPassword, p.flows.Now()); err != nil {
 		return flowErr(err)
+	}
+	if err := p.refuseReportedProven(c, f); err != nil {
+		return err
 	}
 	u, _, err := p.subjectOf(c.Request().Context(), f)
 	if err != nil || u == nil {

@@ -35,12 +35,16 @@ type access struct {
 	acct    Account
 	u       *user.User
 	methods []method.Enrollment
-	// ok: the methods may be viewed and changed (fresh step-up, or the
-	// first registration right after sign-in).
+	// ok: the methods may be viewed and changed (fresh step-up, or a fresh
+	// sign-in with nothing to step up with: then askPassword).
 	ok bool
-	// first: every method was added in this fresh sign-in's session, so
-	// there is nothing older to step up with or to protect by a cool-down.
+	// first: the first registration of an account that never had a
+	// method, in the session that makes it: nothing older to step up with
+	// or to protect by a cool-down.
 	first bool
+	// askPassword: no step-up stands behind ok, so adding a method asks
+	// for the account's password on the add page (see grant).
+	askPassword bool
 }
 
 // who resolves the signed-in user; without a session the browser goes to
@@ -60,18 +64,14 @@ func (p *Plugin) who(c echo.Context) (*access, error) {
 		return nil, err
 	}
 	a := &access{acct: acct, u: u, methods: ms}
-	if addedSince(ms, acct.AuthTime) && p.d.Now().Sub(acct.AuthTime) <= StepUpWindow {
-		// First registration (maybe of several methods, as a policy of
-		// two asks): no older method to step up with, so the fresh
-		// sign-in itself is the proof.
-		a.ok, a.first = true, true
-		return a, nil
+	if err := p.grant(ctx, a); err != nil || a.first {
+		return a, err
 	}
-	if len(ms) == 0 {
-		return a, nil // stale sign-in: sign in again
+	if stepped, err := p.proofs.StepUpValid(ctx, acct.SessionID, StepUpWindow); err != nil || stepped {
+		a.ok, a.askPassword = stepped, false
+		return a, err
 	}
-	a.ok, err = p.proofs.StepUpValid(ctx, acct.SessionID, StepUpWindow)
-	return a, err
+	return a, nil // no step-up: the step-up page, or "sign in again" without methods
 }
 
 // signInHere is the sign-in page that comes back to Security info.
@@ -108,8 +108,12 @@ func (p *Plugin) guard(c echo.Context) (*access, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.Set(askPasswordKey, a.askPassword)
 	return a, nil
 }
+
+// askPasswordKey tells renderAdd to ask for the account's password.
+const askPasswordKey = "sspr.ask-password"
 
 func done(err error) error {
 	if errors.Is(err, errHandled) {
@@ -390,6 +394,9 @@ func (p *Plugin) renderAdd(c echo.Context, m method.Method, msg, register string
 	}
 	data := map[string]any{"Method": string(m.Name()), "Title": m.Describe().AddTitle, "Error": msg,
 		"Register": cleanAuthRequestID(register), "Action": p.path("/security-info/add/" + string(m.Name()))}
+	if ask, _ := c.Get(askPasswordKey).(bool); ask {
+		data["AskPassword"] = true
+	}
 	if qp, ok := m.(QuestionPool); ok {
 		pool, err := qp.Available(c.Request().Context())
 		if err != nil {
@@ -446,11 +453,13 @@ func (p *Plugin) renderAddPage(c echo.Context, m method.Method, data map[string]
 type pendingData struct {
 	Pending  method.Pending `json:"p"`
 	Register string         `json:"r,omitempty"`
+	// Password: the account's password was checked when this began.
+	Password bool `json:"pw,omitempty"`
 }
 
 func (p *Plugin) addBegin(c echo.Context) error {
 	ctx := c.Request().Context()
-	in, err := form(c, "address", "register", "question.*", "answer.*", "phone", "country", "extension", "channel")
+	in, err := form(c, "address", "register", "question.*", "answer.*", "phone", "country", "extension", "channel", fieldCurrentPassword)
 	if err != nil {
 		return err
 	}
@@ -467,6 +476,19 @@ func (p *Plugin) addBegin(c echo.Context) error {
 	}
 	register := cleanAuthRequestID(in["register"])
 	delete(in, "register")
+	pw := in[fieldCurrentPassword]
+	delete(in, fieldCurrentPassword)
+	if a.askPassword {
+		// Checked before anything is sent: a stolen session cannot even
+		// have a code mailed to an address of its choosing.
+		ok, msg, err := p.checkPassword(c, a.u, pw)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return p.renderAdd(c, m, msg, register, in)
+		}
+	}
 	f := &flow.Flow{Purpose: flow.Register, UserID: a.u.ID, Subject: a.u.ID, SessionID: a.acct.SessionID}
 	bind := p.bindToken(c)
 	if err := p.flows.Create(ctx, f, bind); err != nil {
@@ -486,7 +508,7 @@ func (p *Plugin) addBegin(c echo.Context) error {
 		}
 		return fmt.Errorf("plugin: add: %w", err)
 	}
-	b, err := json.Marshal(pendingData{Pending: pend, Register: register})
+	b, err := json.Marshal(pendingData{Pending: pend, Register: register, Password: a.askPassword})
 	if err != nil {
 		return fmt.Errorf("plugin: add: %w", err)
 	}
@@ -520,7 +542,7 @@ func (p *Plugin) addFinish(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if f.UserID != a.u.ID || f.Data == nil {
+	if f.UserID != a.u.ID || f.SessionID != a.acct.SessionID || f.Data == nil {
 		return flowErr(flow.ErrOutOfOrder)
 	}
 	b, err := p.d.Keys.Box("sspr-pending").Open(f.Data, []byte(f.ID))
@@ -530,6 +552,11 @@ func (p *Plugin) addFinish(c echo.Context) error {
 	var pd pendingData
 	if err := json.Unmarshal(b, &pd); err != nil || pd.Pending.Method != m.Name() {
 		return flowErr(flow.ErrOutOfOrder)
+	}
+	if a.askPassword && !pd.Password {
+		// Begun under a step-up that has since ended (or before the
+		// methods were deleted): the password was never asked.
+		return p.renderAdd(c, m, msgPasswordNeeded, pd.Register, nil)
 	}
 	return p.addComplete(c, a, m, f, pd.Pending, method.Input(in), pd.Register)
 }
@@ -565,8 +592,15 @@ func (p *Plugin) addComplete(c echo.Context, a *access, m method.Method, f *flow
 	}
 	e.UserID = a.u.ID
 	coolDown := pol.CoolDown()
+	firstSession := ""
 	if a.first {
 		coolDown = 0 // the cool-down guards older methods; there are none
+		firstSession = a.acct.SessionID
+	}
+	// Recorded before the method exists: from now on a method added to
+	// this account cools down, whatever is deleted later.
+	if err := p.markHadMethods(p.d.DB.WithContext(ctx), a.u.ID, firstSession); err != nil {
+		return err
 	}
 	if err := p.d.Enrollments.Add(ctx, &e, coolDown); err != nil {
 		if errors.Is(err, method.ErrDuplicate) {
@@ -627,11 +661,16 @@ func (p *Plugin) remove(c echo.Context) error {
 // --- forced registration and reconfirmation at sign-in ---
 
 // userState is per-user SSPR state (sspr_user_state).
+// The columns of accounts.go (HadMethods, FirstSessionID, ReportedAt) are
+// written only there, never by saveState.
 type userState struct {
-	UserID        string     `gorm:"primaryKey;size:64"`
-	Skips         int        `gorm:"not null"`
-	ReconfirmedAt *time.Time `gorm:"precision:6"`
-	UpdatedAt     time.Time  `gorm:"precision:6;not null"`
+	UserID         string     `gorm:"primaryKey;size:64"`
+	Skips          int        `gorm:"not null"`
+	ReconfirmedAt  *time.Time `gorm:"precision:6"`
+	UpdatedAt      time.Time  `gorm:"precision:6;not null"`
+	HadMethods     bool       `gorm:"not null"`
+	FirstSessionID string     `gorm:"size:64;not null"`
+	ReportedAt     *time.Time `gorm:"precision:6"`
 }
 
 func (userState) TableName() string { return "sspr_user_state" }

@@ -10,23 +10,25 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/latchkeyid/latchkey/plugin"
 	"github.com/latchkeyid/latchkey/provider/account"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/user"
 )
 
 type userCmd struct {
-	Create        userCreateCmd  `cmd:"" help:"Create a user; the password is read from stdin."`
-	List          userListCmd    `cmd:"" help:"List users."`
-	Show          userShowCmd    `cmd:"" help:"Show one user."`
-	Lock          userLockCmd    `cmd:"" help:"Lock a user's password sign-in."`
-	Unlock        userUnlockCmd  `cmd:"" help:"Clear a lockout and the failed-password count."`
-	Disable       userDisableCmd `cmd:"" help:"Disable a user: no sign-in, no self-service reset, sessions, tokens and recovery flows revoked."`
-	Enable        userEnableCmd  `cmd:"" help:"Re-enable a disabled user."`
-	Delete        userDeleteCmd  `cmd:"" help:"Delete a user and their sessions."`
-	ResetPassword userResetCmd   `cmd:"" name:"reset-password" help:"Set a user's password (read from stdin); revokes their sessions, tokens and recovery flows."`
-	SignOut       userSignOutCmd `cmd:"" name:"sign-out" help:"Sign a user out everywhere: sessions, tokens, codes and recovery flows revoked."`
-	Groups        userGroupsCmd  `cmd:"" help:"Show or change a user's groups."`
+	Create        userCreateCmd      `cmd:"" help:"Create a user; the password is read from stdin."`
+	List          userListCmd        `cmd:"" help:"List users."`
+	Show          userShowCmd        `cmd:"" help:"Show one user."`
+	Lock          userLockCmd        `cmd:"" help:"Lock a user's password sign-in."`
+	Unlock        userUnlockCmd      `cmd:"" help:"Clear a lockout and the failed-password count."`
+	Disable       userDisableCmd     `cmd:"" help:"Disable a user: no sign-in, no self-service reset, sessions, tokens and recovery flows revoked."`
+	Enable        userEnableCmd      `cmd:"" help:"Re-enable a disabled user."`
+	Delete        userDeleteCmd      `cmd:"" help:"Delete a user and their sessions."`
+	ResetPassword userResetCmd       `cmd:"" name:"reset-password" help:"Set a user's password (read from stdin); revokes their sessions, tokens and recovery flows."`
+	SignOut       userSignOutCmd     `cmd:"" name:"sign-out" help:"Sign a user out everywhere: sessions, tokens, codes and recovery flows revoked."`
+	Groups        userGroupsCmd      `cmd:"" help:"Show or change a user's groups."`
+	ClearReport   userClearReportCmd `cmd:"" name:"clear-report" help:"Clear a \"This wasn't me\" report, so self-service recovery works again."`
 }
 
 type userCreateCmd struct {
@@ -113,6 +115,11 @@ func (c *userShowCmd) Run(a *app) error {
 	row("failed sign-ins", fmt.Sprint(u.FailedLogins))
 	row("lockouts", fmt.Sprint(u.Lockouts))
 	row("password changed", stamp(u.PasswordChangedAt))
+	if g, err := a.database(); err == nil {
+		if rep, at, err := plugin.Reported(a.ctx, g, u.ID); err == nil && rep {
+			row("reported", stamp(at)+" (\"This wasn't me\"; self-service recovery refused until clear-report)")
+		}
+	}
 	row("created", stamp(u.CreatedAt))
 	return w.Flush()
 }
@@ -364,4 +371,33 @@ func stamp(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+type userClearReportCmd struct {
+	User string `arg:"" help:"Username, email address or user ID."`
+}
+
+// Run ends the reported state a "This wasn't me" link put the account in.
+// It does not unlock the account: the user recovers (which unlocks), or an
+// administrator runs user unlock once the account is checked.
+func (c *userClearReportCmd) Run(a *app) error {
+	_, u, err := a.findUser(c.User)
+	if err != nil {
+		return err
+	}
+	g, err := a.database()
+	if err != nil {
+		return err
+	}
+	cleared, err := plugin.ClearReport(a.ctx, g, u.ID)
+	if err != nil {
+		return userErr("clear report", c.User, err)
+	}
+	if !cleared {
+		fmt.Fprintf(a.stdout, "%s has no report to clear\n", u.Username)
+		return nil
+	}
+	a.audit("admin.user.clear-report", u.ID, "ok", "")
+	fmt.Fprintf(a.stdout, "cleared the report on %s; self-service recovery works again (the account stays locked until the user recovers or you run user unlock)\n", u.Username)
+	return nil
 }

@@ -237,3 +237,49 @@ func TestConcluded(t *testing.T) {
 		})
 	}
 }
+
+// TestEndUser: every open flow of one user ends at once (a read copy
+// loses its save, a later read finds it expired); other users' flows and
+// finished ones stay as they were.
+func TestEndUser(t *testing.T) {
+	dbtest.EachDB(t, []db.Set{schema.Set()}, func(t *testing.T, g *gorm.DB) {
+		ctx := t.Context()
+		now := t0
+		s := flow.NewStore(g, flow.WithClock(func() time.Time { return now }))
+		bind := flow.NewBindToken()
+		mk := func(user string, p flow.Purpose) *flow.Flow {
+			f := &flow.Flow{Purpose: p, UserID: user, Subject: user}
+			if err := s.Create(ctx, f, bind); err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+		rec, reg, other := mk("u1", flow.Recover), mk("u1", flow.Register), mk("u2", flow.Recover)
+		held, err := s.Get(ctx, rec.ID, bind, flow.Recover) // a step in progress
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.EndUser(ctx, nil, "u1")
+		if err != nil || n != 2 {
+			t.Fatalf("EndUser = %d, %v; want 2", n, err)
+		}
+		now = now.Add(time.Millisecond)
+		for _, f := range []*flow.Flow{rec, reg} {
+			if _, err := s.Get(ctx, f.ID, bind, f.Purpose); !errors.Is(err, flow.ErrExpired) {
+				t.Errorf("%s flow after EndUser: %v, want ErrExpired", f.Purpose, err)
+			}
+		}
+		if err := held.ChooseIntent(flow.Reset, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Save(ctx, nil, held); !errors.Is(err, flow.ErrConflict) {
+			t.Errorf("save of a copy read before EndUser: %v, want ErrConflict", err)
+		}
+		if _, err := s.Get(ctx, other.ID, bind, flow.Recover); err != nil {
+			t.Errorf("another user's flow: %v", err)
+		}
+		if n, err := s.EndUser(ctx, nil, ""); err != nil || n != 0 {
+			t.Errorf("EndUser(\"\") = %d, %v; want nothing ended", n, err)
+		}
+	})
+}

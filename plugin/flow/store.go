@@ -213,3 +213,23 @@ func fromRow(r *row) (*Flow, error) {
 	}
 	return f, nil
 }
+
+// EndUser ends every open flow of userID inside tx (nil: the store's own
+// database): each expires now and changes version, so a step already
+// reading one loses its save and every later request finds it expired. A
+// "This wasn't me" report kills even proven recoveries this way.
+func (s *Store) EndUser(ctx context.Context, tx *gorm.DB, userID string) (int64, error) {
+	if tx == nil {
+		tx = s.g
+	}
+	if userID == "" {
+		return 0, nil
+	}
+	now := s.Now()
+	res := tx.WithContext(ctx).Model(&row{}).Where("user_id = ? AND expires_at > ? AND done_at IS NULL", userID, now).
+		Updates(map[string]any{"expires_at": now, "version": gorm.Expr("version + 1")})
+	if res.Error != nil {
+		return 0, fmt.Errorf("flow: end user: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}

@@ -67,10 +67,11 @@ func (s *Store) WithTx(tx *gorm.DB) *Store { c := *s; c.g = tx; return &c }
 
 func (s *Store) db(ctx context.Context) *gorm.DB { return s.g.WithContext(ctx) }
 
-// Add saves a new enrollment made by a method's Finish. The first method of
-// a user is usable at once; one added while others exist is usable only
-// after coolDown, so a stolen session cannot plant a way in and use it at
-// once. A second enrollment of the same method and destination is
+// Add saves a new enrollment made by a method's Finish, usable only after
+// coolDown, so a stolen session cannot plant a way in and use it at once.
+// The caller decides the cool-down (0 for an account's very first
+// registration): the table cannot tell, as deleted methods leave nothing
+// here. A second enrollment of the same method and destination is
 // ErrDuplicate. Add sets CreatedAt, VerifiedAt and UsableAt on e.
 func (s *Store) Add(ctx context.Context, e *Enrollment, coolDown time.Duration) error {
 	if e.ID == "" || e.UserID == "" || e.Method == "" {
@@ -87,10 +88,7 @@ func (s *Store) Add(ctx context.Context, e *Enrollment, coolDown time.Duration) 
 				return ErrDuplicate
 			}
 		}
-		e.CreatedAt, e.VerifiedAt, e.UsableAt = now, now, now
-		if len(others) > 0 {
-			e.UsableAt = now.Add(coolDown)
-		}
+		e.CreatedAt, e.VerifiedAt, e.UsableAt = now, now, now.Add(coolDown)
 		r := row{ID: e.ID, UserID: e.UserID, Method: string(e.Method), Label: e.Label, DestinationKey: e.DestinationKey,
 			Data: e.Data, Counter: e.Counter, CreatedAt: now, UsableAt: e.UsableAt, VerifiedAt: now}
 		if err := tx.Create(&r).Error; err != nil {

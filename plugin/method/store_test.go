@@ -21,22 +21,22 @@ func TestStore(t *testing.T) {
 		ctx := t.Context()
 		clk := methodtest.NewClock()
 		s := method.NewStore(g, method.WithStoreClock(clk.Now))
-		add := func(t *testing.T, e method.Enrollment) method.Enrollment {
+		add := func(t *testing.T, e method.Enrollment, coolDown time.Duration) method.Enrollment {
 			t.Helper()
-			if err := s.Add(ctx, &e, 24*time.Hour); err != nil {
+			if err := s.Add(ctx, &e, coolDown); err != nil {
 				t.Fatalf("Add(%s): %v", e.ID, err)
 			}
 			return e
 		}
-		first := add(t, method.Enrollment{ID: "e1", UserID: "u1", Method: method.Email, Label: "a•••e@example.com", DestinationKey: "k1", Data: []byte{1}})
-		second := add(t, method.Enrollment{ID: "e2", UserID: "u1", Method: method.TOTP, Label: "Authenticator app", Data: []byte{2}})
+		first := add(t, method.Enrollment{ID: "e1", UserID: "u1", Method: method.Email, Label: "a•••e@example.com", DestinationKey: "k1", Data: []byte{1}}, 0)
+		second := add(t, method.Enrollment{ID: "e2", UserID: "u1", Method: method.TOTP, Label: "Authenticator app", Data: []byte{2}}, 24*time.Hour)
 
-		t.Run("first-has-no-cooldown", func(t *testing.T) {
+		t.Run("without-cooldown-usable-at-once", func(t *testing.T) {
 			if !first.Usable(clk.Now()) {
 				t.Fatalf("first enrollment usable at %v, want now", first.UsableAt)
 			}
 		})
-		t.Run("later-ones-cool-down", func(t *testing.T) {
+		t.Run("cooldown-as-the-caller-says", func(t *testing.T) {
 			if second.Usable(clk.Now()) || !second.Usable(clk.Now().Add(24*time.Hour)) {
 				t.Fatalf("second enrollment usable at %v, want now+24h", second.UsableAt)
 			}
@@ -59,7 +59,7 @@ func TestStore(t *testing.T) {
 				t.Fatalf("second TOTP: err = %v, want ErrDuplicate", err)
 			}
 			// Another address is fine.
-			add(t, method.Enrollment{ID: "e5", UserID: "u1", Method: method.Email, DestinationKey: "k2", Data: []byte{3}})
+			add(t, method.Enrollment{ID: "e5", UserID: "u1", Method: method.Email, DestinationKey: "k2", Data: []byte{3}}, 24*time.Hour)
 		})
 		t.Run("bound-to-user", func(t *testing.T) {
 			if _, err := s.Get(ctx, "u2", "e1"); !errors.Is(err, method.ErrNotFound) {

@@ -16,6 +16,7 @@ func Set() db.Set {
 			push0004(),        // H8: push authenticator devices, links, challenges
 			pushWebPush0005(), // H8: Web Push subscriptions
 			proofTries0006(),  // per-challenge tries of every method (plugin/proof)
+			accounts0007(),    // accounts: had methods, first session, reported; report recipients
 		},
 	}
 }

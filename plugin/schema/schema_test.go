@@ -1,7 +1,9 @@
 package schema_test
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -24,6 +26,49 @@ func TestMigratesBesideProvider(t *testing.T) {
 			if !g.Migrator().HasTable(table) {
 				t.Errorf("table %s missing", table)
 			}
+		}
+	})
+}
+
+// TestAccountsBackfill: the migration that adds "had methods" marks every
+// user who holds a method, or whose audit shows one added or removed, and
+// no one else; existing rows keep their skips.
+func TestAccountsBackfill(t *testing.T) {
+	dbtest.EachDB(t, []db.Set{pschema.Set()}, func(t *testing.T, g *gorm.DB) {
+		all := schema.Set()
+		before := db.Set{Table: all.Table, Migrations: all.Migrations[:len(all.Migrations)-1]}
+		if err := db.Migrate(t.Context(), g, before); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UTC()
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{`INSERT INTO sspr_methods (id, user_id, method, label, destination_key, counter, created_at, usable_at, verified_at)
+				VALUES ('m1', 'holder', 'email', 'x', 'k', 0, ?, ?, ?)`, []any{now, now, now}},
+			{`INSERT INTO sspr_user_state (user_id, skips, updated_at) VALUES ('holder', 2, ?), ('skipper', 1, ?)`, []any{now, now}},
+			{`INSERT INTO audit_events (time, type, user_id, ip, user_agent, outcome, detail, flow_id)
+				VALUES (?, 'method.removed', 'deleter', '', '', 'ok', '', '')`, []any{now}},
+		} {
+			if err := g.Exec(q.sql, q.args...).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.Migrate(t.Context(), g, all); err != nil {
+			t.Fatal(err)
+		}
+		var rows []struct {
+			UserID     string
+			Skips      int
+			HadMethods bool
+		}
+		if err := g.Raw("SELECT user_id, skips, had_methods FROM sspr_user_state ORDER BY user_id").Scan(&rows).Error; err != nil {
+			t.Fatal(err)
+		}
+		got := fmt.Sprint(rows)
+		if want := "[{deleter 0 true} {holder 2 true} {skipper 1 false}]"; got != want {
+			t.Fatalf("user state %s, want %s", got, want)
 		}
 	})
 }

@@ -44,6 +44,8 @@ func enrollInBrowser(t *testing.T, x *e2e, computer, phone *chrometest.Tab) {
 	computer.WaitText("main", "Add sign-in method")
 	computer.ClickText("a", "Latchkey Authenticator")
 	computer.WaitText("h1", "Add Latchkey Authenticator")
+	// The account's first method: the page asks for the password too.
+	computer.Type("#current-password", pt.Password)
 	computer.ClickText("button", "Next")
 	computer.WaitText("main", "Enter the pairing code the app shows")
 	link := computer.Attr(`a[href*="#enroll="]`, "href")
