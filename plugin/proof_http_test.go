@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/latchkeyid/latchkey/plugin"
+	"github.com/latchkeyid/latchkey/plugin/flow"
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/method/email"
 	"github.com/latchkeyid/latchkey/plugin/method/questions"
@@ -453,4 +454,29 @@ func (e *env) forcedRegistration(b *browser, u *user.User) string {
 	su, _ := url.Parse(e.srv.URL)
 	b.c.Jar.SetCookies(su, rec.Result().Cookies())
 	return to
+}
+
+// TestStepUpWhileBlocked: a subject whose failure budget is spent gets the
+// paused page at the step-up and no code is sent.
+func TestStepUpWhileBlocked(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		u := e.user("bea", false)
+		e.enrollEmail(u, "bea.home@example.org")
+		e.clock.Add(time.Minute)
+		for range flow.MaxFailures {
+			if err := flow.NewFailures(e.g, e.clock.Now).Add(t.Context(), u.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b := e.signedIn(u)
+		b.get("/security-info")
+		for _, o := range b.options() {
+			b.post("/security-info/verify", url.Values{"enrollment": {o[0]}})
+		}
+		b.must(200, "Recovery is paused")
+		e.drain()
+		if m := e.out.To("bea.home@example.org"); len(m) != 0 {
+			t.Fatalf("a code was sent to a blocked account: %+v", m)
+		}
+	})
 }

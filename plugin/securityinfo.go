@@ -275,6 +275,11 @@ func (p *Plugin) stepUpChoose(c echo.Context) error {
 	if err := p.flows.Create(ctx, f, bind); err != nil {
 		return err
 	}
+	// A blocked subject gets no code sent and no push: the answer could
+	// not be judged anyway.
+	if stop, err := p.stopIfBlocked(c, f); stop {
+		return err
+	}
 	ch, err := p.proofs.Issue(ctx, f, m, p.ref(a.u), e, channel)
 	if err != nil {
 		return p.issueProblem(c, err, func(msg string) error { return p.stepUpPage(c, a, msg) })
