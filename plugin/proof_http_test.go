@@ -303,7 +303,7 @@ func (e *env) instance(b *browser, ms ...method.Method) *browser {
 	ec.HTTPErrorHandler = web.ErrorHandler(r, nil)
 	if _, err := plugin.Mount(ec.Group(""), plugin.Deps{
 		DB: e.g, Users: e.users, Audit: e.audit, Keys: e.keys, Methods: reg, Enrollments: e.store, Codes: e.codes,
-		Policy: e.policy, Queue: e.queue, Captcha: testCaptcha{}, SignIn: e.signIn, Renderer: r,
+		Policy: e.policy, Queue: e.queue, Captcha: testCaptcha{}, SignIn: e.signIn, Accounts: e.accounts, Renderer: r,
 		Issuer: "http://" + srv.Listener.Addr().String(), Mail: tmpl, Now: e.clock.Now,
 	}); err != nil {
 		e.t.Fatal(err)
