@@ -10,6 +10,8 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/flow"
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/provider/account"
+	"github.com/latchkeyid/latchkey/provider/password"
+	"github.com/latchkeyid/latchkey/provider/user"
 )
 
 // Accounts is how the plugin changes who may act as a user. The provider
@@ -26,10 +28,28 @@ type Accounts interface {
 	ResetPassword(ctx context.Context, userID, newHash string, keep account.Keep, also account.InTx) error
 	// Unlock clears the lockout; the password stays.
 	Unlock(ctx context.Context, userID string, keep account.Keep, also account.InTx) error
-	// RevokeAll changes nothing else ("This wasn't me", sign out
-	// everywhere).
+	// RevokeAll changes nothing else (sign out everywhere).
 	RevokeAll(ctx context.Context, userID string, keep account.Keep, also account.InTx) error
+	// Lock locks the password sign-in until until ("This wasn't me").
+	Lock(ctx context.Context, userID string, until time.Time, also account.InTx) error
 }
+
+// Directory is what the plugin reads of the user directory
+// (provider/user.Store implements it). Writes to accounts go through
+// Accounts, in the provider's transactions.
+type Directory interface {
+	ByLogin(ctx context.Context, login string) (*user.User, error)
+	ByID(ctx context.Context, id string) (*user.User, error)
+	Admins(ctx context.Context) ([]user.User, error)
+	InGroup(ctx context.Context, id, group string) (bool, error)
+	// CheckPassword reports whether pw is id's password, counting nothing.
+	CheckPassword(ctx context.Context, id, pw string) (bool, error)
+	// Authenticate checks a password as sign-in does, lockout included.
+	Authenticate(ctx context.Context, login, pw string) (*user.User, error)
+	Hasher() *password.Hasher
+}
+
+var _ Directory = (*user.Store)(nil)
 
 // keepFlow spares the flow that is finishing and the request it continues.
 func keepFlow(f *flow.Flow) account.Keep {

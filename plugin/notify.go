@@ -16,7 +16,6 @@ import (
 
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/sender"
-	"github.com/latchkeyid/latchkey/provider/account"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
@@ -315,7 +314,7 @@ func (p *Plugin) report(c echo.Context) error {
 		return err
 	}
 	now := p.d.Now().UTC()
-	err = p.d.Accounts.RevokeAll(ctx, r.UserID, account.Keep{}, func(ctx context.Context, tx *gorm.DB) error {
+	err = p.d.Accounts.Lock(ctx, r.UserID, now.AddDate(100, 0, 0), func(ctx context.Context, tx *gorm.DB) error {
 		res := tx.Model(&reportToken{}).Where("token_hash = ? AND used_at IS NULL", r.TokenHash).Update("used_at", now)
 		if res.Error != nil {
 			return res.Error
@@ -324,9 +323,6 @@ func (p *Plugin) report(c echo.Context) error {
 			return errReport
 		}
 		if err := p.markReported(tx, r.UserID, now); err != nil {
-			return err
-		}
-		if err := p.d.Users.WithTx(tx).Lock(ctx, r.UserID, now.AddDate(100, 0, 0)); err != nil {
 			return err
 		}
 		detail := "locked and reported after " + r.Event

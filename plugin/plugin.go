@@ -22,7 +22,6 @@ import (
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/password"
 	"github.com/latchkeyid/latchkey/provider/secret"
-	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
 	"github.com/latchkeyid/latchkey/ui"
 	lkmail "github.com/latchkeyid/latchkey/ui/mail"
@@ -32,7 +31,7 @@ import (
 // Now and PasswordPolicy is required.
 type Deps struct {
 	DB          *gorm.DB
-	Users       *user.Store
+	Users       Directory
 	Audit       *audit.Log
 	Keys        *secret.Keyring
 	Methods     *method.Registry

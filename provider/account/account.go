@@ -93,6 +93,14 @@ func (s *Service) Unlock(ctx context.Context, userID string, keep Keep, also InT
 	})
 }
 
+// Lock locks userID's password sign-in until until and revokes everything
+// issued before ("This wasn't me": whoever else is signed in goes).
+func (s *Service) Lock(ctx context.Context, userID string, until time.Time, also InTx) error {
+	return s.change(ctx, "lock", userID, Keep{}, also, func(ctx context.Context, u *user.Store) error {
+		return u.Lock(ctx, userID, until)
+	})
+}
+
 // Disable disables userID and revokes everything issued to them.
 func (s *Service) Disable(ctx context.Context, userID string, also InTx) error {
 	return s.change(ctx, "disable", userID, Keep{}, also, func(ctx context.Context, u *user.Store) error {
