@@ -399,15 +399,19 @@ func TestSecurityInfoWritesFailLoudly(t *testing.T) {
 			}},
 		{"reconfirm-audit", "fail_reconfirm", "INSERT ON audit_events", "NEW.type = 'methods.reconfirmed'",
 			func(t *testing.T, e *env, u *user.User, b *browser) {
-				e.enrollEmail(u, "nia.home@example.org")
-				b.get("/security-info")
-				b.must(200, "@example.org")
+				// Methods older than the sign-in: confirming them needs a step-up.
+				secret := e.enrollTOTP(u)
+				e.clock.Add(time.Minute)
+				*b = *e.signedIn(u)
+				code, _ := totp.Code(secret, e.clock.Now())
+				b.post(b.stepUp("authenticator app"), url.Values{"code": {code}})
+				b.must(200, "These are the methods you use to prove it's you")
 				b.post("/security-info/confirm", nil)
 			}, nil},
 		{"register-save", "fail_register", "UPDATE ON sspr_flows", "NEW.purpose = 'register' AND NEW.state = 'done'",
 			func(t *testing.T, e *env, u *user.User, b *browser) {
 				b.get("/security-info/add/totp")
-				b.post("/security-info/add/totp", nil)
+				b.post("/security-info/add/totp", url.Values{"current_password": {"old violet kettle " + u.Username}})
 				b.must(200, "Scan this code")
 				m := regexp.MustCompile(`action="(/security-info/add/totp/[A-Z2-7]+)"`).FindStringSubmatch(b.last)
 				s := regexp.MustCompile(`secret=([A-Z2-7]+)`).FindStringSubmatch(b.last)
