@@ -133,8 +133,10 @@ func ipLimitBurst(t *testing.T, cfg pt.Config, n, limit int) {
 		if counts[http.StatusUnauthorized] > limit {
 			t.Errorf("%d wrong-password answers, want at most %d", counts[http.StatusUnauthorized], limit)
 		}
-		if counts[http.StatusTooManyRequests] < n-limit {
-			t.Errorf("%d answers were 429, want at least %d", counts[http.StatusTooManyRequests], n-limit)
+		// Refused without a hash: 429 beyond the limit, or 503 when the
+		// hasher's queue was full (that attempt is given back, not counted).
+		if refused := counts[http.StatusTooManyRequests] + counts[http.StatusServiceUnavailable]; refused < n-limit {
+			t.Errorf("%d answers were 429 or 503, want at least %d", refused, n-limit)
 		}
 		for st := range counts {
 			switch st {
@@ -174,8 +176,8 @@ func TestParallelWrongPasswordsMeetTheLockout(t *testing.T) {
 				if evaluated > threshold {
 					t.Errorf("%d passwords were hashed, want at most %d", evaluated, threshold)
 				}
-				if counts[http.StatusForbidden] < n-threshold {
-					t.Errorf("%d locked answers, want at least %d", counts[http.StatusForbidden], n-threshold)
+				if refused := counts[http.StatusForbidden] + counts[http.StatusServiceUnavailable]; refused < n-threshold {
+					t.Errorf("%d locked (or hasher-busy) answers, want at least %d", refused, n-threshold)
 				}
 			})
 		}

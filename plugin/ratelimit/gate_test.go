@@ -90,3 +90,33 @@ func TestGate(t *testing.T) {
 		})
 	})
 }
+
+// TestBucketBoundary: a caller whose clock still reads the old bucket adds
+// to it after a caller in the new bucket has counted it as closed. The
+// re-read after each increment keeps the two together within the limit.
+func TestBucketBoundary(t *testing.T) {
+	dbtest.EachDB(t, []db.Set{schema.Set()}, func(t *testing.T, g *gorm.DB) {
+		ctx := t.Context()
+		boundary := time.Date(2026, 11, 26, 12, 1, 0, 0, time.UTC) // a 1-minute bucket edge of a 10-minute window
+		late := ratelimit.New(g, ratelimit.WithClock(func() time.Time { return boundary.Add(-time.Millisecond) }))
+		early := ratelimit.New(g, ratelimit.WithClock(func() time.Time { return boundary.Add(time.Millisecond) }))
+		allow := func(l *ratelimit.Limiter, max int) int {
+			n := 0
+			for range max {
+				ok, _, err := l.Allow(ctx, "login-ip", "203.0.113.9", 30, 10*time.Minute)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ok {
+					n++
+				}
+			}
+			return n
+		}
+		total := allow(late, 25) + allow(early, 10) + allow(late, 10)
+		if total > 30 {
+			t.Fatalf("%d events passed around a bucket boundary, limit 30", total)
+		}
+		t.Logf("%d passed", total)
+	})
+}

@@ -100,10 +100,9 @@ func bucketMS(window time.Duration) int64 {
 // retryAfter then says when one would next be allowed (a lower bound).
 //
 // The increment is one conditional UPDATE (or an INSERT racing on the
-// primary key), so concurrent callers on any number of instances never
-// pass more than limit. Closed buckets never change; a request exactly at
-// a bucket boundary may count against the old bucket's last increment a
-// few microseconds late, which can only make the limiter stricter.
+// primary key), confirmed by a re-read of the whole window after it (see
+// confirm), so concurrent callers on any number of instances never pass
+// more than limit, across bucket boundaries too.
 func (l *Limiter) Allow(ctx context.Context, scope, key string, limit int, window time.Duration) (bool, time.Duration, error) {
 	if limit <= 0 || window <= 0 || scope == "" || len(scope) > 64 {
 		return false, 0, ErrBadRule
@@ -140,7 +139,7 @@ func (l *Limiter) Allow(ctx context.Context, scope, key string, limit int, windo
 			return false, 0, fmt.Errorf("ratelimit: %w", res.Error)
 		}
 		if res.RowsAffected == 1 {
-			return true, 0, nil
+			return l.confirm(ctx, scope, kh, wms, lo, bs, cur, limit, now)
 		}
 		var n int64
 		if err := g.Model(&counter{}).Where("scope = ? AND key_hash = ? AND window_ms = ? AND bucket = ?", scope, kh, wms, cur).
@@ -153,13 +152,39 @@ func (l *Limiter) Allow(ctx context.Context, scope, key string, limit int, windo
 		err := g.Create(&counter{Scope: scope, KeyHash: kh, WindowMS: wms, Bucket: cur, Count: 1,
 			ExpiresAt: time.UnixMilli((cur+1)*bs + wms).UTC()}).Error
 		if err == nil {
-			return true, 0, nil
+			return l.confirm(ctx, scope, kh, wms, lo, bs, cur, limit, now)
 		}
 		if !errors.Is(err, gorm.ErrDuplicatedKey) && !contended(err) {
 			return false, 0, fmt.Errorf("ratelimit: %w", err)
 		}
 		// Another caller created the bucket first: try the update again.
 	}
+	return false, l.retryAfter(ctx, scope, kh, wms, lo, bs, now), nil
+}
+
+// confirm re-reads the window after an increment and takes the event back
+// if the window now holds more than limit. The conditional UPDATE alone is
+// exact within one bucket, but "closed" buckets are read before it: a
+// caller that picked the old bucket a moment before the boundary can still
+// add to it after a caller in the new bucket has read it, and both pass.
+// Counting every bucket from the window's start, later ones included,
+// after our own increment closes that gap: of any set of passing events,
+// the last one to increment sees all the others.
+func (l *Limiter) confirm(ctx context.Context, scope, kh string, wms, lo, bs, cur int64, limit int, now time.Time) (bool, time.Duration, error) {
+	g := l.g.WithContext(ctx)
+	var n int64
+	if err := g.Model(&counter{}).Select("COALESCE(SUM(count), 0)").
+		Where("scope = ? AND key_hash = ? AND window_ms = ? AND bucket >= ?", scope, kh, wms, lo).
+		Scan(&n).Error; err != nil {
+		return false, 0, fmt.Errorf("ratelimit: %w", err)
+	}
+	if n <= int64(limit) {
+		return true, 0, nil
+	}
+	// A failed take-back leaves the event counted: stricter, never looser,
+	// so the event is refused either way.
+	_ = g.Model(&counter{}).Where("scope = ? AND key_hash = ? AND window_ms = ? AND bucket = ? AND count > 0", scope, kh, wms, cur).
+		Update("count", gorm.Expr("count - 1")).Error
 	return false, l.retryAfter(ctx, scope, kh, wms, lo, bs, now), nil
 }
 
