@@ -213,7 +213,7 @@ func (s *server) mountPlugin(e *echo.Echo, p *provider.Provider, hook *afterSign
 	d.captcha, err = captcha.FromConfig(captcha.Config{
 		Kind: captcha.Kind(a.cfg.Captcha), SiteKey: a.cfg.CaptchaSiteKey, Secret: a.cfg.CaptchaSecret,
 		VerifyURL: a.cfg.CaptchaVerifyURL, Dev: a.cfg.Dev,
-	}, g)
+	}, g, captcha.WithKeyring(k))
 	if err != nil {
 		return err
 	}

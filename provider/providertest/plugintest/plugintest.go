@@ -198,7 +198,7 @@ func (x *Env) mount(t testing.TB, s *pt.Server, e *echo.Echo, o Options) (*plugi
 	if err != nil {
 		return nil, err
 	}
-	x.Captcha = captcha.NewBuiltin(s.DB, captcha.WithClock(s.Clock.Now))
+	x.Captcha = captcha.NewBuiltin(s.DB, captcha.WithClock(s.Clock.Now), captcha.WithKeyring(s.Keyring))
 	r, err := ui.New()
 	if err != nil {
 		return nil, err
