@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,11 +54,26 @@ type Deps struct {
 	// pages is built from it, never from the Host header.
 	Issuer         string
 	PasswordPolicy password.Policy
-	Now            func() time.Time
+	// DecoyMailDomains are the mail domains decoy addresses are drawn
+	// from (LATCHKEY_DECOY_MAIL_DOMAINS); empty means the domains real
+	// users registered.
+	DecoyMailDomains []string
+	// MethodPagePerFlow and MethodPagePerIP override the limits on loading
+	// the method-choice page (DefaultMethodPagePerFlow, DefaultMethodPagePerIP).
+	MethodPagePerFlow, MethodPagePerIP ratelimit.Rule
+	Now                                func() time.Time
 }
 
 // DefaultSendsPerIP limits codes sent (and decoy challenges) per client IP.
 var DefaultSendsPerIP = ratelimit.Rule{Scope: "sspr-send-ip", Limit: 30, Window: 10 * time.Minute}
+
+// The method-choice page may be loaded this often, per flow and per
+// client IP, real and decoy alike: each load is a sample an attacker could
+// time, so samples are scarce.
+var (
+	DefaultMethodPagePerFlow = ratelimit.Rule{Scope: "sspr-methods-flow", Limit: 20, Window: 10 * time.Minute}
+	DefaultMethodPagePerIP   = ratelimit.Rule{Scope: "sspr-methods-ip", Limit: 200, Window: 10 * time.Minute}
+)
 
 // StepUpWindow is how long a step-up on /security-info lasts.
 const StepUpWindow = 10 * time.Minute
@@ -69,6 +85,7 @@ type Plugin struct {
 	issuer   *url.URL
 	flows    *flow.Store
 	failures *flow.Failures
+	cen      *decoyCensus
 }
 
 // New checks deps and builds the plugin.
@@ -109,6 +126,19 @@ func build(d Deps, pages bool) (*Plugin, error) {
 	if d.SendsPerIP == (ratelimit.Rule{}) {
 		d.SendsPerIP = DefaultSendsPerIP
 	}
+	if d.MethodPagePerFlow == (ratelimit.Rule{}) {
+		d.MethodPagePerFlow = DefaultMethodPagePerFlow
+	}
+	if d.MethodPagePerIP == (ratelimit.Rule{}) {
+		d.MethodPagePerIP = DefaultMethodPagePerIP
+	}
+	var doms []string
+	for _, dom := range d.DecoyMailDomains {
+		if dom = strings.TrimPrefix(user.Normalize(dom), "@"); dom != "" && !slices.Contains(doms, dom) {
+			doms = append(doms, dom)
+		}
+	}
+	d.DecoyMailDomains = doms
 	if d.PasswordPolicy == (password.Policy{}) {
 		d.PasswordPolicy = password.DefaultPolicy
 	}
@@ -120,6 +150,7 @@ func build(d Deps, pages bool) (*Plugin, error) {
 		d: d, secure: iss.Scheme == "https", issuer: iss,
 		flows:    flow.NewStore(d.DB, flow.WithClock(now)),
 		failures: flow.NewFailures(d.DB, now),
+		cen:      &decoyCensus{},
 	}, nil
 }
 
@@ -257,6 +288,24 @@ func (p *Plugin) sendAllowed(c echo.Context) (bool, error) {
 	}
 	ok, _, err := p.d.SendsPerIP.Allow(c.Request().Context(), p.d.Limiter, c.RealIP())
 	return ok, err
+}
+
+// pageAllowed applies the method page's load limits (decoys included).
+func (p *Plugin) pageAllowed(c echo.Context, f *flow.Flow) (bool, error) {
+	if p.d.Limiter == nil {
+		return true, nil
+	}
+	ctx := c.Request().Context()
+	for _, hit := range []struct {
+		r   ratelimit.Rule
+		key string
+	}{{p.d.MethodPagePerFlow, f.ID}, {p.d.MethodPagePerIP, c.RealIP()}} {
+		ok, _, err := hit.r.Allow(ctx, p.d.Limiter, hit.key)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // SetSendsPerIP replaces the per-IP send limit (tests, and cmd when the
