@@ -202,8 +202,12 @@ func (p *Plugin) Routes(g *echo.Group) {
 		}
 	}
 	r := g.Group("", web.SecurityHeaders(p.secure), web.NoStore(), noReferrer, once, requestFacts)
-	r.GET("/recover", p.startPage)
-	r.POST("/recover", p.start)
+	// Only the start page shows the CAPTCHA: only it allows the widget's
+	// origins; every other page keeps the strict policy.
+	o := captcha.OriginsOf(p.d.Captcha.Kind())
+	widget := web.WithSources(web.Sources{Script: o.Script, Frame: o.Frame, Style: o.Style, Connect: o.Connect})
+	r.GET("/recover", p.startPage, widget)
+	r.POST("/recover", p.start, widget)
 	r.GET("/recover/:flow", p.intentPage)
 	r.POST("/recover/:flow", p.chooseIntent)
 	r.GET("/recover/:flow/method", p.methodPage)

@@ -64,6 +64,9 @@ type Options struct {
 	SMTP bool
 	// Lockout overrides the provider's lockout policy.
 	Lockout *user.Lockout
+	// Captcha replaces the built-in CAPTCHA (Env.Captcha is then nil), e.g.
+	// with a hosted kind checked against a stand-in siteverify server.
+	Captcha captcha.Verifier
 }
 
 // Env is a running provider with the plugin.
@@ -198,14 +201,18 @@ func (x *Env) mount(t testing.TB, s *pt.Server, e *echo.Echo, o Options) (*plugi
 	if err != nil {
 		return nil, err
 	}
-	x.Captcha = captcha.NewBuiltin(s.DB, captcha.WithClock(s.Clock.Now), captcha.WithKeyring(s.Keyring))
+	var cv captcha.Verifier = o.Captcha
+	if cv == nil {
+		x.Captcha = captcha.NewBuiltin(s.DB, captcha.WithClock(s.Clock.Now), captcha.WithKeyring(s.Keyring))
+		cv = x.Captcha
+	}
 	r, err := ui.New()
 	if err != nil {
 		return nil, err
 	}
 	return plugin.Mount(e.Group(""), plugin.Deps{
 		DB: s.DB, Users: s.Users, Audit: s.Audit, Keys: s.Keyring, Methods: reg, Enrollments: x.Store,
-		Codes: codes, Policy: x.Policy, Queue: x.Queue, Captcha: x.Captcha, SignIn: SignIn{s.Provider},
+		Codes: codes, Policy: x.Policy, Queue: x.Queue, Captcha: cv, SignIn: SignIn{s.Provider},
 		Renderer: r, Issuer: s.URL, Now: s.Clock.Now, Mail: tmpl,
 	})
 }
