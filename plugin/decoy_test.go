@@ -1,9 +1,11 @@
 package plugin_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -218,6 +220,41 @@ func TestMethodPageGenericWithPhones(t *testing.T) {
 			if got := page(login); got != want {
 				t.Fatalf("%s: method page differs:\n%s\nvs\n%s", login, got, want)
 			}
+		}
+	})
+}
+
+// A decoy's push meets the push-bombing limits (and the fraud-report
+// block) a real account's push meets: the same sequence of "sent" and
+// "too many" for a real user and an unknown name, and its audit trail
+// has the same rows.
+func TestDecoyPushMeetsBombingLimits(t *testing.T) {
+	dbtestEach(t, func(t *testing.T, dbURL string) {
+		x := startAll(t, dbURL, "US", "push")
+		x.EnrollPush(t, "test phone")
+		outcomes := func(login string) []string {
+			var out []string
+			for range push.PerWindow + 1 {
+				b := x.Server.NewBrowser(t)
+				methods := x.RecoverStart(t, b, "", login)
+				r := b.Submit(methods, "form", map[string]string{"enrollment": optionFor(t, methods, "notification")})
+				switch {
+				case r.Page == nil:
+					out = append(out, "no page")
+				case strings.Contains(r.Page.Body, "I approved it, continue"):
+					out = append(out, "sent")
+				case strings.Contains(r.Page.Body, "Too many"):
+					out = append(out, "limited")
+				default:
+					out = append(out, fmt.Sprintf("other %d", r.Page.Status))
+				}
+			}
+			return out
+		}
+		real := outcomes(pt.Username)
+		decoy := outcomes("nobody-at-all")
+		if !slices.Equal(real, decoy) || real[len(real)-1] != "limited" {
+			t.Fatalf("pushes: real %v, decoy %v; want the same, ending limited", real, decoy)
 		}
 	})
 }
