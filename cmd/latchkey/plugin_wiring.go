@@ -225,6 +225,7 @@ func (s *server) mountPlugin(e *echo.Echo, p *provider.Provider, hook *afterSign
 		DB: g, Users: users, Audit: auditLog, Keys: k, Methods: registry, Enrollments: enrollments,
 		Codes: d.codes, Policy: policies, Queue: d.queue, Captcha: d.captcha, SignIn: signInAdapter{p},
 		Renderer: renderer, Issuer: a.cfg.Issuer, PasswordPolicy: a.policy(), Mail: tmpl, Limiter: d.limiter,
+		DecoyMailDomains: a.cfg.DecoyMailDomains,
 	})
 	if err != nil {
 		return err
