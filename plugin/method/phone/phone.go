@@ -71,9 +71,9 @@ type Deps struct {
 
 // Method is one of the three phone methods.
 type Method struct {
-	name  method.Name
-	d     Deps
-	box   *secret.Box
+	name method.Name
+	d    Deps
+	box  *secret.Box
 	// lat holds recent gateway latencies per channel, drawn from for
 	// decoys (see latency.go).
 	lat map[sender.Channel]*latencies
