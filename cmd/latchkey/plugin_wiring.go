@@ -66,6 +66,7 @@ type pluginDeps struct {
 	limiter *ratelimit.Limiter
 	flows   *flow.Store
 	push    *push.Method
+	plugin  *plugin.Plugin
 }
 
 // Test hooks (nil in production): pushConfigHook adjusts the push
@@ -230,7 +231,7 @@ func (s *server) mountPlugin(e *echo.Echo, p *provider.Provider, hook *afterSign
 	if err != nil {
 		return err
 	}
-	hook.p = pl
+	hook.p, d.plugin = pl, pl
 	d.push.Routes(e.Group(""))
 	if d.outbox != nil {
 		e.GET("/dev/outbox", echo.WrapHandler(d.outbox.Handler(renderer)))
@@ -294,6 +295,12 @@ func pluginCleanup(ctx context.Context, log *slog.Logger, d *pluginDeps) {
 	}
 	if _, err := d.flows.Cleanup(ctx, 500); err != nil {
 		log.Warn("cleanup: recovery flows", "err", err)
+	}
+	if d.plugin != nil {
+		// Failed proofs past the block window and spent report links.
+		if err := d.plugin.Cleanup(ctx); err != nil {
+			log.Warn("cleanup: recovery failures and report links", "err", err)
+		}
 	}
 	if err := d.queue.Cleanup(ctx, day); err != nil {
 		log.Warn("cleanup: outbox", "err", err)

@@ -569,6 +569,13 @@ func (m *Method) Cleanup(ctx context.Context, before time.Time) error {
 			return fmt.Errorf("push: cleanup: %w", err)
 		}
 	}
+	// A decoy's account row only anchors the limits of its pushes: once
+	// they are gone it holds nothing (no success, no block) and goes too,
+	// so unknown names do not accumulate rows.
+	if err := g.Where("user_id LIKE ? AND user_id NOT IN (SELECT user_id FROM push_challenges WHERE user_id IS NOT NULL)", "decoy:%").
+		Delete(&accountRow{}).Error; err != nil {
+		return fmt.Errorf("push: cleanup: %w", err)
+	}
 	return nil
 }
 
