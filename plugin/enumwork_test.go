@@ -298,3 +298,23 @@ func TestGetsWriteNoRows(t *testing.T) {
 		}
 	})
 }
+
+// TestCaptchaChecksLimitedPerIP: each CAPTCHA check writes a row (the spent
+// CAPTCHA), so checks from one address are limited: beyond the limit the
+// start page answers 429 without checking (or writing) anything.
+func TestCaptchaChecksLimitedPerIP(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		e.plugin.SetSendsPerIP(ratelimit.New(e.g, ratelimit.WithClock(e.clock.Now)), plugin.DefaultSendsPerIP)
+		b := e.browser()
+		b.get("/recover")
+		for i := range plugin.DefaultCaptchaPerIP.Limit {
+			if b.post("/recover", url.Values{"username": {"someone"}, "captcha": {"wrong"}}); b.code != 200 {
+				t.Fatalf("check %d: %d", i+1, b.code)
+			}
+		}
+		b.post("/recover", url.Values{"username": {"someone"}, "captcha": {"ok"}})
+		if b.code != http.StatusTooManyRequests || !strings.Contains(b.last, "Too many attempts") {
+			t.Fatalf("check %d: %d, want 429", plugin.DefaultCaptchaPerIP.Limit+1, b.code)
+		}
+	})
+}

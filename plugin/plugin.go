@@ -61,7 +61,9 @@ type Deps struct {
 	// MethodPagePerFlow and MethodPagePerIP override the limits on loading
 	// the method-choice page (DefaultMethodPagePerFlow, DefaultMethodPagePerIP).
 	MethodPagePerFlow, MethodPagePerIP ratelimit.Rule
-	Now                                func() time.Time
+	// CaptchaPerIP overrides DefaultCaptchaPerIP.
+	CaptchaPerIP ratelimit.Rule
+	Now          func() time.Time
 }
 
 // DefaultSendsPerIP limits codes sent (and decoy challenges) per client IP.
@@ -74,6 +76,11 @@ var (
 	DefaultMethodPagePerFlow = ratelimit.Rule{Scope: "sspr-methods-flow", Limit: 20, Window: 10 * time.Minute}
 	DefaultMethodPagePerIP   = ratelimit.Rule{Scope: "sspr-methods-ip", Limit: 200, Window: 10 * time.Minute}
 )
+
+// DefaultCaptchaPerIP limits CAPTCHA answers checked per client IP: each
+// check spends the CAPTCHA with a row (kept until it expires), so a flood
+// of answers from one address is refused before it writes anything.
+var DefaultCaptchaPerIP = ratelimit.Rule{Scope: "sspr-captcha-ip", Limit: 60, Window: 10 * time.Minute}
 
 // StepUpWindow is how long a step-up on /security-info lasts.
 const StepUpWindow = 10 * time.Minute
@@ -131,6 +138,9 @@ func build(d Deps, pages bool) (*Plugin, error) {
 	}
 	if d.MethodPagePerIP == (ratelimit.Rule{}) {
 		d.MethodPagePerIP = DefaultMethodPagePerIP
+	}
+	if d.CaptchaPerIP == (ratelimit.Rule{}) {
+		d.CaptchaPerIP = DefaultCaptchaPerIP
 	}
 	var doms []string
 	for _, dom := range d.DecoyMailDomains {
@@ -310,6 +320,15 @@ func (p *Plugin) pageAllowed(c echo.Context, f *flow.Flow) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// captchaAllowed applies the per-IP limit on CAPTCHA checks.
+func (p *Plugin) captchaAllowed(c echo.Context) (bool, error) {
+	if p.d.Limiter == nil {
+		return true, nil
+	}
+	ok, _, err := p.d.CaptchaPerIP.Allow(c.Request().Context(), p.d.Limiter, c.RealIP())
+	return ok, err
 }
 
 // SetSendsPerIP replaces the per-IP send limit (tests, and cmd when the

@@ -117,6 +117,12 @@ func (p *Plugin) start(c echo.Context) error {
 	authReq := cleanAuthRequestID(f["authRequestID"])
 	reason := cleanReason(f["reason"])
 	login := strings.TrimSpace(f["username"])
+	if ok, err := p.captchaAllowed(c); err != nil || !ok {
+		if err != nil {
+			return err
+		}
+		return p.renderStart(c, http.StatusTooManyRequests, authReq, reason, login, "Too many attempts from your network. Please wait a few minutes and try again.")
+	}
 	ok, err := p.d.Captcha.Verify(ctx, f["form"], c.Request().PostForm, c.RealIP())
 	if err != nil {
 		return fmt.Errorf("plugin: captcha: %w", err)
