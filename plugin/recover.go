@@ -233,7 +233,9 @@ func (p *Plugin) subject(ctx context.Context, f *flow.Flow) (*user.User, method.
 			return nil, method.Ref{}, d, err
 		}
 		if derr != nil {
-			return nil, method.Ref{}, d, fmt.Errorf("plugin: decoy: %w", derr)
+			// A decoy flow whose data cannot be opened (sealed by an older
+			// version, or under another secret) ends as any dead flow does.
+			return nil, method.Ref{}, d, flowErr(fmt.Errorf("plugin: decoy: %w: %w", flow.ErrNotFound, derr))
 		}
 		return nil, method.Ref{ID: f.Subject, Username: d.Login, Decoy: true}, d, nil
 	}
