@@ -318,3 +318,43 @@ func TestCaptchaChecksLimitedPerIP(t *testing.T) {
 		}
 	})
 }
+
+// TestDecoyEmailSendDoesTheSameWork: choosing "Email a code" costs a decoy
+// what it costs a real account: the same statements (the outbox row
+// included, born delivered for a decoy) and the same opens and seals;
+// nothing reaches a mailbox.
+func TestDecoyEmailSendDoesTheSameWork(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		e.setPolicy("methods=email")
+		g := e.user("grace", false)
+		e.enrollEmail(g, "grace@example.org")
+		w := watch(t, e)
+		choose := func(login string) sample {
+			b := e.browser()
+			fp := b.start(login, "")
+			b.post(fp, url.Values{"intent": {"reset"}})
+			opts := b.options()
+			if len(opts) == 0 {
+				t.Fatalf("%s: no options", login)
+			}
+			s := w.measure(func() { b.post(fp+"/method", url.Values{"enrollment": {opts[0][0]}}) })
+			b.must(200, "We sent a code")
+			return s
+		}
+		choose("warm-up")
+		real, decoy := choose("grace"), choose("nobody-at-all")
+		if !slices.Equal(real.sql, decoy.sql) {
+			t.Errorf("decoy send runs other statements:\n%s\nvs real:\n%s", strings.Join(decoy.sql, "\n"), strings.Join(real.sql, "\n"))
+		}
+		if fmt.Sprint(real.ops) != fmt.Sprint(decoy.ops) {
+			t.Errorf("crypto operations: decoy %v, real %v", decoy.ops, real.ops)
+		}
+		e.drain()
+		for _, m := range e.out.Messages() {
+			if !strings.Contains(m.To, "grace@example.org") {
+				t.Errorf("a message went to %q", m.To)
+			}
+		}
+		t.Logf("send: %d statements, crypto %v; real %v, decoy %v (one sample each, printed only)", len(real.sql), real.ops, real.d, decoy.d)
+	})
+}
