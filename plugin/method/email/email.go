@@ -47,17 +47,17 @@ type Limits struct {
 
 // Method is the email method.
 type Method struct {
-	codes   *method.Codes
-	queue   *sender.Queue
-	tmpl    *lkmail.Templates
-	keys    *secret.Keyring
-	box     *secret.Box
+	codes *method.Codes
+	queue *sender.Queue
+	tmpl  *lkmail.Templates
+	keys  *secret.Keyring
+	box   *secret.Box
 	// decoySealed stands in for a decoy's stored address: opened where a
 	// real challenge opens the enrollment's, so both cost the same.
 	decoySealed []byte
 	limiter     *ratelimit.Limiter
-	limits  Limits
-	pending time.Duration
+	limits      Limits
+	pending     time.Duration
 }
 
 var (
