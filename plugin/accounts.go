@@ -42,6 +42,7 @@ type Directory interface {
 	ByID(ctx context.Context, id string) (*user.User, error)
 	Admins(ctx context.Context) ([]user.User, error)
 	InGroup(ctx context.Context, id, group string) (bool, error)
+	Groups(ctx context.Context, id string) ([]string, error)
 	// CheckPassword reports whether pw is id's password, counting nothing.
 	CheckPassword(ctx context.Context, id, pw string) (bool, error)
 	// Authenticate checks a password as sign-in does, lockout included.

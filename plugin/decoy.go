@@ -1,12 +1,22 @@
 package plugin
 
 import (
+	"context"
 	"encoding/base32"
+	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
+	"github.com/latchkeyid/latchkey/plugin/flow"
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/policy"
 	"github.com/latchkeyid/latchkey/provider/user"
@@ -14,15 +24,115 @@ import (
 
 // Decoys (checklist A3). A name that matches no user who can recover (an
 // unknown name, a disabled account, an account without methods) walks a
-// decoy flow: a method list derived from HMAC(key, normalised name), the
-// same on every request and shaped like a real one, whose challenges send
-// nothing and never verify. Its failures count under the decoy's subject,
-// so even the recovery block behaves the same.
+// decoy flow whose challenges send nothing and never verify. Everything
+// an outsider can observe is made the same as for a real account:
+//
+//   - the list is drawn, stable per name, from the census of what real
+//     users registered (combinations of kinds, mail domains), so its
+//     shape follows the real distribution: questions, three methods, two
+//     addresses, whatever real users have;
+//   - the pages run the same queries and the same sealing work as a real
+//     flow (TestDecoyDoesTheSameWork counts them);
+//   - failures count under the key a real account's spellings share (see
+//     canonicalName), and every limit applies to decoys as to users.
 
-// decoySubject keys a decoy's failure count and challenges.
-func (p *Plugin) decoySubject(login string) string {
-	mac := p.d.Keys.MAC("sspr-decoy", user.Normalize(login))
-	return "decoy:" + hex.EncodeToString(mac[:16])
+// decoyRefresh is how often the census behind decoys is read again.
+const decoyRefresh = 10 * time.Minute
+
+// decoyCensus caches the census; both real and decoy starts consult it,
+// so the occasional refresh is no signal.
+type decoyCensus struct {
+	mu sync.Mutex
+	at time.Time
+	c  method.Census
+	ok bool
+}
+
+func (p *Plugin) census(ctx context.Context) method.Census {
+	p.cen.mu.Lock()
+	defer p.cen.mu.Unlock()
+	now := p.d.Now()
+	if !p.cen.ok || now.Sub(p.cen.at) >= decoyRefresh || now.Before(p.cen.at) {
+		c, err := p.d.Enrollments.Census(ctx)
+		if err != nil {
+			slog.Warn("plugin: decoy census", "err", err)
+			return p.cen.c
+		}
+		p.cen.c, p.cen.at, p.cen.ok = c, now, true
+	}
+	return p.cen.c
+}
+
+// identity is what a start derives from the typed name, for every name
+// alike: the decoy failure key and the seed of the decoy list.
+type identity struct {
+	key  string
+	seed [32]byte
+}
+
+// identityOf derives the identity of login (one MAC, real or not).
+func (p *Plugin) identityOf(ctx context.Context, login string) identity {
+	mac := p.d.Keys.MAC("sspr-decoy", p.canonicalName(ctx, login))
+	var id identity
+	copy(id.seed[:], mac)
+	id.key = "decoy:" + hex.EncodeToString(mac[:16])
+	return id
+}
+
+// canonicalName is the failure key's spelling of a name. A real account
+// counts every spelling that reaches it (any case or width, its username
+// and its address) as one; for an unknown name the spellings that would
+// reach one account in this deployment must count as one too: the
+// normalised name, and for an address at one of the deployment's mail
+// domains its local part (so "bob" and "BOB@corp.example" pause together
+// as "alice" and "alice@corp.example" do). Addresses elsewhere count as
+// the normalised address.
+func (p *Plugin) canonicalName(ctx context.Context, login string) string {
+	n := user.Normalize(login)
+	i := strings.LastIndexByte(n, '@')
+	if i <= 0 || i == len(n)-1 {
+		return n
+	}
+	dom := n[i+1:]
+	if slices.Contains(p.d.DecoyMailDomains, dom) {
+		return n[:i]
+	}
+	if _, ok := p.census(ctx).Domains[dom]; ok {
+		return n[:i]
+	}
+	return n
+}
+
+// flowData is the sealed Data of a recovery flow: the typed name, and for
+// a decoy its list. Real flows carry it too, so both seal and open alike.
+type flowData struct {
+	Login string       `json:"login"`
+	Decoy []decoyEntry `json:"decoy,omitempty"`
+}
+
+type decoyEntry struct {
+	ID     string      `json:"i"`
+	Method method.Name `json:"m"`
+	Label  string      `json:"l"`
+}
+
+var flowDataAAD = []byte("recover-flow")
+
+func (p *Plugin) sealFlowData(d flowData) []byte {
+	b, _ := json.Marshal(d) // plain strings: cannot fail
+	return p.d.Keys.Box("sspr-flow").Seal(b, flowDataAAD)
+}
+
+func (p *Plugin) openFlowData(sealed []byte) (flowData, error) {
+	var d flowData
+	b, err := p.d.Keys.Box("sspr-flow").Open(sealed, flowDataAAD)
+	if err != nil {
+		return d, fmt.Errorf("plugin: flow data: %w", err)
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		return d, fmt.Errorf("plugin: flow data: %w", err)
+	}
+	return d, nil
 }
 
 // decoyLabeler is the optional interface of phone methods: a masked number
@@ -31,69 +141,199 @@ type decoyLabeler interface {
 	DecoyLabel(seed []byte) string
 }
 
-// decoyKinds are the methods a decoy may show: every kind real users
-// recover with whose challenge can be played without sending anything
-// (security questions would need a user's own questions).
-var decoyKinds = []method.Name{method.Email, method.TOTP, method.Push, method.Mobile, method.AlternatePhone, method.OfficePhone}
+// decoyContextLabeler is the optional interface of methods whose decoy
+// label depends on configuration (security questions: how many).
+type decoyContextLabeler interface {
+	DecoyLabelContext(ctx context.Context, seed []byte) (string, error)
+}
 
-// decoyEnrollments returns the decoy method list for login under pol.
-func (p *Plugin) decoyEnrollments(login string, pol policy.Policy) []method.Enrollment {
-	norm := user.Normalize(login)
-	mac := p.d.Keys.MAC("sspr-decoy", norm)
-	subject := p.decoySubject(login)
-	var ms []method.Method
+// drawDecoy draws the decoy list of a name: a combination of kinds picked
+// with the weight real users give it (plus one pseudo-user per enabled
+// kind, so a fresh deployment has decoys too), restricted to what the
+// policy enables, then ids and labels from the seed.
+func (p *Plugin) drawDecoy(ctx context.Context, login string, id identity, pol policy.Policy) ([]decoyEntry, error) {
+	enabled := map[method.Name]bool{}
+	// Labels that need configuration are read for every enabled kind
+	// before the draw, so the work does not depend on what is drawn.
+	ctxLabels := map[method.Name]string{}
 	for _, m := range p.d.Methods.Enabled(pol.Methods) {
-		if slices.Contains(decoyKinds, m.Name()) {
-			ms = append(ms, m)
+		if !pol.Usable(string(m.Name()), false) {
+			continue
+		}
+		enabled[m.Name()] = true
+		if dl, ok := m.(decoyContextLabeler); ok {
+			l, err := dl.DecoyLabelContext(ctx, id.seed[:])
+			if err != nil {
+				return nil, err
+			}
+			ctxLabels[m.Name()] = l
 		}
 	}
-	if len(ms) == 0 {
-		return nil
-	}
-	// One method, or two when the HMAC says so and two are enabled: real
-	// users have either, so both shapes must occur among decoys. Which
-	// methods is drawn from the HMAC too, in the registry's order.
-	n := 1
-	if len(ms) > 1 && mac[0]&1 == 1 {
-		n = 2
-	}
-	first := int(mac[1]) % len(ms)
-	picked := []int{first}
-	if n == 2 {
-		picked = append(picked, (first+1)%len(ms))
-	}
-	slices.Sort(picked)
-	var out []method.Enrollment
-	for i, k := range picked {
-		m := ms[k]
-		id := base32.StdEncoding.EncodeToString(p.d.Keys.MAC("sspr-decoy-id", norm, string(m.Name())))[:26]
-		e := method.Enrollment{ID: id, UserID: subject, Method: m.Name(), Label: "Authenticator app"}
-		switch m.Name() {
-		case method.Email:
-			e.Label = method.MaskEmail(p.decoyAddress(norm, mac[2+i]))
-		case method.Push:
-			e.Label = "Latchkey Authenticator"
-		case method.Mobile, method.AlternatePhone, method.OfficePhone:
-			if dl, ok := m.(decoyLabeler); ok {
-				e.Label = dl.DecoyLabel(mac[4+i:])
-			} else {
-				e.Label = method.MaskPhone(fmt.Sprintf("+1%010d", int(mac[4])*10+int(mac[5])%10), 1)
+	cen := p.census(ctx)
+	domains := p.decoyDomains(cen)
+	addressed := strings.Contains(login, "@")
+	usable := func(k method.Name) bool { return enabled[k] && (k != method.Email || addressed || len(domains) > 0) }
+	weights := map[string]int{}
+	for combo, n := range cen.Combos {
+		var kinds []string
+		for _, k := range strings.Split(combo, ",") {
+			if usable(method.Name(k)) {
+				kinds = append(kinds, k)
 			}
 		}
+		if len(kinds) > 0 {
+			weights[strings.Join(kinds, ",")] += n
+		}
+	}
+	for k := range enabled {
+		if usable(k) {
+			weights[string(k)]++
+		}
+	}
+	if len(weights) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, 0, len(weights))
+	total := 0
+	for k, n := range weights {
+		keys = append(keys, k)
+		total += n
+	}
+	slices.Sort(keys)
+	rng := rand.New(rand.NewChaCha8(id.seed))
+	pick := int(rng.Uint64() % uint64(total))
+	var combo string
+	for _, k := range keys {
+		if pick < weights[k] {
+			combo = k
+			break
+		}
+		pick -= weights[k]
+	}
+	var out []decoyEntry
+	emails := 0
+	for _, k := range strings.Split(combo, ",") {
+		var raw [16]byte
+		binary.BigEndian.PutUint64(raw[:8], rng.Uint64())
+		binary.BigEndian.PutUint64(raw[8:], rng.Uint64())
+		e := decoyEntry{ID: base32.StdEncoding.EncodeToString(raw[:])[:26], Method: method.Name(k), Label: "Authenticator app"}
+		seed := make([]byte, 8)
+		binary.BigEndian.PutUint64(seed, rng.Uint64())
+		dl, phone := p.method(e.Method).(decoyLabeler)
+		switch {
+		case e.Method == method.Email:
+			e.Label = method.MaskEmail(decoyAddress(login, emails, domains, rng))
+			emails++
+		case e.Method == method.Push:
+			e.Label = "Latchkey Authenticator"
+		case phone:
+			e.Label = dl.DecoyLabel(seed)
+		case ctxLabels[e.Method] != "":
+			e.Label = ctxLabels[e.Method]
+		}
 		out = append(out, e)
+	}
+	return out, nil
+}
+
+// weighted is a mail domain and how many real enrollments use it.
+type weighted struct {
+	name string
+	n    int
+}
+
+// decoyDomains are the mail domains decoy addresses use: the configured
+// ones (LATCHKEY_DECOY_MAIL_DOMAINS), else the real users' domains by
+// their weight, else the issuer's domain when it is a DNS name (never an
+// IP address). None means decoys of plain names show no address.
+func (p *Plugin) decoyDomains(cen method.Census) []weighted {
+	var out []weighted
+	for _, d := range p.d.DecoyMailDomains {
+		out = append(out, weighted{d, 1})
+	}
+	if len(out) > 0 {
+		return out
+	}
+	for d, n := range cen.Domains {
+		out = append(out, weighted{d, n})
+	}
+	if len(out) > 0 {
+		slices.SortFunc(out, func(a, b weighted) int { return strings.Compare(a.name, b.name) })
+		return out
+	}
+	host := strings.TrimSuffix(p.issuer.Hostname(), ".")
+	if _, err := netip.ParseAddr(host); err == nil || !strings.Contains(host, ".") {
+		return nil
+	}
+	if parts := strings.Split(host, "."); len(parts) > 2 {
+		host = strings.Join(parts[len(parts)-2:], ".")
+	}
+	return []weighted{{host, 1}}
+}
+
+// decoyAddress is the i-th address of a decoy: the typed name itself when
+// it is an address, else the name at a drawn domain; further addresses
+// get a drawn local part.
+func decoyAddress(login string, i int, domains []weighted, rng *rand.Rand) string {
+	norm := user.Normalize(login)
+	if i == 0 && strings.Contains(norm, "@") {
+		return norm
+	}
+	local := norm
+	if at := strings.LastIndexByte(norm, '@'); at >= 0 {
+		local = norm[:at]
+	}
+	if i > 0 || local == "" {
+		const letters = "abcdefghijklmnopqrstuvwxyz"
+		b := make([]byte, 4+rng.IntN(6))
+		for j := range b {
+			b[j] = letters[rng.IntN(len(letters))]
+		}
+		local = string(b)
+	}
+	if len(domains) == 0 {
+		if at := strings.LastIndexByte(norm, '@'); at >= 0 {
+			return local + norm[at:]
+		}
+		return local + "@example.com" // unreachable: email is drawn only with a domain
+	}
+	total := 0
+	for _, d := range domains {
+		total += d.n
+	}
+	pick := rng.IntN(total)
+	for _, d := range domains {
+		if pick < d.n {
+			return local + "@" + d.name
+		}
+		pick -= d.n
+	}
+	return local + "@" + domains[0].name
+}
+
+// decoyEnrollments turns a decoy flow's list into enrollments.
+func decoyEnrollments(f *flow.Flow, d flowData) []method.Enrollment {
+	out := make([]method.Enrollment, 0, len(d.Decoy))
+	for _, e := range d.Decoy {
+		out = append(out, method.Enrollment{ID: e.ID, UserID: f.Subject, Method: e.Method, Label: e.Label})
 	}
 	return out
 }
 
-// decoyAddress is a plausible address for a decoy: the name itself when it
-// is an address, else the name at the issuer's domain.
-func (p *Plugin) decoyAddress(norm string, _ byte) string {
-	if strings.Contains(norm, "@") {
-		return norm
+// decoyEnrollment is the enrollment of a decoy flow's current challenge,
+// looked up with the same query a real one takes.
+func (p *Plugin) decoyEnrollment(ctx context.Context, f *flow.Flow) (method.Enrollment, error) {
+	if _, err := p.d.Enrollments.Get(ctx, f.Subject, f.EnrollmentID); err != nil && !errors.Is(err, method.ErrNotFound) {
+		return method.Enrollment{}, err
 	}
-	host := p.issuer.Hostname()
-	if parts := strings.Split(host, "."); len(parts) > 2 {
-		host = strings.Join(parts[len(parts)-2:], ".")
+	d, err := p.openFlowData(f.Data)
+	if err != nil {
+		return method.Enrollment{}, err
 	}
-	return norm + "@" + host
+	for _, e := range decoyEnrollments(f, d) {
+		if e.ID == f.EnrollmentID {
+			return e, nil
+		}
+	}
+	return method.Enrollment{}, flowErr(flow.ErrOutOfOrder)
 }

@@ -1,26 +1,39 @@
 package plugin_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/latchkeyid/latchkey/plugin"
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/method/push"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 )
 
 // TestDecoyShapes: decoy lists are stable per name, look like real lists
-// (masked email, authenticator app) and come in both sizes across names.
+// (masked email, authenticator app, ids of the same shape) and follow the
+// real users' distribution: with real users holding three methods,
+// security questions and addresses at corp.example, decoys show three
+// methods, questions and addresses at corp.example too, never the
+// issuer's IP address.
 func TestDecoyShapes(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
+		e.setPolicy("methods=email,totp,questions")
+		for i := range 8 {
+			u := e.user("real"+string(rune('a'+i)), false)
+			e.enrollEmail(u, u.Username+"@corp.example")
+			e.enrollTOTP(u)
+			e.enrollQuestions(u)
+		}
 		sizes := map[int]bool{}
-		// 24 names: with a fresh key per test, all of one size has
-		// probability 2^-23.
+		questions, corp := false, false
 		names := []string{"ines@example.net"}
 		for i := range 23 {
 			names = append(names, "person"+string(rune('a'+i)))
@@ -29,6 +42,7 @@ func TestDecoyShapes(t *testing.T) {
 			b := e.browser()
 			fp := b.start(name, "")
 			b.post(fp, url.Values{"intent": {"reset"}})
+			b.get(fp + "/method")
 			opts := b.options()
 			sizes[len(opts)] = true
 			for _, o := range opts {
@@ -38,12 +52,67 @@ func TestDecoyShapes(t *testing.T) {
 				if strings.Contains(o[1], "@") && !strings.Contains(o[1], "•••") {
 					t.Errorf("%s: unmasked decoy address %q", name, o[1])
 				}
+				if strings.Contains(o[1], "@127.") || strings.Contains(o[1], "@0.1") {
+					t.Errorf("%s: decoy address at the issuer's IP: %q", name, o[1])
+				}
+				questions = questions || strings.Contains(o[1], "security questions")
+				corp = corp || strings.HasSuffix(o[1], "@corp.example")
+			}
+			b2 := e.browser()
+			fp2 := b2.start(name, "")
+			b2.post(fp2, url.Values{"intent": {"reset"}})
+			b2.get(fp2 + "/method")
+			if got := b2.options(); len(got) != len(opts) || (len(got) > 0 && got[0][1] != opts[0][1]) {
+				t.Errorf("%s: decoy list changes between flows: %v vs %v", name, got, opts)
 			}
 		}
-		if !sizes[1] || !sizes[2] {
-			t.Errorf("decoy list sizes %v: want both 1 and 2", sizes)
+		if !sizes[3] || !sizes[1] {
+			t.Errorf("decoy list sizes %v: want 3 (as real users) and 1 (a prior)", sizes)
+		}
+		if !questions || !corp {
+			t.Errorf("decoys never showed questions (%v) or an address at corp.example (%v)", questions, corp)
 		}
 	})
+}
+
+// TestDecoyMailDomains: with no real addresses, a decoy address uses the
+// configured domains (LATCHKEY_DECOY_MAIL_DOMAINS), and without them never
+// the issuer's IP address (the test issuer is 127.0.0.1).
+func TestDecoyMailDomains(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		domains []string
+		want    string
+	}{
+		{"configured", []string{"Mail.Example.COM"}, "@mail.example.com"},
+		{"none-configured", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dbtestEach(t, func(t *testing.T, dbURL string) {
+				e := newEnvWith(t, dbURL, func(d *plugin.Deps) { d.DecoyMailDomains = tc.domains })
+				e.setPolicy("methods=email")
+				seen := 0
+				for i := range 6 {
+					b := e.browser()
+					fp := b.start("someone"+string(rune('a'+i)), "")
+					b.post(fp, url.Values{"intent": {"reset"}})
+					b.get(fp + "/method")
+					for _, o := range b.options() {
+						if strings.Contains(o[1], "@127.") || strings.Contains(o[1], "@0.1") {
+							t.Fatalf("decoy address at the issuer's IP: %q", o[1])
+						}
+						if tc.want != "" && !strings.HasSuffix(o[1], tc.want) {
+							t.Fatalf("decoy address %q, want the domain %s", o[1], tc.want)
+						}
+						seen++
+					}
+				}
+				if tc.want != "" && seen == 0 {
+					t.Fatal("no decoy address shown")
+				}
+			})
+		})
+	}
 }
 
 // Issue 4.6: decoy phone numbers carry the deployment's dial code, never
@@ -151,6 +220,41 @@ func TestMethodPageGenericWithPhones(t *testing.T) {
 			if got := page(login); got != want {
 				t.Fatalf("%s: method page differs:\n%s\nvs\n%s", login, got, want)
 			}
+		}
+	})
+}
+
+// A decoy's push meets the push-bombing limits (and the fraud-report
+// block) a real account's push meets: the same sequence of "sent" and
+// "too many" for a real user and an unknown name, and its audit trail
+// has the same rows.
+func TestDecoyPushMeetsBombingLimits(t *testing.T) {
+	dbtestEach(t, func(t *testing.T, dbURL string) {
+		x := startAll(t, dbURL, "US", "push")
+		x.EnrollPush(t, "test phone")
+		outcomes := func(login string) []string {
+			var out []string
+			for range push.PerWindow + 1 {
+				b := x.Server.NewBrowser(t)
+				methods := x.RecoverStart(t, b, "", login)
+				r := b.Submit(methods, "form", map[string]string{"enrollment": optionFor(t, methods, "notification")})
+				switch {
+				case r.Page == nil:
+					out = append(out, "no page")
+				case strings.Contains(r.Page.Body, "I approved it, continue"):
+					out = append(out, "sent")
+				case strings.Contains(r.Page.Body, "Too many"):
+					out = append(out, "limited")
+				default:
+					out = append(out, fmt.Sprintf("other %d", r.Page.Status))
+				}
+			}
+			return out
+		}
+		real := outcomes(pt.Username)
+		decoy := outcomes("nobody-at-all")
+		if !slices.Equal(real, decoy) || real[len(real)-1] != "limited" {
+			t.Fatalf("pushes: real %v, decoy %v; want the same, ending limited", real, decoy)
 		}
 	})
 }

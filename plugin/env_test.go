@@ -157,6 +157,12 @@ var fastHash = plugintest.FastHash
 
 func newEnv(t testing.TB, url string, params ...password.Params) *env {
 	t.Helper()
+	return newEnvWith(t, url, nil, params...)
+}
+
+// newEnvWith is newEnv with edit applied to the plugin's Deps.
+func newEnvWith(t testing.TB, url string, edit func(*plugin.Deps), params ...password.Params) *env {
+	t.Helper()
 	g := dbtest.Open(t, url, pschema.Set(), schema.Set())
 	ck := &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
 	keys, err := secret.Parse(secret.Generate())
@@ -204,12 +210,16 @@ func newEnv(t testing.TB, url string, params ...password.Params) *env {
 	ec.HTTPErrorHandler = web.ErrorHandler(r, nil)
 	ec.Use(web.SecurityHeaders(false))
 	e.accounts = account.New(g, e.users, ck.Now, e.sessions, e.signIn)
-	e.plugin, err = plugin.Mount(ec.Group(""), plugin.Deps{
+	deps := plugin.Deps{
 		Accounts: e.accounts,
 		DB:       g, Users: e.users, Audit: e.audit, Keys: keys, Methods: reg, Enrollments: e.store, Codes: e.codes,
 		Policy: e.policy, Queue: e.queue, Captcha: testCaptcha{}, SignIn: e.signIn, Renderer: r, Issuer: issuer, Mail: tmpl,
 		Now: ck.Now,
-	})
+	}
+	if edit != nil {
+		edit(&deps)
+	}
+	e.plugin, err = plugin.Mount(ec.Group(""), deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/latchkeyid/latchkey/provider/user"
 
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
@@ -56,11 +59,33 @@ type Deps struct {
 	// pages is built from it, never from the Host header.
 	Issuer         string
 	PasswordPolicy password.Policy
-	Now            func() time.Time
+	// DecoyMailDomains are the mail domains decoy addresses are drawn
+	// from (LATCHKEY_DECOY_MAIL_DOMAINS); empty means the domains real
+	// users registered.
+	DecoyMailDomains []string
+	// MethodPagePerFlow and MethodPagePerIP override the limits on loading
+	// the method-choice page (DefaultMethodPagePerFlow, DefaultMethodPagePerIP).
+	MethodPagePerFlow, MethodPagePerIP ratelimit.Rule
+	// CaptchaPerIP overrides DefaultCaptchaPerIP.
+	CaptchaPerIP ratelimit.Rule
+	Now          func() time.Time
 }
 
 // DefaultSendsPerIP limits codes sent (and decoy challenges) per client IP.
 var DefaultSendsPerIP = ratelimit.Rule{Scope: "sspr-send-ip", Limit: 30, Window: 10 * time.Minute}
+
+// The method-choice page may be loaded this often, per flow and per
+// client IP, real and decoy alike: each load is a sample an attacker could
+// time, so samples are scarce.
+var (
+	DefaultMethodPagePerFlow = ratelimit.Rule{Scope: "sspr-methods-flow", Limit: 20, Window: 10 * time.Minute}
+	DefaultMethodPagePerIP   = ratelimit.Rule{Scope: "sspr-methods-ip", Limit: 200, Window: 10 * time.Minute}
+)
+
+// DefaultCaptchaPerIP limits CAPTCHA answers checked per client IP: each
+// check spends the CAPTCHA with a row (kept until it expires), so a flood
+// of answers from one address is refused before it writes anything.
+var DefaultCaptchaPerIP = ratelimit.Rule{Scope: "sspr-captcha-ip", Limit: 60, Window: 10 * time.Minute}
 
 // StepUpWindow is how long a step-up on /security-info lasts.
 const StepUpWindow = 10 * time.Minute
@@ -73,6 +98,7 @@ type Plugin struct {
 	flows    *flow.Store
 	failures *flow.Failures
 	proofs   *proof.Engine // every proof a page asks for goes through it
+	cen      *decoyCensus
 }
 
 // New checks deps and builds the plugin.
@@ -114,6 +140,22 @@ func build(d Deps, pages bool) (*Plugin, error) {
 	if d.SendsPerIP == (ratelimit.Rule{}) {
 		d.SendsPerIP = DefaultSendsPerIP
 	}
+	if d.MethodPagePerFlow == (ratelimit.Rule{}) {
+		d.MethodPagePerFlow = DefaultMethodPagePerFlow
+	}
+	if d.MethodPagePerIP == (ratelimit.Rule{}) {
+		d.MethodPagePerIP = DefaultMethodPagePerIP
+	}
+	if d.CaptchaPerIP == (ratelimit.Rule{}) {
+		d.CaptchaPerIP = DefaultCaptchaPerIP
+	}
+	var doms []string
+	for _, dom := range d.DecoyMailDomains {
+		if dom = strings.TrimPrefix(user.Normalize(dom), "@"); dom != "" && !slices.Contains(doms, dom) {
+			doms = append(doms, dom)
+		}
+	}
+	d.DecoyMailDomains = doms
 	if d.PasswordPolicy == (password.Policy{}) {
 		d.PasswordPolicy = password.DefaultPolicy
 	}
@@ -130,6 +172,7 @@ func build(d Deps, pages bool) (*Plugin, error) {
 	return &Plugin{
 		d: d, secure: iss.Scheme == "https", issuer: iss,
 		flows: flows, failures: failures, proofs: proofs,
+		cen: &decoyCensus{},
 	}, nil
 }
 
@@ -181,8 +224,12 @@ func (p *Plugin) Routes(g *echo.Group) {
 		}
 	}
 	r := g.Group("", web.SecurityHeaders(p.secure), web.NoStore(), noReferrer, once, requestFacts)
-	r.GET("/recover", p.startPage)
-	r.POST("/recover", p.start)
+	// Only the start page shows the CAPTCHA: only it allows the widget's
+	// origins; every other page keeps the strict policy.
+	o := captcha.OriginsOf(p.d.Captcha.Kind())
+	widget := web.WithSources(web.Sources{Script: o.Script, Frame: o.Frame, Style: o.Style, Connect: o.Connect})
+	r.GET("/recover", p.startPage, widget)
+	r.POST("/recover", p.start, widget)
 	r.GET("/recover/:flow", p.intentPage)
 	r.POST("/recover/:flow", p.chooseIntent)
 	r.GET("/recover/:flow/method", p.methodPage)
@@ -266,6 +313,33 @@ func (p *Plugin) sendAllowed(c echo.Context) (bool, error) {
 		return true, nil
 	}
 	ok, _, err := p.d.SendsPerIP.Allow(c.Request().Context(), p.d.Limiter, c.RealIP())
+	return ok, err
+}
+
+// pageAllowed applies the method page's load limits (decoys included).
+func (p *Plugin) pageAllowed(c echo.Context, f *flow.Flow) (bool, error) {
+	if p.d.Limiter == nil {
+		return true, nil
+	}
+	ctx := c.Request().Context()
+	for _, hit := range []struct {
+		r   ratelimit.Rule
+		key string
+	}{{p.d.MethodPagePerFlow, f.ID}, {p.d.MethodPagePerIP, c.RealIP()}} {
+		ok, _, err := hit.r.Allow(ctx, p.d.Limiter, hit.key)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// captchaAllowed applies the per-IP limit on CAPTCHA checks.
+func (p *Plugin) captchaAllowed(c echo.Context) (bool, error) {
+	if p.d.Limiter == nil {
+		return true, nil
+	}
+	ok, _, err := p.d.CaptchaPerIP.Allow(c.Request().Context(), p.d.Limiter, c.RealIP())
 	return ok, err
 }
 

@@ -116,6 +116,12 @@ func (p *Plugin) start(c echo.Context) error {
 	authReq := cleanAuthRequestID(f["authRequestID"])
 	reason := cleanReason(f["reason"])
 	login := strings.TrimSpace(f["username"])
+	if ok, err := p.captchaAllowed(c); err != nil || !ok {
+		if err != nil {
+			return err
+		}
+		return p.renderStart(c, http.StatusTooManyRequests, authReq, reason, login, "Too many attempts from your network. Please wait a few minutes and try again.")
+	}
 	ok, err := p.d.Captcha.Verify(ctx, f["form"], c.Request().PostForm, c.RealIP())
 	if err != nil {
 		return fmt.Errorf("plugin: captcha: %w", err)
@@ -131,27 +137,40 @@ func (p *Plugin) start(c echo.Context) error {
 		return err
 	}
 	fl := &flow.Flow{Purpose: flow.Recover, AuthRequestID: authReq}
+	// Every name does the same work from here: one lookup with its
+	// groups query, one enrollment query, one decoy draw, one seal.
+	id := p.identityOf(ctx, login)
 	u, err := p.d.Users.ByLogin(ctx, login)
+	lookup, admin := id.key, false
 	switch {
 	case err == nil && !u.Disabled:
-		usable, err := p.options(ctx, u, pol, nil)
-		if err != nil {
-			return err
+		lookup, admin = u.ID, u.Admin
+	case err == nil:
+		// disabled: a decoy (its groups were read by the lookup)
+	case errors.Is(err, user.ErrNotFound):
+		if _, err := p.d.Users.Groups(ctx, id.key); err != nil {
+			return fmt.Errorf("plugin: start: %w", err)
 		}
-		if len(usable) > 0 {
-			fl.UserID, fl.Subject = u.ID, u.ID
-		}
-	case err == nil, errors.Is(err, user.ErrNotFound):
-		// disabled or unknown: decoy below
 	default:
 		return fmt.Errorf("plugin: start: %w", err)
 	}
-	if fl.UserID == "" {
-		fl.Decoy, fl.Subject = true, p.decoySubject(login)
-		// The decoy keeps the name it was derived from, sealed, so every
-		// later page shows the same list.
-		fl.Data = p.d.Keys.Box("sspr-flow").Seal([]byte(login), []byte("decoy"))
+	usable, err := p.usable(ctx, lookup, admin, pol, nil)
+	if err != nil {
+		return err
 	}
+	list, err := p.drawDecoy(ctx, login, id, pol)
+	if err != nil {
+		return err
+	}
+	data := flowData{Login: login}
+	if lookup != id.key && len(usable) > 0 {
+		fl.UserID, fl.Subject = u.ID, u.ID
+	} else {
+		// The decoy keeps its list, sealed, so every later page of the
+		// flow shows the same one.
+		fl.Decoy, fl.Subject, data.Decoy = true, id.key, list
+	}
+	fl.Data = p.sealFlowData(data)
 	switch reason { // a preselection only; the choice page still asks
 	case "forgot":
 		fl.Intent = flow.Reset
@@ -202,21 +221,37 @@ func (p *Plugin) load(c echo.Context, purpose flow.Purpose) (*flow.Flow, error) 
 // subjectOf returns the user behind a flow (nil for a decoy) and the
 // method.Ref the methods act for.
 func (p *Plugin) subjectOf(ctx context.Context, f *flow.Flow) (*user.User, method.Ref, error) {
+	u, ref, _, err := p.subject(ctx, f)
+	return u, ref, err
+}
+
+// subject is subjectOf with the flow's sealed data. A decoy runs the
+// queries a real flow runs (the user and its groups, by the decoy key,
+// finding nothing) and both open the flow's data.
+func (p *Plugin) subject(ctx context.Context, f *flow.Flow) (*user.User, method.Ref, flowData, error) {
+	d, derr := p.openFlowData(f.Data)
 	if f.Decoy {
-		login, err := p.d.Keys.Box("sspr-flow").Open(f.Data, []byte("decoy"))
-		if err != nil {
-			return nil, method.Ref{}, fmt.Errorf("plugin: decoy: %w", err)
+		if _, err := p.d.Users.ByID(ctx, f.Subject); err != nil && !errors.Is(err, user.ErrNotFound) {
+			return nil, method.Ref{}, d, err
 		}
-		return nil, method.Ref{ID: f.Subject, Username: string(login), Decoy: true}, nil
+		if _, err := p.d.Users.Groups(ctx, f.Subject); err != nil {
+			return nil, method.Ref{}, d, err
+		}
+		if derr != nil {
+			// A decoy flow whose data cannot be opened (sealed by an older
+			// version, or under another secret) ends as any dead flow does.
+			return nil, method.Ref{}, d, flowErr(fmt.Errorf("plugin: decoy: %w: %w", flow.ErrNotFound, derr))
+		}
+		return nil, method.Ref{ID: f.Subject, Username: d.Login, Decoy: true}, d, nil
 	}
 	u, err := p.d.Users.ByID(ctx, f.UserID)
 	if err != nil {
 		if errors.Is(err, user.ErrNotFound) {
-			return nil, method.Ref{}, flowErr(flow.ErrNotFound)
+			return nil, method.Ref{}, d, flowErr(flow.ErrNotFound)
 		}
-		return nil, method.Ref{}, err
+		return nil, method.Ref{}, d, err
 	}
-	return u, p.ref(u), nil
+	return u, p.ref(u), d, nil
 }
 
 func (p *Plugin) ref(u *user.User) method.Ref {
@@ -230,16 +265,22 @@ func (p *Plugin) ref(u *user.User) method.Ref {
 // past their cool-down, enabled by the policy (no questions for admins),
 // not yet verified in this flow.
 func (p *Plugin) options(ctx context.Context, u *user.User, pol policy.Policy, f *flow.Flow) ([]method.Enrollment, error) {
+	return p.usable(ctx, u.ID, u.Admin, pol, f)
+}
+
+// usable is options for the enrollments stored under id (a user id, or a
+// decoy key, which has none but costs the same query).
+func (p *Plugin) usable(ctx context.Context, id string, admin bool, pol policy.Policy, f *flow.Flow) ([]method.Enrollment, error) {
 	var names []string
 	for _, m := range p.d.Methods.Enabled(pol.Methods) {
-		if pol.Usable(string(m.Name()), u.Admin) {
+		if pol.Usable(string(m.Name()), admin) {
 			names = append(names, string(m.Name()))
 		}
 	}
 	if len(names) == 0 {
 		return nil, nil
 	}
-	all, err := p.d.Enrollments.Usable(ctx, u.ID, names...)
+	all, err := p.d.Enrollments.Usable(ctx, id, names...)
 	if err != nil {
 		return nil, err
 	}
@@ -252,18 +293,32 @@ func (p *Plugin) options(ctx context.Context, u *user.User, pol policy.Policy, f
 	return out, nil
 }
 
-// flowOptions is options for a real flow, the decoy list for a decoy.
-func (p *Plugin) flowOptions(ctx context.Context, f *flow.Flow, u *user.User, ref method.Ref, pol policy.Policy) ([]method.Enrollment, error) {
-	if f.Decoy {
-		var out []method.Enrollment
-		for _, e := range p.decoyEnrollments(ref.Username, pol) {
-			if !f.HasProof(e.ID) {
-				out = append(out, e)
-			}
-		}
-		return out, nil
+// flowOptions is options for a real flow, the sealed decoy list for a
+// decoy (after the same enrollment query).
+func (p *Plugin) flowOptions(ctx context.Context, f *flow.Flow, u *user.User, d flowData, pol policy.Policy) ([]method.Enrollment, error) {
+	if !f.Decoy {
+		return p.options(ctx, u, pol, f)
 	}
-	return p.options(ctx, u, pol, f)
+	if _, err := p.usable(ctx, f.Subject, false, pol, f); err != nil {
+		return nil, err
+	}
+	var out []method.Enrollment
+	for _, e := range decoyEnrollments(f, d) {
+		if !f.HasProof(e.ID) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// listFor is the method list of a flow now.
+func (p *Plugin) listFor(ctx context.Context, f *flow.Flow, pol policy.Policy) ([]method.Enrollment, *user.User, method.Ref, error) {
+	u, ref, d, err := p.subject(ctx, f)
+	if err != nil {
+		return nil, nil, ref, err
+	}
+	opts, err := p.flowOptions(ctx, f, u, d, pol)
+	return opts, u, ref, err
 }
 
 // --- intent ---
@@ -299,6 +354,9 @@ func (p *Plugin) chooseIntent(c echo.Context) error {
 		return flowErr(err)
 	}
 	if err := p.record(c, "recovery.intent", f.UserID, f.ID, audit.OK, string(intent)); err != nil {
+		return err
+	}
+	if err := p.recordMethods(c, f); err != nil {
 		return err
 	}
 	return see(c, p.path("/recover/"+f.ID+"/method"))
@@ -385,7 +443,32 @@ func (p *Plugin) methodPage(c echo.Context) error {
 	if err := p.refuseReportedProven(c, f); err != nil {
 		return err
 	}
+	if ok, err := p.pageAllowed(c, f); err != nil || !ok {
+		if err != nil {
+			return err
+		}
+		return p.render(c, http.StatusTooManyRequests, "recover-message", map[string]any{"Title": "Too many requests",
+			"Message": "This page was loaded too often. Please wait a few minutes and try again."})
+	}
 	return p.renderMethods(c, f, "")
+}
+
+// recordMethods audits the list a flow offers, once: when the flow
+// reaches the choice (a reload of the page writes nothing).
+func (p *Plugin) recordMethods(c echo.Context, f *flow.Flow) error {
+	pol, err := p.d.Policy.Get(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	opts, _, _, err := p.listFor(c.Request().Context(), f, pol)
+	if err != nil {
+		return err
+	}
+	shown := make([]string, len(opts))
+	for i, e := range opts {
+		shown[i] = string(e.Method)
+	}
+	return p.record(c, "recovery.methods", f.UserID, f.ID, audit.OK, strings.Join(shown, ","))
 }
 
 func (p *Plugin) renderMethods(c echo.Context, f *flow.Flow, msg string) error {
@@ -394,11 +477,7 @@ func (p *Plugin) renderMethods(c echo.Context, f *flow.Flow, msg string) error {
 	if err != nil {
 		return err
 	}
-	u, ref, err := p.subjectOf(ctx, f)
-	if err != nil {
-		return err
-	}
-	opts, err := p.flowOptions(ctx, f, u, ref, pol)
+	opts, _, _, err := p.listFor(ctx, f, pol)
 	if err != nil {
 		return err
 	}
@@ -407,13 +486,6 @@ func (p *Plugin) renderMethods(c echo.Context, f *flow.Flow, msg string) error {
 		// option), so saying it reveals nothing to a stranger.
 		return p.message(c, "You need another method",
 			"Your account needs one more verification method than you have registered, so it cannot be recovered here. Please contact your helpdesk.")
-	}
-	shown := make([]string, len(opts))
-	for i, e := range opts {
-		shown[i] = string(e.Method)
-	}
-	if err := p.record(c, "recovery.methods", f.UserID, f.ID, audit.OK, strings.Join(shown, ",")); err != nil {
-		return err
 	}
 	return p.render(c, http.StatusOK, "recover-method", map[string]any{
 		"Flow": f.ID, "Options": p.choices(opts), "Error": msg, "Second": len(f.Proofs) > 0,
@@ -468,11 +540,7 @@ func (p *Plugin) chooseMethod(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u, ref, err := p.subjectOf(ctx, f)
-	if err != nil {
-		return err
-	}
-	opts, err := p.flowOptions(ctx, f, u, ref, pol)
+	opts, _, ref, err := p.listFor(ctx, f, pol)
 	if err != nil {
 		return err
 	}

@@ -107,16 +107,7 @@ func (p *Plugin) resender(n method.Name) (method.Resender, bool) {
 // enrollmentOf finds the enrollment behind the flow's current challenge.
 func (p *Plugin) enrollmentOf(ctx context.Context, f *flow.Flow, u *user.User, ref method.Ref) (method.Enrollment, error) {
 	if f.Decoy {
-		pol, err := p.d.Policy.Get(ctx)
-		if err != nil {
-			return method.Enrollment{}, err
-		}
-		for _, e := range p.decoyEnrollments(ref.Username, pol) {
-			if e.ID == f.EnrollmentID {
-				return e, nil
-			}
-		}
-		return method.Enrollment{}, flowErr(flow.ErrOutOfOrder)
+		return p.decoyEnrollment(ctx, f)
 	}
 	e, err := p.d.Enrollments.Get(ctx, u.ID, f.EnrollmentID)
 	if errors.Is(err, method.ErrNotFound) {

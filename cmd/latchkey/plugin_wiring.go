@@ -67,7 +67,7 @@ func (s *server) ssprConfig(g *gorm.DB, k *secret.Keyring, users *user.Store, au
 		return compose.Config{}, nil, err
 	}
 	c := compose.Config{DB: g, Keys: k, Users: users, Audit: auditLog, Policy: policies, Issuer: a.cfg.Issuer,
-		Region: a.cfg.DefaultRegion, PhoneLimits: phoneLimits(a.cfg.Phone()), PasswordPolicy: a.policy(), Log: s.log,
+		Region: a.cfg.DefaultRegion, DecoyMailDomains: a.cfg.DecoyMailDomains, PhoneLimits: phoneLimits(a.cfg.Phone()), PasswordPolicy: a.policy(), Log: s.log,
 		Push: push.Config{Locator: push.LocalLocator{}}}
 	var box *outbox.Outbox
 	if a.cfg.Dev && (a.cfg.SMTPURL == "" || a.cfg.TwilioAccountSID == "") {
@@ -134,7 +134,7 @@ func (s *server) mountPlugin(e *echo.Echo, p *provider.Provider, hook *afterSign
 	c.Captcha, err = captcha.FromConfig(captcha.Config{
 		Kind: captcha.Kind(a.cfg.Captcha), SiteKey: a.cfg.CaptchaSiteKey, Secret: a.cfg.CaptchaSecret,
 		VerifyURL: a.cfg.CaptchaVerifyURL, Dev: a.cfg.Dev,
-	}, g)
+	}, g, captcha.WithKeyring(k))
 	if err != nil {
 		return err
 	}

@@ -3,8 +3,11 @@ package captcha
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,6 +18,8 @@ import (
 
 	dchest "github.com/dchest/captcha"
 	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider/secret"
 )
 
 // Builtin parameters.
@@ -28,7 +33,14 @@ const (
 	FieldSolution = "captcha"
 )
 
-// row is the live model of sspr_captchas (frozen copy: plugin/schema).
+// maxID bounds a CAPTCHA id: a sealed token (about 67 characters) or an
+// id made through Store.
+const maxID = 128
+
+// row is the live model of sspr_captchas (frozen copy: plugin/schema). A
+// CAPTCHA shown on a form is a sealed token and writes nothing; a row is
+// written only when an answer is checked (ID = hash of the token, so it
+// is spent once), or by Store.Set.
 type row struct {
 	ID        string     `gorm:"primaryKey;size:32"`
 	FormID    string     `gorm:"size:64;not null"`
@@ -41,11 +53,14 @@ type row struct {
 func (row) TableName() string { return "sspr_captchas" }
 
 // BuiltinVerifier draws distorted digits with github.com/dchest/captcha, with a
-// spoken alternative. Its state lives in the database (any instance can
-// serve the image and check the answer), each CAPTCHA is checked once,
-// expires after BuiltinTTL and is bound to one form instance.
+// spoken alternative. A CAPTCHA is a token sealed under the deployment's
+// secret (its digits, expiry and form binding), so showing the form writes
+// nothing and any instance can serve the image; checking an answer spends
+// the token with one row, kept until it expires. Each CAPTCHA is checked
+// once, expires after BuiltinTTL and is bound to one form instance.
 type BuiltinVerifier struct {
 	g      *gorm.DB
+	box    *secret.Box
 	now    func() time.Time
 	prefix string
 	lang   string
@@ -68,6 +83,12 @@ func WithPrefix(p string) BuiltinOption {
 	return func(b *BuiltinVerifier) { b.prefix = strings.TrimRight(p, "/") }
 }
 
+// WithKeyring seals tokens under k, so every instance sharing the
+// secret accepts them (without it a random key is used: one instance only).
+func WithKeyring(k *secret.Keyring) BuiltinOption {
+	return func(b *BuiltinVerifier) { b.box = k.Box("captcha-builtin") }
+}
+
 // WithLanguage sets the audio language ("en", "de", "ru", "zh", "ja").
 func WithLanguage(l string) BuiltinOption { return func(b *BuiltinVerifier) { b.lang = l } }
 
@@ -78,48 +99,103 @@ func NewBuiltin(g *gorm.DB, opts ...BuiltinOption) *BuiltinVerifier {
 	for _, o := range opts {
 		o(b)
 	}
+	if b.box == nil {
+		k, err := secret.Parse(secret.Generate())
+		if err != nil {
+			panic(fmt.Sprintf("captcha: %v", err)) // a generated secret always parses
+		}
+		b.box = k.Box("captcha-builtin")
+	}
 	return b
+}
+
+var tokenAAD = []byte("captcha-builtin")
+
+// token is what a CAPTCHA id carries, sealed.
+type token struct {
+	digits  []byte
+	expires time.Time
+	form    [8]byte
+}
+
+func formHash(formID string) [8]byte {
+	sum := sha256.Sum256([]byte("captcha-form|" + formID))
+	return [8]byte(sum[:8])
+}
+
+func (b *BuiltinVerifier) seal(t token) string {
+	plain := make([]byte, 0, len(t.digits)+16)
+	plain = append(plain, t.digits...)
+	plain = binary.BigEndian.AppendUint64(plain, uint64(t.expires.UnixMilli()))
+	plain = append(plain, t.form[:]...)
+	return base64.RawURLEncoding.EncodeToString(b.box.Seal(plain, tokenAAD))
+}
+
+// open reads a token id; ok is false for anything not made by seal.
+func (b *BuiltinVerifier) open(id string) (token, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(id)
+	if err != nil || len(id) > maxID {
+		return token{}, false
+	}
+	plain, err := b.box.Open(raw, tokenAAD)
+	if err != nil || len(plain) != BuiltinDigits+16 {
+		return token{}, false
+	}
+	t := token{digits: plain[:BuiltinDigits], expires: time.UnixMilli(int64(binary.BigEndian.Uint64(plain[BuiltinDigits:]))).UTC()}
+	copy(t.form[:], plain[BuiltinDigits+8:])
+	return t, true
+}
+
+// spentID is the row id that marks token id spent.
+func spentID(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:16])
+}
+
+// spend marks token id spent; false when it already was.
+func (b *BuiltinVerifier) spend(ctx context.Context, id, formID string, exp time.Time) (bool, error) {
+	now := b.now().UTC()
+	err := b.g.WithContext(ctx).Create(&row{ID: spentID(id), FormID: formID, Digits: []byte{}, CreatedAt: now, ExpiresAt: exp, UsedAt: &now}).Error
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("captcha: spend: %w", err)
+	}
+	return true, nil
 }
 
 // Kind implements Verifier.
 func (b *BuiltinVerifier) Kind() Kind { return Builtin }
 
-// New makes a CAPTCHA for formID.
+// New makes a CAPTCHA for formID. It writes nothing: showing the form
+// to anyone, any number of times, does not grow the database.
 func (b *BuiltinVerifier) New(ctx context.Context, formID string) (Widget, error) {
 	if formID == "" || len(formID) > 64 {
 		return Widget{}, fmt.Errorf("captcha: new: bad form id")
 	}
-	now := b.now().UTC()
-	r := row{ID: rand.Text(), FormID: formID, Digits: dchest.RandomDigits(BuiltinDigits), CreatedAt: now, ExpiresAt: now.Add(BuiltinTTL)}
-	if err := b.g.WithContext(ctx).Create(&r).Error; err != nil {
-		return Widget{}, fmt.Errorf("captcha: new: %w", err)
-	}
-	return Widget{Kind: Builtin, ID: r.ID, ImageURL: b.prefix + "/" + r.ID + ".png", AudioURL: b.prefix + "/" + r.ID + ".wav", Field: FieldSolution}, nil
+	id := b.seal(token{digits: dchest.RandomDigits(BuiltinDigits), expires: b.now().UTC().Add(BuiltinTTL), form: formHash(formID)})
+	return Widget{Kind: Builtin, ID: id, ImageURL: b.prefix + "/" + id + ".png", AudioURL: b.prefix + "/" + id + ".wav", Field: FieldSolution}, nil
 }
 
 // Verify checks the typed digits. The CAPTCHA is spent by the first check,
-// right or wrong, with one conditional UPDATE, so a solution works once
-// even when submitted concurrently.
+// right or wrong, with one INSERT on the token's hash, so a solution works
+// once even when submitted concurrently.
 func (b *BuiltinVerifier) Verify(ctx context.Context, formID string, form url.Values, _ string) (bool, error) {
 	id, sol := form.Get(FieldID), form.Get(FieldSolution)
-	if formID == "" || id == "" || len(id) > 32 || sol == "" || len(sol) > 64 {
+	if formID == "" || id == "" || len(id) > maxID || sol == "" || len(sol) > 64 {
 		return false, nil
 	}
-	now := b.now().UTC()
-	g := b.g.WithContext(ctx)
-	res := g.Model(&row{}).Where("id = ? AND form_id = ? AND used_at IS NULL AND expires_at > ?", id, formID, now).Update("used_at", now)
-	if res.Error != nil {
-		return false, fmt.Errorf("captcha: verify: %w", res.Error)
-	}
-	if res.RowsAffected != 1 {
+	t, ok := b.open(id)
+	if !ok || !b.now().UTC().Before(t.expires) || subtle.ConstantTimeCompare(t.form[:], func() []byte { h := formHash(formID); return h[:] }()) != 1 {
 		return false, nil
 	}
-	var r row
-	if err := g.Select("digits").Where("id = ?", id).Take(&r).Error; err != nil {
-		return false, fmt.Errorf("captcha: verify: %w", err)
+	first, err := b.spend(ctx, id, formID, t.expires)
+	if err != nil || !first {
+		return false, err
 	}
 	typed := parseDigits(sol)
-	return len(typed) == len(r.Digits) && subtle.ConstantTimeCompare(typed, r.Digits) == 1, nil
+	return len(typed) == len(t.digits) && subtle.ConstantTimeCompare(typed, t.digits) == 1, nil
 }
 
 // parseDigits turns "12 34-56" into {1,2,3,4,5,6}; any other character
@@ -152,7 +228,7 @@ func (b *BuiltinVerifier) Handler() http.Handler {
 		base := path.Base(r.URL.Path)
 		ext := path.Ext(base)
 		id := strings.TrimSuffix(base, ext)
-		if (ext != ".png" && ext != ".wav") || id == "" || len(id) > 32 {
+		if (ext != ".png" && ext != ".wav") || id == "" || len(id) > maxID {
 			http.NotFound(w, r)
 			return
 		}
@@ -195,6 +271,22 @@ func (b *BuiltinVerifier) Handler() http.Handler {
 var errGone = errors.New("captcha: not found")
 
 func (b *BuiltinVerifier) live(ctx context.Context, id string) ([]byte, error) {
+	if t, ok := b.open(id); ok {
+		if !b.now().UTC().Before(t.expires) {
+			return nil, errGone
+		}
+		var n int64
+		if err := b.g.WithContext(ctx).Model(&row{}).Where("id = ?", spentID(id)).Count(&n).Error; err != nil {
+			return nil, fmt.Errorf("captcha: %w", err)
+		}
+		if n > 0 {
+			return nil, errGone
+		}
+		return t.digits, nil
+	}
+	if len(id) > 32 {
+		return nil, errGone
+	}
 	var r row
 	err := b.g.WithContext(ctx).Where("id = ? AND used_at IS NULL AND expires_at > ?", id, b.now().UTC()).Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -233,6 +325,14 @@ func (s Store) Get(id string, clear bool) []byte {
 	d, err := s.b.live(context.Background(), id)
 	if err != nil {
 		return nil
+	}
+	if t, ok := s.b.open(id); ok {
+		if clear {
+			if first, err := s.b.spend(context.Background(), id, "", t.expires); err != nil || !first {
+				return nil
+			}
+		}
+		return d
 	}
 	if clear {
 		now := s.b.now().UTC()

@@ -45,3 +45,28 @@ type Verifier interface {
 
 // ErrConfig reports a bad CAPTCHA configuration.
 var ErrConfig = errors.New("captcha: bad configuration")
+
+// Origins are what a kind's widget loads from outside the page's own
+// origin, per Content-Security-Policy directive, as each vendor documents
+// it: hCaptcha (docs.hcaptcha.com, "Content-Security-Policy Settings")
+// needs its hosts in script-src, frame-src, style-src and connect-src,
+// subdomains by wildcard because asset hosts vary; Turnstile
+// (developers.cloudflare.com/turnstile/reference/content-security-policy)
+// needs challenges.cloudflare.com in script-src and frame-src. The
+// builtin kind and "off" load nothing from elsewhere.
+type Origins struct {
+	Script, Frame, Style, Connect []string
+}
+
+// OriginsOf returns the origins the widget of kind k needs.
+func OriginsOf(k Kind) Origins {
+	switch k {
+	case HCaptcha:
+		h := []string{"https://hcaptcha.com", "https://*.hcaptcha.com"}
+		return Origins{Script: h, Frame: h, Style: h, Connect: h}
+	case Turnstile:
+		c := []string{"https://challenges.cloudflare.com"}
+		return Origins{Script: c, Frame: c}
+	}
+	return Origins{}
+}

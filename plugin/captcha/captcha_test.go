@@ -29,13 +29,13 @@ type clock struct {
 func (c *clock) now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-// solution reads the digits of a builtin CAPTCHA straight from the table,
-// as a human reads the image.
-func solution(t *testing.T, g *gorm.DB, id string) string {
+// solution reads the digits of a builtin CAPTCHA from its token, as a
+// human reads the image.
+func solution(t *testing.T, v *captcha.BuiltinVerifier, id string) string {
 	t.Helper()
-	var digits []byte
-	if err := g.Table("sspr_captchas").Select("digits").Where("id = ?", id).Row().Scan(&digits); err != nil || len(digits) != captcha.BuiltinDigits {
-		t.Fatalf("digits of %s: %v %v", id, digits, err)
+	digits := v.Store().Get(id, false)
+	if len(digits) != captcha.BuiltinDigits {
+		t.Fatalf("digits of %s: %v", id, digits)
 	}
 	var b strings.Builder
 	for _, d := range digits {
@@ -54,7 +54,7 @@ func TestBuiltin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return w, solution(t, g, w.ID)
+			return w, solution(t, b, w.ID)
 		}
 		answer := func(w captcha.Widget, sol string) url.Values {
 			return url.Values{captcha.FieldID: {w.ID}, captcha.FieldSolution: {sol}}
@@ -100,6 +100,35 @@ func TestBuiltin(t *testing.T) {
 				tt.run(t, w, sol)
 			})
 		}
+		// Showing the form writes nothing; only a checked answer leaves a
+		// row (the spent token), which Cleanup removes after expiry.
+		t.Run("showing-writes-no-row", func(t *testing.T) {
+			count := func() (n int64) {
+				if err := g.Table("sspr_captchas").Count(&n).Error; err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			before := count()
+			var last captcha.Widget
+			for range 100 {
+				last, _ = fresh(t, "form-many")
+			}
+			if n := count() - before; n != 0 {
+				t.Fatalf("100 CAPTCHAs shown wrote %d rows", n)
+			}
+			mustVerify(t, b, "form-many", answer(last, "000000"), false)
+			if n := count() - before; n != 1 {
+				t.Fatalf("one checked answer wrote %d rows", n)
+			}
+			clk.advance(captcha.BuiltinTTL + time.Second)
+			if _, err := b.Cleanup(ctx, clk.now()); err != nil {
+				t.Fatal(err)
+			}
+			if n := count(); n != 0 {
+				t.Fatalf("%d rows after cleanup", n)
+			}
+		})
 		t.Run("concurrent-solutions-pass-once", func(t *testing.T) {
 			w, sol := fresh(t, "form-c")
 			var ok atomic.Int32

@@ -52,6 +52,9 @@ type Config struct {
 	SMS, Voice sender.Sender
 	// Region is LATCHKEY_DEFAULT_REGION.
 	Region string
+	// DecoyMailDomains are the domains decoy addresses use
+	// (LATCHKEY_DECOY_MAIL_DOMAINS; empty: the real users' domains).
+	DecoyMailDomains []string
 	// PhoneLimits are the toll-fraud limits (nil: phone.DefaultLimits).
 	PhoneLimits *phone.Limits
 	// Push is the push method's configuration; Issuer, Audit and Now are
@@ -105,7 +108,7 @@ func Build(c Config) (*SSPR, error) {
 		DB: c.DB, Users: c.Users, Audit: c.Audit, Keys: c.Keys, Methods: s.Methods, Enrollments: s.Enrollments,
 		Codes: s.Codes, Policy: c.Policy, Queue: s.Queue, Captcha: c.Captcha, SignIn: c.SignIn,
 		Renderer: renderer, Issuer: c.Issuer, PasswordPolicy: c.PasswordPolicy, Mail: s.mail, Limiter: s.Limiter,
-		Now: c.Now,
+		Now: c.Now, DecoyMailDomains: c.DecoyMailDomains,
 	}
 	if c.Accounts != nil { // a nil *Service in the interface would not read as missing
 		d.Accounts = c.Accounts

@@ -124,6 +124,29 @@ func (q *Queue) EnqueueTx(tx *gorm.DB, m Message) error {
 	return nil
 }
 
+// EnqueueDecoy does the work of Enqueue for a message that must not be
+// sent (a recovery decoy's code): it is marshalled, sealed and written as
+// Enqueue does, but the row is born delivered, without its body, so the
+// dispatcher never sees it and Cleanup removes it with the sent ones. A
+// decoy's send then costs what a real one costs.
+func (q *Queue) EnqueueDecoy(ctx context.Context, m Message) error {
+	if !q.Available(m.Channel) {
+		return fmt.Errorf("sender: enqueue %s: %w", m.Channel, ErrNoSender)
+	}
+	plain, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("sender: enqueue: %w", err)
+	}
+	id := rand.Text()
+	now := q.now().UTC()
+	_ = q.box.Seal(plain, []byte(id))
+	r := outboxRow{ID: id, Channel: string(m.Channel), Kind: m.Kind, NextAt: now, CreatedAt: now, SentAt: &now, LastError: "decoy: not sent"}
+	if err := q.g.WithContext(ctx).Create(&r).Error; err != nil {
+		return fmt.Errorf("sender: enqueue: %w", err)
+	}
+	return nil
+}
+
 // Wake asks the dispatcher to look for work now.
 func (q *Queue) Wake() {
 	select {

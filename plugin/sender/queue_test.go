@@ -215,3 +215,36 @@ func (g *gateSender) Send(ctx context.Context, m sender.Message) error {
 	g.sent <- m.To
 	return nil
 }
+
+// A decoy's message costs a real one's write but is never delivered, keeps
+// no body, and leaves with the sent rows.
+func TestEnqueueDecoy(t *testing.T) {
+	dbtest.EachDB(t, []db.Set{schema.Set()}, func(t *testing.T, g *gorm.DB) {
+		ctx := t.Context()
+		box := outbox.New()
+		clk := &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
+		q := sender.NewQueue(g, keys(t), []sender.Sender{box}, sender.WithQueueClock(clk.now))
+		if err := q.EnqueueDecoy(ctx, msg("decoy@invalid")); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := q.Pending(ctx); err != nil || n != 0 {
+			t.Fatalf("pending %d, %v", n, err)
+		}
+		if n, err := q.Drain(ctx); err != nil || n != 0 || len(box.Messages()) != 0 {
+			t.Fatalf("drain delivered %d (%v), outbox %d", n, err, len(box.Messages()))
+		}
+		var rows, bodies int64
+		g.Table("sspr_outbox").Count(&rows)
+		g.Table("sspr_outbox").Where("body IS NOT NULL").Count(&bodies)
+		if rows != 1 || bodies != 0 {
+			t.Fatalf("%d rows, %d with a body", rows, bodies)
+		}
+		clk.advance(time.Hour)
+		if err := q.Cleanup(ctx, clk.now()); err != nil {
+			t.Fatal(err)
+		}
+		if g.Table("sspr_outbox").Count(&rows); rows != 0 {
+			t.Fatalf("%d rows after cleanup", rows)
+		}
+	})
+}

@@ -60,6 +60,8 @@ type Config struct {
 	CaptchaSecret    string `name:"captcha-secret" env:"LATCHKEY_CAPTCHA_SECRET" help:"Secret key for hcaptcha or turnstile."`
 	CaptchaVerifyURL string `name:"captcha-verify-url" env:"LATCHKEY_CAPTCHA_VERIFY_URL" help:"siteverify URL (the provider's official one by default)."`
 
+	DecoyMailDomains []string `name:"decoy-mail-domains" env:"LATCHKEY_DECOY_MAIL_DOMAINS" help:"Comma-separated mail domains that recovery decoys (unknown names) show addresses at; by default the domains of the addresses users registered." placeholder:"DOMAIN,..."`
+
 	PushNetworks []string `name:"push-networks" env:"LATCHKEY_PUSH_NETWORKS" sep:";" help:"Place names shown on the authenticator for known networks: CIDR=name pairs separated by semicolons (10.0.0.0/8=Head office;192.168.7.0/24=Berlin lab)." placeholder:"CIDR=NAME;..."`
 
 	TrustedProxies []string `name:"trusted-proxies" env:"LATCHKEY_TRUSTED_PROXIES" help:"Comma-separated CIDRs (or IPs) of reverse proxies whose X-Forwarded-For is honoured." placeholder:"CIDR,..."`

@@ -92,6 +92,9 @@ func TestValidate(t *testing.T) {
 			c.Captcha, c.CaptchaSiteKey, c.CaptchaSecret = config.CaptchaTurnstile, "site", "sec"
 		}, nil},
 		{"captcha-verify-http", func(c *config.Config) { c.CaptchaVerifyURL = "http://verify.example.com" }, []string{"LATCHKEY_CAPTCHA_VERIFY_URL"}},
+		{"decoy-domains-ok", func(c *config.Config) { c.DecoyMailDomains = []string{"corp.example", "mail.corp.example"} }, nil},
+		{"decoy-domains-ip", func(c *config.Config) { c.DecoyMailDomains = []string{"corp.example", "10.0.0.1"} }, []string{"LATCHKEY_DECOY_MAIL_DOMAINS"}},
+		{"decoy-domains-no-dot", func(c *config.Config) { c.DecoyMailDomains = []string{"localhost"} }, []string{"LATCHKEY_DECOY_MAIL_DOMAINS"}},
 		{"proxies-ok", func(c *config.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "192.168.1.1", "fd00::/8"} }, nil},
 		{"proxies-bad", func(c *config.Config) { c.TrustedProxies = []string{"10.0.0.0/8", "not-an-ip"} }, []string{"LATCHKEY_TRUSTED_PROXIES"}},
 		{"push-networks-ok", func(c *config.Config) {

@@ -280,6 +280,31 @@ func (c Config) checkCaptcha(bad func(v, format string, args ...any)) {
 			bad("LATCHKEY_CAPTCHA_VERIFY_URL", "%s", msg)
 		}
 	}
+	for _, d := range c.DecoyMailDomains {
+		if !mailDomain(d) {
+			bad("LATCHKEY_DECOY_MAIL_DOMAINS", "%q is not a mail domain (a DNS name with a dot, not an IP address)", d)
+		}
+	}
+}
+
+// mailDomain reports whether d looks like a mail domain: DNS labels with
+// at least one dot, not an IP address.
+func mailDomain(d string) bool {
+	d = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(d), "@"), ".")
+	if _, err := netip.ParseAddr(d); err == nil || !strings.Contains(d, ".") || len(d) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(d, ".") {
+		if l == "" || len(l) > 63 || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
+			return false
+		}
+		for _, r := range l {
+			if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r > 127) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (c Config) checkArgon2(bad func(v, format string, args ...any)) {

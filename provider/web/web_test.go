@@ -261,3 +261,21 @@ func TestErrorHandlerNeverLeaksInternals(t *testing.T) {
 		})
 	}
 }
+
+// The page policy is built, not fixed: with no extra sources it is CSP,
+// and extra sources land in their directives only (frames stay
+// forbidden unless a widget needs them).
+func TestPolicyFor(t *testing.T) {
+	if got := web.PolicyFor(web.Sources{}); got != web.CSP {
+		t.Fatalf("PolicyFor(zero) = %q, want CSP %q", got, web.CSP)
+	}
+	got := web.PolicyFor(web.Sources{Script: []string{"https://s.example"}, Frame: []string{"https://f.example"}})
+	for _, want := range []string{"script-src 'self' https://s.example;", "frame-src https://f.example;", "style-src 'self';", "frame-ancestors 'none'"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("policy %q lacks %q", got, want)
+		}
+	}
+	if strings.Contains(web.CSP, "frame-src") {
+		t.Errorf("the default policy allows frames: %q", web.CSP)
+	}
+}

@@ -47,14 +47,17 @@ type Limits struct {
 
 // Method is the email method.
 type Method struct {
-	codes   *method.Codes
-	queue   *sender.Queue
-	tmpl    *lkmail.Templates
-	keys    *secret.Keyring
-	box     *secret.Box
-	limiter *ratelimit.Limiter
-	limits  Limits
-	pending time.Duration
+	codes *method.Codes
+	queue *sender.Queue
+	tmpl  *lkmail.Templates
+	keys  *secret.Keyring
+	box   *secret.Box
+	// decoySealed stands in for a decoy's stored address: opened where a
+	// real challenge opens the enrollment's, so both cost the same.
+	decoySealed []byte
+	limiter     *ratelimit.Limiter
+	limits      Limits
+	pending     time.Duration
 }
 
 var (
@@ -79,6 +82,7 @@ func WithLimiter(l *ratelimit.Limiter, limits Limits) Option {
 // an email sender), rendered from tmpl.
 func New(codes *method.Codes, queue *sender.Queue, tmpl *lkmail.Templates, keys *secret.Keyring, opts ...Option) *Method {
 	m := &Method{codes: codes, queue: queue, tmpl: tmpl, keys: keys, box: keys.Box("method/email"), limits: DefaultLimits, pending: method.CodeTTL}
+	m.decoySealed = m.box.Seal([]byte(`{"address":"`+decoyAddress+`"}`), []byte("decoy"))
 	for _, o := range opts {
 		o(m)
 	}
@@ -231,19 +235,23 @@ func (m *Method) Challenge(ctx context.Context, flowID string, u method.Ref, e m
 	if err != nil {
 		return method.Challenge{}, fmt.Errorf("email: challenge: %w", err)
 	}
-	if addr != "" {
-		if err := m.send(ctx, addr, code, "verify"); err != nil {
-			return method.Challenge{}, err
-		}
+	if err := m.send(ctx, addr, code, "verify"); err != nil {
+		return method.Challenge{}, err
 	}
 	return method.Challenge{ID: cid, EnrollmentID: e.ID, Method: method.Email, FlowID: flowID, ExpiresAt: exp,
 		Prompt: method.Prompt{Kind: "code", Destination: e.Label, Digits: method.CodeDigits}}, nil
 }
 
+// decoyAddress is the recipient of a decoy's message, which is never sent.
+const decoyAddress = "decoy@invalid"
+
 // target returns the stored address of e for u, or "" for a decoy (which
 // does all the work but sends nothing).
 func (m *Method) target(u method.Ref, e method.Enrollment) (string, error) {
 	if u.Decoy {
+		if _, err := m.box.Open(m.decoySealed, []byte("decoy")); err != nil {
+			return "", fmt.Errorf("email: decoy: %w", err)
+		}
 		return "", nil
 	}
 	if e.UserID != u.ID || e.Method != method.Email {
@@ -269,10 +277,8 @@ func (m *Method) Resend(ctx context.Context, flowID string, u method.Ref, e meth
 	if err != nil {
 		return method.Challenge{}, err
 	}
-	if addr != "" {
-		if err := m.send(ctx, addr, code, "verify"); err != nil {
-			return method.Challenge{}, err
-		}
+	if err := m.send(ctx, addr, code, "verify"); err != nil {
+		return method.Challenge{}, err
 	}
 	c.ExpiresAt = exp
 	return c, nil
@@ -324,7 +330,13 @@ func (m *Method) send(ctx context.Context, addr, code, purpose string) error {
 	if err != nil {
 		return fmt.Errorf("email: render: %w", err)
 	}
-	if err := m.queue.Enqueue(ctx, sender.Message{Channel: sender.Email, To: addr, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, Kind: "code"}); err != nil {
+	out := sender.Message{Channel: sender.Email, To: addr, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, Kind: "code"}
+	enqueue := m.queue.Enqueue
+	if addr == "" {
+		// A decoy: rendered, sealed and written like a real message, never sent.
+		out.To, enqueue = decoyAddress, m.queue.EnqueueDecoy
+	}
+	if err := enqueue(ctx, out); err != nil {
 		if errors.Is(err, sender.ErrNoSender) {
 			return fmt.Errorf("email: %w: %w", method.ErrUnavailable, err)
 		}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/latchkeyid/latchkey/plugin/method"
@@ -72,10 +71,12 @@ type Deps struct {
 
 // Method is one of the three phone methods.
 type Method struct {
-	name  method.Name
-	d     Deps
-	box   *secret.Box
-	delay atomic.Int64 // moving average of gateway latency (ns), replayed for decoys
+	name method.Name
+	d    Deps
+	box  *secret.Box
+	// lat holds recent gateway latencies per channel, drawn from for
+	// decoys (see latency.go).
+	lat map[sender.Channel]*latencies
 }
 
 var (
@@ -104,8 +105,8 @@ func New(name method.Name, d Deps) (*Method, error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	m := &Method{name: name, d: d, box: d.Keys.Box("method/phone")}
-	m.delay.Store(int64(300 * time.Millisecond))
+	m := &Method{name: name, d: d, box: d.Keys.Box("method/phone"),
+		lat: map[sender.Channel]*latencies{sender.SMS: {}, sender.Voice: {}}}
 	return m, nil
 }
 
@@ -437,10 +438,9 @@ func (m *Method) issueAndSend(ctx context.Context, s Send, to stored, issue func
 		}
 		return "", time.Time{}, fmt.Errorf("phone: %s: %w", s.Purpose, err)
 	}
-	if s.Decoy {
-		m.pretend(ctx)
-		return cid, exp, nil
-	}
+	// A decoy takes this path up to the gateway: the message is built as
+	// for a real send, and where the gateway would be called it waits a
+	// time drawn from what the gateway recently took.
 	msg := sender.Message{Channel: s.Channel, To: to.E164, Kind: "code"}
 	lang, voice := pickLanguage(method.RequestFrom(ctx).AcceptLanguage)
 	minutes := int(m.d.Codes.TTL().Minutes())
@@ -451,6 +451,10 @@ func (m *Method) issueAndSend(ctx context.Context, s Send, to stored, issue func
 		}
 	} else {
 		msg.Text, msg.Lang, msg.Extension = voiceText(lang, m.d.Brand, code), voice, to.Extension
+	}
+	if s.Decoy {
+		m.pretend(ctx, s.Channel)
+		return cid, exp, nil
 	}
 	start := time.Now()
 	err = m.senderFor(s.Channel).Send(ctx, msg)
@@ -463,22 +467,27 @@ func (m *Method) issueAndSend(ctx context.Context, s Send, to stored, issue func
 		m.d.Log.Warn("phone: send failed", "method", string(m.name), "channel", string(s.Channel), "err", err)
 		return "", time.Time{}, &DeliveryError{Channel: s.Channel, err: err}
 	}
-	m.observe(time.Since(start))
+	m.observe(s.Channel, time.Since(start))
 	m.d.Guard.Record(ctx, s, audit.OK, "")
 	return cid, exp, nil
 }
 
-// observe folds a gateway latency into the moving average (1/8 weight).
-func (m *Method) observe(d time.Duration) {
-	old := m.delay.Load()
-	m.delay.Store(old + (int64(d)-old)/8)
+// observe records a real send's gateway latency.
+func (m *Method) observe(ch sender.Channel, d time.Duration) {
+	if l := m.lat[ch]; l != nil {
+		l.add(d)
+	}
 }
 
-// pretend waits as long as a real send usually takes (at most 3 s), so a
-// decoy's page is not answered measurably faster.
-func (m *Method) pretend(ctx context.Context) {
-	d := min(time.Duration(m.delay.Load()), 3*time.Second)
-	t := time.NewTimer(d)
+// pretend waits as long as a real send of channel ch takes: a draw from
+// the recent latencies (at most 3 s), so a decoy's page is not answered
+// measurably faster, nor with a suspiciously constant delay.
+func (m *Method) pretend(ctx context.Context, ch sender.Channel) {
+	d := priorLatency
+	if l := m.lat[ch]; l != nil {
+		d = l.draw()
+	}
+	t := time.NewTimer(min(d, 3*time.Second))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():

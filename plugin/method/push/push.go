@@ -396,22 +396,27 @@ func (m *Method) Challenge(ctx context.Context, flowID string, u method.Ref, e m
 		CreatedAt: now, ExpiresAt: now.Add(m.cfg.TTL)}
 	number := newNumber()
 	r.NumberMAC = m.numberMAC(r.ID, number)
+	subject := u.ID
 	if u.Decoy {
 		// A stand-in: same page and status polling, but no device ever
-		// sees it, so it can only expire.
-		r.UserID, r.DeviceID = "", ""
-		if err := m.g.WithContext(ctx).Create(&r).Error; err != nil {
-			return method.Challenge{}, fmt.Errorf("push: challenge: %w", err)
+		// sees it, so it can only expire. It is counted under the decoy's
+		// key by the same push-bombing rules (and the same fraud-report
+		// block) as a real user's push, in the same transaction, so its
+		// limits and its work match a real account's.
+		if subject == "" {
+			subject = "decoy:" + flowID
 		}
-	} else if err := m.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := m.admit(tx, flowID, u.ID, now); err != nil {
+		r.UserID, r.DeviceID = subject, ""
+	}
+	if err := m.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := m.admit(tx, flowID, subject, now); err != nil {
 			return err
 		}
 		return tx.Create(&r).Error
 	}); err != nil {
 		var rl *method.RateLimitError
 		if errors.As(err, &rl) || errors.Is(err, ErrBlocked) {
-			if aerr := m.recordErr(ctx, audit.Event{Type: EventRefused, UserID: u.ID, FlowID: flowID, IP: req.IP,
+			if aerr := m.recordErr(ctx, audit.Event{Type: EventRefused, UserID: subject, FlowID: flowID, IP: req.IP,
 				UserAgent: req.UserAgent, Outcome: audit.Blocked, Detail: err.Error()}); aerr != nil {
 				return method.Challenge{}, aerr
 			}
@@ -419,12 +424,12 @@ func (m *Method) Challenge(ctx context.Context, flowID string, u method.Ref, e m
 		}
 		return method.Challenge{}, fmt.Errorf("push: challenge: %w", err)
 	}
+	if err := m.recordErr(ctx, audit.Event{Type: EventSent, UserID: subject, FlowID: flowID, IP: req.IP,
+		UserAgent: req.UserAgent, Outcome: audit.OK, Detail: "push to " + e.Label}); err != nil {
+		return method.Challenge{}, err
+	}
 	if !u.Decoy {
 		m.wake.wake(e.ID)
-		if err := m.recordErr(ctx, audit.Event{Type: EventSent, UserID: u.ID, FlowID: flowID, IP: req.IP,
-			UserAgent: req.UserAgent, Outcome: audit.OK, Detail: "push to " + e.Label}); err != nil {
-			return method.Challenge{}, err
-		}
 		m.webPush(r)
 	}
 	return method.Challenge{ID: r.ID, EnrollmentID: e.ID, Method: method.Push, FlowID: flowID,
@@ -570,6 +575,13 @@ func (m *Method) Cleanup(ctx context.Context, before time.Time) error {
 		if err := g.Where(q.where, before).Delete(q.model).Error; err != nil {
 			return fmt.Errorf("push: cleanup: %w", err)
 		}
+	}
+	// A decoy's account row only anchors the limits of its pushes: once
+	// they are gone it holds nothing (no success, no block) and goes too,
+	// so unknown names do not accumulate rows.
+	if err := g.Where("user_id LIKE ? AND user_id NOT IN (SELECT user_id FROM push_challenges WHERE user_id IS NOT NULL)", "decoy:%").
+		Delete(&accountRow{}).Error; err != nil {
+		return fmt.Errorf("push: cleanup: %w", err)
 	}
 	return nil
 }

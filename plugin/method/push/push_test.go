@@ -778,10 +778,24 @@ func TestTTLCapAndCleanup(t *testing.T) {
 			}
 			return n
 		}
+		// A decoy's push leaves an account row for its limits, which goes
+		// with its last push.
+		if _, err := v.m.Challenge(ctx, rand.Text(), method.Ref{ID: "decoy:cleanup", Decoy: true}, e); err != nil {
+			t.Fatal(err)
+		}
+		decoyAccounts := func() (n int64) {
+			if err := g.Table("push_accounts").Where("user_id LIKE ?", "decoy:%").Count(&n).Error; err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
 		if err := v.m.Cleanup(ctx, v.clk.Now()); err != nil {
 			t.Fatal(err)
 		}
-		if count("push_challenges") != 1 || count("push_devices") != 2 {
+		if decoyAccounts() != 1 {
+			t.Fatalf("a live decoy push lost its account row")
+		}
+		if count("push_challenges") != 2 || count("push_devices") != 2 {
 			t.Fatalf("live rows were cleaned up")
 		}
 		v.clk.Advance(24 * time.Hour)
@@ -792,6 +806,9 @@ func TestTTLCapAndCleanup(t *testing.T) {
 			if got := count(table); got != want {
 				t.Errorf("%s: %d rows after cleanup, want %d", table, got, want)
 			}
+		}
+		if n := decoyAccounts(); n != 0 {
+			t.Errorf("%d decoy account rows after cleanup", n)
 		}
 		// The enrolled device still works.
 		if _, err := v.cli.Pending(ctx, dev, 0); err != nil {

@@ -427,3 +427,14 @@ func (m *Method) Verify(ctx context.Context, flowID string, u method.Ref, e meth
 	}
 	return method.Result{OK: true}, nil
 }
+
+// DecoyLabelContext is the label a decoy enrollment of this method shows
+// (an unknown name gets a list shaped like a real user's): the number of
+// questions a user registers under the current policy, as on a real row.
+func (m *Method) DecoyLabelContext(ctx context.Context, _ []byte) (string, error) {
+	register, _, err := m.counts(ctx)
+	if err != nil {
+		return "", fmt.Errorf("questions: decoy: %w", err)
+	}
+	return label(register), nil
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
@@ -107,6 +108,8 @@ type Tab struct {
 type console struct {
 	mu       sync.Mutex
 	problems []string
+	serve    func(url string) StandIn
+	served   []string
 }
 
 // With returns the tab for use in test t (a subtest), so its failures
@@ -137,6 +140,22 @@ func (b *Browser) open(opts ...chromedp.ContextOption) *Tab {
 func (p *Tab) listen(ev any) {
 	var msg string
 	switch ev := ev.(type) {
+	case *fetch.EventRequestPaused:
+		p.console.mu.Lock()
+		serve := p.console.serve
+		p.console.served = append(p.console.served, ev.Request.URL)
+		p.console.mu.Unlock()
+		if serve == nil {
+			return
+		}
+		// A listener must not run commands: answer from a goroutine.
+		go func(id fetch.RequestID, url string) {
+			r := serve(url)
+			_, _ = chromedp.Call(p.ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: id, ResponseCode: int64(r.Status),
+				ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: r.ContentType}, {Name: "Access-Control-Allow-Origin", Value: "*"}},
+				Body:            []byte(r.Body)})
+		}(ev.RequestID, ev.Request.URL)
+		return
 	case *runtime.EventExceptionThrown:
 		d := ev.ExceptionDetails
 		msg = "uncaught exception: " + d.Text
@@ -169,6 +188,40 @@ func (p *Tab) listen(ev any) {
 	p.console.mu.Lock()
 	p.console.problems = append(p.console.problems, msg)
 	p.console.mu.Unlock()
+}
+
+// StandIn is the answer a tab gives itself for an intercepted request.
+type StandIn struct {
+	Status      int
+	ContentType string
+	Body        string
+}
+
+// Intercept answers every request of the tab whose URL matches one of
+// patterns (Fetch wildcards: "https://js.hcaptcha.com/*") with serve(url),
+// without any network: the machine has no internet, so a vendor's widget
+// is played by the test. The request still passes the page's CSP first,
+// so a policy that forbids the vendor's host blocks it before it gets
+// here (and the console reports the violation).
+func (p *Tab) Intercept(serve func(url string) StandIn, patterns ...string) {
+	p.t.Helper()
+	p.console.mu.Lock()
+	p.console.serve = serve
+	p.console.mu.Unlock()
+	var ps []*fetch.RequestPattern
+	for _, pat := range patterns {
+		ps = append(ps, &fetch.RequestPattern{URLPattern: pat})
+	}
+	if _, err := chromedp.Call(p.ctx, fetch.Enable, fetch.EnableParams{Patterns: ps}); err != nil {
+		p.t.Fatalf("chrometest: intercept: %v", err)
+	}
+}
+
+// Intercepted lists the URLs Intercept answered, in order.
+func (p *Tab) Intercepted() []string {
+	p.console.mu.Lock()
+	defer p.console.mu.Unlock()
+	return append([]string(nil), p.console.served...)
 }
 
 // Problems returns the script errors, CSP violations and other console

@@ -61,6 +61,9 @@ type Options struct {
 	SMTP bool
 	// Lockout overrides the provider's lockout policy.
 	Lockout *user.Lockout
+	// Captcha replaces the built-in CAPTCHA (Env.Captcha is then nil), e.g.
+	// with a hosted kind checked against a stand-in siteverify server.
+	Captcha captcha.Verifier
 }
 
 // Env is a running provider with the plugin.
@@ -146,7 +149,10 @@ func (x *Env) mount(t testing.TB, s *pt.Server, e *echo.Echo, o Options) (*plugi
 		Issuer:   s.URL, Region: o.Region, QuestionHasher: password.NewHasher(FastHash), Now: s.Clock.Now,
 		Log:          slog.New(slog.DiscardHandler),
 		QueueOptions: []sender.QueueOption{sender.WithPoll(20 * time.Millisecond), sender.WithQueueClock(s.Clock.Now)},
-		Captcha:      captcha.NewBuiltin(s.DB, captcha.WithClock(s.Clock.Now)),
+	}
+	if c.Captcha = o.Captcha; c.Captcha == nil {
+		x.Captcha = captcha.NewBuiltin(s.DB, captcha.WithClock(s.Clock.Now), captcha.WithKeyring(s.Keyring))
+		c.Captcha = x.Captcha
 	}
 	if o.SMTP {
 		var err error
@@ -188,7 +194,7 @@ func (x *Env) mount(t testing.TB, s *pt.Server, e *echo.Echo, o Options) (*plugi
 	}
 	sspr.Mount(e)
 	x.SSPR = sspr
-	x.Queue, x.Store, x.Captcha = sspr.Queue, sspr.Enrollments, c.Captcha.(*captcha.BuiltinVerifier)
+	x.Queue, x.Store = sspr.Queue, sspr.Enrollments
 	x.Email, x.TOTP, x.Questions, x.Push, x.Phones = sspr.Email, sspr.TOTP, sspr.Questions, sspr.Push, sspr.Phones
 	if o.SMTP {
 		qctx, cancel := context.WithCancel(ctx)
