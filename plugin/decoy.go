@@ -172,7 +172,9 @@ func (p *Plugin) drawDecoy(ctx context.Context, login string, id identity, pol p
 	cen := p.census(ctx)
 	domains := p.decoyDomains(cen)
 	addressed := strings.Contains(login, "@")
-	usable := func(k method.Name) bool { return enabled[k] && (k != method.Email || addressed || len(domains) > 0) }
+	usable := func(k method.Name) bool {
+		return enabled[k] && (!p.info(k).MailAddress || addressed || len(domains) > 0)
+	}
 	weights := map[string]int{}
 	for combo, n := range cen.Combos {
 		var kinds []string
@@ -216,20 +218,21 @@ func (p *Plugin) drawDecoy(ctx context.Context, login string, id identity, pol p
 		var raw [16]byte
 		binary.BigEndian.PutUint64(raw[:8], rng.Uint64())
 		binary.BigEndian.PutUint64(raw[8:], rng.Uint64())
-		e := decoyEntry{ID: base32.StdEncoding.EncodeToString(raw[:])[:26], Method: method.Name(k), Label: "Authenticator app"}
+		e := decoyEntry{ID: base32.StdEncoding.EncodeToString(raw[:])[:26], Method: method.Name(k)}
+		info := p.info(e.Method)
 		seed := make([]byte, 8)
 		binary.BigEndian.PutUint64(seed, rng.Uint64())
 		dl, phone := p.method(e.Method).(decoyLabeler)
 		switch {
-		case e.Method == method.Email:
+		case info.MailAddress:
 			e.Label = method.MaskEmail(decoyAddress(login, emails, domains, rng))
 			emails++
-		case e.Method == method.Push:
-			e.Label = "Latchkey Authenticator"
 		case phone:
 			e.Label = dl.DecoyLabel(seed)
 		case ctxLabels[e.Method] != "":
 			e.Label = ctxLabels[e.Method]
+		default:
+			e.Label = info.DecoyLabel
 		}
 		out = append(out, e)
 	}

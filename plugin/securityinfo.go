@@ -195,10 +195,12 @@ func (p *Plugin) addKinds(pol policy.Policy, u *user.User) []optionView {
 		switch {
 		case !p.info(n).App:
 			out = append(out, optionView{Method: string(n), Title: p.info(n).AddTitle})
-		case n == method.Push && len(apps) == 1: // say which app to install
-			out = append(out, optionView{Method: string(n), Title: "Authenticator app (Latchkey Authenticator)"})
-		case len(apps) == 1:
-			out = append(out, optionView{Method: string(n), Title: "Authenticator app"})
+		case len(apps) == 1: // say which app to install when it is a particular one
+			title := "Authenticator app"
+			if name := p.info(n).AddTitle; name != title {
+				title += " (" + name + ")"
+			}
+			out = append(out, optionView{Method: string(n), Title: title})
 		case n == apps[0]:
 			out = append(out, optionView{Method: appChoice, Title: "Authenticator app"})
 		}

@@ -24,6 +24,12 @@ type Info struct {
 	// Decoy: a stand-in of this method can be played for an unknown user
 	// without sending anything or needing the user's own data.
 	Decoy bool
+	// DecoyLabel is what a decoy row of this method shows when the method
+	// draws no label of its own (an app's name).
+	DecoyLabel string
+	// MailAddress: the destination is a mail address, so a decoy shows a
+	// masked address drawn from the mail domains real users have.
+	MailAddress bool
 	// LapsedMessage, when set, is what the method list says after a
 	// challenge of this method failed for good (a push denied, answered
 	// with another number, or expired).

@@ -101,7 +101,7 @@ func (m *Method) Name() method.Name { return method.Email }
 // for email: a code sent there is a one-time password ("otp").
 func (m *Method) Describe() method.Info {
 	return method.Info{Rank: 50, AddTitle: "Email", Titles: map[string]string{"": "Email a code to"},
-		AMR: "otp", Masked: true, Decoy: true}
+		AMR: "otp", Masked: true, Decoy: true, MailAddress: true}
 }
 
 // Channel implements method.Method: every email address is one channel.

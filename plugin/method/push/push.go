@@ -169,6 +169,7 @@ func (m *Method) Name() method.Name { return method.Push }
 func (m *Method) Describe() method.Info {
 	return method.Info{Rank: 0, AddTitle: "Latchkey Authenticator",
 		Titles: map[string]string{"": "Approve a notification on my authenticator app"}, App: true, AMR: "swk", Decoy: true,
+		DecoyLabel:    "Latchkey Authenticator",
 		LapsedMessage: "That request was denied, answered with another number, or expired. Choose a method to try again."}
 }
 

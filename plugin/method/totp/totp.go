@@ -61,7 +61,8 @@ func (m *Method) Name() method.Name { return method.TOTP }
 // Describe says how an authenticator app's codes show on the pages.
 func (m *Method) Describe() method.Info {
 	return method.Info{Rank: 10, AddTitle: "Authenticator app",
-		Titles: map[string]string{"": "Enter a code from your authenticator app"}, App: true, AMR: "otp", Decoy: true}
+		Titles: map[string]string{"": "Enter a code from your authenticator app"}, App: true, AMR: "otp", Decoy: true,
+		DecoyLabel: "Authenticator app"}
 }
 
 // Channel implements method.Method.
