@@ -48,7 +48,7 @@ type decoyCensus struct {
 	ok bool
 }
 
-func (p *Plugin) census(ctx context.Context) method.Census {
+func (p *recovery) census(ctx context.Context) method.Census {
 	p.cen.mu.Lock()
 	defer p.cen.mu.Unlock()
 	now := p.d.Now()
@@ -71,7 +71,7 @@ type identity struct {
 }
 
 // identityOf derives the identity of login (one MAC, real or not).
-func (p *Plugin) identityOf(ctx context.Context, login string) identity {
+func (p *recovery) identityOf(ctx context.Context, login string) identity {
 	mac := p.d.Keys.MAC("sspr-decoy", p.canonicalName(ctx, login))
 	var id identity
 	copy(id.seed[:], mac)
@@ -87,7 +87,7 @@ func (p *Plugin) identityOf(ctx context.Context, login string) identity {
 // domains its local part (so "bob" and "BOB@corp.example" pause together
 // as "alice" and "alice@corp.example" do). Addresses elsewhere count as
 // the normalised address.
-func (p *Plugin) canonicalName(ctx context.Context, login string) string {
+func (p *recovery) canonicalName(ctx context.Context, login string) string {
 	n := user.Normalize(login)
 	i := strings.LastIndexByte(n, '@')
 	if i <= 0 || i == len(n)-1 {
@@ -118,12 +118,12 @@ type decoyEntry struct {
 
 var flowDataAAD = []byte("recover-flow")
 
-func (p *Plugin) sealFlowData(d flowData) []byte {
+func (p *recovery) sealFlowData(d flowData) []byte {
 	b, _ := json.Marshal(d) // plain strings: cannot fail
 	return p.d.Keys.Box("sspr-flow").Seal(b, flowDataAAD)
 }
 
-func (p *Plugin) openFlowData(sealed []byte) (flowData, error) {
+func (p *recovery) openFlowData(sealed []byte) (flowData, error) {
 	var d flowData
 	b, err := p.d.Keys.Box("sspr-flow").Open(sealed, flowDataAAD)
 	if err != nil {
@@ -151,7 +151,7 @@ type decoyContextLabeler interface {
 // with the weight real users give it (plus one pseudo-user per enabled
 // kind, so a fresh deployment has decoys too), restricted to what the
 // policy enables, then ids and labels from the seed.
-func (p *Plugin) drawDecoy(ctx context.Context, login string, id identity, pol policy.Policy) ([]decoyEntry, error) {
+func (p *recovery) drawDecoy(ctx context.Context, login string, id identity, pol policy.Policy) ([]decoyEntry, error) {
 	enabled := map[method.Name]bool{}
 	// Labels that need configuration are read for every enabled kind
 	// before the draw, so the work does not depend on what is drawn.
@@ -249,7 +249,7 @@ type weighted struct {
 // ones (LATCHKEY_DECOY_MAIL_DOMAINS), else the real users' domains by
 // their weight, else the issuer's domain when it is a DNS name (never an
 // IP address). None means decoys of plain names show no address.
-func (p *Plugin) decoyDomains(cen method.Census) []weighted {
+func (p *recovery) decoyDomains(cen method.Census) []weighted {
 	var out []weighted
 	for _, d := range p.d.DecoyMailDomains {
 		out = append(out, weighted{d, 1})
@@ -325,7 +325,7 @@ func decoyEnrollments(f *flow.Flow, d flowData) []method.Enrollment {
 
 // decoyEnrollment is the enrollment of a decoy flow's current challenge,
 // looked up with the same query a real one takes.
-func (p *Plugin) decoyEnrollment(ctx context.Context, f *flow.Flow) (method.Enrollment, error) {
+func (p *recovery) decoyEnrollment(ctx context.Context, f *flow.Flow) (method.Enrollment, error) {
 	if _, err := p.d.Enrollments.Get(ctx, f.Subject, f.EnrollmentID); err != nil && !errors.Is(err, method.ErrNotFound) {
 		return method.Enrollment{}, err
 	}

@@ -83,7 +83,7 @@ func hashToken(t string) string {
 // happened and detail (method names); never a code or password. Policy
 // NotifyUser=false silences reset/unlock mails (method changes are always
 // mailed); NotifyAdmins mails every admin when an admin's password is reset.
-func (p *Plugin) notify(ctx context.Context, tx *gorm.DB, c echo.Context, u *user.User, kind notice, nd note) error {
+func (p *notifier) notify(ctx context.Context, tx *gorm.DB, c echo.Context, u *user.User, kind notice, nd note) error {
 	if tx == nil {
 		tx = p.d.DB.WithContext(ctx)
 	}
@@ -169,7 +169,7 @@ func (p *Plugin) MethodChanged(ctx context.Context, userID string, e method.Enro
 	if err := p.markHadMethods(p.d.DB.WithContext(ctx), userID, ""); err != nil {
 		return err
 	}
-	return p.notify(ctx, nil, nil, u, kind, note{Method: p.info(e.Method).AddTitle, Label: e.Label})
+	return p.notes.notify(ctx, nil, nil, u, kind, note{Method: p.info(e.Method).AddTitle, Label: e.Label})
 }
 
 // Addresser is an optional interface of methods whose enrollments have an
@@ -187,7 +187,7 @@ type recipient struct {
 
 // recipients lists where a user's notifications go: the account's email
 // plus every registered email method, each once (normalised).
-func (p *Plugin) recipients(ctx context.Context, u *user.User) ([]recipient, error) {
+func (p *notifier) recipients(ctx context.Context, u *user.User) ([]recipient, error) {
 	var out []recipient
 	seen := map[string]bool{}
 	add := func(a, id string) {
@@ -217,7 +217,7 @@ func (p *Plugin) recipients(ctx context.Context, u *user.User) ([]recipient, err
 
 // compose renders a notification: through the ui/mail templates when
 // Deps.Mail is set, else from the built-in texts.
-func (p *Plugin) compose(c echo.Context, u *user.User, kind notice, nd note, link string, now time.Time) (sender.Message, error) {
+func (p *notifier) compose(c echo.Context, u *user.User, kind notice, nd note, link string, now time.Time) (sender.Message, error) {
 	if p.d.Mail == nil {
 		detail := nd.Methods
 		if nd.Method != "" {
@@ -240,7 +240,7 @@ func (p *Plugin) compose(c echo.Context, u *user.User, kind notice, nd note, lin
 	return sender.Message{Channel: sender.Email, Subject: r.Subject, Text: r.Text, HTML: r.HTML, Kind: "notify"}, nil
 }
 
-func (p *Plugin) mail(c echo.Context, u *user.User, subject, first, detail, link string, now time.Time) sender.Message {
+func (p *notifier) mail(c echo.Context, u *user.User, subject, first, detail, link string, now time.Time) sender.Message {
 	ip, ua := byAdmin, ""
 	if c != nil {
 		ip, ua = c.RealIP(), c.Request().UserAgent()
@@ -273,7 +273,7 @@ func (p *Plugin) mail(c echo.Context, u *user.User, subject, first, detail, link
 
 // --- "This wasn't me" ---
 
-func (p *Plugin) findReport(c echo.Context) (*reportToken, error) {
+func (p *notifier) findReport(c echo.Context) (*reportToken, error) {
 	tok := c.Param("token")
 	var r reportToken
 	if len(tok) > 64 {
@@ -292,7 +292,7 @@ var errReport = &web.PageError{Status: http.StatusNotFound, Title: "This link do
 
 // reportPage is the GET of the link: it only shows a confirmation, so a
 // mail scanner that fetches links consumes nothing.
-func (p *Plugin) reportPage(c echo.Context) error {
+func (p *notifier) reportPage(c echo.Context) error {
 	if _, err := p.findReport(c); err != nil {
 		return err
 	}
@@ -304,7 +304,7 @@ func (p *Plugin) reportPage(c echo.Context) error {
 // clear-report`), and ends everything issued to the user: sessions,
 // tokens, codes and every flow, proven ones included. Each token works
 // once; the audit names the address it was mailed to.
-func (p *Plugin) report(c echo.Context) error {
+func (p *notifier) report(c echo.Context) error {
 	ctx := c.Request().Context()
 	if _, err := form(c); err != nil {
 		return err

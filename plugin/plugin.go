@@ -99,6 +99,7 @@ type Plugin struct {
 	failures *flow.Failures
 	proofs   *proof.Engine // every proof a page asks for goes through it
 	cen      *decoyCensus
+	notes    *notifier // every feature mails users through it
 }
 
 // New checks deps and builds the plugin.
@@ -169,11 +170,13 @@ func build(d Deps, pages bool) (*Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plugin: %w", err)
 	}
-	return &Plugin{
+	p := &Plugin{
 		d: d, secure: iss.Scheme == "https", issuer: iss,
 		flows: flows, failures: failures, proofs: proofs,
 		cen: &decoyCensus{},
-	}, nil
+	}
+	p.notes = &notifier{p}
+	return p, nil
 }
 
 // pageNames lists the templates the plugin renders (checked at start-up).
@@ -228,33 +231,35 @@ func (p *Plugin) Routes(g *echo.Group) {
 	// origins; every other page keeps the strict policy.
 	o := captcha.OriginsOf(p.d.Captcha.Kind())
 	widget := web.WithSources(web.Sources{Script: o.Script, Frame: o.Frame, Style: o.Style, Connect: o.Connect})
-	r.GET("/recover", p.startPage, widget)
-	r.POST("/recover", p.start, widget)
-	r.GET("/recover/:flow", p.intentPage)
-	r.POST("/recover/:flow", p.chooseIntent)
-	r.GET("/recover/:flow/method", p.methodPage)
-	r.POST("/recover/:flow/method", p.chooseMethod)
-	r.GET("/recover/:flow/verify", p.verifyPage)
-	r.POST("/recover/:flow/verify", p.verify)
-	r.POST("/recover/:flow/resend", p.resend)
-	r.GET("/recover/:flow/password", p.passwordPage)
-	r.POST("/recover/:flow/password", p.setPassword)
-	r.POST("/recover/:flow/strength", p.strength)
-	r.GET("/recover/:flow/done", p.donePage)
-	r.GET("/recover/report/:token", p.reportPage)
-	r.POST("/recover/report/:token", p.report)
+	rec, info, notes := &recovery{p}, &securityInfo{p}, p.notes
+	reg := &registration{info}
+	r.GET("/recover", rec.startPage, widget)
+	r.POST("/recover", rec.start, widget)
+	r.GET("/recover/:flow", rec.intentPage)
+	r.POST("/recover/:flow", rec.chooseIntent)
+	r.GET("/recover/:flow/method", rec.methodPage)
+	r.POST("/recover/:flow/method", rec.chooseMethod)
+	r.GET("/recover/:flow/verify", rec.verifyPage)
+	r.POST("/recover/:flow/verify", rec.verify)
+	r.POST("/recover/:flow/resend", rec.resend)
+	r.GET("/recover/:flow/password", rec.passwordPage)
+	r.POST("/recover/:flow/password", rec.setPassword)
+	r.POST("/recover/:flow/strength", rec.strength)
+	r.GET("/recover/:flow/done", rec.donePage)
+	r.GET("/recover/report/:token", notes.reportPage)
+	r.POST("/recover/report/:token", notes.report)
 
-	r.GET("/security-info", p.securityInfo)
-	r.POST("/security-info/verify", p.stepUpChoose)
-	r.POST("/security-info/verify/:flow", p.stepUpVerify)
-	r.GET("/security-info/add/:method", p.addPage)
-	r.POST("/security-info/add/:method", p.addBegin)
-	r.POST("/security-info/add/:method/:flow", p.addFinish)
-	r.POST("/security-info/remove", p.remove)
-	r.POST("/security-info/confirm", p.reconfirm)
-	r.GET("/security-info/register/:flow", p.registerPage)
-	r.POST("/security-info/register/:flow/skip", p.skip)
-	r.POST("/security-info/register/:flow/continue", p.continueToApp)
+	r.GET("/security-info", info.securityInfo)
+	r.POST("/security-info/verify", info.stepUpChoose)
+	r.POST("/security-info/verify/:flow", info.stepUpVerify)
+	r.GET("/security-info/add/:method", info.addPage)
+	r.POST("/security-info/add/:method", info.addBegin)
+	r.POST("/security-info/add/:method/:flow", info.addFinish)
+	r.POST("/security-info/remove", info.remove)
+	r.POST("/security-info/confirm", info.reconfirm)
+	r.GET("/security-info/register/:flow", reg.registerPage)
+	r.POST("/security-info/register/:flow/skip", reg.skip)
+	r.POST("/security-info/register/:flow/continue", reg.continueToApp)
 
 	// The built-in CAPTCHA's picture and sound; hosted kinds need nothing.
 	if cs, ok := p.d.Captcha.(captchaServer); ok {
@@ -369,3 +374,18 @@ func (p *Plugin) Cleanup(ctx context.Context) error {
 	}
 	return nil
 }
+
+// The pages are served by one handler type per feature, each thin over
+// the shared core (*Plugin: dependencies, rendering, audit, flows and the
+// proof engine).
+type (
+	// recovery serves /recover: start, reason, method, verify, password.
+	recovery struct{ *Plugin }
+	// securityInfo serves /security-info: the list, step-up, add, remove.
+	securityInfo struct{ *Plugin }
+	// registration serves the registration prompt after sign-in, over
+	// Security info's access rules and add list.
+	registration struct{ *securityInfo }
+	// notifier mails users about changes and serves "This wasn't me".
+	notifier struct{ *Plugin }
+)

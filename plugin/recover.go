@@ -79,7 +79,7 @@ func (p *Plugin) event(c echo.Context, typ, userID, flowID, outcome, detail stri
 
 // --- start ---
 
-func (p *Plugin) startPage(c echo.Context) error {
+func (p *recovery) startPage(c echo.Context) error {
 	q := c.QueryParams()
 	return p.renderStart(c, http.StatusOK, cleanAuthRequestID(q.Get("authRequestID")), cleanReason(q.Get("reason")), "", "")
 }
@@ -93,7 +93,7 @@ func cleanReason(s string) string {
 	return ""
 }
 
-func (p *Plugin) renderStart(c echo.Context, status int, authReq, reason, username, msg string) error {
+func (p *recovery) renderStart(c echo.Context, status int, authReq, reason, username, msg string) error {
 	formID := rand.Text()
 	w, err := p.d.Captcha.New(c.Request().Context(), formID)
 	if err != nil {
@@ -107,7 +107,7 @@ func (p *Plugin) renderStart(c echo.Context, status int, authReq, reason, userna
 // start is POST /recover. Every name (real, unknown, disabled, locked,
 // without methods, not enabled) takes this one path and gets the same
 // answer: a new flow, the binding cookie, 303 to the choice page.
-func (p *Plugin) start(c echo.Context) error {
+func (p *recovery) start(c echo.Context) error {
 	ctx := c.Request().Context()
 	f, err := form(c, append([]string{"username", "authRequestID", "reason", "form"}, captchaFields...)...)
 	if err != nil {
@@ -220,7 +220,7 @@ func (p *Plugin) load(c echo.Context, purpose flow.Purpose) (*flow.Flow, error) 
 
 // subjectOf returns the user behind a flow (nil for a decoy) and the
 // method.Ref the methods act for.
-func (p *Plugin) subjectOf(ctx context.Context, f *flow.Flow) (*user.User, method.Ref, error) {
+func (p *recovery) subjectOf(ctx context.Context, f *flow.Flow) (*user.User, method.Ref, error) {
 	u, ref, _, err := p.subject(ctx, f)
 	return u, ref, err
 }
@@ -228,7 +228,7 @@ func (p *Plugin) subjectOf(ctx context.Context, f *flow.Flow) (*user.User, metho
 // subject is subjectOf with the flow's sealed data. A decoy runs the
 // queries a real flow runs (the user and its groups, by the decoy key,
 // finding nothing) and both open the flow's data.
-func (p *Plugin) subject(ctx context.Context, f *flow.Flow) (*user.User, method.Ref, flowData, error) {
+func (p *recovery) subject(ctx context.Context, f *flow.Flow) (*user.User, method.Ref, flowData, error) {
 	d, derr := p.openFlowData(f.Data)
 	if f.Decoy {
 		if _, err := p.d.Users.ByID(ctx, f.Subject); err != nil && !errors.Is(err, user.ErrNotFound) {
@@ -264,13 +264,13 @@ func (p *Plugin) ref(u *user.User) method.Ref {
 // options lists the enrollments a flow may verify now: registered, proven,
 // past their cool-down, enabled by the policy (no questions for admins),
 // not yet verified in this flow.
-func (p *Plugin) options(ctx context.Context, u *user.User, pol policy.Policy, f *flow.Flow) ([]method.Enrollment, error) {
+func (p *recovery) options(ctx context.Context, u *user.User, pol policy.Policy, f *flow.Flow) ([]method.Enrollment, error) {
 	return p.usable(ctx, u.ID, u.Admin, pol, f)
 }
 
 // usable is options for the enrollments stored under id (a user id, or a
 // decoy key, which has none but costs the same query).
-func (p *Plugin) usable(ctx context.Context, id string, admin bool, pol policy.Policy, f *flow.Flow) ([]method.Enrollment, error) {
+func (p *recovery) usable(ctx context.Context, id string, admin bool, pol policy.Policy, f *flow.Flow) ([]method.Enrollment, error) {
 	var names []string
 	for _, m := range p.d.Methods.Enabled(pol.Methods) {
 		if pol.Usable(string(m.Name()), admin) {
@@ -295,7 +295,7 @@ func (p *Plugin) usable(ctx context.Context, id string, admin bool, pol policy.P
 
 // flowOptions is options for a real flow, the sealed decoy list for a
 // decoy (after the same enrollment query).
-func (p *Plugin) flowOptions(ctx context.Context, f *flow.Flow, u *user.User, d flowData, pol policy.Policy) ([]method.Enrollment, error) {
+func (p *recovery) flowOptions(ctx context.Context, f *flow.Flow, u *user.User, d flowData, pol policy.Policy) ([]method.Enrollment, error) {
 	if !f.Decoy {
 		return p.options(ctx, u, pol, f)
 	}
@@ -312,7 +312,7 @@ func (p *Plugin) flowOptions(ctx context.Context, f *flow.Flow, u *user.User, d 
 }
 
 // listFor is the method list of a flow now.
-func (p *Plugin) listFor(ctx context.Context, f *flow.Flow, pol policy.Policy) ([]method.Enrollment, *user.User, method.Ref, error) {
+func (p *recovery) listFor(ctx context.Context, f *flow.Flow, pol policy.Policy) ([]method.Enrollment, *user.User, method.Ref, error) {
 	u, ref, d, err := p.subject(ctx, f)
 	if err != nil {
 		return nil, nil, ref, err
@@ -323,7 +323,7 @@ func (p *Plugin) listFor(ctx context.Context, f *flow.Flow, pol policy.Policy) (
 
 // --- intent ---
 
-func (p *Plugin) intentPage(c echo.Context) error {
+func (p *recovery) intentPage(c echo.Context) error {
 	f, err := p.load(c, flow.Recover)
 	if err != nil {
 		return err
@@ -334,7 +334,7 @@ func (p *Plugin) intentPage(c echo.Context) error {
 	return p.render(c, http.StatusOK, "recover-intent", map[string]any{"Flow": f.ID, "Unlock": f.Intent == flow.Unlock})
 }
 
-func (p *Plugin) chooseIntent(c echo.Context) error {
+func (p *recovery) chooseIntent(c echo.Context) error {
 	in, err := form(c, "intent")
 	if err != nil {
 		return err
@@ -432,7 +432,7 @@ func splitChoice(in map[string]string) (id, channel string) {
 	return id, channel
 }
 
-func (p *Plugin) methodPage(c echo.Context) error {
+func (p *recovery) methodPage(c echo.Context) error {
 	f, err := p.load(c, flow.Recover)
 	if err != nil {
 		return err
@@ -455,7 +455,7 @@ func (p *Plugin) methodPage(c echo.Context) error {
 
 // recordMethods audits the list a flow offers, once: when the flow
 // reaches the choice (a reload of the page writes nothing).
-func (p *Plugin) recordMethods(c echo.Context, f *flow.Flow) error {
+func (p *recovery) recordMethods(c echo.Context, f *flow.Flow) error {
 	pol, err := p.d.Policy.Get(c.Request().Context())
 	if err != nil {
 		return err
@@ -471,7 +471,7 @@ func (p *Plugin) recordMethods(c echo.Context, f *flow.Flow) error {
 	return p.record(c, "recovery.methods", f.UserID, f.ID, audit.OK, strings.Join(shown, ","))
 }
 
-func (p *Plugin) renderMethods(c echo.Context, f *flow.Flow, msg string) error {
+func (p *recovery) renderMethods(c echo.Context, f *flow.Flow, msg string) error {
 	ctx := c.Request().Context()
 	pol, err := p.d.Policy.Get(ctx)
 	if err != nil {
@@ -517,7 +517,7 @@ func (p *Plugin) stopIfBlocked(c echo.Context, f *flow.Flow) (stop bool, err err
 	return true, p.paused(c)
 }
 
-func (p *Plugin) chooseMethod(c echo.Context) error {
+func (p *recovery) chooseMethod(c echo.Context) error {
 	ctx := c.Request().Context()
 	in, err := form(c, "enrollment", "channel")
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/user"
 )
 
-func (p *Plugin) passwordPage(c echo.Context) error {
+func (p *recovery) passwordPage(c echo.Context) error {
 	f, err := p.load(c, flow.Recover)
 	if err != nil {
 		return err
@@ -29,7 +29,7 @@ func (p *Plugin) passwordPage(c echo.Context) error {
 	return p.renderPassword(c, f, "")
 }
 
-func (p *Plugin) renderPassword(c echo.Context, f *flow.Flow, msg string) error {
+func (p *recovery) renderPassword(c echo.Context, f *flow.Flow, msg string) error {
 	return p.render(c, http.StatusOK, "recover-password", map[string]any{
 		"Flow": f.ID, "Error": msg, "MinLength": p.d.PasswordPolicy.MinLength,
 		"Action": p.path("/recover/" + f.ID + "/password"), "StrengthURL": p.path("/recover/" + f.ID + "/strength"),
@@ -37,7 +37,7 @@ func (p *Plugin) renderPassword(c echo.Context, f *flow.Flow, msg string) error 
 }
 
 // setPassword is the reset: policy-checked, then one transaction.
-func (p *Plugin) setPassword(c echo.Context) error {
+func (p *recovery) setPassword(c echo.Context) error {
 	ctx := c.Request().Context()
 	in, err := form(c, "password", "confirm")
 	if err != nil {
@@ -119,7 +119,7 @@ func (p *Plugin) setPassword(c echo.Context) error {
 // the old password valid and nothing revoked. Finishing the flow first (a
 // conditional update) makes the step succeed once per flow even under
 // concurrent submissions.
-func (p *Plugin) applyReset(c echo.Context, tx *gorm.DB, f *flow.Flow, u *user.User) error {
+func (p *recovery) applyReset(c echo.Context, tx *gorm.DB, f *flow.Flow, u *user.User) error {
 	ctx := c.Request().Context()
 	if err := p.refuseReported(c, tx, f); err != nil {
 		return err
@@ -136,13 +136,13 @@ func (p *Plugin) applyReset(c echo.Context, tx *gorm.DB, f *flow.Flow, u *user.U
 	if err := p.d.Audit.RecordTx(tx, p.event(c, audit.PasswordReset, u.ID, f.ID, audit.OK, "sspr "+joinMethods(f))); err != nil {
 		return err
 	}
-	return p.notify(ctx, tx, c, u, noticeReset, note{Methods: joinMethods(f)})
+	return p.notes.notify(ctx, tx, c, u, noticeReset, note{Methods: joinMethods(f)})
 }
 
 // unlock applies an unlock: the lockout ends, the password stays, and
 // what was issued before is revoked, in the provider's transaction. An
 // admin-disabled account is never unlocked or re-enabled here.
-func (p *Plugin) unlock(c echo.Context, f *flow.Flow, u *user.User) error {
+func (p *recovery) unlock(c echo.Context, f *flow.Flow, u *user.User) error {
 	ctx := c.Request().Context()
 	if u.Disabled {
 		return flowErr(flow.ErrOutOfOrder)
@@ -166,7 +166,7 @@ func (p *Plugin) unlock(c echo.Context, f *flow.Flow, u *user.User) error {
 		if err := p.d.Audit.RecordTx(tx, p.event(c, audit.Unlock, u.ID, f.ID, audit.OK, "sspr "+joinMethods(f))); err != nil {
 			return err
 		}
-		return p.notify(ctx, tx, c, u, noticeUnlock, note{Methods: joinMethods(f)})
+		return p.notes.notify(ctx, tx, c, u, noticeUnlock, note{Methods: joinMethods(f)})
 	})
 	if err != nil {
 		return flowErr(err)
@@ -186,7 +186,7 @@ func joinMethods(f *flow.Flow) string {
 	return s
 }
 
-func (p *Plugin) donePage(c echo.Context) error {
+func (p *recovery) donePage(c echo.Context) error {
 	ctx := c.Request().Context()
 	f, err := p.load(c, flow.Recover)
 	if err != nil {
@@ -209,7 +209,7 @@ func (p *Plugin) donePage(c echo.Context) error {
 // same library and context words as the check (zxcvbn through
 // password.Strength). It needs a proven reset flow, so it is no oracle for
 // strangers; the password is neither stored nor logged.
-func (p *Plugin) strength(c echo.Context) error {
+func (p *recovery) strength(c echo.Context) error {
 	in, err := form(c, "password")
 	if err != nil {
 		return err

@@ -49,7 +49,7 @@ type access struct {
 
 // who resolves the signed-in user; without a session the browser goes to
 // sign in. Disabled accounts get nothing.
-func (p *Plugin) who(c echo.Context) (*access, error) {
+func (p *securityInfo) who(c echo.Context) (*access, error) {
 	ctx := c.Request().Context()
 	acct, ok := p.d.SignIn.Current(c)
 	if !ok {
@@ -75,7 +75,7 @@ func (p *Plugin) who(c echo.Context) (*access, error) {
 }
 
 // signInHere is the sign-in page that comes back to Security info.
-func (p *Plugin) signInHere(username string) string {
+func (p *securityInfo) signInHere(username string) string {
 	u, err := url.Parse(p.d.SignIn.LoginURL("", username))
 	if err != nil {
 		return p.d.SignIn.LoginURL("", username)
@@ -100,7 +100,7 @@ func addedSince(ms []method.Enrollment, t time.Time) bool {
 // errHandled marks a response already written by who().
 var errHandled = errors.New("handled")
 
-func (p *Plugin) guard(c echo.Context) (*access, error) {
+func (p *securityInfo) guard(c echo.Context) (*access, error) {
 	a, err := p.who(c)
 	if a == nil && err == nil {
 		return nil, errHandled
@@ -128,7 +128,7 @@ type methodView struct {
 	CoolingDown              bool
 }
 
-func (p *Plugin) securityInfo(c echo.Context) error {
+func (p *securityInfo) securityInfo(c echo.Context) error {
 	a, err := p.who(c)
 	if a == nil {
 		return err
@@ -139,7 +139,7 @@ func (p *Plugin) securityInfo(c echo.Context) error {
 	return p.renderInfo(c, a, "")
 }
 
-func (p *Plugin) renderInfo(c echo.Context, a *access, notice string) error {
+func (p *securityInfo) renderInfo(c echo.Context, a *access, notice string) error {
 	pol, err := p.d.Policy.Get(c.Request().Context())
 	if err != nil {
 		return err
@@ -164,7 +164,7 @@ func (p *Plugin) renderInfo(c echo.Context, a *access, notice string) error {
 }
 
 // appsOf keeps the authenticator-app methods of names.
-func (p *Plugin) appsOf(names []method.Name) []method.Name {
+func (p *securityInfo) appsOf(names []method.Name) []method.Name {
 	return slices.DeleteFunc(slices.Clone(names), func(n method.Name) bool { return !p.info(n).App })
 }
 
@@ -173,7 +173,7 @@ func (p *Plugin) appsOf(names []method.Name) []method.Name {
 const appChoice = "app"
 
 // addable lists the methods u may add under pol, in their Rank order.
-func (p *Plugin) addable(pol policy.Policy, u *user.User) []method.Name {
+func (p *securityInfo) addable(pol policy.Policy, u *user.User) []method.Name {
 	var out []method.Name
 	for _, m := range p.d.Methods.Enabled(pol.Methods) {
 		if pol.Usable(string(m.Name()), u.Admin) {
@@ -187,7 +187,7 @@ func (p *Plugin) addable(pol policy.Policy, u *user.User) []method.Name {
 // addKinds is the "Add sign-in method" list: one "Authenticator app" entry
 // for push and TOTP (straight to the method when only one is offered),
 // then one entry per other kind.
-func (p *Plugin) addKinds(pol policy.Policy, u *user.User) []optionView {
+func (p *securityInfo) addKinds(pol policy.Policy, u *user.User) []optionView {
 	names := p.addable(pol, u)
 	apps := p.appsOf(names)
 	var out []optionView
@@ -211,7 +211,7 @@ func (p *Plugin) addKinds(pol policy.Policy, u *user.User) []optionView {
 // appPage (GET /security-info/add/app) is the page behind "Authenticator
 // app": the Latchkey Authenticator (push, which also shows codes) first,
 // then any other app (codes only). With only one offered it goes there.
-func (p *Plugin) appPage(c echo.Context, a *access) error {
+func (p *securityInfo) appPage(c echo.Context, a *access) error {
 	pol, err := p.d.Policy.Get(c.Request().Context())
 	if err != nil {
 		return err
@@ -239,7 +239,7 @@ var errNotOffered = &web.PageError{Status: http.StatusNotFound, Title: "Not avai
 
 // --- step-up ---
 
-func (p *Plugin) stepUpPage(c echo.Context, a *access, msg string) error {
+func (p *securityInfo) stepUpPage(c echo.Context, a *access, msg string) error {
 	if len(a.methods) == 0 {
 		return p.render(c, http.StatusOK, "security-info-verify", map[string]any{
 			"Stale": true, "SignIn": p.signInHere(a.u.Username)})
@@ -253,7 +253,7 @@ func (p *Plugin) stepUpPage(c echo.Context, a *access, msg string) error {
 	return p.render(c, http.StatusOK, "security-info-verify", map[string]any{"Options": p.choices(usable), "Error": msg})
 }
 
-func (p *Plugin) stepUpChoose(c echo.Context) error {
+func (p *securityInfo) stepUpChoose(c echo.Context) error {
 	ctx := c.Request().Context()
 	in, err := form(c, "enrollment", "channel")
 	if err != nil {
@@ -290,7 +290,7 @@ func (p *Plugin) stepUpChoose(c echo.Context) error {
 	return p.renderStepUpVerify(c, f, ch, "")
 }
 
-func (p *Plugin) renderStepUpVerify(c echo.Context, f *flow.Flow, ch method.Challenge, msg string) error {
+func (p *securityInfo) renderStepUpVerify(c echo.Context, f *flow.Flow, ch method.Challenge, msg string) error {
 	return p.render(c, http.StatusOK, "security-info-verify", map[string]any{
 		"Flow": f.ID, "Prompt": ch.Prompt, "Action": p.path("/security-info/verify/" + f.ID), "Error": msg})
 }
@@ -298,7 +298,7 @@ func (p *Plugin) renderStepUpVerify(c echo.Context, f *flow.Flow, ch method.Chal
 // stepUpVerify judges a step-up answer through the proof engine, exactly
 // as a recovery's: a try claimed first, failures counted toward the same
 // block, a replayed code audited and mailed.
-func (p *Plugin) stepUpVerify(c echo.Context) error {
+func (p *securityInfo) stepUpVerify(c echo.Context) error {
 	ctx := c.Request().Context()
 	in, err := form(c, answerFields...)
 	if err != nil {
@@ -354,7 +354,7 @@ func (p *Plugin) stepUpVerify(c echo.Context) error {
 
 // --- add a method ---
 
-func (p *Plugin) addMethod(c echo.Context, a *access) (method.Method, error) {
+func (p *securityInfo) addMethod(c echo.Context, a *access) (method.Method, error) {
 	pol, err := p.d.Policy.Get(c.Request().Context())
 	if err != nil {
 		return nil, err
@@ -367,7 +367,7 @@ func (p *Plugin) addMethod(c echo.Context, a *access) (method.Method, error) {
 	return m, nil
 }
 
-func (p *Plugin) addPage(c echo.Context) error {
+func (p *securityInfo) addPage(c echo.Context) error {
 	a, err := p.guard(c)
 	if err != nil {
 		return done(err)
@@ -394,7 +394,7 @@ type formDataer interface {
 
 // renderAdd shows a method's registration form; in keeps what the user
 // typed after a refused try.
-func (p *Plugin) renderAdd(c echo.Context, m method.Method, msg, register string, in method.Input) error {
+func (p *securityInfo) renderAdd(c echo.Context, m method.Method, msg, register string, in method.Input) error {
 	pol, err := p.d.Policy.Get(c.Request().Context())
 	if err != nil {
 		return err
@@ -423,7 +423,7 @@ func (p *Plugin) renderAdd(c echo.Context, m method.Method, msg, register string
 }
 
 // renderAddStep shows the step after Begin: the code sent, the QR code.
-func (p *Plugin) renderAddStep(c echo.Context, m method.Method, flowID string, pr method.Prompt, msg string) error {
+func (p *securityInfo) renderAddStep(c echo.Context, m method.Method, flowID string, pr method.Prompt, msg string) error {
 	data := map[string]any{"Method": string(m.Name()), "Title": m.Describe().AddTitle, "Prompt": pr, "Flow": flowID,
 		"Error": msg, "Action": p.path("/security-info/add/" + string(m.Name()) + "/" + flowID)}
 	// The otpauth link, for a phone's authenticator app or for pasting into
@@ -437,7 +437,7 @@ func (p *Plugin) renderAddStep(c echo.Context, m method.Method, flowID string, p
 
 // renderAddPage renders the generic add page, or a method's own with its
 // form data (country, the region preselected, extension, channels).
-func (p *Plugin) renderAddPage(c echo.Context, m method.Method, data map[string]any, region string) error {
+func (p *securityInfo) renderAddPage(c echo.Context, m method.Method, data map[string]any, region string) error {
 	fd, ok := m.(formDataer)
 	if !ok {
 		return p.render(c, http.StatusOK, "security-info-add", data)
@@ -464,7 +464,7 @@ type pendingData struct {
 	Password bool `json:"pw,omitempty"`
 }
 
-func (p *Plugin) addBegin(c echo.Context) error {
+func (p *securityInfo) addBegin(c echo.Context) error {
 	ctx := c.Request().Context()
 	in, err := form(c, "address", "register", "question.*", "answer.*", "phone", "country", "extension", "channel", fieldCurrentPassword)
 	if err != nil {
@@ -529,7 +529,7 @@ func (p *Plugin) addBegin(c echo.Context) error {
 	return p.renderAddStep(c, m, f.ID, pend.Prompt, "")
 }
 
-func (p *Plugin) addFinish(c echo.Context) error {
+func (p *securityInfo) addFinish(c echo.Context) error {
 	in, err := form(c, answerFields...)
 	if err != nil {
 		return err
@@ -568,7 +568,7 @@ func (p *Plugin) addFinish(c echo.Context) error {
 	return p.addComplete(c, a, m, f, pd.Pending, method.Input(in), pd.Register)
 }
 
-func (p *Plugin) addComplete(c echo.Context, a *access, m method.Method, f *flow.Flow, pend method.Pending, answer method.Input, register string) error {
+func (p *securityInfo) addComplete(c echo.Context, a *access, m method.Method, f *flow.Flow, pend method.Pending, answer method.Input, register string) error {
 	ctx := c.Request().Context()
 	// The engine claims a try before the method sees the answer, and
 	// moves the flow to done before the enrollment is stored.
@@ -628,14 +628,14 @@ func (p *Plugin) addComplete(c echo.Context, a *access, m method.Method, f *flow
 }
 
 // notifyOthers mails a method change to the user's addresses.
-func (p *Plugin) notifyOthers(c echo.Context, u *user.User, kind notice, nd note) error {
+func (p *securityInfo) notifyOthers(c echo.Context, u *user.User, kind notice, nd note) error {
 	ctx := c.Request().Context()
-	err := p.notify(ctx, nil, c, u, kind, nd)
+	err := p.notes.notify(ctx, nil, c, u, kind, nd)
 	p.d.Queue.Wake()
 	return err
 }
 
-func (p *Plugin) remove(c echo.Context) error {
+func (p *securityInfo) remove(c echo.Context) error {
 	ctx := c.Request().Context()
 	in, err := form(c, "enrollment")
 	if err != nil {
@@ -753,7 +753,7 @@ func (p *Plugin) AfterSignIn(c echo.Context, userID, authRequestID string) (stri
 	return p.path("/security-info/register/" + f.ID), nil
 }
 
-func (p *Plugin) registerFlow(c echo.Context) (*flow.Flow, *access, error) {
+func (p *registration) registerFlow(c echo.Context) (*flow.Flow, *access, error) {
 	a, err := p.guard(c)
 	if err != nil {
 		return nil, nil, err
@@ -768,7 +768,7 @@ func (p *Plugin) registerFlow(c echo.Context) (*flow.Flow, *access, error) {
 	return f, a, nil
 }
 
-func (p *Plugin) registerPage(c echo.Context) error {
+func (p *registration) registerPage(c echo.Context) error {
 	ctx := c.Request().Context()
 	f, a, err := p.registerFlow(c)
 	if err != nil {
@@ -796,7 +796,7 @@ func (p *Plugin) registerPage(c echo.Context) error {
 	})
 }
 
-func (p *Plugin) skip(c echo.Context) error {
+func (p *registration) skip(c echo.Context) error {
 	ctx := c.Request().Context()
 	if _, err := form(c); err != nil {
 		return err
@@ -833,7 +833,7 @@ func (p *Plugin) skip(c echo.Context) error {
 }
 
 // continueToApp ends a registration (enough methods) or a reconfirmation.
-func (p *Plugin) continueToApp(c echo.Context) error {
+func (p *registration) continueToApp(c echo.Context) error {
 	ctx := c.Request().Context()
 	if _, err := form(c); err != nil {
 		return err
@@ -872,7 +872,7 @@ func (p *Plugin) continueToApp(c echo.Context) error {
 
 // finishRegister returns the browser to the app through the provider (the
 // target comes from the server-side request, never from a parameter).
-func (p *Plugin) finishRegister(c echo.Context, f *flow.Flow) error {
+func (p *registration) finishRegister(c echo.Context, f *flow.Flow) error {
 	if err := p.proofs.Conclude(c.Request().Context(), f); err != nil {
 		return flowErr(err)
 	}
@@ -887,7 +887,7 @@ func (p *Plugin) finishRegister(c echo.Context, f *flow.Flow) error {
 }
 
 // reconfirm is the button on /security-info that confirms the methods.
-func (p *Plugin) reconfirm(c echo.Context) error {
+func (p *securityInfo) reconfirm(c echo.Context) error {
 	if _, err := form(c); err != nil {
 		return err
 	}

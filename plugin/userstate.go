@@ -53,7 +53,7 @@ func (p *Plugin) markHadMethods(tx *gorm.DB, userID, sessionID string) error {
 // guards an account's older methods against a stolen session planting a
 // new way in; it is skipped only for the first registration of an account
 // that never had a method, and only in the very session that made it.
-func (p *Plugin) grant(ctx context.Context, a *access) error {
+func (p *securityInfo) grant(ctx context.Context, a *access) error {
 	g := p.d.DB.WithContext(ctx)
 	st, err := p.state(g, a.u.ID)
 	if err != nil {
@@ -107,7 +107,7 @@ const (
 // through the directory as a sign-in does: a wrong one counts toward the
 // account's lockout, and a locked account is refused without a check.
 // msg is what the page says when ok is false; err is for infrastructure.
-func (p *Plugin) checkPassword(c echo.Context, u *user.User, pw string) (ok bool, msg string, err error) {
+func (p *securityInfo) checkPassword(c echo.Context, u *user.User, pw string) (ok bool, msg string, err error) {
 	if pw == "" {
 		return false, msgPasswordNeeded, nil
 	}

@@ -64,7 +64,7 @@ func sendProblem(err error) (msg string, ok bool) {
 // answerFields are the form fields a challenge answer may use.
 var answerFields = []string{"code", "number", "answer.*"}
 
-func (p *Plugin) verifyPage(c echo.Context) error {
+func (p *recovery) verifyPage(c echo.Context) error {
 	f, err := p.loadStep(c, flow.Recover, flow.StepVerify)
 	if err != nil {
 		return err
@@ -82,7 +82,7 @@ func (p *Plugin) loadStep(c echo.Context, purpose flow.Purpose, step flow.Step) 
 	return f, nil
 }
 
-func (p *Plugin) renderVerify(c echo.Context, f *flow.Flow, msg, notice string) error {
+func (p *recovery) renderVerify(c echo.Context, f *flow.Flow, msg, notice string) error {
 	ch, err := p.openChallenge(f)
 	if err != nil {
 		return err
@@ -105,7 +105,7 @@ func (p *Plugin) resender(n method.Name) (method.Resender, bool) {
 }
 
 // enrollmentOf finds the enrollment behind the flow's current challenge.
-func (p *Plugin) enrollmentOf(ctx context.Context, f *flow.Flow, u *user.User, ref method.Ref) (method.Enrollment, error) {
+func (p *recovery) enrollmentOf(ctx context.Context, f *flow.Flow, u *user.User, ref method.Ref) (method.Enrollment, error) {
 	if f.Decoy {
 		return p.decoyEnrollment(ctx, f)
 	}
@@ -116,7 +116,7 @@ func (p *Plugin) enrollmentOf(ctx context.Context, f *flow.Flow, u *user.User, r
 	return e, err
 }
 
-func (p *Plugin) resend(c echo.Context) error {
+func (p *recovery) resend(c echo.Context) error {
 	ctx := c.Request().Context()
 	if _, err := form(c); err != nil {
 		return err
@@ -177,7 +177,7 @@ var errNotApplies = errors.New("plugin: self-service reset not enabled for this 
 // verify checks an answer to the flow's challenge through the proof
 // engine: only the method's own verifier can make a proof count, for this
 // flow's own challenge, after a try was claimed.
-func (p *Plugin) verify(c echo.Context) error {
+func (p *recovery) verify(c echo.Context) error {
 	ctx := c.Request().Context()
 	in, err := form(c, answerFields...)
 	if err != nil {
@@ -268,7 +268,7 @@ func (r replayMailer) Replayed(ctx context.Context, f *flow.Flow) error {
 	if err != nil {
 		return err
 	}
-	return r.p.notify(ctx, nil, r.c, u, noticeReplay, note{})
+	return r.p.notes.notify(ctx, nil, r.c, u, noticeReplay, note{})
 }
 
 // paused is the page for a subject whose failure budget is spent.
@@ -294,7 +294,7 @@ func (p *Plugin) appliesTo(ctx context.Context, pol policy.Policy, u *user.User)
 }
 
 // satisfied applies the policy to proofs for u.
-func (p *Plugin) satisfied(ctx context.Context, pol policy.Policy, u *user.User, proofs []flow.Proof) (bool, error) {
+func (p *recovery) satisfied(ctx context.Context, pol policy.Policy, u *user.User, proofs []flow.Proof) (bool, error) {
 	all, err := p.d.Enrollments.List(ctx, u.ID)
 	if err != nil {
 		return false, err
