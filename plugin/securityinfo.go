@@ -113,7 +113,7 @@ func (p *securityInfo) guard(c echo.Context) (*access, error) {
 }
 
 // askPasswordKey tells renderAdd to ask for the account's password.
-const askPasswordKey = "sspr.ask-password"
+const askPasswordKey = "sspr.ask-password" // #nosec G101 -- a context key, not a credential
 
 func done(err error) error {
 	if errors.Is(err, errHandled) {

@@ -98,9 +98,9 @@ func anyUsable(ms []method.Enrollment, now time.Time) bool {
 
 // Messages of the password asked on the add page.
 const (
-	msgPasswordNeeded = "Enter your current password to add your first sign-in method."
+	msgPasswordNeeded = "Enter your current password to add your first sign-in method." // #nosec G101 -- a page text, not a credential
 	msgPasswordWrong  = "That password is not right. Enter the password you signed in with."
-	msgPasswordLocked = "Too many wrong passwords. Your account is locked for a while; please try again later."
+	msgPasswordLocked = "Too many wrong passwords. Your account is locked for a while; please try again later." // #nosec G101 -- a page text, not a credential
 )
 
 // checkPassword verifies the account's password typed on the add page,

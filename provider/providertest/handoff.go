@@ -27,7 +27,7 @@ func (b *Browser) Authorize(rp *RP, params ...oauth2.AuthCodeOption) *Handoff {
 	b.t.Helper()
 	a := rp.Start(params...)
 	res := b.Do(http.MethodGet, a.URL, nil)
-	res.Body.Close()
+	_ = res.Body.Close()
 	loc, err := res.Request.URL.Parse(res.Header.Get("Location"))
 	if res.StatusCode != http.StatusFound && res.StatusCode != http.StatusSeeOther || err != nil {
 		b.t.Fatalf("authorize answered %d %q, want a redirect to the sign-in page", res.StatusCode, res.Header.Get("Location"))
@@ -57,7 +57,7 @@ func CodeOf(r *Result) string {
 // their cookies (or a private window) would.
 func (b *Browser) ClearCookie(name string) {
 	u, _ := url.Parse(b.srv.URL)
-	b.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: "", Path: "/", MaxAge: -1}})
+	b.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: "", Path: "/", MaxAge: -1}}) // #nosec G124 -- a test browser deleting its own cookie
 }
 
 // AuditEvents are the audit events of type typ, newest first.

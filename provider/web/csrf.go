@@ -98,6 +98,7 @@ func RotateCSRF(c echo.Context, secure bool) error {
 	for _, v := range kept {
 		h.Add("Set-Cookie", v)
 	}
+	// #nosec G124 -- Secure follows the issuer scheme (https in production; plain http only in dev and on loopback)
 	c.SetCookie(&http.Cookie{Name: name, Value: token, Path: "/", MaxAge: int(csrfMaxAge / time.Second),
 		Expires: time.Now().Add(csrfMaxAge).UTC(), Secure: secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	c.Set(csrfKey, token)
