@@ -414,6 +414,21 @@ func (p *Provider) postLogin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// A reset, disable or lock that committed while this password was being
+	// checked revoked everything before it, but not this session, made
+	// after: the account is read again, and a changed one ends the session.
+	if now, err := p.users.ByID(ctx, u.ID); err != nil || now.Disabled ||
+		!now.PasswordChangedAt.Equal(u.PasswordChangedAt) || now.Locked(p.now()) {
+		if rerr := p.endSession(c); rerr != nil {
+			return rerr
+		}
+		if err != nil && !errors.Is(err, user.ErrNotFound) {
+			return err
+		}
+		p.metrics.signin("pwd", "bad_credentials")
+		p.record(c, audit.SignInFailed, u.ID, audit.Fail, map[string]any{"reason": "changed_meanwhile"})
+		return p.renderLogin(c, http.StatusUnauthorized, req, loginPage{Username: username, Error: wrongCredentials})
+	}
 	p.metrics.signin("pwd", "ok")
 	detail := map[string]any{"amr": s.AMR, "session": s.ID}
 	if req != nil {
