@@ -52,6 +52,13 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("LATCHKEY_LISTEN", "must be host:port or :port (%q)", c.Listen)
 	}
+	if a := c.PprofListen; a != "" && a != PprofOff {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("LATCHKEY_PPROF_LISTEN", "must be host:port, :port or off (%q)", a)
+		} else if a == c.Listen {
+			bad("LATCHKEY_PPROF_LISTEN", "must differ from LATCHKEY_LISTEN: the profiler never shares the public listener")
+		}
+	}
 	if msg := c.checkIssuer(); msg != "" {
 		bad("LATCHKEY_ISSUER", "%s", msg)
 	}
