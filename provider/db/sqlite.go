@@ -18,9 +18,17 @@ import (
 const MinSQLiteVersion = "3.51.3"
 
 // sqliteDialector opens path through modernc.org/sqlite's Connector rather
-// than sql.Open: Latchkey neither registers a database/sql driver name nor
-// looks one up, so the plugin mounts in a host app that uses modernc.org/sqlite
-// (or any other driver) under whatever names it likes.
+// than sql.Open. The only database/sql name in play is the "sqlite" that
+// modernc.org/sqlite registers for itself, once per process however many
+// packages import it; Latchkey registers no name of its own and looks none
+// up, so the plugin mounts in a host app that already uses modernc.org/sqlite.
+// (A host linking a fork that registers "sqlite" too, like the earlier
+// github.com/glebarez/go-sqlite, clashes with modernc.org/sqlite itself.)
+//
+// Importing the dialector also switches on, process-wide, modernc.org/sqlite's
+// StrictPragmas (a _pragma value holds one statement), OFD locks (a close of
+// any descriptor of the file elsewhere in the process no longer drops
+// SQLite's locks) and fdatasync; all are safe for a host's own databases.
 func sqliteDialector(path string) (gorm.Dialector, *sql.DB, error) {
 	c, err := sqlite.NewConnector(SQLiteDSN(path))
 	if err != nil {
