@@ -211,6 +211,12 @@ func (s *server) serve() error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	stopPprof, err := s.startPprof()
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer stopPprof()
 	s.provider.Start()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

@@ -84,6 +84,28 @@ type Config struct {
 	LogLevel        string        `name:"log-level" env:"LATCHKEY_LOG_LEVEL" default:"info" help:"debug, info, warn or error."`
 	LogFormat       string        `name:"log-format" env:"LATCHKEY_LOG_FORMAT" help:"json or text (default: text in --dev, json otherwise)."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"LATCHKEY_SHUTDOWN_TIMEOUT" default:"20s" help:"Time given to in-flight requests on SIGTERM."`
+
+	PprofListen string `name:"pprof-listen" env:"LATCHKEY_PPROF_LISTEN" help:"Address of a separate listener serving Go's profiler at /debug/pprof/ (never the public listener); unset: off, or 127.0.0.1:6060 in --dev; off: off in --dev too." placeholder:"HOST:PORT"`
+}
+
+// PprofOff turns the profiler off, also in dev mode.
+const PprofOff = "off"
+
+// DevPprofListen is where dev mode serves the profiler unless told otherwise:
+// loopback only, on Go's customary port.
+const DevPprofListen = "127.0.0.1:6060"
+
+// EffectivePprofListen is the profiler's address, "" when it is off.
+func (c Config) EffectivePprofListen() string {
+	switch {
+	case c.PprofListen == PprofOff:
+		return ""
+	case c.PprofListen != "":
+		return c.PprofListen
+	case c.Dev:
+		return DevPprofListen
+	}
+	return ""
 }
 
 // Defaults returns the configuration with nothing set: the values of the

@@ -59,6 +59,13 @@ func (c Config) Validate() error {
 			bad("LATCHKEY_METRICS_LISTEN", "must differ from LATCHKEY_LISTEN: metrics are not for the public listener (%q)", c.MetricsListen)
 		}
 	}
+	if a := c.PprofListen; a != "" && a != PprofOff {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("LATCHKEY_PPROF_LISTEN", "must be host:port, :port or off (%q)", a)
+		} else if a == c.EffectiveListen() {
+			bad("LATCHKEY_PPROF_LISTEN", "must differ from LATCHKEY_LISTEN: the profiler never shares the public listener")
+		}
+	}
 	if msg := c.checkIssuer(); msg != "" {
 		bad("LATCHKEY_ISSUER", "%s", msg)
 	}

@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/glebarez/sqlite"
 	gomysql "github.com/go-sql-driver/mysql"
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
@@ -32,7 +30,7 @@ var ErrBadURL = errors.New("database URL must be sqlite://PATH or mysql://user:p
 // Open connects to the database named by url and checks that it answers.
 // Times are always written and read in UTC.
 func Open(ctx context.Context, url string) (*gorm.DB, error) {
-	dial, err := dialector(url)
+	dial, pool, err := dialector(url)
 	if err != nil {
 		return nil, err
 	}
@@ -44,6 +42,9 @@ func Open(ctx context.Context, url string) (*gorm.DB, error) {
 		PrepareStmt:            false,
 	})
 	if err != nil {
+		if pool != nil {
+			_ = pool.Close()
+		}
 		return nil, fmt.Errorf("db: open: %w", err)
 	}
 	sqlDB, err := g.DB()
@@ -76,30 +77,32 @@ func Close(g *gorm.DB) {
 	}
 }
 
-func dialector(raw string) (gorm.Dialector, error) {
+// dialector returns the dialector for raw and, when it opened one itself,
+// the pool behind it (closed by Open if GORM fails to start on it).
+func dialector(raw string) (gorm.Dialector, *sql.DB, error) {
 	switch {
 	case strings.HasPrefix(raw, "sqlite://"):
 		path := strings.TrimPrefix(raw, "sqlite://")
 		if path == "" {
-			return nil, ErrBadURL
+			return nil, nil, ErrBadURL
 		}
 		if path != ":memory:" && !strings.HasPrefix(path, "file:") {
 			if err := createPrivate(path); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
-		return sqlite.Open(SQLiteDSN(path)), nil
+		return sqliteDialector(path)
 	case strings.HasPrefix(raw, "mysql://"):
 		cfg, err := MySQLConfig(strings.TrimPrefix(raw, "mysql://"))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := readCommitted(cfg); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return mysql.New(mysql.Config{DSNConfig: cfg, DSN: cfg.FormatDSN()}), nil
+		return mysql.New(mysql.Config{DSNConfig: cfg, DSN: cfg.FormatDSN()}), nil, nil
 	default:
-		return nil, ErrBadURL
+		return nil, nil, ErrBadURL
 	}
 }
 
@@ -134,23 +137,6 @@ func createPrivate(path string) error {
 	default:
 		return fmt.Errorf("db: create %s: %w", path, err)
 	}
-}
-
-// SQLiteDSN adds the pragmas Latchkey relies on: WAL, a busy timeout so
-// writers queue instead of failing, foreign keys, and IMMEDIATE transactions
-// so a read-then-write transaction never dead-ends on a lock upgrade.
-//
-// No _time_format: the driver stops reading parameters after it (so
-// _txlock would be silently ignored), and its default format is already the
-// sortable "sqlite" one.
-func SQLiteDSN(path string) string {
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Set("_txlock", "immediate")
-	return path + "?" + q.Encode()
 }
 
 // MySQLConfig parses a go-sql-driver DSN and forces the settings Latchkey
