@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -49,6 +50,22 @@ type server struct {
 	// run on against a closed database.
 	stopping    context.Context
 	endLongPoll context.CancelFunc
+	// draining is set when shutdown starts, before the shutdown delay:
+	// /readyz then answers 503 so balancers take the instance out of
+	// rotation while it still serves what they send meanwhile.
+	draining atomic.Bool
+}
+
+// notReadyWhileDraining answers /readyz with 503 once shutdown has started;
+// everything else is served as usual until the listener closes.
+func (s *server) notReadyWhileDraining(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.draining.Load() && c.Request().URL.Path == "/readyz" {
+			c.Response().Header().Set("Cache-Control", "no-store")
+			return c.String(http.StatusServiceUnavailable, "shutting down\n")
+		}
+		return next(c)
+	}
 }
 
 // longPolls ends the device API's long polls when shutdown starts, with an
@@ -143,6 +160,7 @@ func (a *app) build() (_ *server, err error) {
 	e.HideBanner, e.HidePort = true, true
 	s.stopping, s.endLongPoll = context.WithCancel(context.Background())
 	s.stops = append(s.stops, s.endLongPoll)
+	e.Use(s.notReadyWhileDraining)
 	e.Use(s.longPolls)
 	e.Logger.SetOutput(io.Discard) // slog is the log; echo's own logger stays quiet
 	p.Mount(e)
@@ -223,7 +241,9 @@ func (s *server) serve() error {
 	var serveErr error
 	select {
 	case <-a.ctx.Done():
-		s.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout.String())
+		delay := a.cfg.EffectiveShutdownDelay()
+		s.log.Info("shutting down", "delay", delay.String(), "timeout", a.cfg.ShutdownTimeout.String())
+		serveErr = s.drain(hs, delay, errc)
 	case serveErr = <-errc:
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), a.cfg.ShutdownTimeout)
@@ -242,6 +262,27 @@ func (s *server) serve() error {
 	}
 	s.log.Info("stopped")
 	return nil
+}
+
+// drain fails /readyz and keeps serving for delay, so that balancers and
+// Kubernetes endpoints, which notice only at their next probe, stop sending
+// here before the listener closes. Keep-alives end meanwhile, so clients
+// holding a connection to this instance open their next one elsewhere.
+// It returns early with the error if the server fails meanwhile.
+func (s *server) drain(hs *http.Server, delay time.Duration, errc <-chan error) error {
+	s.draining.Store(true)
+	if delay <= 0 {
+		return nil
+	}
+	hs.SetKeepAlivesEnabled(false)
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case err := <-errc:
+		return err
+	}
 }
 
 // stop runs the stop functions in reverse order, once.
