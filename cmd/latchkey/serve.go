@@ -57,10 +57,18 @@ type server struct {
 }
 
 // notReadyWhileDraining answers /readyz with 503 once shutdown has started;
-// everything else is served as usual until the listener closes.
+// everything else is served as usual until the listener closes, each
+// response with "Connection: close", so a client holding a connection here
+// opens its next one (through the balancer) elsewhere. Closing the idle
+// connections instead would race with a balancer that has just picked one
+// for a POST, which it cannot retry.
 func (s *server) notReadyWhileDraining(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if s.draining.Load() && c.Request().URL.Path == "/readyz" {
+		if !s.draining.Load() {
+			return next(c)
+		}
+		c.Response().Header().Set("Connection", "close")
+		if c.Request().URL.Path == "/readyz" {
 			c.Response().Header().Set("Cache-Control", "no-store")
 			return c.String(http.StatusServiceUnavailable, "shutting down\n")
 		}
@@ -243,7 +251,7 @@ func (s *server) serve() error {
 	case <-a.ctx.Done():
 		delay := a.cfg.EffectiveShutdownDelay()
 		s.log.Info("shutting down", "delay", delay.String(), "timeout", a.cfg.ShutdownTimeout.String())
-		serveErr = s.drain(hs, delay, errc)
+		serveErr = s.drain(delay, errc)
 	case serveErr = <-errc:
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), a.cfg.ShutdownTimeout)
@@ -266,15 +274,13 @@ func (s *server) serve() error {
 
 // drain fails /readyz and keeps serving for delay, so that balancers and
 // Kubernetes endpoints, which notice only at their next probe, stop sending
-// here before the listener closes. Keep-alives end meanwhile, so clients
-// holding a connection to this instance open their next one elsewhere.
-// It returns early with the error if the server fails meanwhile.
-func (s *server) drain(hs *http.Server, delay time.Duration, errc <-chan error) error {
+// here before the listener closes. It returns early with the error if the
+// server fails meanwhile.
+func (s *server) drain(delay time.Duration, errc <-chan error) error {
 	s.draining.Store(true)
 	if delay <= 0 {
 		return nil
 	}
-	hs.SetKeepAlivesEnabled(false)
 	t := time.NewTimer(delay)
 	defer t.Stop()
 	select {

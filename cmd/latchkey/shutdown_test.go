@@ -54,20 +54,27 @@ func startProcess(t *testing.T, args ...string) *process {
 	return p
 }
 
-// statusOf sends method u on a new connection and returns the status code, or 0 if
-// no connection could be made.
+// statusOf sends method u and returns the status code, or 0 if no
+// connection could be made.
 func statusOf(c *http.Client, method, u string) int {
+	code, _ := send(c, method, u)
+	return code
+}
+
+// send sends method u and returns the status code (0 if no connection
+// could be made) and whether the server asked to close the connection.
+func send(c *http.Client, method, u string) (code int, closing bool) {
 	req, err := http.NewRequest(method, u, strings.NewReader("grant_type=client_credentials"))
 	if err != nil {
-		return 0
+		return 0, false
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0
+		return 0, false
 	}
 	resp.Body.Close()
-	return resp.StatusCode
+	return resp.StatusCode, resp.Close
 }
 
 // waitFor polls until cond holds; the bound is for a wedged process, not a
@@ -103,8 +110,10 @@ func TestServeShutdownDelay(t *testing.T) {
 		p := startProcess(t, "serve", "--listen", addr, "--issuer", base, "--metrics-listen", "off",
 			"--database", dbURL, "--secret", secret.Generate(), "--argon2-memory", "7168", "--argon2-time", "5",
 			"--shutdown-delay", delay, "--shutdown-timeout", "5s")
-		// No keep-alives: every request below needs the listener open.
-		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+		// A keep-alive client: during the delay the server closes each
+		// connection after its response, so every request below also
+		// proves the listener still accepts new connections.
+		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
 		waitFor(t, p, "/readyz 200", func() bool { return statusOf(c, http.MethodGet, base+"/readyz") == http.StatusOK })
 
 		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -126,8 +135,13 @@ func TestServeShutdownDelay(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				if got := statusOf(c, tt.method, base+tt.path); got != tt.want {
+				got, closing := send(c, tt.method, base+tt.path)
+				if got != tt.want {
 					t.Fatalf("%s %s during the shutdown delay: %d, want %d\n%s", tt.method, tt.path, got, tt.want, p.stderr.String())
+				}
+				// Clients holding a connection here move elsewhere.
+				if !closing {
+					t.Errorf("%s %s during the shutdown delay: no Connection: close", tt.method, tt.path)
 				}
 			})
 		}
