@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	"github.com/latchkeyid/latchkey/provider/secret"
 )
 
@@ -63,4 +64,32 @@ func TestVersion(t *testing.T) {
 	if code := run(context.Background(), []string{"version"}, strings.NewReader(""), &out, &out); code != exitOK || out.String() != "latchkey v9.8.7-test\n" {
 		t.Fatalf("exit %d, output %q", code, out.String())
 	}
+}
+
+// TestRefusesNewerSchema: after a newer release migrated the database, an
+// older binary's migrate and serve stop with both versions named.
+func TestRefusesNewerSchema(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dbURL string) {
+		cli := newCLI(t, dbURL)
+		cli.must("", "migrate")
+		g := dbtest.Open(t, dbURL)
+		set := migrationSets()[0]
+		if err := g.Exec("INSERT INTO "+set.Table+" (id) VALUES (?)", "9999_from_a_newer_release").Error; err != nil {
+			t.Fatal(err)
+		}
+		newest := set.Migrations[len(set.Migrations)-1].ID
+		for _, cmd := range []string{"migrate", "serve"} {
+			t.Run(cmd, func(t *testing.T) {
+				r := cli.run("", cmd, "--listen", "127.0.0.1:0", "--metrics-listen", "off")
+				if r.code != exitFailed {
+					t.Fatalf("exit %d, want %d\n%s", r.code, exitFailed, r.err)
+				}
+				for _, want := range []string{"database schema is newer than this latchkey", "9999_from_a_newer_release", newest, "upgrade latchkey"} {
+					if !strings.Contains(r.err, want) {
+						t.Errorf("stderr lacks %q:\n%s", want, r.err)
+					}
+				}
+			})
+		}
+	})
 }
