@@ -54,7 +54,8 @@ type composeHealth struct {
 // moving one like latest, 11 or lts.
 var exactTag = regexp.MustCompile(`^[a-z0-9./_-]+:v?\d+\.\d+\.\d+[a-z0-9.-]*$`)
 
-func TestCompose(t *testing.T) {
+func loadCompose(t *testing.T) composeFile {
+	t.Helper()
 	b, err := os.ReadFile("../docker-compose.yml")
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +64,20 @@ func TestCompose(t *testing.T) {
 	if err := yaml.NewDecoder(bytes.NewReader(b), yaml.DisallowUnknownField()).Decode(&f); err != nil {
 		t.Fatalf("docker-compose.yml: %v", err)
 	}
+	return f
+}
+
+func composeLatchkey(t *testing.T) composeService {
+	t.Helper()
+	s, ok := loadCompose(t).Services["latchkey"]
+	if !ok {
+		t.Fatal("docker-compose.yml has no latchkey service")
+	}
+	return s
+}
+
+func TestCompose(t *testing.T) {
+	f := loadCompose(t)
 	if got := slices.Sorted(maps.Keys(f.Services)); !slices.Equal(got, []string{"latchkey", "mailpit", "mariadb"}) {
 		t.Fatalf("services %v", got)
 	}
