@@ -276,3 +276,28 @@ func TestPhoneLimits(t *testing.T) {
 		t.Fatalf("Validate = %v", err)
 	}
 }
+
+// TestEffectiveShutdownDelay: nothing balances a dev instance, so Ctrl-C
+// stops it at once; everywhere else the configured delay holds.
+func TestEffectiveShutdownDelay(t *testing.T) {
+	tests := []struct {
+		name  string
+		dev   bool
+		delay time.Duration
+		want  time.Duration
+	}{
+		{"default", false, config.Defaults().ShutdownDelay, 5 * time.Second},
+		{"configured", false, 12 * time.Second, 12 * time.Second},
+		{"off", false, 0, 0},
+		{"dev-mode-stops-at-once", true, 12 * time.Second, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := config.Defaults()
+			c.Dev, c.ShutdownDelay = tt.dev, tt.delay
+			if got := c.EffectiveShutdownDelay(); got != tt.want {
+				t.Errorf("EffectiveShutdownDelay() = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
