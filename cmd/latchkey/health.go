@@ -57,7 +57,9 @@ func (c *healthcheckCmd) Run(a *app) error {
 	if err != nil {
 		return usageError{fmt.Errorf("healthcheck: %w", err)}
 	}
-	resp, err := http.DefaultTransport.RoundTrip(req)
+	// No proxy from the environment and no redirects: the probe is about
+	// this process, not whatever answers on its behalf.
+	resp, err := (&http.Transport{Proxy: nil, DisableKeepAlives: true}).RoundTrip(req)
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
 	}
