@@ -46,6 +46,9 @@ type cli struct {
 	Phone   phoneCmd   `cmd:"" help:"Phone codes: show or reset the toll-fraud circuit breaker."`
 	Bench   benchCmd   `cmd:"" help:"Measure token-endpoint requests/s and latency against a running server (loopback only)."`
 
+	Healthcheck healthcheckCmd `cmd:"" help:"Exit 0 if the local server answers /readyz (or --path /healthz) with 200, else 1 (for container health checks)."`
+	Version     versionCmd     `cmd:"" help:"Print the version."`
+
 	Authenticator authenticatorCmd `cmd:"" help:"The Latchkey Authenticator: approve sign-in requests and show TOTP codes."` // H8
 }
 

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -49,6 +50,30 @@ type server struct {
 	// run on against a closed database.
 	stopping    context.Context
 	endLongPoll context.CancelFunc
+	// draining is set when shutdown starts, before the shutdown delay:
+	// /readyz then answers 503 so balancers take the instance out of
+	// rotation while it still serves what they send meanwhile.
+	draining atomic.Bool
+}
+
+// notReadyWhileDraining answers /readyz with 503 once shutdown has started;
+// everything else is served as usual until the listener closes, each
+// response with "Connection: close", so a client holding a connection here
+// opens its next one (through the balancer) elsewhere. Closing the idle
+// connections instead would race with a balancer that has just picked one
+// for a POST, which it cannot retry.
+func (s *server) notReadyWhileDraining(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !s.draining.Load() {
+			return next(c)
+		}
+		c.Response().Header().Set("Connection", "close")
+		if c.Request().URL.Path == "/readyz" {
+			c.Response().Header().Set("Cache-Control", "no-store")
+			return c.String(http.StatusServiceUnavailable, "shutting down\n")
+		}
+		return next(c)
+	}
 }
 
 // longPolls ends the device API's long polls when shutdown starts, with an
@@ -143,6 +168,7 @@ func (a *app) build() (_ *server, err error) {
 	e.HideBanner, e.HidePort = true, true
 	s.stopping, s.endLongPoll = context.WithCancel(context.Background())
 	s.stops = append(s.stops, s.endLongPoll)
+	e.Use(s.notReadyWhileDraining)
 	e.Use(s.longPolls)
 	e.Logger.SetOutput(io.Discard) // slog is the log; echo's own logger stays quiet
 	p.Mount(e)
@@ -229,7 +255,9 @@ func (s *server) serve() error {
 	var serveErr error
 	select {
 	case <-a.ctx.Done():
-		s.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout.String())
+		delay := a.cfg.EffectiveShutdownDelay()
+		s.log.Info("shutting down", "delay", delay.String(), "timeout", a.cfg.ShutdownTimeout.String())
+		serveErr = s.drain(delay, errc)
 	case serveErr = <-errc:
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), a.cfg.ShutdownTimeout)
@@ -248,6 +276,25 @@ func (s *server) serve() error {
 	}
 	s.log.Info("stopped")
 	return nil
+}
+
+// drain fails /readyz and keeps serving for delay, so that balancers and
+// Kubernetes endpoints, which notice only at their next probe, stop sending
+// here before the listener closes. It returns early with the error if the
+// server fails meanwhile.
+func (s *server) drain(delay time.Duration, errc <-chan error) error {
+	s.draining.Store(true)
+	if delay <= 0 {
+		return nil
+	}
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case err := <-errc:
+		return err
+	}
 }
 
 // stop runs the stop functions in reverse order, once.

@@ -64,7 +64,7 @@ func startServe(t *testing.T, args ...string) *running {
 	base := "http://127.0.0.1:" + freePort(t)
 	metrics := "127.0.0.1:" + freePort(t)
 	r := startServeArgs(t, base, append([]string{"serve", "--listen", strings.TrimPrefix(base, "http://"), "--issuer", base,
-		"--metrics-listen", metrics}, args...))
+		"--metrics-listen", metrics, "--shutdown-delay", "0"}, args...))
 	r.metrics = "http://" + metrics
 	return r
 }

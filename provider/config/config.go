@@ -85,6 +85,12 @@ type Config struct {
 	LogFormat       string        `name:"log-format" env:"LATCHKEY_LOG_FORMAT" help:"json or text (default: text in --dev, json otherwise)."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"LATCHKEY_SHUTDOWN_TIMEOUT" default:"20s" help:"Time given to in-flight requests on SIGTERM."`
 
+	// ShutdownDelay is how long an instance keeps serving after SIGTERM
+	// while /readyz already answers 503: load balancers and Kubernetes
+	// endpoints take a few probe periods to stop sending to it, and a
+	// listener closed at once refuses what they still send.
+	ShutdownDelay time.Duration `name:"shutdown-delay" env:"LATCHKEY_SHUTDOWN_DELAY" default:"5s" help:"On SIGTERM, time /readyz answers 503 while requests are still served, before the listener closes (0 in --dev)."`
+
 	PprofListen string `name:"pprof-listen" env:"LATCHKEY_PPROF_LISTEN" help:"Address of a separate listener serving Go's profiler at /debug/pprof/ (never the public listener); unset: off, or 127.0.0.1:6060 in --dev; off: off in --dev too." placeholder:"HOST:PORT"`
 }
 
@@ -142,6 +148,7 @@ func Defaults() Config {
 		SessionLifetime:       12 * time.Hour,
 		LogLevel:              "info",
 		ShutdownTimeout:       20 * time.Second,
+		ShutdownDelay:         5 * time.Second,
 	}
 }
 
@@ -166,6 +173,15 @@ func (c Config) EffectiveListen() string {
 		return DefaultDevListen
 	}
 	return DefaultListen
+}
+
+// EffectiveShutdownDelay is ShutdownDelay, or none in dev mode: nothing
+// balances a dev instance, and Ctrl-C should stop it at once.
+func (c Config) EffectiveShutdownDelay() time.Duration {
+	if c.Dev {
+		return 0
+	}
+	return c.ShutdownDelay
 }
 
 // EffectiveLogFormat is LogFormat, or text in dev mode and JSON otherwise.

@@ -67,6 +67,9 @@ func TestValidate(t *testing.T) {
 		{"issuer-relative", func(c *config.Config) { c.Issuer = "id.example.com" }, []string{"LATCHKEY_ISSUER"}},
 		{"issuer-ftp", func(c *config.Config) { c.Issuer = "ftp://id.example.com" }, []string{"LATCHKEY_ISSUER"}},
 		{"listen-bad", func(c *config.Config) { c.Listen = "8080" }, []string{"LATCHKEY_LISTEN"}},
+		{"shutdown-delay-zero", func(c *config.Config) { c.ShutdownDelay = 0 }, nil},
+		{"shutdown-delay-negative", func(c *config.Config) { c.ShutdownDelay = -time.Second }, []string{"LATCHKEY_SHUTDOWN_DELAY"}},
+		{"shutdown-delay-too-long", func(c *config.Config) { c.ShutdownDelay = time.Hour }, []string{"LATCHKEY_SHUTDOWN_DELAY"}},
 		{"metrics-listen-off", func(c *config.Config) { c.MetricsListen = config.MetricsOff }, nil},
 		{"metrics-listen-every-interface", func(c *config.Config) { c.MetricsListen = ":9464" }, nil},
 		{"metrics-listen-bad", func(c *config.Config) { c.MetricsListen = "9464" }, []string{"LATCHKEY_METRICS_LISTEN"}},
@@ -274,5 +277,30 @@ func TestPhoneLimits(t *testing.T) {
 	err := c.Validate()
 	if err == nil || !strings.Contains(err.Error(), `LATCHKEY_PHONE_LIMIT_IP: must be COUNT/WINDOW such as 10/1h ("bad")`) {
 		t.Fatalf("Validate = %v", err)
+	}
+}
+
+// TestEffectiveShutdownDelay: nothing balances a dev instance, so Ctrl-C
+// stops it at once; everywhere else the configured delay holds.
+func TestEffectiveShutdownDelay(t *testing.T) {
+	tests := []struct {
+		name  string
+		dev   bool
+		delay time.Duration
+		want  time.Duration
+	}{
+		{"default", false, config.Defaults().ShutdownDelay, 5 * time.Second},
+		{"configured", false, 12 * time.Second, 12 * time.Second},
+		{"off", false, 0, 0},
+		{"dev-mode-stops-at-once", true, 12 * time.Second, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := config.Defaults()
+			c.Dev, c.ShutdownDelay = tt.dev, tt.delay
+			if got := c.EffectiveShutdownDelay(); got != tt.want {
+				t.Errorf("EffectiveShutdownDelay() = %s, want %s", got, tt.want)
+			}
+		})
 	}
 }

@@ -132,6 +132,9 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout < 0 || c.ShutdownTimeout > 10*time.Minute {
 		bad("LATCHKEY_SHUTDOWN_TIMEOUT", "must be between 0 and 10m (%s)", c.ShutdownTimeout)
 	}
+	if c.ShutdownDelay < 0 || c.ShutdownDelay > 5*time.Minute {
+		bad("LATCHKEY_SHUTDOWN_DELAY", "must be between 0 and 5m (%s)", c.ShutdownDelay)
+	}
 	return errors.Join(errs...)
 }
 

@@ -27,6 +27,12 @@ type Set struct {
 // ErrLockTimeout means another instance held the migration lock too long.
 var ErrLockTimeout = errors.New("db: timed out waiting for the migration lock")
 
+// ErrSchemaNewer means the database holds a migration this binary does not
+// know: a newer release migrated it. Running on would read and write tables
+// whose meaning has changed (a downgrade is not a supported rollback), so
+// the binary stops and says which versions it saw.
+var ErrSchemaNewer = errors.New("database schema is newer than this latchkey")
+
 // Migrate applies every pending migration of set. Two instances starting at
 // once are serialised: on MySQL by a named lock (DDL is not transactional
 // there), on SQLite by one IMMEDIATE transaction around the whole run.
@@ -39,6 +45,9 @@ func Migrate(ctx context.Context, g *gorm.DB, set Set) error {
 		UseTransaction: g.Dialector.Name() == SQLite,
 	}
 	run := func() error {
+		if err := checkNotNewer(g, set); err != nil {
+			return err
+		}
 		if err := gormigrate.New(Tables(g), opts, set.Migrations).Migrate(); err != nil {
 			return fmt.Errorf("db: migrate %s: %w", set.Table, err)
 		}
@@ -66,6 +75,34 @@ func Migrate(ctx context.Context, g *gorm.DB, set Set) error {
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(?)", lock) //nolint:errcheck // released with the connection anyway
 	return run()
+}
+
+// checkNotNewer fails with ErrSchemaNewer when the migration table of set
+// records an ID that set does not contain. It runs under the migration lock,
+// so a newer instance migrating at the same moment is seen.
+func checkNotNewer(g *gorm.DB, set Set) error {
+	if len(set.Migrations) == 0 || !g.Migrator().HasTable(set.Table) {
+		return nil
+	}
+	var applied []string
+	if err := g.Table(set.Table).Order("id").Pluck("id", &applied).Error; err != nil {
+		return fmt.Errorf("db: read %s: %w", set.Table, err)
+	}
+	known := make(map[string]bool, len(set.Migrations))
+	for _, m := range set.Migrations {
+		known[m.ID] = true
+	}
+	var unknown []string
+	for _, id := range applied {
+		if !known[id] {
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w (%s: the database has %s applied, this latchkey knows up to %s); upgrade latchkey",
+		ErrSchemaNewer, set.Table, strings.Join(unknown, ", "), set.Migrations[len(set.Migrations)-1].ID)
 }
 
 // Tables returns g configured so that tables created through it use a

@@ -1,6 +1,7 @@
 package db_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -210,5 +211,46 @@ func TestMySQLReadCommitted(t *testing.T) {
 	}
 	if level != "READ-COMMITTED" {
 		t.Fatalf("isolation = %q, want READ-COMMITTED", level)
+	}
+}
+
+// TestMigrateRefusesNewerSchema: a database a newer release migrated holds
+// a migration ID this binary does not know; the binary stops with both
+// versions named instead of running on tables it does not understand.
+func TestMigrateRefusesNewerSchema(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, url string) {
+		g := dbtest.Open(t, url)
+		if err := db.Migrate(t.Context(), g, probeSet()); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Exec("INSERT INTO probe_migrations (id) VALUES (?)", "0004_from_the_future").Error; err != nil {
+			t.Fatal(err)
+		}
+		err := db.Migrate(t.Context(), g, probeSet())
+		if !errors.Is(err, db.ErrSchemaNewer) {
+			t.Fatalf("Migrate on a newer schema: %v, want ErrSchemaNewer", err)
+		}
+		for _, want := range []string{"database schema is newer than this latchkey", "0004_from_the_future", "0003_third", "upgrade latchkey"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q lacks %q", err, want)
+			}
+		}
+		// Nothing ran again.
+		wantOnceWithRows(t, g, 4)
+	})
+}
+
+// wantOnceWithRows is wantOnce for a migration table that holds n rows.
+func wantOnceWithRows(t *testing.T, g *gorm.DB, n int64) {
+	t.Helper()
+	got := runsPerStep(t, g)
+	for _, m := range probeSet().Migrations {
+		if got[m.ID] != 1 {
+			t.Fatalf("migration %s ran %d times, want once (all: %v)", m.ID, got[m.ID], got)
+		}
+	}
+	var rows int64
+	if err := g.Table("probe_migrations").Count(&rows).Error; err != nil || rows != n {
+		t.Fatalf("probe_migrations has %d rows (%v), want %d", rows, err, n)
 	}
 }
