@@ -71,13 +71,9 @@ func (p *Provider) tokenClientAuth(next http.Handler) http.Handler {
 		}
 		client, err := p.store.GetClientByClientID(r.Context(), id)
 		if err != nil {
-			var oe *oidc.Error
-			if errors.As(err, &oe) && oe.ErrorType == oidc.ServerError {
-				slog.ErrorContext(r.Context(), "token: client lookup", "err", err)
-				writeOAuthError(w, http.StatusInternalServerError, "server_error", "internal error")
-				return
+			if !serverFault(w, r, "client lookup", err) {
+				writeInvalidClient(w, basic, "unknown client")
 			}
-			writeInvalidClient(w, basic, "unknown client")
 			return
 		}
 		if client.AuthMethod() == oidc.AuthMethodNone {
@@ -88,13 +84,9 @@ func (p *Provider) tokenClientAuth(next http.Handler) http.Handler {
 			return
 		}
 		if err := p.store.AuthorizeClientIDSecret(r.Context(), id, secret); err != nil {
-			var oe *oidc.Error
-			if errors.As(err, &oe) && oe.ErrorType == oidc.ServerError {
-				slog.ErrorContext(r.Context(), "token: client authentication", "err", err)
-				writeOAuthError(w, http.StatusInternalServerError, "server_error", "internal error")
-				return
+			if !serverFault(w, r, "client authentication", err) {
+				writeInvalidClient(w, basic, "invalid client_id / client_secret")
 			}
-			writeInvalidClient(w, basic, "invalid client_id / client_secret")
 			return
 		}
 		opstore.NoteTokenClient(r.Context(), id)
@@ -109,4 +101,17 @@ func writeInvalidClient(w http.ResponseWriter, basic bool, desc string) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="token"`)
 	}
 	writeOAuthError(w, http.StatusUnauthorized, "invalid_client", desc)
+}
+
+// serverFault answers a storage fault (an *oidc.Error of type server_error:
+// the database, not the client) with a 500 and logs it; it reports whether
+// it did, so any other error can be answered as the client's.
+func serverFault(w http.ResponseWriter, r *http.Request, what string, err error) bool {
+	var oe *oidc.Error
+	if !errors.As(err, &oe) || oe.ErrorType != oidc.ServerError {
+		return false
+	}
+	slog.ErrorContext(r.Context(), "token: "+what, "err", err)
+	writeOAuthError(w, http.StatusInternalServerError, "server_error", "internal error")
+	return true
 }
