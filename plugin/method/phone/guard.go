@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/ratelimit"
 	"github.com/latchkeyid/latchkey/plugin/sender"
 	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/nyaruka/phonenumbers"
 )
 
 // Limits are the toll-fraud defences (checklist 51-53), all checked before
@@ -98,6 +100,7 @@ type Guard struct {
 	limiter   *ratelimit.Limiter
 	limits    Limits
 	countries func(context.Context) ([]string, error)
+	region    string // LATCHKEY_DEFAULT_REGION, where decoy numbers are drawn
 	audit     *audit.Log
 	log       *slog.Logger
 }
@@ -122,7 +125,7 @@ func WithGuardLogger(l *slog.Logger) GuardOption { return func(g *Guard) { g.log
 // otherwise.
 func NewGuard(limiter *ratelimit.Limiter, limits Limits, defaultRegion string, opts ...GuardOption) *Guard {
 	region := strings.ToUpper(defaultRegion)
-	g := &Guard{limiter: limiter, limits: limits, log: slog.Default(),
+	g := &Guard{limiter: limiter, limits: limits, log: slog.Default(), region: region,
 		countries: func(context.Context) ([]string, error) { return []string{region}, nil }}
 	for _, o := range opts {
 		o(g)
@@ -212,14 +215,19 @@ func (g *Guard) check(ctx context.Context, s Send) error {
 		{"ip", l.PerIP, ip},
 		{"ip-day", l.PerIPDay, ip},
 	}
-	if !s.Decoy {
-		if n := l.dialCodeCap(s.Number.DialCode()); n > 0 {
-			steps = append(steps, struct {
-				name string
-				r    ratelimit.Rule
-				key  string
-			}{"dial-code", ratelimit.Rule{Scope: scopeDialCode, Limit: n, Window: 24 * time.Hour}, s.Number.DialCode()})
+	if s.Decoy {
+		// A decoy's number is drawn in the deployment's region: it meets
+		// that calling code's daily cap as a real send would, without
+		// spending it (unknown names must not exhaust a country's budget).
+		if err := g.decoyDialCode(ctx); err != nil {
+			return err
 		}
+	} else if n := l.dialCodeCap(s.Number.DialCode()); n > 0 {
+		steps = append(steps, struct {
+			name string
+			r    ratelimit.Rule
+			key  string
+		}{"dial-code", ratelimit.Rule{Scope: scopeDialCode, Limit: n, Window: 24 * time.Hour}, s.Number.DialCode()})
 	}
 	for _, st := range steps {
 		if st.r.Limit <= 0 || st.r.Window <= 0 || st.key == "" || g.limiter == nil {
@@ -245,6 +253,24 @@ func (g *Guard) check(ctx context.Context, s Send) error {
 			return err
 		}
 		return ErrBreakerOpen
+	}
+	return nil
+}
+
+// decoyDialCode refuses a decoy's send once real sends have spent the
+// daily cap of the region's calling code, reading the count only.
+func (g *Guard) decoyDialCode(ctx context.Context) error {
+	cc := strconv.Itoa(phonenumbers.GetCountryCodeForRegion(g.region))
+	n := g.limits.dialCodeCap(cc)
+	if n <= 0 || g.limiter == nil {
+		return nil
+	}
+	used, err := g.limiter.Count(ctx, scopeDialCode, cc, 24*time.Hour)
+	if err != nil {
+		return fmt.Errorf("phone: limit dial-code: %w", err)
+	}
+	if used >= n {
+		return &LimitError{Limit: "dial-code", RateLimitError: method.RateLimitError{RetryAfter: time.Hour}}
 	}
 	return nil
 }
