@@ -86,7 +86,7 @@ const (
 type Log struct {
 	g       *gorm.DB
 	now     func() time.Time
-	observe func(typ, outcome string)
+	observe []func(typ, outcome string)
 }
 
 // Observe sets f to be told the type and outcome of every event recorded
@@ -95,7 +95,9 @@ type Log struct {
 // transaction that later rolls back is counted too. Call it before the log
 // is used; types and outcomes are constants of the code, never input, so
 // they are safe metric labels.
-func (l *Log) Observe(f func(typ, outcome string)) { l.observe = f }
+// Several providers on one log (instances in one test process) each add
+// their own.
+func (l *Log) Observe(f func(typ, outcome string)) { l.observe = append(l.observe, f) }
 
 // Option configures a Log.
 type Option func(*Log)
@@ -137,8 +139,8 @@ func (l *Log) insert(db *gorm.DB, e Event) error {
 	if err := db.Create(&e).Error; err != nil {
 		return fmt.Errorf("audit: record %s: %w", e.Type, err)
 	}
-	if l.observe != nil {
-		l.observe(e.Type, e.Outcome)
+	for _, f := range l.observe {
+		f(e.Type, e.Outcome)
 	}
 	return nil
 }
