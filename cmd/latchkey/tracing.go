@@ -31,7 +31,7 @@ func (s *server) tracing(h http.Handler) (http.Handler, func(context.Context), e
 	if cfg.OTelEndpoint != "" {
 		// The base URL, as OTEL_EXPORTER_OTLP_ENDPOINT takes it: the
 		// exporter adds /v1/traces.
-		opts = append(opts, otlptracehttp.WithEndpointURL(cfg.OTelEndpoint+"/v1/traces"))
+		opts = append(opts, otlptracehttp.WithEndpointURL(strings.TrimSuffix(cfg.OTelEndpoint, "/")+"/v1/traces"))
 	}
 	exp, err := otlptracehttp.New(s.a.ctx, opts...)
 	if err != nil {
