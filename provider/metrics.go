@@ -1,7 +1,9 @@
 package provider
 
 import (
+	"fmt"
 	"net/http"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"gorm.io/gorm"
 )
 
 // metrics are the provider's Prometheus series, on a registry of its own so
@@ -18,9 +21,13 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	signins  *prometheus.CounterVec
+	events   *prometheus.CounterVec
 }
 
-func newMetrics() *metrics {
+func newMetrics(version string) *metrics {
+	if version == "" {
+		version = "dev"
+	}
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -36,10 +43,36 @@ func newMetrics() *metrics {
 			Name: "latchkey_signins_total",
 			Help: "Sign-in attempts by method and outcome (ok, bad_credentials, locked, ip_limited, login_required, error).",
 		}, []string{"method", "outcome"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_audit_events_total",
+			Help: "Audit events recorded by this instance, by type (signin.failed, lockout, recovery.start, password.reset, phone.send, phone.breaker, ...) and outcome (ok, fail, blocked).",
+		}, []string{"type", "outcome"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.signins,
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "latchkey_build_info",
+		Help:        "Always 1; the labels say which latchkey and Go toolchain built this instance.",
+		ConstLabels: prometheus.Labels{"version": version, "go_version": runtime.Version()},
+	})
+	buildInfo.Set(1)
+	m.reg.MustRegister(m.requests, m.latency, m.signins, m.events, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// watchDB publishes the database pool's statistics (open, in use, idle,
+// waits and time waited for a connection) as go_sql_* series, read from
+// sql.DBStats at each scrape.
+func (m *metrics) watchDB(g *gorm.DB) error {
+	sqlDB, err := g.DB()
+	if err != nil {
+		return fmt.Errorf("metrics: database pool: %w", err)
+	}
+	return m.reg.Register(collectors.NewDBStatsCollector(sqlDB, "latchkey"))
+}
+
+// auditEvent counts one recorded audit event.
+func (m *metrics) auditEvent(typ, outcome string) {
+	m.events.WithLabelValues(typ, outcome).Inc()
 }
 
 // middleware counts every request by its route pattern (never the raw path,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -83,6 +84,10 @@ type Options struct {
 	LoginThrottle LoginThrottle
 	// Now defaults to time.Now (tests move the clock instead of sleeping).
 	Now func() time.Time
+	// AccessLog, when set, gets one line per request (web.AccessLog).
+	AccessLog *slog.Logger
+	// Version is the binary's version, published as latchkey_build_info.
+	Version string
 	// CleanupInterval is how often Start's goroutine deletes expired rows
 	// (default 5 minutes).
 	CleanupInterval time.Duration
@@ -106,6 +111,8 @@ type Provider struct {
 	now      func() time.Time
 	metrics  *metrics
 	ipx      echo.IPExtractor
+	proxies  []*net.IPNet
+	access   *slog.Logger
 	hosts    []string
 	callback func(context.Context, string) string
 	cache    discoveryCache
@@ -171,7 +178,8 @@ func New(o Options) (*Provider, error) {
 		after:        o.AfterSignIn,
 		throttle:     o.LoginThrottle,
 		now:          o.Now,
-		metrics:      newMetrics(),
+		metrics:      newMetrics(o.Version),
+		access:       o.AccessLog,
 		hosts:        append([]string{iss.Host}, o.ExtraHosts...),
 		cleanupEvery: o.CleanupInterval,
 		stop:         make(chan struct{}),
@@ -199,6 +207,13 @@ func New(o Options) (*Provider, error) {
 	if p.ipx, err = web.IPExtractor(o.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("provider: %w", err)
 	}
+	if p.proxies, err = web.ParseCIDRs(o.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("provider: %w", err)
+	}
+	if err := p.metrics.watchDB(o.DB); err != nil {
+		return nil, fmt.Errorf("provider: %w", err)
+	}
+	o.Audit.Observe(p.metrics.auditEvent)
 	if p.op, err = p.newOP(); err != nil {
 		return nil, err
 	}
@@ -264,6 +279,12 @@ func (p *Provider) Mount(e *echo.Echo) {
 			return err
 		},
 	})
+	// The request id comes first so every later line can carry it; the
+	// access log sits outside the recovery so a panic's 500 is logged too.
+	e.Use(web.RequestID(p.proxies))
+	if p.access != nil {
+		e.Use(web.AccessLog(p.access))
+	}
 	e.Use(recoverMW, p.metrics.middleware, web.AllowHosts(p.hosts...),
 		middleware.BodyLimit("64K"), p.baseHeaders)
 

@@ -23,6 +23,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/config"
 	"github.com/latchkeyid/latchkey/provider/user"
+	"github.com/latchkeyid/latchkey/provider/web"
 )
 
 type serveCmd struct{}
@@ -101,10 +102,11 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated already
 	opts := &slog.HandlerOptions{Level: level}
+	// Every line logged with a request's context carries its request id.
 	if cfg.EffectiveLogFormat() == config.LogText {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(web.LogHandler(slog.NewTextHandler(w, opts)))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(web.LogHandler(slog.NewJSONHandler(w, opts)))
 }
 
 func (a *app) build() (_ *server, err error) {
@@ -145,7 +147,13 @@ func (a *app) build() (_ *server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	var accessLog *slog.Logger
+	if a.cfg.AccessLog != "off" {
+		accessLog = log
+	}
 	p, err := provider.New(provider.Options{
+		AccessLog:      accessLog,
+		Version:        buildVersion(),
 		AfterSignIn:    hook,
 		LoginThrottle:  loginThrottle(ratelimit.New(g), loginRate),
 		Issuer:         a.cfg.Issuer,
@@ -228,8 +236,16 @@ func (s *server) serve() error {
 		_ = ln.Close()
 		return err
 	}
+	handler, stopTracing, err := s.tracing(s.echo)
+	if err != nil {
+		_ = ln.Close()
+		if ms != nil {
+			_ = ms.Close()
+		}
+		return err
+	}
 	hs := &http.Server{
-		Handler:           s.echo,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -269,6 +285,7 @@ func (s *server) serve() error {
 	if ms != nil {
 		_ = ms.Shutdown(ctx)
 	}
+	stopTracing(ctx)
 	_ = s.provider.Close()
 	s.stop()
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {

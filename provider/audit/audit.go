@@ -84,9 +84,20 @@ const (
 
 // Log writes and reads audit events. It is safe for concurrent use.
 type Log struct {
-	g   *gorm.DB
-	now func() time.Time
+	g       *gorm.DB
+	now     func() time.Time
+	observe []func(typ, outcome string)
 }
+
+// Observe sets f to be told the type and outcome of every event recorded
+// (the provider counts them for its metrics: sign-in failures, lockouts,
+// recovery steps and phone sends are all events). An event written in a
+// transaction that later rolls back is counted too. Call it before the log
+// is used; types and outcomes are constants of the code, never input, so
+// they are safe metric labels.
+// Several providers on one log (instances in one test process) each add
+// their own.
+func (l *Log) Observe(f func(typ, outcome string)) { l.observe = append(l.observe, f) }
 
 // Option configures a Log.
 type Option func(*Log)
@@ -127,6 +138,9 @@ func (l *Log) insert(db *gorm.DB, e Event) error {
 	e.Time = e.Time.UTC()
 	if err := db.Create(&e).Error; err != nil {
 		return fmt.Errorf("audit: record %s: %w", e.Type, err)
+	}
+	for _, f := range l.observe {
+		f(e.Type, e.Outcome)
 	}
 	return nil
 }

@@ -91,8 +91,19 @@ type Config struct {
 	// listener closed at once refuses what they still send.
 	ShutdownDelay time.Duration `name:"shutdown-delay" env:"LATCHKEY_SHUTDOWN_DELAY" default:"5s" help:"On SIGTERM, time /readyz answers 503 while requests are still served, before the listener closes (0 in --dev)."`
 
+	AccessLog string `name:"access-log" env:"LATCHKEY_ACCESS_LOG" default:"on" enum:"on,off" help:"One structured log line per request (on or off)."`
+
+	// Tracing sends OpenTelemetry spans of every request to an OTLP/HTTP
+	// collector; off unless set. otlp reads the standard
+	// OTEL_EXPORTER_OTLP_* variables for the endpoint and headers.
+	Tracing      string `name:"tracing" env:"LATCHKEY_TRACING" default:"off" enum:"off,otlp" help:"off, or otlp to export OpenTelemetry traces over OTLP/HTTP (OTEL_EXPORTER_OTLP_* settings apply)."`
+	OTelEndpoint string `name:"otel-endpoint" env:"LATCHKEY_OTEL_ENDPOINT" help:"OTLP/HTTP base URL of the trace collector (e.g. http://otel-collector:4318); setting it turns tracing on." placeholder:"URL"`
+
 	PprofListen string `name:"pprof-listen" env:"LATCHKEY_PPROF_LISTEN" help:"Address of a separate listener serving Go's profiler at /debug/pprof/ (never the public listener); unset: off, or 127.0.0.1:6060 in --dev; off: off in --dev too." placeholder:"HOST:PORT"`
 }
+
+// TracingOn says whether OpenTelemetry traces are exported.
+func (c Config) TracingOn() bool { return c.Tracing == "otlp" || c.OTelEndpoint != "" }
 
 // PprofOff turns the profiler off, also in dev mode.
 const PprofOff = "off"
@@ -149,6 +160,8 @@ func Defaults() Config {
 		LogLevel:              "info",
 		ShutdownTimeout:       20 * time.Second,
 		ShutdownDelay:         5 * time.Second,
+		AccessLog:             "on",
+		Tracing:               "off",
 	}
 }
 

@@ -132,6 +132,15 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout < 0 || c.ShutdownTimeout > 10*time.Minute {
 		bad("LATCHKEY_SHUTDOWN_TIMEOUT", "must be between 0 and 10m (%s)", c.ShutdownTimeout)
 	}
+	if !slices.Contains([]string{"on", "off"}, c.AccessLog) {
+		bad("LATCHKEY_ACCESS_LOG", "must be on or off (%q)", c.AccessLog)
+	}
+	if !slices.Contains([]string{"off", "otlp"}, c.Tracing) {
+		bad("LATCHKEY_TRACING", "must be off or otlp (%q)", c.Tracing)
+	}
+	if u, err := url.Parse(c.OTelEndpoint); c.OTelEndpoint != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		bad("LATCHKEY_OTEL_ENDPOINT", "must be an http or https URL (%q)", c.OTelEndpoint)
+	}
 	if c.ShutdownDelay < 0 || c.ShutdownDelay > 5*time.Minute {
 		bad("LATCHKEY_SHUTDOWN_DELAY", "must be between 0 and 5m (%s)", c.ShutdownDelay)
 	}
