@@ -110,6 +110,13 @@ func (a *app) keyring() (*secret.Keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("LATCHKEY_SECRET: %w", err)
 	}
+	if a.cfg.SecretPrevious != "" {
+		prev, err := secret.Parse(a.cfg.SecretPrevious)
+		if err != nil {
+			return nil, fmt.Errorf("LATCHKEY_SECRET_PREVIOUS: %w", err)
+		}
+		k = k.WithPrevious(prev)
+	}
 	a.keys = k
 	return k, nil
 }

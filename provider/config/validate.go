@@ -208,6 +208,11 @@ func (c Config) checkSecret() string {
 	if _, err := secret.Parse(c.Secret); err != nil {
 		return "must be base64 of 32 random bytes; generate one with: openssl rand -base64 32"
 	}
+	if c.SecretPrevious != "" {
+		if _, err := secret.Parse(c.SecretPrevious); err != nil {
+			return "LATCHKEY_SECRET_PREVIOUS must be base64 of 32 random bytes"
+		}
+	}
 	if c.Dev {
 		return ""
 	}

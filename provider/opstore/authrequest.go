@@ -241,10 +241,10 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	if len(code) > 2048 {
 		return nil, errCodeInvalid
 	}
-	h := s.hash(purposeCode, code)
+	h := s.hashes(purposeCode, code)
 	now := s.clock()
 	var cr authCodeRow
-	if err := s.db(ctx).Where("code_hash = ?", h).Take(&cr).Error; err != nil {
+	if err := s.db(ctx).Where("code_hash IN ?", h).Take(&cr).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return nil, errCodeInvalid
 		}
