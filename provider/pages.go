@@ -205,14 +205,14 @@ func (p *Provider) consentMark(authRequestID string) string {
 
 func (p *Provider) consentedNow(r *http.Request, authRequestID string) bool {
 	got := web.CookieValue(r, consentCookie, p.secure)
-	id, sig, ok := strings.Cut(got, ".")
-	if !ok || id != authRequestID {
+	i := strings.LastIndexByte(got, '.')
+	if i < 0 || got[:i] != authRequestID {
 		return false
 	}
-	mac, err := base64.RawURLEncoding.DecodeString(sig)
+	mac, err := base64.RawURLEncoding.DecodeString(got[i+1:])
 	if err != nil {
 		return false
 	}
-	ok, _ = p.keyring.Verify(mac, "consented", authRequestID)
+	ok, _ := p.keyring.Verify(mac, "consented", authRequestID)
 	return ok
 }

@@ -37,7 +37,7 @@ type Config struct {
 	// SecretPrevious is accepted beside Secret while `latchkey secret rotate`
 	// re-seals what is stored; unset it once the rotation has finished.
 	SecretPrevious string `name:"secret-previous" env:"LATCHKEY_SECRET_PREVIOUS" help:"The secret being rotated away from: still opens and verifies, never seals. Unset once 'latchkey secret rotate' has finished and short-lived values have aged out." placeholder:"BASE64"`
-	DataDir       string `name:"data-dir" env:"LATCHKEY_DATA_DIR" default:"./latchkey-data" help:"Directory for dev-mode state (the generated secret)."`
+	DataDir        string `name:"data-dir" env:"LATCHKEY_DATA_DIR" default:"./latchkey-data" help:"Directory for dev-mode state (the generated secret)."`
 
 	SMTPURL string `name:"smtp-url" env:"LATCHKEY_SMTP_URL" help:"smtp://user:pass@host:port?from=addr (smtps:// for implicit TLS); unset: email method unavailable."`
 
