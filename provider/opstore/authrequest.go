@@ -279,7 +279,7 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 		return nil, errCodeInvalid
 	}
 	res := s.db(ctx).Model(&authCodeRow{}).
-		Where("code_hash = ? AND used_at IS NULL AND expires_at > ?", h, now).
+		Where("code_hash = ? AND used_at IS NULL AND expires_at > ?", cr.CodeHash, now).
 		Update("used_at", now)
 	if res.Error != nil {
 		return nil, fmt.Errorf("opstore: redeem code: %w", res.Error)

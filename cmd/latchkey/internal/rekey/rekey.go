@@ -116,7 +116,7 @@ func (progress) TableName() string { return "latchkey_secret_rotation" }
 type Report struct {
 	Target   string
 	Resealed int // opened under the previous secret, sealed under the new one
-	Skipped  int // already under the new secret (written since, or an earlier run)
+	Skipped  int // already under the new secret (written since, or an earlier run), or changed meanwhile
 	Done     bool
 }
 
@@ -183,6 +183,9 @@ func rotateTarget(ctx context.Context, g *gorm.DB, t target, next, prev *secret.
 				return err
 			}
 			for _, r := range rows {
+				if len(r.sealed) == 0 {
+					continue // nothing sealed (a delivered message keeps no body)
+				}
 				resealed, err := reseal(ctx, tx, t, next, prev, r)
 				if err != nil {
 					return err
@@ -247,9 +250,6 @@ func load(ctx context.Context, tx *gorm.DB, t target, after string, limit int) (
 // reseal moves one row to the new secret; false means it was already
 // there (or empty, or changed meanwhile).
 func reseal(ctx context.Context, tx *gorm.DB, t target, next, prev *secret.Keyring, r row) (bool, error) {
-	if len(r.sealed) == 0 {
-		return false, nil
-	}
 	purpose, aad := t.purpose(r.kind), t.aad(r)
 	if _, err := next.Box(purpose).Open(r.sealed, aad); err == nil {
 		return false, nil
