@@ -75,6 +75,13 @@ func (c Config) Validate() error {
 	if msg := c.checkSecret(); msg != "" {
 		bad("LATCHKEY_SECRET", "%s", msg)
 	}
+	if c.SecretPrevious != "" {
+		if _, err := secret.Parse(c.SecretPrevious); err != nil {
+			bad("LATCHKEY_SECRET_PREVIOUS", "must be base64 of 32 random bytes (the secret being rotated away from)")
+		} else if c.SecretPrevious == c.Secret {
+			bad("LATCHKEY_SECRET_PREVIOUS", "must differ from LATCHKEY_SECRET")
+		}
+	}
 	if c.Dev && strings.TrimSpace(c.DataDir) == "" {
 		bad("LATCHKEY_DATA_DIR", "must be set in dev mode")
 	}
@@ -207,11 +214,6 @@ func (c Config) checkSecret() string {
 	}
 	if _, err := secret.Parse(c.Secret); err != nil {
 		return "must be base64 of 32 random bytes; generate one with: openssl rand -base64 32"
-	}
-	if c.SecretPrevious != "" {
-		if _, err := secret.Parse(c.SecretPrevious); err != nil {
-			return "LATCHKEY_SECRET_PREVIOUS must be base64 of 32 random bytes"
-		}
 	}
 	if c.Dev {
 		return ""
