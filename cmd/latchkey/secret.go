@@ -49,4 +49,3 @@ func (c *secretRotateCmd) Run(a *app) error {
 	fmt.Fprintln(a.stdout, "(a day covers them) and every confidential client has authenticated once; then unset it and restart.")
 	return nil
 }
-
