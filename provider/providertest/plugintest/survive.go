@@ -81,7 +81,7 @@ func kids(t *testing.T, x *Env) []string {
 
 // SignInAs signs username in through the web app with the full code flow
 // and checks the ID token (its signature against the JWKS included).
-func SignInAs(t *testing.T, x *Env, username, password string) {
+func SignInAs(t *testing.T, x *Env, username, password string) *pt.Tokens {
 	t.Helper()
 	rp := x.Server.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
 	b := x.Server.NewBrowser(t)
@@ -94,6 +94,7 @@ func SignInAs(t *testing.T, x *Env, username, password string) {
 	if tok.IDToken.Subject == "" {
 		t.Fatalf("%s: ID token without subject", username)
 	}
+	return tok
 }
 
 // Check starts a server on url (filled by Fill, then restored or

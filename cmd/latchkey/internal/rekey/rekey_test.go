@@ -3,9 +3,11 @@ package rekey_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"testing"
 
 	"github.com/latchkeyid/latchkey/cmd/latchkey/internal/rekey"
+	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
@@ -22,6 +24,21 @@ func count(t *testing.T, g *gorm.DB, table, col string) int {
 		t.Fatal(err)
 	}
 	return int(n)
+}
+
+func emailOf(t *testing.T, x *plugintest.Env) method.Enrollment {
+	t.Helper()
+	ens, err := x.Store.List(t.Context(), x.Server.User.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ens {
+		if e.Method == method.Email {
+			return e
+		}
+	}
+	t.Fatal("no email method")
+	return method.Enrollment{}
 }
 
 func resealed(reps []rekey.Report) (n int) {
@@ -50,12 +67,33 @@ func TestRotateInterruptedThenFinished(t *testing.T) {
 		// Everything Fill stored is under the old secret.
 		want := count(t, g, "oidc_signing_keys", "private_key_enc") + count(t, g, "sspr_methods", "data") + count(t, g, "sspr_outbox", "body")
 
+		// Short-lived values made just before the switch: a refresh token
+		// and a mailed code, both stored as keyed hashes only.
+		var refresh, code string
+		var challenge method.Challenge
+		t.Run("before-switch", func(t *testing.T) {
+			x := plugintest.Start(t, url, plugintest.Options{Methods: []string{"totp", "email"}, Keyring: oldK, Reuse: true})
+			refresh = plugintest.SignInAs(t, x, pt.Username, pt.Password).OAuth.RefreshToken
+			e := emailOf(t, x)
+			var err error
+			if challenge, err = x.Email.Challenge(t.Context(), "in-flight", x.Ref(), e); err != nil {
+				t.Fatal(err)
+			}
+			code = x.MailCode(t, f.Email)
+		})
 		t.Run("window", func(t *testing.T) {
 			// New secret, old one still accepted: what was sealed and hashed
 			// before works; the web app's client secret is re-hashed on use.
 			x := plugintest.Start(t, url, plugintest.Options{Methods: []string{"totp", "email"}, Keyring: newK.WithPrevious(oldK), Reuse: true})
 			for u, pw := range f.Users {
 				plugintest.SignInAs(t, x, u, pw)
+			}
+			if status, body := x.Server.Refresh(t, pt.WebClient, pt.WebSecret, refresh); status != http.StatusOK {
+				t.Fatalf("refresh token issued before the switch: %d %v", status, body)
+			}
+			res, err := x.Email.Verify(t.Context(), "in-flight", x.Ref(), emailOf(t, x), challenge, method.Input{"code": code})
+			if err != nil || !res.OK {
+				t.Fatalf("code mailed before the switch: %+v, %v", res, err)
 			}
 		})
 
