@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"crypto/hmac"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -65,7 +64,11 @@ func (p *Provider) logoutSig(to string) string {
 
 func (p *Provider) checkLogoutSig(to, sig string) bool {
 	got, err := base64.RawURLEncoding.DecodeString(sig)
-	return err == nil && hmac.Equal(got, p.keyring.MAC("logout-redirect", to))
+	if err != nil {
+		return false
+	}
+	ok, _ := p.keyring.Verify(got, "logout-redirect", to)
+	return ok
 }
 
 // allowedGrants are the grant types Latchkey offers. The OP library

@@ -2,11 +2,11 @@ package provider
 
 import (
 	"context"
-	"crypto/hmac"
 	"encoding/base64"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -205,5 +205,14 @@ func (p *Provider) consentMark(authRequestID string) string {
 
 func (p *Provider) consentedNow(r *http.Request, authRequestID string) bool {
 	got := web.CookieValue(r, consentCookie, p.secure)
-	return got != "" && hmac.Equal([]byte(got), []byte(p.consentMark(authRequestID)))
+	i := strings.LastIndexByte(got, '.')
+	if i < 0 || got[:i] != authRequestID {
+		return false
+	}
+	mac, err := base64.RawURLEncoding.DecodeString(got[i+1:])
+	if err != nil {
+		return false
+	}
+	ok, _ := p.keyring.Verify(mac, "consented", authRequestID)
+	return ok
 }

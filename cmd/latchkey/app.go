@@ -54,7 +54,7 @@ func migrationSets() []db.Set {
 // so `latchkey user list` works without a secret or SMTP settings.
 var (
 	dbVars     = []string{"LATCHKEY_DATABASE", "LATCHKEY_DATA_DIR"}
-	secretVars = []string{"LATCHKEY_SECRET"}
+	secretVars = []string{"LATCHKEY_SECRET", "LATCHKEY_SECRET_PREVIOUS"}
 	userVars   = []string{"LATCHKEY_ARGON2_MEMORY", "LATCHKEY_ARGON2_TIME", "LATCHKEY_ARGON2_THREADS",
 		"LATCHKEY_PASSWORD_MIN_LENGTH", "LATCHKEY_LOCKOUT_THRESHOLD", "LATCHKEY_LOCKOUT_BASE", "LATCHKEY_LOCKOUT_MAX"}
 )
@@ -109,6 +109,13 @@ func (a *app) keyring() (*secret.Keyring, error) {
 	k, err := secret.Parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("LATCHKEY_SECRET: %w", err)
+	}
+	if a.cfg.SecretPrevious != "" {
+		prev, err := secret.Parse(a.cfg.SecretPrevious)
+		if err != nil {
+			return nil, fmt.Errorf("LATCHKEY_SECRET_PREVIOUS: %w", err)
+		}
+		k = k.WithPrevious(prev)
 	}
 	a.keys = k
 	return k, nil

@@ -40,6 +40,8 @@ type cli struct {
 	User    userCmd    `cmd:"" help:"Manage users."`
 	Client  clientCmd  `cmd:"" help:"Manage OpenID Connect clients (relying parties)."`
 	Keys    keysCmd    `cmd:"" help:"List or rotate token signing keys."`
+	Secret  secretCmd  `cmd:"" help:"Rotate LATCHKEY_SECRET: re-seal what is stored under a new secret."`
+	Backup  backupCmd  `cmd:"" help:"Copy a SQLite database consistently while it is in use (MySQL: use mysqldump)."`
 	Audit   auditCmd   `cmd:"" help:"Show security events from the audit log."`
 	Method  methodCmd  `cmd:"" help:"Manage users' verification methods."`
 	Policy  policyCmd  `cmd:"" help:"Show or change the recovery policy."`

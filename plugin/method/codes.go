@@ -148,11 +148,15 @@ func (c *Codes) Reissue(ctx context.Context, challengeID, flowID, userID string)
 func (c *Codes) Check(ctx context.Context, challengeID, flowID, userID, code string) (Result, error) {
 	now := c.now().UTC()
 	code = NormalizeCode(code)
-	var mac []byte
+	// During a rotation a code issued under the previous secret still
+	// matches (it lives ten minutes; re-hashing would need the code).
+	var mac, prev []byte
 	if validCode(code) {
-		mac = c.mac(challengeID, code)
+		all := c.keys.MACs(codeMACPurpose, challengeID, code)
+		mac, prev = all[0], all[len(all)-1]
 	} else {
 		mac = []byte{} // never equals a stored 32-byte MAC, but still spends a try
+		prev = mac
 	}
 	g := c.g.WithContext(ctx)
 	res := g.Model(&challengeRow{}).
@@ -160,7 +164,7 @@ func (c *Codes) Check(ctx context.Context, challengeID, flowID, userID, code str
 			challengeID, flowID, userID, c.maxTries, now).
 		Updates(map[string]any{
 			"tries":   gorm.Expr("tries + 1"),
-			"used_at": gorm.Expr("CASE WHEN code_mac = ? THEN ? ELSE NULL END", mac, now),
+			"used_at": gorm.Expr("CASE WHEN code_mac = ? OR code_mac = ? THEN ? ELSE NULL END", mac, prev, now),
 		})
 	if res.Error != nil {
 		return Result{}, fmt.Errorf("method: check code: %w", res.Error)

@@ -34,7 +34,10 @@ type Config struct {
 	Issuer        string `name:"issuer" env:"LATCHKEY_ISSUER" default:"http://localhost:8080" help:"Public issuer URL; every link in mail and pages is built from it."`
 	Database      string `name:"database" env:"LATCHKEY_DATABASE" default:"sqlite://./latchkey-data/latchkey.db" help:"sqlite://PATH or mysql://user:pass@tcp(host:port)/db?params."`
 	Secret        string `name:"secret" env:"LATCHKEY_SECRET" help:"Base64 of 32 random bytes; encrypts secrets at rest and keys code hashes. Required outside --dev." placeholder:"BASE64"`
-	DataDir       string `name:"data-dir" env:"LATCHKEY_DATA_DIR" default:"./latchkey-data" help:"Directory for dev-mode state (the generated secret)."`
+	// SecretPrevious is accepted beside Secret while `latchkey secret rotate`
+	// re-seals what is stored; unset it once the rotation has finished.
+	SecretPrevious string `name:"secret-previous" env:"LATCHKEY_SECRET_PREVIOUS" help:"The secret being rotated away from: still opens and verifies, never seals. Unset once 'latchkey secret rotate' has finished and short-lived values have aged out." placeholder:"BASE64"`
+	DataDir        string `name:"data-dir" env:"LATCHKEY_DATA_DIR" default:"./latchkey-data" help:"Directory for dev-mode state (the generated secret)."`
 
 	SMTPURL string `name:"smtp-url" env:"LATCHKEY_SMTP_URL" help:"smtp://user:pass@host:port?from=addr (smtps:// for implicit TLS); unset: email method unavailable."`
 

@@ -75,6 +75,13 @@ func (c Config) Validate() error {
 	if msg := c.checkSecret(); msg != "" {
 		bad("LATCHKEY_SECRET", "%s", msg)
 	}
+	if c.SecretPrevious != "" {
+		if _, err := secret.Parse(c.SecretPrevious); err != nil {
+			bad("LATCHKEY_SECRET_PREVIOUS", "must be base64 of 32 random bytes (the secret being rotated away from)")
+		} else if c.SecretPrevious == c.Secret {
+			bad("LATCHKEY_SECRET_PREVIOUS", "must differ from LATCHKEY_SECRET")
+		}
+	}
 	if c.Dev && strings.TrimSpace(c.DataDir) == "" {
 		bad("LATCHKEY_DATA_DIR", "must be set in dev mode")
 	}

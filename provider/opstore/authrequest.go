@@ -241,10 +241,10 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	if len(code) > 2048 {
 		return nil, errCodeInvalid
 	}
-	h := s.hash(purposeCode, code)
+	h := s.hashes(purposeCode, code)
 	now := s.clock()
 	var cr authCodeRow
-	if err := s.db(ctx).Where("code_hash = ?", h).Take(&cr).Error; err != nil {
+	if err := s.db(ctx).Where("code_hash IN ?", h).Take(&cr).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return nil, errCodeInvalid
 		}
@@ -279,7 +279,7 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 		return nil, errCodeInvalid
 	}
 	res := s.db(ctx).Model(&authCodeRow{}).
-		Where("code_hash = ? AND used_at IS NULL AND expires_at > ?", h, now).
+		Where("code_hash = ? AND used_at IS NULL AND expires_at > ?", cr.CodeHash, now).
 		Update("used_at", now)
 	if res.Error != nil {
 		return nil, fmt.Errorf("opstore: redeem code: %w", res.Error)

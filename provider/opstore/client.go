@@ -2,9 +2,9 @@ package opstore
 
 import (
 	"context"
-	"crypto/hmac"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -206,16 +206,29 @@ func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, id, secretValue s
 	if err != nil {
 		return err
 	}
-	return s.checkSecret(c, secretValue)
+	return s.checkSecret(ctx, c, secretValue)
 }
 
-func (s *Storage) checkSecret(c *Client, secretValue string) error {
+// checkSecret verifies a client secret. One that matches only under
+// LATCHKEY_SECRET_PREVIOUS is re-hashed under the current secret then and
+// there: client secrets are stored as keyed hashes and cannot be re-keyed
+// without the raw value, so each client moves over at its next use.
+func (s *Storage) checkSecret(ctx context.Context, c *Client, secretValue string) error {
 	want, err := hex.DecodeString(c.row.SecretHash)
 	if c.row.Public || err != nil || len(want) == 0 || len(secretValue) > 512 {
 		return errBadSecret
 	}
-	if !hmac.Equal(want, s.kr.MAC(purposeSecret, c.row.ID, secretValue)) {
+	ok, current := s.kr.Verify(want, purposeSecret, c.row.ID, secretValue)
+	if !ok {
 		return errBadSecret
+	}
+	if !current {
+		h := hex.EncodeToString(s.kr.MAC(purposeSecret, c.row.ID, secretValue))
+		// Conditional on the old hash, so a secret changed meanwhile wins.
+		if err := s.db(ctx).Model(&clientRow{}).Where("id = ? AND secret_hash = ?", c.row.ID, c.row.SecretHash).
+			Update("secret_hash", h).Error; err != nil {
+			return fmt.Errorf("opstore: re-hash client secret: %w", err)
+		}
 	}
 	return nil
 }
@@ -226,7 +239,7 @@ func (s *Storage) ClientCredentials(ctx context.Context, id, secretValue string)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkSecret(c, secretValue); err != nil {
+	if err := s.checkSecret(ctx, c, secretValue); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -144,6 +144,18 @@ func (s *Storage) hash(purpose, value string) string {
 	return hex.EncodeToString(s.kr.MAC(purpose, value))
 }
 
+// hashes are the keyed hashes a stored value may have: under the current
+// secret and, while LATCHKEY_SECRET_PREVIOUS is set, the previous one.
+// Codes and refresh tokens cannot be re-hashed without their raw value,
+// so they are found under either until they are used or expire.
+func (s *Storage) hashes(purpose, value string) []string {
+	var out []string
+	for _, m := range s.kr.MACs(purpose, value) {
+		out = append(out, hex.EncodeToString(m))
+	}
+	return out
+}
+
 const (
 	purposeCode    = "oidc-code"
 	purposeRefresh = "oidc-refresh-token"

@@ -196,7 +196,7 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		}
 		return at.ID, raw, at.ExpiresAt, nil
 	case *RefreshTokenRequest:
-		if current == "" || s.hash(purposeRefresh, current) != r.row.TokenHash {
+		if current == "" || !slices.Contains(s.hashes(purposeRefresh, current), r.row.TokenHash) {
 			return "", "", time.Time{}, errInvalidGrant("invalid refresh token")
 		}
 		return s.rotate(ctx, r, now)
@@ -269,7 +269,7 @@ func (s *Storage) refreshByHash(ctx context.Context, raw string) (*refreshTokenR
 		return nil, nil
 	}
 	var row refreshTokenRow
-	err := s.db(ctx).Where("token_hash = ?", s.hash(purposeRefresh, raw)).Take(&row).Error
+	err := s.db(ctx).Where("token_hash IN ?", s.hashes(purposeRefresh, raw)).Take(&row).Error
 	switch {
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		return nil, nil

@@ -105,6 +105,12 @@ type Config struct {
 	// Mount runs after the provider is mounted (e.g. to mount the plugin).
 	// With several instances it runs once per instance.
 	Mount func(s *Server, e *echo.Echo)
+	// Keyring replaces the freshly generated LATCHKEY_SECRET (a restart
+	// on the same database, or one during a secret rotation).
+	Keyring *secret.Keyring
+	// Reuse starts on a database a previous Start filled (a restart, a
+	// restored backup): the test user and clients are found, not created.
+	Reuse bool
 	// Instances > 1 runs that many providers on the one database behind
 	// the one issuer, requests spread round-robin (Provider and Echo are
 	// the first instance's).
@@ -137,6 +143,9 @@ func Start(t testing.TB, dbURL string, cfg Config) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if cfg.Keyring != nil {
+		kr = cfg.Keyring
+	}
 	s.Keyring = kr
 	hasher := password.NewHasher(password.Params{Memory: 1024, Time: 1, Threads: 1}) // fast for tests
 	if cfg.Hasher != nil {
@@ -148,11 +157,20 @@ func Start(t testing.TB, dbURL string, cfg Config) *Server {
 	}
 	s.Users = user.NewStore(s.DB, hasher, uopts...)
 	s.Audit = audit.NewLog(s.DB, audit.WithClock(s.Clock.Now))
-	s.User, err = s.Users.Create(t.Context(), user.NewUser{Username: Username, Email: Email, DisplayName: "Alice Example", Password: Password})
-	if err != nil {
-		t.Fatalf("providertest: create user: %v", err)
+	if cfg.Reuse {
+		s.User, err = s.Users.ByLogin(t.Context(), Username)
+	} else {
+		s.User, err = s.Users.Create(t.Context(), user.NewUser{Username: Username, Email: Email, DisplayName: "Alice Example", Password: Password})
 	}
-	s.Storage = newStorage(t, s, true)
+	if err != nil {
+		t.Fatalf("providertest: test user: %v", err)
+	}
+	if cfg.Reuse {
+		s.Keys, s.OPStore = s.newKeysAndStore(t)
+		s.Storage = s.OPStore
+	} else {
+		s.Storage = newStorage(t, s, true)
+	}
 	s.Accounts = account.New(s.DB, s.Users, s.Clock.Now, session.NewStore(s.DB, session.WithClock(s.Clock.Now)), s.OPStore)
 	s.instance(t, cfg, s.Storage, true)
 	if cfg.Instances <= 1 {

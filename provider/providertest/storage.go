@@ -9,6 +9,17 @@ import (
 	"github.com/latchkeyid/latchkey/provider/session"
 )
 
+// newKeysAndStore is newStorage's storage without registering clients
+// (they are in the database already).
+func (s *Server) newKeysAndStore(t testing.TB) (*keys.Manager, *opstore.Storage) {
+	km := keys.New(s.DB, s.Keyring, keys.WithClock(s.Clock.Now))
+	if err := km.Ensure(t.Context()); err != nil {
+		t.Fatalf("providertest: keys: %v", err)
+	}
+	return km, opstore.New(s.DB, s.Keyring, km, s.Users, opstore.WithClock(s.Clock.Now),
+		opstore.WithSessions(session.NewStore(s.DB, session.WithClock(s.Clock.Now))))
+}
+
 // newStorage builds the real GORM OP storage with signing keys for both
 // algorithms; the first one also registers the test clients.
 func newStorage(t testing.TB, s *Server, first bool) provider.Storage {

@@ -24,9 +24,52 @@ var (
 )
 
 // Keyring holds the master secret. It is safe for concurrent use.
+//
+// During a rotation of LATCHKEY_SECRET it also holds the previous secret
+// (LATCHKEY_SECRET_PREVIOUS): boxes seal only under the current secret but
+// open under either, and MACs returns both keyed hashes, so values made
+// before the switch (short-lived codes, flows, sessions, refresh tokens,
+// client secrets not yet used) keep working until they are re-sealed by
+// `latchkey secret rotate`, re-hashed at next use, or age out.
 type Keyring struct {
 	master []byte
+	prev   []byte
 	obs    atomic.Pointer[func(Op)]
+}
+
+// WithPrevious returns a keyring that seals and MACs under k and also
+// opens and verifies under prev. prev's own previous secret is dropped:
+// only one rotation is in flight at a time.
+func (k *Keyring) WithPrevious(prev *Keyring) *Keyring {
+	out := &Keyring{master: k.master}
+	if prev != nil && !hmac.Equal(prev.master, k.master) {
+		out.prev = prev.master
+	}
+	if fn := k.obs.Load(); fn != nil {
+		out.obs.Store(fn)
+	}
+	return out
+}
+
+// HasPrevious reports whether a previous secret is still accepted.
+func (k *Keyring) HasPrevious() bool { return k.prev != nil }
+
+// Current returns the keyring without its previous secret: the rotation
+// tool uses it to tell a value already sealed under the new secret.
+func (k *Keyring) Current() *Keyring { return &Keyring{master: k.master} }
+
+// Previous returns the previous secret alone, or nil.
+func (k *Keyring) Previous() *Keyring {
+	if k.prev == nil {
+		return nil
+	}
+	return &Keyring{master: k.prev}
+}
+
+// Fingerprint names the secret without revealing it (a MAC of a fixed
+// label): rotation progress is recorded against it.
+func (k *Keyring) Fingerprint() string {
+	return base64.RawURLEncoding.EncodeToString(k.Current().MAC("fingerprint")[:12])
 }
 
 // Op names a cryptographic operation an observer hears of.
@@ -77,8 +120,10 @@ func Generate() string {
 }
 
 // Derive returns a 32-byte key for purpose, e.g. "oidc-crypto-key".
-func (k *Keyring) Derive(purpose string) []byte {
-	out, err := hkdf.Key(sha256.New, k.master, nil, "latchkey/"+purpose, 32)
+func (k *Keyring) Derive(purpose string) []byte { return derive(k.master, purpose) }
+
+func derive(master []byte, purpose string) []byte {
+	out, err := hkdf.Key(sha256.New, master, nil, "latchkey/"+purpose, 32)
 	if err != nil {
 		panic(fmt.Sprintf("secret: hkdf: %v", err)) // only on impossible lengths
 	}
@@ -89,7 +134,33 @@ func (k *Keyring) Derive(purpose string) []byte {
 // length-prefixed so ("ab","c") and ("a","bc") differ.
 func (k *Keyring) MAC(purpose string, parts ...string) []byte {
 	k.note(OpMAC)
-	m := hmac.New(sha256.New, k.Derive("mac/"+purpose))
+	return mac(k.master, purpose, parts)
+}
+
+// MACs returns the MAC under the current secret and, during a rotation,
+// under the previous one too: lookups by keyed hash match either.
+func (k *Keyring) MACs(purpose string, parts ...string) [][]byte {
+	out := [][]byte{k.MAC(purpose, parts...)}
+	if k.prev != nil {
+		out = append(out, mac(k.prev, purpose, parts))
+	}
+	return out
+}
+
+// Verify reports whether sum is the MAC of parts under the current or,
+// during a rotation, the previous secret; current is false when only the
+// previous one matched, so the caller can re-hash what it stores.
+func (k *Keyring) Verify(sum []byte, purpose string, parts ...string) (ok, current bool) {
+	for i, m := range k.MACs(purpose, parts...) {
+		if hmac.Equal(sum, m) {
+			return true, i == 0
+		}
+	}
+	return false, false
+}
+
+func mac(master []byte, purpose string, parts []string) []byte {
+	m := hmac.New(sha256.New, derive(master, "mac/"+purpose))
 	for _, p := range parts {
 		var n [4]byte
 		l := len(p)
@@ -103,13 +174,22 @@ func (k *Keyring) MAC(purpose string, parts ...string) []byte {
 // Box seals and opens values for one purpose with AES-256-GCM.
 type Box struct {
 	aead    cipher.AEAD
+	prev    cipher.AEAD // nil unless a previous secret is accepted
 	purpose string
 	k       *Keyring
 }
 
 // Box returns the sealing box for purpose.
 func (k *Keyring) Box(purpose string) *Box {
-	block, err := aes.NewCipher(k.Derive("box/" + purpose))
+	b := &Box{aead: newAEAD(k.master, purpose), purpose: purpose, k: k}
+	if k.prev != nil {
+		b.prev = newAEAD(k.prev, purpose)
+	}
+	return b
+}
+
+func newAEAD(master []byte, purpose string) cipher.AEAD {
+	block, err := aes.NewCipher(derive(master, "box/"+purpose))
 	if err != nil {
 		panic(fmt.Sprintf("secret: aes: %v", err))
 	}
@@ -117,7 +197,7 @@ func (k *Keyring) Box(purpose string) *Box {
 	if err != nil {
 		panic(fmt.Sprintf("secret: gcm: %v", err))
 	}
-	return &Box{aead: aead, purpose: purpose, k: k}
+	return aead
 }
 
 // Seal encrypts plaintext; aad (for example a row ID) binds the result to
@@ -137,6 +217,9 @@ func (b *Box) Open(sealed, aad []byte) ([]byte, error) {
 		return nil, ErrOpen
 	}
 	out, err := b.aead.Open(nil, sealed[:n], sealed[n:], aad)
+	if err != nil && b.prev != nil {
+		out, err = b.prev.Open(nil, sealed[:n], sealed[n:], aad)
+	}
 	if err != nil {
 		return nil, ErrOpen
 	}

@@ -61,3 +61,55 @@ func TestMACSeparatesParts(t *testing.T) {
 		t.Fatal("MAC does not separate purposes")
 	}
 }
+
+// During a rotation a keyring opens and verifies under the previous secret
+// but seals and MACs only under the current one; without the previous
+// secret, old values stop opening.
+func TestPrevious(t *testing.T) {
+	oldK, _ := Parse(Generate())
+	newK, _ := Parse(Generate())
+	both := newK.WithPrevious(oldK)
+	sealedOld := oldK.Box("totp").Seal([]byte("seed"), []byte("r"))
+	tests := []struct {
+		name string
+		k    *Keyring
+		open bool
+	}{
+		{"new-with-previous-opens-old", both, true},
+		{"new-alone-refuses-old", newK, false},
+		{"current-drops-previous", both.Current(), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.k.Box("totp").Open(sealedOld, []byte("r"))
+			if (err == nil) != tt.open {
+				t.Fatalf("Open err = %v, want open=%v", err, tt.open)
+			}
+		})
+	}
+	t.Run("seals-under-current", func(t *testing.T) {
+		s := both.Box("totp").Seal([]byte("seed"), []byte("r"))
+		if _, err := newK.Box("totp").Open(s, []byte("r")); err != nil {
+			t.Fatalf("sealed under previous: %v", err)
+		}
+	})
+	t.Run("verify-reports-which", func(t *testing.T) {
+		if ok, cur := both.Verify(oldK.MAC("p", "x"), "p", "x"); !ok || cur {
+			t.Fatalf("old MAC: ok=%v current=%v", ok, cur)
+		}
+		if ok, cur := both.Verify(newK.MAC("p", "x"), "p", "x"); !ok || !cur {
+			t.Fatalf("new MAC: ok=%v current=%v", ok, cur)
+		}
+		if ok, _ := newK.Verify(oldK.MAC("p", "x"), "p", "x"); ok {
+			t.Fatal("old MAC verified without previous")
+		}
+		if len(both.MACs("p", "x")) != 2 || len(newK.MACs("p", "x")) != 1 {
+			t.Fatal("MACs count")
+		}
+	})
+	t.Run("fingerprint-names-current", func(t *testing.T) {
+		if both.Fingerprint() != newK.Fingerprint() || newK.Fingerprint() == oldK.Fingerprint() {
+			t.Fatal("fingerprint")
+		}
+	})
+}

@@ -180,14 +180,25 @@ func (m *Method) authenticate(ctx context.Context, token string) (deviceRow, err
 	}
 	// Replay protection: the token's ID is remembered until it could no
 	// longer pass the time check anyway.
-	key := hex.EncodeToString(m.keys.MAC("push-jti", d.ID, c.ID))
+	keys := m.keys.MACs("push-jti", d.ID, c.ID)
 	res := m.g.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).
-		Create(&nonceRow{Key: key, ExpiresAt: exp.Add(Skew).UTC()})
+		Create(&nonceRow{Key: hex.EncodeToString(keys[0]), ExpiresAt: exp.Add(Skew).UTC()})
 	if res.Error != nil {
 		return d, fmt.Errorf("push: nonce: %w", res.Error)
 	}
 	if res.RowsAffected != 1 {
 		return d, errReplay
+	}
+	// While LATCHKEY_SECRET is rotated, a token seen just before the
+	// switch is remembered under the previous secret's key.
+	for _, k := range keys[1:] {
+		var n int64
+		if err := m.g.WithContext(ctx).Model(&nonceRow{}).Where("`key` = ?", hex.EncodeToString(k)).Count(&n).Error; err != nil {
+			return d, fmt.Errorf("push: nonce: %w", err)
+		}
+		if n > 0 {
+			return d, errReplay
+		}
 	}
 	_ = m.g.WithContext(ctx).Model(&deviceRow{}).Where("id = ?", d.ID).Update("last_seen_at", now).Error
 	return d, nil

@@ -53,6 +53,11 @@ func newEnv(t *testing.T, g *gorm.DB, opts ...func(*push.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newEnvKeys(t, g, keys, opts...)
+}
+
+func newEnvKeys(t *testing.T, g *gorm.DB, keys *secret.Keyring, opts ...func(*push.Config)) *env {
+	t.Helper()
 	clk := methodtest.NewClock()
 	store := method.NewStore(g, method.WithStoreClock(clk.Now))
 	e := echo.New()
@@ -813,6 +818,51 @@ func TestTTLCapAndCleanup(t *testing.T) {
 		// The enrolled device still works.
 		if _, err := v.cli.Pending(ctx, dev, 0); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// A device token used just before LATCHKEY_SECRET is switched is still
+// refused as a replay by a server running with the new secret and the old
+// one as LATCHKEY_SECRET_PREVIOUS.
+func TestDeviceTokenReplayAcrossSecretRotation(t *testing.T) {
+	dbtest.EachDB(t, sets(), func(t *testing.T, g *gorm.DB) {
+		oldK, _ := secret.Parse(secret.Generate())
+		newK, _ := secret.Parse(secret.Generate())
+		v := newEnvKeys(t, g, oldK)
+		dev, _ := v.enroll(t)
+		tok, err := dev.Token(v.clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		get := func() int {
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, dev.Issuer+push.APIPath+"/pending?wait=0", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := v.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+			return resp.StatusCode
+		}
+		if code := get(); code != http.StatusOK {
+			t.Fatalf("first use: %d", code)
+		}
+		// The same issuer, now served by a method on the rotated keyring.
+		e := echo.New()
+		e.HTTPErrorHandler = web.ErrorHandler(nil, nil)
+		m, err := push.New(g, v.store, newK.WithPrevious(oldK), push.Config{Issuer: v.srv.URL, Audit: v.audit, Now: v.clk.Now, PollEvery: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Routes(e.Group(""))
+		v.srv.Config.Handler = e
+		if code := get(); code == http.StatusOK {
+			t.Fatal("a device token seen before the switch was accepted again")
+		}
+		fresh, err := v.cli.Pending(t.Context(), dev, 0)
+		if err != nil {
+			t.Fatalf("a fresh token after the switch: %v (%v)", err, fresh)
 		}
 	})
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/password"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
+	"github.com/latchkeyid/latchkey/provider/secret"
 	"github.com/latchkeyid/latchkey/provider/user"
 )
 
@@ -64,6 +65,10 @@ type Options struct {
 	// Captcha replaces the built-in CAPTCHA (Env.Captcha is then nil), e.g.
 	// with a hosted kind checked against a stand-in siteverify server.
 	Captcha captcha.Verifier
+	// Keyring and Reuse are providertest.Config's: a restart on the same
+	// database, a restored backup, a rotation of LATCHKEY_SECRET.
+	Keyring *secret.Keyring
+	Reuse   bool
 }
 
 // Env is a running provider with the plugin.
@@ -125,6 +130,8 @@ func Start(t testing.TB, dbURL string, o Options) *Env {
 	h := &hook{}
 	x.Server = pt.Start(t, dbURL, pt.Config{
 		Lockout:  o.Lockout,
+		Keyring:  o.Keyring,
+		Reuse:    o.Reuse,
 		Provider: func(po *provider.Options) { po.AfterSignIn = h },
 		Mount: func(s *pt.Server, e *echo.Echo) {
 			var err error
