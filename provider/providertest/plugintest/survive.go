@@ -29,7 +29,7 @@ type Filled struct {
 // The second user, beside providertest's alice.
 const (
 	BobUsername = "bob"
-	BobPassword = "bob's long enough passphrase"
+	BobPassword = "bob's long enough passphrase" // #nosec G101 -- a test user's password
 	queuedText  = "queued before the backup or rotation"
 )
 
