@@ -104,6 +104,9 @@ func TestRecipientOnlyFromEnrollment(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Delivered before the resend is queued, so the outbox holds the
+		// two codes in the order they were sent.
+		f.queue.Drain(ctx)
 		if _, err := f.m.Resend(ctx, "rec-flow", u, e, c); err != nil {
 			t.Fatal(err)
 		}
