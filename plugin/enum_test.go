@@ -144,7 +144,7 @@ func TestStartRejectsBadInput(t *testing.T) {
 			b := e.browser()
 			b.get("/recover")
 			b.post("/recover", url.Values{"username": {login}, "captcha": {"wrong"}})
-			b.must(200, "The characters did not match")
+			b.must(200, "The digits did not match")
 			for name, fields := range map[string]url.Values{
 				"duplicate": {"username": {login, "attacker@evil.example"}, "captcha": {"ok"}},
 				"array":     {"username[]": {login}, "captcha": {"ok"}},
