@@ -64,11 +64,6 @@ func (p *Plugin) browserBind(c echo.Context) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:12])
 }
 
-func (p *Plugin) hasCSRFCookie(c echo.Context) bool {
-	_, err := c.Request().Cookie(web.CookieName("csrf", p.secure))
-	return err == nil
-}
-
 func (p *Plugin) sealStart(st startState) string {
 	raw, _ := json.Marshal(st) // plain strings and numbers always marshal
 	return base64.RawURLEncoding.EncodeToString(p.d.Keys.Box("sspr-start").Seal(raw, startAAD))
@@ -128,6 +123,7 @@ func (p *Plugin) startURL(st startState) string {
 func (p *recovery) startPage(c echo.Context) error {
 	ctx := c.Request().Context()
 	st, ok := p.openStart(c, c.QueryParam("s"))
+	opened := ok
 	var w captcha.Widget
 	switch ag, again := p.d.Captcha.(captchaAgain); {
 	case ok && again:
@@ -146,7 +142,7 @@ func (p *recovery) startPage(c echo.Context) error {
 	if !ok {
 		// No state, or its CAPTCHA was spent or expired: a new one, keeping
 		// what the old state knew.
-		if st.Form == "" {
+		if !opened {
 			q := c.QueryParams()
 			st.AuthReq, st.Reason = cleanAuthRequestID(q.Get("authRequestID")), cleanReason(q.Get("reason"))
 		}
@@ -154,9 +150,10 @@ func (p *recovery) startPage(c echo.Context) error {
 		if st, w, err = p.freshStart(c, st.AuthReq, st.Reason, st.Login, ""); err != nil {
 			return err
 		}
-		if p.hasCSRFCookie(c) {
-			// Redirect so that Back and reload come to this very state; a
-			// browser without cookies gets the page itself (no loop).
+		if c.QueryParam("s") == "" || opened {
+			// Redirect so that Back and reload come to this very state. A
+			// state that does not open is shown in place: a browser
+			// without cookies never matches one, and must not loop.
 			return c.Redirect(http.StatusSeeOther, p.startURL(st))
 		}
 	}
