@@ -165,5 +165,8 @@ func (p *recovery) startPage(c echo.Context) error {
 	return p.render(c, status, "recover", map[string]any{
 		"Form": st.Form, "Captcha": w, "AuthRequestID": st.AuthReq, "Reason": st.Reason, "Username": st.Login,
 		"Error": e.Text, "ErrorField": e.Field,
+		// After a wrong answer with the name typed, the digits field is
+		// where the person goes on.
+		"FocusCaptcha": e.Field == "captcha" && st.Login != "" && w.Kind == captcha.Builtin,
 	})
 }
