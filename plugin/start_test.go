@@ -62,6 +62,9 @@ func TestRecoverStartPostRedirectGet(t *testing.T) {
 					t.Errorf("start page lacks %q", want)
 				}
 			}
+			if _, ok := start.Doc.Find("audio#captcha-audio").Attr("controls"); !ok {
+				t.Errorf("the audio has no controls of its own (needed without JavaScript)")
+			}
 			if strings.Contains(start.Body, "characters") {
 				t.Errorf("start page still says characters")
 			}
