@@ -51,9 +51,7 @@ func TestBrowserPasswordPageErrors(t *testing.T) {
 	if msg := tab.Text("#password-error"); !strings.Contains(msg, "use at least") || !strings.Contains(msg, "both fields") {
 		t.Errorf("error %q does not say which rule failed and what to do", msg)
 	}
-	if f := tab.Focused(); f != "password" {
-		t.Errorf("focus on %q after the error, want the new password", f)
-	}
+	tab.WaitFor("the focus in the new password after the error", func() bool { return tab.Focused() == "password" })
 	if d := attr("#password", "aria-describedby"); !strings.Contains(d, "password-error") || attr("#password", "aria-invalid") != "true" {
 		t.Errorf("error not tied to the field: describedby %q", d)
 	}

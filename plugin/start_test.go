@@ -221,9 +221,8 @@ func TestBrowserRecoverStartAudioByKeyboard(t *testing.T) {
 		return x.SolveID(id)
 	}
 
-	if f := tab.Focused(); f != "username" {
-		t.Fatalf("the page opens with the focus on %q, want the name field", f)
-	}
+	// autofocus applies after the page renders: wait for it.
+	tab.WaitFor("the focus in the name field", func() bool { return tab.Focused() == "username" })
 	tab.Keys(pt.Username)
 	playByKeyboard()
 	_ = heard()
@@ -233,9 +232,7 @@ func TestBrowserRecoverStartAudioByKeyboard(t *testing.T) {
 	if v := chrometest.Eval[string](tab, `document.getElementById("username").value`); v != pt.Username {
 		t.Errorf("the name typed was lost: %q", v)
 	}
-	if f := tab.Focused(); f != "captcha" {
-		t.Errorf("after the error the focus is on %q, want the digits field", f)
-	}
+	tab.WaitFor("the focus in the digits field after the error", func() bool { return tab.Focused() == "captcha" })
 
 	tab.Back()
 	tab.WaitText("h1", "Get back into your account")
@@ -246,9 +243,7 @@ func TestBrowserRecoverStartAudioByKeyboard(t *testing.T) {
 	// script shows it) before typing.
 	tab.Go(x.Server.URL + "/recover")
 	tab.WaitText("h1", "Get back into your account")
-	if f := tab.Focused(); f != "username" {
-		t.Fatalf("focus on %q", f)
-	}
+	tab.WaitFor("the focus in the name field", func() bool { return tab.Focused() == "username" })
 	tab.Keys(pt.Username)
 	playByKeyboard()
 	digits := heard()
