@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -79,11 +78,6 @@ func (p *Plugin) event(c echo.Context, typ, userID, flowID, outcome, detail stri
 
 // --- start ---
 
-func (p *recovery) startPage(c echo.Context) error {
-	q := c.QueryParams()
-	return p.renderStart(c, http.StatusOK, cleanAuthRequestID(q.Get("authRequestID")), cleanReason(q.Get("reason")), "", "")
-}
-
 // cleanReason keeps the sign-in page's hint ("forgot" or "unlock"), which
 // only preselects the choice page.
 func cleanReason(s string) string {
@@ -93,44 +87,40 @@ func cleanReason(s string) string {
 	return ""
 }
 
-func (p *recovery) renderStart(c echo.Context, status int, authReq, reason, username, msg string) error {
-	formID := rand.Text()
-	w, err := p.d.Captcha.New(c.Request().Context(), formID)
-	if err != nil {
-		return fmt.Errorf("plugin: captcha: %w", err)
-	}
-	return p.render(c, status, "recover", map[string]any{
-		"Form": formID, "Captcha": w, "AuthRequestID": authReq, "Reason": reason, "Username": username, "Error": msg,
-	})
-}
-
 // start is POST /recover. Every name (real, unknown, disabled, locked,
 // without methods, not enabled) takes this one path and gets the same
 // answer: a new flow, the binding cookie, 303 to the choice page.
 func (p *recovery) start(c echo.Context) error {
 	ctx := c.Request().Context()
-	f, err := form(c, append([]string{"username", "authRequestID", "reason", "form"}, captchaFields...)...)
+	f, err := form(c, append([]string{"username", "authRequestID", "reason", "form", "captcha_action"}, captchaFields...)...)
 	if err != nil {
 		return err
 	}
 	authReq := cleanAuthRequestID(f["authRequestID"])
 	reason := cleanReason(f["reason"])
 	login := strings.TrimSpace(f["username"])
+	if len(login) > 254 {
+		login = ""
+	}
+	if f["captcha_action"] == "new" {
+		// "New picture": a new CAPTCHA, the typed name kept.
+		return p.seeStart(c, authReq, reason, login, "")
+	}
 	if ok, err := p.captchaAllowed(c); err != nil || !ok {
 		if err != nil {
 			return err
 		}
-		return p.renderStart(c, http.StatusTooManyRequests, authReq, reason, login, "Too many attempts from your network. Please wait a few minutes and try again.")
+		return p.seeStart(c, authReq, reason, login, "busy")
 	}
 	ok, err := p.d.Captcha.Verify(ctx, f["form"], c.Request().PostForm, c.RealIP())
 	if err != nil {
 		return fmt.Errorf("plugin: captcha: %w", err)
 	}
 	if !ok {
-		return p.renderStart(c, http.StatusOK, authReq, reason, login, "The characters did not match. Please try the new picture.")
+		return p.seeStart(c, authReq, reason, login, "captcha")
 	}
-	if login == "" || len(login) > 254 {
-		return p.renderStart(c, http.StatusOK, authReq, reason, login, "Enter your username or email address.")
+	if login == "" {
+		return p.seeStart(c, authReq, reason, login, "username")
 	}
 	pol, err := p.d.Policy.Get(ctx)
 	if err != nil {

@@ -29,9 +29,25 @@ func (p *recovery) passwordPage(c echo.Context) error {
 	return p.renderPassword(c, f, "")
 }
 
+// The password fields an error is about: the new password (a rule it
+// breaks) or the confirmation (a mismatch). Both fields are empty after
+// an error (a password is never sent back in a page), so the message says
+// exactly what failed and the focus goes to the field to retype.
+const (
+	pwFieldPassword = "password"
+	pwFieldConfirm  = "confirm"
+)
+
 func (p *recovery) renderPassword(c echo.Context, f *flow.Flow, msg string) error {
+	return p.renderPasswordFor(c, f, msg, pwFieldPassword)
+}
+
+func (p *recovery) renderPasswordFor(c echo.Context, f *flow.Flow, msg, field string) error {
+	if msg == "" {
+		field = ""
+	}
 	return p.render(c, http.StatusOK, "recover-password", map[string]any{
-		"Flow": f.ID, "Error": msg, "MinLength": p.d.PasswordPolicy.MinLength,
+		"Flow": f.ID, "Error": msg, "ErrorField": field, "MinLength": p.d.PasswordPolicy.MinLength,
 		"Action": p.path("/recover/" + f.ID + "/password"), "StrengthURL": p.path("/recover/" + f.ID + "/strength"),
 	})
 }
@@ -62,12 +78,12 @@ func (p *recovery) setPassword(c echo.Context) error {
 	}
 	pw := in["password"]
 	if pw != in["confirm"] {
-		return p.renderPassword(c, f, "The two passwords do not match.")
+		return p.renderPasswordFor(c, f, "The two passwords did not match. Type the new password again in both fields.", pwFieldConfirm)
 	}
 	if err := p.d.PasswordPolicy.Check(pw, u.Username, u.Email, u.DisplayName); err != nil {
 		var rej *password.Rejection
 		if errors.As(err, &rej) {
-			return p.renderPassword(c, f, rej.Reason)
+			return p.renderPassword(c, f, rej.Reason+" Type a new one in both fields.")
 		}
 		return err
 	}
@@ -76,7 +92,7 @@ func (p *recovery) setPassword(c echo.Context) error {
 		return err
 	}
 	if same {
-		return p.renderPassword(c, f, "Choose a password different from your current one.")
+		return p.renderPassword(c, f, "This is your current password. Choose a different one and type it in both fields.")
 	}
 	// Hash before the transaction: Argon2id takes tens of milliseconds and
 	// must not hold database locks.
@@ -228,9 +244,19 @@ func (p *recovery) strength(c echo.Context) error {
 	if err != nil || u == nil {
 		return flowErr(flow.ErrOutOfOrder)
 	}
-	score := 0
-	if p.d.PasswordPolicy.Check(in["password"], u.Username, u.Email, u.DisplayName) == nil {
-		score = password.Strength(in["password"], u.Username, u.Email, u.DisplayName)
+	// ok says the policy accepts it, so the page can drop an error that no
+	// longer applies; reason is the rule it breaks, for the live words.
+	out := struct {
+		Score  int    `json:"score"`
+		OK     bool   `json:"ok"`
+		Reason string `json:"reason,omitempty"`
+	}{}
+	var rej *password.Rejection
+	switch err := p.d.PasswordPolicy.Check(in["password"], u.Username, u.Email, u.DisplayName); {
+	case err == nil:
+		out.OK, out.Score = true, password.Strength(in["password"], u.Username, u.Email, u.DisplayName)
+	case errors.As(err, &rej):
+		out.Reason = rej.Reason
 	}
-	return c.JSON(http.StatusOK, map[string]int{"score": score})
+	return c.JSON(http.StatusOK, out)
 }

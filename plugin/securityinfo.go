@@ -410,11 +410,8 @@ func (p *securityInfo) renderAdd(c echo.Context, m method.Method, msg, register 
 			return err
 		}
 		data["Pool"] = pool
-		idx := make([]int, pol.QuestionsRegister)
-		for i := range idx {
-			idx[i] = i
-		}
-		data["Slots"] = idx
+		field, _ := c.Get(invalidFieldKey).(string)
+		data["Slots"] = questionSlots(pool, pol.QuestionsRegister, in, field)
 	}
 	if in["phone"] != "" {
 		data["Phone"] = in["phone"]
@@ -505,6 +502,7 @@ func (p *securityInfo) addBegin(c echo.Context) error {
 	if err != nil {
 		var ie *method.InvalidError
 		if errors.As(err, &ie) {
+			c.Set(invalidFieldKey, ie.Field)
 			return p.renderAdd(c, m, ie.Reason, register, in)
 		}
 		if errors.Is(err, method.ErrDuplicate) {

@@ -176,7 +176,7 @@ func (b *BuiltinVerifier) New(ctx context.Context, formID string) (Widget, error
 		return Widget{}, fmt.Errorf("captcha: new: bad form id")
 	}
 	id := b.seal(token{digits: dchest.RandomDigits(BuiltinDigits), expires: b.now().UTC().Add(BuiltinTTL), form: formHash(formID)})
-	return Widget{Kind: Builtin, ID: id, ImageURL: b.prefix + "/" + id + ".png", AudioURL: b.prefix + "/" + id + ".wav", Field: FieldSolution}, nil
+	return b.widget(id), nil
 }
 
 // Verify checks the typed digits. The CAPTCHA is spent by the first check,
@@ -343,4 +343,30 @@ func (s Store) Get(id string, clear bool) []byte {
 		}
 	}
 	return d
+}
+
+// Again returns the widget of the CAPTCHA id made for formID, when it is
+// still live (sealed by this verifier, for this form, not expired, not
+// spent): a page shown again (Back, reload) keeps the picture and sound
+// the person already read or heard. ok is false otherwise.
+func (b *BuiltinVerifier) Again(ctx context.Context, formID, id string) (w Widget, ok bool, err error) {
+	t, open := b.open(id)
+	if !open || formID == "" {
+		return Widget{}, false, nil
+	}
+	if h := formHash(formID); subtle.ConstantTimeCompare(t.form[:], h[:]) != 1 {
+		return Widget{}, false, nil
+	}
+	if _, err := b.live(ctx, id); err != nil {
+		if errors.Is(err, errGone) {
+			return Widget{}, false, nil
+		}
+		return Widget{}, false, err
+	}
+	return b.widget(id), true, nil
+}
+
+func (b *BuiltinVerifier) widget(id string) Widget {
+	return Widget{Kind: Builtin, ID: id, ImageURL: b.prefix + "/" + id + ".png", AudioURL: b.prefix + "/" + id + ".wav",
+		Field: FieldSolution, Digits: BuiltinDigits}
 }

@@ -28,6 +28,7 @@ type Widget struct {
 	SiteKey   string // hcaptcha/turnstile
 	ScriptURL string // hcaptcha/turnstile widget script
 	Field     string // the form field the answer arrives in
+	Digits    int    // builtin: how many digits the picture and sound hold
 }
 
 // Verifier makes and checks CAPTCHAs. formID binds a CAPTCHA to one

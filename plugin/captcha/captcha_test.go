@@ -279,3 +279,44 @@ func TestFromConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestBuiltinAgain: a page shown again gets its own live CAPTCHA back
+// (the same id, picture and sound), but not another form's, a spent or an
+// expired one.
+func TestBuiltinAgain(t *testing.T) {
+	dbtest.EachDB(t, []db.Set{schema.Set()}, func(t *testing.T, g *gorm.DB) {
+		ctx := t.Context()
+		clk := &clock{t: time.Now().UTC()}
+		b := captcha.NewBuiltin(g, captcha.WithClock(clk.now))
+		w, err := b.New(ctx, "form-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		spent, _ := b.New(ctx, "form-1")
+		if _, err := b.Verify(ctx, "form-1", url.Values{captcha.FieldID: {spent.ID}, captcha.FieldSolution: {"000000"}}, ""); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name, form, id string
+			advance        time.Duration
+			want           bool
+		}{
+			{"live", "form-1", w.ID, 0, true},
+			{"other-form", "form-2", w.ID, 0, false},
+			{"spent", "form-1", spent.ID, 0, false},
+			{"not-a-token", "form-1", "abc", 0, false},
+			{"expired", "form-1", w.ID, captcha.BuiltinTTL, false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				clk.advance(tc.advance)
+				got, ok, err := b.Again(ctx, tc.form, tc.id)
+				if err != nil || ok != tc.want {
+					t.Fatalf("Again = %v, %v; want %v", ok, err, tc.want)
+				}
+				if ok && (got.ID != w.ID || got.ImageURL != w.ImageURL || got.AudioURL != w.AudioURL || got.Digits != captcha.BuiltinDigits) {
+					t.Errorf("Again = %+v, want %+v", got, w)
+				}
+			})
+		}
+	})
+}

@@ -145,13 +145,13 @@ func (m *Method) Begin(ctx context.Context, flowID string, u method.Ref, in meth
 		text, ok := texts[qid]
 		switch {
 		case !ok:
-			return method.Pending{}, method.Invalid(FieldQuestion(i), "Choose a question.")
+			return method.Pending{}, method.Invalid(FieldQuestion(i), fmt.Sprintf("Choose question %d.", i+1))
 		case seenQ[qid]:
-			return method.Pending{}, method.Invalid(FieldQuestion(i), "Choose a different question for each answer.")
+			return method.Pending{}, method.Invalid(FieldQuestion(i), fmt.Sprintf("Question %d is already chosen above: choose a different question for each answer.", i+1))
 		}
 		seenQ[qid] = true
 		a := Normalize(in[FieldAnswer(i)])
-		if err := checkAnswer(FieldAnswer(i), a, forbidden, seenA); err != nil {
+		if err := checkAnswer(i, a, forbidden, seenA); err != nil {
 			return method.Pending{}, err
 		}
 		if u.IsPassword != nil {
@@ -160,7 +160,7 @@ func (m *Method) Begin(ctx context.Context, flowID string, u method.Ref, in meth
 				return method.Pending{}, fmt.Errorf("questions: begin: %w", err)
 			}
 			if same {
-				return method.Pending{}, method.Invalid(FieldAnswer(i), "An answer must not be your password.")
+				return method.Pending{}, method.Invalid(FieldAnswer(i), fmt.Sprintf("The answer to question %d is your password: answers must not be your password.", i+1))
 			}
 		}
 		seenA[a] = true
@@ -182,24 +182,27 @@ func (m *Method) Begin(ctx context.Context, flowID string, u method.Ref, in meth
 
 func label(n int) string { return strconv.Itoa(n) + " security questions" }
 
-// checkAnswer applies the registration rules to a normalised answer.
-func checkAnswer(field, a string, forbidden, seen map[string]bool) error {
-	n := utf8.RuneCountInString(a)
+// checkAnswer applies the registration rules to the normalised answer
+// to question i (from 0); the message names the question (people see
+// "question 1" for i = 0).
+func checkAnswer(i int, a string, forbidden, seen map[string]bool) error {
+	field, n := FieldAnswer(i), i+1
+	runes := utf8.RuneCountInString(a)
 	switch {
-	case n < MinAnswer:
-		return method.Invalid(field, fmt.Sprintf("Answers need at least %d characters.", MinAnswer))
-	case n > MaxAnswer:
-		return method.Invalid(field, fmt.Sprintf("Answers can have at most %d characters.", MaxAnswer))
+	case runes < MinAnswer:
+		return method.Invalid(field, fmt.Sprintf("The answer to question %d is too short: answers need at least %d characters.", n, MinAnswer))
+	case runes > MaxAnswer:
+		return method.Invalid(field, fmt.Sprintf("The answer to question %d is too long: answers can have at most %d characters.", n, MaxAnswer))
 	case forbidden[a]:
-		return method.Invalid(field, "An answer must not be your username or email address.")
+		return method.Invalid(field, fmt.Sprintf("The answer to question %d is your username or email address: choose another answer.", n))
 	case seen[a]:
-		return method.Invalid(field, "Give a different answer to each question.")
+		return method.Invalid(field, fmt.Sprintf("The answer to question %d repeats an earlier answer: give a different answer to each question.", n))
 	case common[a]:
-		return method.Invalid(field, "This answer is too common; choose one that is hard to guess.")
+		return method.Invalid(field, fmt.Sprintf("The answer to question %d is too common: choose one that is hard to guess.", n))
 	}
 	for _, r := range a {
 		if r < 0x20 || r == 0x7f {
-			return method.Invalid(field, "Answers cannot contain control characters.")
+			return method.Invalid(field, fmt.Sprintf("The answer to question %d contains a control character: remove it.", n))
 		}
 	}
 	return nil

@@ -1,0 +1,150 @@
+package plugin_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/latchkeyid/latchkey/provider/db/dbtest"
+	pt "github.com/latchkeyid/latchkey/provider/providertest"
+	"github.com/latchkeyid/latchkey/provider/providertest/chrometest"
+)
+
+// questionsForm is what the add-questions page p shows: each select's
+// label and chosen question, each answer's label and value.
+type questionsForm struct {
+	qLabels, chosen, aLabels, answers []string
+}
+
+func readQuestionsForm(p *pt.Page) questionsForm {
+	var f questionsForm
+	for i := range 3 {
+		n := string(rune('0' + i))
+		f.qLabels = append(f.qLabels, strings.TrimSpace(p.Doc.Find(`label[for="question-`+n+`"]`).Text()))
+		v, _ := p.Doc.Find(`select[name="question.` + n + `"] option[selected]`).Attr("value")
+		f.chosen = append(f.chosen, v)
+		f.aLabels = append(f.aLabels, strings.TrimSpace(p.Doc.Find(`label[for="answer-`+n+`"]`).Text()))
+		a, _ := p.Doc.Find(`input[name="answer.` + n + `"]`).Attr("value")
+		f.answers = append(f.answers, a)
+	}
+	return f
+}
+
+// TestAddQuestionsForm: the add-questions form numbers its questions
+// from 1, starts each list on a different question (the first submit
+// with the defaults passes), labels each answer by its question, says
+// how answers are compared, and after a refusal names the answer that was
+// refused, ties the message to it and keeps every choice and answer.
+func TestAddQuestionsForm(t *testing.T) {
+	dbtestEach(t, func(t *testing.T, dbURL string) {
+		x := startAll(t, dbURL, "US", "email", "questions")
+		b := x.SignIn(t)
+		page := mustPage(t, b.Get(x.Server.URL+"/security-info/add/questions"), "Add Security questions")
+		f := readQuestionsForm(page)
+		t.Run("labels-count-from-one", func(t *testing.T) {
+			for i, want := range []string{"Question 1", "Question 2", "Question 3"} {
+				if f.qLabels[i] != want || f.aLabels[i] != "Answer to question "+want[len(want)-1:] {
+					t.Errorf("slot %d labelled %q / %q", i, f.qLabels[i], f.aLabels[i])
+				}
+			}
+			if strings.Contains(page.Body, "Question 0") || strings.Contains(page.Body, `>Answer<`) {
+				t.Errorf("a label reads Question 0 or a bare Answer")
+			}
+		})
+		t.Run("lists-start-on-different-questions", func(t *testing.T) {
+			if f.chosen[0] == "" || f.chosen[0] == f.chosen[1] || f.chosen[1] == f.chosen[2] || f.chosen[0] == f.chosen[2] {
+				t.Errorf("preselected questions %v", f.chosen)
+			}
+		})
+		t.Run("says-how-answers-compare", func(t *testing.T) {
+			note := page.Text("#answers-note")
+			if !strings.Contains(note, "not case sensitive") || !strings.Contains(note, "spelling and spacing must be exact") {
+				t.Errorf("note %q", note)
+			}
+			if d, _ := page.Doc.Find("#answer-0").Attr("aria-describedby"); !strings.Contains(d, "answers-note") {
+				t.Errorf("answer not described by the note: %q", d)
+			}
+		})
+		submit := func(p *pt.Page, answers ...string) *pt.Page {
+			t.Helper()
+			vals := map[string]string{"current_password": pt.Password}
+			fp := readQuestionsForm(p)
+			for i, a := range answers {
+				n := string(rune('0' + i))
+				vals["question."+n], vals["answer."+n] = fp.chosen[i], a
+			}
+			res := b.Submit(p, `form[action="/security-info/add/questions"]`, vals)
+			if res.Page == nil {
+				t.Fatalf("no page: %s", res)
+			}
+			return res.Page
+		}
+		var refused *pt.Page
+		t.Run("too-common-names-the-answer-and-keeps-all", func(t *testing.T) {
+			refused = submit(page, "Springfield Road", "pizza", "Mr Whiskers")
+			if msg := refused.Text("#add-error"); !strings.Contains(msg, "answer to question 2 is too common") {
+				t.Fatalf("refusal says %q\n%s", msg, refused.Body)
+			}
+			g := readQuestionsForm(refused)
+			if strings.Join(g.answers, "|") != "Springfield Road|pizza|Mr Whiskers" || strings.Join(g.chosen, "|") != strings.Join(f.chosen, "|") {
+				t.Errorf("after the refusal: answers %q, questions %v (want %v)", g.answers, g.chosen, f.chosen)
+			}
+			a := refused.Doc.Find("#answer-1")
+			if inv, _ := a.Attr("aria-invalid"); inv != "true" || !strings.Contains(a.AttrOr("aria-describedby", ""), "add-error") {
+				t.Errorf("the refused answer is not marked: %v %q", inv, a.AttrOr("aria-describedby", ""))
+			}
+			if _, bad := refused.Doc.Find("#answer-0").Attr("aria-invalid"); bad {
+				t.Errorf("a good answer is marked invalid")
+			}
+		})
+		t.Run("defaults-pass-first-time", func(t *testing.T) {
+			done := submit(refused, "Springfield Road", "Lasagne al forno", "Mr Whiskers")
+			if !strings.Contains(done.Body, "3 security questions") {
+				t.Fatalf("the questions were not added:\n%s", done.Body)
+			}
+		})
+	})
+}
+
+// TestBrowserAddQuestionsLongText: in headless Chromium, a long question
+// chosen in a list is shown in full under it (questions.js), wrapped
+// within the card and not cut off; the form works by typing and Next.
+func TestBrowserAddQuestionsLongText(t *testing.T) {
+	x := startAll(t, dbtest.URL(t, dbtest.SQLite), "US", "email", "questions")
+	br := chrometest.Start(t, chrometest.Trust(x.Server.HTTP.Certificate()))
+	tab := br.NewDevice()
+	tab.Go(x.Server.URL + "/security-info")
+	tab.WaitText("h1", "Sign in")
+	tab.Type("#username", pt.Username)
+	tab.Type("#password", pt.Password)
+	tab.Keys("\r")
+	tab.WaitText("main", "Add sign-in method")
+	tab.Go(x.Server.URL + "/security-info/add/questions")
+	tab.WaitText("h1", "Add Security questions")
+
+	const long = "What is your oldest sibling's birthday month and year (for example, November 1985)?"
+	ok := chrometest.Eval[bool](tab, `(function(){var s=document.getElementById("question-1");
+	  for (var i=0;i<s.options.length;i++){ if (s.options[i].text===`+jsString(long)+`){ s.selectedIndex=i; s.dispatchEvent(new Event("change")); return true } }
+	  return false })()`)
+	if !ok {
+		t.Fatal("the long question is not in the list")
+	}
+	full := tab.Text("#question-1-text")
+	if full != long {
+		t.Errorf("full text shown %q, want %q", full, long)
+	}
+	if fits := chrometest.Eval[bool](tab, `(function(){var e=document.getElementById("question-1-text");var r=e.getBoundingClientRect();var m=document.querySelector("main").getBoundingClientRect();
+	  return e.scrollWidth<=e.clientWidth && r.right<=m.right && r.height>0})()`); !fits {
+		t.Error("the full question is cut off or overflows the card")
+	}
+	tab.Type("#answer-0", "Springfield Road")
+	tab.Type("#answer-1", "November 1985")
+	tab.Type("#answer-2", "Mr Whiskers")
+	tab.Type("#current-password", pt.Password)
+	tab.Keys("\r")
+	tab.WaitText("main", "3 security questions")
+	tab.NoProblems()
+}
+
+func jsString(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
