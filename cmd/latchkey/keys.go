@@ -10,7 +10,7 @@ import (
 
 type keysCmd struct {
 	List   keysListCmd   `cmd:"" help:"List signing keys (never shows private material)."`
-	Rotate keysRotateCmd `cmd:"" help:"Add a new signing key, published at once and signing after the publish-ahead period (15m); the old public key stays in JWKS until its tokens have expired."`
+	Rotate keysRotateCmd `cmd:"" help:"Add a new signing key, published at once and signing after LATCHKEY_KEY_PUBLISH_LEAD (15m); the old public key stays in JWKS until its tokens have expired."`
 }
 
 type keysListCmd struct{}
@@ -59,7 +59,7 @@ func (c *keysRotateCmd) Run(a *app) error {
 			alg, info.KID, info.Generation, stamp(info.NotBefore))
 	}
 	fmt.Fprintf(a.stdout, "running instances publish the new keys within %s and sign with them after %s\n",
-		keys.DefaultRefreshEvery, keys.DefaultPublishLead)
+		a.cfg.KeyRefresh, a.cfg.KeyPublishLead)
 	return nil
 }
 
@@ -73,11 +73,17 @@ func (a *app) keyManager() (*keys.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := keys.New(g, k, keys.WithRetention(a.keyRetention()))
+	m := keys.New(g, k, a.keyOptions()...)
 	if err := m.Ensure(a.ctx); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// keyOptions are the key manager settings of every command.
+func (a *app) keyOptions() []keys.Option {
+	return []keys.Option{keys.WithRetention(a.keyRetention()), keys.WithPublishLead(a.cfg.KeyPublishLead),
+		keys.WithRefreshEvery(a.cfg.KeyRefresh)}
 }
 
 // keyRetention keeps a retired key published for at least a day and at

@@ -140,7 +140,7 @@ func WithRefreshEvery(d time.Duration) Option {
 // with a key that some instance's JWKS does not list yet.
 func WithPublishLead(d time.Duration) Option {
 	return func(m *Manager) {
-		if d >= 0 {
+		if d > 0 {
 			m.publishLead = d
 		}
 	}
