@@ -4,7 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkeyid/latchkey/provider/config"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
+	"github.com/latchkeyid/latchkey/provider/keys"
 )
 
 func TestKeysCommands(t *testing.T) {
@@ -36,4 +38,14 @@ func TestKeysCommands(t *testing.T) {
 			t.Fatalf("rotate under another secret succeeded:\n%s", r.out)
 		}
 	})
+}
+
+// The settings' defaults are the key package's: the documented 15 minute
+// publish-ahead period and 30 second key cache.
+func TestKeySettingsDefaults(t *testing.T) {
+	d := config.Defaults()
+	if d.KeyPublishLead != keys.DefaultPublishLead || d.KeyRefresh != keys.DefaultRefreshEvery {
+		t.Fatalf("config defaults lead %s, refresh %s; keys defaults %s, %s",
+			d.KeyPublishLead, d.KeyRefresh, keys.DefaultPublishLead, keys.DefaultRefreshEvery)
+	}
 }
