@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	"github.com/latchkeyid/latchkey/provider/keys"
@@ -156,4 +157,62 @@ func TestRotationPublishesBeforeAnyInstanceSigns(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A second rotation inside the first one's publish-ahead period queues
+// behind it: each key signs from its own not_before, and every key stays
+// published until the retention after its successor took over.
+func TestRotateTwiceWithinTheLead(t *testing.T) {
+	dbtest.EachDB(t, sets(), func(t *testing.T, g *gorm.DB) {
+		ctx := t.Context()
+		clk := newClock()
+		const lead, retention = 10 * time.Minute, time.Hour
+		m := keys.New(g, keyring(t), keys.WithClock(clk.Now), keys.WithPublishLead(lead), keys.WithRetention(retention))
+		if err := m.Ensure(ctx); err != nil {
+			t.Fatal(err)
+		}
+		first, _ := m.Signing(ctx, keys.RS256)
+		second, err := m.Rotate(ctx, keys.RS256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(time.Minute)
+		third, err := m.Rotate(ctx, keys.RS256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		timeline := []struct {
+			name      string
+			after     time.Duration // since the second rotation
+			signs     string
+			published []string
+		}{
+			{"before-either-lead", 2 * time.Minute, first.ID(), []string{first.ID(), second.KID, third.KID}},
+			{"second-takes-over", lead, second.KID, []string{first.ID(), second.KID, third.KID}},
+			{"third-takes-over", lead + time.Minute, third.KID, []string{first.ID(), second.KID, third.KID}},
+			{"first-unpublished", lead + retention + time.Second, third.KID, []string{second.KID, third.KID}},
+			{"second-unpublished", lead + time.Minute + retention + time.Second, third.KID, []string{third.KID}},
+		}
+		start := clk.Now().Add(-time.Minute)
+		for _, tc := range timeline {
+			t.Run(tc.name, func(t *testing.T) {
+				clk.Add(start.Add(tc.after).Sub(clk.Now()))
+				if err := m.Refresh(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if k, _ := m.Signing(ctx, keys.RS256); k.ID() != tc.signs {
+					t.Errorf("signs with %s, want %s", k.ID(), tc.signs)
+				}
+				got := kids(t, m)
+				for _, kid := range tc.published {
+					if _, ok := got[kid]; !ok {
+						t.Errorf("%s not published: %v", kid, got)
+					}
+				}
+				if rs := len(got) - 1; rs != len(tc.published) { // minus the ES256 key
+					t.Errorf("%d RS256 keys published, want %d: %v", rs, len(tc.published), got)
+				}
+			})
+		}
+	})
 }
