@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/latchkeyid/latchkey/provider/keys"
 	"github.com/latchkeyid/latchkey/provider/web"
 )
 
@@ -291,37 +293,25 @@ func addIss(loc, issuer string) string {
 	return loc
 }
 
-// discoveryCache serves discovery and JWKS from prepared bytes, rebuilt at
-// most every cacheTTL (signing keys rotate rarely; every instance sees a
-// rotation within the TTL).
+// discoveryCache serves discovery from prepared bytes, rebuilt at most
+// every cacheTTL. The JWKS is not cached here: it comes from the key
+// cache that also picks the signing key, so the key set this instance
+// publishes always lists the key it signs with.
 type discoveryCache struct {
 	mu        sync.Mutex
 	builtAt   time.Time
 	discovery []byte
-	jwks      []byte
 }
 
 const cacheTTL = 30 * time.Second
 
-func (p *Provider) prepared(ctx context.Context) ([]byte, []byte, error) {
+func (p *Provider) prepared(ctx context.Context) ([]byte, error) {
 	p.cache.mu.Lock()
 	defer p.cache.mu.Unlock()
 	if p.cache.discovery != nil && time.Since(p.cache.builtAt) < cacheTTL {
-		return p.cache.discovery, p.cache.jwks, nil
+		return p.cache.discovery, nil
 	}
 	ctx = op.ContextWithIssuer(ctx, p.issuer)
-	keys, err := p.store.KeySet(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(keys))}
-	for _, k := range keys {
-		set.Keys = append(set.Keys, jose.JSONWebKey{KeyID: k.ID(), Algorithm: string(k.Algorithm()), Use: k.Use(), Key: k.Key()})
-	}
-	jwks, err := json.Marshal(set)
-	if err != nil {
-		return nil, nil, err
-	}
 	d := op.CreateDiscoveryConfig(ctx, p.op, p.store)
 	// Advertise only what Latchkey really offers.
 	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
@@ -335,23 +325,46 @@ func (p *Provider) prepared(ctx context.Context) ([]byte, []byte, error) {
 	d.ClaimsSupported = append(d.ClaimsSupported, "amr", "acr", "auth_time", "nonce", "groups")
 	raw, err := json.Marshal(d)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	// RFC 9207: we return iss in authorization responses.
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	m["authorization_response_iss_parameter_supported"] = true
 	if raw, err = json.Marshal(m); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	p.cache.discovery, p.cache.jwks, p.cache.builtAt = raw, jwks, time.Now()
-	return raw, jwks, nil
+	p.cache.discovery, p.cache.builtAt = raw, time.Now()
+	return raw, nil
+}
+
+// preparedJWKS is implemented by storage that keeps the key set document
+// ready (opstore, from its key cache).
+type preparedJWKS interface {
+	JWKS(ctx context.Context) ([]byte, error)
+}
+
+// jwks returns the published key set from the storage's key cache, the
+// one SigningKey reads.
+func (p *Provider) jwks(ctx context.Context) ([]byte, error) {
+	if s, ok := p.store.(preparedJWKS); ok {
+		return s.JWKS(ctx)
+	}
+	ks, err := p.store.KeySet(op.ContextWithIssuer(ctx, p.issuer))
+	if err != nil {
+		return nil, err
+	}
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(ks))}
+	for _, k := range ks {
+		set.Keys = append(set.Keys, jose.JSONWebKey{KeyID: k.ID(), Algorithm: string(k.Algorithm()), Use: k.Use(), Key: k.Key()})
+	}
+	return json.Marshal(set)
 }
 
 func (p *Provider) getDiscovery(c echo.Context) error {
-	d, _, err := p.prepared(c.Request().Context())
+	d, err := p.prepared(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -360,10 +373,12 @@ func (p *Provider) getDiscovery(c echo.Context) error {
 }
 
 func (p *Provider) getJWKS(c echo.Context) error {
-	_, k, err := p.prepared(c.Request().Context())
+	k, err := p.jwks(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	// Rotation publishes a key keys.DefaultPublishLead before it signs,
+	// longer than this max-age plus the key cache.
+	c.Response().Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(keys.JWKSMaxAge.Seconds())))
 	return c.Blob(http.StatusOK, "application/jwk-set+json", k)
 }

@@ -10,7 +10,7 @@ import (
 
 type keysCmd struct {
 	List   keysListCmd   `cmd:"" help:"List signing keys (never shows private material)."`
-	Rotate keysRotateCmd `cmd:"" help:"Add a new signing key and sign with it; the old public key stays in JWKS until its tokens have expired."`
+	Rotate keysRotateCmd `cmd:"" help:"Add a new signing key, published at once and signing after LATCHKEY_KEY_PUBLISH_LEAD (15m); the old public key stays in JWKS until its tokens have expired."`
 }
 
 type keysListCmd struct{}
@@ -25,14 +25,17 @@ func (c *keysListCmd) Run(a *app) error {
 		return err
 	}
 	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "KID\tALG\tGEN\tSTATE\tCREATED\tRETIRED\tUNPUBLISHED AFTER")
+	fmt.Fprintln(w, "KID\tALG\tGEN\tSTATE\tCREATED\tSIGNS FROM\tRETIRED\tUNPUBLISHED AFTER")
 	for _, k := range list {
 		state := "retired"
-		if k.Active {
+		switch {
+		case k.Pending:
+			state = "next"
+		case k.Active:
 			state = "signing"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.Generation, state,
-			stamp(k.CreatedAt), stampPtr(k.RetireAt), stampPtr(k.ExpiresAt))
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.Generation, state,
+			stamp(k.CreatedAt), stamp(k.NotBefore), stampPtr(k.RetireAt), stampPtr(k.ExpiresAt))
 	}
 	return w.Flush()
 }
@@ -52,9 +55,11 @@ func (c *keysRotateCmd) Run(a *app) error {
 			return fmt.Errorf("rotate %s: %w", alg, err)
 		}
 		a.audit("admin.keys.rotate", "", "ok", fmt.Sprintf("alg=%s kid=%s", alg, info.KID))
-		fmt.Fprintf(a.stdout, "%s now signs with %s (generation %d)\n", alg, info.KID, info.Generation)
+		fmt.Fprintf(a.stdout, "%s signs with %s (generation %d) from %s; the current key signs until then\n",
+			alg, info.KID, info.Generation, stamp(info.NotBefore))
 	}
-	fmt.Fprintln(a.stdout, "running instances pick the new keys up within 30 seconds")
+	fmt.Fprintf(a.stdout, "running instances publish the new keys within %s and sign with them after %s\n",
+		a.cfg.KeyRefresh, a.cfg.KeyPublishLead)
 	return nil
 }
 
@@ -68,11 +73,17 @@ func (a *app) keyManager() (*keys.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := keys.New(g, k, keys.WithRetention(a.keyRetention()))
+	m := keys.New(g, k, a.keyOptions()...)
 	if err := m.Ensure(a.ctx); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// keyOptions are the key manager settings of every command.
+func (a *app) keyOptions() []keys.Option {
+	return []keys.Option{keys.WithRetention(a.keyRetention()), keys.WithPublishLead(a.cfg.KeyPublishLead),
+		keys.WithRefreshEvery(a.cfg.KeyRefresh)}
 }
 
 // keyRetention keeps a retired key published for at least a day and at

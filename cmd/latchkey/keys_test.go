@@ -4,7 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkeyid/latchkey/provider/config"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
+	"github.com/latchkeyid/latchkey/provider/keys"
 )
 
 func TestKeysCommands(t *testing.T) {
@@ -15,12 +17,14 @@ func TestKeysCommands(t *testing.T) {
 			t.Fatalf("first list should show one signing RS256 and ES256 key:\n%s", out)
 		}
 		out = c.must("", "keys", "rotate", "--alg", "RS256")
-		if !strings.Contains(out, "RS256 now signs with") {
+		if !strings.Contains(out, "RS256 signs with") || !strings.Contains(out, "the current key signs until then") {
 			t.Fatalf("rotate: %s", out)
 		}
 		out = c.must("", "keys", "list")
-		if strings.Count(out, "signing") != 2 || strings.Count(out, "retired") != 1 {
-			t.Fatalf("after rotation want 2 signing + 1 retired (still published):\n%s", out)
+		// The new key is published ahead: the old one signs until its
+		// publish-ahead period ends.
+		if strings.Count(out, "signing") != 2 || strings.Count(out, " next ") != 1 || strings.Contains(out, "retired") {
+			t.Fatalf("after rotation want 2 signing + 1 next (published, not yet signing):\n%s", out)
 		}
 		if strings.Contains(strings.ToLower(out), "private") || strings.Contains(out, "BEGIN") {
 			t.Fatalf("key list shows private material:\n%s", out)
@@ -34,4 +38,14 @@ func TestKeysCommands(t *testing.T) {
 			t.Fatalf("rotate under another secret succeeded:\n%s", r.out)
 		}
 	})
+}
+
+// The settings' defaults are the key package's: the documented 15 minute
+// publish-ahead period and 30 second key cache.
+func TestKeySettingsDefaults(t *testing.T) {
+	d := config.Defaults()
+	if d.KeyPublishLead != keys.DefaultPublishLead || d.KeyRefresh != keys.DefaultRefreshEvery {
+		t.Fatalf("config defaults lead %s, refresh %s; keys defaults %s, %s",
+			d.KeyPublishLead, d.KeyRefresh, keys.DefaultPublishLead, keys.DefaultRefreshEvery)
+	}
 }

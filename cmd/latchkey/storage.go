@@ -27,7 +27,7 @@ func (a *app) clientStore() (*opstore.Storage, error) {
 		return nil, err
 	}
 	// Client administration signs nothing: the key manager is not loaded.
-	return a.newOpStore(g, k, keys.New(g, k, keys.WithRetention(a.keyRetention())))
+	return a.newOpStore(g, k, keys.New(g, k, a.keyOptions()...))
 }
 
 func (a *app) newOpStore(g *gorm.DB, k *secret.Keyring, m *keys.Manager) (*opstore.Storage, error) {

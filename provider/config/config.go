@@ -102,6 +102,15 @@ type Config struct {
 	Tracing      string `name:"tracing" env:"LATCHKEY_TRACING" default:"off" enum:"off,otlp" help:"off, or otlp to export OpenTelemetry traces over OTLP/HTTP (OTEL_EXPORTER_OTLP_* settings apply)."`
 	OTelEndpoint string `name:"otel-endpoint" env:"LATCHKEY_OTEL_ENDPOINT" help:"OTLP/HTTP base URL of the trace collector (e.g. http://otel-collector:4318); setting it turns tracing on." placeholder:"URL"`
 
+	// KeyPublishLead is how long `keys rotate` publishes a new signing key
+	// before any instance signs with it: longer than the key cache of
+	// every instance plus any HTTP cache holding /keys (max-age 300 s), so
+	// no relying party sees a token before the key that verifies it.
+	KeyPublishLead time.Duration `name:"key-publish-lead" env:"LATCHKEY_KEY_PUBLISH_LEAD" default:"15m" help:"Time a rotated-in signing key is published in JWKS before it signs (at least twice the key cache interval; keep it above 5m30s, the JWKS max-age plus the cache)."`
+	// KeyRefresh is how often an instance reloads the signing keys. Hidden:
+	// tests of several instances shorten it; operators have no reason to.
+	KeyRefresh time.Duration `name:"key-refresh" env:"LATCHKEY_KEY_REFRESH" default:"30s" hidden:"" help:"Signing key cache interval."`
+
 	PprofListen string `name:"pprof-listen" env:"LATCHKEY_PPROF_LISTEN" help:"Address of a separate listener serving Go's profiler at /debug/pprof/ (never the public listener); unset: off, or 127.0.0.1:6060 in --dev; off: off in --dev too." placeholder:"HOST:PORT"`
 }
 
@@ -165,6 +174,8 @@ func Defaults() Config {
 		ShutdownDelay:         5 * time.Second,
 		AccessLog:             "on",
 		Tracing:               "off",
+		KeyPublishLead:        15 * time.Minute,
+		KeyRefresh:            30 * time.Second,
 	}
 }
 

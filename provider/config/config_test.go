@@ -70,6 +70,8 @@ func TestValidate(t *testing.T) {
 		{"shutdown-delay-zero", func(c *config.Config) { c.ShutdownDelay = 0 }, nil},
 		{"shutdown-delay-negative", func(c *config.Config) { c.ShutdownDelay = -time.Second }, []string{"LATCHKEY_SHUTDOWN_DELAY"}},
 		{"shutdown-delay-too-long", func(c *config.Config) { c.ShutdownDelay = time.Hour }, []string{"LATCHKEY_SHUTDOWN_DELAY"}},
+		{"key-publish-lead-within-two-caches", func(c *config.Config) { c.KeyRefresh = time.Minute; c.KeyPublishLead = 90 * time.Second }, []string{"LATCHKEY_KEY_PUBLISH_LEAD"}},
+		{"key-refresh-zero", func(c *config.Config) { c.KeyRefresh = 0 }, []string{"LATCHKEY_KEY_REFRESH"}},
 		{"metrics-listen-off", func(c *config.Config) { c.MetricsListen = config.MetricsOff }, nil},
 		{"metrics-listen-every-interface", func(c *config.Config) { c.MetricsListen = ":9464" }, nil},
 		{"metrics-listen-bad", func(c *config.Config) { c.MetricsListen = "9464" }, []string{"LATCHKEY_METRICS_LISTEN"}},

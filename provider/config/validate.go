@@ -148,6 +148,14 @@ func (c Config) Validate() error {
 	if u, err := url.Parse(c.OTelEndpoint); c.OTelEndpoint != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 		bad("LATCHKEY_OTEL_ENDPOINT", "must be an http or https URL (%q)", c.OTelEndpoint)
 	}
+	if c.KeyRefresh < time.Second || c.KeyRefresh > 5*time.Minute {
+		bad("LATCHKEY_KEY_REFRESH", "must be between 1s and 5m (%s)", c.KeyRefresh)
+	}
+	// Every instance must have reloaded its keys, so publishes the new one,
+	// before any instance signs with it; twice the interval leaves a margin.
+	if c.KeyPublishLead < 2*c.KeyRefresh || c.KeyPublishLead > 7*24*time.Hour {
+		bad("LATCHKEY_KEY_PUBLISH_LEAD", "must be at least twice the key cache interval (%s) and at most 168h (%s)", c.KeyRefresh, c.KeyPublishLead)
+	}
 	if c.ShutdownDelay < 0 || c.ShutdownDelay > 5*time.Minute {
 		bad("LATCHKEY_SHUTDOWN_DELAY", "must be between 0 and 5m (%s)", c.ShutdownDelay)
 	}

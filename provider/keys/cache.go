@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 )
@@ -33,7 +34,7 @@ func (m *Manager) reload(ctx context.Context) error {
 		return fmt.Errorf("keys: load: %w", err)
 	}
 	old := m.current()
-	next := &snapshot{loadedAt: now, signing: map[Alg]*SigningKey{}, parsed: map[string]*SigningKey{}}
+	next := &snapshot{loadedAt: now, signing: map[Alg][]candidate{}, parsed: map[string]*SigningKey{}}
 	var version strings.Builder
 	for i := range rows {
 		r := &rows[i]
@@ -46,15 +47,22 @@ func (m *Manager) reload(ctx context.Context) error {
 		}
 		next.parsed[r.KID] = k
 		next.public = append(next.public, &PublicKey{kid: k.kid, alg: k.alg, key: k.key.Public()})
-		// Rows are newest generation first: the first unretired key of an
-		// algorithm signs.
-		if r.RetireAt == nil && r.NotBefore.Compare(now) <= 0 && next.signing[k.alg] == nil {
-			next.signing[k.alg] = k
-		}
+		// Rows are newest generation first, and so are the candidates.
+		next.signing[k.alg] = append(next.signing[k.alg], candidate{key: k, notBefore: r.NotBefore})
 		if !slices.Contains(next.algs, k.alg) {
 			next.algs = append(next.algs, k.alg)
 		}
 		version.WriteString(r.KID + ";")
+	}
+	for alg, cs := range next.signing {
+		// Only the newest key already signing and the ones due after it
+		// can ever be chosen; older keys only verify.
+		for i, c := range cs {
+			if !c.notBefore.After(now) {
+				next.signing[alg] = cs[:i+1]
+				break
+			}
+		}
 	}
 	// RS256 first: discovery lists the default algorithm first.
 	slices.SortFunc(next.algs, func(a, b jose.SignatureAlgorithm) int { return strings.Compare(string(b), string(a)) })
@@ -75,6 +83,23 @@ func (m *Manager) reload(ctx context.Context) error {
 	m.mu.Lock()
 	m.snap = next
 	m.mu.Unlock()
+	return nil
+}
+
+// candidate is a published key with the time it starts signing.
+type candidate struct {
+	key       *SigningKey
+	notBefore time.Time
+}
+
+// signer returns the newest key of alg whose publish-ahead period has
+// ended at now.
+func (s *snapshot) signer(alg Alg, now time.Time) *SigningKey {
+	for _, c := range s.signing[alg] {
+		if !c.notBefore.After(now) {
+			return c.key
+		}
+	}
 	return nil
 }
 
@@ -148,7 +173,7 @@ func (m *Manager) Signing(ctx context.Context, alg Alg) (*SigningKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	if k := s.signing[alg]; k != nil {
+	if k := s.signer(alg, m.clock()); k != nil {
 		return k, nil
 	}
 	return nil, fmt.Errorf("%w for %s", ErrNoKey, alg)

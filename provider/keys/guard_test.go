@@ -35,7 +35,7 @@ func TestCreateGuard(t *testing.T) {
 		for _, m := range ms {
 			wg.Go(func() {
 				<-start
-				info, err := m.create(t.Context(), RS256, 1)
+				info, err := m.create(t.Context(), RS256, 1, DefaultPublishLead)
 				if err != nil {
 					t.Errorf("create: %v", err)
 					return

@@ -42,7 +42,19 @@ var (
 
 // Defaults.
 const (
+	// DefaultRefreshEvery is how long an instance serves its cached keys
+	// before it reads them again; every instance sees a change within it.
 	DefaultRefreshEvery = 30 * time.Second
+	// JWKSMaxAge is the Cache-Control max-age of the /keys document: an
+	// HTTP cache in front of a relying party may hold a key set that long.
+	JWKSMaxAge = 5 * time.Minute
+	// DefaultPublishLead is how long a rotated-in key is published before
+	// any instance signs with it. It must outlast every cache a key set
+	// passes through: an instance's own cache (DefaultRefreshEvery) plus an
+	// HTTP cache honouring JWKSMaxAge; 15 minutes is more than twice their
+	// sum (2 x 5m30s), so a relying party holding the oldest allowed copy
+	// still knows the key before the first token signed with it.
+	DefaultPublishLead = 15 * time.Minute
 	// DefaultRetention keeps a retired public key published for a day: longer
 	// than any ID token or JWT access token lives, and long enough for
 	// id_token_hint at logout (the OP accepts expired hints, but their
@@ -76,9 +88,11 @@ type Info struct {
 	Alg        Alg
 	Generation int
 	CreatedAt  time.Time
-	RetireAt   *time.Time // nil while the key signs
-	ExpiresAt  *time.Time // nil while the key signs; removed from JWKS after
+	NotBefore  time.Time  // signs from then on (published from CreatedAt)
+	RetireAt   *time.Time // nil while the key signs and no successor is due
+	ExpiresAt  *time.Time // removed from JWKS after; nil like RetireAt
 	Active     bool       // signs new tokens of its algorithm
+	Pending    bool       // published, signing from NotBefore
 }
 
 // SigningKey is a private key ready to sign. It satisfies zitadel's
@@ -120,6 +134,18 @@ func WithRefreshEvery(d time.Duration) Option {
 	}
 }
 
+// WithPublishLead sets how long a rotated-in key is published before it
+// signs (see DefaultPublishLead); it must be longer than the refresh
+// interval of every instance on the database, or a token may be signed
+// with a key that some instance's JWKS does not list yet.
+func WithPublishLead(d time.Duration) Option {
+	return func(m *Manager) {
+		if d > 0 {
+			m.publishLead = d
+		}
+	}
+}
+
 // WithRetention sets how long a retired key stays published: at least the
 // longest lifetime of a token it can have signed (ID tokens, JWT access
 // tokens) plus the window in which id_token_hints are accepted.
@@ -137,6 +163,7 @@ type Manager struct {
 	box          *secret.Box
 	now          func() time.Time
 	refreshEvery time.Duration
+	publishLead  time.Duration
 	retention    time.Duration
 
 	mu      sync.RWMutex
@@ -145,14 +172,20 @@ type Manager struct {
 }
 
 // snapshot is an immutable view of the keys; readers never lock for long.
+// The signer and the JWKS come from the same snapshot, so a key this
+// instance signs with is always in the key set it publishes.
 type snapshot struct {
 	loadedAt time.Time
-	signing  map[Alg]*SigningKey
-	public   []*PublicKey
-	algs     []jose.SignatureAlgorithm
-	jwks     []byte
-	parsed   map[string]*SigningKey // by kid, reused across reloads
-	version  string                 // kids+retire state, to skip rebuilding jwks
+	// signing holds every published key of an algorithm, newest generation
+	// first, with the time it starts signing: the choice is made at signing
+	// time, so a key whose publish-ahead period ends between two reloads
+	// takes over on time, and only once it has been published.
+	signing map[Alg][]candidate
+	public  []*PublicKey
+	algs    []jose.SignatureAlgorithm
+	jwks    []byte
+	parsed  map[string]*SigningKey // by kid, reused across reloads
+	version string                 // kids+retire state, to skip rebuilding jwks
 }
 
 // New returns a Manager on g (migrated with provider/schema); kr seals the
@@ -163,6 +196,7 @@ func New(g *gorm.DB, kr *secret.Keyring, opts ...Option) *Manager {
 		box:          kr.Box(boxPurpose),
 		now:          time.Now,
 		refreshEvery: DefaultRefreshEvery,
+		publishLead:  DefaultPublishLead,
 		retention:    DefaultRetention,
 	}
 	for _, o := range opts {
@@ -174,20 +208,22 @@ func New(g *gorm.DB, kr *secret.Keyring, opts ...Option) *Manager {
 func (m *Manager) clock() time.Time { return m.now().UTC() }
 
 // Ensure creates the first RS256 and ES256 keys when none is active, then
-// loads the cache. Safe when several instances start at once.
+// loads the cache. Safe when several instances start at once. A first key
+// signs at once: no relying party holds a key set that could lack it.
 func (m *Manager) Ensure(ctx context.Context) error {
 	for _, alg := range Algs {
-		if _, err := m.create(ctx, alg, 0); err != nil {
+		if _, err := m.create(ctx, alg, 0, 0); err != nil {
 			return fmt.Errorf("keys: ensure %s: %w", alg, err)
 		}
 	}
 	return m.Refresh(ctx)
 }
 
-// Rotate adds a new key of alg, switches signing to it and retires the
-// previous one, which stays published for the retention period. When
-// another instance rotates at the same moment, one rotation wins and both
-// callers see its key.
+// Rotate adds a new key of alg, published at once and signing after the
+// publish-ahead period; the previous key signs until then, and stays
+// published for the retention period after it. When another instance
+// rotates at the same moment, one rotation wins and both callers see its
+// key.
 func (m *Manager) Rotate(ctx context.Context, alg Alg) (Info, error) {
 	if !slices.Contains(Algs, alg) {
 		return Info{}, ErrUnsupportedAlg
@@ -201,7 +237,7 @@ func (m *Manager) Rotate(ctx context.Context, alg Alg) (Info, error) {
 	if len(cur) == 1 {
 		gen = cur[0].Generation
 	}
-	info, err := m.create(ctx, alg, gen)
+	info, err := m.create(ctx, alg, gen, m.publishLead)
 	if err != nil {
 		return Info{}, fmt.Errorf("keys: rotate %s: %w", alg, err)
 	}
@@ -211,12 +247,12 @@ func (m *Manager) Rotate(ctx context.Context, alg Alg) (Info, error) {
 	return info, nil
 }
 
-// create inserts generation after+1 of alg in one transaction and retires
-// the older keys. When the newest generation is no longer after (another
+// create inserts generation after+1 of alg in one transaction, signing
+// lead after now, and retires the older keys when it starts to sign. When the newest generation is no longer after (another
 // instance created or rotated first), it does nothing: the caller's intent
 // is already fulfilled. The (alg, generation) unique index settles exact
 // races on MySQL; SQLite serialises the transactions.
-func (m *Manager) create(ctx context.Context, alg Alg, after int) (Info, error) {
+func (m *Manager) create(ctx context.Context, alg Alg, after int, lead time.Duration) (Info, error) {
 	row, err := m.newRow(alg)
 	if err != nil {
 		return Info{}, err
@@ -236,16 +272,18 @@ func (m *Manager) create(ctx context.Context, alg Alg, after int) (Info, error) 
 			return errExists
 		}
 		row.Generation = after + 1
+		row.NotBefore = row.CreatedAt.Add(lead)
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
-		now := m.clock()
-		exp := now.Add(m.retention)
+		// The previous key (or a still pending one) signs until the new
+		// one takes over, then verifies its tokens for the retention period.
+		retire := row.NotBefore
 		if err := tx.Model(&Row{}).Where("alg = ? AND kid <> ? AND retire_at IS NULL", string(alg), row.KID).
-			Updates(map[string]any{"retire_at": now, "expires_at": exp}).Error; err != nil {
+			Updates(map[string]any{"retire_at": retire, "expires_at": retire.Add(m.retention)}).Error; err != nil {
 			return err
 		}
-		created = info(&row, true)
+		created = info(&row, m.clock())
 		return nil
 	})
 	switch {
@@ -262,6 +300,8 @@ func (m *Manager) create(ctx context.Context, alg Alg, after int) (Info, error) 
 
 var errExists = errors.New("keys: active key exists")
 
+// active returns the newest key of alg: the one signing, or the one about
+// to sign once its publish-ahead period ends.
 func (m *Manager) active(ctx context.Context, alg Alg) (Info, error) {
 	var r Row
 	err := m.g.WithContext(ctx).Where("alg = ? AND retire_at IS NULL", string(alg)).
@@ -269,12 +309,16 @@ func (m *Manager) active(ctx context.Context, alg Alg) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	return info(&r, true), nil
+	return info(&r, m.clock()), nil
 }
 
-func info(r *Row, active bool) Info {
+// info describes r at now: pending before its not_before, active from then
+// until its retire_at.
+func info(r *Row, now time.Time) Info {
+	pending := r.NotBefore.After(now)
+	active := !pending && (r.RetireAt == nil || r.RetireAt.After(now))
 	return Info{KID: r.KID, Alg: Alg(r.Alg), Generation: r.Generation, CreatedAt: r.CreatedAt,
-		RetireAt: r.RetireAt, ExpiresAt: r.ExpiresAt, Active: active}
+		NotBefore: r.NotBefore, RetireAt: r.RetireAt, ExpiresAt: r.ExpiresAt, Active: active, Pending: pending}
 }
 
 // newRow generates a key of alg and seals its private part under its kid.
@@ -315,9 +359,10 @@ func (m *Manager) List(ctx context.Context) ([]Info, error) {
 		Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("keys: list: %w", err)
 	}
+	now := m.clock()
 	out := make([]Info, len(rows))
 	for i := range rows {
-		out[i] = info(&rows[i], rows[i].RetireAt == nil)
+		out[i] = info(&rows[i], now)
 	}
 	return out, nil
 }

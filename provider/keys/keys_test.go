@@ -143,7 +143,8 @@ func TestEnsureConcurrentInstances(t *testing.T) {
 func TestRotateKeepsRetiredKeyUntilExpiry(t *testing.T) {
 	dbtest.EachDB(t, sets(), func(t *testing.T, g *gorm.DB) {
 		clk := newClock()
-		m := keys.New(g, keyring(t), keys.WithClock(clk.Now), keys.WithRetention(2*time.Hour))
+		const lead = 10 * time.Minute
+		m := keys.New(g, keyring(t), keys.WithClock(clk.Now), keys.WithRetention(2*time.Hour), keys.WithPublishLead(lead))
 		ctx := t.Context()
 		if err := m.Ensure(ctx); err != nil {
 			t.Fatal(err)
@@ -151,19 +152,23 @@ func TestRotateKeepsRetiredKeyUntilExpiry(t *testing.T) {
 		old, _ := m.Signing(ctx, keys.RS256)
 		jwksBefore, _ := m.JWKS(ctx)
 		clk.Add(time.Minute)
+		rotatedAt := clk.Now()
 		info, err := m.Rotate(ctx, keys.RS256)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cur, _ := m.Signing(ctx, keys.RS256)
-		if cur.ID() != info.KID || cur.ID() == old.ID() {
-			t.Fatalf("signing with %s after rotation to %s (old %s)", cur.ID(), info.KID, old.ID())
+		if !info.Pending || info.Active || !info.NotBefore.Equal(rotatedAt.Add(lead)) {
+			t.Fatalf("rotated key = %+v; want pending until %s", info, rotatedAt.Add(lead))
+		}
+		// Published at once, signing only after the lead.
+		if cur, _ := m.Signing(ctx, keys.RS256); cur.ID() != old.ID() {
+			t.Fatalf("signing with %s right after rotation, want the old %s until the lead ends", cur.ID(), old.ID())
 		}
 		if es, _ := m.Signing(ctx, keys.ES256); es == nil {
 			t.Fatal("ES256 key lost by RS256 rotation")
 		}
 		got := kids(t, m)
-		if _, ok := got[old.ID()]; !ok || len(got) != 3 {
+		if _, ok := got[info.KID]; !ok || len(got) != 3 {
 			t.Fatalf("KeySet after rotation = %v; want old, new RS256 and ES256", got)
 		}
 		jwksAfter, _ := m.JWKS(ctx)
@@ -180,11 +185,21 @@ func TestRotateKeepsRetiredKeyUntilExpiry(t *testing.T) {
 			}
 		}
 		list, _ := m.List(ctx)
+		retire := rotatedAt.Add(lead)
 		for _, k := range list {
-			if k.KID == old.ID() && (k.Active || k.RetireAt == nil || k.ExpiresAt == nil ||
-				!k.ExpiresAt.Equal(clk.Now().Add(2*time.Hour))) {
-				t.Errorf("old key listed as %+v", k)
+			if k.KID == old.ID() && (!k.Active || k.Pending || k.RetireAt == nil || !k.RetireAt.Equal(retire) ||
+				k.ExpiresAt == nil || !k.ExpiresAt.Equal(retire.Add(2*time.Hour))) {
+				t.Errorf("old key listed as %+v; want signing until %s, published until %s", k, retire, retire.Add(2*time.Hour))
 			}
+		}
+
+		clk.Add(lead - time.Second)
+		if cur, _ := m.Signing(ctx, keys.RS256); cur.ID() != old.ID() {
+			t.Fatalf("new key signs a second before its lead ends")
+		}
+		clk.Add(time.Second)
+		if cur, _ := m.Signing(ctx, keys.RS256); cur.ID() != info.KID {
+			t.Fatalf("signing with %s once the lead ended, want %s", cur.ID(), info.KID)
 		}
 
 		// Still published just before the retention ends, gone after.
@@ -243,18 +258,25 @@ func TestTwoManagersConverge(t *testing.T) {
 			t.Fatal(err)
 		}
 		// b keeps its cache until the refresh interval has passed...
-		if k, _ := b.Signing(ctx, keys.ES256); k.ID() == info.KID {
+		if _, ok := kids(t, b)[info.KID]; ok {
 			t.Fatal("b saw the rotation before its refresh (cache not used)")
 		}
-		// ...then converges.
+		// ...then publishes the new key, and both sign with it once the
+		// publish-ahead period has passed.
 		clk.Add(keys.DefaultRefreshEvery)
-		if k, _ := b.Signing(ctx, keys.ES256); k.ID() != info.KID {
-			t.Fatalf("b signs with %s, want rotated %s", k.ID(), info.KID)
+		if _, ok := kids(t, b)[info.KID]; !ok {
+			t.Fatal("b does not publish the rotated key after its refresh")
 		}
 		ja, _ = a.JWKS(ctx)
 		jb, _ = b.JWKS(ctx)
 		if !bytes.Equal(ja, jb) {
 			t.Fatal("JWKS differ after convergence")
+		}
+		clk.Add(keys.DefaultPublishLead)
+		for name, m := range map[string]*keys.Manager{"a": a, "b": b} {
+			if k, _ := m.Signing(ctx, keys.ES256); k.ID() != info.KID {
+				t.Fatalf("%s signs with %s after the lead, want rotated %s", name, k.ID(), info.KID)
+			}
 		}
 	})
 }

@@ -88,6 +88,18 @@ type Server struct {
 	// Accounts revokes everything issued to a user (sessions and the OP's
 	// requests, codes and tokens; plugintest adds the plugin's part).
 	Accounts *account.Service
+	// Instances lists every provider instance in start order (the first is
+	// Echo and Keys), for tests that address one of them directly.
+	Instances []Instance
+
+	instanceKeys []*keys.Manager
+}
+
+// Instance is one provider instance: its HTTP handler and its own key
+// cache on the shared database.
+type Instance struct {
+	Handler http.Handler
+	Keys    *keys.Manager
 }
 
 // Config tweaks Start.
@@ -173,6 +185,7 @@ func Start(t testing.TB, dbURL string, cfg Config) *Server {
 	}
 	s.Accounts = account.New(s.DB, s.Users, s.Clock.Now, session.NewStore(s.DB, session.WithClock(s.Clock.Now)), s.OPStore)
 	s.instance(t, cfg, s.Storage, true)
+	s.Instances = append(s.Instances, Instance{Handler: s.Echo, Keys: s.Keys})
 	if cfg.Instances <= 1 {
 		s.HTTP.Config.Handler = s.Echo
 		return s
@@ -184,6 +197,7 @@ func Start(t testing.TB, dbURL string, cfg Config) *Server {
 	for range cfg.Instances - 1 {
 		e := s.instance(t, cfg, newStorage(t, s, false), false)
 		handlers = append(handlers, e)
+		s.Instances = append(s.Instances, Instance{Handler: e, Keys: s.instanceKeys[len(s.instanceKeys)-1]})
 	}
 	var next atomic.Uint64
 	s.HTTP.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -26,6 +26,7 @@ func newStorage(t testing.TB, s *Server, first bool) provider.Storage {
 	t.Helper()
 	ctx := t.Context()
 	km := keys.New(s.DB, s.Keyring, keys.WithClock(s.Clock.Now))
+	s.instanceKeys = append(s.instanceKeys, km)
 	if err := km.Ensure(ctx); err != nil {
 		t.Fatalf("providertest: keys: %v", err)
 	}
