@@ -148,29 +148,8 @@ func TestAccessLogHoldsNoSecrets(t *testing.T) {
 		if step > 3 {
 			t.Fatalf("sign-in did not reach /demo; at %s (%d):\n%s", resp.Request.URL, resp.StatusCode, body)
 		}
-		doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		form := doc.Find("form").FilterFunction(func(_ int, s *goquery.Selection) bool {
-			a, _ := s.Attr("action")
-			return s.Find(`input[name="password"]`).Length() > 0 || strings.HasSuffix(a, "/skip")
-		}).First()
-		if form.Length() == 0 {
-			t.Fatalf("no sign-in or skip form at %s (%d):\n%s", resp.Request.URL, resp.StatusCode, body)
-		}
-		vals := url.Values{}
-		form.Find("input[name]").Each(func(_ int, s *goquery.Selection) {
-			n, _ := s.Attr("name")
-			v, _ := s.Attr("value")
-			vals.Set(n, v)
-		})
-		if form.Find(`input[name="password"]`).Length() > 0 {
-			vals.Set("username", devUsername)
-			vals.Set("password", m[1])
-		}
-		action, _ := form.Attr("action")
-		target, _ := resp.Request.URL.Parse(action)
+		target, vals := signInForm(t, resp, body, devUsername, m[1])
+		var err error
 		collect(target)
 		if resp, err = browser.PostForm(target.String(), vals); err != nil {
 			t.Fatal(err)

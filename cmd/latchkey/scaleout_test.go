@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/PuerkitoBio/goquery"
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
@@ -156,29 +155,7 @@ func (so *scaleOut) signInWith(t *testing.T, ctx context.Context, password strin
 		if step > 3 {
 			t.Fatalf("sign-in did not return to the app; at %s (%d):\n%s", resp.Request.URL, resp.StatusCode, b)
 		}
-		doc, err := goquery.NewDocumentFromReader(strings.NewReader(string(b)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		form := doc.Find("form").FilterFunction(func(_ int, s *goquery.Selection) bool {
-			a, _ := s.Attr("action")
-			return s.Find(`input[name="password"]`).Length() > 0 || strings.HasSuffix(a, "/skip")
-		}).First()
-		if form.Length() == 0 {
-			t.Fatalf("no sign-in or skip form at %s (%d):\n%s", resp.Request.URL, resp.StatusCode, b)
-		}
-		vals := url.Values{}
-		form.Find("input[name]").Each(func(_ int, s *goquery.Selection) {
-			n, _ := s.Attr("name")
-			v, _ := s.Attr("value")
-			vals.Set(n, v)
-		})
-		if form.Find(`input[name="password"]`).Length() > 0 {
-			vals.Set("username", scaleUser)
-			vals.Set("password", password)
-		}
-		action, _ := form.Attr("action")
-		target, _ := resp.Request.URL.Parse(action)
+		target, vals := signInForm(t, resp, string(b), scaleUser, password)
 		if resp, err = browser.PostForm(target.String(), vals); err != nil {
 			t.Fatal(err)
 		}

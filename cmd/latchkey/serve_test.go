@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
-
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	"github.com/latchkeyid/latchkey/provider/secret"
 )
@@ -148,29 +147,8 @@ func TestServeDevLoop(t *testing.T) {
 		if step > 3 {
 			t.Fatalf("sign-in did not reach /demo; at %s (%d):\n%s", resp.Request.URL, resp.StatusCode, body)
 		}
-		doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		form := doc.Find("form").FilterFunction(func(_ int, s *goquery.Selection) bool {
-			a, _ := s.Attr("action")
-			return s.Find(`input[name="password"]`).Length() > 0 || strings.HasSuffix(a, "/skip")
-		}).First()
-		if form.Length() == 0 {
-			t.Fatalf("no sign-in or skip form at %s (%d):\n%s", resp.Request.URL, resp.StatusCode, body)
-		}
-		vals := url.Values{}
-		form.Find("input[name]").Each(func(_ int, s *goquery.Selection) {
-			n, _ := s.Attr("name")
-			v, _ := s.Attr("value")
-			vals.Set(n, v)
-		})
-		if form.Find(`input[name="password"]`).Length() > 0 {
-			vals.Set("username", devUsername)
-			vals.Set("password", pw)
-		}
-		action, _ := form.Attr("action")
-		target, _ := resp.Request.URL.Parse(action)
+		target, vals := signInForm(t, resp, body, devUsername, pw)
+		var err error
 		if resp, err = browser.PostForm(target.String(), vals); err != nil {
 			t.Fatal(err)
 		}
@@ -302,4 +280,38 @@ func lineWith(s, sub string) string {
 		}
 	}
 	return ""
+}
+
+// signInForm finds the sign-in form, or the registration prompt's skip
+// form, on the page resp led to and fills it: its hidden fields, and the
+// username and password when it asks for them. It returns where to post.
+func signInForm(t *testing.T, resp *http.Response, body, username, password string) (*url.URL, url.Values) {
+	t.Helper()
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := doc.Find("form").FilterFunction(func(_ int, s *goquery.Selection) bool {
+		a, _ := s.Attr("action")
+		return s.Find(`input[name="password"]`).Length() > 0 || strings.HasSuffix(a, "/skip")
+	}).First()
+	if form.Length() == 0 {
+		t.Fatalf("no sign-in or skip form at %s (%d):\n%s", resp.Request.URL, resp.StatusCode, body)
+	}
+	vals := url.Values{}
+	form.Find("input[name]").Each(func(_ int, s *goquery.Selection) {
+		n, _ := s.Attr("name")
+		v, _ := s.Attr("value")
+		vals.Set(n, v)
+	})
+	if form.Find(`input[name="password"]`).Length() > 0 {
+		vals.Set("username", username)
+		vals.Set("password", password)
+	}
+	action, _ := form.Attr("action")
+	target, err := resp.Request.URL.Parse(action)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return target, vals
 }
