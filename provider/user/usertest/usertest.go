@@ -15,8 +15,11 @@ import (
 // that create and sign in many users stay fast.
 var FastParams = password.Params{Memory: 64, Time: 1, Threads: 1}
 
-// Hasher returns a hasher with FastParams.
-func Hasher() *password.Hasher { return password.NewHasher(FastParams) }
+// Hasher returns a hasher with FastParams and a wait queue deep enough for
+// the bursts these tests send (40 parallel sign-ins): on a loaded machine
+// the production bound (8 waiters per core) would turn some into ErrBusy.
+// The bound itself is tested in provider/password and provider.
+func Hasher() *password.Hasher { return password.NewHasher(FastParams, password.WithQueue(1024)) }
 
 // Store returns a user store on g (already migrated with provider/schema)
 // using Hasher().
