@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/PuerkitoBio/goquery"
-
 	"github.com/latchkeyid/latchkey/provider/secret"
 )
 
@@ -226,24 +224,8 @@ func failSignIn(t *testing.T, base string) {
 	jar, _ := cookiejar.New(nil)
 	b := &http.Client{Jar: jar, Timeout: 30 * time.Second}
 	resp, body := get(t, b, base+"/login")
-	doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	form := doc.Find("form").FilterFunction(func(_ int, s *goquery.Selection) bool {
-		return s.Find(`input[name="password"]`).Length() > 0
-	}).First()
-	vals := url.Values{}
-	form.Find("input[name]").Each(func(_ int, s *goquery.Selection) {
-		n, _ := s.Attr("name")
-		v, _ := s.Attr("value")
-		vals.Set(n, v)
-	})
-	vals.Set("username", "mallory")
-	vals.Set("password", "wrong password")
-	action, _ := form.Attr("action")
-	target, _ := resp.Request.URL.Parse(action)
-	resp, err = b.PostForm(target.String(), vals)
+	target, vals := signInForm(t, resp, body, "mallory", "wrong password")
+	resp, err := b.PostForm(target.String(), vals)
 	if err != nil {
 		t.Fatal(err)
 	}
