@@ -18,6 +18,10 @@ import (
 // Folding is the locale-independent default: "ı" (dotless i) stays "ı" and
 // therefore never matches "i".
 func Normalize(s string) string {
+	// Invalid UTF-8 first becomes U+FFFD, as case folding would make it
+	// later anyway: otherwise a byte that NFKC keeps changes what the runes
+	// after it fold to between passes (found by FuzzNormalize).
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = norm.NFKC.String(s)
 	s = cases.Fold().String(s) // a Caser is not safe for concurrent use: one per call
 	s = strings.Map(cherokeeUpper, s)
