@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/latchkeyid/latchkey/provider/cachever"
 )
 
 // Refresh reloads the keys from the database now. Private keys already
@@ -27,6 +29,8 @@ func (m *Manager) Refresh(ctx context.Context) error {
 
 func (m *Manager) reload(ctx context.Context) error {
 	now := m.clock()
+	// Read the counter before the rows, so the rows are at least as new.
+	counter := m.versions.Version(ctx, cachever.Keys)
 	var rows []Row
 	if err := m.g.WithContext(ctx).
 		Where("expires_at IS NULL OR expires_at > ?", now).
@@ -34,7 +38,7 @@ func (m *Manager) reload(ctx context.Context) error {
 		return fmt.Errorf("keys: load: %w", err)
 	}
 	old := m.current()
-	next := &snapshot{loadedAt: now, signing: map[Alg][]candidate{}, parsed: map[string]*SigningKey{}}
+	next := &snapshot{loadedAt: now, counter: counter, signing: map[Alg][]candidate{}, parsed: map[string]*SigningKey{}}
 	var version strings.Builder
 	for i := range rows {
 		r := &rows[i]
@@ -140,12 +144,13 @@ func (m *Manager) current() *snapshot {
 	return m.snap
 }
 
-// view returns a fresh-enough snapshot. When the cache is stale, one caller
-// reloads while the others keep using the previous snapshot; only the very
-// first load makes callers wait.
+// view returns a fresh-enough snapshot: younger than the refresh interval
+// and loaded under the current change counter. When the cache is stale,
+// one caller reloads while the others keep using the previous snapshot;
+// only the very first load makes callers wait.
 func (m *Manager) view(ctx context.Context) (*snapshot, error) {
 	s := m.current()
-	if s != nil && m.clock().Sub(s.loadedAt) < m.refreshEvery {
+	if s != nil && m.clock().Sub(s.loadedAt) < m.refreshEvery && m.versions.Version(ctx, cachever.Keys) == s.counter {
 		return s, nil
 	}
 	if s == nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"gorm.io/gorm"
 
+	"github.com/latchkeyid/latchkey/provider/cachever"
 	"github.com/latchkeyid/latchkey/provider/secret"
 )
 
@@ -43,7 +44,10 @@ var (
 // Defaults.
 const (
 	// DefaultRefreshEvery is how long an instance serves its cached keys
-	// before it reads them again; every instance sees a change within it.
+	// before it reads them again. A change made through Latchkey (a
+	// rotation) is seen sooner, within cachever.DefaultEvery, through the
+	// change counter; this interval is the bound when that read fails, so
+	// the publish-ahead rules below still rest on it.
 	DefaultRefreshEvery = 30 * time.Second
 	// JWKSMaxAge is the Cache-Control max-age of the /keys document: an
 	// HTTP cache in front of a relying party may hold a key set that long.
@@ -134,6 +138,10 @@ func WithRefreshEvery(d time.Duration) Option {
 	}
 }
 
+// WithChangeCheck sets how often the change counter is read (default
+// cachever.DefaultEvery).
+func WithChangeCheck(d time.Duration) Option { return func(m *Manager) { m.checkEvery = d } }
+
 // WithPublishLead sets how long a rotated-in key is published before it
 // signs (see DefaultPublishLead); it must be longer than the refresh
 // interval of every instance on the database, or a token may be signed
@@ -165,6 +173,8 @@ type Manager struct {
 	refreshEvery time.Duration
 	publishLead  time.Duration
 	retention    time.Duration
+	checkEvery   time.Duration
+	versions     *cachever.Watch
 
 	mu      sync.RWMutex
 	snap    *snapshot
@@ -186,6 +196,7 @@ type snapshot struct {
 	jwks    []byte
 	parsed  map[string]*SigningKey // by kid, reused across reloads
 	version string                 // kids+retire state, to skip rebuilding jwks
+	counter int64                  // the keys change counter it was loaded under
 }
 
 // New returns a Manager on g (migrated with provider/schema); kr seals the
@@ -202,6 +213,7 @@ func New(g *gorm.DB, kr *secret.Keyring, opts ...Option) *Manager {
 	for _, o := range opts {
 		o(m)
 	}
+	m.versions = cachever.New(g, m.now, m.checkEvery)
 	return m
 }
 
@@ -281,6 +293,9 @@ func (m *Manager) create(ctx context.Context, alg Alg, after int, lead time.Dura
 		retire := row.NotBefore
 		if err := tx.Model(&Row{}).Where("alg = ? AND kid <> ? AND retire_at IS NULL", string(alg), row.KID).
 			Updates(map[string]any{"retire_at": retire, "expires_at": retire.Add(m.retention)}).Error; err != nil {
+			return err
+		}
+		if err := cachever.Bump(tx, cachever.Keys); err != nil {
 			return err
 		}
 		created = info(&row, m.clock())

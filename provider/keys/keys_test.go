@@ -12,6 +12,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"gorm.io/gorm"
 
+	"github.com/latchkeyid/latchkey/provider/cachever"
 	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	"github.com/latchkeyid/latchkey/provider/keys"
@@ -257,15 +258,16 @@ func TestTwoManagersConverge(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// b keeps its cache until the refresh interval has passed...
+		// b keeps its cache until the change check is due...
 		if _, ok := kids(t, b)[info.KID]; ok {
-			t.Fatal("b saw the rotation before its refresh (cache not used)")
+			t.Fatal("b saw the rotation before its change check (cache not used)")
 		}
-		// ...then publishes the new key, and both sign with it once the
+		// ...then sees the moved counter and publishes the new key, long
+		// before its refresh interval; both sign with it once the
 		// publish-ahead period has passed.
-		clk.Add(keys.DefaultRefreshEvery)
+		clk.Add(cachever.DefaultEvery)
 		if _, ok := kids(t, b)[info.KID]; !ok {
-			t.Fatal("b does not publish the rotated key after its refresh")
+			t.Fatal("b does not publish the rotated key one change check after the rotation")
 		}
 		ja, _ = a.JWKS(ctx)
 		jb, _ = b.JWKS(ctx)

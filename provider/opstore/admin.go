@@ -13,6 +13,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/latchkeyid/latchkey/provider/cachever"
 	"github.com/latchkeyid/latchkey/provider/keys"
 )
 
@@ -48,7 +49,13 @@ func (s *Storage) CreateClient(ctx context.Context, nc NewClient) (*Client, stri
 	if err != nil {
 		return nil, "", err
 	}
-	if err := s.db(ctx).Create(&row).Error; err != nil {
+	err = s.db(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		return cachever.Bump(tx, cachever.Clients)
+	})
+	if err != nil {
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			return nil, "", fmt.Errorf("opstore: create client %q: %w", nc.ID, ErrExists)
 		}
@@ -243,6 +250,9 @@ func (s *Storage) DeleteClient(ctx context.Context, id string) error {
 		}
 		if res.RowsAffected == 0 {
 			return ErrNotFound
+		}
+		if err := cachever.Bump(tx, cachever.Clients); err != nil {
+			return err
 		}
 		if err := tx.Model(&refreshTokenRow{}).Where("client_id = ? AND revoked_at IS NULL", id).
 			Update("revoked_at", now).Error; err != nil {

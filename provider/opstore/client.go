@@ -11,6 +11,9 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider/cachever"
 )
 
 // Grant types a client may hold.
@@ -133,30 +136,34 @@ func (c *Client) IsScopeAllowed(scope string) bool { return scope == ScopeGroups
 // ID token too, so relying parties need not call userinfo.
 func (c *Client) IDTokenUserinfoClaimsAssertion() bool { return true }
 
-// client returns the client, from the short-lived cache when possible:
-// the library asks for the same client several times per request.
+// client returns the client, from the cache when possible: the library
+// asks for the same client several times per request. An entry is reused
+// while the clients counter is the one it was read under (so a change made
+// by any instance is seen within one check interval) and its TTL lasts.
 func (s *Storage) client(ctx context.Context, id string) (*Client, error) {
+	if s.clientTTL <= 0 {
+		return s.ClientByID(ctx, id)
+	}
 	now := s.clock()
-	if s.clientTTL > 0 {
-		s.cacheMu.Lock()
-		e, ok := s.cache[id]
-		s.cacheMu.Unlock()
-		if ok && now.Before(e.exp) {
-			return e.c, nil
-		}
+	// Read the counter before the row: the row is then at least as new as
+	// the counter it is filed under.
+	ver := s.versions.Version(ctx, cachever.Clients)
+	s.cacheMu.Lock()
+	e, ok := s.cache[id]
+	s.cacheMu.Unlock()
+	if ok && e.ver == ver && now.Before(e.exp) {
+		return e.c, nil
 	}
 	c, err := s.ClientByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if s.clientTTL > 0 {
-		s.cacheMu.Lock()
-		if len(s.cache) > 10000 { // bounded: only existing clients are cached
-			clear(s.cache)
-		}
-		s.cache[id] = cachedClient{c: c, exp: now.Add(s.clientTTL)}
-		s.cacheMu.Unlock()
+	s.cacheMu.Lock()
+	if len(s.cache) > 10000 { // bounded: only existing clients are cached
+		clear(s.cache)
 	}
+	s.cache[id] = cachedClient{c: c, exp: now.Add(s.clientTTL), ver: ver}
+	s.cacheMu.Unlock()
 	return c, nil
 }
 
@@ -225,8 +232,15 @@ func (s *Storage) checkSecret(ctx context.Context, c *Client, secretValue string
 	if !current {
 		h := hex.EncodeToString(s.kr.MAC(purposeSecret, c.row.ID, secretValue))
 		// Conditional on the old hash, so a secret changed meanwhile wins.
-		if err := s.db(ctx).Model(&clientRow{}).Where("id = ? AND secret_hash = ?", c.row.ID, c.row.SecretHash).
-			Update("secret_hash", h).Error; err != nil {
+		err := s.db(ctx).Transaction(func(tx *gorm.DB) error {
+			res := tx.Model(&clientRow{}).Where("id = ? AND secret_hash = ?", c.row.ID, c.row.SecretHash).
+				Update("secret_hash", h)
+			if res.Error != nil || res.RowsAffected == 0 {
+				return res.Error
+			}
+			return cachever.Bump(tx, cachever.Clients)
+		})
+		if err != nil {
 			return fmt.Errorf("opstore: re-hash client secret: %w", err)
 		}
 	}

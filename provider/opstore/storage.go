@@ -15,6 +15,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"gorm.io/gorm"
 
+	"github.com/latchkeyid/latchkey/provider/cachever"
 	"github.com/latchkeyid/latchkey/provider/keys"
 	"github.com/latchkeyid/latchkey/provider/secret"
 	"github.com/latchkeyid/latchkey/provider/user"
@@ -42,7 +43,10 @@ var (
 const (
 	DefaultCodeTTL        = 2 * time.Minute
 	DefaultAuthRequestTTL = 60 * time.Minute
-	DefaultClientCacheTTL = 5 * time.Second
+	// DefaultClientCacheTTL bounds how long a cached client is reused when
+	// the change counter does not move (a row edited by hand); changes made
+	// through Latchkey are seen within cachever.DefaultEvery.
+	DefaultClientCacheTTL = time.Minute
 	DefaultAccessTTL      = time.Hour
 	DefaultIDTokenTTL     = time.Hour
 	DefaultRefreshIdle    = 14 * 24 * time.Hour
@@ -76,6 +80,11 @@ func WithAuthRequestTTL(d time.Duration) Option { return func(s *Storage) { s.au
 // reused (0 disables the cache).
 func WithClientCacheTTL(d time.Duration) Option { return func(s *Storage) { s.clientTTL = d } }
 
+// WithChangeCheck sets how often the storage reads the change counters
+// (default cachever.DefaultEvery): every instance refuses a deleted
+// client, or accepts a new secret, within that interval.
+func WithChangeCheck(d time.Duration) Option { return func(s *Storage) { s.checkEvery = d } }
+
 // Storage implements op.Storage and the optional interfaces Latchkey uses.
 type Storage struct {
 	g        *gorm.DB
@@ -89,14 +98,17 @@ type Storage struct {
 	codeTTL        time.Duration
 	authRequestTTL time.Duration
 	clientTTL      time.Duration
+	checkEvery     time.Duration
 
-	cacheMu sync.Mutex
-	cache   map[string]cachedClient
+	versions *cachever.Watch
+	cacheMu  sync.Mutex
+	cache    map[string]cachedClient
 }
 
 type cachedClient struct {
 	c   *Client
 	exp time.Time
+	ver int64 // the clients counter the row was read under
 }
 
 var (
@@ -122,6 +134,7 @@ func New(g *gorm.DB, kr *secret.Keyring, km *keys.Manager, users Users, opts ...
 	for _, o := range opts {
 		o(s)
 	}
+	s.versions = cachever.New(g, s.now, s.checkEvery)
 	return s
 }
 
