@@ -54,8 +54,7 @@ const (
 	// MaxTokenTTL caps the lifetime of ID tokens and access tokens a client
 	// may be configured with; keys.DefaultRetention keeps retired keys
 	// published longer than that.
-	MaxTokenTTL  = 12 * time.Hour
-	cleanupBatch = 500
+	MaxTokenTTL = 12 * time.Hour
 )
 
 // Option configures a Storage.
@@ -99,6 +98,9 @@ type Storage struct {
 	authRequestTTL time.Duration
 	clientTTL      time.Duration
 	checkEvery     time.Duration
+	cleanupBatch   int
+	cleanupPause   time.Duration
+	cleanupObserve func(table string, deleted int64)
 
 	versions *cachever.Watch
 	cacheMu  sync.Mutex
@@ -129,6 +131,8 @@ func New(g *gorm.DB, kr *secret.Keyring, km *keys.Manager, users Users, opts ...
 		codeTTL:        DefaultCodeTTL,
 		authRequestTTL: DefaultAuthRequestTTL,
 		clientTTL:      DefaultClientCacheTTL,
+		cleanupBatch:   DefaultCleanupBatch,
+		cleanupPause:   DefaultCleanupPause,
 		cache:          map[string]cachedClient{},
 	}
 	for _, o := range opts {
