@@ -22,6 +22,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/account"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/config"
+	"github.com/latchkeyid/latchkey/provider/logwriter"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
 )
@@ -120,7 +121,12 @@ func (a *app) build() (_ *server, err error) {
 	if err := a.cfg.Validate(); err != nil {
 		return nil, err
 	}
-	log := newLogger(a.cfg, a.stderr)
+	// Access-log lines are buffered and written by one goroutine, so a
+	// request never waits on stderr; every other line goes out at once,
+	// after the buffered ones. The writer is closed (flushed) last.
+	lw := logwriter.New(a.stderr)
+	s.stops = append(s.stops, func() { _ = lw.Close() })
+	log := newLogger(a.cfg, lw.Direct())
 	slog.SetDefault(log)
 	s.log = log
 	k, err := a.keyring()
@@ -149,7 +155,7 @@ func (a *app) build() (_ *server, err error) {
 	}
 	var accessLog *slog.Logger
 	if a.cfg.AccessLog != "off" {
-		accessLog = log
+		accessLog = newLogger(a.cfg, lw)
 	}
 	p, err := provider.New(provider.Options{
 		AccessLog:      accessLog,
