@@ -223,7 +223,17 @@ func (m *Manager) clock() time.Time { return m.now().UTC() }
 // loads the cache. Safe when several instances start at once. A first key
 // signs at once: no relying party holds a key set that could lack it.
 func (m *Manager) Ensure(ctx context.Context) error {
+	var have []string
+	if err := m.g.WithContext(ctx).Model(&Row{}).Distinct("alg").Pluck("alg", &have).Error; err != nil {
+		return fmt.Errorf("keys: ensure: %w", err)
+	}
 	for _, alg := range Algs {
+		// Generating a key (an RSA-2048 one takes 50-500 ms) only to find
+		// one exists made every start slow: look first, then let create
+		// settle a race with another instance starting at once.
+		if slices.Contains(have, string(alg)) {
+			continue
+		}
 		if _, err := m.create(ctx, alg, 0, 0); err != nil {
 			return fmt.Errorf("keys: ensure %s: %w", alg, err)
 		}
