@@ -23,6 +23,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/config"
 	"github.com/latchkeyid/latchkey/provider/logwriter"
+	"github.com/latchkeyid/latchkey/provider/password"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
 )
@@ -354,7 +355,11 @@ func (a *app) devSetup(log *slog.Logger, users *user.Store) error {
 		if err != nil {
 			return err
 		}
-		hash, err := users.Hasher().Hash(a.ctx, pw)
+		// The demo password is 80 random bits: no guessing attack needs a
+		// memory-hard hash to fail, so it is hashed at a token cost here
+		// (a full Argon2id was most of dev mode's start-up time) and
+		// upgraded to the configured cost at its first sign-in.
+		hash, err := password.NewHasher(devPasswordParams).Hash(a.ctx, pw)
 		if err != nil {
 			return fmt.Errorf("dev: reset demo password: %w", err)
 		}
@@ -379,6 +384,9 @@ func (a *app) devSetup(log *slog.Logger, users *user.Store) error {
 }
 
 // devPassword is four groups of random base32: about 80 bits, easy to type.
+// devPasswordParams hash the demo password at each start (see devSetup).
+var devPasswordParams = password.Params{Memory: 64, Time: 1, Threads: 1}
+
 func devPassword() string {
 	t := strings.ToLower(rand.Text())
 	return t[0:4] + "-" + t[4:8] + "-" + t[8:12] + "-" + t[12:16]
