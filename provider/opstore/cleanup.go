@@ -44,13 +44,13 @@ func WithCleanupObserver(fn func(table string, deleted int64)) Option {
 // idempotent, so every instance may run it.
 func (s *Storage) Cleanup(ctx context.Context) error {
 	now := s.clock()
-	for _, t := range []struct{ table, key, where string }{
-		{"oidc_auth_requests", "id", "expires_at < ?"},
-		{"oidc_auth_codes", "code_hash", "expires_at < ?"},
-		{"oidc_access_tokens", "id", "expires_at < ?"},
-		{"oidc_refresh_tokens", "id", "family_expires_at < ?"},
+	for _, t := range []struct{ table, key, col string }{
+		{"oidc_auth_requests", "id", "expires_at"},
+		{"oidc_auth_codes", "code_hash", "expires_at"},
+		{"oidc_access_tokens", "id", "expires_at"},
+		{"oidc_refresh_tokens", "id", "family_expires_at"},
 	} {
-		if err := s.deleteBatches(ctx, t.table, t.key, t.where, now); err != nil {
+		if err := s.deleteBatches(ctx, t.table, t.key, t.col, now); err != nil {
 			return err
 		}
 	}
@@ -62,14 +62,18 @@ func (s *Storage) Cleanup(ctx context.Context) error {
 	return nil
 }
 
-// deleteBatches deletes matching rows one bounded statement at a time,
-// each its own short transaction, resting between them. Every statement
-// walks the expiry index: MySQL takes DELETE ... LIMIT directly, SQLite
-// (built without that extension) a key subquery with LIMIT.
-func (s *Storage) deleteBatches(ctx context.Context, table, key, where string, now time.Time) error {
-	stmt := "DELETE FROM " + table + " WHERE " + key + " IN (SELECT " + key + " FROM " + table + " WHERE " + where + " LIMIT ?)"
+// deleteBatches deletes the rows whose col (an indexed expiry) is past,
+// oldest first, one bounded statement at a time, each its own short
+// transaction, resting between them. MySQL takes DELETE ... LIMIT
+// directly, SQLite (built without that extension) a key subquery with
+// LIMIT.
+func (s *Storage) deleteBatches(ctx context.Context, table, key, col string, now time.Time) error {
+	where := col + " < ?"
+	stmt := "DELETE FROM " + table + " WHERE " + key + " IN (SELECT " + key + " FROM " + table + " WHERE " + where + " ORDER BY " + col + " LIMIT ?)"
 	if s.g.Dialector.Name() == db.MySQL {
-		stmt = "DELETE FROM " + table + " WHERE " + where + " LIMIT ?"
+		// Ordered by the indexed column: without it MySQL reads the whole
+		// table once many rows have expired, locking as it goes.
+		stmt = "DELETE FROM " + table + " WHERE " + where + " ORDER BY " + col + " LIMIT ?"
 	}
 	for {
 		start := time.Now()

@@ -12,13 +12,19 @@ import (
 )
 
 // revokeFamily revokes every refresh token of the family and the access
-// tokens issued with them.
+// tokens issued with them. The family's token ids are read first: MariaDB
+// runs an UPDATE's IN (subquery) as a dependent subquery, reading every
+// access token row.
 func revokeFamily(tx *gorm.DB, familyID string, now time.Time) error {
-	if err := tx.Model(&accessTokenRow{}).
-		Where("revoked_at IS NULL AND refresh_token_id IN (?)",
-			tx.Model(&refreshTokenRow{}).Select("id").Where("family_id = ?", familyID)).
-		Update("revoked_at", now).Error; err != nil {
+	var ids []string
+	if err := tx.Model(&refreshTokenRow{}).Where("family_id = ?", familyID).Pluck("id", &ids).Error; err != nil {
 		return err
+	}
+	if len(ids) > 0 {
+		if err := tx.Model(&accessTokenRow{}).Where("revoked_at IS NULL AND refresh_token_id IN ?", ids).
+			Update("revoked_at", now).Error; err != nil {
+			return err
+		}
 	}
 	return tx.Model(&refreshTokenRow{}).Where("family_id = ? AND revoked_at IS NULL", familyID).
 		Update("revoked_at", now).Error
