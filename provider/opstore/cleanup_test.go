@@ -28,14 +28,14 @@ func cleanupRows(t *testing.T) int {
 		}
 		return n
 	}
-	return 10_000
+	return 5_000
 }
 
 // Expired tokens are deleted in bounded batches while client-credentials
 // token requests keep succeeding on the same database; live tokens stay.
 // The p99 of the token requests before and during the cleanup is logged.
 func TestCleanupBatchesWhileTokensFlow(t *testing.T) {
-	const batch = 500
+	const batch = 250
 	dbtest.EachDB(t, sets(), func(t *testing.T, g *gorm.DB) {
 		ctx := t.Context()
 		var mu sync.Mutex
