@@ -64,9 +64,6 @@ func New(g *gorm.DB, now func() time.Time, every time.Duration) *Watch {
 	return &Watch{g: g, now: now, every: every}
 }
 
-// Every is the check interval.
-func (w *Watch) Every() time.Duration { return w.every }
-
 // Version returns the counter of name as read at most one interval ago.
 // The first call of a process, and the first after the interval, read the
 // table; while one caller reads, the others get the previous answer. A

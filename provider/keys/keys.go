@@ -138,10 +138,6 @@ func WithRefreshEvery(d time.Duration) Option {
 	}
 }
 
-// WithChangeCheck sets how often the change counter is read (default
-// cachever.DefaultEvery).
-func WithChangeCheck(d time.Duration) Option { return func(m *Manager) { m.checkEvery = d } }
-
 // WithPublishLead sets how long a rotated-in key is published before it
 // signs (see DefaultPublishLead); it must be longer than the refresh
 // interval of every instance on the database, or a token may be signed
@@ -173,7 +169,6 @@ type Manager struct {
 	refreshEvery time.Duration
 	publishLead  time.Duration
 	retention    time.Duration
-	checkEvery   time.Duration
 	versions     *cachever.Watch
 
 	mu      sync.RWMutex
@@ -213,7 +208,7 @@ func New(g *gorm.DB, kr *secret.Keyring, opts ...Option) *Manager {
 	for _, o := range opts {
 		o(m)
 	}
-	m.versions = cachever.New(g, m.now, m.checkEvery)
+	m.versions = cachever.New(g, m.now, cachever.DefaultEvery)
 	return m
 }
 

@@ -79,11 +79,6 @@ func WithAuthRequestTTL(d time.Duration) Option { return func(s *Storage) { s.au
 // reused (0 disables the cache).
 func WithClientCacheTTL(d time.Duration) Option { return func(s *Storage) { s.clientTTL = d } }
 
-// WithChangeCheck sets how often the storage reads the change counters
-// (default cachever.DefaultEvery): every instance refuses a deleted
-// client, or accepts a new secret, within that interval.
-func WithChangeCheck(d time.Duration) Option { return func(s *Storage) { s.checkEvery = d } }
-
 // Storage implements op.Storage and the optional interfaces Latchkey uses.
 type Storage struct {
 	g        *gorm.DB
@@ -97,7 +92,6 @@ type Storage struct {
 	codeTTL        time.Duration
 	authRequestTTL time.Duration
 	clientTTL      time.Duration
-	checkEvery     time.Duration
 	cleanupBatch   int
 	cleanupPause   time.Duration
 	cleanupObserve func(table string, deleted int64)
@@ -138,7 +132,7 @@ func New(g *gorm.DB, kr *secret.Keyring, km *keys.Manager, users Users, opts ...
 	for _, o := range opts {
 		o(s)
 	}
-	s.versions = cachever.New(g, s.now, s.checkEvery)
+	s.versions = cachever.New(g, s.now, cachever.DefaultEvery)
 	return s
 }
 
