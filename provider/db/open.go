@@ -140,6 +140,10 @@ func dialector(raw string) (gorm.Dialector, *sql.DB, error) {
 		if err := readCommitted(cfg); err != nil {
 			return nil, nil, err
 		}
+		// Arguments are escaped client-side into the statement text (safe
+		// with utf8mb4): one round trip per statement instead of three
+		// (prepare, execute, close), on every query GORM or the Writer runs.
+		cfg.InterpolateParams = true
 		return mysql.New(mysql.Config{DSNConfig: cfg, DSN: cfg.FormatDSN()}), nil, nil
 	default:
 		return nil, nil, ErrBadURL

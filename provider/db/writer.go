@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"gorm.io/gorm"
 )
@@ -39,7 +40,8 @@ type Execer interface {
 type Writer struct {
 	pool      *sql.DB
 	translate func(error) error // the dialect's errors as GORM's (ErrDuplicatedKey)
-	stmts     sync.Map          // query text → *sql.Stmt prepared on pool
+	stmts     sync.Map          // query text → *sql.Stmt prepared on pool (nil: not yet)
+	pending   atomic.Bool       // stmts holds a query to prepare
 
 	batch bool
 	mu    sync.RWMutex // closed and sends on jobs
@@ -71,16 +73,15 @@ func newWriter(g *gorm.DB, pool *sql.DB, batch bool) *Writer {
 // WriterOf returns the Writer of g: the group-committing one of a database
 // opened with Open, or, for a *gorm.DB opened elsewhere (a host app's own
 // database), one that runs each job in its own transaction on g's pool.
-func WriterOf(g *gorm.DB) (*Writer, error) {
+func WriterOf(g *gorm.DB) *Writer {
 	if p, ok := g.Config.Plugins[poolsName].(*pools); ok {
-		return p.writer, nil
+		return p.writer
 	}
-	sqlDB, err := g.DB()
-	if err != nil {
-		return nil, fmt.Errorf("db: writer: %w", err)
-	}
-	return newWriter(g, sqlDB, false), nil
+	sqlDB, _ := g.DB() // nil without a pool: every job then fails with errNoPool
+	return newWriter(g, sqlDB, false)
 }
+
+var errNoPool = errors.New("db: writer: the GORM handle has no *sql.DB pool")
 
 // Do runs fn atomically: all of its statements are committed, or none
 // when fn returns an error (which Do returns). Do returns nil only once
@@ -117,11 +118,10 @@ func (w *Writer) Do(ctx context.Context, fn func(Execer) error) error {
 func (w *Writer) Exec(ctx context.Context, query string, args ...any) (int64, error) {
 	if !w.batch {
 		// A single statement is atomic: no transaction round trips.
-		s, err := w.stmt(ctx, query)
-		if err != nil {
-			return 0, err
+		if w.pool == nil {
+			return 0, errNoPool
 		}
-		res, err := s.ExecContext(ctx, args...)
+		res, err := w.pool.ExecContext(ctx, query, args...)
 		if err != nil {
 			return 0, w.translate(err)
 		}
@@ -149,7 +149,9 @@ func (w *Writer) Close() {
 	w.mu.Unlock()
 	<-w.done
 	w.stmts.Range(func(_, v any) bool {
-		_ = v.(*sql.Stmt).Close()
+		if s := v.(*sql.Stmt); s != nil {
+			_ = s.Close()
+		}
 		return true
 	})
 }
@@ -173,6 +175,7 @@ func (w *Writer) run() {
 		}
 		w.commit(batch)
 		clear(batch) // let the callers' contexts go
+		w.preparePending()
 	}
 }
 
@@ -253,6 +256,9 @@ func (w *Writer) alone(ctx context.Context, fn func(Execer) error) error {
 }
 
 func (w *Writer) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if w.pool == nil {
+		return errNoPool
+	}
 	tx, err := w.pool.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("db: writer: begin: %w", err)
@@ -267,20 +273,41 @@ func (w *Writer) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
-// stmt returns query prepared on the pool, preparing it on first use.
-func (w *Writer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	if s, ok := w.stmts.Load(query); ok {
-		return s.(*sql.Stmt), nil
+// prepared returns query's statement prepared on the pool, or nil when it
+// is not prepared yet: then it is marked to be prepared once the
+// connection is free again (preparePending), since the one SQLite write
+// connection is held by the transaction asking. On MySQL, whose driver
+// interpolates arguments client-side, a prepared statement would cost
+// round trips on each new pool connection, so none are kept.
+func (w *Writer) prepared(query string) *sql.Stmt {
+	if !w.batch {
+		return nil
 	}
-	s, err := w.pool.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
+	v, loaded := w.stmts.LoadOrStore(query, (*sql.Stmt)(nil))
+	if !loaded {
+		w.pending.Store(true)
 	}
-	if prev, loaded := w.stmts.LoadOrStore(query, s); loaded {
-		_ = s.Close()
-		return prev.(*sql.Stmt), nil
+	return v.(*sql.Stmt)
+}
+
+// preparePending prepares the statements marked by prepared. It runs on
+// the writer's goroutine, between transactions.
+func (w *Writer) preparePending() {
+	if !w.pending.Swap(false) {
+		return
 	}
-	return s, nil
+	w.stmts.Range(func(k, v any) bool {
+		if v.(*sql.Stmt) != nil {
+			return true
+		}
+		s, err := w.pool.PrepareContext(context.Background(), k.(string))
+		if err != nil {
+			w.stmts.Delete(k) // tried again on next use
+			return true
+		}
+		w.stmts.Store(k, s)
+		return true
+	})
 }
 
 type execer struct {
@@ -290,11 +317,13 @@ type execer struct {
 }
 
 func (e *execer) Exec(query string, args ...any) (int64, error) {
-	s, err := e.w.stmt(e.ctx, query)
-	if err != nil {
-		return 0, err
+	var res sql.Result
+	var err error
+	if s := e.w.prepared(query); s != nil {
+		res, err = e.tx.StmtContext(e.ctx, s).ExecContext(e.ctx, args...)
+	} else {
+		res, err = e.tx.ExecContext(e.ctx, query, args...)
 	}
-	res, err := e.tx.StmtContext(e.ctx, s).ExecContext(e.ctx, args...)
 	if err != nil {
 		return 0, e.w.translate(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"gorm.io/gorm"
 
+	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/keys"
 	"github.com/latchkeyid/latchkey/provider/secret"
 	"github.com/latchkeyid/latchkey/provider/user"
@@ -79,6 +80,7 @@ func WithClientCacheTTL(d time.Duration) Option { return func(s *Storage) { s.cl
 // Storage implements op.Storage and the optional interfaces Latchkey uses.
 type Storage struct {
 	g        *gorm.DB
+	w        *db.Writer // the token path's writes
 	kr       *secret.Keyring
 	keys     *keys.Manager
 	users    Users
@@ -112,7 +114,7 @@ var (
 // hashes of secrets; km provides the signing keys; users is the directory.
 func New(g *gorm.DB, kr *secret.Keyring, km *keys.Manager, users Users, opts ...Option) *Storage {
 	s := &Storage{
-		g: g, kr: kr, keys: km, users: users, now: time.Now,
+		g: g, w: db.WriterOf(g), kr: kr, keys: km, users: users, now: time.Now,
 		loginURL:       func(id string) string { return "/login?authRequestID=" + url.QueryEscape(id) },
 		codeTTL:        DefaultCodeTTL,
 		authRequestTTL: DefaultAuthRequestTTL,
