@@ -81,6 +81,7 @@ func WithClientCacheTTL(d time.Duration) Option { return func(s *Storage) { s.cl
 type Storage struct {
 	g        *gorm.DB
 	w        *db.Writer // the token path's writes
+	r        *reads     // and its lookups
 	kr       *secret.Keyring
 	keys     *keys.Manager
 	users    Users
@@ -114,7 +115,7 @@ var (
 // hashes of secrets; km provides the signing keys; users is the directory.
 func New(g *gorm.DB, kr *secret.Keyring, km *keys.Manager, users Users, opts ...Option) *Storage {
 	s := &Storage{
-		g: g, w: db.WriterOf(g), kr: kr, keys: km, users: users, now: time.Now,
+		g: g, w: db.WriterOf(g), r: newReads(db.ReadPool(g)), kr: kr, keys: km, users: users, now: time.Now,
 		loginURL:       func(id string) string { return "/login?authRequestID=" + url.QueryEscape(id) },
 		codeTTL:        DefaultCodeTTL,
 		authRequestTTL: DefaultAuthRequestTTL,

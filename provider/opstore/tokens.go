@@ -9,7 +9,6 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
-	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/provider/db"
 )
@@ -239,15 +238,7 @@ func (s *Storage) refreshByHash(ctx context.Context, raw string) (*refreshTokenR
 	if raw == "" || len(raw) > 512 {
 		return nil, nil
 	}
-	var row refreshTokenRow
-	err := s.db(ctx).Where("token_hash IN ?", s.hashes(purposeRefresh, raw)).Take(&row).Error
-	switch {
-	case errors.Is(err, gorm.ErrRecordNotFound):
-		return nil, nil
-	case err != nil:
-		return nil, err
-	}
-	return &row, nil
+	return s.refreshByHashes(ctx, s.hashes(purposeRefresh, raw))
 }
 
 // TokenRequestByRefreshToken loads a usable refresh token. Presenting one
