@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -75,37 +76,60 @@ func TestSQLiteVersion(t *testing.T) {
 	}
 }
 
-// Every pooled connection carries the DSN's settings, not just the first.
+// Every pooled connection carries the DSN's settings, not just the first:
+// the one write connection, and each read connection, which also refuses
+// to write.
 func TestSQLiteConnectionSettings(t *testing.T) {
 	g, _ := openSQLite(t)
-	sqlDB, err := g.DB()
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := []struct{ pragma, value string }{
 		{"journal_mode", "wal"},
 		{"foreign_keys", "1"},
 		{"busy_timeout", "10000"},
 		{"synchronous", "1"}, // NORMAL
 	}
-	// Hold several connections at once so the pool must open new ones.
+	check := func(t *testing.T, c *sql.Conn, queryOnly string) {
+		t.Helper()
+		for _, w := range append(want, struct{ pragma, value string }{"query_only", queryOnly}) {
+			var got string
+			if err := c.QueryRowContext(t.Context(), "PRAGMA "+w.pragma).Scan(&got); err != nil {
+				t.Fatalf("PRAGMA %s: %v", w.pragma, err)
+			}
+			if got != w.value {
+				t.Errorf("PRAGMA %s = %q, want %q", w.pragma, got, w.value)
+			}
+		}
+	}
+	write, err := g.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := write.Stats().MaxOpenConnections; n != 1 {
+		t.Errorf("write pool allows %d connections, want 1", n)
+	}
+	c, err := write.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, c, "0")
+	c.Close()
+
+	// Hold several read connections at once so the pool must open new ones.
+	read := db.ReadPool(g)
+	if read == nil || read == write {
+		t.Fatal("SQLite has no read pool of its own")
+	}
 	var conns []*sql.Conn
 	for range 3 {
-		c, err := sqlDB.Conn(t.Context())
+		c, err := read.Conn(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
 		conns = append(conns, c)
 	}
 	for i, c := range conns {
-		for _, w := range want {
-			var got string
-			if err := c.QueryRowContext(t.Context(), "PRAGMA "+w.pragma).Scan(&got); err != nil {
-				t.Fatalf("conn %d: PRAGMA %s: %v", i, w.pragma, err)
-			}
-			if got != w.value {
-				t.Errorf("conn %d: PRAGMA %s = %q, want %q", i, w.pragma, got, w.value)
-			}
+		t.Run(fmt.Sprint("read", i), func(t *testing.T) { check(t, c, "1") })
+		if _, err := c.ExecContext(t.Context(), "CREATE TABLE nope (x)"); err == nil {
+			t.Errorf("read conn %d wrote", i)
 		}
 		c.Close()
 	}

@@ -278,13 +278,11 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	if !s.mayClaim(ctx, cr, row) {
 		return nil, errCodeInvalid
 	}
-	res := s.db(ctx).Model(&authCodeRow{}).
-		Where("code_hash = ? AND used_at IS NULL AND expires_at > ?", cr.CodeHash, now).
-		Update("used_at", now)
-	if res.Error != nil {
-		return nil, fmt.Errorf("opstore: redeem code: %w", res.Error)
+	n, err := s.w.Exec(ctx, sqlClaimCode, now, cr.CodeHash, now)
+	if err != nil {
+		return nil, fmt.Errorf("opstore: redeem code: %w", err)
 	}
-	if res.RowsAffected != 1 {
+	if n != 1 {
 		return nil, s.replayed(ctx, cr.AuthRequestID)
 	}
 	return &AuthRequest{row: row}, nil

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -101,4 +102,85 @@ func BenchmarkRefreshRotation(b *testing.B) {
 		}
 		rt = next
 	}
+}
+
+// clients is the number of concurrent callers of the parallel benchmarks,
+// the 32 connections the load targets are stated for.
+const clients = 32
+
+// parallel32 makes RunParallel use about 32 goroutines whatever GOMAXPROCS.
+func parallel32(b *testing.B) {
+	b.SetParallelism((clients + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+}
+
+// BenchmarkClientCredentials32 issues opaque client-credentials tokens from
+// 32 goroutines: the storage side of the token endpoint.
+func BenchmarkClientCredentials32(b *testing.B) {
+	e := benchEnv(b)
+	ctx := b.Context()
+	tr, _ := e.s.ClientCredentialsTokenRequest(ctx, "svc", []string{"api"})
+	parallel32(b)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := e.s.CreateAccessToken(ctx, tr); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkRefreshRotation32 rotates 32 refresh-token families at once,
+// each goroutine its own (lookup, user check, rotation transaction).
+func BenchmarkRefreshRotation32(b *testing.B) {
+	e := benchEnv(b)
+	tokens := make(chan string, clients)
+	for range clients {
+		_, rt := e.codeTokens(b, "web", true)
+		tokens <- rt
+	}
+	parallel32(b)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rt := <-tokens
+		for pb.Next() {
+			_, next, err := e.refresh(b, rt)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			rt = next
+		}
+	})
+}
+
+// BenchmarkCodeRedemption32 redeems authorization codes from 32 goroutines:
+// the code lookup and claim, then the access token with its consumption of
+// the request. The codes are made before the clock starts.
+func BenchmarkCodeRedemption32(b *testing.B) {
+	e := benchEnv(b)
+	b.StopTimer()
+	codes := make(chan string, b.N)
+	for range b.N {
+		ar := e.authorize(b, "web", "openid", "profile")
+		code := "code-" + ar.GetID()
+		e.signIn(b, ar, code)
+		codes <- code
+	}
+	close(codes)
+	parallel32(b)
+	b.StartTimer()
+	ctx := b.Context()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			ar, err := e.s.AuthRequestByCode(ctx, <-codes)
+			if err == nil {
+				_, _, err = e.s.CreateAccessToken(ctx, ar)
+			}
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

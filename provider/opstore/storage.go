@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/provider/cachever"
+	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/keys"
 	"github.com/latchkeyid/latchkey/provider/secret"
 	"github.com/latchkeyid/latchkey/provider/user"
@@ -82,6 +83,8 @@ func WithClientCacheTTL(d time.Duration) Option { return func(s *Storage) { s.cl
 // Storage implements op.Storage and the optional interfaces Latchkey uses.
 type Storage struct {
 	g        *gorm.DB
+	w        *db.Writer // the token path's writes
+	r        *reads     // and its lookups
 	kr       *secret.Keyring
 	keys     *keys.Manager
 	users    Users
@@ -120,7 +123,7 @@ var (
 // hashes of secrets; km provides the signing keys; users is the directory.
 func New(g *gorm.DB, kr *secret.Keyring, km *keys.Manager, users Users, opts ...Option) *Storage {
 	s := &Storage{
-		g: g, kr: kr, keys: km, users: users, now: time.Now,
+		g: g, w: db.WriterOf(g), r: newReads(db.ReadPool(g)), kr: kr, keys: km, users: users, now: time.Now,
 		loginURL:       func(id string) string { return "/login?authRequestID=" + url.QueryEscape(id) },
 		codeTTL:        DefaultCodeTTL,
 		authRequestTTL: DefaultAuthRequestTTL,

@@ -9,7 +9,8 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
-	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider/db"
 )
 
 // RefreshTokenRequest is a stored, usable refresh token as the library
@@ -67,11 +68,11 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 			return "", time.Time{}, err
 		}
 		at := s.accessFromAuth(r, c, now)
-		err = s.db(ctx).Transaction(func(tx *gorm.DB) error {
-			if err := consumeAuthRequest(tx, r.row.ID); err != nil {
+		err = s.write(ctx, func(ex db.Execer) error {
+			if err := consumeAuthRequest(ex, r.row.ID); err != nil {
 				return err
 			}
-			return tx.Create(&at).Error
+			return insertAccessToken(ex, &at)
 		})
 		if err != nil {
 			return "", time.Time{}, s.tokenErr(err)
@@ -86,7 +87,8 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 			ID: newID(), ClientID: r.clientID, Subject: r.clientID, Scopes: nonNil(r.scopes),
 			Audience: []string{r.clientID}, CreatedAt: now, ExpiresAt: now.Add(c.AccessTokenTTL()),
 		}
-		if err := s.db(ctx).Create(&at).Error; err != nil {
+		if _, err := s.w.Exec(ctx, sqlInsertAccessToken, at.ID, at.ClientID, at.Subject, at.GrantID,
+			at.RefreshTokenID, at.SessionID, jsonList(at.Scopes), jsonList(at.Audience), at.CreatedAt, at.ExpiresAt); err != nil {
 			return "", time.Time{}, s.tokenErr(err)
 		}
 		return at.ID, at.ExpiresAt, nil
@@ -139,19 +141,6 @@ func (s *Storage) accessFromAuth(r *AuthRequest, c *Client, now time.Time) acces
 	}
 }
 
-// consumeAuthRequest deletes the completed request inside the token
-// transaction: if a code replay already deleted it, no token is made.
-func consumeAuthRequest(tx *gorm.DB, id string) error {
-	res := tx.Where("id = ? AND done = ?", id, true).Delete(&authRequestRow{})
-	if res.Error != nil {
-		return res.Error
-	}
-	if res.RowsAffected != 1 {
-		return errInvalidGrant("invalid code")
-	}
-	return nil
-}
-
 // CreateAccessAndRefreshTokens issues a first refresh token (code flow
 // with offline_access) or rotates one (refresh grant). Rotation consumes
 // the old token with a conditional UPDATE inside the transaction; losing
@@ -182,14 +171,14 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		rt.ExpiresAt = minTime(now.Add(c.RefreshIdleTTL()), rt.FamilyExpiresAt)
 		at := s.accessFromAuth(r, c, now)
 		at.RefreshTokenID = rt.ID
-		err = s.db(ctx).Transaction(func(tx *gorm.DB) error {
-			if err := consumeAuthRequest(tx, r.row.ID); err != nil {
+		err = s.write(ctx, func(ex db.Execer) error {
+			if err := consumeAuthRequest(ex, r.row.ID); err != nil {
 				return err
 			}
-			if err := tx.Create(&rt).Error; err != nil {
+			if err := insertRefreshToken(ex, &rt); err != nil {
 				return err
 			}
-			return tx.Create(&at).Error
+			return insertAccessToken(ex, &at)
 		})
 		if err != nil {
 			return "", "", time.Time{}, s.tokenErr(err)
@@ -222,26 +211,7 @@ func (s *Storage) rotate(ctx context.Context, r *RefreshTokenRequest, now time.T
 		SessionID: old.SessionID, Scopes: nonNil(r.GetScopes()), Audience: nonNil(old.Audience),
 		CreatedAt: now, ExpiresAt: minTime(now.Add(c.AccessTokenTTL()), old.FamilyExpiresAt),
 	}
-	err = s.db(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&refreshTokenRow{}).
-			Where("id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?", old.ID, now).
-			Update("used_at", now)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected != 1 {
-			return errReused
-		}
-		// The access tokens of the rotated refresh token end with it.
-		if err := tx.Model(&accessTokenRow{}).Where("refresh_token_id = ? AND revoked_at IS NULL", old.ID).
-			Update("revoked_at", now).Error; err != nil {
-			return err
-		}
-		if err := tx.Create(&rt).Error; err != nil {
-			return err
-		}
-		return tx.Create(&at).Error
-	})
+	err = s.write(ctx, func(ex db.Execer) error { return useRefreshToken(ex, old.ID, now, &rt, &at) })
 	if errors.Is(err, errReused) {
 		// Lost the race against another use of the same token: treat it as
 		// reuse (RFC 9700 §4.14.2), outside the rolled-back transaction.
@@ -268,15 +238,7 @@ func (s *Storage) refreshByHash(ctx context.Context, raw string) (*refreshTokenR
 	if raw == "" || len(raw) > 512 {
 		return nil, nil
 	}
-	var row refreshTokenRow
-	err := s.db(ctx).Where("token_hash IN ?", s.hashes(purposeRefresh, raw)).Take(&row).Error
-	switch {
-	case errors.Is(err, gorm.ErrRecordNotFound):
-		return nil, nil
-	case err != nil:
-		return nil, err
-	}
-	return &row, nil
+	return s.refreshByHashes(ctx, s.hashes(purposeRefresh, raw))
 }
 
 // TokenRequestByRefreshToken loads a usable refresh token. Presenting one

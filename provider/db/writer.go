@@ -1,0 +1,331 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"gorm.io/gorm"
+)
+
+// ErrClosed is returned by a Writer after Close.
+var ErrClosed = errors.New("db: writer closed")
+
+// maxBatch bounds how many jobs share one transaction, so one commit never
+// holds the write lock for long.
+const maxBatch = 256
+
+// Execer runs one statement of a Writer job and reports the rows it
+// changed. Statements are prepared once per query text and reused.
+type Execer interface {
+	Exec(query string, args ...any) (rowsAffected int64, err error)
+}
+
+// Writer runs the small, hot writes (token inserts, refresh rotation) with
+// hand-written, prepared SQL.
+//
+// On SQLite, which has a single writer, it is group commit: one goroutine
+// owns the write connection's hot path and runs every job queued while the
+// previous transaction committed in one transaction, each job under its own
+// savepoint, so a failing job rolls back only its own writes. A caller
+// returns only after the transaction holding its job committed. Everything
+// else (GORM, migrations, the CLI) writes through the same one-connection
+// pool, so nothing in the process waits on SQLite's busy timeout.
+//
+// On MySQL, whose server commits concurrent transactions in groups itself,
+// each job runs in its own transaction on the pool.
+type Writer struct {
+	pool      *sql.DB
+	translate func(error) error // the dialect's errors as GORM's (ErrDuplicatedKey)
+	stmts     sync.Map          // query text → *sql.Stmt prepared on pool (nil: not yet)
+	pending   atomic.Bool       // stmts holds a query to prepare
+
+	batch bool
+	mu    sync.RWMutex // closed and sends on jobs
+	shut  bool
+	jobs  chan *job
+	done  chan struct{}
+}
+
+type job struct {
+	ctx    context.Context
+	fn     func(Execer) error
+	result chan error // buffered: the writer never blocks on a caller gone
+}
+
+func newWriter(g *gorm.DB, pool *sql.DB, batch bool) *Writer {
+	w := &Writer{pool: pool, batch: batch, done: make(chan struct{}), translate: func(err error) error { return err }}
+	if t, ok := g.Dialector.(gorm.ErrorTranslator); ok {
+		w.translate = t.Translate
+	}
+	if batch {
+		w.jobs = make(chan *job, maxBatch)
+		go w.run()
+	} else {
+		close(w.done)
+	}
+	return w
+}
+
+// WriterOf returns the Writer of g: the group-committing one of a database
+// opened with Open, or, for a *gorm.DB opened elsewhere (a host app's own
+// database), one that runs each job in its own transaction on g's pool.
+func WriterOf(g *gorm.DB) *Writer {
+	if p, ok := g.Config.Plugins[poolsName].(*pools); ok {
+		return p.writer
+	}
+	sqlDB, _ := g.DB() // nil without a pool: every job then fails with errNoPool
+	return newWriter(g, sqlDB, false)
+}
+
+var errNoPool = errors.New("db: writer: the GORM handle has no *sql.DB pool")
+
+// Do runs fn atomically: all of its statements are committed, or none
+// when fn returns an error (which Do returns). Do returns nil only once
+// fn's writes are committed. If ctx ends first, Do returns its error and
+// fn's writes may or may not be committed; fn is not started after that.
+// fn must not keep the Execer, and may run more than once.
+func (w *Writer) Do(ctx context.Context, fn func(Execer) error) error {
+	if !w.batch {
+		return w.alone(ctx, fn)
+	}
+	j := &job{ctx: ctx, fn: fn, result: make(chan error, 1)}
+	w.mu.RLock()
+	if w.shut {
+		w.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case w.jobs <- j:
+		w.mu.RUnlock()
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case err := <-j.result:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Exec runs one statement as a job of its own (see Do) and reports the
+// rows it changed.
+func (w *Writer) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if !w.batch {
+		// A single statement is atomic: no transaction round trips.
+		if w.pool == nil {
+			return 0, errNoPool
+		}
+		res, err := w.pool.ExecContext(ctx, query, args...)
+		if err != nil {
+			return 0, w.translate(err)
+		}
+		return res.RowsAffected()
+	}
+	var n int64
+	err := w.Do(ctx, func(ex Execer) (err error) {
+		n, err = ex.Exec(query, args...)
+		return err
+	})
+	if err != nil {
+		return 0, err // n may still be written by a job that outlived ctx
+	}
+	return n, nil
+}
+
+// Close commits the jobs already queued, waits for them and refuses new
+// ones. It does not close the pool.
+func (w *Writer) Close() {
+	w.mu.Lock()
+	if !w.shut && w.batch {
+		close(w.jobs)
+	}
+	w.shut = true
+	w.mu.Unlock()
+	<-w.done
+	w.stmts.Range(func(_, v any) bool {
+		if s := v.(*sql.Stmt); s != nil {
+			_ = s.Close()
+		}
+		return true
+	})
+}
+
+func (w *Writer) run() {
+	defer close(w.done)
+	batch := make([]*job, 0, maxBatch)
+	for j := range w.jobs {
+		batch = append(batch[:0], j)
+	collect:
+		for len(batch) < maxBatch {
+			select {
+			case j, ok := <-w.jobs:
+				if !ok {
+					break collect
+				}
+				batch = append(batch, j)
+			default:
+				break collect
+			}
+		}
+		w.commit(batch)
+		clear(batch) // let the callers' contexts go
+		w.preparePending()
+	}
+}
+
+// commit runs batch in one transaction. If the transaction itself fails
+// (not a job), each job still waiting is run again on its own, so that one
+// job's fault cannot fail the others.
+func (w *Writer) commit(batch []*job) {
+	live := batch[:0:0]
+	for _, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			j.result <- err // the caller has gone: do not write for it
+			continue
+		}
+		live = append(live, j)
+	}
+	switch len(live) {
+	case 0:
+		return
+	case 1:
+		live[0].result <- w.alone(live[0].ctx, live[0].fn)
+		return
+	}
+	// The transaction is shared, so no caller's context may abort it.
+	ctx := context.Background()
+	errs := make([]error, len(live))
+	err := w.inTx(ctx, func(tx *sql.Tx) error {
+		for i, j := range live {
+			if errs[i] = w.savepoint(ctx, tx, j.fn); errors.Is(errs[i], errTxBroken) {
+				return errs[i]
+			}
+		}
+		return nil
+	})
+	for i, j := range live {
+		switch {
+		case err == nil:
+			j.result <- errs[i]
+		case errs[i] != nil && !errors.Is(errs[i], errTxBroken):
+			j.result <- errs[i] // its own failure stands
+		default:
+			j.result <- w.alone(j.ctx, j.fn)
+		}
+	}
+}
+
+// errTxBroken marks a savepoint that could not be taken or undone: the
+// transaction is no longer usable.
+var errTxBroken = errors.New("db: writer transaction broken")
+
+// savepoint runs fn under a savepoint of tx, undoing only fn's writes when
+// it fails.
+func (w *Writer) savepoint(ctx context.Context, tx *sql.Tx, fn func(Execer) error) error {
+	ex := &execer{ctx: ctx, w: w, tx: tx}
+	if _, err := ex.Exec("SAVEPOINT job"); err != nil {
+		return fmt.Errorf("%w: %w", errTxBroken, err)
+	}
+	if err := fn(ex); err != nil {
+		if _, rerr := ex.Exec("ROLLBACK TO job"); rerr != nil {
+			return fmt.Errorf("%w: %w", errTxBroken, rerr)
+		}
+		if _, rerr := ex.Exec("RELEASE job"); rerr != nil {
+			return fmt.Errorf("%w: %w", errTxBroken, rerr)
+		}
+		return err
+	}
+	if _, err := ex.Exec("RELEASE job"); err != nil {
+		return fmt.Errorf("%w: %w", errTxBroken, err)
+	}
+	return nil
+}
+
+// alone runs fn in a transaction of its own.
+func (w *Writer) alone(ctx context.Context, fn func(Execer) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return w.inTx(ctx, func(tx *sql.Tx) error { return fn(&execer{ctx: ctx, w: w, tx: tx}) })
+}
+
+func (w *Writer) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if w.pool == nil {
+		return errNoPool
+	}
+	tx, err := w.pool.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("db: writer: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("db: writer: commit: %w", err)
+	}
+	return nil
+}
+
+// prepared returns query's statement prepared on the pool, or nil when it
+// is not prepared yet: then it is marked to be prepared once the
+// connection is free again (preparePending), since the one SQLite write
+// connection is held by the transaction asking. On MySQL, whose driver
+// interpolates arguments client-side, a prepared statement would cost
+// round trips on each new pool connection, so none are kept.
+func (w *Writer) prepared(query string) *sql.Stmt {
+	if !w.batch {
+		return nil
+	}
+	v, loaded := w.stmts.LoadOrStore(query, (*sql.Stmt)(nil))
+	if !loaded {
+		w.pending.Store(true)
+	}
+	return v.(*sql.Stmt)
+}
+
+// preparePending prepares the statements marked by prepared. It runs on
+// the writer's goroutine, between transactions.
+func (w *Writer) preparePending() {
+	if !w.pending.Swap(false) {
+		return
+	}
+	w.stmts.Range(func(k, v any) bool {
+		if v.(*sql.Stmt) != nil {
+			return true
+		}
+		s, err := w.pool.PrepareContext(context.Background(), k.(string))
+		if err != nil {
+			w.stmts.Delete(k) // tried again on next use
+			return true
+		}
+		w.stmts.Store(k, s)
+		return true
+	})
+}
+
+type execer struct {
+	ctx context.Context
+	w   *Writer
+	tx  *sql.Tx
+}
+
+func (e *execer) Exec(query string, args ...any) (int64, error) {
+	var res sql.Result
+	var err error
+	if s := e.w.prepared(query); s != nil {
+		res, err = e.tx.StmtContext(e.ctx, s).ExecContext(e.ctx, args...)
+	} else {
+		res, err = e.tx.ExecContext(e.ctx, query, args...)
+	}
+	if err != nil {
+		return 0, e.w.translate(err)
+	}
+	return res.RowsAffected()
+}
