@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -91,14 +90,25 @@ func TestBounds(t *testing.T) {
 	defer srv.Close()
 	c := Client{TokenURL: srv.URL, ClientID: "c", ClientSecret: "s"}
 
-	r := ClientCredentials(context.Background(), c, Options{Requests: 37, Duration: 10 * time.Second, Concurrency: 4})
+	hc := HTTPClient(4)
+	cc := func(c Client, o Options) Result {
+		return Run(t.Context(), "cc", o, o.Concurrency, ClientCredentials(hc, c))
+	}
+	r := cc(c, Options{Requests: 37, Duration: 10 * time.Second, Concurrency: 4})
 	if r.Requests != 37 || hits.Load() != 37 || r.Errors != 0 || len(r.Latencies) != 37 {
 		t.Fatalf("count bound: %+v, server saw %d", r, hits.Load())
 	}
 
+	// The warm-up's requests are sent but not counted.
+	hits.Store(0)
+	r = cc(c, Options{Requests: 37, Warmup: 100 * time.Millisecond, Duration: 10 * time.Second, Concurrency: 4})
+	if r.Requests != 37 || hits.Load() <= 37 {
+		t.Fatalf("warm-up: %+v, server saw %d", r, hits.Load())
+	}
+
 	slow.Store(true)
 	start := time.Now()
-	r = ClientCredentials(context.Background(), c, Options{Requests: 1_000_000, Duration: 300 * time.Millisecond, Concurrency: 2})
+	r = cc(c, Options{Requests: 1_000_000, Duration: 300 * time.Millisecond, Concurrency: 2})
 	if el := time.Since(start); el > 2*time.Second {
 		t.Fatalf("time bound ignored: ran %v", el)
 	}
@@ -109,7 +119,7 @@ func TestBounds(t *testing.T) {
 	bad := c
 	bad.ClientSecret = "wrong"
 	slow.Store(false)
-	r = ClientCredentials(context.Background(), bad, Options{Requests: 5, Duration: 5 * time.Second, Concurrency: 1})
+	r = cc(bad, Options{Requests: 5, Duration: 5 * time.Second, Concurrency: 1})
 	if r.Errors != 5 || !strings.Contains(r.FirstError, "401") {
 		t.Fatalf("errors not counted: %+v", r)
 	}
@@ -134,7 +144,8 @@ func TestRefreshChains(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := Client{TokenURL: srv.URL, ClientID: "c", ClientSecret: "s"}
-	r := RefreshToken(context.Background(), c, []string{"t1", "t2", "dead"}, Options{Requests: 30, Duration: 10 * time.Second})
+	r := Run(t.Context(), "refresh", Options{Requests: 30, Duration: 10 * time.Second}, 3,
+		RefreshToken(HTTPClient(3), c, []string{"t1", "t2", "dead"}))
 	if r.Errors != 1 || len(r.Latencies) != 29 {
 		t.Fatalf("want the dead chain to fail once and the others to carry on: %+v", r)
 	}
