@@ -212,23 +212,32 @@ func (a *app) fsyncDir() string {
 	return os.TempDir()
 }
 
-// summarize prints the medians of the rounds: the ratio A/B and the share
-// of the ceiling that bounds the scenario.
+// summarize prints the medians of the rounds: the ratios A/B (of
+// requests per second and, steadier on a shared machine, of requests per
+// second of server CPU) and the share of the ceiling that bounds the
+// scenario.
 func summarize(a *app, name string, as, bs []bench.Result, ceil *bench.Ceilings, notCompared bool) {
-	rps, p99 := medians(as)
+	rps, p99, cpu := medians(as)
 	var notes []string
 	if len(bs) > 0 {
-		brps, bp99 := medians(bs)
+		brps, bp99, bcpu := medians(bs)
 		if brps > 0 && bp99 > 0 {
 			notes = append(notes, fmt.Sprintf("A/B req/s %.2fx (%.0f vs %.0f), p99 %.2fx (%s vs %s)", rps/brps, rps, brps,
 				float64(p99)/float64(bp99), p99.Round(10*time.Microsecond), bp99.Round(10*time.Microsecond)))
+		}
+		if cpu > 0 && bcpu > 0 {
+			notes = append(notes, fmt.Sprintf("per server CPU-second %.2fx (%.0f vs %.0f)", cpu/bcpu, cpu, bcpu))
 		}
 	} else if notCompared {
 		notes = append(notes, "not run on B (needs fixtures only Latchkey's database gives)")
 	}
 	if ceil != nil {
 		if bound, what := ceil.Bound(name); bound > 0 {
-			notes = append(notes, fmt.Sprintf("%.0f%% of the %s ceiling (%.1f/s)", 100*rps/bound, what, bound))
+			share := fmt.Sprintf("%.0f%% of the %s ceiling (%.1f/s)", 100*rps/bound, what, bound)
+			if cpu > 0 {
+				share += fmt.Sprintf(", %.0f%% per server CPU-second", 100*cpu/bound)
+			}
+			notes = append(notes, share)
 		}
 	}
 	if len(notes) > 0 {
@@ -236,21 +245,25 @@ func summarize(a *app, name string, as, bs []bench.Result, ceil *bench.Ceilings,
 	}
 }
 
-func medians(rs []bench.Result) (rps float64, p99 time.Duration) {
+// medians returns the median requests per second, p99 and requests per
+// server CPU-second (0 when unknown) of rs.
+func medians(rs []bench.Result) (rps float64, p99 time.Duration, perCPU float64) {
 	if len(rs) == 0 {
-		return 0, 0
+		return 0, 0, 0
 	}
-	r := make([]float64, len(rs))
+	r, c := make([]float64, len(rs)), make([]float64, len(rs))
 	p := make([]time.Duration, len(rs))
 	for i, x := range rs {
-		r[i], p[i] = x.RPS(), x.Percentile(0.99)
+		r[i], p[i], c[i] = x.RPS(), x.Percentile(0.99), x.PerCPUSecond()
 	}
 	sort.Float64s(r)
+	sort.Float64s(c)
 	slices.Sort(p)
-	if n := len(rs); n%2 == 0 {
-		return (r[n/2-1] + r[n/2]) / 2, (p[n/2-1] + p[n/2]) / 2
+	n := len(rs)
+	if n%2 == 0 {
+		return (r[n/2-1] + r[n/2]) / 2, (p[n/2-1] + p[n/2]) / 2, (c[n/2-1] + c[n/2]) / 2
 	}
-	return r[len(rs)/2], p[len(rs)/2]
+	return r[n/2], p[n/2], c[n/2]
 }
 
 // benchPeer is the --compare issuer.

@@ -55,6 +55,16 @@ type Result struct {
 	Usage      *Usage // the server's CPU time and peak RSS; nil when not known
 }
 
+// PerCPUSecond is successful requests per second of the server's CPU
+// time (0 when unknown): what one core of the server would sustain, and
+// far steadier than RPS on a shared machine.
+func (r Result) PerCPUSecond() float64 {
+	if r.Usage == nil || r.Usage.CPU <= 0 {
+		return 0
+	}
+	return float64(len(r.Latencies)) / r.Usage.CPU.Seconds()
+}
+
 // RPS is successful requests per second.
 func (r Result) RPS() float64 {
 	if r.Elapsed <= 0 {

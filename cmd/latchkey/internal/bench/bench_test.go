@@ -66,6 +66,16 @@ func TestPercentile(t *testing.T) {
 	if r.RPS() != 100 {
 		t.Errorf("RPS = %v, want 100", r.RPS())
 	}
+	if r.PerCPUSecond() != 0 {
+		t.Errorf("PerCPUSecond without usage = %v, want 0", r.PerCPUSecond())
+	}
+	r.Usage = &Usage{CPU: 250 * time.Millisecond}
+	if r.PerCPUSecond() != 400 {
+		t.Errorf("PerCPUSecond = %v, want 400 (100 requests in a quarter CPU-second)", r.PerCPUSecond())
+	}
+	if !strings.Contains(r.String(), "2500us") {
+		t.Errorf("line lacks the CPU per request: %s", r)
+	}
 	if (Result{}).Percentile(0.99) != 0 {
 		t.Error("empty result must give 0")
 	}
