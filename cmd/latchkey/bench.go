@@ -314,8 +314,9 @@ type benchFixtures struct {
 	ep       bench.Endpoints
 	hc       *http.Client
 	clients  map[string]bench.Client // by access token kind: opaque, rs256, es256
-	password string
-	users    []string // IDs to delete
+	password string                  // of every sign-in user
+	signins  []string                // their usernames; the first also serves refresh and userinfo
+	users    []string                // IDs to delete
 	recovery []bench.RecoveryUser
 	sink     *bench.Sink
 
@@ -357,16 +358,29 @@ func (a *app) benchFixtures(c *benchCmd, base string, ep bench.Endpoints) (fx *b
 		return fx, err
 	}
 	if needs("refresh", "userinfo", "signin") {
+		// The first user serves refresh and userinfo; signin has one per
+		// worker.
 		fx.password = randomSecret()
-		u, err := a.benchUser(users, benchUsername, fx.password)
-		if err != nil {
-			return fx, err
+		n := 1
+		if needs("signin") {
+			n = c.Concurrency
 		}
-		fx.users = append(fx.users, u.ID)
-		// A registered method: no "register a way to recover" prompt,
-		// which a policy may make impossible to skip.
-		if err := a.benchEmail(u.ID, benchUsername+"@bench.invalid"); err != nil {
-			return fx, err
+		for i := range n {
+			name := benchUsername
+			if i > 0 {
+				name = fmt.Sprintf("%s-s%03d", benchUsername, i)
+			}
+			u, err := a.benchUser(users, name, fx.password)
+			if err != nil {
+				return fx, err
+			}
+			fx.users = append(fx.users, u.ID)
+			fx.signins = append(fx.signins, name)
+			// A registered method: no "register a way to recover"
+			// prompt, which a policy may make impossible to skip.
+			if err := a.benchEmail(u.ID, name+"@bench.invalid"); err != nil {
+				return fx, err
+			}
 		}
 	}
 	if needs("recovery") {
@@ -440,7 +454,7 @@ func (fx *benchFixtures) run(a *app, c *benchCmd, name string, proc *bench.Proce
 		}
 		w = bench.Userinfo(hc, fx.ep.Userinfo, fx.access)
 	case "signin":
-		w = bench.SignIn(hc, fx.ep, op, benchRedirect, benchUsername, fx.password)
+		w = bench.SignIn(hc, fx.ep, op, benchRedirect, fx.signins, fx.password)
 	case "recovery":
 		if fx.recovers == nil {
 			fx.recovers = bench.Recovery(hc, fx.base, fx.sink, fx.recovery, recoveriesPerUser, workers)

@@ -112,10 +112,12 @@ func Userinfo(hc *http.Client, endpoint, accessToken string) Work {
 
 // SignIn runs whole sign-ins, each in a fresh browser (no single sign-on):
 // authorize with PKCE, the sign-in form with the password, the code, the
-// code exchange.
-func SignIn(hc *http.Client, ep Endpoints, c Client, redirectURI, username, password string) Work {
-	return func(ctx context.Context, _ int) error {
-		_, err := NewBrowser(hc, redirectURI).Sign(context.WithoutCancel(ctx), ep, c, username, password)
+// code exchange. Worker w signs in as usernames[w % len(usernames)]: a storm
+// is many people signing in once, while many parallel attempts on one
+// account are what the lockout's per-account reservations hold back.
+func SignIn(hc *http.Client, ep Endpoints, c Client, redirectURI string, usernames []string, password string) Work {
+	return func(ctx context.Context, w int) error {
+		_, err := NewBrowser(hc, redirectURI).Sign(context.WithoutCancel(ctx), ep, c, usernames[w%len(usernames)], password)
 		return err
 	}
 }

@@ -85,12 +85,13 @@ func (b *Browser) Sign(ctx context.Context, ep Endpoints, c Client, username, pa
 		if err != nil {
 			return nil, fmt.Errorf("bench: authorize: %w", err)
 		}
-		if step > 5 {
-			return nil, errors.New("bench: sign-in did not return to the client after 5 pages")
-		}
 		pg, perr := readPage(resp)
 		if perr != nil {
 			return nil, perr
+		}
+		if step > 5 {
+			return nil, fmt.Errorf("bench: sign-in did not return to the client after 5 pages; the last, %s (HTTP %d): %.200s",
+				pg.url.Path, pg.status, strings.Join(strings.Fields(pg.doc.Find("main").Text()), " "))
 		}
 		form, values, ok := pg.form(`input[name="password"]`)
 		if ok {
