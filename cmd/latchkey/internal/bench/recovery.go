@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/http"
@@ -37,11 +38,12 @@ func Recovery(hc *http.Client, base string, sink *Sink, users []RecoveryUser, pe
 			return ErrDone
 		}
 		done[w]++
-		n := ips.Add(1)
-		ip := netip.AddrFrom4([4]byte{198, 18 + byte(n>>16&1), byte(n >> 8), byte(n)})
+		var ip [4]byte
+		binary.BigEndian.PutUint32(ip[:], 198<<24|18<<16|ips.Add(1)&(1<<17-1)) // within 198.18.0.0/15
+		addr := netip.AddrFrom4(ip)
 		// A recovery runs to its end even past the time bound: one cut
 		// off would leave its code in flight, to arrive as the next one's.
-		return recoverOnce(context.WithoutCancel(ctx), hc, base, sink, users[i], ip.String())
+		return recoverOnce(context.WithoutCancel(ctx), hc, base, sink, users[i], addr.String())
 	}
 }
 
