@@ -79,8 +79,8 @@ func recoverOnce(ctx context.Context, hc *http.Client, base string, sink *Sink, 
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-time.After(15 * time.Second):
-				return errors.New("recover: no code arrived at the SMTP sink within 15 s")
+			case <-time.After(time.Minute):
+				return errors.New("recover: no code arrived at the SMTP sink within a minute")
 			}
 		}},
 		{"password", func(_ page, v map[string][]string) error {
