@@ -83,7 +83,9 @@ func (a *app) ensureDemoClient() error {
 	return nil
 }
 
-func (a *app) createBenchClient(id, secretValue, redirect string) error {
+// createBenchClient registers a bench client with every grant, its ID
+// tokens signed with alg and access tokens of type att (opaque or jwt).
+func (a *app) createBenchClient(id, secretValue, redirect, alg, att string) error {
 	st, err := a.clientStore()
 	if err != nil {
 		return err
@@ -91,6 +93,7 @@ func (a *app) createBenchClient(id, secretValue, redirect string) error {
 	nc := opstore.NewClient{
 		ID: id, Name: "Latchkey bench", Secret: secretValue, RedirectURIs: []string{redirect},
 		GrantTypes: []string{opstore.GrantAuthorizationCode, opstore.GrantRefreshToken, opstore.GrantClientCredentials},
+		IDTokenAlg: alg, AccessTokenType: att,
 	}
 	a.clientTTLs(&nc)
 	if _, _, err := st.CreateClient(a.ctx, nc); err != nil {

@@ -1,8 +1,10 @@
-// Package bench measures the token endpoint of a running Latchkey: requests
-// per second and latency percentiles for the client_credentials and
-// refresh_token grants. It is a load generator, not a test: `latchkey bench`
-// runs it against a server on this machine (loopback only), bounded both in
-// request count and in time.
+// Package bench is the load generator behind `latchkey bench`: scenarios
+// (discovery, JWKS, token grants, introspection, userinfo, whole sign-ins and
+// recoveries) run against a server on this machine (loopback only), bounded
+// in request count and in time, with requests per second, latency
+// percentiles and, when the server's process is visible here, its CPU time
+// and peak RSS. It also measures the ceilings that bound those scenarios
+// (signatures, password hashing, fsync).
 package bench
 
 import (
@@ -11,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -24,10 +27,12 @@ import (
 
 // Options bound a run.
 type Options struct {
-	Requests    int           // total requests at most
+	Requests    int           // total requests at most (the warm-up is not counted)
 	Duration    time.Duration // wall time at most
+	Warmup      time.Duration // run this long first and discard the figures
 	Concurrency int           // parallel workers (refresh: one token chain each)
 	Client      *http.Client  // nil: a keep-alive client sized for Concurrency
+	Server      *Process      // the server's process, to report its CPU and RSS; nil: not reported
 }
 
 // Client is a confidential client the bench authenticates as
@@ -38,14 +43,26 @@ type Client struct {
 	ClientSecret string
 }
 
-// Result is one grant's figures.
+// Result is one scenario's figures.
 type Result struct {
-	Grant      string
-	Requests   int // completed requests, successful or not
+	Scenario   string
+	Target     string // which server: "A" (the one measured) or "B" (--compare)
+	Requests   int    // completed requests, successful or not
 	Errors     int
 	Elapsed    time.Duration
 	Latencies  []time.Duration // of successful requests, sorted
 	FirstError string
+	Usage      *Usage // the server's CPU time and peak RSS; nil when not known
+}
+
+// PerCPUSecond is successful requests per second of the server's CPU
+// time (0 when unknown): what one core of the server would sustain, and
+// far steadier than RPS on a shared machine.
+func (r Result) PerCPUSecond() float64 {
+	if r.Usage == nil || r.Usage.CPU <= 0 {
+		return 0
+	}
+	return float64(len(r.Latencies)) / r.Usage.CPU.Seconds()
 }
 
 // RPS is successful requests per second.
@@ -69,12 +86,22 @@ func (r Result) Percentile(p float64) time.Duration {
 
 // String is one line of the report table.
 func (r Result) String() string {
-	return fmt.Sprintf("%-19s %8d %6d %9.1f %9s %9s %9s %9s", r.Grant, r.Requests, r.Errors, r.RPS(),
-		ms(r.Percentile(0.50)), ms(r.Percentile(0.90)), ms(r.Percentile(0.99)), ms(r.Percentile(1)))
+	cpu, perReq, rss := "-", "-", "-"
+	if u := r.Usage; u != nil {
+		cpu = fmt.Sprintf("%.2f", u.CPU.Seconds())
+		if n := len(r.Latencies); n > 0 {
+			perReq = fmt.Sprintf("%.0fus", float64(u.CPU.Microseconds())/float64(n))
+		}
+		rss = fmt.Sprintf("%.1fMiB", float64(u.PeakRSS)/(1<<20))
+	}
+	return fmt.Sprintf("%-11s %-2s %8d %6d %9.1f %9s %9s %9s %9s %6s %8s %9s", r.Scenario, r.Target, r.Requests, r.Errors, r.RPS(),
+		ms(r.Percentile(0.50)), ms(r.Percentile(0.90)), ms(r.Percentile(0.99)), ms(r.Percentile(1)), cpu, perReq, rss)
 }
 
-// Header is the report table's header line.
-const Header = "grant               requests errors     req/s       p50       p90       p99       max"
+// Header is the report table's header line: cpu-s is the server's CPU
+// seconds during the measured part, cpu/req per successful request, and
+// peak-rss its peak resident set in that part.
+const Header = "scenario    on requests errors     req/s       p50       p90       p99       max  cpu-s  cpu/req  peak-rss"
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
 
@@ -148,97 +175,51 @@ func Discover(ctx context.Context, hc *http.Client, issuer string) (Endpoints, e
 	if e.Token == "" || e.Authorization == "" {
 		return e, errors.New("bench: discovery document lacks token or authorization endpoint")
 	}
+	e.Discovery = req.URL.String()
 	return e, nil
 }
 
 // Endpoints are the discovery fields the bench uses.
 type Endpoints struct {
+	Discovery     string `json:"-"`
 	Issuer        string `json:"issuer"`
 	Authorization string `json:"authorization_endpoint"`
 	Token         string `json:"token_endpoint"`
+	JWKS          string `json:"jwks_uri"`
+	Introspection string `json:"introspection_endpoint"`
+	Userinfo      string `json:"userinfo_endpoint"`
 }
 
-// ClientCredentials hammers the token endpoint with client_credentials.
-func ClientCredentials(ctx context.Context, c Client, o Options) Result {
-	form := url.Values{"grant_type": {"client_credentials"}}.Encode()
-	work := func(ctx context.Context, _ int, hc *http.Client) (time.Duration, error) {
-		start := time.Now()
-		_, err := post(ctx, hc, c, form)
-		return time.Since(start), err
+// Work is one request (or one whole flow) of a scenario, done by worker
+// w. It returns ErrDone when that worker has nothing left to do (a broken
+// refresh chain, a used-up user pool): nothing was sent.
+type Work func(ctx context.Context, w int) error
+
+// ErrDone stops a worker without counting a request.
+var ErrDone = errors.New("bench: worker done")
+
+// Run drives workers doing work: first for the warm-up, discarded, then
+// until Requests are done or Duration passes.
+func Run(ctx context.Context, scenario string, o Options, workers int, work Work) Result {
+	if o.Warmup > 0 {
+		warm := o
+		warm.Duration, warm.Requests, warm.Server = o.Warmup, math.MaxInt, nil
+		measure(ctx, scenario, warm, workers, work)
 	}
-	return run(ctx, "client_credentials", o, o.Concurrency, work)
+	return measure(ctx, scenario, o, workers, work)
 }
 
-// RefreshToken runs one rotation chain per starting token: each request
-// presents the refresh token the previous one returned, as a real client
-// must (reuse would revoke the family). A broken chain stops its worker.
-func RefreshToken(ctx context.Context, c Client, tokens []string, o Options) Result {
-	chains := slices.Clone(tokens)
-	work := func(ctx context.Context, w int, hc *http.Client) (time.Duration, error) {
-		if chains[w] == "" {
-			return 0, errChainBroken
-		}
-		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {chains[w]}}.Encode()
-		start := time.Now()
-		body, err := post(ctx, hc, c, form)
-		d := time.Since(start)
-		if err != nil {
-			chains[w] = ""
-			return d, err
-		}
-		var tr struct {
-			RefreshToken string `json:"refresh_token"`
-		}
-		if err := json.Unmarshal(body, &tr); err != nil || tr.RefreshToken == "" {
-			chains[w] = ""
-			return d, errors.New("response without a new refresh_token")
-		}
-		chains[w] = tr.RefreshToken
-		return d, nil
-	}
-	return run(ctx, "refresh_token", o, len(tokens), work)
-}
-
-var errChainBroken = errors.New("refresh chain broken")
-
-func post(ctx context.Context, hc *http.Client, c Client, form string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.TokenURL, strings.NewReader(form))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(c.ClientID), url.QueryEscape(c.ClientSecret))
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, body)
-	}
-	return body, nil
-}
-
-// run drives workers until Requests are done or Duration passes.
-func run(ctx context.Context, grant string, o Options, workers int,
-	work func(ctx context.Context, worker int, hc *http.Client) (time.Duration, error)) Result {
-	hc := o.Client
-	if hc == nil {
-		hc = HTTPClient(workers)
-	}
+func measure(ctx context.Context, scenario string, o Options, workers int, work Work) Result {
 	ctx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
 	var (
 		issued   atomic.Int64
 		mu       sync.Mutex
-		res      = Result{Grant: grant}
+		res      = Result{Scenario: scenario, Target: "A"}
 		wg       sync.WaitGroup
 		firstErr sync.Once
 	)
+	watch := o.Server.watch()
 	start := time.Now()
 	for w := range workers {
 		wg.Add(1)
@@ -247,12 +228,14 @@ func run(ctx context.Context, grant string, o Options, workers int,
 			var lat []time.Duration
 			var n, errs int
 			for ctx.Err() == nil && issued.Add(1) <= int64(o.Requests) {
-				d, err := work(ctx, w, hc)
-				if errors.Is(err, errChainBroken) {
+				t0 := time.Now()
+				err := work(ctx, w)
+				d := time.Since(t0)
+				if errors.Is(err, ErrDone) {
 					issued.Add(-1) // nothing was sent: another worker may use the slot
 					break
 				}
-				if ctx.Err() != nil {
+				if err != nil && ctx.Err() != nil {
 					break // cut off by the time bound: not a server error
 				}
 				n++
@@ -272,6 +255,7 @@ func run(ctx context.Context, grant string, o Options, workers int,
 	}
 	wg.Wait()
 	res.Elapsed = time.Since(start)
+	res.Usage = watch.stop()
 	slices.Sort(res.Latencies)
 	return res
 }

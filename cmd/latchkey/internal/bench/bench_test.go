@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -67,6 +66,16 @@ func TestPercentile(t *testing.T) {
 	if r.RPS() != 100 {
 		t.Errorf("RPS = %v, want 100", r.RPS())
 	}
+	if r.PerCPUSecond() != 0 {
+		t.Errorf("PerCPUSecond without usage = %v, want 0", r.PerCPUSecond())
+	}
+	r.Usage = &Usage{CPU: 250 * time.Millisecond}
+	if r.PerCPUSecond() != 400 {
+		t.Errorf("PerCPUSecond = %v, want 400 (100 requests in a quarter CPU-second)", r.PerCPUSecond())
+	}
+	if !strings.Contains(r.String(), "2500us") {
+		t.Errorf("line lacks the CPU per request: %s", r)
+	}
 	if (Result{}).Percentile(0.99) != 0 {
 		t.Error("empty result must give 0")
 	}
@@ -91,14 +100,25 @@ func TestBounds(t *testing.T) {
 	defer srv.Close()
 	c := Client{TokenURL: srv.URL, ClientID: "c", ClientSecret: "s"}
 
-	r := ClientCredentials(context.Background(), c, Options{Requests: 37, Duration: 10 * time.Second, Concurrency: 4})
+	hc := HTTPClient(4)
+	cc := func(c Client, o Options) Result {
+		return Run(t.Context(), "cc", o, o.Concurrency, ClientCredentials(hc, c))
+	}
+	r := cc(c, Options{Requests: 37, Duration: 10 * time.Second, Concurrency: 4})
 	if r.Requests != 37 || hits.Load() != 37 || r.Errors != 0 || len(r.Latencies) != 37 {
 		t.Fatalf("count bound: %+v, server saw %d", r, hits.Load())
 	}
 
+	// The warm-up's requests are sent but not counted.
+	hits.Store(0)
+	r = cc(c, Options{Requests: 37, Warmup: 100 * time.Millisecond, Duration: 10 * time.Second, Concurrency: 4})
+	if r.Requests != 37 || hits.Load() <= 37 {
+		t.Fatalf("warm-up: %+v, server saw %d", r, hits.Load())
+	}
+
 	slow.Store(true)
 	start := time.Now()
-	r = ClientCredentials(context.Background(), c, Options{Requests: 1_000_000, Duration: 300 * time.Millisecond, Concurrency: 2})
+	r = cc(c, Options{Requests: 1_000_000, Duration: 300 * time.Millisecond, Concurrency: 2})
 	if el := time.Since(start); el > 2*time.Second {
 		t.Fatalf("time bound ignored: ran %v", el)
 	}
@@ -109,7 +129,7 @@ func TestBounds(t *testing.T) {
 	bad := c
 	bad.ClientSecret = "wrong"
 	slow.Store(false)
-	r = ClientCredentials(context.Background(), bad, Options{Requests: 5, Duration: 5 * time.Second, Concurrency: 1})
+	r = cc(bad, Options{Requests: 5, Duration: 5 * time.Second, Concurrency: 1})
 	if r.Errors != 5 || !strings.Contains(r.FirstError, "401") {
 		t.Fatalf("errors not counted: %+v", r)
 	}
@@ -134,7 +154,8 @@ func TestRefreshChains(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := Client{TokenURL: srv.URL, ClientID: "c", ClientSecret: "s"}
-	r := RefreshToken(context.Background(), c, []string{"t1", "t2", "dead"}, Options{Requests: 30, Duration: 10 * time.Second})
+	r := Run(t.Context(), "refresh", Options{Requests: 30, Duration: 10 * time.Second}, 3,
+		RefreshToken(HTTPClient(3), c, []string{"t1", "t2", "dead"}))
 	if r.Errors != 1 || len(r.Latencies) != 29 {
 		t.Fatalf("want the dead chain to fail once and the others to carry on: %+v", r)
 	}

@@ -55,6 +55,19 @@ func NewBrowser(hc *http.Client, redirectURI string) *Browser {
 
 // Token runs one authorization and returns its refresh token.
 func (b *Browser) Token(ctx context.Context, ep Endpoints, c Client, username, password string) (string, error) {
+	tok, err := b.Sign(ctx, ep, c, username, password)
+	if err != nil {
+		return "", err
+	}
+	if tok.RefreshToken == "" {
+		return "", errors.New("bench: no refresh token issued (client needs the refresh_token grant)")
+	}
+	return tok.RefreshToken, nil
+}
+
+// Sign runs one authorization (authorize, the sign-in form unless the
+// browser's session answers, the code exchange) and returns the tokens.
+func (b *Browser) Sign(ctx context.Context, ep Endpoints, c Client, username, password string) (*oauth2.Token, error) {
 	b.final = nil
 	verifier := oauth2.GenerateVerifier()
 	oc := &oauth2.Config{
@@ -63,17 +76,22 @@ func (b *Browser) Token(ctx context.Context, ep Endpoints, c Client, username, p
 		Scopes:   []string{"openid", "offline_access"},
 	}
 	const state = "bench"
-	resp, err := b.client.Get(oc.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, oc.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := b.client.Do(req)
 	for step := 0; b.final == nil; step++ {
 		if err != nil {
-			return "", fmt.Errorf("bench: authorize: %w", err)
-		}
-		if step > 5 {
-			return "", errors.New("bench: sign-in did not return to the client after 5 pages")
+			return nil, fmt.Errorf("bench: authorize: %w", err)
 		}
 		pg, perr := readPage(resp)
 		if perr != nil {
-			return "", perr
+			return nil, perr
+		}
+		if step > 5 {
+			return nil, fmt.Errorf("bench: sign-in did not return to the client after 5 pages; the last, %s (HTTP %d): %.200s",
+				pg.url.Path, pg.status, strings.Join(strings.Fields(pg.doc.Find("main").Text()), " "))
 		}
 		form, values, ok := pg.form(`input[name="password"]`)
 		if ok {
@@ -81,13 +99,18 @@ func (b *Browser) Token(ctx context.Context, ep Endpoints, c Client, username, p
 			values.Set("password", password)
 		} else if form, values, ok = pg.formAction("/skip"); !ok {
 			if form, values, ok = pg.formAction("/continue"); !ok {
-				return "", fmt.Errorf("bench: stuck at %s (HTTP %d): %.300s", pg.url, pg.status, pg.doc.Text())
+				hint := ""
+				if strings.Contains(pg.url.Path, "/security-info/register/") {
+					hint = " (the policy's registration prompt, past its skips: the bench user's email address counts as a method only when the server sends email, LATCHKEY_SMTP_URL)"
+				}
+				return nil, fmt.Errorf("bench: stuck at %s (HTTP %d)%s: %.300s", pg.url.Path, pg.status, hint,
+					strings.Join(strings.Fields(pg.doc.Find("main").Text()), " "))
 			}
 		}
 		action, _ := form.Attr("action")
 		target, perr := pg.url.Parse(action)
 		if perr != nil {
-			return "", fmt.Errorf("bench: form action: %w", perr)
+			return nil, fmt.Errorf("bench: form action: %w", perr)
 		}
 		resp, err = b.client.PostForm(target.String(), values)
 	}
@@ -96,19 +119,16 @@ func (b *Browser) Token(ctx context.Context, ep Endpoints, c Client, username, p
 	}
 	q := b.final.Query()
 	if e := q.Get("error"); e != "" {
-		return "", fmt.Errorf("bench: authorization error %s: %s", e, q.Get("error_description"))
+		return nil, fmt.Errorf("bench: authorization error %s: %s", e, q.Get("error_description"))
 	}
 	if q.Get("state") != state {
-		return "", errors.New("bench: state mismatch")
+		return nil, errors.New("bench: state mismatch")
 	}
 	tok, err := oc.Exchange(context.WithValue(ctx, oauth2.HTTPClient, b.hc), q.Get("code"), oauth2.VerifierOption(verifier))
 	if err != nil {
-		return "", fmt.Errorf("bench: code exchange: %w", err)
+		return nil, fmt.Errorf("bench: code exchange: %w", err)
 	}
-	if tok.RefreshToken == "" {
-		return "", errors.New("bench: no refresh token issued (client needs the refresh_token grant)")
-	}
-	return tok.RefreshToken, nil
+	return tok, nil
 }
 
 type page struct {
