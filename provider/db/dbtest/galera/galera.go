@@ -275,7 +275,7 @@ wsrep_sst_method=rsync
 func (c *Cluster) startNode(cnf string, extra ...string) error {
 	bin, _ := lookPath("mariadbd")
 	cmd := exec.Command(bin, append([]string{"--defaults-file=" + cnf}, extra...)...) // #nosec G204 -- the test's own server and config
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // a killed test leaves no server behind
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}                // a killed test leaves no server behind
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", cnf, err)
 	}
@@ -362,4 +362,3 @@ func chownTree(dir, name string) error {
 		return os.Lchown(p, uid, gid)
 	})
 }
-
