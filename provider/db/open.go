@@ -100,6 +100,9 @@ func dialector(raw string) (gorm.Dialector, *sql.DB, error) {
 		if err := readCommitted(cfg); err != nil {
 			return nil, nil, err
 		}
+		if err := causalReads(cfg); err != nil {
+			return nil, nil, err
+		}
 		return mysql.New(mysql.Config{DSNConfig: cfg, DSN: cfg.FormatDSN()}), nil, nil
 	default:
 		return nil, nil, ErrBadURL

@@ -18,6 +18,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"gorm.io/gorm"
 
+	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/secret"
 )
 
@@ -258,7 +259,7 @@ func (m *Manager) create(ctx context.Context, alg Alg, after int, lead time.Dura
 		return Info{}, err
 	}
 	var created Info
-	err = m.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = db.Transact(ctx, m.g, "keys.create", func(tx *gorm.DB) error {
 		var cur []Row
 		if err := tx.Select("kid", "generation", "retire_at").Where("alg = ?", string(alg)).
 			Order("generation DESC").Limit(1).Find(&cur).Error; err != nil {

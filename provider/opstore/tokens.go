@@ -10,6 +10,8 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider/db"
 )
 
 // RefreshTokenRequest is a stored, usable refresh token as the library
@@ -67,7 +69,7 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 			return "", time.Time{}, err
 		}
 		at := s.accessFromAuth(r, c, now)
-		err = s.db(ctx).Transaction(func(tx *gorm.DB) error {
+		err = db.Transact(ctx, s.db(ctx), "token.code", func(tx *gorm.DB) error {
 			if err := consumeAuthRequest(tx, r.row.ID); err != nil {
 				return err
 			}
@@ -182,7 +184,7 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		rt.ExpiresAt = minTime(now.Add(c.RefreshIdleTTL()), rt.FamilyExpiresAt)
 		at := s.accessFromAuth(r, c, now)
 		at.RefreshTokenID = rt.ID
-		err = s.db(ctx).Transaction(func(tx *gorm.DB) error {
+		err = db.Transact(ctx, s.db(ctx), "token.code_refresh", func(tx *gorm.DB) error {
 			if err := consumeAuthRequest(tx, r.row.ID); err != nil {
 				return err
 			}
@@ -222,7 +224,7 @@ func (s *Storage) rotate(ctx context.Context, r *RefreshTokenRequest, now time.T
 		SessionID: old.SessionID, Scopes: nonNil(r.GetScopes()), Audience: nonNil(old.Audience),
 		CreatedAt: now, ExpiresAt: minTime(now.Add(c.AccessTokenTTL()), old.FamilyExpiresAt),
 	}
-	err = s.db(ctx).Transaction(func(tx *gorm.DB) error {
+	err = db.Transact(ctx, s.db(ctx), "token.refresh", func(tx *gorm.DB) error {
 		res := tx.Model(&refreshTokenRow{}).
 			Where("id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?", old.ID, now).
 			Update("used_at", now)
