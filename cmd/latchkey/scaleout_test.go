@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/latchkeyid/latchkey/plugin/sender/smtp/smtptest"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
+	"github.com/latchkeyid/latchkey/provider/db/dbtest/galera"
 	"github.com/latchkeyid/latchkey/provider/secret"
 )
 
@@ -51,10 +53,21 @@ const (
 	scaleKeyLead    = "7s"
 )
 
-func startScaleOut(t *testing.T, n int) *scaleOut {
+// databases names the database each instance writes to, by engine: one
+// MariaDB database shared by all, or a Galera cluster's nodes in turn.
+var databases = []struct {
+	name string
+	urls func(t *testing.T) []string
+}{
+	{"mariadb", func(t *testing.T) []string { return []string{dbtest.URL(t, dbtest.MySQL)} }}, // skips without MariaDB unless LATCHKEY_TEST_MYSQL=required
+	{"galera", func(t *testing.T) []string { return galera.Get(t).URLs(t) }},
+}
+
+// startScaleOut starts n instances, instance i on dbURLs[i % len(dbURLs)].
+func startScaleOut(t *testing.T, n int, dbURLs []string) *scaleOut {
 	t.Helper()
 	clearLatchkeyEnv(t)
-	dbURL := dbtest.URL(t, dbtest.MySQL) // skips without MariaDB unless LATCHKEY_TEST_MYSQL=required
+	dbURL := dbURLs[0]
 	key := secret.Generate()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -73,11 +86,11 @@ func startScaleOut(t *testing.T, n int) *scaleOut {
 
 	var procs []*process
 	var addrs []string
-	for range n {
+	for i := range n {
 		addr := "127.0.0.1:" + freePort(t)
 		// Started together: the migration lock lets one of them migrate.
 		procs = append(procs, startProcess(t, "serve", "--listen", addr, "--issuer", so.issuer, "--metrics-listen", "off",
-			"--database", dbURL, "--secret", key, "--argon2-memory", "7168", "--argon2-time", "5",
+			"--database", dbURLs[i%len(dbURLs)], "--secret", key, "--argon2-memory", "7168", "--argon2-time", "5",
 			"--shutdown-delay", "0", "--trusted-proxies", "127.0.0.1/32",
 			"--key-refresh", scaleKeyRefresh, "--key-publish-lead", scaleKeyLead, "--smtp-url", so.smtpURL,
 			"--captcha", "hcaptcha", "--captcha-site-key", "site", "--captcha-secret", "captcha-secret", "--captcha-verify-url", captchaOK.URL))
@@ -128,6 +141,29 @@ func (so *scaleOut) signIn(t *testing.T, ctx context.Context) (*oauth2.Config, *
 
 func (so *scaleOut) signInWith(t *testing.T, ctx context.Context, password string) (*oauth2.Config, *gooidc.IDTokenVerifier, *oauth2.Token) {
 	t.Helper()
+	a := so.authorize(t, ctx, password)
+	tok, err := a.cfg.Exchange(gooidc.ClientContext(ctx, http.DefaultClient), a.code, oauth2.VerifierOption(a.pkce))
+	if err != nil {
+		t.Fatalf("exchange through the proxy: %v", err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := a.verifier.Verify(ctx, raw)
+	if err != nil || idt.Nonce != a.nonce {
+		t.Fatalf("ID token: %v (nonce %q)", err, idt.Nonce)
+	}
+	return a.cfg, a.verifier, tok
+}
+
+// authorized is a sign-in's outcome before the code is redeemed.
+type authorized struct {
+	cfg               *oauth2.Config
+	verifier          *gooidc.IDTokenVerifier
+	code, pkce, nonce string
+}
+
+// authorize signs in through the proxy up to the callback with the code.
+func (so *scaleOut) authorize(t *testing.T, ctx context.Context, password string) authorized {
+	t.Helper()
 	ctx = gooidc.ClientContext(ctx, http.DefaultClient)
 	prov, err := gooidc.NewProvider(ctx, so.issuer)
 	if err != nil {
@@ -169,16 +205,37 @@ func (so *scaleOut) signInWith(t *testing.T, ctx context.Context, password strin
 	if q.Get("state") != state || q.Get("code") == "" || q.Get("iss") != so.issuer {
 		t.Fatalf("callback %v", q)
 	}
-	tok, err := cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(pkce))
-	if err != nil {
-		t.Fatalf("exchange through the proxy: %v", err)
+	return authorized{cfg: cfg, verifier: verifier, code: q.Get("code"), pkce: pkce, nonce: nonce}
+}
+
+// scaleRacers is how many requests race for one code or token.
+const scaleRacers = 12
+
+// race sends scaleRacers requests at once and counts their statuses; every
+// loser must get invalid_grant, never a server error.
+func (so *scaleOut) race(t *testing.T, send func(i int) (int, map[string]any)) map[int]int {
+	t.Helper()
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var start, done sync.WaitGroup
+	start.Add(1)
+	for i := range scaleRacers {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			start.Wait()
+			code, m := send(i)
+			mu.Lock()
+			defer mu.Unlock()
+			codes[code]++
+			if code != http.StatusOK && m["error"] != "invalid_grant" {
+				t.Errorf("a losing request got %d %v, want invalid_grant", code, m)
+			}
+		}()
 	}
-	raw, _ := tok.Extra("id_token").(string)
-	idt, err := verifier.Verify(ctx, raw)
-	if err != nil || idt.Nonce != nonce {
-		t.Fatalf("ID token: %v (nonce %q)", err, idt.Nonce)
-	}
-	return cfg, verifier, tok
+	start.Done()
+	done.Wait()
+	return codes
 }
 
 var eightDigits = regexp.MustCompile(`\b[0-9]{8}\b`)
@@ -208,7 +265,12 @@ func (so *scaleOut) post(t *testing.T, c *http.Client, path string, form url.Val
 // MariaDB database, so consecutive requests of one browser land on
 // different instances.
 func TestScaleOutThreeInstancesOneDatabase(t *testing.T) {
-	so := startScaleOut(t, 3)
+	for _, d := range databases {
+		t.Run(d.name, func(t *testing.T) { testScaleOut(t, startScaleOut(t, 3, d.urls(t))) })
+	}
+}
+
+func testScaleOut(t *testing.T, so *scaleOut) {
 	ctx := t.Context()
 	proxy := &http.Client{Timeout: 30 * time.Second}
 	_, verifier, tok := so.signIn(t, ctx)
@@ -242,6 +304,59 @@ func TestScaleOutThreeInstancesOneDatabase(t *testing.T) {
 			// Reuse revokes the family: sign in again for the next round.
 			_, _, tok = so.signIn(t, ctx)
 			rt = tok.RefreshToken
+		}
+	})
+
+	// Many redemptions of one code at once, spread over every instance
+	// (on Galera each writes to another node): at most one gets tokens,
+	// and the replays revoke them (RFC 6749 §4.1.2), so none stays usable.
+	t.Run("code-redeemed-once", func(t *testing.T) {
+		for range 3 {
+			a := so.authorize(t, ctx, scalePassword)
+			var issued atomic.Value
+			codes := so.race(t, func(i int) (int, map[string]any) {
+				code, m := so.post(t, so.backends[i%len(so.backends)], "/oauth/token", url.Values{"grant_type": {"authorization_code"},
+					"code": {a.code}, "code_verifier": {a.pkce}, "redirect_uri": {scaleRedirect}})
+				if code == http.StatusOK {
+					issued.Store(m["access_token"])
+				}
+				return code, m
+			})
+			if codes[http.StatusOK] > 1 || codes[http.StatusOK]+codes[http.StatusBadRequest] != scaleRacers {
+				t.Fatalf("one code redeemed at once %d times: statuses %v", scaleRacers, codes)
+			}
+			if at, _ := issued.Load().(string); at != "" {
+				for i, b := range so.backends {
+					if _, m := so.post(t, b, "/oauth/introspect", url.Values{"token": {at}}); m["active"] != false {
+						t.Fatalf("instance %d: the replayed code's access token is still active: %v", i, m)
+					}
+				}
+			}
+		}
+	})
+
+	// Many rotations of one refresh token at once: exactly one succeeds,
+	// and the reuse revokes the family, the winner's new token with it.
+	t.Run("refresh-rotated-once", func(t *testing.T) {
+		for range 3 {
+			_, _, tok := so.signIn(t, ctx)
+			var won atomic.Value
+			codes := so.race(t, func(i int) (int, map[string]any) {
+				code, m := so.post(t, so.backends[i%len(so.backends)], "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
+				if code == http.StatusOK {
+					won.Store(m["refresh_token"])
+				}
+				return code, m
+			})
+			if codes[http.StatusOK] != 1 || codes[http.StatusBadRequest] != scaleRacers-1 {
+				t.Fatalf("one refresh token rotated at once %d times: statuses %v", scaleRacers, codes)
+			}
+			next, _ := won.Load().(string)
+			for i, b := range so.backends {
+				if code, m := so.post(t, b, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {next}}); code != http.StatusBadRequest || m["error"] != "invalid_grant" {
+					t.Fatalf("instance %d accepted the winner's token after the reuse: %d %v", i, code, m)
+				}
+			}
 		}
 	})
 
