@@ -36,6 +36,10 @@ type scaleOut struct {
 	backends []*http.Client // each reaches one instance alone, at the issuer's host
 	cli      *cliEnv
 	sent     []atomic.Int64 // requests the proxy sent to each instance
+	healthy  []atomic.Bool  // the proxy's health check: /readyz answered 200
+	procs    []*process
+	addrs    []string
+	args     [][]string // each instance's serve arguments, to restart it
 	mail     *smtptest.Server
 	smtpURL  string
 }
@@ -63,8 +67,13 @@ var databases = []struct {
 	{"galera", func(t *testing.T) []string { return galera.Get(t).URLs(t) }},
 }
 
-// startScaleOut starts n instances, instance i on dbURLs[i % len(dbURLs)].
-func startScaleOut(t *testing.T, n int, dbURLs []string) *scaleOut {
+// healthInterval is how often the proxy asks each instance's /readyz, as
+// a load balancer's health check does.
+const healthInterval = 150 * time.Millisecond
+
+// startScaleOut starts n instances, instance i on dbURLs[i % len(dbURLs)],
+// each waiting shutdownDelay after SIGTERM before it closes its listener.
+func startScaleOut(t *testing.T, n int, dbURLs []string, shutdownDelay string) *scaleOut {
 	t.Helper()
 	clearLatchkeyEnv(t)
 	dbURL := dbURLs[0]
@@ -73,7 +82,7 @@ func startScaleOut(t *testing.T, n int, dbURLs []string) *scaleOut {
 	if err != nil {
 		t.Fatal(err)
 	}
-	so := &scaleOut{issuer: "http://" + ln.Addr().String(), cli: newCLIWith(t, dbURL, key), sent: make([]atomic.Int64, n)}
+	so := &scaleOut{issuer: "http://" + ln.Addr().String(), cli: newCLIWith(t, dbURL, key), sent: make([]atomic.Int64, n), healthy: make([]atomic.Bool, n)}
 	so.mail = smtptest.Start(t)
 	so.smtpURL = so.mail.URL("latchkey@example.com")
 	// A siteverify stand-in: the recovery start needs a CAPTCHA outside
@@ -84,22 +93,22 @@ func startScaleOut(t *testing.T, n int, dbURLs []string) *scaleOut {
 	}))
 	t.Cleanup(captchaOK.Close)
 
-	var procs []*process
-	var addrs []string
 	for i := range n {
 		addr := "127.0.0.1:" + freePort(t)
-		// Started together: the migration lock lets one of them migrate.
-		procs = append(procs, startProcess(t, "serve", "--listen", addr, "--issuer", so.issuer, "--metrics-listen", "off",
+		args := []string{"serve", "--listen", addr, "--issuer", so.issuer, "--metrics-listen", "127.0.0.1:" + freePort(t),
 			"--database", dbURLs[i%len(dbURLs)], "--secret", key, "--argon2-memory", "7168", "--argon2-time", "5",
-			"--shutdown-delay", "0", "--trusted-proxies", "127.0.0.1/32",
+			"--shutdown-delay", shutdownDelay, "--trusted-proxies", "127.0.0.1/32",
 			"--key-refresh", scaleKeyRefresh, "--key-publish-lead", scaleKeyLead, "--smtp-url", so.smtpURL,
-			"--captcha", "hcaptcha", "--captcha-site-key", "site", "--captcha-secret", "captcha-secret", "--captcha-verify-url", captchaOK.URL))
-		addrs = append(addrs, addr)
+			"--captcha", "hcaptcha", "--captcha-site-key", "site", "--captcha-secret", "captcha-secret", "--captcha-verify-url", captchaOK.URL}
+		// Started together: the migration lock lets one of them migrate.
+		so.procs = append(so.procs, startProcess(t, args...))
+		so.addrs = append(so.addrs, addr)
+		so.args = append(so.args, args)
 	}
-	for i, p := range procs {
-		c := &http.Client{Timeout: 10 * time.Second}
-		waitFor(t, p, "/readyz 200", func() bool { return statusOf(c, http.MethodGet, "http://"+addrs[i]+"/readyz") == http.StatusOK })
-		addr := addrs[i]
+	for i := range so.procs {
+		so.waitReady(t, i)
+		so.healthy[i].Store(true)
+		addr := so.addrs[i]
 		so.backends = append(so.backends, &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 				return (&net.Dialer{}).DialContext(ctx, network, addr)
@@ -109,11 +118,15 @@ func startScaleOut(t *testing.T, n int, dbURLs []string) *scaleOut {
 
 	var next atomic.Uint64
 	targets := make([]*url.URL, n)
-	for i, a := range addrs {
+	for i, a := range so.addrs {
 		targets[i] = &url.URL{Scheme: "http", Host: a}
 	}
 	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		// Round robin over the instances whose health check passed.
 		i := int(next.Add(1) % uint64(n))
+		for k := 0; k < n && !so.healthy[i].Load(); k++ {
+			i = (i + 1) % n
+		}
 		so.sent[i].Add(1)
 		r.SetURL(targets[i])
 		r.Out.Host = r.In.Host // the issuer's host, as a load balancer keeps it
@@ -122,6 +135,9 @@ func startScaleOut(t *testing.T, n int, dbURLs []string) *scaleOut {
 	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
+	hctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	go so.healthCheck(hctx)
 
 	so.cli.must(scalePassword+"\n", "user", "create", "--username", scaleUser, "--email", "alice@example.com", "--password-stdin")
 	// Sign-ins go straight back to the app (the registration prompt is the
@@ -130,6 +146,28 @@ func startScaleOut(t *testing.T, n int, dbURLs []string) *scaleOut {
 	so.cli.must("", "method", "add", "--user", scaleUser, "--type", "email", "--value", scaleMail, "--smtp-url", so.smtpURL)
 	so.cli.must(scaleSecret+"\n", "client", "create", "--id", scaleClient, "--name", "Web", "--redirect-uri", scaleRedirect, "--secret-stdin")
 	return so
+}
+
+// healthCheck asks every instance's /readyz each healthInterval and takes
+// an instance out of the proxy's rotation while it does not answer 200.
+func (so *scaleOut) healthCheck(ctx context.Context) {
+	c := &http.Client{Timeout: healthInterval}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(healthInterval):
+		}
+		for i, a := range so.addrs {
+			so.healthy[i].Store(statusOf(c, http.MethodGet, "http://"+a+"/readyz") == http.StatusOK)
+		}
+	}
+}
+
+func (so *scaleOut) waitReady(t *testing.T, i int) {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second}
+	waitFor(t, so.procs[i], "/readyz 200", func() bool { return statusOf(c, http.MethodGet, "http://"+so.addrs[i]+"/readyz") == http.StatusOK })
 }
 
 // signIn runs code + PKCE through the proxy in a fresh browser, with the
@@ -266,7 +304,7 @@ func (so *scaleOut) post(t *testing.T, c *http.Client, path string, form url.Val
 // different instances.
 func TestScaleOutThreeInstancesOneDatabase(t *testing.T) {
 	for _, d := range databases {
-		t.Run(d.name, func(t *testing.T) { testScaleOut(t, startScaleOut(t, 3, d.urls(t))) })
+		t.Run(d.name, func(t *testing.T) { testScaleOut(t, startScaleOut(t, 3, d.urls(t), "0")) })
 	}
 }
 

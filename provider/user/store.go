@@ -426,9 +426,12 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 // update sets columns of one user; ErrNotFound when there is no such user.
 func (s *Store) update(ctx context.Context, op, id string, cols map[string]any) error {
 	cols["updated_at"] = s.now()
-	res := s.db(ctx).Model(&User{}).Where("id = ?", id).Updates(cols)
-	if res.Error != nil {
-		return wrap(op, res.Error)
+	var res *gorm.DB
+	if err := db.Retry(ctx, "user.update", func() error {
+		res = s.db(ctx).Model(&User{}).Where("id = ?", id).Updates(cols)
+		return res.Error
+	}); err != nil {
+		return wrap(op, err)
 	}
 	if res.RowsAffected == 0 {
 		// MySQL counts changed rows, not matched ones: 0 can also mean the
