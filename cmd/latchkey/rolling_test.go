@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -20,6 +21,8 @@ import (
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/latchkeyid/latchkey/plugin/sender/smtp/smtptest"
 )
 
 const (
@@ -45,6 +48,7 @@ func loadSeconds(t *testing.T, def int) time.Duration {
 // loadResult counts what the clients saw.
 type loadResult struct {
 	signIns, grants atomic.Int64
+	recoveries      atomic.Int64
 	failed          atomic.Int64 // requests that got a transport error or a 5xx
 	lost            atomic.Int64 // sign-ins or grants that did not complete
 	mu              sync.Mutex
@@ -86,7 +90,7 @@ func (c counting) RoundTrip(req *http.Request) (*http.Response, error) {
 // runLoad has loadClients clients do full sign-ins (authorize, form, code,
 // token with PKCE) and client-credentials grants through the proxy until
 // ctx ends.
-func (so *scaleOut) runLoad(t *testing.T, ctx context.Context) *loadResult {
+func (so *scaleOut) runLoad(t *testing.T, ctx context.Context, recoverers []recoverer, every time.Duration) *loadResult {
 	t.Helper()
 	r := &loadResult{}
 	tr := counting{next: &http.Transport{MaxIdleConnsPerHost: loadClients}, r: r}
@@ -99,6 +103,28 @@ func (so *scaleOut) runLoad(t *testing.T, ctx context.Context) *loadResult {
 	cfg := &oauth2.Config{ClientID: scaleClient, ClientSecret: scaleSecret, RedirectURL: scaleRedirect, Endpoint: prov.Endpoint(),
 		Scopes: []string{gooidc.ScopeOpenID, "profile"}}
 	var wg sync.WaitGroup
+	// One more client runs the recoveries, one every so often, so some
+	// are in progress while an instance stops.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for _, rec := range recoverers {
+			began := time.Now()
+			if ctx.Err() != nil {
+				return
+			}
+			if err := so.loadRecovery(context.Background(), tr, rec); err != nil {
+				r.fail(err)
+			} else {
+				r.recoveries.Add(1)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Until(began.Add(every))):
+			}
+		}
+	}()
 	for c := range loadClients {
 		wg.Add(1)
 		go func() {
@@ -161,6 +187,76 @@ func (so *scaleOut) loadSignIn(ctx context.Context, cfg *oauth2.Config, tr http.
 	}
 	if raw, _ := tok.Extra("id_token").(string); raw == "" {
 		return errors.New("no ID token")
+	}
+	return nil
+}
+
+// recoverer is a user whose email recovery the load runs once.
+type recoverer struct{ name, mail, enrollment string }
+
+// addRecoverers creates n users with an email method each.
+func (so *scaleOut) addRecoverers(n int) []recoverer {
+	var rs []recoverer
+	for i := range n {
+		r := recoverer{name: fmt.Sprintf("rec%d", i), mail: fmt.Sprintf("rec%d@example.org", i)}
+		so.cli.must(scalePassword+"\n", "user", "create", "--username", r.name, "--email", r.mail, "--password-stdin")
+		so.cli.must("", "method", "add", "--user", r.name, "--type", "email", "--value", r.mail, "--smtp-url", so.smtpURL)
+		r.enrollment = methodIDs(so.cli.must("", "method", "list", "--user", r.name, "--smtp-url", so.smtpURL))["email"][0]
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// loadRecovery is one full email recovery: start, CAPTCHA, choose the
+// method, the mailed code, a new password.
+func (so *scaleOut) loadRecovery(ctx context.Context, tr http.RoundTripper, r recoverer) error {
+	jar, _ := cookiejar.New(nil)
+	b := &http.Client{Jar: jar, Transport: tr, Timeout: 30 * time.Second}
+	resp, err := b.Get(so.issuer + "/recover")
+	if err != nil {
+		return err
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body := string(raw)
+	steps := []struct {
+		action string
+		set    url.Values
+	}{
+		{"/recover", url.Values{"username": {r.name}, "h-captcha-response": {"solved"}}},
+		{"", url.Values{"intent": {"reset"}}}, // the page's own path
+		{"/method", url.Values{"enrollment": {r.enrollment}}},
+	}
+	for _, s := range steps {
+		action := s.action
+		if action == "" {
+			action = resp.Request.URL.Path
+		}
+		if resp, body, err = submitForm(b, resp, body, action, s.set); err != nil {
+			return fmt.Errorf("recovery of %s: %w", r.name, err)
+		}
+	}
+	if !strings.HasSuffix(resp.Request.URL.Path, "/verify") {
+		return fmt.Errorf("recovery of %s: choosing email led to %s (%d)", r.name, resp.Request.URL, resp.StatusCode)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	m, err := so.mail.WaitMatch(wctx, r.mail, func(m smtptest.Message) bool { return eightDigits.MatchString(m.Text) })
+	if err != nil {
+		return fmt.Errorf("recovery of %s: no code mailed: %w", r.name, err)
+	}
+	if resp, body, err = submitForm(b, resp, body, "/verify", url.Values{"code": {eightDigits.FindString(m.Text)}}); err != nil {
+		return fmt.Errorf("recovery of %s: %w", r.name, err)
+	}
+	if !strings.HasSuffix(resp.Request.URL.Path, "/password") {
+		return fmt.Errorf("recovery of %s: the mailed code led to %s (%d)", r.name, resp.Request.URL, resp.StatusCode)
+	}
+	const newPass = "tangerine lighthouse over quiet meadows"
+	if resp, body, err = submitForm(b, resp, body, "/password", url.Values{"password": {newPass}, "confirm": {newPass}}); err != nil {
+		return fmt.Errorf("recovery of %s: %w", r.name, err)
+	}
+	if resp.StatusCode != http.StatusOK || strings.Contains(body, `class="error"`) || strings.HasSuffix(resp.Request.URL.Path, "/password") {
+		return fmt.Errorf("recovery of %s: new password refused at %s (%d)", r.name, resp.Request.URL, resp.StatusCode)
 	}
 	return nil
 }
@@ -234,12 +330,13 @@ func TestRollingRestart(t *testing.T) {
 			so := startScaleOut(t, 3, d.urls(t), rollingDelay)
 			so.cli.must(svcSecret+"\n", "client", "create", "--id", svcClient, "--name", "Service", "--grant", "client_credentials", "--secret-stdin")
 			dur := loadSeconds(t, 8)
+			recoverers := so.addRecoverers(4)
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
 			began := time.Now()
 			var r *loadResult
 			loadDone := make(chan struct{})
-			go func() { r = so.runLoad(t, ctx); close(loadDone) }()
+			go func() { r = so.runLoad(t, ctx, recoverers, dur/time.Duration(len(recoverers))); close(loadDone) }()
 
 			var retries float64
 			// The restarts spread over the run; the load goes on at least
@@ -257,8 +354,8 @@ func TestRollingRestart(t *testing.T) {
 				retries += so.retries(i)
 			}
 			took := time.Since(began)
-			t.Logf("rolling restart on %s: %d clients for %v, 3 restarts: %d sign-ins, %d client-credentials grants, %d failed requests, %d lost flows, %v conflict retries",
-				d.name, loadClients, took.Round(time.Second), r.signIns.Load(), r.grants.Load(), r.failed.Load(), r.lost.Load(), retries)
+			t.Logf("rolling restart on %s: %d clients for %v, 3 restarts: %d sign-ins, %d client-credentials grants, %d email recoveries, %d failed requests, %d lost flows, %v conflict retries",
+				d.name, loadClients, took.Round(time.Second), r.signIns.Load(), r.grants.Load(), r.recoveries.Load(), r.failed.Load(), r.lost.Load(), retries)
 			if r.failed.Load() != 0 || r.lost.Load() != 0 {
 				t.Errorf("%d failed requests, %d lost flows; first errors:\n%s", r.failed.Load(), r.lost.Load(), strings.Join(r.errs, "\n"))
 				for i, p := range so.procs {
@@ -269,8 +366,8 @@ func TestRollingRestart(t *testing.T) {
 					}
 				}
 			}
-			if r.signIns.Load() == 0 || r.grants.Load() == 0 {
-				t.Errorf("the load did not run: %d sign-ins, %d grants", r.signIns.Load(), r.grants.Load())
+			if r.signIns.Load() == 0 || r.grants.Load() == 0 || r.recoveries.Load() == 0 {
+				t.Errorf("the load did not run: %d sign-ins, %d grants, %d recoveries", r.signIns.Load(), r.grants.Load(), r.recoveries.Load())
 			}
 		})
 	}
@@ -291,7 +388,7 @@ func TestScaleOutThroughput(t *testing.T) {
 				so.cli.must(svcSecret+"\n", "client", "create", "--id", svcClient, "--name", "Service", "--grant", "client_credentials", "--secret-stdin")
 				ctx, cancel := context.WithTimeout(t.Context(), loadSeconds(t, 20))
 				began := time.Now()
-				r := so.runLoad(t, ctx)
+				r := so.runLoad(t, ctx, nil, 0)
 				cancel()
 				took := time.Since(began).Seconds()
 				rate := float64(r.signIns.Load()) / took
