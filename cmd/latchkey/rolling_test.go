@@ -32,13 +32,13 @@ const (
 	rollingDelay = "1s"                                          // LATCHKEY_SHUTDOWN_DELAY, well above healthInterval
 )
 
-// loadSeconds is how long the load runs: LATCHKEY_LOAD_SECONDS, or a short
+// loadSeconds is how long the load runs: LATCHKEY_TEST_LOAD_SECONDS, or a short
 // but real default for CI.
 func loadSeconds(t *testing.T, def int) time.Duration {
-	if v := os.Getenv("LATCHKEY_LOAD_SECONDS"); v != "" {
+	if v := os.Getenv("LATCHKEY_TEST_LOAD_SECONDS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			t.Fatalf("LATCHKEY_LOAD_SECONDS=%q", v)
+			t.Fatalf("LATCHKEY_TEST_LOAD_SECONDS=%q", v)
 		}
 		return time.Duration(n) * time.Second
 	}
@@ -323,7 +323,7 @@ func (so *scaleOut) restart(t *testing.T, i int) {
 // proxy that health-checks /readyz: with LATCHKEY_SHUTDOWN_DELAY above the
 // check's interval, no request fails and no flow is lost, the flows in
 // progress on a stopping instance continuing on the others.
-// LATCHKEY_LOAD_SECONDS=30 makes it the measurement the README quotes.
+// LATCHKEY_TEST_LOAD_SECONDS=30 makes it the measurement the README quotes.
 func TestRollingRestart(t *testing.T) {
 	for _, d := range databases {
 		t.Run(d.name, func(t *testing.T) {
@@ -375,10 +375,10 @@ func TestRollingRestart(t *testing.T) {
 
 // TestScaleOutThroughput measures sign-ins per second through the proxy
 // with one and with three instances, on MariaDB and on Galera, under the
-// same load; only with LATCHKEY_SCALE_BENCH=1 (a measurement, not a check).
+// same load; only with LATCHKEY_TEST_SCALE_BENCH=1 (a measurement, not a check).
 func TestScaleOutThroughput(t *testing.T) {
-	if os.Getenv("LATCHKEY_SCALE_BENCH") != "1" {
-		t.Skip("a measurement: set LATCHKEY_SCALE_BENCH=1 (and LATCHKEY_LOAD_SECONDS)")
+	if os.Getenv("LATCHKEY_TEST_SCALE_BENCH") != "1" {
+		t.Skip("a measurement: set LATCHKEY_TEST_SCALE_BENCH=1 (and LATCHKEY_TEST_LOAD_SECONDS)")
 	}
 	for _, d := range databases {
 		t.Run(d.name, func(t *testing.T) {
