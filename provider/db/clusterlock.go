@@ -22,8 +22,9 @@ func onGalera(ctx context.Context, conn *sql.Conn) (bool, error) {
 	return on == "ON", nil
 }
 
-// clusterLockTTL frees a lock whose holder died; a migration takes seconds.
-const clusterLockTTL = 10 * time.Minute
+// clusterLockTTL frees a lock whose holder died (in SQL, ten minutes); a
+// migration takes seconds.
+const clusterLockTTL = "INTERVAL 10 MINUTE"
 
 // clusterLock takes a named lock that every node of a Galera cluster sees.
 // GET_LOCK is local to one node there, so instances started together on
@@ -39,8 +40,7 @@ func clusterLock(ctx context.Context, conn *sql.Conn, name string, wait time.Dur
 	for {
 		// A lock left by a holder that died is taken over once it expires.
 		_, _ = conn.ExecContext(ctx, "DELETE FROM latchkey_locks WHERE name = ? AND expires_at < UTC_TIMESTAMP(6)", name)
-		_, err := conn.ExecContext(ctx, "INSERT INTO latchkey_locks (name, expires_at) VALUES (?, UTC_TIMESTAMP(6) + INTERVAL ? SECOND)",
-			name, int(clusterLockTTL/time.Second))
+		_, err := conn.ExecContext(ctx, "INSERT INTO latchkey_locks (name, expires_at) VALUES (?, UTC_TIMESTAMP(6) + "+clusterLockTTL+")", name)
 		if err == nil {
 			return func() {
 				_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DELETE FROM latchkey_locks WHERE name = ?", name)

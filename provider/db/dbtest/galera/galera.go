@@ -359,6 +359,6 @@ func chownTree(dir, name string) error {
 		if err != nil {
 			return err
 		}
-		return os.Lchown(p, uid, gid)
+		return os.Lchown(p, uid, gid) // #nosec G122 -- the test's own fresh temporary directory; Lchown follows no link
 	})
 }
