@@ -161,7 +161,7 @@ func (c *Codes) Check(ctx context.Context, challengeID, flowID, userID, code str
 	}
 	g := c.g.WithContext(ctx)
 	var res *gorm.DB
-	err := db.Retry(ctx, "code.check", func() error {
+	err := db.RetryStmt(ctx, g, "code.check", func(g *gorm.DB) error {
 		res = g.Model(&challengeRow{}).
 			Where("id = ? AND flow_id = ? AND user_id = ? AND used_at IS NULL AND tries < ? AND expires_at > ?",
 				challengeID, flowID, userID, c.maxTries, now).

@@ -21,9 +21,9 @@ var Retries = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Database transactions rerun after a deadlock, lock-wait timeout or a Galera node not ready, by operation.",
 }, []string{"op"})
 
-// maxAttempts bounds the reruns: a conflict that persists this long is a
+// MaxAttempts bounds the reruns: a conflict that persists this long is a
 // fault to report, not a race to wait out.
-const maxAttempts = 6
+const MaxAttempts = 6
 
 // Conflict reports an error after which the transaction had no effect and
 // may simply run again: a deadlock victim or a Galera certification
@@ -35,14 +35,14 @@ func Conflict(err error) bool {
 }
 
 // Retry runs fn, and runs it again after a jittered, growing pause while it
-// fails with a Conflict, at most maxAttempts times in all. fn must be safe
+// fails with a Conflict, at most MaxAttempts times in all. fn must be safe
 // to rerun: the failed attempt's writes were rolled back, so it must read
 // again whatever it decides on rather than reuse values from the attempt
 // before.
 func Retry(ctx context.Context, op string, fn func() error) error {
 	var err error
 	for attempt := 1; ; attempt++ {
-		if err = fn(); !Conflict(err) || attempt == maxAttempts {
+		if err = fn(); !Conflict(err) || attempt == MaxAttempts {
 			return err
 		}
 		Retries.WithLabelValues(op).Inc()
@@ -58,7 +58,28 @@ func Retry(ctx context.Context, op string, fn func() error) error {
 	}
 }
 
-// Transact runs fn in one transaction on g, rerun whole under Retry.
+// Transact runs fn in one transaction on g, rerun whole under Retry. On a
+// g that is itself a transaction, fn runs once (nested, as a savepoint):
+// a conflict has rolled back the outer transaction, which its own
+// Transact reruns.
 func Transact(ctx context.Context, g *gorm.DB, op string, fn func(tx *gorm.DB) error) error {
+	if inTx(g) {
+		return g.WithContext(ctx).Transaction(fn)
+	}
 	return Retry(ctx, op, func() error { return g.WithContext(ctx).Transaction(fn) })
+}
+
+// RetryStmt is Retry for a statement on g that may be a transaction: there
+// it runs once, since rerunning one statement after the server rolled back
+// the rest of its transaction would commit it alone.
+func RetryStmt(ctx context.Context, g *gorm.DB, op string, fn func(g *gorm.DB) error) error {
+	if inTx(g) {
+		return fn(g)
+	}
+	return Retry(ctx, op, func() error { return fn(g) })
+}
+
+func inTx(g *gorm.DB) bool {
+	_, ok := g.Statement.ConnPool.(gorm.TxCommitter)
+	return ok
 }

@@ -189,8 +189,8 @@ func (s *Storage) CompleteAuthRequest(ctx context.Context, id, userID, sessionID
 	}
 	authTime = authTime.UTC()
 	var res *gorm.DB
-	err := db.Retry(ctx, "authrequest.complete", func() error {
-		res = s.db(ctx).Model(&authRequestRow{}).
+	err := db.RetryStmt(ctx, s.db(ctx), "authrequest.complete", func(g *gorm.DB) error {
+		res = g.Model(&authRequestRow{}).
 			Where("id = ? AND done = ? AND expires_at > ?", id, false, s.clock()).
 			Updates(map[string]any{
 				"user_id": userID, "session_id": sessionID, "auth_time": authTime,
@@ -285,8 +285,8 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 		return nil, errCodeInvalid
 	}
 	var res *gorm.DB
-	err := db.Retry(ctx, "code.redeem", func() error {
-		res = s.db(ctx).Model(&authCodeRow{}).
+	err := db.RetryStmt(ctx, s.db(ctx), "code.redeem", func(g *gorm.DB) error {
+		res = g.Model(&authCodeRow{}).
 			Where("code_hash = ? AND used_at IS NULL AND expires_at > ?", cr.CodeHash, now).
 			Update("used_at", now)
 		return res.Error

@@ -196,7 +196,7 @@ func (s *Store) failed(ctx context.Context, t lockTarget, st lockState, pw strin
 		// keep only one mark. That only ever makes a later repeat count
 		// again, never lets anything go uncounted.
 		marks := append(strings.Fields(st.BadPasswordMarks), m)
-		if err := db.Retry(ctx, "user.count_failure", func() error {
+		if err := db.RetryStmt(ctx, g, "user.count_failure", func(g *gorm.DB) error {
 			return t.q(g).Updates(map[string]any{
 				"bad_password_marks": strings.Join(marks[max(0, len(marks)-rememberedBad):], " "), "updated_at": now,
 			}).Error
@@ -217,7 +217,7 @@ func (s *Store) lock(ctx context.Context, t lockTarget, st lockState, now time.T
 	g := s.db(ctx)
 	until := now.Add(s.lockout.duration(st.Lockouts))
 	var res *gorm.DB
-	if err := db.Retry(ctx, "user.lock", func() error {
+	if err := db.RetryStmt(ctx, g, "user.lock", func(g *gorm.DB) error {
 		res = t.q(g).Where("failed_logins >= ? AND lockouts = ?", s.lockout.Threshold, st.Lockouts).
 			Updates(map[string]any{
 				"failed_logins": 0,

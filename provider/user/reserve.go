@@ -79,7 +79,7 @@ func (s *Store) reserve(ctx context.Context, t lockTarget, now time.Time) (lockS
 	var res *gorm.DB
 	// One statement, but on a Galera cluster a sign-in elsewhere counting
 	// on the same row can fail it at commit: run it again then.
-	err := db.Retry(ctx, "user.reserve", func() error { res = s.reserveStmt(g, t, now); return res.Error })
+	err := db.RetryStmt(ctx, g, "user.reserve", func(g *gorm.DB) error { res = s.reserveStmt(g, t, now); return res.Error })
 	if err != nil {
 		return lockState{}, wrap("reserve attempt", err)
 	}
@@ -132,8 +132,8 @@ func (s *Store) reserveStmt(g *gorm.DB, t lockTarget, now time.Time) *gorm.DB {
 // takes the count below zero; a failure to write is only logged, since it
 // can only make the lockout stricter.
 func (s *Store) refund(ctx context.Context, t lockTarget) {
-	err := db.Retry(ctx, "user.refund", func() error {
-		return t.q(s.db(ctx)).Where("failed_logins > 0").Update("failed_logins", gorm.Expr("failed_logins - 1")).Error
+	err := db.RetryStmt(ctx, s.db(ctx), "user.refund", func(g *gorm.DB) error {
+		return t.q(g).Where("failed_logins > 0").Update("failed_logins", gorm.Expr("failed_logins - 1")).Error
 	})
 	if err != nil {
 		slog.WarnContext(ctx, "user: give back a sign-in reservation", "err", err)

@@ -427,8 +427,8 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 func (s *Store) update(ctx context.Context, op, id string, cols map[string]any) error {
 	cols["updated_at"] = s.now()
 	var res *gorm.DB
-	if err := db.Retry(ctx, "user.update", func() error {
-		res = s.db(ctx).Model(&User{}).Where("id = ?", id).Updates(cols)
+	if err := db.RetryStmt(ctx, s.db(ctx), "user.update", func(g *gorm.DB) error {
+		res = g.Model(&User{}).Where("id = ?", id).Updates(cols)
 		return res.Error
 	}); err != nil {
 		return wrap(op, err)
