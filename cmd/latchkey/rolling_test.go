@@ -330,7 +330,7 @@ func TestRollingRestart(t *testing.T) {
 			so := startScaleOut(t, 3, d.urls(t), rollingDelay)
 			so.cli.must(svcSecret+"\n", "client", "create", "--id", svcClient, "--name", "Service", "--grant", "client_credentials", "--secret-stdin")
 			dur := loadSeconds(t, 8)
-			recoverers := so.addRecoverers(4)
+			recoverers := so.addRecoverers(3)
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
 			began := time.Now()
