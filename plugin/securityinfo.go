@@ -20,6 +20,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/policy"
 	"github.com/latchkeyid/latchkey/plugin/proof"
 	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
 )
@@ -807,7 +808,7 @@ func (p *registration) skip(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	err = p.d.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = db.Transact(ctx, p.d.DB, "registration.skip", func(tx *gorm.DB) error {
 		st, err := p.state(tx, a.u.ID)
 		if err != nil {
 			return err

@@ -61,7 +61,7 @@ func clearLatchkeyEnv(t *testing.T) {
 	t.Helper()
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "LATCHKEY_") && k != "LATCHKEY_TEST_MYSQL" && k != "LATCHKEY_TEST_MYSQL_DSN" {
+		if strings.HasPrefix(k, "LATCHKEY_") && !strings.HasPrefix(k, "LATCHKEY_TEST_") { // the test harness's own settings stay
 			t.Setenv(k, "")
 			os.Unsetenv(k)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -193,16 +194,25 @@ func TestMethodAdd(t *testing.T) {
 // action: its hidden and checked fields, then set.
 func submit(t *testing.T, c *http.Client, resp *http.Response, body, action string, set url.Values) (*http.Response, string) {
 	t.Helper()
-	doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
+	resp, b, err := submitForm(c, resp, body, action, set)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return resp, b
+}
+
+// submitForm is submit for goroutines, which may not stop the test.
+func submitForm(c *http.Client, resp *http.Response, body, action string, set url.Values) (*http.Response, string, error) {
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
+	if err != nil {
+		return nil, "", err
 	}
 	form := doc.Find("form").FilterFunction(func(_ int, s *goquery.Selection) bool {
 		a, _ := s.Attr("action")
 		return strings.HasSuffix(a, action)
 	}).First()
 	if form.Length() == 0 {
-		t.Fatalf("no form to %s at %s (%d):\n%s", action, resp.Request.URL, resp.StatusCode, body)
+		return nil, "", fmt.Errorf("no form to %s at %s (%d)", action, resp.Request.URL, resp.StatusCode)
 	}
 	vals := url.Values{}
 	form.Find("input[name]").Each(func(_ int, s *goquery.Selection) {
@@ -221,11 +231,11 @@ func submit(t *testing.T, c *http.Client, resp *http.Response, body, action stri
 	target, _ := resp.Request.URL.Parse(a)
 	resp, err = c.PostForm(target.String(), vals)
 	if err != nil {
-		t.Fatal(err)
+		return nil, "", err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	return resp, string(b), nil
 }
 
 var codeRE = regexp.MustCompile(`\b[0-9]{8}\b|\b([0-9], ){7}[0-9]\b`)

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/latchkeyid/latchkey/plugin/sender/smtp/smtptest"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
+	"github.com/latchkeyid/latchkey/provider/db/dbtest/galera"
 	"github.com/latchkeyid/latchkey/provider/secret"
 )
 
@@ -34,6 +36,10 @@ type scaleOut struct {
 	backends []*http.Client // each reaches one instance alone, at the issuer's host
 	cli      *cliEnv
 	sent     []atomic.Int64 // requests the proxy sent to each instance
+	healthy  []atomic.Bool  // the proxy's health check: /readyz answered 200
+	procs    []*process
+	addrs    []string
+	args     [][]string // each instance's serve arguments, to restart it
 	mail     *smtptest.Server
 	smtpURL  string
 }
@@ -51,16 +57,32 @@ const (
 	scaleKeyLead    = "7s"
 )
 
-func startScaleOut(t *testing.T, n int) *scaleOut {
+// databases names the database each instance writes to, by engine: one
+// MariaDB database shared by all, or a Galera cluster's nodes in turn.
+var databases = []struct {
+	name string
+	urls func(t *testing.T) []string
+}{
+	{"mariadb", func(t *testing.T) []string { return []string{dbtest.URL(t, dbtest.MySQL)} }}, // skips without MariaDB unless LATCHKEY_TEST_MYSQL=required
+	{"galera", func(t *testing.T) []string { return galera.Get(t).URLs(t) }},
+}
+
+// healthInterval is how often the proxy asks each instance's /readyz, as
+// a load balancer's health check does.
+const healthInterval = 150 * time.Millisecond
+
+// startScaleOut starts n instances, instance i on dbURLs[i % len(dbURLs)],
+// each waiting shutdownDelay after SIGTERM before it closes its listener.
+func startScaleOut(t *testing.T, n int, dbURLs []string, shutdownDelay string) *scaleOut {
 	t.Helper()
 	clearLatchkeyEnv(t)
-	dbURL := dbtest.URL(t, dbtest.MySQL) // skips without MariaDB unless LATCHKEY_TEST_MYSQL=required
+	dbURL := dbURLs[0]
 	key := secret.Generate()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	so := &scaleOut{issuer: "http://" + ln.Addr().String(), cli: newCLIWith(t, dbURL, key), sent: make([]atomic.Int64, n)}
+	so := &scaleOut{issuer: "http://" + ln.Addr().String(), cli: newCLIWith(t, dbURL, key), sent: make([]atomic.Int64, n), healthy: make([]atomic.Bool, n)}
 	so.mail = smtptest.Start(t)
 	so.smtpURL = so.mail.URL("latchkey@example.com")
 	// A siteverify stand-in: the recovery start needs a CAPTCHA outside
@@ -71,22 +93,22 @@ func startScaleOut(t *testing.T, n int) *scaleOut {
 	}))
 	t.Cleanup(captchaOK.Close)
 
-	var procs []*process
-	var addrs []string
-	for range n {
+	for i := range n {
 		addr := "127.0.0.1:" + freePort(t)
-		// Started together: the migration lock lets one of them migrate.
-		procs = append(procs, startProcess(t, "serve", "--listen", addr, "--issuer", so.issuer, "--metrics-listen", "off",
-			"--database", dbURL, "--secret", key, "--argon2-memory", "7168", "--argon2-time", "5",
-			"--shutdown-delay", "0", "--trusted-proxies", "127.0.0.1/32",
+		args := []string{"serve", "--listen", addr, "--issuer", so.issuer, "--metrics-listen", "127.0.0.1:" + freePort(t),
+			"--database", dbURLs[i%len(dbURLs)], "--secret", key, "--argon2-memory", "7168", "--argon2-time", "5",
+			"--shutdown-delay", shutdownDelay, "--trusted-proxies", "127.0.0.1/32",
 			"--key-refresh", scaleKeyRefresh, "--key-publish-lead", scaleKeyLead, "--smtp-url", so.smtpURL,
-			"--captcha", "hcaptcha", "--captcha-site-key", "site", "--captcha-secret", "captcha-secret", "--captcha-verify-url", captchaOK.URL))
-		addrs = append(addrs, addr)
+			"--captcha", "hcaptcha", "--captcha-site-key", "site", "--captcha-secret", "captcha-secret", "--captcha-verify-url", captchaOK.URL}
+		// Started together: the migration lock lets one of them migrate.
+		so.procs = append(so.procs, startProcess(t, args...))
+		so.addrs = append(so.addrs, addr)
+		so.args = append(so.args, args)
 	}
-	for i, p := range procs {
-		c := &http.Client{Timeout: 10 * time.Second}
-		waitFor(t, p, "/readyz 200", func() bool { return statusOf(c, http.MethodGet, "http://"+addrs[i]+"/readyz") == http.StatusOK })
-		addr := addrs[i]
+	for i := range so.procs {
+		so.waitReady(t, i)
+		so.healthy[i].Store(true)
+		addr := so.addrs[i]
 		so.backends = append(so.backends, &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 				return (&net.Dialer{}).DialContext(ctx, network, addr)
@@ -96,11 +118,15 @@ func startScaleOut(t *testing.T, n int) *scaleOut {
 
 	var next atomic.Uint64
 	targets := make([]*url.URL, n)
-	for i, a := range addrs {
+	for i, a := range so.addrs {
 		targets[i] = &url.URL{Scheme: "http", Host: a}
 	}
 	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		// Round robin over the instances whose health check passed.
 		i := int(next.Add(1) % uint64(n))
+		for k := 0; k < n && !so.healthy[i].Load(); k++ {
+			i = (i + 1) % n
+		}
 		so.sent[i].Add(1)
 		r.SetURL(targets[i])
 		r.Out.Host = r.In.Host // the issuer's host, as a load balancer keeps it
@@ -109,6 +135,9 @@ func startScaleOut(t *testing.T, n int) *scaleOut {
 	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
+	hctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	go so.healthCheck(hctx)
 
 	so.cli.must(scalePassword+"\n", "user", "create", "--username", scaleUser, "--email", "alice@example.com", "--password-stdin")
 	// Sign-ins go straight back to the app (the registration prompt is the
@@ -119,6 +148,32 @@ func startScaleOut(t *testing.T, n int) *scaleOut {
 	return so
 }
 
+// healthCheck asks every instance's /readyz each healthInterval and takes
+// an instance out of the proxy's rotation while it does not answer 200.
+// Each instance has its own checker, so a slow answer from one (a loaded
+// CI machine) delays no other.
+func (so *scaleOut) healthCheck(ctx context.Context) {
+	c := &http.Client{Timeout: 2 * time.Second}
+	for i, a := range so.addrs {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(healthInterval):
+				}
+				so.healthy[i].Store(statusOf(c, http.MethodGet, "http://"+a+"/readyz") == http.StatusOK)
+			}
+		}()
+	}
+}
+
+func (so *scaleOut) waitReady(t *testing.T, i int) {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second}
+	waitFor(t, so.procs[i], "/readyz 200", func() bool { return statusOf(c, http.MethodGet, "http://"+so.addrs[i]+"/readyz") == http.StatusOK })
+}
+
 // signIn runs code + PKCE through the proxy in a fresh browser, with the
 // relying party (x/oauth2 + go-oidc) also talking to the proxy.
 func (so *scaleOut) signIn(t *testing.T, ctx context.Context) (*oauth2.Config, *gooidc.IDTokenVerifier, *oauth2.Token) {
@@ -127,6 +182,29 @@ func (so *scaleOut) signIn(t *testing.T, ctx context.Context) (*oauth2.Config, *
 }
 
 func (so *scaleOut) signInWith(t *testing.T, ctx context.Context, password string) (*oauth2.Config, *gooidc.IDTokenVerifier, *oauth2.Token) {
+	t.Helper()
+	a := so.authorize(t, ctx, password)
+	tok, err := a.cfg.Exchange(gooidc.ClientContext(ctx, http.DefaultClient), a.code, oauth2.VerifierOption(a.pkce))
+	if err != nil {
+		t.Fatalf("exchange through the proxy: %v", err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := a.verifier.Verify(ctx, raw)
+	if err != nil || idt.Nonce != a.nonce {
+		t.Fatalf("ID token: %v (nonce %q)", err, idt.Nonce)
+	}
+	return a.cfg, a.verifier, tok
+}
+
+// authorized is a sign-in's outcome before the code is redeemed.
+type authorized struct {
+	cfg               *oauth2.Config
+	verifier          *gooidc.IDTokenVerifier
+	code, pkce, nonce string
+}
+
+// authorize signs in through the proxy up to the callback with the code.
+func (so *scaleOut) authorize(t *testing.T, ctx context.Context, password string) authorized {
 	t.Helper()
 	ctx = gooidc.ClientContext(ctx, http.DefaultClient)
 	prov, err := gooidc.NewProvider(ctx, so.issuer)
@@ -169,16 +247,37 @@ func (so *scaleOut) signInWith(t *testing.T, ctx context.Context, password strin
 	if q.Get("state") != state || q.Get("code") == "" || q.Get("iss") != so.issuer {
 		t.Fatalf("callback %v", q)
 	}
-	tok, err := cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(pkce))
-	if err != nil {
-		t.Fatalf("exchange through the proxy: %v", err)
+	return authorized{cfg: cfg, verifier: verifier, code: q.Get("code"), pkce: pkce, nonce: nonce}
+}
+
+// scaleRacers is how many requests race for one code or token.
+const scaleRacers = 12
+
+// race sends scaleRacers requests at once and counts their statuses; every
+// loser must get invalid_grant, never a server error.
+func (so *scaleOut) race(t *testing.T, send func(i int) (int, map[string]any)) map[int]int {
+	t.Helper()
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var start, done sync.WaitGroup
+	start.Add(1)
+	for i := range scaleRacers {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			start.Wait()
+			code, m := send(i)
+			mu.Lock()
+			defer mu.Unlock()
+			codes[code]++
+			if code != http.StatusOK && m["error"] != "invalid_grant" {
+				t.Errorf("a losing request got %d %v, want invalid_grant", code, m)
+			}
+		}()
 	}
-	raw, _ := tok.Extra("id_token").(string)
-	idt, err := verifier.Verify(ctx, raw)
-	if err != nil || idt.Nonce != nonce {
-		t.Fatalf("ID token: %v (nonce %q)", err, idt.Nonce)
-	}
-	return cfg, verifier, tok
+	start.Done()
+	done.Wait()
+	return codes
 }
 
 var eightDigits = regexp.MustCompile(`\b[0-9]{8}\b`)
@@ -208,7 +307,12 @@ func (so *scaleOut) post(t *testing.T, c *http.Client, path string, form url.Val
 // MariaDB database, so consecutive requests of one browser land on
 // different instances.
 func TestScaleOutThreeInstancesOneDatabase(t *testing.T) {
-	so := startScaleOut(t, 3)
+	for _, d := range databases {
+		t.Run(d.name, func(t *testing.T) { testScaleOut(t, startScaleOut(t, 3, d.urls(t), "0")) })
+	}
+}
+
+func testScaleOut(t *testing.T, so *scaleOut) {
 	ctx := t.Context()
 	proxy := &http.Client{Timeout: 30 * time.Second}
 	_, verifier, tok := so.signIn(t, ctx)
@@ -242,6 +346,59 @@ func TestScaleOutThreeInstancesOneDatabase(t *testing.T) {
 			// Reuse revokes the family: sign in again for the next round.
 			_, _, tok = so.signIn(t, ctx)
 			rt = tok.RefreshToken
+		}
+	})
+
+	// Many redemptions of one code at once, spread over every instance
+	// (on Galera each writes to another node): at most one gets tokens,
+	// and the replays revoke them (RFC 6749 §4.1.2), so none stays usable.
+	t.Run("code-redeemed-once", func(t *testing.T) {
+		for range 3 {
+			a := so.authorize(t, ctx, scalePassword)
+			var issued atomic.Value
+			codes := so.race(t, func(i int) (int, map[string]any) {
+				code, m := so.post(t, so.backends[i%len(so.backends)], "/oauth/token", url.Values{"grant_type": {"authorization_code"},
+					"code": {a.code}, "code_verifier": {a.pkce}, "redirect_uri": {scaleRedirect}})
+				if code == http.StatusOK {
+					issued.Store(m["access_token"])
+				}
+				return code, m
+			})
+			if codes[http.StatusOK] > 1 || codes[http.StatusOK]+codes[http.StatusBadRequest] != scaleRacers {
+				t.Fatalf("one code redeemed at once %d times: statuses %v", scaleRacers, codes)
+			}
+			if at, _ := issued.Load().(string); at != "" {
+				for i, b := range so.backends {
+					if _, m := so.post(t, b, "/oauth/introspect", url.Values{"token": {at}}); m["active"] != false {
+						t.Fatalf("instance %d: the replayed code's access token is still active: %v", i, m)
+					}
+				}
+			}
+		}
+	})
+
+	// Many rotations of one refresh token at once: exactly one succeeds,
+	// and the reuse revokes the family, the winner's new token with it.
+	t.Run("refresh-rotated-once", func(t *testing.T) {
+		for range 3 {
+			_, _, tok := so.signIn(t, ctx)
+			var won atomic.Value
+			codes := so.race(t, func(i int) (int, map[string]any) {
+				code, m := so.post(t, so.backends[i%len(so.backends)], "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
+				if code == http.StatusOK {
+					won.Store(m["refresh_token"])
+				}
+				return code, m
+			})
+			if codes[http.StatusOK] != 1 || codes[http.StatusBadRequest] != scaleRacers-1 {
+				t.Fatalf("one refresh token rotated at once %d times: statuses %v", scaleRacers, codes)
+			}
+			next, _ := won.Load().(string)
+			for i, b := range so.backends {
+				if code, m := so.post(t, b, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {next}}); code != http.StatusBadRequest || m["error"] != "invalid_grant" {
+					t.Fatalf("instance %d accepted the winner's token after the reuse: %d %v", i, code, m)
+				}
+			}
 		}
 	})
 

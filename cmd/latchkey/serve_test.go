@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"net"
@@ -355,16 +356,25 @@ func lineWith(s, sub string) string {
 // username and password when it asks for them. It returns where to post.
 func signInForm(t *testing.T, resp *http.Response, body, username, password string) (*url.URL, url.Values) {
 	t.Helper()
-	doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
+	target, vals, err := parseSignInForm(resp, body, username, password)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return target, vals
+}
+
+// parseSignInForm is signInForm for goroutines, which may not stop the test.
+func parseSignInForm(resp *http.Response, body, username, password string) (*url.URL, url.Values, error) {
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
+	if err != nil {
+		return nil, nil, err
 	}
 	form := doc.Find("form").FilterFunction(func(_ int, s *goquery.Selection) bool {
 		a, _ := s.Attr("action")
 		return s.Find(`input[name="password"]`).Length() > 0 || strings.HasSuffix(a, "/skip")
 	}).First()
 	if form.Length() == 0 {
-		t.Fatalf("no sign-in or skip form at %s (%d):\n%s", resp.Request.URL, resp.StatusCode, body)
+		return nil, nil, fmt.Errorf("no sign-in or skip form at %s (%d):\n%s", resp.Request.URL, resp.StatusCode, body)
 	}
 	vals := url.Values{}
 	form.Find("input[name]").Each(func(_ int, s *goquery.Selection) {
@@ -378,8 +388,5 @@ func signInForm(t *testing.T, resp *http.Response, body, username, password stri
 	}
 	action, _ := form.Attr("action")
 	target, err := resp.Request.URL.Parse(action)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return target, vals
+	return target, vals, err
 }

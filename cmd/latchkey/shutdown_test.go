@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
+	"github.com/latchkeyid/latchkey/provider/db/dbtest/galera"
 	"github.com/latchkeyid/latchkey/provider/secret"
 )
 
@@ -23,7 +24,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(runMainEnv) == "1" {
 		main() // exits
 	}
-	os.Exit(m.Run())
+	os.Exit(galera.Main(m)) // stops the Galera cluster if a test started one
 }
 
 // process is a `latchkey serve` child process.

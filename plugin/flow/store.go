@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider/db"
 )
 
 // row is the stored shape of a Flow (table sspr_flows, see plugin/schema).
@@ -143,13 +145,18 @@ func (s *Store) Save(ctx context.Context, tx *gorm.DB, f *Flow) error {
 	if err != nil {
 		return fmt.Errorf("flow: save: %w", err)
 	}
-	res := tx.WithContext(ctx).Model(&row{}).Where("id = ? AND version = ?", f.ID, f.Version).Updates(map[string]any{
-		"intent": r.Intent, "state": r.State, "proofs": r.Proofs, "enrollment_id": r.EnrollmentID,
-		"challenge_id": r.ChallengeID, "challenge": r.Challenge, "data": r.Data,
-		"version": f.Version + 1, "done_at": r.DoneAt,
-	})
-	if res.Error != nil {
-		return fmt.Errorf("flow: save: %w", res.Error)
+	// A rerun after a conflict finds the version moved if the other
+	// write won, and reports the lost race as ErrConflict.
+	var res *gorm.DB
+	if err := db.RetryStmt(ctx, tx.WithContext(ctx), "flow.save", func(g *gorm.DB) error {
+		res = g.Model(&row{}).Where("id = ? AND version = ?", f.ID, f.Version).Updates(map[string]any{
+			"intent": r.Intent, "state": r.State, "proofs": r.Proofs, "enrollment_id": r.EnrollmentID,
+			"challenge_id": r.ChallengeID, "challenge": r.Challenge, "data": r.Data,
+			"version": f.Version + 1, "done_at": r.DoneAt,
+		})
+		return res.Error
+	}); err != nil {
+		return fmt.Errorf("flow: save: %w", err)
 	}
 	if res.RowsAffected != 1 {
 		return ErrConflict

@@ -12,6 +12,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/secret"
 )
 
@@ -104,7 +105,7 @@ func (c *Codes) Issue(ctx context.Context, flowID, userID, enrollmentID string) 
 	id, code = rand.Text(), NewCode()
 	r := challengeRow{ID: id, FlowID: flowID, UserID: userID, EnrollmentID: enrollmentID, CodeMAC: c.mac(id, code),
 		Sends: 1, CreatedAt: now, ExpiresAt: now.Add(c.ttl)}
-	err = c.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = db.Transact(ctx, c.g, "code.issue", func(tx *gorm.DB) error {
 		if userID != "" {
 			if err := tx.Model(&challengeRow{}).Where("user_id = ? AND used_at IS NULL AND tries < ?", userID, c.maxTries).
 				Update("tries", c.maxTries).Error; err != nil {
@@ -159,15 +160,19 @@ func (c *Codes) Check(ctx context.Context, challengeID, flowID, userID, code str
 		prev = mac
 	}
 	g := c.g.WithContext(ctx)
-	res := g.Model(&challengeRow{}).
-		Where("id = ? AND flow_id = ? AND user_id = ? AND used_at IS NULL AND tries < ? AND expires_at > ?",
-			challengeID, flowID, userID, c.maxTries, now).
-		Updates(map[string]any{
-			"tries":   gorm.Expr("tries + 1"),
-			"used_at": gorm.Expr("CASE WHEN code_mac = ? OR code_mac = ? THEN ? ELSE NULL END", mac, prev, now),
-		})
-	if res.Error != nil {
-		return Result{}, fmt.Errorf("method: check code: %w", res.Error)
+	var res *gorm.DB
+	err := db.RetryStmt(ctx, g, "code.check", func(g *gorm.DB) error {
+		res = g.Model(&challengeRow{}).
+			Where("id = ? AND flow_id = ? AND user_id = ? AND used_at IS NULL AND tries < ? AND expires_at > ?",
+				challengeID, flowID, userID, c.maxTries, now).
+			Updates(map[string]any{
+				"tries":   gorm.Expr("tries + 1"),
+				"used_at": gorm.Expr("CASE WHEN code_mac = ? OR code_mac = ? THEN ? ELSE NULL END", mac, prev, now),
+			})
+		return res.Error
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("method: check code: %w", err)
 	}
 	if res.RowsAffected != 1 {
 		return Result{Dead: true}, nil

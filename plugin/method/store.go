@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider/db"
 )
 
 // row is the live model of sspr_methods (frozen copy: plugin/schema).
@@ -78,7 +80,7 @@ func (s *Store) Add(ctx context.Context, e *Enrollment, coolDown time.Duration) 
 		return fmt.Errorf("method: add: %w", errors.New("incomplete enrollment"))
 	}
 	now := s.now().UTC()
-	return s.db(ctx).Transaction(func(tx *gorm.DB) error {
+	return db.Transact(ctx, s.db(ctx), "method.add", func(tx *gorm.DB) error {
 		var others []row
 		if err := tx.Select("id", "method", "destination_key").Where("user_id = ?", e.UserID).Find(&others).Error; err != nil {
 			return fmt.Errorf("method: add: %w", err)
@@ -160,7 +162,7 @@ func (s *Store) Get(ctx context.Context, userID, id string) (Enrollment, error) 
 
 // Delete removes the enrollment id of userID and its open challenges.
 func (s *Store) Delete(ctx context.Context, userID, id string) error {
-	return s.db(ctx).Transaction(func(tx *gorm.DB) error {
+	return db.Transact(ctx, s.db(ctx), "method.delete", func(tx *gorm.DB) error {
 		res := tx.Where("id = ? AND user_id = ?", id, userID).Delete(&row{})
 		if res.Error != nil {
 			return fmt.Errorf("method: delete: %w", res.Error)
@@ -178,7 +180,7 @@ func (s *Store) Delete(ctx context.Context, userID, id string) error {
 // DeleteUser removes every enrollment and challenge of userID (account
 // deletion).
 func (s *Store) DeleteUser(ctx context.Context, userID string) error {
-	return s.db(ctx).Transaction(func(tx *gorm.DB) error {
+	return db.Transact(ctx, s.db(ctx), "method.delete_user", func(tx *gorm.DB) error {
 		if err := tx.Where("user_id = ?", userID).Delete(&row{}).Error; err != nil {
 			return fmt.Errorf("method: delete user: %w", err)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/flow"
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/db"
 )
 
 // Sealer seals a challenge to its flow (a *secret.Box).
@@ -173,7 +174,7 @@ func (e *Engine) Pending(ctx context.Context, f *flow.Flow, n method.Name, chall
 func newEnrollment(n method.Name) string { return "new:" + string(n) }
 
 func (e *Engine) saveWithTries(ctx context.Context, f *flow.Flow) error {
-	return e.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return db.Transact(ctx, e.db, "flow.save_tries", func(tx *gorm.DB) error {
 		if err := e.flows.Save(ctx, tx, f); err != nil {
 			return err
 		}

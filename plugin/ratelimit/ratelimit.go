@@ -8,8 +8,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider/db"
 )
 
 // buckets is how many buckets a window is split into.
@@ -133,7 +134,8 @@ func (l *Limiter) Allow(ctx context.Context, scope, key string, limit int, windo
 			Where("scope = ? AND key_hash = ? AND window_ms = ? AND bucket = ? AND count < ?", scope, kh, wms, cur, room).
 			Update("count", gorm.Expr("count + 1"))
 		if res.Error != nil {
-			if contended(res.Error) {
+			if db.Conflict(res.Error) {
+				db.Retries.WithLabelValues("ratelimit.take").Inc()
 				continue // a deadlock victim: nothing was counted, try again
 			}
 			return false, 0, fmt.Errorf("ratelimit: %w", res.Error)
@@ -154,7 +156,7 @@ func (l *Limiter) Allow(ctx context.Context, scope, key string, limit int, windo
 		if err == nil {
 			return l.confirm(ctx, scope, kh, wms, lo, bs, cur, limit, now)
 		}
-		if !errors.Is(err, gorm.ErrDuplicatedKey) && !contended(err) {
+		if !errors.Is(err, gorm.ErrDuplicatedKey) && !db.Conflict(err) {
 			return false, 0, fmt.Errorf("ratelimit: %w", err)
 		}
 		// Another caller created the bucket first: try the update again.
@@ -186,13 +188,6 @@ func (l *Limiter) confirm(ctx context.Context, scope, kh string, wms, lo, bs, cu
 	_ = g.Model(&counter{}).Where("scope = ? AND key_hash = ? AND window_ms = ? AND bucket = ? AND count > 0", scope, kh, wms, cur).
 		Update("count", gorm.Expr("count - 1")).Error
 	return false, l.retryAfter(ctx, scope, kh, wms, lo, bs, now), nil
-}
-
-// contended reports a MySQL deadlock or lock-wait timeout, after which the
-// statement had no effect and may simply run again.
-func contended(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }
 
 // retryAfter is the time until the oldest counted bucket leaves the window.

@@ -12,9 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 
+	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/secret"
 )
 
@@ -230,7 +230,8 @@ func (q *Queue) claim(ctx context.Context) (outboxRow, bool, error) {
 		}
 		res := cond.Updates(map[string]any{"claimed_by": q.instance, "claimed_at": now})
 		if res.Error != nil {
-			if contended(res.Error) {
+			if db.Conflict(res.Error) {
+				db.Retries.WithLabelValues("outbox.claim").Inc()
 				continue // another dispatcher holds the row: take the next
 			}
 			return outboxRow{}, false, fmt.Errorf("sender: claim: %w", res.Error)
@@ -240,14 +241,6 @@ func (q *Queue) claim(ctx context.Context) (outboxRow, bool, error) {
 		}
 	}
 	return outboxRow{}, false, nil // contended: the next wake or poll retries
-}
-
-// contended reports a MySQL deadlock or lock-wait timeout: InnoDB may
-// pick a racing claim as a deadlock victim, which only means another
-// dispatcher got there first.
-func contended(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }
 
 // deliver sends one claimed row and records the outcome.

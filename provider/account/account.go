@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/user"
 )
 
@@ -124,7 +125,7 @@ func (s *Service) change(ctx context.Context, op, userID string, keep Keep, also
 		return fmt.Errorf("account: %s: empty user id", op)
 	}
 	before := s.now().UTC()
-	err := s.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.Transact(ctx, s.g, "account.change", func(tx *gorm.DB) error {
 		if also != nil {
 			if err := also(ctx, tx); err != nil {
 				return err

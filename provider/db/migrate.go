@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/go-gormigrate/gormigrate/v2"
 	"gorm.io/gorm"
@@ -35,7 +36,7 @@ var ErrSchemaNewer = errors.New("database schema is newer than this latchkey")
 
 // Migrate applies every pending migration of set. Two instances starting at
 // once are serialised: on MySQL by a named lock (DDL is not transactional
-// there), on SQLite by one IMMEDIATE transaction around the whole run.
+// there; on a Galera cluster also by a lock row every node sees), on SQLite by one IMMEDIATE transaction around the whole run.
 func Migrate(ctx context.Context, g *gorm.DB, set Set) error {
 	g = g.WithContext(ctx)
 	opts := &gormigrate.Options{
@@ -74,6 +75,17 @@ func Migrate(ctx context.Context, g *gorm.DB, set Set) error {
 		return ErrLockTimeout
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(?)", lock) //nolint:errcheck // released with the connection anyway
+	galera, err := onGalera(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("db: migrate: %w", err)
+	}
+	if galera {
+		release, err := clusterLock(ctx, conn, lock, 120*time.Second)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	return run()
 }
 

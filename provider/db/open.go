@@ -144,6 +144,9 @@ func dialector(raw string) (gorm.Dialector, *sql.DB, error) {
 		// with utf8mb4): one round trip per statement instead of three
 		// (prepare, execute, close), on every query GORM or the Writer runs.
 		cfg.InterpolateParams = true
+		if err := causalReads(cfg); err != nil {
+			return nil, nil, err
+		}
 		return mysql.New(mysql.Config{DSNConfig: cfg, DSN: cfg.FormatDSN()}), nil, nil
 	default:
 		return nil, nil, ErrBadURL

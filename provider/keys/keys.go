@@ -19,6 +19,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/provider/cachever"
+	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/secret"
 )
 
@@ -275,7 +276,7 @@ func (m *Manager) create(ctx context.Context, alg Alg, after int, lead time.Dura
 		return Info{}, err
 	}
 	var created Info
-	err = m.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = db.Transact(ctx, m.g, "keys.create", func(tx *gorm.DB) error {
 		var cur []Row
 		if err := tx.Select("kid", "generation", "retire_at").Where("alg = ?", string(alg)).
 			Order("generation DESC").Limit(1).Find(&cur).Error; err != nil {

@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/provider/cachever"
+	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/keys"
 )
 
@@ -243,7 +244,7 @@ func (s *Storage) ListClients(ctx context.Context) ([]*Client, error) {
 // consents, in one transaction.
 func (s *Storage) DeleteClient(ctx context.Context, id string) error {
 	now := s.clock()
-	err := s.db(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.Transact(ctx, s.db(ctx), "client.delete", func(tx *gorm.DB) error {
 		res := tx.Where("id = ?", id).Delete(&clientRow{})
 		if res.Error != nil {
 			return res.Error

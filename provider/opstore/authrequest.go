@@ -10,6 +10,8 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider/db"
 )
 
 // AuthRequest is a stored authorization request. Besides op.AuthRequest it
@@ -186,14 +188,18 @@ func (s *Storage) CompleteAuthRequest(ctx context.Context, id, userID, sessionID
 		return errors.New("opstore: complete auth request: empty user id")
 	}
 	authTime = authTime.UTC()
-	res := s.db(ctx).Model(&authRequestRow{}).
-		Where("id = ? AND done = ? AND expires_at > ?", id, false, s.clock()).
-		Updates(map[string]any{
-			"user_id": userID, "session_id": sessionID, "auth_time": authTime,
-			"amr": jsonList(amr), "done": true,
-		})
-	if res.Error != nil {
-		return fmt.Errorf("opstore: complete auth request: %w", res.Error)
+	var res *gorm.DB
+	err := db.RetryStmt(ctx, s.db(ctx), "authrequest.complete", func(g *gorm.DB) error {
+		res = g.Model(&authRequestRow{}).
+			Where("id = ? AND done = ? AND expires_at > ?", id, false, s.clock()).
+			Updates(map[string]any{
+				"user_id": userID, "session_id": sessionID, "auth_time": authTime,
+				"amr": jsonList(amr), "done": true,
+			})
+		return res.Error
+	})
+	if err != nil {
+		return fmt.Errorf("opstore: complete auth request: %w", err)
 	}
 	if res.RowsAffected != 1 {
 		return ErrRequestGone
@@ -278,7 +284,11 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	if !s.mayClaim(ctx, cr, row) {
 		return nil, errCodeInvalid
 	}
-	n, err := s.w.Exec(ctx, sqlClaimCode, now, cr.CodeHash, now)
+	var n int64
+	err := db.Retry(ctx, "code.redeem", func() (err error) {
+		n, err = s.w.Exec(ctx, sqlClaimCode, now, cr.CodeHash, now)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("opstore: redeem code: %w", err)
 	}
@@ -301,7 +311,7 @@ func (s *Storage) replayed(ctx context.Context, grantID string) error {
 // issued from the grant is revoked, with their refresh families.
 func (s *Storage) revokeGrant(ctx context.Context, grantID string) error {
 	now := s.clock()
-	err := s.transact(ctx, func(tx *gorm.DB) error {
+	err := db.Transact(ctx, s.db(ctx), "code.replay_revoke", func(tx *gorm.DB) error {
 		if err := tx.Where("id = ?", grantID).Delete(&authRequestRow{}).Error; err != nil {
 			return err
 		}

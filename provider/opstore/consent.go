@@ -8,6 +8,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/latchkeyid/latchkey/provider/db"
 )
 
 // HasConsent reports whether userID already allowed clientID every scope
@@ -35,7 +37,7 @@ func (s *Storage) SaveConsent(ctx context.Context, userID, clientID string, scop
 	if userID == "" || clientID == "" {
 		return errors.New("opstore: save consent: empty user or client")
 	}
-	err := s.db(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.Transact(ctx, s.db(ctx), "consent.save", func(tx *gorm.DB) error {
 		var rows []consentRow
 		if err := tx.Where("user_id = ? AND client_id = ?", userID, clientID).Find(&rows).Error; err != nil {
 			return err

@@ -9,6 +9,8 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider/db"
 )
 
 // revokeFamily revokes every refresh token of the family and the access
@@ -31,7 +33,7 @@ func revokeFamily(tx *gorm.DB, familyID string, now time.Time) error {
 }
 
 func (s *Storage) revokeFamilyNow(ctx context.Context, familyID string) error {
-	return s.transact(ctx, func(tx *gorm.DB) error { return revokeFamily(tx, familyID, s.clock()) })
+	return db.Transact(ctx, s.db(ctx), "token.revoke_family", func(tx *gorm.DB) error { return revokeFamily(tx, familyID, s.clock()) })
 }
 
 // RevokeToken serves /revoke (RFC 7009). It receives an access-token ID, a
@@ -89,7 +91,7 @@ func (s *Storage) TerminateSession(ctx context.Context, userID, clientID string)
 		return nil
 	}
 	now := s.clock()
-	err := s.transact(ctx, func(tx *gorm.DB) error {
+	err := db.Transact(ctx, s.db(ctx), "session.terminate", func(tx *gorm.DB) error {
 		if err := tx.Model(&refreshTokenRow{}).
 			Where("user_id = ? AND client_id = ? AND revoked_at IS NULL", userID, clientID).
 			Update("revoked_at", now).Error; err != nil {

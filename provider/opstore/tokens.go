@@ -68,7 +68,7 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 			return "", time.Time{}, err
 		}
 		at := s.accessFromAuth(r, c, now)
-		err = s.write(ctx, func(ex db.Execer) error {
+		err = s.write(ctx, "token.code", func(ex db.Execer) error {
 			if err := consumeAuthRequest(ex, r.row.ID); err != nil {
 				return err
 			}
@@ -87,8 +87,12 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 			ID: newID(), ClientID: r.clientID, Subject: r.clientID, Scopes: nonNil(r.scopes),
 			Audience: []string{r.clientID}, CreatedAt: now, ExpiresAt: now.Add(c.AccessTokenTTL()),
 		}
-		if _, err := s.w.Exec(ctx, sqlInsertAccessToken, at.ID, at.ClientID, at.Subject, at.GrantID,
-			at.RefreshTokenID, at.SessionID, jsonList(at.Scopes), jsonList(at.Audience), at.CreatedAt, at.ExpiresAt); err != nil {
+		err = db.Retry(ctx, "token.client_credentials", func() error {
+			_, err := s.w.Exec(ctx, sqlInsertAccessToken, at.ID, at.ClientID, at.Subject, at.GrantID,
+				at.RefreshTokenID, at.SessionID, jsonList(at.Scopes), jsonList(at.Audience), at.CreatedAt, at.ExpiresAt)
+			return err
+		})
+		if err != nil {
 			return "", time.Time{}, s.tokenErr(err)
 		}
 		return at.ID, at.ExpiresAt, nil
@@ -171,7 +175,7 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		rt.ExpiresAt = minTime(now.Add(c.RefreshIdleTTL()), rt.FamilyExpiresAt)
 		at := s.accessFromAuth(r, c, now)
 		at.RefreshTokenID = rt.ID
-		err = s.write(ctx, func(ex db.Execer) error {
+		err = s.write(ctx, "token.code_refresh", func(ex db.Execer) error {
 			if err := consumeAuthRequest(ex, r.row.ID); err != nil {
 				return err
 			}
@@ -211,7 +215,7 @@ func (s *Storage) rotate(ctx context.Context, r *RefreshTokenRequest, now time.T
 		SessionID: old.SessionID, Scopes: nonNil(r.GetScopes()), Audience: nonNil(old.Audience),
 		CreatedAt: now, ExpiresAt: minTime(now.Add(c.AccessTokenTTL()), old.FamilyExpiresAt),
 	}
-	err = s.write(ctx, func(ex db.Execer) error { return useRefreshToken(ex, old.ID, now, &rt, &at) })
+	err = s.write(ctx, "token.refresh", func(ex db.Execer) error { return useRefreshToken(ex, old.ID, now, &rt, &at) })
 	if errors.Is(err, errReused) {
 		// Lost the race against another use of the same token: treat it as
 		// reuse (RFC 9700 §4.14.2), outside the rolled-back transaction.

@@ -57,16 +57,11 @@ func consumeAuthRequest(ex db.Execer, id string) error {
 	return nil
 }
 
-// write runs fn through the Writer, again when MySQL picks it as a
-// deadlock victim.
-func (s *Storage) write(ctx context.Context, fn func(db.Execer) error) error {
-	var err error
-	for range 3 {
-		if err = s.w.Do(ctx, fn); !retryable(err) {
-			return err
-		}
-	}
-	return err
+// write runs fn through the Writer, again (bounded, with jitter) when
+// MySQL picks it as a deadlock victim or a Galera node loses it to
+// another node's commit.
+func (s *Storage) write(ctx context.Context, op string, fn func(db.Execer) error) error {
+	return db.Retry(ctx, op, func() error { return s.w.Do(ctx, fn) })
 }
 
 // useRefreshToken is rotation's transaction: mark old used (errReused if

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider/db"
 )
 
 // Binding ties an authorization request to the browser that called
@@ -87,12 +89,14 @@ func (s *Store) Unbind(ctx context.Context, authRequestID string) error {
 // Hold marks authRequestID as waiting for sessionID's security-method
 // registration ("" releases it).
 func (s *Store) Hold(ctx context.Context, authRequestID, sessionID string) error {
-	res := s.g.WithContext(ctx).Model(&Binding{}).Where("auth_request_id = ? AND expires_at > ?", authRequestID, s.clock()).
-		Update("hold_session", sessionID)
+	err := db.RetryStmt(ctx, s.g.WithContext(ctx), "session.hold", func(g *gorm.DB) error {
+		return g.Model(&Binding{}).Where("auth_request_id = ? AND expires_at > ?", authRequestID, s.clock()).
+			Update("hold_session", sessionID).Error
+	})
 	// RowsAffected is not checked: MySQL counts only changed rows, and
 	// the caller has just read the binding.
-	if res.Error != nil {
-		return fmt.Errorf("session: hold: %w", res.Error)
+	if err != nil {
+		return fmt.Errorf("session: hold: %w", err)
 	}
 	return nil
 }
@@ -103,8 +107,9 @@ func (s *Store) Release(ctx context.Context, sessionID string) error {
 	if sessionID == "" {
 		return nil
 	}
-	if err := s.g.WithContext(ctx).Model(&Binding{}).Where("hold_session = ?", sessionID).
-		Update("hold_session", "").Error; err != nil {
+	if err := db.RetryStmt(ctx, s.g.WithContext(ctx), "session.release", func(g *gorm.DB) error {
+		return g.Model(&Binding{}).Where("hold_session = ?", sessionID).Update("hold_session", "").Error
+	}); err != nil {
 		return fmt.Errorf("session: release: %w", err)
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/provider/account"
+	"github.com/latchkeyid/latchkey/provider/db"
 )
 
 // ErrNotFound means the token names no live session: unknown, expired or
@@ -178,8 +179,9 @@ func (s *Store) Revoke(ctx context.Context, id string) error {
 	if id == "" {
 		return nil
 	}
-	err := s.g.WithContext(ctx).Model(&Row{}).
-		Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", s.clock()).Error
+	err := db.RetryStmt(ctx, s.g.WithContext(ctx), "session.revoke", func(g *gorm.DB) error {
+		return g.Model(&Row{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", s.clock()).Error
+	})
 	if err != nil {
 		return fmt.Errorf("session: revoke: %w", err)
 	}

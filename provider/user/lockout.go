@@ -12,6 +12,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 	"gorm.io/gorm"
 
+	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/password"
 )
 
@@ -189,15 +190,17 @@ func (s *Store) verify(ctx context.Context, u *User, pw string) (ok, rehash bool
 // mark and locks the account when the reservation reached the threshold.
 // The lock is a conditional UPDATE that only one request wins.
 func (s *Store) failed(ctx context.Context, t lockTarget, st lockState, pw string, now time.Time) error {
-	db := s.db(ctx)
+	g := s.db(ctx)
 	if m := s.markFor(t, pw); m != "" {
 		// Read-modify-write of the marks: two concurrent wrong passwords may
 		// keep only one mark. That only ever makes a later repeat count
 		// again, never lets anything go uncounted.
 		marks := append(strings.Fields(st.BadPasswordMarks), m)
-		if err := t.q(db).Updates(map[string]any{
-			"bad_password_marks": strings.Join(marks[max(0, len(marks)-rememberedBad):], " "), "updated_at": now,
-		}).Error; err != nil {
+		if err := db.RetryStmt(ctx, g, "user.count_failure", func(g *gorm.DB) error {
+			return t.q(g).Updates(map[string]any{
+				"bad_password_marks": strings.Join(marks[max(0, len(marks)-rememberedBad):], " "), "updated_at": now,
+			}).Error
+		}); err != nil {
 			return wrap("count failure", err)
 		}
 	}
@@ -211,17 +214,20 @@ func (s *Store) failed(ctx context.Context, t lockTarget, st lockState, pw strin
 // st was read. Without a winner it returns the lock another request set,
 // or otherwise (the lock was already lifted again) fallback.
 func (s *Store) lock(ctx context.Context, t lockTarget, st lockState, now time.Time, fallback error) error {
-	db := s.db(ctx)
+	g := s.db(ctx)
 	until := now.Add(s.lockout.duration(st.Lockouts))
-	res := t.q(db).Where("failed_logins >= ? AND lockouts = ?", s.lockout.Threshold, st.Lockouts).
-		Updates(map[string]any{
-			"failed_logins": 0,
-			"lockouts":      gorm.Expr("lockouts + 1"),
-			"locked_until":  until,
-			"updated_at":    now,
-		})
-	if res.Error != nil {
-		return wrap("lock", res.Error)
+	var res *gorm.DB
+	if err := db.RetryStmt(ctx, g, "user.lock", func(g *gorm.DB) error {
+		res = t.q(g).Where("failed_logins >= ? AND lockouts = ?", s.lockout.Threshold, st.Lockouts).
+			Updates(map[string]any{
+				"failed_logins": 0,
+				"lockouts":      gorm.Expr("lockouts + 1"),
+				"locked_until":  until,
+				"updated_at":    now,
+			})
+		return res.Error
+	}); err != nil {
+		return wrap("lock", err)
 	}
 	if res.RowsAffected == 1 {
 		return &LockedError{Until: until, Triggered: true}

@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider/db"
 )
 
 // lockTarget is the row that holds one login's lockout state: the user's
@@ -73,32 +75,13 @@ func (s *Store) state(ctx context.Context, t lockTarget) (lockState, error) {
 // before the lock; the rest are answered *LockedError with no hash.
 // It returns the state read just after the reservation.
 func (s *Store) reserve(ctx context.Context, t lockTarget, now time.Time) (lockState, error) {
-	db := s.db(ctx)
+	g := s.db(ctx)
 	var res *gorm.DB
-	switch {
-	case t.known:
-		res = t.q(db).Where("failed_logins < ? AND (locked_until IS NULL OR locked_until <= ?)", s.lockout.Threshold, now).
-			Updates(map[string]any{"failed_logins": gorm.Expr("failed_logins + 1"), "updated_at": now})
-	case db.Dialector.Name() == "mysql":
-		// No WHERE on ON DUPLICATE KEY UPDATE: each column takes its new
-		// value only under the condition; updated_at first, because later
-		// assignments see the values earlier ones wrote. Rows affected is
-		// 1 (inserted), 2 (counted) or 0 (refused).
-		const cond = "failed_logins < ? AND (locked_until IS NULL OR locked_until <= ?)"
-		res = db.Exec("INSERT INTO login_lockouts (key_hash, failed_logins, lockouts, locked_until, bad_password_marks, updated_at) "+
-			"VALUES (?, 1, 0, NULL, '', ?) ON DUPLICATE KEY UPDATE "+
-			"updated_at = IF("+cond+", VALUES(updated_at), updated_at), "+
-			"failed_logins = IF("+cond+", failed_logins + 1, failed_logins)",
-			t.key, now, s.lockout.Threshold, now, s.lockout.Threshold, now)
-	default:
-		res = db.Exec("INSERT INTO login_lockouts (key_hash, failed_logins, lockouts, locked_until, bad_password_marks, updated_at) "+
-			"VALUES (?, 1, 0, NULL, '', ?) ON CONFLICT (key_hash) DO UPDATE SET "+
-			"failed_logins = login_lockouts.failed_logins + 1, updated_at = excluded.updated_at "+
-			"WHERE login_lockouts.failed_logins < ? AND (login_lockouts.locked_until IS NULL OR login_lockouts.locked_until <= ?)",
-			t.key, now, s.lockout.Threshold, now)
-	}
-	if res.Error != nil {
-		return lockState{}, wrap("reserve attempt", res.Error)
+	// One statement, but on a Galera cluster a sign-in elsewhere counting
+	// on the same row can fail it at commit: run it again then.
+	err := db.RetryStmt(ctx, g, "user.reserve", func(g *gorm.DB) error { res = s.reserveStmt(g, t, now); return res.Error })
+	if err != nil {
+		return lockState{}, wrap("reserve attempt", err)
 	}
 	st, err := s.state(ctx, t)
 	if errors.Is(err, ErrNotFound) {
@@ -118,12 +101,40 @@ func (s *Store) reserve(ctx context.Context, t lockTarget, now time.Time) (lockS
 	return st, s.lock(ctx, t, st, now, &LockedError{Until: now.Add(s.lockout.duration(st.Lockouts))})
 }
 
+// reserveStmt is reserve's conditional statement for t.
+func (s *Store) reserveStmt(g *gorm.DB, t lockTarget, now time.Time) *gorm.DB {
+	switch {
+	case t.known:
+		return t.q(g).Where("failed_logins < ? AND (locked_until IS NULL OR locked_until <= ?)", s.lockout.Threshold, now).
+			Updates(map[string]any{"failed_logins": gorm.Expr("failed_logins + 1"), "updated_at": now})
+	case g.Dialector.Name() == "mysql":
+		// No WHERE on ON DUPLICATE KEY UPDATE: each column takes its new
+		// value only under the condition; updated_at first, because later
+		// assignments see the values earlier ones wrote. Rows affected is
+		// 1 (inserted), 2 (counted) or 0 (refused).
+		const cond = "failed_logins < ? AND (locked_until IS NULL OR locked_until <= ?)"
+		return g.Exec("INSERT INTO login_lockouts (key_hash, failed_logins, lockouts, locked_until, bad_password_marks, updated_at) "+
+			"VALUES (?, 1, 0, NULL, '', ?) ON DUPLICATE KEY UPDATE "+
+			"updated_at = IF("+cond+", VALUES(updated_at), updated_at), "+
+			"failed_logins = IF("+cond+", failed_logins + 1, failed_logins)",
+			t.key, now, s.lockout.Threshold, now, s.lockout.Threshold, now)
+	default:
+		return g.Exec("INSERT INTO login_lockouts (key_hash, failed_logins, lockouts, locked_until, bad_password_marks, updated_at) "+
+			"VALUES (?, 1, 0, NULL, '', ?) ON CONFLICT (key_hash) DO UPDATE SET "+
+			"failed_logins = login_lockouts.failed_logins + 1, updated_at = excluded.updated_at "+
+			"WHERE login_lockouts.failed_logins < ? AND (login_lockouts.locked_until IS NULL OR login_lockouts.locked_until <= ?)",
+			t.key, now, s.lockout.Threshold, now)
+	}
+}
+
 // refund gives back a reservation that did not end as a counted failure
 // (a repeated wrong password, a disabled account, a busy hasher). It never
 // takes the count below zero; a failure to write is only logged, since it
 // can only make the lockout stricter.
 func (s *Store) refund(ctx context.Context, t lockTarget) {
-	err := t.q(s.db(ctx)).Where("failed_logins > 0").Update("failed_logins", gorm.Expr("failed_logins - 1")).Error
+	err := db.RetryStmt(ctx, s.db(ctx), "user.refund", func(g *gorm.DB) error {
+		return t.q(g).Where("failed_logins > 0").Update("failed_logins", gorm.Expr("failed_logins - 1")).Error
+	})
 	if err != nil {
 		slog.WarnContext(ctx, "user: give back a sign-in reservation", "err", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/password"
 	"github.com/latchkeyid/latchkey/provider/secret"
 )
@@ -123,7 +124,7 @@ func (s *Store) Create(ctx context.Context, n NewUser) (*User, error) {
 	if u.PasswordHash != "" {
 		u.PasswordChangedAt = now
 	}
-	err = s.db(ctx).Transaction(func(tx *gorm.DB) error {
+	err = db.Transact(ctx, s.db(ctx), "user.create", func(tx *gorm.DB) error {
 		var clash int64
 		if err := tx.Model(&User{}).
 			Where("username_key = ? OR email_key = ?", u.EmailKey, u.UsernameKey).
@@ -342,7 +343,7 @@ func (s *Store) SetGroups(ctx context.Context, id string, groups ...string) erro
 	if err != nil {
 		return wrap("set groups", err)
 	}
-	return wrap0("set groups", s.db(ctx).Transaction(func(tx *gorm.DB) error {
+	return wrap0("set groups", db.Transact(ctx, s.db(ctx), "user.set_groups", func(tx *gorm.DB) error {
 		if err := exists(tx, id); err != nil {
 			return err
 		}
@@ -359,7 +360,7 @@ func (s *Store) AddGroups(ctx context.Context, id string, groups ...string) erro
 	if err != nil {
 		return wrap("add groups", err)
 	}
-	return wrap0("add groups", s.db(ctx).Transaction(func(tx *gorm.DB) error {
+	return wrap0("add groups", db.Transact(ctx, s.db(ctx), "user.add_groups", func(tx *gorm.DB) error {
 		if err := exists(tx, id); err != nil {
 			return err
 		}
@@ -407,7 +408,7 @@ func (s *Store) SetAdmin(ctx context.Context, id string, admin bool) error {
 // Delete removes the user and their group memberships. Other packages'
 // rows (sessions, methods) are removed by their owners.
 func (s *Store) Delete(ctx context.Context, id string) error {
-	return wrap0("delete", s.db(ctx).Transaction(func(tx *gorm.DB) error {
+	return wrap0("delete", db.Transact(ctx, s.db(ctx), "user.delete", func(tx *gorm.DB) error {
 		if err := tx.Where("user_id = ?", id).Delete(&group{}).Error; err != nil {
 			return err
 		}
@@ -425,9 +426,12 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 // update sets columns of one user; ErrNotFound when there is no such user.
 func (s *Store) update(ctx context.Context, op, id string, cols map[string]any) error {
 	cols["updated_at"] = s.now()
-	res := s.db(ctx).Model(&User{}).Where("id = ?", id).Updates(cols)
-	if res.Error != nil {
-		return wrap(op, res.Error)
+	var res *gorm.DB
+	if err := db.RetryStmt(ctx, s.db(ctx), "user.update", func(g *gorm.DB) error {
+		res = g.Model(&User{}).Where("id = ?", id).Updates(cols)
+		return res.Error
+	}); err != nil {
+		return wrap(op, err)
 	}
 	if res.RowsAffected == 0 {
 		// MySQL counts changed rows, not matched ones: 0 can also mean the

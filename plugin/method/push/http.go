@@ -18,6 +18,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/web"
 )
 
@@ -147,7 +148,7 @@ func (m *Method) enroll(c echo.Context) error {
 	now := m.now()
 	d := deviceRow{ID: rand.Text(), Name: deviceName(claims.Name), PublicKey: pub, CreatedAt: now}
 	var l linkRow
-	err = m.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = db.Transact(ctx, m.g, "push.enroll", func(tx *gorm.DB) error {
 		// Single use: only the first device to claim the link gets it.
 		res := tx.Model(&linkRow{}).Where("key_hash = ? AND used_at IS NULL AND expires_at > ?", m.linkKey(claims.Token), now).
 			Updates(map[string]any{"used_at": now, "device_id": d.ID})
@@ -304,7 +305,7 @@ func (m *Method) decide(c echo.Context) error {
 	case Report:
 		next, event, outcome = statusReported, EventFraud, audit.Blocked
 	}
-	err = m.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = db.Transact(ctx, m.g, "push.decide", func(tx *gorm.DB) error {
 		res := tx.Model(&challengeRow{}).Where("id = ? AND status = ? AND expires_at > ?", r.ID, statusPending, now).
 			Updates(map[string]any{"status": next, "decided_at": now})
 		if res.Error != nil {

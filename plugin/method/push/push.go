@@ -22,6 +22,7 @@ import (
 
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/secret"
 )
 
@@ -409,7 +410,7 @@ func (m *Method) Challenge(ctx context.Context, flowID string, u method.Ref, e m
 		}
 		r.UserID, r.DeviceID = subject, ""
 	}
-	if err := m.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	if err := db.Transact(ctx, m.g, "push.challenge", func(tx *gorm.DB) error {
 		if err := m.admit(tx, flowID, subject, now); err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/secret"
 	"github.com/latchkeyid/latchkey/provider/user"
 )
@@ -166,7 +167,7 @@ func rotateTarget(ctx context.Context, g *gorm.DB, t target, next, prev *secret.
 	fp := next.Fingerprint()
 	for {
 		var n int
-		err := g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err := db.Transact(ctx, g, "secret.rekey", func(tx *gorm.DB) error {
 			p := progress{Target: t.name}
 			if err := tx.Where("target = ?", t.name).Take(&p).Error; err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
 				return err
