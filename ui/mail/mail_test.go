@@ -88,3 +88,52 @@ func TestRenderInRequestLanguage(t *testing.T) {
 		}
 	}
 }
+
+// Every message, in every language but English, leaves no English line
+// behind (the data it shows, links and the brand apart).
+func TestEveryMessageTranslated(t *testing.T) {
+	tm, err := mail.New("https://id.example.com/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := map[string]any{"Code": "12345678", "Minutes": 10, "Purpose": "recover", "Time": time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC),
+		"IP": "192.0.2.1", "Methods": "email", "Method": "email", "Label": "a•••e@example.com",
+		"ReportURL": tm.Link("/recover/report?token=abc"), "Username": "alice"}
+	lines := func(m mail.Message) []string {
+		var out []string
+		for _, l := range strings.Split(m.Subject+"\n"+m.Text, "\n") {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "https://") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	for _, name := range mail.Names {
+		for _, purpose := range []string{"recover", "register", "stepup"} {
+			data["Purpose"] = purpose
+			en, err := tm.Render(t.Context(), name, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			english := map[string]bool{}
+			for _, l := range lines(en) {
+				english[l] = true
+			}
+			for _, lang := range []string{"de", "fr", "es", "ja", "ar"} {
+				l, _ := i18n.For(lang)
+				m, err := tm.Render(i18n.With(t.Context(), l), name, data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, line := range lines(m) {
+					if english[line] {
+						t.Errorf("%s (%s) in %s still says %q", name, purpose, lang, line)
+					}
+				}
+				if !strings.Contains(m.HTML, `lang="`+lang+`"`) {
+					t.Errorf("%s in %s: the HTML part is not marked lang=%s", name, lang, lang)
+				}
+			}
+		}
+	}
+}
