@@ -28,20 +28,26 @@ func Static() http.Handler {
 // Every page file defines "title" and "content"; it may define "head".
 type Renderer struct {
 	pages map[string]*template.Template
+	brand Brand
 }
 
 // New parses every template at start-up, so a missing or broken template
 // stops the server instead of failing a user later.
-func New() (*Renderer, error) {
+func New(opts ...Option) (*Renderer, error) {
+	r := &Renderer{pages: map[string]*template.Template{}}
+	for _, o := range opts {
+		o(r)
+	}
 	files, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("ui: %w", err)
 	}
-	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	layout, err := template.New("layout.html").Funcs(funcs).
+		Funcs(template.FuncMap{"brand": func() Brand { return r.brand }}).
+		ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("ui: layout: %w", err)
 	}
-	r := &Renderer{pages: map[string]*template.Template{}}
 	for _, f := range files {
 		name := strings.TrimSuffix(path.Base(f), ".html")
 		if name == "layout" {

@@ -24,6 +24,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/config"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
+	"github.com/latchkeyid/latchkey/ui"
 )
 
 type serveCmd struct{}
@@ -44,6 +45,7 @@ type server struct {
 	log      *slog.Logger
 	echo     *echo.Echo
 	provider *provider.Provider
+	render   *ui.Renderer
 	stops    []func() // run in reverse order at shutdown
 	listener net.Listener
 	// stopping ends when shutdown starts; it ends the devices' long polls,
@@ -151,7 +153,14 @@ func (a *app) build() (_ *server, err error) {
 	if a.cfg.AccessLog != "off" {
 		accessLog = log
 	}
+	// One renderer with the configured brand for every page, the
+	// provider's and the plugin's alike.
+	s.render, err = ui.New(ui.WithBrand(a.cfg.Brand()))
+	if err != nil {
+		return nil, err
+	}
 	p, err := provider.New(provider.Options{
+		Renderer:       s.render,
 		AccessLog:      accessLog,
 		Version:        buildVersion(),
 		AfterSignIn:    hook,
