@@ -8,6 +8,7 @@ import (
 
 	"github.com/latchkeyid/latchkey/provider"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
+	"github.com/latchkeyid/latchkey/provider/opstore"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 	"github.com/latchkeyid/latchkey/ui"
 )
@@ -71,6 +72,37 @@ func TestBrandOnPages(t *testing.T) {
 			body, _ := io.ReadAll(res.Body)
 			if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/css") || !strings.Contains(string(body), tt.css) {
 				t.Errorf("brand.css: %d %s %q", res.StatusCode, res.Header.Get("Content-Type"), body)
+			}
+		})
+	}
+}
+
+// An app with a logo and a name gets "Sign in to <app>" with its logo; a
+// logo on another host (set before the rule, or in the database by hand)
+// is left out rather than blocked by the CSP.
+func TestAppLogoOnSignIn(t *testing.T) {
+	const logo = "data:image/png;base64,iVBORw0KGgo="
+	s := pt.Start(t, dbtest.URL(t, dbtest.SQLite), pt.Config{})
+	for _, tc := range []struct {
+		name, logo string
+		shown      bool
+	}{
+		{"inline", logo, true},
+		{"issuer", s.URL + "/assets/app.png", true},
+		{"other-host", "https://cdn.example/app.png", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := s.OPStore.UpdateClient(t.Context(), pt.WebClient, opstore.ClientChange{LogoURI: &tc.logo}); err != nil {
+				t.Fatal(err)
+			}
+			rp := s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
+			page := s.NewBrowser(t).Get(rp.Start().URL).Page
+			if h1 := page.Text("h1"); !strings.HasPrefix(h1, "Sign in to ") {
+				t.Errorf("heading %q does not name the app", h1)
+			}
+			img := `<img src="` + tc.logo + `"`
+			if got := strings.Contains(page.Body, img); got != tc.shown {
+				t.Errorf("logo shown %v, want %v:\n%s", got, tc.shown, page.Body)
 			}
 		})
 	}

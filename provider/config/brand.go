@@ -1,24 +1,14 @@
 package config
 
 import (
-	"encoding/base64"
 	"net/mail"
 	"net/url"
-	"slices"
 	"strings"
 	"unicode"
 
 	"github.com/latchkeyid/latchkey/ui"
 	"github.com/latchkeyid/latchkey/ui/colour"
 )
-
-// maxLogoData bounds an inline logo: it travels with every page, whose
-// whole weight should stay under 100 KB.
-const maxLogoData = 32 << 10
-
-// logoTypes are the image types an inline logo may have. SVG is safe in
-// an img element (no script runs there), and the CSP allows no script anyway.
-var logoTypes = []string{"image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml"}
 
 // Brand is the brand every page shows.
 func (c Config) Brand() ui.Brand {
@@ -33,7 +23,7 @@ func (c Config) checkBrand(bad func(v, format string, args ...any)) {
 	if n := c.BrandName; len([]rune(n)) > 60 || strings.IndexFunc(n, unicode.IsControl) >= 0 {
 		bad("LATCHKEY_BRAND_NAME", "must be at most 60 characters without control characters")
 	}
-	if msg := c.checkLogo(c.BrandLogoURL); msg != "" {
+	if msg := ui.LogoProblem(c.BrandLogoURL, c.Issuer); msg != "" {
 		bad("LATCHKEY_BRAND_LOGO_URL", "%s", msg)
 	}
 	if c.BrandColor != "" {
@@ -61,34 +51,4 @@ func (c Config) checkBrand(bad func(v, format string, args ...any)) {
 			bad("LATCHKEY_BRAND_SUPPORT_MAIL", "must be a bare mail address such as help@example.com (%q)", v)
 		}
 	}
-}
-
-// checkLogo accepts an inline image or a URL on the issuer's own origin:
-// the pages' CSP (img-src 'self' data:) stays as strict as it is, and no
-// third party learns who opens the sign-in page.
-func (c Config) checkLogo(v string) string {
-	if v == "" {
-		return ""
-	}
-	if rest, ok := strings.CutPrefix(v, "data:"); ok {
-		typ, data, ok := strings.Cut(rest, ";base64,")
-		switch {
-		case !ok:
-			return "a data: logo must be base64 (data:image/png;base64,...)"
-		case !slices.Contains(logoTypes, typ):
-			return "a data: logo must be PNG, JPEG, GIF, WebP or SVG (" + typ + ")"
-		case len(data) > maxLogoData*4/3:
-			return "an inline logo must be at most 32 KiB: every page carries it"
-		}
-		if _, err := base64.StdEncoding.DecodeString(data); err != nil {
-			return "the data: logo is not valid base64"
-		}
-		return ""
-	}
-	u, err := url.Parse(v)
-	iss, ierr := url.Parse(c.Issuer)
-	if err != nil || ierr != nil || u.User != nil || u.Scheme != iss.Scheme || u.Host != iss.Host || strings.ContainsAny(v, "\"'<> ") {
-		return "must be a data:image URL or a URL on the issuer's origin (" + c.Issuer + "/...), which the pages' CSP allows; serve the file beside Latchkey from your reverse proxy"
-	}
-	return ""
 }

@@ -13,6 +13,7 @@ func Set() db.Set {
 			sessions0004(),
 			bindingHold0005(),
 			loginLockouts0006(),
+			clientLogo0007(),
 		},
 	}
 }
