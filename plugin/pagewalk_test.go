@@ -88,6 +88,11 @@ func TestPageWalk(t *testing.T) {
 	tab.ClickText("button", "Next")
 	tab.WaitText("main", "We sent a code")
 	w.visit("security-info-verify-code")
+	tab.Type("#code", "00000000")
+	tab.ClickText("button", "Verify")
+	tab.WaitFor("the wrong code's error", func() bool { return tab.Text(".error") != "" })
+	w.visit("security-info-verify-wrong-code")
+	tab.Clear("#code")
 	tab.Type("#code", x.MailCode(t, home))
 	tab.ClickText("button", "Verify")
 	tab.WaitText("h1", "Security info")
@@ -206,6 +211,9 @@ func (w *walker) visit(name string) {
 		if cost.Bytes > pageBudget {
 			t.Errorf("the page weighs %d bytes with what it loads, over the %d budget", cost.Bytes, pageBudget)
 		}
+		if problems := chrometest.Eval[[]string](tab, errorsTiedJS); len(problems) > 0 {
+			t.Errorf("errors not tied to their fields: %v", problems)
+		}
 		for _, dark := range []bool{false, true} {
 			scheme := map[bool]string{false: "light", true: "dark"}[dark]
 			tab.ColorScheme(dark)
@@ -267,6 +275,22 @@ type pair struct {
 
 var contrastKinds = []string{"text", "muted-text", "link", "input-border", "focus-ring", "primary-button",
 	"primary-button-edge", "secondary-button", "secondary-button-edge", "error-text"}
+
+// errorsTiedJS lists what breaks the page's error and landmark rules:
+// an error message that no field points at (aria-describedby) while the
+// form has fields, an invalid field whose description is missing, a
+// skip link whose target is not the main content.
+const errorsTiedJS = `(function(){var out=[];
+var fields=Array.prototype.filter.call(document.querySelectorAll("main input:not([type=hidden]), main select"),function(e){return e.getBoundingClientRect().width>0});
+document.querySelectorAll("main .error").forEach(function(e){
+  if(!fields.length)return;
+  if(!e.id){out.push("error without an id: "+e.textContent.trim().slice(0,60));return}
+  var tied=Array.prototype.some.call(document.querySelectorAll("[aria-describedby]"),function(f){return f.getAttribute("aria-describedby").split(/\s+/).indexOf(e.id)>=0});
+  if(!tied)out.push("no field describedby #"+e.id);
+  if(!document.querySelector("[aria-invalid=true]")&&!document.querySelector("fieldset[aria-describedby~='"+e.id+"']"))out.push("no field marked aria-invalid for #"+e.id)});
+document.querySelectorAll("[aria-describedby]").forEach(function(f){f.getAttribute("aria-describedby").split(/\s+/).forEach(function(id){if(id&&!document.getElementById(id))out.push((f.id||f.tagName)+" describedby missing #"+id)})});
+var skip=document.querySelector("a.skip");if(!skip||!document.querySelector("main"+skip.getAttribute("href")))out.push("no skip link to main");
+return out})()`
 
 // colourJS has the helpers both snippets use: a computed colour as
 // #rrggbb, blended over what is behind it when translucent (a ring at 35 %
