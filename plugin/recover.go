@@ -49,7 +49,7 @@ func (p *Plugin) render(c echo.Context, status int, page string, data map[string
 	}
 	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	c.Response().WriteHeader(status)
-	return p.d.Renderer.Render(c.Response(), page, data)
+	return p.d.Renderer.Render(c.Response(), c.Request(), page, data)
 }
 
 // see answers a POST with 303 See Other (never 307: the browser must not

@@ -25,6 +25,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
 	"github.com/latchkeyid/latchkey/ui"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // LoginThrottle limits failed password sign-ins per client IP: per-account
@@ -286,7 +287,7 @@ func (p *Provider) Mount(e *echo.Echo) {
 		e.Use(web.AccessLog(p.access))
 	}
 	e.Use(recoverMW, p.metrics.middleware, web.AllowHosts(p.hosts...),
-		middleware.BodyLimit("64K"), p.baseHeaders)
+		middleware.BodyLimit("64K"), p.baseHeaders, echo.WrapMiddleware(i18n.Middleware(p.secure)))
 
 	// Discovery, JWKS, token and userinfo may be called from browser
 	// scripts (SPAs): any origin, never with cookies.
