@@ -45,7 +45,7 @@ func TestPageWalk(t *testing.T) {
 	tab := b.NewDevice()
 	tab.NoCache()
 	tab.AlwaysFocused()
-	w := &walker{t: t, tab: tab, axe: axe, shots: os.Getenv(screenshotsEnv), seen: map[string]bool{}}
+	w := &walker{t: t, tab: tab, axe: axe, shots: shotsDir(t), seen: map[string]bool{}}
 	tab.Viewport(1280, 900, false)
 	const home = "alice.home@example.net"
 
@@ -198,14 +198,12 @@ type walker struct {
 	shots string
 	seen  map[string]bool // scheme/kind of every contrast pair measured
 	costs []string
-	n     int
 }
 
 func (w *walker) visit(name string) {
 	w.t.Helper()
-	w.n++
 	cost := w.tab.PageCost()
-	w.costs = append(w.costs, fmt.Sprintf("%-28s %6.1f KB in %d files, server %5.1f ms", name, float64(cost.Bytes)/1024, cost.Files, cost.ServerMS))
+	w.costs = append(w.costs, fmt.Sprintf("%-32s %6.1f KB in %d files, server %5.1f ms", name, float64(cost.Bytes)/1024, cost.Files, cost.ServerMS))
 	w.t.Run(name, func(t *testing.T) {
 		tab := w.tab.With(t)
 		if cost.Bytes > pageBudget {
@@ -226,8 +224,8 @@ func (w *walker) visit(name string) {
 					t.Errorf("contrast, %s scheme: %s %s on %s is %.2f:1, below %.1f:1 (%s)", scheme, p.Kind, p.FG, p.BG, p.Ratio, p.Min, p.Where)
 				}
 			}
-			if w.shots != "" {
-				w.save(tab, name, "desktop-"+scheme)
+			if w.shots != "" && !dark {
+				w.save(tab, name, "desktop")
 			}
 		}
 		tab.ColorScheme(false)
@@ -244,12 +242,44 @@ func (w *walker) visit(name string) {
 	})
 }
 
+// shotsDir is $LATCHKEY_SCREENSHOTS, a relative path taken from the
+// module's root (go test runs in the package's directory), emptied of the
+// previous run's pictures; "" when unset.
+func shotsDir(t *testing.T) string {
+	dir := os.Getenv(screenshotsEnv)
+	if dir == "" || filepath.IsAbs(dir) {
+		return dir
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(root)
+		if parent == root {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		root = parent
+	}
+	dir = filepath.Join(root, dir)
+	old, _ := filepath.Glob(filepath.Join(dir, "*.png"))
+	for _, f := range old {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 func (w *walker) save(tab *chrometest.Tab, name, variant string) {
 	if err := os.MkdirAll(w.shots, 0o750); err != nil {
 		w.t.Fatal(err)
 	}
-	file := filepath.Join(w.shots, fmt.Sprintf("%02d-%s-%s.png", w.n, name, variant))
-	if err := os.WriteFile(file, tab.Screenshot(), 0o600); err != nil {
+	file := filepath.Join(w.shots, name+"-"+variant+".png")
+	if err := os.WriteFile(file, tab.Screenshot(), 0o644); err != nil { // #nosec G306 -- pictures for the repository
 		w.t.Fatal(err)
 	}
 }
