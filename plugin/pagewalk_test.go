@@ -26,7 +26,8 @@ const pageBudget = 100 << 10
 
 // TestPageWalk walks a real Chromium through every journey (sign-in,
 // registration, Security info and its add pages, consent, an error,
-// sign-out, recovery from start to done) and checks each page on the way:
+// sign-out, recovery from start to done, two pages right to left) and
+// checks each page on the way:
 //   - axe-core finds no violation, in the light and the dark scheme;
 //   - the contrast of text, links, input borders, focus rings, buttons and
 //     messages, computed from the styles the browser applied, meets WCAG AA
@@ -185,6 +186,14 @@ func TestPageWalk(t *testing.T) {
 	tab.ClickText("button", "Change password")
 	tab.WaitText("h1", "Your password was changed")
 	w.visit("recover-done")
+
+	// Right to left: the same layout mirrored, from the language picker.
+	tab.Click(`nav.languages a[hreflang="ar"]`)
+	tab.WaitFor("the page in Arabic", func() bool { return tab.Attr("html", "dir") == "rtl" })
+	w.visit("recover-done-rtl")
+	tab.Go(x.Server.URL + "/recover")
+	tab.WaitFor("the recovery start", func() bool { return tab.Attr("html", "dir") == "rtl" && tab.Text("h1") != "" })
+	w.visit("recover-start-rtl")
 
 	w.report()
 	tab.NoProblems()
