@@ -4,9 +4,9 @@
 package colour
 
 import (
+	"encoding/hex"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 )
 
@@ -25,11 +25,11 @@ func Parse(s string) (RGB, error) {
 	if len(h) != 6 {
 		return RGB{}, fmt.Errorf("colour %q: want #rrggbb", s)
 	}
-	v, err := strconv.ParseUint(h, 16, 32)
+	b, err := hex.DecodeString(h)
 	if err != nil {
 		return RGB{}, fmt.Errorf("colour %q: want #rrggbb", s)
 	}
-	return RGB{uint8(v >> 16), uint8(v >> 8), uint8(v)}, nil
+	return RGB{b[0], b[1], b[2]}, nil
 }
 
 // MustParse is Parse for constants known to be valid.
