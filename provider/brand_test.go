@@ -77,7 +77,7 @@ func TestBrandOnPages(t *testing.T) {
 	}
 }
 
-// An app with a logo and a name gets "Sign in to <app>" with its logo; a
+// An app with a logo and a name gets its name and logo on its sign-in page; a
 // logo on another host (set before the rule, or in the database by hand)
 // is left out rather than blocked by the CSP.
 func TestAppLogoOnSignIn(t *testing.T) {
@@ -97,8 +97,8 @@ func TestAppLogoOnSignIn(t *testing.T) {
 			}
 			rp := s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
 			page := s.NewBrowser(t).Get(rp.Start().URL).Page
-			if h1 := page.Text("h1"); !strings.HasPrefix(h1, "Sign in to ") {
-				t.Errorf("heading %q does not name the app", h1)
+			if intro := page.Text("main"); !strings.Contains(intro, "Web App") {
+				t.Errorf("the sign-in page does not name the app: %q", intro)
 			}
 			img := `<img src="` + tc.logo + `"`
 			if got := strings.Contains(page.Body, img); got != tc.shown {

@@ -13,7 +13,7 @@ import (
 const (
 	// LangParam is the query parameter of the language picker's links.
 	LangParam = "lang"
-	// LangCookie remembers a pick as "<tag>.<unix seconds of the pick>".
+	// LangCookie remembers a pick as "<tag>.<unix milliseconds of the pick>".
 	LangCookie = "latchkey_lang"
 	// ZoneCookie holds the browser's IANA time zone, set by /static/tz.js.
 	ZoneCookie = "latchkey_tz"
@@ -34,12 +34,18 @@ type choiceKey struct{}
 // context (From). A valid ?lang= is remembered in a cookie, marked Secure
 // when secure is set (the server is behind https).
 func Middleware(secure bool) func(http.Handler) http.Handler {
+	return MiddlewareClock(secure, time.Now)
+}
+
+// MiddlewareClock is Middleware with the server's clock, the one that
+// stamps when a sign-in began: a pick is compared with it.
+func MiddlewareClock(secure bool, now func() time.Time) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ch := read(r)
 			if ch.pick != "" && ch.pickedAt.IsZero() {
 				http.SetCookie(w, &http.Cookie{
-					Name: LangCookie, Value: ch.pick + "." + strconv.FormatInt(time.Now().Unix(), 10),
+					Name: LangCookie, Value: ch.pick + "." + strconv.FormatInt(now().UnixMilli(), 10),
 					Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
 				})
 			}
@@ -77,7 +83,7 @@ func Hint(r *http.Request, uiLocales string, began time.Time) *http.Request {
 
 func (ch choice) localizer(uiLocales string, began time.Time) *Localizer {
 	tag := ""
-	pickedSince := ch.pick != "" && (ch.pickedAt.IsZero() || !ch.pickedAt.Before(began))
+	pickedSince := ch.pick != "" && (ch.pickedAt.IsZero() || ch.pickedAt.After(began))
 	hinted, hintOK := match(uiLocales)
 	switch {
 	case pickedSince:
@@ -105,11 +111,11 @@ func read(r *http.Request) choice {
 	if c, err := r.Cookie(LangCookie); err == nil {
 		tag, at, _ := strings.Cut(c.Value, ".")
 		if t, ok := match(tag); ok && t == tag {
-			secs, err := strconv.ParseInt(at, 10, 64)
-			if err != nil || secs <= 0 {
-				secs = 1 // an old or hand-made cookie: a pick from long ago
+			ms, err := strconv.ParseInt(at, 10, 64)
+			if err != nil || ms <= 0 {
+				ms = 1 // a hand-made cookie: a pick from long ago
 			}
-			ch.pick, ch.pickedAt = tag, time.Unix(secs, 0)
+			ch.pick, ch.pickedAt = tag, time.UnixMilli(ms)
 		}
 	}
 	if q := r.URL.Query().Get(LangParam); q != "" {
@@ -147,11 +153,23 @@ func Zone(name string) *time.Location {
 // PickURL returns a picker link to the page of r in the language tag: a
 // query-only reference ("?authRequestID=…&lang=de"), so it keeps the page,
 // its query (the sign-in in progress) and never names another host.
+// Tokens and one-time values in the query (an OP request's id_token_hint,
+// code or state) are left out: a page never copies them into its links.
 func PickURL(r *http.Request, tag string) string {
 	q := url.Values{}
-	if r != nil {
+	if r != nil && len(r.URL.RawQuery) <= 1024 {
 		q = r.URL.Query()
+		for k := range q {
+			if _, secret := unsafeParams[strings.ToLower(k)]; secret {
+				q.Del(k)
+			}
+		}
 	}
 	q.Set(LangParam, tag)
 	return "?" + q.Encode()
+}
+
+var unsafeParams = map[string]struct{}{
+	"id_token_hint": {}, "code": {}, "state": {}, "nonce": {}, "token": {}, "access_token": {},
+	"refresh_token": {}, "client_secret": {}, "password": {}, "code_verifier": {}, "request": {},
 }

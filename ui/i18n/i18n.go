@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -118,32 +119,49 @@ func match(tags string) (string, bool) {
 	if tags == "" || len(tags) > 200 {
 		return "", false
 	}
-	var want []language.Tag
-	if strings.ContainsAny(tags, ",;") {
-		want, _, _ = language.ParseAcceptLanguage(tags)
-	} else {
-		for _, s := range strings.Fields(tags) {
-			if t, err := language.Parse(s); err == nil {
-				want = append(want, t)
-			}
-		}
-	}
-	if len(want) == 0 {
-		return "", false
-	}
-	_, i, conf := matcher.Match(want...)
-	if conf == language.No {
-		return "", false
-	}
-	// The matcher guesses across languages (it maps Klingon to English);
-	// only a language that was asked for counts.
-	got, _ := supported[i].Base()
+	want := parseList(tags)
+	// One wanted tag at a time, in order of preference: the matcher
+	// guesses across languages (it maps Klingon to English), and only a
+	// language that was asked for counts.
 	for _, w := range want {
-		if b, _ := w.Base(); b == got {
+		_, i, conf := matcher.Match(w)
+		got, _ := supported[i].Base()
+		if b, _ := w.Base(); conf != language.No && b == got {
 			return languages[i].Tag, true
 		}
 	}
 	return "", false
+}
+
+// parseList reads ui_locales ("de-AT fr") or Accept-Language ("de;q=0.8,
+// fr"), best first, skipping what does not parse: one unknown tag must not
+// cost the rest (language.ParseAcceptLanguage gives up on it).
+func parseList(s string) []language.Tag {
+	type weighted struct {
+		t language.Tag
+		q float64
+	}
+	var ws []weighted
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+		tag, params, _ := strings.Cut(part, ";")
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f <= 0 || f > 1 {
+				continue
+			}
+			q = f
+		}
+		if t, err := language.Parse(tag); err == nil {
+			ws = append(ws, weighted{t, q})
+		}
+	}
+	sort.SliceStable(ws, func(i, j int) bool { return ws[i].q > ws[j].q })
+	tags := make([]language.Tag, len(ws))
+	for i, w := range ws {
+		tags[i] = w.t
+	}
+	return tags
 }
 
 type ctxKey struct{}
@@ -196,6 +214,9 @@ func (l *Localizer) N(id string, count any, kv ...any) string {
 }
 
 func (l *Localizer) localize(id string, count any, kv []any) string {
+	if id == "" || strings.ContainsAny(id, " \n") {
+		return id // not an ID: a text not moved to a catalog yet
+	}
 	var data map[string]any
 	if len(kv) > 0 {
 		data = make(map[string]any, len(kv)/2)

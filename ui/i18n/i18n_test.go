@@ -10,8 +10,8 @@ import (
 )
 
 func TestChoose(t *testing.T) {
-	old := "latchkey_lang=fr.1000" // picked long before the sign-in
-	began := time.Unix(5000, 0)
+	old := "latchkey_lang=fr.1000000" // picked long before the sign-in
+	began := time.UnixMilli(5000000)
 	for _, tc := range []struct {
 		name, url, accept, cookie, ui string
 		want                          string
@@ -19,13 +19,15 @@ func TestChoose(t *testing.T) {
 		{"nothing", "/", "", "", "", "en"},
 		{"accept-language", "/", "de-CH,de;q=0.9,en;q=0.5", "", "", "de"},
 		{"accept unsupported then supported", "/", "zh-CN, es;q=0.4", "", "", "es"},
+		{"accept unknown tag then supported", "/", "zz, fr;q=0.4", "", "", "fr"},
+		{"accept by weight", "/", "en;q=0.2, ja;q=0.9", "", "", "ja"},
 		{"garbage accept", "/", "\x00;;;q=zz", "", "", "en"},
 		{"cookie over accept", "/", "de", old, "", "fr"},
 		{"ui_locales over old cookie", "/", "de", old, "ja en", "ja"},
 		{"garbage ui_locales ignored", "/", "de", "", "!!! xx-", "de"},
 		{"pick on this request wins", "/?lang=ar", "de", old, "ja", "ar"},
 		{"unknown pick ignored", "/?lang=tlh", "de", "", "", "de"},
-		{"pick after sign-in began wins", "/", "de", "latchkey_lang=es.9000", "ja", "es"},
+		{"pick after sign-in began wins", "/", "de", "latchkey_lang=es.9000000", "ja", "es"},
 		{"hand-made cookie is an old pick", "/", "", "latchkey_lang=de", "fr", "fr"},
 		{"bad cookie ignored", "/", "es", "latchkey_lang=<script>.1", "", "es"},
 	} {
@@ -62,7 +64,7 @@ func TestPickIsRemembered(t *testing.T) {
 }
 
 func TestFromNeverNil(t *testing.T) {
-	if From(context.Background()).Lang() != "en" || From(nil).T("common.action.next") != "Next" { //nolint:staticcheck // nil on purpose
+	if From(context.Background()).Lang() != "en" || From(nil).T("common.action.continue") != "Continue" { //nolint:staticcheck // nil on purpose
 		t.Fatal("From without a choice is not English")
 	}
 }
@@ -125,5 +127,9 @@ func TestPickURLKeepsTheQuery(t *testing.T) {
 	r := httptest.NewRequest(http.MethodGet, "/login?authRequestID=abc&lang=de", nil)
 	if got := PickURL(r, "fr"); got != "?authRequestID=abc&lang=fr" {
 		t.Errorf("PickURL = %q", got)
+	}
+	r = httptest.NewRequest(http.MethodGet, "/end_session?id_token_hint=eyJ.x.y&client_id=web&State=s", nil)
+	if got := PickURL(r, "de"); got != "?client_id=web&lang=de" {
+		t.Errorf("PickURL = %q, copies a token into the page", got)
 	}
 }
