@@ -317,6 +317,7 @@ func (p *Provider) Mount(e *echo.Echo) {
 	e.GET("/logout", p.getLogout, page...)
 	e.POST("/logout", p.postLogout, page...)
 	e.GET("/", p.getAccount, page...)
+	e.GET("/static/brand.css", echo.WrapHandler(p.render.BrandStyle()), web.SecurityHeaders(p.secure))
 	e.GET("/static/*", echo.WrapHandler(ui.Static()), web.SecurityHeaders(p.secure))
 	e.GET("/healthz", p.healthz)
 	e.GET("/readyz", p.readyz)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -24,6 +25,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/session"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
+	"github.com/latchkeyid/latchkey/ui"
 	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
@@ -155,6 +157,8 @@ func (p *Provider) activeUser(ctx context.Context, id string) (*user.User, bool)
 
 type loginPage struct {
 	CSRF, AuthRequestID, ClientName, Username string
+	// ClientLogo is the app's logo, only when the pages' CSP shows it.
+	ClientLogo template.URL
 	// Next is the local page to return to after a sign-in that no
 	// application asked for (Security info sends people here).
 	Next string
@@ -182,6 +186,9 @@ func (p *Provider) renderLogin(c echo.Context, status int, req AuthRequest, pg l
 		if cl, err := p.store.GetClientByClientID(c.Request().Context(), req.GetClientID()); err == nil {
 			if named, ok := cl.(Client); ok {
 				pg.ClientName = named.GetName()
+			}
+			if l, ok := cl.(interface{ LogoURI() string }); ok && l.LogoURI() != "" && ui.LogoProblem(l.LogoURI(), p.issuer) == "" {
+				pg.ClientLogo = template.URL(l.LogoURI()) // #nosec G203 -- ui.LogoProblem let only a base64 data:image URL or one on the issuer's origin through
 			}
 		}
 	}

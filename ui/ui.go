@@ -32,6 +32,7 @@ func Static() http.Handler {
 // Every page file defines "title" and "content"; it may define "head".
 type Renderer struct {
 	pages map[string]*page
+	brand Brand
 }
 
 // page keeps a parsed template that is never executed, and a pool of
@@ -65,7 +66,11 @@ func (p *page) get() *instance {
 
 // New parses every template and catalog at start-up, so a missing or broken
 // one stops the server instead of failing a user later.
-func New() (*Renderer, error) {
+func New(opts ...Option) (*Renderer, error) {
+	r := &Renderer{pages: map[string]*page{}}
+	for _, o := range opts {
+		o(r)
+	}
 	if err := i18n.Check(); err != nil {
 		return nil, err
 	}
@@ -73,11 +78,12 @@ func New() (*Renderer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ui: %w", err)
 	}
-	layout, err := template.New("layout.html").Funcs(funcs).Funcs((&request{}).funcs()).ParseFS(templateFS, "templates/layout.html")
+	layout, err := template.New("layout.html").Funcs(funcs).Funcs((&request{}).funcs()).
+		Funcs(template.FuncMap{"brand": func() Brand { return r.brand }}).
+		ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("ui: layout: %w", err)
 	}
-	r := &Renderer{pages: map[string]*page{}}
 	for _, f := range files {
 		name := strings.TrimSuffix(path.Base(f), ".html")
 		if name == "layout" {

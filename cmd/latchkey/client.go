@@ -7,11 +7,13 @@ import (
 	"text/tabwriter"
 
 	"github.com/latchkeyid/latchkey/provider/opstore"
+	"github.com/latchkeyid/latchkey/ui"
 )
 
 type clientCmd struct {
 	Create clientCreateCmd `cmd:"" help:"Register a client. Confidential clients get a secret: given on stdin, or generated and printed once."`
 	List   clientListCmd   `cmd:"" help:"List clients."`
+	Update clientUpdateCmd `cmd:"" help:"Change a client's name or logo."`
 	Show   clientShowCmd   `cmd:"" help:"Show one client."`
 	Delete clientDeleteCmd `cmd:"" help:"Delete a client, revoking its tokens and consents."`
 }
@@ -27,6 +29,7 @@ type clientCreateCmd struct {
 	Public                bool     `xor:"kind" required:"" help:"Public client (SPA, native app): no secret, PKCE S256 required."`
 	IDTokenAlg            string   `name:"id-token-alg" enum:"RS256,ES256" default:"RS256" help:"ID token signature algorithm."`
 	AccessTokenType       string   `name:"access-token-type" enum:"opaque,jwt" default:"opaque" help:"Access token format."`
+	LogoURI               string   `name:"logo-uri" help:"The app's logo on its sign-in page: a base64 data:image URL or a URL on the issuer's origin."`
 }
 
 func (c *clientCreateCmd) Run(a *app) error {
@@ -37,7 +40,10 @@ func (c *clientCreateCmd) Run(a *app) error {
 	nc := opstore.NewClient{
 		ID: c.ID, Name: c.Name, RedirectURIs: c.RedirectURI, PostLogoutRedirectURIs: c.PostLogoutRedirectURI,
 		GrantTypes: c.Grant, Public: c.Public, ThirdParty: c.ThirdParty,
-		IDTokenAlg: c.IDTokenAlg, AccessTokenType: c.AccessTokenType,
+		IDTokenAlg: c.IDTokenAlg, AccessTokenType: c.AccessTokenType, LogoURI: c.LogoURI,
+	}
+	if err := a.checkClientLogo(c.LogoURI); err != nil {
+		return err
 	}
 	a.clientTTLs(&nc)
 	given := false
@@ -85,6 +91,45 @@ func (a *app) readOptionalSecret() (string, error) {
 		return "", nil
 	}
 	return s, err
+}
+
+// checkClientLogo refuses a logo the pages' CSP would block (another
+// host): the same rule as LATCHKEY_BRAND_LOGO_URL.
+func (a *app) checkClientLogo(v string) error {
+	if msg := ui.LogoProblem(v, a.cfg.Issuer); msg != "" {
+		return usageError{fmt.Errorf("--logo-uri: %s", msg)}
+	}
+	return nil
+}
+
+type clientUpdateCmd struct {
+	ID      string  `arg:"" help:"Client ID."`
+	Name    *string `help:"Name shown on the sign-in and consent pages."`
+	LogoURI *string `name:"logo-uri" help:"The app's logo on its sign-in page (a base64 data:image URL or a URL on the issuer's origin); empty removes it."`
+}
+
+func (c *clientUpdateCmd) Run(a *app) error {
+	if c.LogoURI != nil {
+		if err := a.checkClientLogo(*c.LogoURI); err != nil {
+			return err
+		}
+	}
+	st, err := a.clientStore()
+	if err != nil {
+		return err
+	}
+	cl, err := st.UpdateClient(a.ctx, c.ID, opstore.ClientChange{Name: c.Name, LogoURI: c.LogoURI})
+	switch {
+	case errors.Is(err, opstore.ErrNotFound):
+		return fmt.Errorf("no client %q", c.ID)
+	case errors.Is(err, opstore.ErrInvalid):
+		return usageError{err}
+	case err != nil:
+		return err
+	}
+	a.audit("admin.client.update", "", "ok", "client="+cl.GetID())
+	fmt.Fprintf(a.stdout, "updated client %s\n", cl.GetID())
+	return nil
 }
 
 type clientListCmd struct{}
@@ -135,6 +180,11 @@ func (c *clientShowCmd) Run(a *app) error {
 	row("access token lifetime", cl.AccessTokenTTL().String())
 	row("id token lifetime", cl.IDTokenLifetime().String())
 	row("refresh idle / max", cl.RefreshIdleTTL().String()+" / "+cl.RefreshMaxTTL().String())
+	if l := cl.LogoURI(); len(l) > 80 {
+		row("logo uri", l[:60]+"…")
+	} else if l != "" {
+		row("logo uri", l)
+	}
 	row("created", stamp(cl.CreatedAt()))
 	return w.Flush()
 }

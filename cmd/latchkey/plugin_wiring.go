@@ -22,7 +22,6 @@ import (
 	"github.com/latchkeyid/latchkey/provider/opstore"
 	"github.com/latchkeyid/latchkey/provider/secret"
 	"github.com/latchkeyid/latchkey/provider/user"
-	"github.com/latchkeyid/latchkey/ui"
 )
 
 // signInAdapter presents the provider as the plugin's SignIn: the two
@@ -66,7 +65,7 @@ func (s *server) ssprConfig(g *gorm.DB, k *secret.Keyring, users *user.Store, au
 	if err != nil {
 		return compose.Config{}, nil, err
 	}
-	c := compose.Config{DB: g, Keys: k, Users: users, Audit: auditLog, Policy: policies, Issuer: a.cfg.Issuer,
+	c := compose.Config{Renderer: s.render, DB: g, Keys: k, Users: users, Audit: auditLog, Policy: policies, Issuer: a.cfg.Issuer,
 		Region: a.cfg.DefaultRegion, DecoyMailDomains: a.cfg.DecoyMailDomains, PhoneLimits: phoneLimits(a.cfg.Phone()), PasswordPolicy: a.policy(), Log: s.log,
 		Push: push.Config{Locator: push.LocalLocator{}}}
 	var box *outbox.Outbox
@@ -148,11 +147,7 @@ func (s *server) mountPlugin(e *echo.Echo, p *provider.Provider, hook *afterSign
 	hook.p = sspr.Plugin
 	sspr.Mount(e)
 	if box != nil {
-		renderer, err := ui.New()
-		if err != nil {
-			return err
-		}
-		e.GET("/dev/outbox", echo.WrapHandler(box.Handler(renderer)), loopbackOnly)
+		e.GET("/dev/outbox", echo.WrapHandler(box.Handler(s.render)), loopbackOnly)
 	}
 	// At shutdown (after the HTTP server has drained, so no new push or
 	// message can start) stop lets Web Push deliveries finish, then stops

@@ -26,6 +26,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/password"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
+	"github.com/latchkeyid/latchkey/ui"
 )
 
 type serveCmd struct{}
@@ -46,6 +47,7 @@ type server struct {
 	log      *slog.Logger
 	echo     *echo.Echo
 	provider *provider.Provider
+	render   *ui.Renderer
 	stops    []func() // run in reverse order at shutdown
 	listener net.Listener
 	// stopping ends when shutdown starts; it ends the devices' long polls,
@@ -158,7 +160,14 @@ func (a *app) build() (_ *server, err error) {
 	if a.cfg.AccessLog != "off" {
 		accessLog = newLogger(a.cfg, lw)
 	}
+	// One renderer with the configured brand for every page, the
+	// provider's and the plugin's alike.
+	s.render, err = ui.New(ui.WithBrand(a.cfg.Brand()))
+	if err != nil {
+		return nil, err
+	}
 	p, err := provider.New(provider.Options{
+		Renderer:       s.render,
 		AccessLog:      accessLog,
 		Version:        buildVersion(),
 		AfterSignIn:    hook,

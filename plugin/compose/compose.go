@@ -34,12 +34,14 @@ import (
 // Config is what the plugin is built from. DB, Keys, Users, Audit, Policy,
 // SignIn and Issuer are required; a nil sender leaves its methods out.
 type Config struct {
-	DB     *gorm.DB
-	Keys   *secret.Keyring
-	Users  *user.Store
-	Audit  *audit.Log
-	Policy *policy.Store
-	SignIn plugin.SignIn
+	// Renderer renders the pages (nil: ui.New(), Latchkey's own brand).
+	Renderer *ui.Renderer
+	DB       *gorm.DB
+	Keys     *secret.Keyring
+	Users    *user.Store
+	Audit    *audit.Log
+	Policy   *policy.Store
+	SignIn   plugin.SignIn
 	// Accounts resets, unlocks and revokes in the provider's transactions;
 	// the plugin's own revoker (its flows and challenges) is registered
 	// with it.
@@ -100,9 +102,11 @@ func Build(c Config) (*SSPR, error) {
 		return nil, err
 	}
 	c = s.cfg
-	renderer, err := ui.New()
-	if err != nil {
-		return nil, err
+	renderer := c.Renderer
+	if renderer == nil {
+		if renderer, err = ui.New(); err != nil {
+			return nil, err
+		}
 	}
 	d := plugin.Deps{
 		DB: c.DB, Users: c.Users, Audit: c.Audit, Keys: c.Keys, Methods: s.Methods, Enrollments: s.Enrollments,

@@ -111,6 +111,14 @@ type Config struct {
 	// tests of several instances shorten it; operators have no reason to.
 	KeyRefresh time.Duration `name:"key-refresh" env:"LATCHKEY_KEY_REFRESH" default:"30s" hidden:"" help:"Signing key cache interval."`
 
+	// Brand: what every page shows instead of Latchkey's own name and look.
+	BrandName        string `name:"brand-name" env:"LATCHKEY_BRAND_NAME" help:"Product or organisation name on every page (default Latchkey)."`
+	BrandLogoURL     string `name:"brand-logo-url" env:"LATCHKEY_BRAND_LOGO_URL" help:"Logo above every page: a base64 data:image URL, or a URL on the issuer's origin (the page's CSP allows no other image host)." placeholder:"URL"`
+	BrandColor       string `name:"brand-color" env:"LATCHKEY_BRAND_COLOR" help:"Colour of buttons, links and focus rings in the light scheme, #rrggbb; must contrast 4.5:1 with white." placeholder:"#RRGGBB"`
+	BrandAccent      string `name:"brand-accent" env:"LATCHKEY_BRAND_ACCENT" help:"The same colour for the dark scheme, #rrggbb; must contrast 4.5:1 with the dark card." placeholder:"#RRGGBB"`
+	BrandSupportURL  string `name:"brand-support-url" env:"LATCHKEY_BRAND_SUPPORT_URL" help:"Helpdesk page linked at the foot of every page (https)." placeholder:"URL"`
+	BrandSupportMail string `name:"brand-support-mail" env:"LATCHKEY_BRAND_SUPPORT_MAIL" help:"Helpdesk address linked at the foot of every page when no support URL is set." placeholder:"ADDRESS"`
+
 	PprofListen string `name:"pprof-listen" env:"LATCHKEY_PPROF_LISTEN" help:"Address of a separate listener serving Go's profiler at /debug/pprof/ (never the public listener); unset: off, or 127.0.0.1:6060 in --dev; off: off in --dev too." placeholder:"HOST:PORT"`
 }
 

@@ -95,6 +95,7 @@ func (c Config) Validate() error {
 		bad("LATCHKEY_DEFAULT_REGION", "must be a two-letter ISO 3166 code such as US or DE (%q)", c.DefaultRegion)
 	}
 	c.checkCaptcha(bad)
+	c.checkBrand(bad)
 	for _, p := range c.TrustedProxies {
 		if _, err := ParsePrefix(p); err != nil {
 			bad("LATCHKEY_TRUSTED_PROXIES", "%q is not a CIDR or an IP address", p)

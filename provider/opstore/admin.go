@@ -39,6 +39,9 @@ type NewClient struct {
 	IDTokenTTL      time.Duration
 	RefreshIdleTTL  time.Duration
 	RefreshMaxTTL   time.Duration
+	// LogoURI is the app's logo on its sign-in page: a base64 data:image
+	// URL or an https URL (cmd also keeps it on the issuer's origin).
+	LogoURI string
 }
 
 var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -82,6 +85,9 @@ func (s *Storage) buildClient(nc NewClient) (clientRow, string, error) {
 	}
 	if len(name) > 190 {
 		bad("name is longer than 190 bytes")
+	}
+	if msg := checkLogoURI(nc.LogoURI); msg != "" {
+		bad("%s", msg)
 	}
 	for _, u := range nc.RedirectURIs {
 		if err := checkRedirect(u, nc.Public); err != nil {
@@ -154,6 +160,9 @@ func (s *Storage) buildClient(nc NewClient) (clientRow, string, error) {
 		RefreshIdleTTL:     ttl("refresh token idle lifetime", nc.RefreshIdleTTL, DefaultRefreshIdle, 365*24*time.Hour),
 		RefreshAbsoluteTTL: ttl("refresh token lifetime", nc.RefreshMaxTTL, DefaultRefreshMax, 365*24*time.Hour),
 		CreatedAt:          s.clock(),
+	}
+	if nc.LogoURI != "" {
+		row.LogoURI = &nc.LogoURI
 	}
 	if row.RefreshIdleTTL > row.RefreshAbsoluteTTL {
 		bad("refresh token idle lifetime exceeds its absolute lifetime")
@@ -273,4 +282,76 @@ func (s *Storage) DeleteClient(ctx context.Context, id string) error {
 		return fmt.Errorf("opstore: delete client %q: %w", id, err)
 	}
 	return nil
+}
+
+// maxLogoURI bounds a stored logo: a 32 KiB image in base64 and its prefix.
+const maxLogoURI = 44 << 10
+
+// checkLogoURI accepts "" (no logo), a base64 data:image URL or an https
+// URL, without characters that would need escaping in an attribute.
+func checkLogoURI(v string) string {
+	switch {
+	case v == "":
+		return ""
+	case len(v) > maxLogoURI:
+		return "logo URI is longer than 44 KiB"
+	case strings.ContainsAny(v, "\"'<> \t\r\n"):
+		return "logo URI has quotes, angle brackets or spaces"
+	case strings.HasPrefix(v, "data:image/") && strings.Contains(v, ";base64,"):
+		return ""
+	}
+	if u, err := url.Parse(v); err == nil && u.Scheme == "https" && u.Host != "" && u.User == nil {
+		return ""
+	}
+	return "logo URI must be https:// or a base64 data:image URL"
+}
+
+// ClientChange is what UpdateClient changes; nil fields stay as they are.
+type ClientChange struct {
+	Name    *string
+	LogoURI *string // "" removes the logo
+}
+
+// UpdateClient changes a client's name or logo.
+func (s *Storage) UpdateClient(ctx context.Context, id string, ch ClientChange) (*Client, error) {
+	set := map[string]any{}
+	if ch.Name != nil {
+		name := strings.TrimSpace(*ch.Name)
+		if name == "" || len(name) > 190 {
+			return nil, invalid("name must be 1 to 190 bytes")
+		}
+		set["name"] = name
+	}
+	if ch.LogoURI != nil {
+		if msg := checkLogoURI(*ch.LogoURI); msg != "" {
+			return nil, invalid("%s", msg)
+		}
+		if *ch.LogoURI == "" {
+			set["logo_uri"] = nil
+		} else {
+			set["logo_uri"] = *ch.LogoURI
+		}
+	}
+	if len(set) == 0 {
+		return nil, invalid("nothing to change (give --name or --logo-uri)")
+	}
+	res := s.db(ctx).Model(&clientRow{}).Where("id = ?", id).Updates(set)
+	if res.Error != nil {
+		return nil, fmt.Errorf("opstore: update client: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		var n int64
+		if err := s.db(ctx).Model(&clientRow{}).Where("id = ?", id).Count(&n).Error; err != nil {
+			return nil, fmt.Errorf("opstore: update client: %w", err)
+		}
+		if n == 0 {
+			return nil, ErrNotFound
+		}
+	}
+	s.forget(id)
+	var row clientRow
+	if err := s.db(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
+		return nil, fmt.Errorf("opstore: update client: %w", err)
+	}
+	return &Client{row: row, loginURL: s.loginURL}, nil
 }

@@ -50,6 +50,14 @@ func (c *Client) GetID() string      { return c.row.ID }
 func (c *Client) GetName() string    { return c.row.Name }
 func (c *Client) IsThirdParty() bool { return c.row.ThirdParty }
 func (c *Client) IsPublic() bool     { return c.row.Public }
+
+// LogoURI is the app's logo for its sign-in page, "" when it has none.
+func (c *Client) LogoURI() string {
+	if c.row.LogoURI == nil {
+		return ""
+	}
+	return *c.row.LogoURI
+}
 func (c *Client) IDTokenAlg() string { return c.row.IDTokenAlg }
 func (c *Client) AccessTokenTTL() time.Duration {
 	return time.Duration(c.row.AccessTokenTTL) * time.Second

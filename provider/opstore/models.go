@@ -21,7 +21,10 @@ type clientRow struct {
 	IDTokenTTL             int64    `gorm:"column:id_token_ttl"`
 	RefreshIdleTTL         int64    `gorm:"column:refresh_idle_ttl"`
 	RefreshAbsoluteTTL     int64    `gorm:"column:refresh_absolute_ttl"`
-	CreatedAt              time.Time
+	// LogoURI is the app's logo on its sign-in page (0008_client_logo).
+	// Nullable: rows from before the column read as "".
+	LogoURI   *string `gorm:"column:logo_uri"`
+	CreatedAt time.Time
 }
 
 func (clientRow) TableName() string { return "oidc_clients" }

@@ -14,6 +14,7 @@ func Set() db.Set {
 			bindingHold0005(),
 			loginLockouts0006(),
 			cacheVersions0007(),
+			clientLogo0008(),
 		},
 	}
 }
