@@ -727,7 +727,9 @@ func (p *Plugin) AfterSignIn(c echo.Context, userID, authRequestID string) (stri
 			}
 		}
 	}
-	need := n < pol.RequiredFor(u.Admin) && pol.RegisterAtSignIn
+	// By the recovery rules, cooling-down methods included: they will
+	// count once their wait is over, so the user is not asked again.
+	need := !p.standing(pol, u.Admin, ms, p.d.Now(), false).Enough && pol.RegisterAtSignIn
 	st, err := p.state(p.d.DB.WithContext(ctx), u.ID)
 	if err != nil {
 		return "", err
@@ -780,15 +782,13 @@ func (p *registration) registerPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	have := 0
-	for _, e := range a.methods {
-		if pol.Usable(string(e.Method), a.u.Admin) {
-			have++
-		}
-	}
-	need := pol.RequiredFor(a.u.Admin)
+	now := p.d.Now()
+	st2 := p.standing(pol, a.u.Admin, a.methods, now, true)
+	later := p.standing(pol, a.u.Admin, a.methods, now, false)
 	return p.render(c, http.StatusOK, "security-info-register", map[string]any{
-		"Flow": f.ID, "Reconfirm": f.Intent == "reconfirm", "Have": have, "Need": need, "Enough": have >= need,
+		"Flow": f.ID, "Reconfirm": f.Intent == "reconfirm", "Have": st2.Counted, "Need": st2.Needed,
+		"Enough": later.Enough, "Standing": st2, "Later": later.Counted - st2.Counted,
+		"QuestionsOffered": slices.Contains(p.addable(pol, a.u), method.Questions),
 		"Add": p.addKinds(pol, a.u), "CanAdd": a.ok, "Methods": a.methods,
 		"SkipsLeft": pol.MaxSkips - st.Skips, "CanSkip": st.Skips < pol.MaxSkips,
 	})
@@ -844,13 +844,8 @@ func (p *registration) continueToApp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	have := 0
-	for _, e := range a.methods {
-		if pol.Usable(string(e.Method), a.u.Admin) {
-			have++
-		}
-	}
-	if have < pol.RequiredFor(a.u.Admin) && pol.RegisterAtSignIn && f.Intent != "reconfirm" {
+	enough := p.standing(pol, a.u.Admin, a.methods, p.d.Now(), false).Enough
+	if !enough && pol.RegisterAtSignIn && f.Intent != "reconfirm" {
 		return see(c, p.path("/security-info/register/"+f.ID))
 	}
 	now := p.d.Now().UTC()
