@@ -789,7 +789,7 @@ func (p *registration) registerPage(c echo.Context) error {
 		"Flow": f.ID, "Reconfirm": f.Intent == "reconfirm", "Have": st2.Counted, "Need": st2.Needed,
 		"Enough": later.Enough, "Standing": st2, "Later": later.Counted - st2.Counted,
 		"QuestionsOffered": slices.Contains(p.addable(pol, a.u), method.Questions),
-		"Add": p.addKinds(pol, a.u), "CanAdd": a.ok, "Methods": a.methods,
+		"Add":              p.addKinds(pol, a.u), "CanAdd": a.ok, "Methods": a.methods,
 		"SkipsLeft": pol.MaxSkips - st.Skips, "CanSkip": st.Skips < pol.MaxSkips,
 	})
 }
