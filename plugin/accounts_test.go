@@ -200,8 +200,9 @@ func TestCoolDownAfterDeletingEveryMethod(t *testing.T) {
 				secret := x.EnrollTOTP(t)
 				b := x.SignIn(t)
 				info := x.StepUpTOTP(t, b, secret)
-				list := mustPage(t, b.Submit(info, `form[action="/security-info/remove"]`, nil), "You have not registered any method yet")
-				_ = list
+				href, _ := info.Doc.Find(`a.si-delete`).Attr("href")
+				confirm := mustPage(t, b.Get(x.Server.URL+href), "Delete this method?")
+				mustPage(t, b.Submit(confirm, `form[action="/security-info/remove"]`, nil), "You have not registered any method yet")
 				values := map[string]string{"address": "mallory@evil.example"}
 				if tc.later {
 					b = x.SignIn(t)

@@ -97,7 +97,7 @@ func TestEndToEndStepUp(t *testing.T) {
 		qr := mustPage(t, b.Submit(add, "form", nil), "Scan this code")
 		secret := qr.Text("code")
 		c, _ := totp.Code(secret, x.Server.Clock.Now())
-		list = mustPage(t, b.Submit(qr, "form", map[string]string{"code": c}), "Authenticator app")
+		list = mustPage(t, b.Submit(qr, "form", map[string]string{"code": c}), "Method added.")
 		ms, _ := x.Store.List(t.Context(), x.Server.User.ID)
 		if len(ms) != 2 || !ms[1].UsableAt.After(x.Server.Clock.Now().Add(23*time.Hour)) {
 			t.Fatalf("second method without the cool-down: %+v", ms)
@@ -106,7 +106,19 @@ func TestEndToEndStepUp(t *testing.T) {
 		if strings.Contains(msg, secret) {
 			t.Fatal("mail leaks the TOTP secret")
 		}
-		list = mustPage(t, b.Submit(list, `form[action="/security-info/remove"]`, nil), "Add sign-in method")
+		if n := strings.Count(list.Text("ul.si-rows"), "added "+x.Server.Clock.Now().UTC().Format("2 Jan 2006")); n != 2 {
+			t.Errorf("%d rows say when they were added:\n%s", n, list.Text("ul.si-rows"))
+		}
+		if !strings.Contains(list.Text("ul.si-rows"), "Usable for recovery from") {
+			t.Errorf("the new app's cool-down is not shown as a time:\n%s", list.Text("ul.si-rows"))
+		}
+		// Delete asks first; Cancel keeps the method.
+		href, _ := list.Doc.Find(`a.si-delete`).First().Attr("href")
+		confirm := mustPage(t, b.Get(x.Server.URL+href), "Delete this method?")
+		if ms, _ := x.Store.List(t.Context(), x.Server.User.ID); len(ms) != 2 {
+			t.Fatalf("opening the confirmation deleted a method: %+v", ms)
+		}
+		list = mustPage(t, b.Submit(confirm, `form[action="/security-info/remove"]`, nil), "Method deleted.")
 		x.WaitMail(t, "alice.home@example.net", "was removed")
 		evs, _ := x.Server.Audit.List(t.Context(), audit.Filter{UserID: x.Server.User.ID})
 		seen := map[string]string{}

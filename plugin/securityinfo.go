@@ -122,12 +122,6 @@ func done(err error) error {
 	return err
 }
 
-type methodView struct {
-	ID, Method, Label, Title string
-	Added                    time.Time
-	CoolingDown              bool
-}
-
 func (p *securityInfo) securityInfo(c echo.Context) error {
 	a, err := p.who(c)
 	if a == nil {
@@ -136,7 +130,7 @@ func (p *securityInfo) securityInfo(c echo.Context) error {
 	if !a.ok {
 		return p.stepUpPage(c, a, "")
 	}
-	return p.renderInfo(c, a, "")
+	return p.renderInfo(c, a, doneNotice(c.QueryParam("done")))
 }
 
 func (p *securityInfo) renderInfo(c echo.Context, a *access, notice string) error {
@@ -145,21 +139,14 @@ func (p *securityInfo) renderInfo(c echo.Context, a *access, notice string) erro
 		return err
 	}
 	now := p.d.Now()
-	var views []methodView
-	for _, e := range a.methods {
-		title := p.info(e.Method).AddTitle
-		if p.info(e.Method).App { // the label names the app (or the device)
-			title = "Authenticator app"
-		}
-		views = append(views, methodView{ID: e.ID, Method: string(e.Method), Label: e.Label, Title: title,
-			Added: e.CreatedAt, CoolingDown: !e.Usable(now)})
+	name := a.u.DisplayName
+	if name == "" {
+		name = a.u.Username
 	}
-	// The strongest first, as in the add list.
-	slices.SortStableFunc(views, func(x, y methodView) int {
-		return p.info(method.Name(x.Method)).Rank - p.info(method.Name(y.Method)).Rank
-	})
 	return p.render(c, http.StatusOK, "security-info", map[string]any{
-		"User": a.u.Username, "Methods": views, "Add": p.addKinds(pol, a.u), "Notice": notice,
+		"Name": name, "Methods": p.rows(a.methods, now), "Add": p.addKinds(pol, a.u), "Notice": notice,
+		"Standing": p.standing(pol, a.u.Admin, a.methods, now, true),
+		"QuestionsOffered": slices.Contains(p.addable(pol, a.u), method.Questions),
 	})
 }
 
@@ -620,9 +607,9 @@ func (p *securityInfo) addComplete(c echo.Context, a *access, m method.Method, f
 		return err
 	}
 	if register != "" {
-		return see(c, p.path("/security-info/register/"+register))
+		return see(c, p.path("/security-info/register/"+register+"?done=added"))
 	}
-	return see(c, p.path("/security-info"))
+	return see(c, p.path("/security-info?done=added"))
 }
 
 // notifyOthers mails a method change to the user's addresses.
@@ -631,36 +618,6 @@ func (p *securityInfo) notifyOthers(c echo.Context, u *user.User, kind notice, n
 	err := p.notes.notify(ctx, nil, c, u, kind, nd)
 	p.d.Queue.Wake()
 	return err
-}
-
-func (p *securityInfo) remove(c echo.Context) error {
-	ctx := c.Request().Context()
-	in, err := form(c, "enrollment")
-	if err != nil {
-		return err
-	}
-	a, err := p.guard(c)
-	if err != nil {
-		return done(err)
-	}
-	if !a.ok {
-		return p.stepUpPage(c, a, "")
-	}
-	e, err := p.d.Enrollments.Get(ctx, a.u.ID, in["enrollment"])
-	if err != nil {
-		return p.renderInfo(c, a, "That method was already removed.")
-	}
-	// Notify before deleting, so the removed address hears of it too.
-	if err := p.notifyOthers(c, a.u, noticeMethodRemoved, note{Method: p.info(e.Method).AddTitle, Label: e.Label}); err != nil {
-		return err
-	}
-	if err := p.d.Enrollments.Delete(ctx, a.u.ID, e.ID); err != nil && !errors.Is(err, method.ErrNotFound) {
-		return err
-	}
-	if err := p.record(c, audit.MethodRemoved, a.u.ID, "", audit.OK, string(e.Method)+" "+e.Label); err != nil {
-		return err
-	}
-	return see(c, p.path("/security-info"))
 }
 
 // --- forced registration and reconfirmation at sign-in ---
@@ -790,6 +747,7 @@ func (p *registration) registerPage(c echo.Context) error {
 		"Enough": later.Enough, "Standing": st2, "Later": later.Counted - st2.Counted,
 		"QuestionsOffered": slices.Contains(p.addable(pol, a.u), method.Questions),
 		"Add":              p.addKinds(pol, a.u), "CanAdd": a.ok, "Methods": a.methods,
+		"Notice":    doneNotice(c.QueryParam("done")),
 		"SkipsLeft": pol.MaxSkips - st.Skips, "CanSkip": st.Skips < pol.MaxSkips,
 	})
 }
@@ -897,5 +855,5 @@ func (p *securityInfo) reconfirm(c echo.Context) error {
 	if err := p.record(c, "methods.reconfirmed", a.u.ID, "", audit.OK, "security info"); err != nil {
 		return err
 	}
-	return see(c, p.path("/security-info"))
+	return see(c, p.path("/security-info?done=confirmed"))
 }

@@ -1,0 +1,123 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/plugin/method"
+	"github.com/latchkeyid/latchkey/provider/account"
+	"github.com/latchkeyid/latchkey/provider/audit"
+)
+
+// Audit event of "sign out everywhere" (alone or with a lost device).
+const eventSignedOutEverywhere = "signout.everywhere"
+
+// doneNotice is the notice Security info shows after a change, by the
+// fixed word a redirect carries (?done=added); any other word shows none.
+func doneNotice(done string) string {
+	switch done {
+	case "added":
+		return "Method added."
+	case "removed":
+		return "Method deleted."
+	case "confirmed":
+		return "Thank you: your methods are confirmed."
+	}
+	return ""
+}
+
+// removePage (GET /security-info/remove/:enrollment) asks before a method
+// is deleted, as a page of its own so it works without JavaScript, and
+// offers "I lost this device" beside it.
+func (p *securityInfo) removePage(c echo.Context) error {
+	a, err := p.guard(c)
+	if err != nil {
+		return done(err)
+	}
+	if !a.ok {
+		return p.stepUpPage(c, a, "")
+	}
+	id := c.Param("enrollment")
+	for _, v := range p.rows(a.methods, p.d.Now()) {
+		if v.ID == id {
+			return p.render(c, http.StatusOK, "security-info-remove", map[string]any{
+				"Row": v, "Last": len(a.methods) == 1, "Device": p.info(method.Name(v.Method)).App ||
+					method.Name(v.Method) == method.Mobile})
+		}
+	}
+	return p.renderInfo(c, a, "That method was already deleted, or it is not yours.")
+}
+
+// remove (POST /security-info/remove) deletes a method after the
+// confirmation page; with lost=yes it also signs out everywhere, for a
+// lost or stolen device, in one step.
+func (p *securityInfo) remove(c echo.Context) error {
+	ctx := c.Request().Context()
+	in, err := form(c, "enrollment", "lost")
+	if err != nil {
+		return err
+	}
+	a, err := p.guard(c)
+	if err != nil {
+		return done(err)
+	}
+	if !a.ok {
+		return p.stepUpPage(c, a, "")
+	}
+	e, err := p.d.Enrollments.Get(ctx, a.u.ID, in["enrollment"])
+	if err != nil {
+		return p.renderInfo(c, a, "That method was already deleted, or it is not yours.")
+	}
+	// Notify before deleting, so the removed address hears of it too.
+	if err := p.notifyOthers(c, a.u, noticeMethodRemoved, note{Method: p.info(e.Method).AddTitle, Label: e.Label}); err != nil {
+		return err
+	}
+	if err := p.d.Enrollments.Delete(ctx, a.u.ID, e.ID); err != nil && !errors.Is(err, method.ErrNotFound) {
+		return err
+	}
+	if err := p.record(c, audit.MethodRemoved, a.u.ID, "", audit.OK, string(e.Method)+" "+e.Label); err != nil {
+		return err
+	}
+	if in["lost"] == "yes" {
+		return p.signOutEverywhere(c, a, "lost "+string(e.Method)+" "+e.Label,
+			"The method was deleted and you are signed out everywhere, on this browser too. Sign in again; consider changing your password.")
+	}
+	return see(c, p.path("/security-info?done=removed"))
+}
+
+// signOut (POST /security-info/sign-out-everywhere) ends every session
+// and token of the user, this browser's included.
+func (p *securityInfo) signOut(c echo.Context) error {
+	if _, err := form(c); err != nil {
+		return err
+	}
+	a, err := p.guard(c)
+	if err != nil {
+		return done(err)
+	}
+	if !a.ok {
+		return p.stepUpPage(c, a, "")
+	}
+	return p.signOutEverywhere(c, a, "security info",
+		"Every session and app sign-in of your account has ended, on this browser too. Sign in again to go on.")
+}
+
+// signOutEverywhere revokes everything issued to the user through the
+// provider (sessions, tokens, requests, and the plugin's flows), audited
+// in the same transaction.
+func (p *securityInfo) signOutEverywhere(c echo.Context, a *access, detail, text string) error {
+	err := p.d.Accounts.RevokeAll(c.Request().Context(), a.u.ID, account.Keep{}, func(_ context.Context, tx *gorm.DB) error {
+		return p.d.Audit.RecordTx(tx, p.event(c, eventSignedOutEverywhere, a.u.ID, "", audit.OK, detail))
+	})
+	if err != nil {
+		return err
+	}
+	p.d.Queue.Wake()
+	return p.render(c, http.StatusOK, "security-info-done", map[string]any{
+		"Title": "You are signed out everywhere", "Message": text,
+		"Link": p.signInHere(a.u.Username), "LinkText": "Sign in again"})
+}
