@@ -123,7 +123,7 @@ func TestFirstRegistrationAsksPassword(t *testing.T) {
 			code := mustPage(t, addEmail(t, x, victim, map[string]string{"address": "alice.home@example.net",
 				"current_password": pt.Password}), "We sent a code")
 			info := finishEmail(t, x, victim, code, "alice.home@example.net")
-			if strings.Contains(info.Body, "waiting period") {
+			if strings.Contains(info.Body, "Usable for recovery from") {
 				t.Fatalf("the first method cools down:\n%s", info.Body)
 			}
 			if e := enrollment(t, x, "a•••e@example.net"); !e.Usable(x.Server.Clock.Now()) {
@@ -153,7 +153,7 @@ func TestFirstRegistrationAsksPassword(t *testing.T) {
 			qr := mustPage(t, victim.Submit(totpAdd, "form", map[string]string{"current_password": pt.Password}), "Scan this code")
 			c, _ := totp.Code(qr.Text("code"), x.Server.Clock.Now())
 			info := mustPage(t, victim.Submit(qr, "form", map[string]string{"code": c}), "Add sign-in method")
-			if strings.Contains(info.Body, "waiting period") {
+			if strings.Contains(info.Body, "Usable for recovery from") {
 				t.Fatalf("the first session's second method cools down:\n%s", info.Body)
 			}
 		})
@@ -210,7 +210,7 @@ func TestCoolDownAfterDeletingEveryMethod(t *testing.T) {
 				}
 				code := mustPage(t, addEmail(t, x, b, values), "We sent a code")
 				page := finishEmail(t, x, b, code, "mallory@evil.example")
-				if !strings.Contains(page.Body, "waiting period") {
+				if !strings.Contains(page.Body, "Usable for recovery from") {
 					t.Fatalf("the new method is not cooling down:\n%s", page.Body)
 				}
 				if e := enrollment(t, x, "m•••y@evil.example"); e.Usable(x.Server.Clock.Now()) {

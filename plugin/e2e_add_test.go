@@ -110,7 +110,7 @@ func TestEndToEndAddList(t *testing.T) {
 				// Still the fresh sign-in that added every method: the
 				// list stays open for a second one, without a cool-down.
 				first := mustPage(t, b.Submit(qr, "form", map[string]string{"code": c}), "Add sign-in method")
-				if strings.Contains(first.Body, "waiting period") {
+				if strings.Contains(first.Body, "Usable for recovery from") {
 					t.Fatalf("the first session's method cools down:\n%s", first.Body)
 				}
 

@@ -145,7 +145,7 @@ func (p *securityInfo) renderInfo(c echo.Context, a *access, notice string) erro
 	}
 	return p.render(c, http.StatusOK, "security-info", map[string]any{
 		"Name": name, "Methods": p.rows(a.methods, now), "Add": p.addKinds(pol, a.u), "Notice": notice,
-		"Standing": p.standing(pol, a.u.Admin, a.methods, now, true),
+		"Standing":         p.standing(pol, a.u.Admin, a.methods, now, true),
 		"QuestionsOffered": slices.Contains(p.addable(pol, a.u), method.Questions),
 	})
 }
