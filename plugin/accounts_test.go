@@ -151,7 +151,7 @@ func TestFirstRegistrationAsksPassword(t *testing.T) {
 				t.Fatalf("the second method of the first session does not ask for the password:\n%s", totpAdd.Body)
 			}
 			qr := mustPage(t, victim.Submit(totpAdd, "form", map[string]string{"current_password": pt.Password}), "Scan this code")
-			c, _ := totp.Code(qr.Text("code"), x.Server.Clock.Now())
+			c, _ := totp.Code(totpKey(t, qr), x.Server.Clock.Now())
 			info := mustPage(t, victim.Submit(qr, "form", map[string]string{"code": c}), "Add sign-in method")
 			if strings.Contains(info.Body, "Usable for recovery from") {
 				t.Fatalf("the first session's second method cools down:\n%s", info.Body)

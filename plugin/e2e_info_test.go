@@ -87,17 +87,19 @@ func TestEndToEndStepUp(t *testing.T) {
 		if strings.Contains(info.Body, "a•••e@example.net</li>") || strings.Contains(info.Body, "Delete") {
 			t.Fatal("methods shown before step-up")
 		}
-		// Adding without step-up is refused too.
-		mustPage(t, b.Get(x.Server.URL+"/security-info/add/totp"), "Before you view or change your security info")
+		// Adding without step-up is refused too; after the step-up the
+		// browser lands on the page it asked for, not on the list.
+		info = mustPage(t, b.Get(x.Server.URL+"/security-info/add/totp"), "Before you view or change your security info")
 		code := mustPage(t, b.Submit(info, "form", map[string]string{"enrollment": optionFor(t, info, "a•••e@example.net")}), "We sent a code")
-		wrong := mustPage(t, b.Submit(code, "form", map[string]string{"code": "00000000"}), "That did not work")
-		list := mustPage(t, b.Submit(wrong, "form", map[string]string{"code": x.MailCode(t, "alice.home@example.net")}), "Add sign-in method")
-
-		add := mustPage(t, b.Get(x.Server.URL+"/security-info/add/totp"), "Add Authenticator app")
+		wrong := mustPage(t, b.Submit(code, "form", map[string]string{"code": "00000000"}), "That code is not right")
+		if strings.Contains(wrong.Body, "That did not work") {
+			t.Error("the wrong code is answered with the bare \"That did not work\"")
+		}
+		add := mustPage(t, b.Submit(wrong, "form", map[string]string{"code": x.MailCode(t, "alice.home@example.net")}), "Add Authenticator app")
 		qr := mustPage(t, b.Submit(add, "form", nil), "Scan this code")
-		secret := qr.Text("code")
+		secret := totpKey(t, qr)
 		c, _ := totp.Code(secret, x.Server.Clock.Now())
-		list = mustPage(t, b.Submit(qr, "form", map[string]string{"code": c}), "Method added.")
+		list := mustPage(t, b.Submit(qr, "form", map[string]string{"code": c}), "Method added.")
 		ms, _ := x.Store.List(t.Context(), x.Server.User.ID)
 		if len(ms) != 2 || !ms[1].UsableAt.After(x.Server.Clock.Now().Add(23*time.Hour)) {
 			t.Fatalf("second method without the cool-down: %+v", ms)
@@ -179,4 +181,22 @@ func TestEndToEndUnlock(t *testing.T) {
 		}
 		x.WaitMail(t, pt.Email, "unlocked")
 	})
+}
+
+// totpKey reads the authenticator key from the add page, checks it is
+// shown in groups of four with a copy button holding it unbroken, and
+// returns it without spaces.
+func totpKey(t *testing.T, p *pt.Page) string {
+	t.Helper()
+	shown := p.Text("#totp-key")
+	key := strings.ReplaceAll(shown, " ", "")
+	for i, g := range strings.Fields(shown) {
+		if len(g) != 4 && i != len(strings.Fields(shown))-1 {
+			t.Errorf("key %q is not in groups of four", shown)
+		}
+	}
+	if cp, _ := p.Doc.Find("button[data-copy]").Attr("data-copy"); cp != key || key == "" {
+		t.Errorf("copy button holds %q, the key is %q", cp, key)
+	}
+	return key
 }

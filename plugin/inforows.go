@@ -106,3 +106,16 @@ func sameDay(a, b time.Time) bool {
 	by, bm, bd := b.Date()
 	return ay == by && am == bm && ad == bd
 }
+
+// groupsOfFour writes an authenticator key in groups of four characters,
+// as people read it out and type it.
+func groupsOfFour(key string) string {
+	var b []byte
+	for i := 0; i < len(key); i++ {
+		if i > 0 && i%4 == 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, key[i])
+	}
+	return string(b)
+}

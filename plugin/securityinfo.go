@@ -237,12 +237,13 @@ func (p *securityInfo) stepUpPage(c echo.Context, a *access, msg string) error {
 			usable = append(usable, e)
 		}
 	}
-	return p.render(c, http.StatusOK, "security-info-verify", map[string]any{"Options": p.choices(usable), "Error": msg})
+	return p.render(c, http.StatusOK, "security-info-verify", map[string]any{"Options": p.choices(usable), "Error": msg,
+		"Next": p.nextFor(c)})
 }
 
 func (p *securityInfo) stepUpChoose(c echo.Context) error {
 	ctx := c.Request().Context()
-	in, err := form(c, "enrollment", "channel")
+	in, err := form(c, "enrollment", "channel", fieldNext)
 	if err != nil {
 		return err
 	}
@@ -250,6 +251,8 @@ func (p *securityInfo) stepUpChoose(c echo.Context) error {
 	if err != nil {
 		return done(err)
 	}
+	next := p.cleanNext(in[fieldNext])
+	delete(in, fieldNext)
 	id, channel := splitChoice(in)
 	e, err := p.d.Enrollments.Get(ctx, a.u.ID, id)
 	if err != nil || !e.Usable(p.d.Now()) {
@@ -274,12 +277,13 @@ func (p *securityInfo) stepUpChoose(c echo.Context) error {
 		return p.issueProblem(c, err, func(msg string) error { return p.stepUpPage(c, a, msg) })
 	}
 	c.SetCookie(web.Cookie(bindCookie, bind, flow.TTL, p.secure))
-	return p.renderStepUpVerify(c, f, ch, "")
+	return p.renderStepUpVerify(c, f, ch, "", next)
 }
 
-func (p *securityInfo) renderStepUpVerify(c echo.Context, f *flow.Flow, ch method.Challenge, msg string) error {
+func (p *securityInfo) renderStepUpVerify(c echo.Context, f *flow.Flow, ch method.Challenge, msg, next string) error {
 	return p.render(c, http.StatusOK, "security-info-verify", map[string]any{
-		"Flow": f.ID, "Prompt": ch.Prompt, "Action": p.path("/security-info/verify/" + f.ID), "Error": msg})
+		"Flow": f.ID, "Prompt": ch.Prompt, "Action": p.path("/security-info/verify/" + f.ID), "Error": msg,
+		"Next": p.cleanNext(next)})
 }
 
 // stepUpVerify judges a step-up answer through the proof engine, exactly
@@ -287,10 +291,12 @@ func (p *securityInfo) renderStepUpVerify(c echo.Context, f *flow.Flow, ch metho
 // block, a replayed code audited and mailed.
 func (p *securityInfo) stepUpVerify(c echo.Context) error {
 	ctx := c.Request().Context()
-	in, err := form(c, answerFields...)
+	in, err := form(c, append([]string{fieldNext}, answerFields...)...)
 	if err != nil {
 		return err
 	}
+	next := p.cleanNext(in[fieldNext])
+	delete(in, fieldNext)
 	a, err := p.guard(c)
 	if err != nil {
 		return done(err)
@@ -324,19 +330,23 @@ func (p *securityInfo) stepUpVerify(c echo.Context) error {
 	}
 	switch out.Verdict {
 	case proof.Pending: // a push not answered yet: wait on
-		return p.renderStepUpVerify(c, f, ch, "")
+		return p.renderStepUpVerify(c, f, ch, "", next)
 	case proof.Blocked:
 		return p.paused(c)
 	case proof.Proven:
 		if err := p.proofs.Finish(ctx, f); err != nil {
 			return flowErr(err)
 		}
-		return see(c, p.path("/security-info"))
+		return see(c, p.afterStepUp(next))
 	}
 	if out.Dropped {
 		return p.stepUpPage(c, a, p.lapsedMessage(e.Method))
 	}
-	return p.renderStepUpVerify(c, f, ch, failedMessage(out))
+	msg := failedMessage(out)
+	if out.Verdict == proof.Wrong {
+		msg = wrongAnswer(ch.Prompt.Kind)
+	}
+	return p.renderStepUpVerify(c, f, ch, msg, next)
 }
 
 // --- add a method ---
@@ -413,6 +423,9 @@ func (p *securityInfo) renderAddStep(c echo.Context, m method.Method, flowID str
 	// The otpauth link, for a phone's authenticator app or for pasting into
 	// the Latchkey web authenticator (html/template blanks unknown URL
 	// schemes, so it is vetted here).
+	if pr.Secret != "" {
+		data["KeyGroups"] = groupsOfFour(pr.Secret)
+	}
 	if u, err := url.Parse(pr.OTPAuthURI); err == nil && u.Scheme == "otpauth" {
 		data["OTPAuthLink"] = template.URL(u.String()) // #nosec G203 -- a re-serialized URL whose scheme was checked to be otpauth (no javascript: or data:)
 	}
@@ -574,7 +587,7 @@ func (p *securityInfo) addComplete(c echo.Context, a *access, m method.Method, f
 	case proof.Blocked:
 		return p.renderAdd(c, m, "There were too many unsuccessful attempts. Please try again later.", register, nil)
 	case proof.Wrong:
-		return p.renderAddStep(c, m, f.ID, pend.Prompt, msgWrong)
+		return p.renderAddStep(c, m, f.ID, pend.Prompt, wrongAnswer(pend.Prompt.Kind))
 	case proof.Ended:
 		return p.renderAdd(c, m, msgDead, register, nil)
 	}

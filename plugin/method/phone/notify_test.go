@@ -44,14 +44,13 @@ func TestEndToEndPhoneChangeNotifies(t *testing.T) {
 		}
 		id, _ := info.Doc.Find(`input[name="enrollment"]`).First().Attr("value")
 		code := mustPage(t, b.Submit(info, "form", map[string]string{"enrollment": id}), "We sent a code")
-		mustPage(t, b.Submit(code, "form", map[string]string{"code": x.Gateway.SMSCode("+12015550106")}), "Add sign-in method")
-
-		add := mustPage(t, b.Get(x.Server.URL+"/security-info/add/alternate-phone"), "Add Alternate phone")
+		// The step-up ends on the page it was asked for.
+		add := mustPage(t, b.Submit(code, "form", map[string]string{"code": x.Gateway.SMSCode("+12015550106")}), "Add Alternate phone")
 		sent := mustPage(t, b.Submit(add, "form", map[string]string{"phone": "201 555 0108", "country": "US"}), "We sent a code")
 		if ms, _ := x.Store.List(ctx, x.Server.User.ID); len(ms) != 1 {
 			t.Fatal("the number was bound before its code was entered")
 		}
-		wrong := mustPage(t, b.Submit(sent, "form", map[string]string{"code": "00000000"}), "That did not work")
+		wrong := mustPage(t, b.Submit(sent, "form", map[string]string{"code": "00000000"}), "That code is not right")
 		if ms, _ := x.Store.List(ctx, x.Server.User.ID); len(ms) != 1 {
 			t.Fatal("a wrong code bound the number")
 		}

@@ -227,7 +227,10 @@ func TestBrowserAuthenticator(t *testing.T) {
 	t.Run("removed-on-security-info", func(t *testing.T) {
 		phone, computer := phone.With(t), stepped.With(t)
 		computer.Go(x.Server.URL + "/security-info")
-		computer.ClickText("li button", "Delete")
+		computer.ClickText("li a", "Delete")
+		computer.WaitText("h1", "Delete this method?")
+		computer.ClickText("form button", "Delete")
+		computer.WaitText(".notice", "Method deleted.")
 		computer.WaitFor("the device to leave the list", func() bool {
 			return !strings.Contains(computer.Text("ul.methods"), "(Web browser)")
 		})
