@@ -417,9 +417,13 @@ func (p *securityInfo) renderAdd(c echo.Context, m method.Method, msg, register 
 }
 
 // renderAddStep shows the step after Begin: the code sent, the QR code.
-func (p *securityInfo) renderAddStep(c echo.Context, m method.Method, flowID string, pr method.Prompt, msg string) error {
+func (p *securityInfo) renderAddStep(c echo.Context, a *access, m method.Method, flowID string, pr method.Prompt, msg string) error {
 	data := map[string]any{"Method": string(m.Name()), "Title": m.Describe().AddTitle, "Prompt": pr, "Flow": flowID,
 		"Error": msg, "Action": p.path("/security-info/add/" + string(m.Name()) + "/" + flowID)}
+	if pol, err := p.d.Policy.Get(c.Request().Context()); err == nil && !a.first && pol.CoolDown() > 0 {
+		now := p.d.Now()
+		data["UsableFrom"] = when(now, now.Add(pol.CoolDown()))
+	}
 	// The otpauth link, for a phone's authenticator app or for pasting into
 	// the Latchkey web authenticator (html/template blanks unknown URL
 	// schemes, so it is vetted here).
@@ -524,7 +528,7 @@ func (p *securityInfo) addBegin(c echo.Context) error {
 		return p.addComplete(c, a, m, f, pend, nil, register)
 	}
 	c.SetCookie(web.Cookie(bindCookie, bind, flow.TTL, p.secure))
-	return p.renderAddStep(c, m, f.ID, pend.Prompt, "")
+	return p.renderAddStep(c, a, m, f.ID, pend.Prompt, "")
 }
 
 func (p *securityInfo) addFinish(c echo.Context) error {
@@ -583,11 +587,11 @@ func (p *securityInfo) addComplete(c echo.Context, a *access, m method.Method, f
 	}
 	switch out.Verdict {
 	case proof.Pending: // the new device has not answered yet
-		return p.renderAddStep(c, m, f.ID, pend.Prompt, "")
+		return p.renderAddStep(c, a, m, f.ID, pend.Prompt, "")
 	case proof.Blocked:
 		return p.renderAdd(c, m, "There were too many unsuccessful attempts. Please try again later.", register, nil)
 	case proof.Wrong:
-		return p.renderAddStep(c, m, f.ID, pend.Prompt, wrongAnswer(pend.Prompt.Kind))
+		return p.renderAddStep(c, a, m, f.ID, pend.Prompt, wrongAnswer(pend.Prompt.Kind))
 	case proof.Ended:
 		return p.renderAdd(c, m, msgDead, register, nil)
 	}
