@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"github.com/latchkeyid/latchkey/ui/i18n"
 	"context"
 	"errors"
 	"net/http"
@@ -46,12 +47,12 @@ func (p *securityInfo) renderChangePassword(c echo.Context, a *access, msg, fiel
 // message and the field to retype ("" when the password is fine).
 func (p *Plugin) newPasswordProblem(ctx context.Context, u *user.User, pw, confirm string) (msg, field string, err error) {
 	if pw != confirm {
-		return "The two new passwords did not match. Type the new password again in both fields.", pwFieldConfirm, nil
+		return i18n.From(ctx).T("securityinfo.password.mismatch"), pwFieldConfirm, nil
 	}
 	if err := p.d.PasswordPolicy.Check(pw, u.Username, u.Email, u.DisplayName); err != nil {
 		var rej *password.Rejection
 		if errors.As(err, &rej) {
-			return rej.Reason + " Type a new one in both fields.", pwFieldPassword, nil
+			return i18n.From(ctx).T("securityinfo.password.refused", "Reason", rej.Reason), pwFieldPassword, nil
 		}
 		return "", "", err
 	}
@@ -60,7 +61,7 @@ func (p *Plugin) newPasswordProblem(ctx context.Context, u *user.User, pw, confi
 		return "", "", err
 	}
 	if same {
-		return "This is your current password. Choose a different one and type it in both fields.", pwFieldPassword, nil
+		return i18n.From(ctx).T("securityinfo.password.same"), pwFieldPassword, nil
 	}
 	return "", "", nil
 }
@@ -76,7 +77,7 @@ func (p *securityInfo) changePassword(c echo.Context) error {
 		return done(err)
 	}
 	if in[fieldCurrentPassword] == "" {
-		return p.renderChangePassword(c, a, "Enter your current password.", fieldCurrentPassword)
+		return p.renderChangePassword(c, a, i18n.From(ctx).T("securityinfo.password.current_needed"), fieldCurrentPassword)
 	}
 	ok, msg, err := p.checkPassword(c, a.u, in[fieldCurrentPassword])
 	if err != nil {
@@ -110,9 +111,9 @@ func (p *securityInfo) changePassword(c echo.Context) error {
 	}
 	p.d.Queue.Wake()
 	return p.render(c, http.StatusOK, "security-info-done", map[string]any{
-		"Title":   "Your password was changed",
-		"Message": "You are signed out everywhere, on this browser too. Sign in with your new password.",
-		"Link":    p.signInHere(a.u.Username), "LinkText": "Sign in"})
+		"Title":   i18n.From(ctx).T("securityinfo.password.done_title"),
+		"Message": i18n.From(ctx).T("securityinfo.password.done_text"),
+		"Link":    p.signInHere(a.u.Username), "LinkText": i18n.From(ctx).T("securityinfo.signin")})
 }
 
 // passwordStrength answers the meter of the change-password page, as the

@@ -49,7 +49,7 @@ func TestEndToEndForcedRegistration(t *testing.T) {
 			codePage := mustPage(t, b.Submit(add, "form", map[string]string{"address": "alice.backup@example.net",
 				"current_password": pt.Password}), "We sent a code")
 			back := mustPage(t, b.Submit(codePage, "form", map[string]string{"code": x.MailCode(t, "alice.backup@example.net")}),
-				"You have 1")
+				"count for recovery: 1 of 1")
 			done := b.Submit(back, `form[action$="/continue"]`, nil)
 			if done.Redirect == nil {
 				t.Fatalf("continue did not return to the app: %s", done)
@@ -108,7 +108,7 @@ func TestEndToEndStepUp(t *testing.T) {
 		if strings.Contains(msg, secret) {
 			t.Fatal("mail leaks the TOTP secret")
 		}
-		if n := strings.Count(list.Text("ul.si-rows"), "added "+x.Server.Clock.Now().UTC().Format("2 Jan 2006")); n != 2 {
+		if n := strings.Count(list.Text("ul.si-rows"), "added "+x.Server.Clock.Now().UTC().Format("2 January 2006")); n != 2 {
 			t.Errorf("%d rows say when they were added:\n%s", n, list.Text("ul.si-rows"))
 		}
 		if !strings.Contains(list.Text("ul.si-rows"), "Usable for recovery from") {

@@ -31,7 +31,7 @@ func TestRegistrationCountsAsRecovery(t *testing.T) {
 			vals["answer."+n] = answerFor(strings.TrimSpace(opt.Text()))
 		}
 		back := mustPage(t, b.Submit(add, `form[action="/security-info/add/questions"]`, vals), "Keep your account secure")
-		if !strings.Contains(back.Body, "You have 0 that count") || !strings.Contains(back.Body, "do not count yet") {
+		if !strings.Contains(back.Body, "count for recovery: 0 of 1") || !strings.Contains(back.Body, "do not count yet") {
 			t.Errorf("questions alone are counted at registration:\n%s", back.Text("main"))
 		}
 		if back.Doc.Find(`form[action$="/continue"]`).Length() != 0 {

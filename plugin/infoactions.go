@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"github.com/latchkeyid/latchkey/ui/i18n"
 	"context"
 	"errors"
 	"net/http"
@@ -18,14 +19,14 @@ const eventSignedOutEverywhere = "signout.everywhere"
 
 // doneNotice is the notice Security info shows after a change, by the
 // fixed word a redirect carries (?done=added); any other word shows none.
-func doneNotice(done string) string {
+func doneNotice(l *i18n.Localizer, done string) string {
 	switch done {
 	case "added":
-		return "Method added."
+		return l.T("securityinfo.notice.added")
 	case "removed":
-		return "Method deleted."
+		return l.T("securityinfo.notice.removed")
 	case "confirmed":
-		return "Thank you: your methods are confirmed."
+		return l.T("securityinfo.notice.confirmed")
 	}
 	return ""
 }
@@ -42,14 +43,14 @@ func (p *securityInfo) removePage(c echo.Context) error {
 		return p.stepUpPage(c, a, "")
 	}
 	id := c.Param("enrollment")
-	for _, v := range p.rows(a.methods, p.d.Now()) {
+	for _, v := range p.rows(i18n.From(c.Request().Context()), a.methods, p.d.Now()) {
 		if v.ID == id {
 			return p.render(c, http.StatusOK, "security-info-remove", map[string]any{
 				"Row": v, "Last": len(a.methods) == 1, "Device": p.info(method.Name(v.Method)).App ||
 					method.Name(v.Method) == method.Mobile})
 		}
 	}
-	return p.renderInfo(c, a, "That method was already deleted, or it is not yours.")
+	return p.renderInfo(c, a, i18n.From(c.Request().Context()).T("securityinfo.remove.gone"))
 }
 
 // remove (POST /security-info/remove) deletes a method after the
@@ -70,7 +71,7 @@ func (p *securityInfo) remove(c echo.Context) error {
 	}
 	e, err := p.d.Enrollments.Get(ctx, a.u.ID, in["enrollment"])
 	if err != nil {
-		return p.renderInfo(c, a, "That method was already deleted, or it is not yours.")
+		return p.renderInfo(c, a, i18n.From(c.Request().Context()).T("securityinfo.remove.gone"))
 	}
 	// Notify before deleting, so the removed address hears of it too.
 	if err := p.notifyOthers(c, a.u, noticeMethodRemoved, note{Method: p.info(e.Method).AddTitle, Label: e.Label}); err != nil {
@@ -83,8 +84,7 @@ func (p *securityInfo) remove(c echo.Context) error {
 		return err
 	}
 	if in["lost"] == "yes" {
-		return p.signOutEverywhere(c, a, "lost "+string(e.Method)+" "+e.Label,
-			"The method was deleted and you are signed out everywhere, on this browser too. Sign in again; consider changing your password.")
+		return p.signOutEverywhere(c, a, "lost "+string(e.Method)+" "+e.Label, i18n.From(ctx).T("securityinfo.signedout.lost"))
 	}
 	return see(c, p.path("/security-info?done=removed"))
 }
@@ -102,8 +102,7 @@ func (p *securityInfo) signOut(c echo.Context) error {
 	if !a.ok {
 		return p.stepUpPage(c, a, "")
 	}
-	return p.signOutEverywhere(c, a, "security info",
-		"Every session and app sign-in of your account has ended, on this browser too. Sign in again to go on.")
+	return p.signOutEverywhere(c, a, "security info", i18n.From(c.Request().Context()).T("securityinfo.signedout.text"))
 }
 
 // signOutEverywhere revokes everything issued to the user through the
@@ -118,6 +117,6 @@ func (p *securityInfo) signOutEverywhere(c echo.Context, a *access, detail, text
 	}
 	p.d.Queue.Wake()
 	return p.render(c, http.StatusOK, "security-info-done", map[string]any{
-		"Title": "You are signed out everywhere", "Message": text,
-		"Link": p.signInHere(a.u.Username), "LinkText": "Sign in again"})
+		"Title": i18n.From(c.Request().Context()).T("securityinfo.signedout.title"), "Message": text,
+		"Link": p.signInHere(a.u.Username), "LinkText": i18n.From(c.Request().Context()).T("securityinfo.signin_again")})
 }

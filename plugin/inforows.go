@@ -1,12 +1,12 @@
 package plugin
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/latchkeyid/latchkey/plugin/method"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // methodView is one row of Security info: what the method is, the device
@@ -24,19 +24,19 @@ type methodView struct {
 // rows builds the Security info rows, the strongest first as in the add
 // list. Two rows never read the same: rows of one kind added on one day
 // show the time too, and a number when even that matches.
-func (p *Plugin) rows(ms []method.Enrollment, now time.Time) []methodView {
+func (p *Plugin) rows(l *i18n.Localizer, ms []method.Enrollment, now time.Time) []methodView {
 	views := make([]methodView, 0, len(ms))
 	for _, e := range ms {
-		v := methodView{ID: e.ID, Method: string(e.Method), Title: p.info(e.Method).AddTitle,
-			Added: day(e.CreatedAt)}
+		v := methodView{ID: e.ID, Method: string(e.Method), Title: p.methodTitle(l, e.Method),
+			Added: l.Date(e.CreatedAt)}
 		if p.info(e.Method).App { // the label names the app or the device
-			v.Title = "Authenticator app"
+			v.Title = l.T("method.app.name")
 		}
-		if e.Label != v.Title {
+		if e.Label != v.Title && e.Label != p.info(e.Method).AddTitle {
 			v.Detail = e.Label
 		}
 		if !e.Usable(now) {
-			v.Usable = when(now, e.UsableAt)
+			v.Usable = when(l, now, e.UsableAt)
 		}
 		views = append(views, v)
 	}
@@ -48,7 +48,7 @@ func (p *Plugin) rows(ms []method.Enrollment, now time.Time) []methodView {
 		if v.Detail != "" {
 			s += " · " + v.Detail
 		}
-		return s + " · added " + v.Added
+		return s + " · " + l.T("securityinfo.row.added", "Date", v.Added)
 	}
 	seen := map[string]int{}
 	for _, v := range views {
@@ -56,7 +56,7 @@ func (p *Plugin) rows(ms []method.Enrollment, now time.Time) []methodView {
 	}
 	for i, v := range views {
 		if seen[line(v)] > 1 {
-			views[i].Added += ", " + clock(ms[indexOf(ms, v.ID)].CreatedAt)
+			views[i].Added += ", " + l.Clock(ms[indexOf(ms, v.ID)].CreatedAt)
 		}
 	}
 	again := map[string]int{}
@@ -82,29 +82,38 @@ func indexOf(ms []method.Enrollment, id string) int {
 	return slices.IndexFunc(ms, func(e method.Enrollment) bool { return e.ID == id })
 }
 
-// day and clock write dates and times in UTC, and say so for times: the
-// page does not know the browser's time zone.
-func day(t time.Time) string { return t.UTC().Format("2 Jan 2006") }
-
-func clock(t time.Time) string { return t.UTC().Format("15:04") + " UTC" }
-
-// when words a moment after now: "14:05 UTC today", "14:05 UTC
-// tomorrow", or "14:05 UTC on 4 Dec 2026".
-func when(now, t time.Time) string {
-	n, u := now.UTC(), t.UTC()
-	switch {
-	case sameDay(n, u):
-		return clock(u) + " today"
-	case sameDay(n.AddDate(0, 0, 1), u):
-		return clock(u) + " tomorrow"
+// when words a moment after now in the page's language and time zone:
+// "14:05 tomorrow (UTC)", or the full date and time further ahead.
+func when(l *i18n.Localizer, now, t time.Time) string {
+	switch l.Date(t) {
+	case l.Date(now):
+		return l.T("securityinfo.when.zone", "When", l.T("securityinfo.when.today", "Time", l.Clock(t)), "Zone", l.Zone())
+	case l.Date(now.AddDate(0, 0, 1)):
+		return l.T("securityinfo.when.zone", "When", l.T("securityinfo.when.tomorrow", "Time", l.Clock(t)), "Zone", l.Zone())
 	}
-	return fmt.Sprintf("%s on %s", clock(u), day(u))
+	return l.DateTime(t)
 }
 
-func sameDay(a, b time.Time) bool {
-	ay, am, ad := a.Date()
-	by, bm, bd := b.Date()
-	return ay == by && am == bm && ad == bd
+// methodTitle names a kind of method in the page's language (the method
+// catalog); a kind it does not know keeps its own English title.
+func (p *Plugin) methodTitle(l *i18n.Localizer, n method.Name) string {
+	switch n {
+	case method.TOTP:
+		return l.T("method.totp.name")
+	case method.Push:
+		return l.T("method.push.name")
+	case method.Mobile:
+		return l.T("method.mobile.name")
+	case method.AlternatePhone:
+		return l.T("method.alternate-phone.name")
+	case method.OfficePhone:
+		return l.T("method.office-phone.name")
+	case method.Email:
+		return l.T("method.email.name")
+	case method.Questions:
+		return l.T("method.questions.name")
+	}
+	return p.info(n).AddTitle
 }
 
 // groupsOfFour writes an authenticator key in groups of four characters,

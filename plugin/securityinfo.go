@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"github.com/latchkeyid/latchkey/ui/i18n"
 	"context"
 	"encoding/json"
 	"errors"
@@ -130,7 +131,7 @@ func (p *securityInfo) securityInfo(c echo.Context) error {
 	if !a.ok {
 		return p.stepUpPage(c, a, "")
 	}
-	return p.renderInfo(c, a, doneNotice(c.QueryParam("done")))
+	return p.renderInfo(c, a, doneNotice(i18n.From(c.Request().Context()), c.QueryParam("done")))
 }
 
 func (p *securityInfo) renderInfo(c echo.Context, a *access, notice string) error {
@@ -144,7 +145,7 @@ func (p *securityInfo) renderInfo(c echo.Context, a *access, notice string) erro
 		name = a.u.Username
 	}
 	return p.render(c, http.StatusOK, "security-info", map[string]any{
-		"Name": name, "Methods": p.rows(a.methods, now), "Add": p.addKinds(pol, a.u), "Notice": notice,
+		"Name": name, "Methods": p.rows(i18n.From(c.Request().Context()), a.methods, now), "Add": p.addKinds(i18n.From(c.Request().Context()), pol, a.u), "Notice": notice,
 		"Standing":         p.standing(pol, a.u.Admin, a.methods, now, true),
 		"QuestionsOffered": slices.Contains(p.addable(pol, a.u), method.Questions),
 	})
@@ -174,22 +175,23 @@ func (p *securityInfo) addable(pol policy.Policy, u *user.User) []method.Name {
 // addKinds is the "Add sign-in method" list: one "Authenticator app" entry
 // for push and TOTP (straight to the method when only one is offered),
 // then one entry per other kind.
-func (p *securityInfo) addKinds(pol policy.Policy, u *user.User) []optionView {
+func (p *securityInfo) addKinds(l *i18n.Localizer, pol policy.Policy, u *user.User) []optionView {
 	names := p.addable(pol, u)
 	apps := p.appsOf(names)
+	app := l.T("method.app.name")
 	var out []optionView
 	for _, n := range names {
 		switch {
 		case !p.info(n).App:
-			out = append(out, optionView{Method: string(n), Title: p.info(n).AddTitle})
+			out = append(out, optionView{Method: string(n), Title: p.methodTitle(l, n)})
 		case len(apps) == 1: // say which app to install when it is a particular one
-			title := "Authenticator app"
-			if name := p.info(n).AddTitle; name != title {
-				title += " (" + name + ")"
+			title := app
+			if n != method.TOTP {
+				title += " (" + p.methodTitle(l, n) + ")"
 			}
 			out = append(out, optionView{Method: string(n), Title: title})
 		case n == apps[0]:
-			out = append(out, optionView{Method: appChoice, Title: "Authenticator app"})
+			out = append(out, optionView{Method: appChoice, Title: app})
 		}
 	}
 	return out
@@ -217,7 +219,7 @@ func (p *securityInfo) appPage(c echo.Context, a *access) error {
 	}
 	views := make([]optionView, len(apps))
 	for i, n := range apps {
-		views[i] = optionView{Method: string(n), Title: p.info(n).AddTitle}
+		views[i] = optionView{Method: string(n), Title: p.methodTitle(i18n.From(c.Request().Context()), n)}
 	}
 	return p.render(c, http.StatusOK, "security-info-add-app", map[string]any{"Apps": views, "Register": register})
 }
@@ -256,7 +258,7 @@ func (p *securityInfo) stepUpChoose(c echo.Context) error {
 	id, channel := splitChoice(in)
 	e, err := p.d.Enrollments.Get(ctx, a.u.ID, id)
 	if err != nil || !e.Usable(p.d.Now()) {
-		return p.stepUpPage(c, a, "Choose one of your methods.")
+		return p.stepUpPage(c, a, i18n.From(ctx).T("securityinfo.verify.choose_error"))
 	}
 	m, ok := p.d.Methods.Get(e.Method)
 	if !ok {
@@ -344,7 +346,7 @@ func (p *securityInfo) stepUpVerify(c echo.Context) error {
 	}
 	msg := failedMessage(out)
 	if out.Verdict == proof.Wrong {
-		msg = wrongAnswer(ch.Prompt.Kind)
+		msg = wrongAnswer(i18n.From(ctx), ch.Prompt.Kind)
 	}
 	return p.renderStepUpVerify(c, f, ch, msg, next)
 }
@@ -396,7 +398,7 @@ func (p *securityInfo) renderAdd(c echo.Context, m method.Method, msg, register 
 	if err != nil {
 		return err
 	}
-	data := map[string]any{"Method": string(m.Name()), "Title": m.Describe().AddTitle, "Error": msg,
+	data := map[string]any{"Method": string(m.Name()), "Title": p.methodTitle(i18n.From(c.Request().Context()), m.Name()), "Error": msg,
 		"Register": cleanAuthRequestID(register), "Action": p.path("/security-info/add/" + string(m.Name()))}
 	if ask, _ := c.Get(askPasswordKey).(bool); ask {
 		data["AskPassword"] = true
@@ -418,11 +420,11 @@ func (p *securityInfo) renderAdd(c echo.Context, m method.Method, msg, register 
 
 // renderAddStep shows the step after Begin: the code sent, the QR code.
 func (p *securityInfo) renderAddStep(c echo.Context, a *access, m method.Method, flowID string, pr method.Prompt, msg string) error {
-	data := map[string]any{"Method": string(m.Name()), "Title": m.Describe().AddTitle, "Prompt": pr, "Flow": flowID,
+	data := map[string]any{"Method": string(m.Name()), "Title": p.methodTitle(i18n.From(c.Request().Context()), m.Name()), "Prompt": pr, "Flow": flowID,
 		"Error": msg, "Action": p.path("/security-info/add/" + string(m.Name()) + "/" + flowID)}
 	if pol, err := p.d.Policy.Get(c.Request().Context()); err == nil && !a.first && pol.CoolDown() > 0 {
 		now := p.d.Now()
-		data["UsableFrom"] = when(now, now.Add(pol.CoolDown()))
+		data["UsableFrom"] = when(i18n.From(c.Request().Context()), now, now.Add(pol.CoolDown()))
 	}
 	// The otpauth link, for a phone's authenticator app or for pasting into
 	// the Latchkey web authenticator (html/template blanks unknown URL
@@ -565,7 +567,7 @@ func (p *securityInfo) addFinish(c echo.Context) error {
 	if a.askPassword && !pd.Password {
 		// Begun under a step-up that has since ended (or before the
 		// methods were deleted): the password was never asked.
-		return p.renderAdd(c, m, msgPasswordNeeded, pd.Register, nil)
+		return p.renderAdd(c, m, i18n.From(c.Request().Context()).T("securityinfo.password.needed"), pd.Register, nil)
 	}
 	return p.addComplete(c, a, m, f, pd.Pending, method.Input(in), pd.Register)
 }
@@ -591,7 +593,7 @@ func (p *securityInfo) addComplete(c echo.Context, a *access, m method.Method, f
 	case proof.Blocked:
 		return p.renderAdd(c, m, "There were too many unsuccessful attempts. Please try again later.", register, nil)
 	case proof.Wrong:
-		return p.renderAddStep(c, a, m, f.ID, pend.Prompt, wrongAnswer(pend.Prompt.Kind))
+		return p.renderAddStep(c, a, m, f.ID, pend.Prompt, wrongAnswer(i18n.From(ctx), pend.Prompt.Kind))
 	case proof.Ended:
 		return p.renderAdd(c, m, msgDead, register, nil)
 	}
@@ -763,8 +765,8 @@ func (p *registration) registerPage(c echo.Context) error {
 		"Flow": f.ID, "Reconfirm": f.Intent == "reconfirm", "Have": st2.Counted, "Need": st2.Needed,
 		"Enough": later.Enough, "Standing": st2, "Later": later.Counted - st2.Counted,
 		"QuestionsOffered": slices.Contains(p.addable(pol, a.u), method.Questions),
-		"Add":              p.addKinds(pol, a.u), "CanAdd": a.ok, "Methods": a.methods,
-		"Notice":    doneNotice(c.QueryParam("done")),
+		"Add":              p.addKinds(i18n.From(c.Request().Context()), pol, a.u), "CanAdd": a.ok, "Methods": a.methods,
+		"Notice":    doneNotice(i18n.From(ctx), c.QueryParam("done")),
 		"SkipsLeft": pol.MaxSkips - st.Skips, "CanSkip": st.Skips < pol.MaxSkips,
 	})
 }

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"github.com/latchkeyid/latchkey/ui/i18n"
 	"net/http"
 	"net/url"
 	"strings"
@@ -47,16 +48,16 @@ func (p *securityInfo) afterStepUp(next string) string {
 
 // wrongAnswer says what failed on the Security info pages, by what was
 // asked (never the bare "That did not work.").
-func wrongAnswer(kind string) string {
+func wrongAnswer(l *i18n.Localizer, kind string) string {
 	switch kind {
 	case "totp":
-		return "That code does not match the one your authenticator app shows now. Type the current code and try again."
+		return l.T("securityinfo.wrong.totp")
 	case "push":
-		return "That pairing code does not match the one the Latchkey Authenticator shows. Type the code it shows and try again."
+		return l.T("securityinfo.wrong.push")
 	case "questions":
-		return "At least one answer did not match. Check the spelling and spacing of each answer and try again."
+		return l.T("securityinfo.wrong.questions")
 	case "number":
-		return "The Latchkey Authenticator did not approve this sign-in. Choose a method to try again."
+		return l.T("securityinfo.wrong.number")
 	}
-	return "That code is not right, or it is not the newest one we sent. Check the code in the message and try again."
+	return l.T("securityinfo.wrong.code")
 }

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"github.com/latchkeyid/latchkey/ui/i18n"
 	"context"
 	"errors"
 	"fmt"
@@ -98,9 +99,6 @@ func anyUsable(ms []method.Enrollment, now time.Time) bool {
 
 // Messages of the password asked on the add page.
 const (
-	msgPasswordNeeded = "Enter your current password to add your first sign-in method." // #nosec G101 -- a page text, not a credential
-	msgPasswordWrong  = "That password is not right. Enter the password you signed in with."
-	msgPasswordLocked = "Too many wrong passwords. Your account is locked for a while; please try again later." // #nosec G101 -- a page text, not a credential
 )
 
 // checkPassword verifies the account's password typed on the add page,
@@ -109,7 +107,7 @@ const (
 // msg is what the page says when ok is false; err is for infrastructure.
 func (p *securityInfo) checkPassword(c echo.Context, u *user.User, pw string) (ok bool, msg string, err error) {
 	if pw == "" {
-		return false, msgPasswordNeeded, nil
+		return false, i18n.From(c.Request().Context()).T("securityinfo.password.needed"), nil
 	}
 	got, err := p.d.Users.Authenticate(c.Request().Context(), u.Username, pw)
 	var locked *user.LockedError
@@ -117,9 +115,9 @@ func (p *securityInfo) checkPassword(c echo.Context, u *user.User, pw string) (o
 	case err == nil && got.ID == u.ID:
 		return true, "", p.record(c, "security-info.password", u.ID, "", audit.OK, "")
 	case err == nil, errors.Is(err, user.ErrBadCredentials), errors.Is(err, user.ErrDisabled):
-		msg = msgPasswordWrong
+		msg = i18n.From(c.Request().Context()).T("securityinfo.password.wrong")
 	case errors.As(err, &locked):
-		msg = msgPasswordLocked
+		msg = i18n.From(c.Request().Context()).T("securityinfo.password.locked")
 	default:
 		return false, "", fmt.Errorf("plugin: password: %w", err)
 	}
