@@ -1,9 +1,9 @@
 package plugin
 
 import (
-	"github.com/latchkeyid/latchkey/ui/i18n"
 	"context"
 	"errors"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 	"net/http"
 
 	"github.com/labstack/echo/v4"

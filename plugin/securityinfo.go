@@ -1,11 +1,11 @@
 package plugin
 
 import (
-	"github.com/latchkeyid/latchkey/ui/i18n"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 	"html/template"
 	"net/http"
 	"net/url"

@@ -1,10 +1,10 @@
 package plugin
 
 import (
-	"github.com/latchkeyid/latchkey/ui/i18n"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 	"net/http"
 	"time"
 
@@ -98,8 +98,7 @@ func anyUsable(ms []method.Enrollment, now time.Time) bool {
 }
 
 // Messages of the password asked on the add page.
-const (
-)
+const ()
 
 // checkPassword verifies the account's password typed on the add page,
 // through the directory as a sign-in does: a wrong one counts toward the
