@@ -3,7 +3,6 @@ package plugin
 import (
 	"context"
 	"errors"
-	"github.com/latchkeyid/latchkey/ui/i18n"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -13,6 +12,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/password"
 	"github.com/latchkeyid/latchkey/provider/user"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // eventPasswordChanged is the audit event of a change by a user who knew

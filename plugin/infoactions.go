@@ -3,7 +3,6 @@ package plugin
 import (
 	"context"
 	"errors"
-	"github.com/latchkeyid/latchkey/ui/i18n"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -12,6 +11,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/provider/account"
 	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // Audit event of "sign out everywhere" (alone or with a lost device).

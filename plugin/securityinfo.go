@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/latchkeyid/latchkey/ui/i18n"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -23,6 +22,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // QuestionPool is an optional interface of the security-questions method:

@@ -1,12 +1,12 @@
 package plugin
 
 import (
-	"github.com/latchkeyid/latchkey/ui/i18n"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // fieldNext carries, through the step-up's forms, the Security info page
