@@ -37,6 +37,21 @@ func TestRegistrationCountsAsRecovery(t *testing.T) {
 		if back.Doc.Find(`form[action$="/continue"]`).Length() != 0 {
 			t.Error("Continue offered with questions alone")
 		}
+		// Security info, opened from the prompt, leads back to the sign-in.
+		href, _ = back.Doc.Find(`a:contains("Review your security info")`).Attr("href")
+		info := mustPage(t, b.Get(back.URL.ResolveReference(mustURL(href)).String()), "Security info")
+		if strings.Contains(info.Body, "Usable for recovery from") {
+			t.Error("the first registration shows a cool-down")
+		}
+		link := info.Doc.Find(`a:contains("Back to signing in")`)
+		if link.Length() != 1 {
+			t.Fatalf("no way back to the app on Security info:\n%s", info.Text("main"))
+		}
+		href, _ = link.Attr("href")
+		mustPage(t, b.Get(info.URL.ResolveReference(mustURL(href)).String()), "Keep your account secure")
+		if plain := mustPage(t, b.Get(x.Server.URL+"/security-info"), "Security info"); strings.Contains(plain.Body, "Back to signing in") {
+			t.Error("a way back shown without a sign-in to go back to")
+		}
 		if ms, _ := x.Store.List(t.Context(), x.Server.User.ID); len(ms) != 1 {
 			t.Fatalf("questions not registered: %+v", ms)
 		}

@@ -8,9 +8,11 @@ import (
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
+	"github.com/latchkeyid/latchkey/plugin/flow"
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/provider/account"
 	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/web"
 	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
@@ -119,4 +121,23 @@ func (p *securityInfo) signOutEverywhere(c echo.Context, a *access, detail, text
 	return p.render(c, http.StatusOK, "security-info-done", map[string]any{
 		"Title": i18n.From(c.Request().Context()).T("securityinfo.signedout.title"), "Message": text,
 		"Link": p.signInHere(a.u.Username), "LinkText": i18n.From(c.Request().Context()).T("securityinfo.signin_again")})
+}
+
+// backToApp is the way back to the sign-in that sent the user here (the
+// registration prompt, ?register=<flow>): its page, where Continue goes on
+// to the app, and the app's name. Only this user's open registration in
+// this browser counts; anything else shows no way back.
+func (p *securityInfo) backToApp(c echo.Context, a *access) (link, app string) {
+	id := cleanAuthRequestID(c.QueryParam("register"))
+	if id == "" {
+		return "", ""
+	}
+	f, err := p.proofs.Load(c.Request().Context(), id, web.CookieValue(c.Request(), bindCookie, p.secure), flow.Register, flow.StepRegister)
+	if err != nil || f.UserID != a.u.ID || f.AuthRequestID == "" {
+		return "", ""
+	}
+	if an, ok := p.d.SignIn.(AppNamer); ok {
+		app = an.AppName(c.Request().Context(), f.AuthRequestID)
+	}
+	return p.path("/security-info/register/" + f.ID), app
 }

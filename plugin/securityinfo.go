@@ -144,8 +144,9 @@ func (p *securityInfo) renderInfo(c echo.Context, a *access, notice string) erro
 	if name == "" {
 		name = a.u.Username
 	}
+	back, app := p.backToApp(c, a)
 	return p.render(c, http.StatusOK, "security-info", map[string]any{
-		"Name": name, "Methods": p.rows(i18n.From(c.Request().Context()), a.methods, now), "Add": p.addKinds(i18n.From(c.Request().Context()), pol, a.u), "Notice": notice,
+		"Back": back, "App": app, "Name": name, "Methods": p.rows(i18n.From(c.Request().Context()), a.methods, now), "Add": p.addKinds(i18n.From(c.Request().Context()), pol, a.u), "Notice": notice,
 		"Standing":         p.standing(pol, a.u.Admin, a.methods, now, true),
 		"QuestionsOffered": slices.Contains(p.addable(pol, a.u), method.Questions),
 	})
