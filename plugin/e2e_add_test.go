@@ -177,9 +177,9 @@ func TestEndToEndAddPhone(t *testing.T) {
 		})
 		x.Server.Clock.Advance(2 * time.Minute)
 		calls, texts := len(x.Gateway.Calls()), len(x.Gateway.Messages())
-		sent := mustPage(t, b.Submit(mobile, "form", map[string]string{"phone": "201 555 0131", "country": "US", "channel": "voice"}), "We sent a code")
+		sent := mustPage(t, b.Submit(mobile, "form", map[string]string{"phone": "201 555 0131", "country": "US", "channel": "voice"}), "We are calling")
 		if len(x.Gateway.Calls()) != calls+1 || len(x.Gateway.Messages()) != texts || sent.Doc.Find(`input[name="phone"]`).Length() != 0 ||
-			!strings.Contains(sent.Body, "by text message or call") {
+			!strings.Contains(sent.Body, "We are calling") || strings.Contains(sent.Body, "by text message or call") {
 			t.Fatalf("call me: %d calls, %d texts; page:\n%s", len(x.Gateway.Calls())-calls, len(x.Gateway.Messages())-texts, sent.Body)
 		}
 		t.Run("toll-fraud-limit", func(t *testing.T) {
@@ -191,7 +191,7 @@ func TestEndToEndAddPhone(t *testing.T) {
 			}
 		})
 		wrong := mustPage(t, b.Submit(sent, "form", map[string]string{"code": "00000000"}), "That code is not right")
-		if wrong.Doc.Find(`input[name="code"]`).Length() != 1 || !strings.Contains(wrong.Body, "by text message or call") {
+		if wrong.Doc.Find(`input[name="code"]`).Length() != 1 || !strings.Contains(wrong.Body, "We are calling") {
 			t.Fatalf("wrong code page is not the phone form's code step:\n%s", wrong.Body)
 		}
 		list := mustPage(t, b.Submit(wrong, "form", map[string]string{"code": x.Gateway.CallCode("+12015550131")}), "Phone")

@@ -433,6 +433,9 @@ func (p *securityInfo) renderAddStep(c echo.Context, a *access, m method.Method,
 	if pr.Secret != "" {
 		data["KeyGroups"] = groupsOfFour(pr.Secret)
 	}
+	if ch, _ := c.Get(channelKey).(string); ch == "sms" || ch == "voice" {
+		data["Channel"] = ch
+	}
 	if u, err := url.Parse(pr.OTPAuthURI); err == nil && u.Scheme == "otpauth" {
 		data["OTPAuthLink"] = template.URL(u.String()) // #nosec G203 -- a re-serialized URL whose scheme was checked to be otpauth (no javascript: or data:)
 	}
@@ -466,7 +469,13 @@ type pendingData struct {
 	Register string         `json:"r,omitempty"`
 	// Password: the account's password was checked when this began.
 	Password bool `json:"pw,omitempty"`
+	// Channel is the delivery the user chose ("sms", "voice"), so the
+	// code step says how the code comes.
+	Channel string `json:"c,omitempty"`
 }
+
+// channelKey carries the chosen delivery to renderAddStep.
+const channelKey = "sspr.channel"
 
 func (p *securityInfo) addBegin(c echo.Context) error {
 	ctx := c.Request().Context()
@@ -520,7 +529,8 @@ func (p *securityInfo) addBegin(c echo.Context) error {
 		}
 		return fmt.Errorf("plugin: add: %w", err)
 	}
-	b, err := json.Marshal(pendingData{Pending: pend, Register: register, Password: a.askPassword})
+	c.Set(channelKey, in["channel"])
+	b, err := json.Marshal(pendingData{Pending: pend, Register: register, Password: a.askPassword, Channel: in["channel"]})
 	if err != nil {
 		return fmt.Errorf("plugin: add: %w", err)
 	}
@@ -565,6 +575,7 @@ func (p *securityInfo) addFinish(c echo.Context) error {
 	if err := json.Unmarshal(b, &pd); err != nil || pd.Pending.Method != m.Name() {
 		return flowErr(flow.ErrOutOfOrder)
 	}
+	c.Set(channelKey, pd.Channel)
 	if a.askPassword && !pd.Password {
 		// Begun under a step-up that has since ended (or before the
 		// methods were deleted): the password was never asked.

@@ -27,6 +27,8 @@ func TestSecurityInfoLanguages(t *testing.T) {
 				{"/security-info/password", l.T("securityinfo.password.title")},
 				{"/security-info/remove/" + ms[0].ID, l.T("securityinfo.remove.title")},
 				{"/security-info/add/app", l.T("securityinfo.addapp.title")},
+				{"/security-info/add/questions", l.T("method.add.title", "Title", l.T("method.questions.name"))},
+				{"/security-info/add/email", l.T("method.add.title", "Title", l.T("method.email.name"))},
 			}
 			for _, pg := range pages {
 				p := mustPage(t, b.Get(x.Server.URL+pg.path+"?lang="+lang.Tag), "<h1")
