@@ -123,7 +123,7 @@ func TestFirstRegistrationAsksPassword(t *testing.T) {
 			code := mustPage(t, addEmail(t, x, victim, map[string]string{"address": "alice.home@example.net",
 				"current_password": pt.Password}), "We sent a code")
 			info := finishEmail(t, x, victim, code, "alice.home@example.net")
-			if strings.Contains(info.Body, "waiting period") {
+			if strings.Contains(info.Body, "Usable for recovery from") {
 				t.Fatalf("the first method cools down:\n%s", info.Body)
 			}
 			if e := enrollment(t, x, "a•••e@example.net"); !e.Usable(x.Server.Clock.Now()) {
@@ -151,9 +151,9 @@ func TestFirstRegistrationAsksPassword(t *testing.T) {
 				t.Fatalf("the second method of the first session does not ask for the password:\n%s", totpAdd.Body)
 			}
 			qr := mustPage(t, victim.Submit(totpAdd, "form", map[string]string{"current_password": pt.Password}), "Scan this code")
-			c, _ := totp.Code(qr.Text("code"), x.Server.Clock.Now())
+			c, _ := totp.Code(totpKey(t, qr), x.Server.Clock.Now())
 			info := mustPage(t, victim.Submit(qr, "form", map[string]string{"code": c}), "Add sign-in method")
-			if strings.Contains(info.Body, "waiting period") {
+			if strings.Contains(info.Body, "Usable for recovery from") {
 				t.Fatalf("the first session's second method cools down:\n%s", info.Body)
 			}
 		})
@@ -200,8 +200,9 @@ func TestCoolDownAfterDeletingEveryMethod(t *testing.T) {
 				secret := x.EnrollTOTP(t)
 				b := x.SignIn(t)
 				info := x.StepUpTOTP(t, b, secret)
-				list := mustPage(t, b.Submit(info, `form[action="/security-info/remove"]`, nil), "You have not registered any method yet")
-				_ = list
+				href, _ := info.Doc.Find(`a.si-delete`).Attr("href")
+				confirm := mustPage(t, b.Get(x.Server.URL+href), "Delete this method?")
+				mustPage(t, b.Submit(confirm, `form[action="/security-info/remove"]`, nil), "You have not registered any method yet")
 				values := map[string]string{"address": "mallory@evil.example"}
 				if tc.later {
 					b = x.SignIn(t)
@@ -209,7 +210,7 @@ func TestCoolDownAfterDeletingEveryMethod(t *testing.T) {
 				}
 				code := mustPage(t, addEmail(t, x, b, values), "We sent a code")
 				page := finishEmail(t, x, b, code, "mallory@evil.example")
-				if !strings.Contains(page.Body, "waiting period") {
+				if !strings.Contains(page.Body, "Usable for recovery from") {
 					t.Fatalf("the new method is not cooling down:\n%s", page.Body)
 				}
 				if e := enrollment(t, x, "m•••y@evil.example"); e.Usable(x.Server.Clock.Now()) {

@@ -103,14 +103,14 @@ func TestEndToEndAddList(t *testing.T) {
 				qr := mustPage(t, b.Submit(totpAdd, "form", map[string]string{"current_password": pt.Password}), "Scan this code")
 				uri, _ := qr.Doc.Find(`input#otpauth`).Attr("value")
 				href, _ := qr.Doc.Find(`a[href^="otpauth://totp/"]`).Attr("href")
-				if !strings.HasPrefix(uri, "otpauth://totp/") || href != uri || !strings.Contains(uri, "secret="+qr.Text("code")) {
+				if !strings.HasPrefix(uri, "otpauth://totp/") || href != uri || !strings.Contains(uri, "secret="+totpKey(t, qr)) {
 					t.Fatalf("otpauth link %q / %q not shown:\n%s", uri, href, qr.Body)
 				}
-				c, _ := totp.Code(qr.Text("code"), x.Server.Clock.Now())
+				c, _ := totp.Code(totpKey(t, qr), x.Server.Clock.Now())
 				// Still the fresh sign-in that added every method: the
 				// list stays open for a second one, without a cool-down.
 				first := mustPage(t, b.Submit(qr, "form", map[string]string{"code": c}), "Add sign-in method")
-				if strings.Contains(first.Body, "waiting period") {
+				if strings.Contains(first.Body, "Usable for recovery from") {
 					t.Fatalf("the first session's method cools down:\n%s", first.Body)
 				}
 
@@ -118,7 +118,7 @@ func TestEndToEndAddList(t *testing.T) {
 				// sign-in is no longer fresh, so a step-up comes first.
 				x.EnrollPhone(t, method.Mobile, method.Input{"phone": "+12015550120"}, "+12015550120")
 				x.Server.Clock.Advance(plugin.StepUpWindow)
-				list := x.StepUpTOTP(t, b, qr.Text("code"))
+				list := x.StepUpTOTP(t, b, totpKey(t, qr))
 				titles := list.Doc.Find(`ul.methods li strong`).Map(func(_ int, s *goquery.Selection) string { return s.Text() })
 				if len(titles) != 2 || titles[0] != "Authenticator app" || titles[1] != "Phone" {
 					t.Fatalf("registered methods %q, want the app first", titles)
@@ -177,9 +177,9 @@ func TestEndToEndAddPhone(t *testing.T) {
 		})
 		x.Server.Clock.Advance(2 * time.Minute)
 		calls, texts := len(x.Gateway.Calls()), len(x.Gateway.Messages())
-		sent := mustPage(t, b.Submit(mobile, "form", map[string]string{"phone": "201 555 0131", "country": "US", "channel": "voice"}), "We sent a code")
+		sent := mustPage(t, b.Submit(mobile, "form", map[string]string{"phone": "201 555 0131", "country": "US", "channel": "voice"}), "We are calling")
 		if len(x.Gateway.Calls()) != calls+1 || len(x.Gateway.Messages()) != texts || sent.Doc.Find(`input[name="phone"]`).Length() != 0 ||
-			!strings.Contains(sent.Body, "by text message or call") {
+			!strings.Contains(sent.Body, "We are calling") || strings.Contains(sent.Body, "by text message or call") {
 			t.Fatalf("call me: %d calls, %d texts; page:\n%s", len(x.Gateway.Calls())-calls, len(x.Gateway.Messages())-texts, sent.Body)
 		}
 		t.Run("toll-fraud-limit", func(t *testing.T) {
@@ -190,8 +190,8 @@ func TestEndToEndAddPhone(t *testing.T) {
 				t.Fatalf("limit page (%d):\n%s", page.Status, page.Body)
 			}
 		})
-		wrong := mustPage(t, b.Submit(sent, "form", map[string]string{"code": "00000000"}), "That did not work")
-		if wrong.Doc.Find(`input[name="code"]`).Length() != 1 || !strings.Contains(wrong.Body, "by text message or call") {
+		wrong := mustPage(t, b.Submit(sent, "form", map[string]string{"code": "00000000"}), "That code is not right")
+		if wrong.Doc.Find(`input[name="code"]`).Length() != 1 || !strings.Contains(wrong.Body, "We are calling") {
 			t.Fatalf("wrong code page is not the phone form's code step:\n%s", wrong.Body)
 		}
 		list := mustPage(t, b.Submit(wrong, "form", map[string]string{"code": x.Gateway.CallCode("+12015550131")}), "Phone")

@@ -49,7 +49,7 @@ func TestEndToEndForcedRegistration(t *testing.T) {
 			codePage := mustPage(t, b.Submit(add, "form", map[string]string{"address": "alice.backup@example.net",
 				"current_password": pt.Password}), "We sent a code")
 			back := mustPage(t, b.Submit(codePage, "form", map[string]string{"code": x.MailCode(t, "alice.backup@example.net")}),
-				"You have 1")
+				"count for recovery: 1 of 1")
 			done := b.Submit(back, `form[action$="/continue"]`, nil)
 			if done.Redirect == nil {
 				t.Fatalf("continue did not return to the app: %s", done)
@@ -87,17 +87,19 @@ func TestEndToEndStepUp(t *testing.T) {
 		if strings.Contains(info.Body, "a•••e@example.net</li>") || strings.Contains(info.Body, "Delete") {
 			t.Fatal("methods shown before step-up")
 		}
-		// Adding without step-up is refused too.
-		mustPage(t, b.Get(x.Server.URL+"/security-info/add/totp"), "Before you view or change your security info")
+		// Adding without step-up is refused too; after the step-up the
+		// browser lands on the page it asked for, not on the list.
+		info = mustPage(t, b.Get(x.Server.URL+"/security-info/add/totp"), "Before you view or change your security info")
 		code := mustPage(t, b.Submit(info, "form", map[string]string{"enrollment": optionFor(t, info, "a•••e@example.net")}), "We sent a code")
-		wrong := mustPage(t, b.Submit(code, "form", map[string]string{"code": "00000000"}), "That did not work")
-		list := mustPage(t, b.Submit(wrong, "form", map[string]string{"code": x.MailCode(t, "alice.home@example.net")}), "Add sign-in method")
-
-		add := mustPage(t, b.Get(x.Server.URL+"/security-info/add/totp"), "Add Authenticator app")
+		wrong := mustPage(t, b.Submit(code, "form", map[string]string{"code": "00000000"}), "That code is not right")
+		if strings.Contains(wrong.Body, "That did not work") {
+			t.Error("the wrong code is answered with the bare \"That did not work\"")
+		}
+		add := mustPage(t, b.Submit(wrong, "form", map[string]string{"code": x.MailCode(t, "alice.home@example.net")}), "Add Authenticator app")
 		qr := mustPage(t, b.Submit(add, "form", nil), "Scan this code")
-		secret := qr.Text("code")
+		secret := totpKey(t, qr)
 		c, _ := totp.Code(secret, x.Server.Clock.Now())
-		list = mustPage(t, b.Submit(qr, "form", map[string]string{"code": c}), "Authenticator app")
+		list := mustPage(t, b.Submit(qr, "form", map[string]string{"code": c}), "Method added.")
 		ms, _ := x.Store.List(t.Context(), x.Server.User.ID)
 		if len(ms) != 2 || !ms[1].UsableAt.After(x.Server.Clock.Now().Add(23*time.Hour)) {
 			t.Fatalf("second method without the cool-down: %+v", ms)
@@ -106,7 +108,19 @@ func TestEndToEndStepUp(t *testing.T) {
 		if strings.Contains(msg, secret) {
 			t.Fatal("mail leaks the TOTP secret")
 		}
-		list = mustPage(t, b.Submit(list, `form[action="/security-info/remove"]`, nil), "Add sign-in method")
+		if n := strings.Count(list.Text("ul.si-rows"), "added "+x.Server.Clock.Now().UTC().Format("2 January 2006")); n != 2 {
+			t.Errorf("%d rows say when they were added:\n%s", n, list.Text("ul.si-rows"))
+		}
+		if !strings.Contains(list.Text("ul.si-rows"), "Usable for recovery from") {
+			t.Errorf("the new app's cool-down is not shown as a time:\n%s", list.Text("ul.si-rows"))
+		}
+		// Delete asks first; Cancel keeps the method.
+		href, _ := list.Doc.Find(`a.si-delete`).First().Attr("href")
+		confirm := mustPage(t, b.Get(x.Server.URL+href), "Delete this method?")
+		if ms, _ := x.Store.List(t.Context(), x.Server.User.ID); len(ms) != 2 {
+			t.Fatalf("opening the confirmation deleted a method: %+v", ms)
+		}
+		list = mustPage(t, b.Submit(confirm, `form[action="/security-info/remove"]`, nil), "Method deleted.")
 		x.WaitMail(t, "alice.home@example.net", "was removed")
 		evs, _ := x.Server.Audit.List(t.Context(), audit.Filter{UserID: x.Server.User.ID})
 		seen := map[string]string{}
@@ -167,4 +181,22 @@ func TestEndToEndUnlock(t *testing.T) {
 		}
 		x.WaitMail(t, pt.Email, "unlocked")
 	})
+}
+
+// totpKey reads the authenticator key from the add page, checks it is
+// shown in groups of four with a copy button holding it unbroken, and
+// returns it without spaces.
+func totpKey(t *testing.T, p *pt.Page) string {
+	t.Helper()
+	shown := p.Text("#totp-key")
+	key := strings.ReplaceAll(shown, " ", "")
+	for i, g := range strings.Fields(shown) {
+		if len(g) != 4 && i != len(strings.Fields(shown))-1 {
+			t.Errorf("key %q is not in groups of four", shown)
+		}
+	}
+	if cp, _ := p.Doc.Find("button[data-copy]").Attr("data-copy"); cp != key || key == "" {
+		t.Errorf("copy button holds %q, the key is %q", cp, key)
+	}
+	return key
 }

@@ -184,7 +184,8 @@ var pageNames = []string{
 	"recover", "recover-intent", "recover-method", "recover-verify", "recover-password",
 	"recover-done", "recover-message", "recover-report",
 	"security-info", "security-info-add", "security-info-verify", "security-info-register",
-	"security-info-add-phone", "security-info-add-app",
+	"security-info-add-phone", "security-info-add-app", "security-info-remove", "security-info-done",
+	"security-info-password",
 }
 
 // Mount builds the plugin and registers its routes on g (normally the
@@ -255,7 +256,12 @@ func (p *Plugin) Routes(g *echo.Group) {
 	r.GET("/security-info/add/:method", info.addPage)
 	r.POST("/security-info/add/:method", info.addBegin)
 	r.POST("/security-info/add/:method/:flow", info.addFinish)
+	r.GET("/security-info/remove/:enrollment", info.removePage)
 	r.POST("/security-info/remove", info.remove)
+	r.POST("/security-info/sign-out-everywhere", info.signOut)
+	r.GET("/security-info/password", info.passwordPage)
+	r.POST("/security-info/password", info.changePassword)
+	r.POST("/security-info/password/strength", info.passwordStrength)
 	r.POST("/security-info/confirm", info.reconfirm)
 	r.GET("/security-info/register/:flow", reg.registerPage)
 	r.POST("/security-info/register/:flow/skip", reg.skip)

@@ -262,11 +262,11 @@ func TestReplayedTOTPAtStepUp(t *testing.T) {
 
 		first := e.signedIn(u)
 		first.post(first.stepUp("authenticator app"), url.Values{"code": {code}})
-		first.must(200, "These are the methods you use to prove it's you")
+		first.must(200, "Add sign-in method")
 
 		thief := e.signedIn(u) // another session presents the same code
 		thief.post(thief.stepUp("authenticator app"), url.Values{"code": {code}})
-		thief.must(200, "That did not work")
+		thief.must(200, "That code does not match")
 		thief.get("/security-info")
 		thief.must(200, "Before you view or change your security info")
 
@@ -405,7 +405,7 @@ func TestSecurityInfoWritesFailLoudly(t *testing.T) {
 				*b = *e.signedIn(u)
 				code, _ := totp.Code(secret, e.clock.Now())
 				b.post(b.stepUp("authenticator app"), url.Values{"code": {code}})
-				b.must(200, "These are the methods you use to prove it's you")
+				b.must(200, "Add sign-in method")
 				b.post("/security-info/confirm", nil)
 			}, nil},
 		{"register-save", "fail_register", "UPDATE ON sspr_flows", "NEW.purpose = 'register' AND NEW.state = 'done'",

@@ -23,6 +23,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // QuestionPool is an optional interface of the security-questions method:
@@ -123,12 +124,6 @@ func done(err error) error {
 	return err
 }
 
-type methodView struct {
-	ID, Method, Label, Title string
-	Added                    time.Time
-	CoolingDown              bool
-}
-
 func (p *securityInfo) securityInfo(c echo.Context) error {
 	a, err := p.who(c)
 	if a == nil {
@@ -137,7 +132,7 @@ func (p *securityInfo) securityInfo(c echo.Context) error {
 	if !a.ok {
 		return p.stepUpPage(c, a, "")
 	}
-	return p.renderInfo(c, a, "")
+	return p.renderInfo(c, a, doneNotice(i18n.From(c.Request().Context()), c.QueryParam("done")))
 }
 
 func (p *securityInfo) renderInfo(c echo.Context, a *access, notice string) error {
@@ -146,21 +141,15 @@ func (p *securityInfo) renderInfo(c echo.Context, a *access, notice string) erro
 		return err
 	}
 	now := p.d.Now()
-	var views []methodView
-	for _, e := range a.methods {
-		title := p.info(e.Method).AddTitle
-		if p.info(e.Method).App { // the label names the app (or the device)
-			title = "Authenticator app"
-		}
-		views = append(views, methodView{ID: e.ID, Method: string(e.Method), Label: e.Label, Title: title,
-			Added: e.CreatedAt, CoolingDown: !e.Usable(now)})
+	name := a.u.DisplayName
+	if name == "" {
+		name = a.u.Username
 	}
-	// The strongest first, as in the add list.
-	slices.SortStableFunc(views, func(x, y methodView) int {
-		return p.info(method.Name(x.Method)).Rank - p.info(method.Name(y.Method)).Rank
-	})
+	back, app := p.backToApp(c, a)
 	return p.render(c, http.StatusOK, "security-info", map[string]any{
-		"User": a.u.Username, "Methods": views, "Add": p.addKinds(pol, a.u), "Notice": notice,
+		"Back": back, "App": app, "Name": name, "Methods": p.rows(i18n.From(c.Request().Context()), a.methods, now), "Add": p.addKinds(i18n.From(c.Request().Context()), pol, a.u), "Notice": notice,
+		"Standing":         p.standing(pol, a.u.Admin, a.methods, now, true),
+		"QuestionsOffered": slices.Contains(p.addable(pol, a.u), method.Questions),
 	})
 }
 
@@ -188,22 +177,23 @@ func (p *securityInfo) addable(pol policy.Policy, u *user.User) []method.Name {
 // addKinds is the "Add sign-in method" list: one "Authenticator app" entry
 // for push and TOTP (straight to the method when only one is offered),
 // then one entry per other kind.
-func (p *securityInfo) addKinds(pol policy.Policy, u *user.User) []optionView {
+func (p *securityInfo) addKinds(l *i18n.Localizer, pol policy.Policy, u *user.User) []optionView {
 	names := p.addable(pol, u)
 	apps := p.appsOf(names)
+	app := l.T("method.app.name")
 	var out []optionView
 	for _, n := range names {
 		switch {
 		case !p.info(n).App:
-			out = append(out, optionView{Method: string(n), Title: p.info(n).AddTitle})
+			out = append(out, optionView{Method: string(n), Title: p.methodTitle(l, n)})
 		case len(apps) == 1: // say which app to install when it is a particular one
-			title := "Authenticator app"
-			if name := p.info(n).AddTitle; name != title {
-				title += " (" + name + ")"
+			title := app
+			if n != method.TOTP {
+				title += " (" + p.methodTitle(l, n) + ")"
 			}
 			out = append(out, optionView{Method: string(n), Title: title})
 		case n == apps[0]:
-			out = append(out, optionView{Method: appChoice, Title: "Authenticator app"})
+			out = append(out, optionView{Method: appChoice, Title: app})
 		}
 	}
 	return out
@@ -231,7 +221,7 @@ func (p *securityInfo) appPage(c echo.Context, a *access) error {
 	}
 	views := make([]optionView, len(apps))
 	for i, n := range apps {
-		views[i] = optionView{Method: string(n), Title: p.info(n).AddTitle}
+		views[i] = optionView{Method: string(n), Title: p.methodTitle(i18n.From(c.Request().Context()), n)}
 	}
 	return p.render(c, http.StatusOK, "security-info-add-app", map[string]any{"Apps": views, "Register": register})
 }
@@ -251,12 +241,13 @@ func (p *securityInfo) stepUpPage(c echo.Context, a *access, msg string) error {
 			usable = append(usable, e)
 		}
 	}
-	return p.render(c, http.StatusOK, "security-info-verify", map[string]any{"Options": p.choices(usable), "Error": msg})
+	return p.render(c, http.StatusOK, "security-info-verify", map[string]any{"Options": p.choices(usable), "Error": msg,
+		"Next": p.nextFor(c)})
 }
 
 func (p *securityInfo) stepUpChoose(c echo.Context) error {
 	ctx := c.Request().Context()
-	in, err := form(c, "enrollment", "channel")
+	in, err := form(c, "enrollment", "channel", fieldNext)
 	if err != nil {
 		return err
 	}
@@ -264,10 +255,12 @@ func (p *securityInfo) stepUpChoose(c echo.Context) error {
 	if err != nil {
 		return done(err)
 	}
+	next := p.cleanNext(in[fieldNext])
+	delete(in, fieldNext)
 	id, channel := splitChoice(in)
 	e, err := p.d.Enrollments.Get(ctx, a.u.ID, id)
 	if err != nil || !e.Usable(p.d.Now()) {
-		return p.stepUpPage(c, a, "Choose one of your methods.")
+		return p.stepUpPage(c, a, i18n.From(ctx).T("securityinfo.verify.choose_error"))
 	}
 	m, ok := p.d.Methods.Get(e.Method)
 	if !ok {
@@ -288,12 +281,13 @@ func (p *securityInfo) stepUpChoose(c echo.Context) error {
 		return p.issueProblem(c, err, func(msg string) error { return p.stepUpPage(c, a, msg) })
 	}
 	c.SetCookie(web.Cookie(bindCookie, bind, flow.TTL, p.secure))
-	return p.renderStepUpVerify(c, f, ch, "")
+	return p.renderStepUpVerify(c, f, ch, "", next)
 }
 
-func (p *securityInfo) renderStepUpVerify(c echo.Context, f *flow.Flow, ch method.Challenge, msg string) error {
+func (p *securityInfo) renderStepUpVerify(c echo.Context, f *flow.Flow, ch method.Challenge, msg, next string) error {
 	return p.render(c, http.StatusOK, "security-info-verify", map[string]any{
-		"Flow": f.ID, "Prompt": ch.Prompt, "Action": p.path("/security-info/verify/" + f.ID), "Error": msg})
+		"Flow": f.ID, "Prompt": ch.Prompt, "Action": p.path("/security-info/verify/" + f.ID), "Error": msg,
+		"Next": p.cleanNext(next)})
 }
 
 // stepUpVerify judges a step-up answer through the proof engine, exactly
@@ -301,10 +295,12 @@ func (p *securityInfo) renderStepUpVerify(c echo.Context, f *flow.Flow, ch metho
 // block, a replayed code audited and mailed.
 func (p *securityInfo) stepUpVerify(c echo.Context) error {
 	ctx := c.Request().Context()
-	in, err := form(c, answerFields...)
+	in, err := form(c, append([]string{fieldNext}, answerFields...)...)
 	if err != nil {
 		return err
 	}
+	next := p.cleanNext(in[fieldNext])
+	delete(in, fieldNext)
 	a, err := p.guard(c)
 	if err != nil {
 		return done(err)
@@ -338,19 +334,23 @@ func (p *securityInfo) stepUpVerify(c echo.Context) error {
 	}
 	switch out.Verdict {
 	case proof.Pending: // a push not answered yet: wait on
-		return p.renderStepUpVerify(c, f, ch, "")
+		return p.renderStepUpVerify(c, f, ch, "", next)
 	case proof.Blocked:
 		return p.paused(c)
 	case proof.Proven:
 		if err := p.proofs.Finish(ctx, f); err != nil {
 			return flowErr(err)
 		}
-		return see(c, p.path("/security-info"))
+		return see(c, p.afterStepUp(next))
 	}
 	if out.Dropped {
 		return p.stepUpPage(c, a, p.lapsedMessage(e.Method))
 	}
-	return p.renderStepUpVerify(c, f, ch, failedMessage(out))
+	msg := failedMessage(out)
+	if out.Verdict == proof.Wrong {
+		msg = wrongAnswer(i18n.From(ctx), ch.Prompt.Kind)
+	}
+	return p.renderStepUpVerify(c, f, ch, msg, next)
 }
 
 // --- add a method ---
@@ -400,7 +400,7 @@ func (p *securityInfo) renderAdd(c echo.Context, m method.Method, msg, register 
 	if err != nil {
 		return err
 	}
-	data := map[string]any{"Method": string(m.Name()), "Title": m.Describe().AddTitle, "Error": msg,
+	data := map[string]any{"Method": string(m.Name()), "Title": p.methodTitle(i18n.From(c.Request().Context()), m.Name()), "Error": msg,
 		"Register": cleanAuthRequestID(register), "Action": p.path("/security-info/add/" + string(m.Name()))}
 	if ask, _ := c.Get(askPasswordKey).(bool); ask {
 		data["AskPassword"] = true
@@ -421,12 +421,22 @@ func (p *securityInfo) renderAdd(c echo.Context, m method.Method, msg, register 
 }
 
 // renderAddStep shows the step after Begin: the code sent, the QR code.
-func (p *securityInfo) renderAddStep(c echo.Context, m method.Method, flowID string, pr method.Prompt, msg string) error {
-	data := map[string]any{"Method": string(m.Name()), "Title": m.Describe().AddTitle, "Prompt": pr, "Flow": flowID,
+func (p *securityInfo) renderAddStep(c echo.Context, a *access, m method.Method, flowID string, pr method.Prompt, msg string) error {
+	data := map[string]any{"Method": string(m.Name()), "Title": p.methodTitle(i18n.From(c.Request().Context()), m.Name()), "Prompt": pr, "Flow": flowID,
 		"Error": msg, "Action": p.path("/security-info/add/" + string(m.Name()) + "/" + flowID)}
+	if pol, err := p.d.Policy.Get(c.Request().Context()); err == nil && !a.first && pol.CoolDown() > 0 {
+		now := p.d.Now()
+		data["UsableFrom"] = when(i18n.From(c.Request().Context()), now, now.Add(pol.CoolDown()))
+	}
 	// The otpauth link, for a phone's authenticator app or for pasting into
 	// the Latchkey web authenticator (html/template blanks unknown URL
 	// schemes, so it is vetted here).
+	if pr.Secret != "" {
+		data["KeyGroups"] = groupsOfFour(pr.Secret)
+	}
+	if ch, _ := c.Get(channelKey).(string); ch == "sms" || ch == "voice" {
+		data["Channel"] = ch
+	}
 	if u, err := url.Parse(pr.OTPAuthURI); err == nil && u.Scheme == "otpauth" {
 		data["OTPAuthLink"] = template.URL(u.String()) // #nosec G203 -- a re-serialized URL whose scheme was checked to be otpauth (no javascript: or data:)
 	}
@@ -460,7 +470,13 @@ type pendingData struct {
 	Register string         `json:"r,omitempty"`
 	// Password: the account's password was checked when this began.
 	Password bool `json:"pw,omitempty"`
+	// Channel is the delivery the user chose ("sms", "voice"), so the
+	// code step says how the code comes.
+	Channel string `json:"c,omitempty"`
 }
+
+// channelKey carries the chosen delivery to renderAddStep.
+const channelKey = "sspr.channel"
 
 func (p *securityInfo) addBegin(c echo.Context) error {
 	ctx := c.Request().Context()
@@ -514,7 +530,8 @@ func (p *securityInfo) addBegin(c echo.Context) error {
 		}
 		return fmt.Errorf("plugin: add: %w", err)
 	}
-	b, err := json.Marshal(pendingData{Pending: pend, Register: register, Password: a.askPassword})
+	c.Set(channelKey, in["channel"])
+	b, err := json.Marshal(pendingData{Pending: pend, Register: register, Password: a.askPassword, Channel: in["channel"]})
 	if err != nil {
 		return fmt.Errorf("plugin: add: %w", err)
 	}
@@ -525,7 +542,7 @@ func (p *securityInfo) addBegin(c echo.Context) error {
 		return p.addComplete(c, a, m, f, pend, nil, register)
 	}
 	c.SetCookie(web.Cookie(bindCookie, bind, flow.TTL, p.secure))
-	return p.renderAddStep(c, m, f.ID, pend.Prompt, "")
+	return p.renderAddStep(c, a, m, f.ID, pend.Prompt, "")
 }
 
 func (p *securityInfo) addFinish(c echo.Context) error {
@@ -559,10 +576,11 @@ func (p *securityInfo) addFinish(c echo.Context) error {
 	if err := json.Unmarshal(b, &pd); err != nil || pd.Pending.Method != m.Name() {
 		return flowErr(flow.ErrOutOfOrder)
 	}
+	c.Set(channelKey, pd.Channel)
 	if a.askPassword && !pd.Password {
 		// Begun under a step-up that has since ended (or before the
 		// methods were deleted): the password was never asked.
-		return p.renderAdd(c, m, msgPasswordNeeded, pd.Register, nil)
+		return p.renderAdd(c, m, i18n.From(c.Request().Context()).T("securityinfo.password.needed"), pd.Register, nil)
 	}
 	return p.addComplete(c, a, m, f, pd.Pending, method.Input(in), pd.Register)
 }
@@ -584,11 +602,11 @@ func (p *securityInfo) addComplete(c echo.Context, a *access, m method.Method, f
 	}
 	switch out.Verdict {
 	case proof.Pending: // the new device has not answered yet
-		return p.renderAddStep(c, m, f.ID, pend.Prompt, "")
+		return p.renderAddStep(c, a, m, f.ID, pend.Prompt, "")
 	case proof.Blocked:
 		return p.renderAdd(c, m, "There were too many unsuccessful attempts. Please try again later.", register, nil)
 	case proof.Wrong:
-		return p.renderAddStep(c, m, f.ID, pend.Prompt, msgWrong)
+		return p.renderAddStep(c, a, m, f.ID, pend.Prompt, wrongAnswer(i18n.From(ctx), pend.Prompt.Kind))
 	case proof.Ended:
 		return p.renderAdd(c, m, msgDead, register, nil)
 	}
@@ -621,9 +639,9 @@ func (p *securityInfo) addComplete(c echo.Context, a *access, m method.Method, f
 		return err
 	}
 	if register != "" {
-		return see(c, p.path("/security-info/register/"+register))
+		return see(c, p.path("/security-info/register/"+register+"?done=added"))
 	}
-	return see(c, p.path("/security-info"))
+	return see(c, p.path("/security-info?done=added"))
 }
 
 // notifyOthers mails a method change to the user's addresses.
@@ -632,36 +650,6 @@ func (p *securityInfo) notifyOthers(c echo.Context, u *user.User, kind notice, n
 	err := p.notes.notify(ctx, nil, c, u, kind, nd)
 	p.d.Queue.Wake()
 	return err
-}
-
-func (p *securityInfo) remove(c echo.Context) error {
-	ctx := c.Request().Context()
-	in, err := form(c, "enrollment")
-	if err != nil {
-		return err
-	}
-	a, err := p.guard(c)
-	if err != nil {
-		return done(err)
-	}
-	if !a.ok {
-		return p.stepUpPage(c, a, "")
-	}
-	e, err := p.d.Enrollments.Get(ctx, a.u.ID, in["enrollment"])
-	if err != nil {
-		return p.renderInfo(c, a, "That method was already removed.")
-	}
-	// Notify before deleting, so the removed address hears of it too.
-	if err := p.notifyOthers(c, a.u, noticeMethodRemoved, note{Method: p.info(e.Method).AddTitle, Label: e.Label}); err != nil {
-		return err
-	}
-	if err := p.d.Enrollments.Delete(ctx, a.u.ID, e.ID); err != nil && !errors.Is(err, method.ErrNotFound) {
-		return err
-	}
-	if err := p.record(c, audit.MethodRemoved, a.u.ID, "", audit.OK, string(e.Method)+" "+e.Label); err != nil {
-		return err
-	}
-	return see(c, p.path("/security-info"))
 }
 
 // --- forced registration and reconfirmation at sign-in ---
@@ -728,7 +716,9 @@ func (p *Plugin) AfterSignIn(c echo.Context, userID, authRequestID string) (stri
 			}
 		}
 	}
-	need := n < pol.RequiredFor(u.Admin) && pol.RegisterAtSignIn
+	// By the recovery rules, cooling-down methods included: they will
+	// count once their wait is over, so the user is not asked again.
+	need := !p.standing(pol, u.Admin, ms, p.d.Now(), false).Enough && pol.RegisterAtSignIn
 	st, err := p.state(p.d.DB.WithContext(ctx), u.ID)
 	if err != nil {
 		return "", err
@@ -781,16 +771,15 @@ func (p *registration) registerPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	have := 0
-	for _, e := range a.methods {
-		if pol.Usable(string(e.Method), a.u.Admin) {
-			have++
-		}
-	}
-	need := pol.RequiredFor(a.u.Admin)
+	now := p.d.Now()
+	st2 := p.standing(pol, a.u.Admin, a.methods, now, true)
+	later := p.standing(pol, a.u.Admin, a.methods, now, false)
 	return p.render(c, http.StatusOK, "security-info-register", map[string]any{
-		"Flow": f.ID, "Reconfirm": f.Intent == "reconfirm", "Have": have, "Need": need, "Enough": have >= need,
-		"Add": p.addKinds(pol, a.u), "CanAdd": a.ok, "Methods": a.methods,
+		"Flow": f.ID, "Reconfirm": f.Intent == "reconfirm", "Have": st2.Counted, "Need": st2.Needed,
+		"Enough": later.Enough, "Standing": st2, "Later": later.Counted - st2.Counted,
+		"QuestionsOffered": slices.Contains(p.addable(pol, a.u), method.Questions),
+		"Add":              p.addKinds(i18n.From(c.Request().Context()), pol, a.u), "CanAdd": a.ok, "Methods": a.methods,
+		"Notice":    doneNotice(i18n.From(ctx), c.QueryParam("done")),
 		"SkipsLeft": pol.MaxSkips - st.Skips, "CanSkip": st.Skips < pol.MaxSkips,
 	})
 }
@@ -845,13 +834,8 @@ func (p *registration) continueToApp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	have := 0
-	for _, e := range a.methods {
-		if pol.Usable(string(e.Method), a.u.Admin) {
-			have++
-		}
-	}
-	if have < pol.RequiredFor(a.u.Admin) && pol.RegisterAtSignIn && f.Intent != "reconfirm" {
+	enough := p.standing(pol, a.u.Admin, a.methods, p.d.Now(), false).Enough
+	if !enough && pol.RegisterAtSignIn && f.Intent != "reconfirm" {
 		return see(c, p.path("/security-info/register/"+f.ID))
 	}
 	now := p.d.Now().UTC()
@@ -903,5 +887,5 @@ func (p *securityInfo) reconfirm(c echo.Context) error {
 	if err := p.record(c, "methods.reconfirmed", a.u.ID, "", audit.OK, "security info"); err != nil {
 		return err
 	}
-	return see(c, p.path("/security-info"))
+	return see(c, p.path("/security-info?done=confirmed"))
 }

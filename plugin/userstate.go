@@ -16,6 +16,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // What an account has been through, kept in sspr_user_state: whether it
@@ -97,11 +98,7 @@ func anyUsable(ms []method.Enrollment, now time.Time) bool {
 }
 
 // Messages of the password asked on the add page.
-const (
-	msgPasswordNeeded = "Enter your current password to add your first sign-in method." // #nosec G101 -- a page text, not a credential
-	msgPasswordWrong  = "That password is not right. Enter the password you signed in with."
-	msgPasswordLocked = "Too many wrong passwords. Your account is locked for a while; please try again later." // #nosec G101 -- a page text, not a credential
-)
+const ()
 
 // checkPassword verifies the account's password typed on the add page,
 // through the directory as a sign-in does: a wrong one counts toward the
@@ -109,7 +106,7 @@ const (
 // msg is what the page says when ok is false; err is for infrastructure.
 func (p *securityInfo) checkPassword(c echo.Context, u *user.User, pw string) (ok bool, msg string, err error) {
 	if pw == "" {
-		return false, msgPasswordNeeded, nil
+		return false, i18n.From(c.Request().Context()).T("securityinfo.password.needed"), nil
 	}
 	got, err := p.d.Users.Authenticate(c.Request().Context(), u.Username, pw)
 	var locked *user.LockedError
@@ -117,9 +114,9 @@ func (p *securityInfo) checkPassword(c echo.Context, u *user.User, pw string) (o
 	case err == nil && got.ID == u.ID:
 		return true, "", p.record(c, "security-info.password", u.ID, "", audit.OK, "")
 	case err == nil, errors.Is(err, user.ErrBadCredentials), errors.Is(err, user.ErrDisabled):
-		msg = msgPasswordWrong
+		msg = i18n.From(c.Request().Context()).T("securityinfo.password.wrong")
 	case errors.As(err, &locked):
-		msg = msgPasswordLocked
+		msg = i18n.From(c.Request().Context()).T("securityinfo.password.locked")
 	default:
 		return false, "", fmt.Errorf("plugin: password: %w", err)
 	}

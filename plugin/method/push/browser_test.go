@@ -227,12 +227,46 @@ func TestBrowserAuthenticator(t *testing.T) {
 	t.Run("removed-on-security-info", func(t *testing.T) {
 		phone, computer := phone.With(t), stepped.With(t)
 		computer.Go(x.Server.URL + "/security-info")
-		computer.ClickText("li button", "Delete")
+		computer.ClickText("li a", "Delete")
+		computer.WaitText("h1", "Delete this method?")
+		computer.ClickText("form button", "Delete")
+		computer.WaitText(".notice", "Method deleted.")
 		computer.WaitFor("the device to leave the list", func() bool {
 			return !strings.Contains(computer.Text("ul.methods"), "(Web browser)")
 		})
 		phone.Reload()
 		phone.WaitText("#message", "The server no longer accepts this device")
+	})
+
+	// Added again on the same browser: the stale device's refusal marks
+	// its own row and never replaces the new pairing code, so the app goes
+	// on to say the new device is paired.
+	t.Run("re-added-keeps-the-pairing-code", func(t *testing.T) {
+		phone, computer := phone.With(t), stepped.With(t)
+		computer.Go(x.Server.URL + "/security-info/add/push")
+		computer.WaitText("h1", "Add Latchkey Authenticator")
+		if chrometest.Eval[bool](computer, `!!document.getElementById("current-password")`) {
+			computer.Type("#current-password", pt.Password)
+		}
+		computer.ClickText("button", "Next")
+		computer.WaitText("main", "Enter the pairing code the app shows")
+		if strings.Contains(computer.Text("main"), "latchkey authenticator") {
+			t.Errorf("the enrolment page sends people to a command-line tool: %s", computer.Text("main"))
+		}
+		link := computer.Attr(`a[href*="#enroll="]`, "href")
+		phone.Go("about:blank")
+		phone.Go(link)
+		phone.WaitText("#enroll", "Add this device")
+		phone.ClickText("button", "Add this device")
+		m := pairingRE.FindStringSubmatch(phone.WaitText("#message", "Pairing code"))
+		if m == nil {
+			t.Fatalf("no pairing code in %q", phone.Text("#message"))
+		}
+		phone.WaitText("#devices-list", "no longer accepted by the server")
+		computer.Type("#code", m[1])
+		computer.ClickText("button", "Next")
+		computer.WaitText(".notice", "Method added.")
+		phone.WaitText("#message", "This device is paired")
 	})
 	computer.NoProblems()
 	stepped.NoProblems()

@@ -274,7 +274,7 @@ func TestEndToEndSecurityInfo(t *testing.T) {
 		}
 		// Continue before answering: the page waits, no failure.
 		wait = mustPage(t, b.Submit(wait, "form", nil), "I approved it, continue")
-		if strings.Contains(wait.Body, "That did not work") {
+		if strings.Contains(wait.Body, "did not approve") {
 			t.Fatalf("an unanswered push failed the step-up")
 		}
 		reqs, err := x.Client.Pending(ctx, x.dev, 0)

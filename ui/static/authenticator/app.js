@@ -74,7 +74,8 @@
       $("devices-empty").hidden = devs.length > 0;
       devs.forEach(function (d) {
         var li = document.createElement("li");
-        li.textContent = d.account + " at " + d.issuer.replace(/^https?:\/\//, "") + (d.name ? " (" + d.name + ")" : "");
+        li.textContent = d.account + " at " + d.issuer.replace(/^https?:\/\//, "") + (d.name ? " (" + d.name + ")" : "") +
+          (refused[d.id] ? ": no longer accepted by the server, you can forget it" : "");
         var rm = document.createElement("button");
         rm.type = "button"; rm.className = "secondary"; rm.textContent = "Forget";
         rm.onclick = function () {
@@ -91,6 +92,7 @@
   // --- pending requests: a long-poll per device, a fresh token each time ---
   var polling = {};
   var shown = {};
+  var refused = {}; // device id -> the server's refusal
   // The server knows a new device only once its pairing code was typed on
   // the Security info page; until then it answers 401, so a new device
   // keeps asking (as long as a pairing code can be typed) instead of
@@ -112,7 +114,14 @@
           setTimeout(function () { pollDevice(d); }, 3000);
           return;
         }
-        show("The server no longer accepts this device: " + e.message, true);
+        // A device deleted on Security info (or replaced by a new pairing
+        // on this browser): its row says so, and the refusal never hides
+        // a pairing code still to be typed.
+        refused[d.id] = e.message;
+        renderDevices();
+        if (!/^Pairing code/.test($("message").textContent)) {
+          show("The server no longer accepts this device: " + e.message, true);
+        }
         return;
       }
       setTimeout(function () { pollDevice(d); }, 5000);

@@ -1,0 +1,152 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider/account"
+	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/password"
+	"github.com/latchkeyid/latchkey/provider/user"
+	"github.com/latchkeyid/latchkey/ui/i18n"
+)
+
+// eventPasswordChanged is the audit event of a change by a user who knew
+// the password (a reset is audit.PasswordReset).
+const eventPasswordChanged = "password.changed" // #nosec G101 -- an event name, not a credential
+
+// The change-password page: the current password is the proof, so it
+// needs a sign-in but no step-up. The current password is checked as
+// sign-in checks it (the same hasher queue, a wrong one counts toward the
+// lockout); the new one under the recovery's policy and meter.
+
+func (p *securityInfo) passwordPage(c echo.Context) error {
+	a, err := p.guard(c)
+	if err != nil {
+		return done(err)
+	}
+	return p.renderChangePassword(c, a, "", "")
+}
+
+func (p *securityInfo) renderChangePassword(c echo.Context, a *access, msg, field string) error {
+	if msg == "" {
+		field = ""
+	}
+	return p.render(c, http.StatusOK, "security-info-password", map[string]any{
+		"Error": msg, "ErrorField": field, "MinLength": p.d.PasswordPolicy.MinLength,
+		"StrengthURL": p.path("/security-info/password/strength"),
+	})
+}
+
+// newPasswordProblem checks a new password as the recovery does: typed
+// twice alike, within the policy, not the current one. It returns the
+// message and the field to retype ("" when the password is fine).
+func (p *Plugin) newPasswordProblem(ctx context.Context, u *user.User, pw, confirm string) (msg, field string, err error) {
+	if pw != confirm {
+		return i18n.From(ctx).T("securityinfo.password.mismatch"), pwFieldConfirm, nil
+	}
+	if err := p.d.PasswordPolicy.Check(pw, u.Username, u.Email, u.DisplayName); err != nil {
+		var rej *password.Rejection
+		if errors.As(err, &rej) {
+			return i18n.From(ctx).T("securityinfo.password.refused", "Reason", rej.Reason), pwFieldPassword, nil
+		}
+		return "", "", err
+	}
+	same, err := p.d.Users.CheckPassword(ctx, u.ID, pw)
+	if err != nil {
+		return "", "", err
+	}
+	if same {
+		return i18n.From(ctx).T("securityinfo.password.same"), pwFieldPassword, nil
+	}
+	return "", "", nil
+}
+
+func (p *securityInfo) changePassword(c echo.Context) error {
+	ctx := c.Request().Context()
+	in, err := form(c, fieldCurrentPassword, "password", "confirm")
+	if err != nil {
+		return err
+	}
+	a, err := p.guard(c)
+	if err != nil {
+		return done(err)
+	}
+	if in[fieldCurrentPassword] == "" {
+		return p.renderChangePassword(c, a, i18n.From(ctx).T("securityinfo.password.current_needed"), fieldCurrentPassword)
+	}
+	ok, msg, err := p.checkPassword(c, a.u, in[fieldCurrentPassword])
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return p.renderChangePassword(c, a, msg, fieldCurrentPassword)
+	}
+	msg, field, err := p.newPasswordProblem(ctx, a.u, in["password"], in["confirm"])
+	if err != nil || msg != "" {
+		if err != nil {
+			return err
+		}
+		return p.renderChangePassword(c, a, msg, field)
+	}
+	// Hash before the transaction: Argon2id must not hold database locks.
+	hash, err := p.d.Users.Hasher().Hash(ctx, in["password"])
+	if err != nil {
+		return err
+	}
+	// Like every password change, it ends every session and token,
+	// this browser's too; the user signs in again with the new password.
+	err = p.d.Accounts.ResetPassword(ctx, a.u.ID, hash, account.Keep{}, func(ctx context.Context, tx *gorm.DB) error {
+		if err := p.d.Audit.RecordTx(tx, p.event(c, eventPasswordChanged, a.u.ID, "", audit.OK, "security info")); err != nil {
+			return err
+		}
+		return p.notes.notify(ctx, tx, c, a.u, noticeReset, note{Methods: "the current password, on Security info"})
+	})
+	if err != nil {
+		return err
+	}
+	p.d.Queue.Wake()
+	return p.render(c, http.StatusOK, "security-info-done", map[string]any{
+		"Title":   i18n.From(ctx).T("securityinfo.password.done_title"),
+		"Message": i18n.From(ctx).T("securityinfo.password.done_text"),
+		"Link":    p.signInHere(a.u.Username), "LinkText": i18n.From(ctx).T("securityinfo.signin")})
+}
+
+// passwordStrength answers the meter of the change-password page, as the
+// recovery's does.
+func (p *securityInfo) passwordStrength(c echo.Context) error {
+	in, err := form(c, "password")
+	if err != nil {
+		return err
+	}
+	a, err := p.guard(c)
+	if err != nil {
+		return done(err)
+	}
+	return c.JSON(http.StatusOK, p.strengthOf(a.u, in["password"]))
+}
+
+// strengthAnswer is what the meter script reads: ok says the policy
+// accepts it, so the page can drop an error that no longer applies;
+// reason is the rule it breaks, for the live words.
+type strengthAnswer struct {
+	Score  int    `json:"score"`
+	OK     bool   `json:"ok"`
+	Reason string `json:"reason,omitempty"`
+}
+
+func (p *Plugin) strengthOf(u *user.User, pw string) strengthAnswer {
+	var out strengthAnswer
+	var rej *password.Rejection
+	switch err := p.d.PasswordPolicy.Check(pw, u.Username, u.Email, u.DisplayName); {
+	case err == nil:
+		out.OK, out.Score = true, password.Strength(pw, u.Username, u.Email, u.DisplayName)
+	case errors.As(err, &rej):
+		out.Reason = rej.Reason
+	}
+	return out
+}
