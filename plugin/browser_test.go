@@ -49,6 +49,8 @@ func TestBrowserRecoverByEmail(t *testing.T) {
 		t.Errorf("after Show password the fields are %q", types)
 	}
 	tab.ClickText("button", "Change password")
+	tab.WaitText("h1", "Your password was changed")
+	tab.ClickText("a", "Continue to Web App")
 
 	back, err := url.Parse(tab.WaitURL(pt.WebRedirect + "?"))
 	if err != nil {

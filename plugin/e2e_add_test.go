@@ -190,7 +190,7 @@ func TestEndToEndAddPhone(t *testing.T) {
 				t.Fatalf("limit page (%d):\n%s", page.Status, page.Body)
 			}
 		})
-		wrong := mustPage(t, b.Submit(sent, "form", map[string]string{"code": "00000000"}), "That did not work")
+		wrong := mustPage(t, b.Submit(sent, "form", map[string]string{"code": "00000000"}), "is not right")
 		if wrong.Doc.Find(`input[name="code"]`).Length() != 1 || !strings.Contains(wrong.Body, "by text message or call") {
 			t.Fatalf("wrong code page is not the phone form's code step:\n%s", wrong.Body)
 		}

@@ -90,7 +90,7 @@ func TestEndToEndStepUp(t *testing.T) {
 		// Adding without step-up is refused too.
 		mustPage(t, b.Get(x.Server.URL+"/security-info/add/totp"), "Before you view or change your security info")
 		code := mustPage(t, b.Submit(info, "form", map[string]string{"enrollment": optionFor(t, info, "a•••e@example.net")}), "We sent a code")
-		wrong := mustPage(t, b.Submit(code, "form", map[string]string{"code": "00000000"}), "That did not work")
+		wrong := mustPage(t, b.Submit(code, "form", map[string]string{"code": "00000000"}), "is not right")
 		list := mustPage(t, b.Submit(wrong, "form", map[string]string{"code": x.MailCode(t, "alice.home@example.net")}), "Add sign-in method")
 
 		add := mustPage(t, b.Get(x.Server.URL+"/security-info/add/totp"), "Add Authenticator app")

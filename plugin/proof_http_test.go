@@ -266,7 +266,7 @@ func TestReplayedTOTPAtStepUp(t *testing.T) {
 
 		thief := e.signedIn(u) // another session presents the same code
 		thief.post(thief.stepUp("authenticator app"), url.Values{"code": {code}})
-		thief.must(200, "That did not work")
+		thief.must(200, "is not right")
 		thief.get("/security-info")
 		thief.must(200, "Before you view or change your security info")
 

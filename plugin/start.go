@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/latchkeyid/latchkey/plugin/captcha"
+	"github.com/latchkeyid/latchkey/plugin/flow"
 	"github.com/latchkeyid/latchkey/provider/web"
 )
 
@@ -162,7 +163,18 @@ func (p *recovery) startPage(c echo.Context) error {
 	if e.Status != 0 {
 		status = e.Status
 	}
+	pol, err := p.d.Policy.Get(ctx)
+	if err != nil {
+		return err
+	}
+	intent := flow.Reset
+	if st.Reason == "unlock" {
+		intent = flow.Unlock
+	}
 	return p.render(c, status, "recover", map[string]any{
+		"Step": stepView{N: 1, M: recoverySteps(pol.Required, intent)},
+		// Back returns to sign-in with the typed name; Cancel leaves it.
+		"Back": p.d.SignIn.LoginURL(st.AuthReq, st.Login), "Cancel": p.cancelURL(st.AuthReq),
 		"Form": st.Form, "Captcha": w, "AuthRequestID": st.AuthReq, "Reason": st.Reason, "Username": st.Login,
 		"Error": e.Text, "ErrorField": e.Field,
 		// After a wrong answer with the name typed, the digits field is

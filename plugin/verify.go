@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -23,15 +24,28 @@ import (
 // Messages shown after a failed proof: one for every cause, identical for
 // decoys and real users.
 const (
-	msgWrong = "That did not work. Check what you entered and try again."
-	msgDead  = "This code can no longer be used. Send a new code or choose another method."
-	msgOver  = "This verification has ended. Choose a method to try again."
-	msgPush  = "That request was denied, answered with another number, or expired. Choose a method to try again."
+	msgWrong         = "That is not right. Check what you typed and try again."
+	msgDead          = "This code no longer works: it expired or had too many wrong tries. Send a new code or choose another method."
+	msgOver          = "This verification ended: it expired or had too many wrong tries. Choose a method to try again."
+	msgWrongCode     = "That code is not right. Check that you typed the newest code we sent, then try again."
+	msgWrongTOTP     = "That code is not right. Type the code your authenticator app shows now; it changes every 30 seconds."
+	msgWrongAnswers  = "At least one answer is not right. Answers are not case sensitive, but spelling and spacing must be exact. Try again."
+	msgCodeExpired   = "This code has expired. Send a new code, or choose another method."
+	msgCodeTries     = "Too many wrong tries: this code no longer works. Send a new code, or choose another method."
+	msgOverExpired   = "That verification expired before it was finished. Choose a method to start again."
+	msgOverTries     = "Too many wrong tries with that method. Choose a method to try again, or another method."
+	msgPush          = "That request was denied, answered with another number, or expired. Choose a method to try again."
+	msgResendDead    = "This code can no longer be renewed. Choose a method to start again."
+	msgResendTooMany = "Too many codes were sent. Wait a few minutes before asking for another, or choose another method."
+	msgResendNotHere = "New codes cannot be sent this way right now. Choose another method."
+	msgChooseOne     = "Choose one of the methods below."
+	msgPushWaiting   = "Waiting for your answer in the authenticator app."
+	msgSentAgain     = "We sent a new code. Earlier codes no longer work."
 )
 
 // Messages for a code that could not be sent; the user picks another way.
 const (
-	msgTooMany     = "Too many codes were sent. Please wait a while or choose another method."
+	msgTooMany     = "Too many codes were sent. Wait a few minutes, or choose another method."
 	msgUnavailable = "That method is not available now. Choose another one."
 )
 
@@ -77,6 +91,9 @@ func (p *recovery) verifyPage(c echo.Context) error {
 func (p *Plugin) loadStep(c echo.Context, purpose flow.Purpose, step flow.Step) (*flow.Flow, error) {
 	f, err := p.proofs.Load(c.Request().Context(), c.Param("flow"), web.CookieValue(c.Request(), bindCookie, p.secure), purpose, step)
 	if err != nil {
+		if purpose == flow.Recover {
+			return nil, p.flowErrFor(f, err)
+		}
 		return nil, flowErr(err)
 	}
 	return f, nil
@@ -87,12 +104,48 @@ func (p *recovery) renderVerify(c echo.Context, f *flow.Flow, msg, notice string
 	if err != nil {
 		return err
 	}
+	pol, err := p.d.Policy.Get(c.Request().Context())
+	if err != nil {
+		return err
+	}
 	_, resend := p.resender(ch.Method)
 	return p.render(c, http.StatusOK, "recover-verify", map[string]any{
 		"Flow": f.ID, "Prompt": ch.Prompt, "Method": string(ch.Method), "Resend": resend, "Error": msg, "Notice": notice,
+		"Kind": p.verifyKind(ch), "Until": clock(ch.ExpiresAt), "Step": proofStep(pol, f),
 		"Action": p.path("/recover/" + f.ID + "/verify"), "Other": p.path("/recover/" + f.ID + "/method"),
-		"ResendAction": p.path("/recover/" + f.ID + "/resend"),
+		"ResendAction": p.path("/recover/" + f.ID + "/resend"), "Cancel": p.cancelURL(f.AuthRequestID),
+		"Back": p.path("/recover/" + f.ID + "/method"),
 	})
+}
+
+// verifyKind names what the verify page asks for, so its words fit the
+// way the person chose: "email", "sms", "voice", "totp", "push",
+// "questions", or "code" for any other code.
+func (p *Plugin) verifyKind(ch method.Challenge) string {
+	switch {
+	case ch.Prompt.Kind == "questions":
+		return "questions"
+	case ch.Prompt.Kind == "number":
+		return "push"
+	case ch.Prompt.Kind == "totp":
+		return "totp"
+	case ch.Prompt.Channel == "voice":
+		return "voice"
+	case ch.Prompt.Channel == "sms":
+		return "sms"
+	case p.info(ch.Method).MailAddress:
+		return "email"
+	}
+	return "code"
+}
+
+// clock is a time as the pages show it until the page's own zone is
+// known: hours and minutes, zone named.
+func clock(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("15:04") + " UTC"
 }
 
 func (p *Plugin) resender(n method.Name) (method.Resender, bool) {
@@ -148,7 +201,7 @@ func (p *recovery) resend(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return p.renderVerify(c, f, "A new code cannot be sent right now. Please wait or choose another method.", "")
+		return p.renderVerify(c, f, msgResendTooMany, "")
 	}
 	ch, err = r.Resend(ctx, f.ID, ref, e, ch)
 	if err != nil {
@@ -156,8 +209,13 @@ func (p *recovery) resend(c echo.Context) error {
 		if errors.As(err, &dm) {
 			return p.renderVerify(c, f, dm.Message(), "")
 		}
-		if errors.Is(err, method.ErrUnavailable) || errors.Is(err, method.ErrRateLimited) || errors.Is(err, method.ErrDead) {
-			return p.renderVerify(c, f, "A new code cannot be sent right now. Please wait or choose another method.", "")
+		switch {
+		case errors.Is(err, method.ErrRateLimited):
+			return p.renderVerify(c, f, msgResendTooMany, "")
+		case errors.Is(err, method.ErrDead):
+			return p.renderVerify(c, f, msgResendDead, "")
+		case errors.Is(err, method.ErrUnavailable):
+			return p.renderVerify(c, f, msgResendNotHere, "")
 		}
 		return fmt.Errorf("plugin: resend: %w", err)
 	}
@@ -167,7 +225,7 @@ func (p *recovery) resend(c echo.Context) error {
 	if err := p.record(c, audit.CodeSent, f.UserID, f.ID, audit.OK, "resend "+string(e.Method)+" "+e.Label); err != nil {
 		return err
 	}
-	return p.renderVerify(c, f, "", "We sent a new code. Earlier codes no longer work.")
+	return p.renderVerify(c, f, "", msgSentAgain)
 }
 
 // errNotApplies stops a proof that was right for a user the policy does
@@ -207,6 +265,12 @@ func (p *recovery) verify(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// The challenge as it was before the answer: its kind and expiry word
+	// a failure.
+	ch, err := p.openChallenge(f)
+	if err != nil {
+		return err
+	}
 	a := p.attempt(c, f, m, ref, e, method.Input(in))
 	a.Satisfied = func(ctx context.Context, proofs []flow.Proof) (bool, error) {
 		if !p.appliesTo(ctx, pol, u) {
@@ -224,7 +288,7 @@ func (p *recovery) verify(c echo.Context) error {
 	}
 	switch out.Verdict {
 	case proof.Pending: // a push not answered yet is no failure: wait on
-		return p.renderVerify(c, f, "", "Waiting for your answer in the authenticator app.")
+		return p.renderVerify(c, f, "", msgPushWaiting)
 	case proof.Blocked:
 		return p.paused(c)
 	case proof.Proven:
@@ -237,18 +301,37 @@ func (p *recovery) verify(c echo.Context) error {
 			return see(c, p.path("/recover/"+f.ID+"/password"))
 		}
 	}
+	expired := !p.flows.Now().Before(ch.ExpiresAt)
 	if out.Dropped {
-		return p.renderMethods(c, f, p.lapsedMessage(e.Method))
+		return p.renderMethods(c, f, p.lapsedFor(e.Method, expired))
 	}
-	return p.renderVerify(c, f, failedMessage(out), "")
+	return p.renderVerify(c, f, failedFor(out, p.verifyKind(ch), expired), "")
 }
 
-// failedMessage is the one message for a wrong answer, decoys included.
+// failedMessage is the message for a failed answer where the page knows
+// only the verdict (adding a method, step-up).
 func failedMessage(out proof.Outcome) string {
 	if out.Verdict == proof.Ended {
 		return msgDead
 	}
 	return msgWrong
+}
+
+// failedFor says what failed and what to do next, from what the page
+// knows alike for decoys and real users: the verdict, the kind of answer
+// and whether the challenge had expired.
+func failedFor(out proof.Outcome, kind string, expired bool) string {
+	switch {
+	case out.Verdict == proof.Ended && expired:
+		return msgCodeExpired
+	case out.Verdict == proof.Ended:
+		return msgCodeTries
+	case kind == "totp":
+		return msgWrongTOTP
+	case kind == "questions":
+		return msgWrongAnswers
+	}
+	return msgWrongCode
 }
 
 // attempt is an answer for the proof engine; every page that asks for a
@@ -286,6 +369,18 @@ func (p *Plugin) lapsedMessage(n method.Name) string {
 	return msgOver
 }
 
+// lapsedFor is lapsedMessage when the page knows whether the challenge
+// expired.
+func (p *Plugin) lapsedFor(n method.Name, expired bool) string {
+	if m := p.info(n).LapsedMessage; m != "" {
+		return m
+	}
+	if expired {
+		return msgOverExpired
+	}
+	return msgOverTries
+}
+
 func (p *Plugin) appliesTo(ctx context.Context, pol policy.Policy, u *user.User) bool {
 	return pol.AppliesTo(func(g string) bool {
 		ok, err := p.d.Users.InGroup(ctx, u.ID, g)
@@ -295,21 +390,31 @@ func (p *Plugin) appliesTo(ctx context.Context, pol policy.Policy, u *user.User)
 
 // satisfied applies the policy to proofs for u.
 func (p *recovery) satisfied(ctx context.Context, pol policy.Policy, u *user.User, proofs []flow.Proof) (bool, error) {
-	all, err := p.d.Enrollments.List(ctx, u.ID)
+	hasApp, err := p.hasApp(ctx, pol, u)
 	if err != nil {
 		return false, err
-	}
-	hasApp := false
-	for _, e := range all {
-		if m, ok := p.d.Methods.Get(e.Method); ok && m.Channel(e) == method.ChannelApp && pol.Enabled(string(e.Method)) {
-			hasApp = true
-		}
 	}
 	pp := make([]policy.Proof, len(proofs))
 	for i, pr := range proofs {
 		pp[i] = policy.Proof{Method: pr.Method, Channel: pr.Channel}
 	}
 	return pol.Satisfied(u.Admin, hasApp, pp), nil
+}
+
+// hasApp reports whether u registered an authenticator app the policy
+// enables (in its cool-down or not): then one proof is enough only when it
+// is the app.
+func (p *recovery) hasApp(ctx context.Context, pol policy.Policy, u *user.User) (bool, error) {
+	all, err := p.d.Enrollments.List(ctx, u.ID)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range all {
+		if m, ok := p.d.Methods.Get(e.Method); ok && m.Channel(e) == method.ChannelApp && pol.Enabled(string(e.Method)) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // amr names the proofs of a flow in RFC 8176 terms (each method's own

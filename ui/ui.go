@@ -12,7 +12,7 @@ import (
 	"strings"
 )
 
-//go:embed templates/*.html
+//go:embed templates/*.html templates/parts/*.html
 var templateFS embed.FS
 
 //go:embed static
@@ -25,7 +25,8 @@ func Static() http.Handler {
 }
 
 // Renderer renders page templates, each wrapped in layout.html.
-// Every page file defines "title" and "content"; it may define "head".
+// Every page file defines "title" and "content"; it may define "head" and
+// use the shared templates of templates/parts.
 type Renderer struct {
 	pages map[string]*template.Template
 }
@@ -37,7 +38,8 @@ func New() (*Renderer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ui: %w", err)
 	}
-	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	// parts/ holds named templates several pages share.
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("ui: layout: %w", err)
 	}

@@ -142,3 +142,22 @@ func (x *Env) RecoverInTab(tab *chrometest.Tab) {
 	tab.ClickText("button", "Next")
 	tab.WaitText("h1", "Verify it's you")
 }
+
+// ContinueToApp goes on from the answer to a new password: the
+// confirmation page's "Continue to <app>" link, followed back to the app.
+// Any other answer is returned as it is.
+func ContinueToApp(t testing.TB, b *pt.Browser, res *pt.Result) *pt.Result {
+	t.Helper()
+	if res.Redirect != nil || res.Page == nil {
+		return res
+	}
+	href, ok := res.Page.Doc.Find(`a.button:contains("Continue to")`).Attr("href")
+	if !ok {
+		return res
+	}
+	next, err := res.Page.URL.Parse(href)
+	if err != nil {
+		t.Fatalf("continue link %q: %v", href, err)
+	}
+	return b.Get(next.String())
+}
