@@ -226,7 +226,7 @@ func (p *Plugin) Routes(g *echo.Group) {
 			return withCSRF(c)
 		}
 	}
-	r := g.Group("", web.SecurityHeaders(p.secure), web.NoStore(), noReferrer, once, requestFacts)
+	r := g.Group("", web.SecurityHeaders(p.secure), web.NoStore(), noReferrer, once, requestFacts, p.signInLanguage)
 	// Only the start page shows the CAPTCHA: only it allows the widget's
 	// origins; every other page keeps the strict policy.
 	o := captcha.OriginsOf(p.d.Captcha.Kind())

@@ -42,6 +42,9 @@ func (p *Plugin) render(c echo.Context, status int, page string, data map[string
 		data = map[string]any{}
 	}
 	data["CSRF"] = web.CSRFToken(c)
+	if id, ok := data["AuthRequestID"].(string); ok {
+		p.hintLanguage(c, id)
+	}
 	if _, ok := data["Helpdesk"]; !ok {
 		if pol, err := p.d.Policy.Get(c.Request().Context()); err == nil {
 			data["Helpdesk"] = pol.HelpdeskURL
@@ -53,7 +56,7 @@ func (p *Plugin) render(c echo.Context, status int, page string, data map[string
 	}
 	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	c.Response().WriteHeader(status)
-	return p.d.Renderer.Render(c.Response(), page, data)
+	return p.d.Renderer.Render(c.Response(), c.Request(), page, data)
 }
 
 // see answers a POST with 303 See Other (never 307: the browser must not
@@ -209,6 +212,7 @@ func (p *Plugin) load(c echo.Context, purpose flow.Purpose) (*flow.Flow, error) 
 	if err != nil {
 		return nil, p.flowErrFor(f, err)
 	}
+	p.hintLanguage(c, f.AuthRequestID)
 	return f, nil
 }
 

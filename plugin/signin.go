@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/latchkeyid/latchkey/plugin/method"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // Account is the browser's current sign-in as the provider sees it.
@@ -50,6 +51,34 @@ type AfterSignIn interface {
 // user which sign-in they are approving.
 type AppNamer interface {
 	AppName(ctx context.Context, authRequestID string) string
+}
+
+// LanguageHinter is an optional interface of SignIn: the ui_locales of an
+// auth request (space-separated) and when it began, so every page of that
+// sign-in, recovery included, speaks the language the application asked for.
+type LanguageHinter interface {
+	UILocales(ctx context.Context, authRequestID string) (uiLocales string, began time.Time)
+}
+
+// hintLanguage chooses the page's language again knowing the sign-in it
+// belongs to.
+func (p *Plugin) hintLanguage(c echo.Context, authRequestID string) {
+	h, ok := p.d.SignIn.(LanguageHinter)
+	if !ok || authRequestID == "" {
+		return
+	}
+	if locales, began := h.UILocales(c.Request().Context(), authRequestID); locales != "" {
+		c.SetRequest(i18n.Hint(c.Request(), locales, began))
+	}
+}
+
+// signInLanguage applies the ui_locales of the sign-in a page names in
+// its authRequestID parameter.
+func (p *Plugin) signInLanguage(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		p.hintLanguage(c, cleanAuthRequestID(c.FormValue("authRequestID")))
+		return next(c)
+	}
 }
 
 // withApp adds the name of the flow's application to the request facts the

@@ -158,12 +158,12 @@ func (p *Provider) callbackAllowed(w http.ResponseWriter, r *http.Request) bool 
 	switch {
 	case err != nil && !errors.Is(err, session.ErrNotBound):
 		slog.ErrorContext(ctx, "callback binding", "err", err)
-		p.renderPlain(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		p.renderPlain(w, r, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
 		return false
 	case err == nil && (!req.Done() || (s != nil && s.ID == req.GetSessionID())):
 		return true
 	}
 	p.otherBrowser(r, req, "callback", p.knownUser(ctx, s, req, ""), true)
-	p.renderPlain(w, http.StatusForbidden, errOtherBrowser.Title, OtherBrowserMessage)
+	p.renderPlain(w, r, http.StatusForbidden, errOtherBrowser.Title, OtherBrowserMessage)
 	return false
 }

@@ -119,13 +119,13 @@ func (p *Provider) opInterceptor(next http.Handler) http.Handler {
 			// Only the code flow: the implicit and hybrid flows put tokens in
 			// URLs (RFC 9700 §2.1.2). Refused here without a redirect.
 			if rt := r.Form.Get("response_type"); rt != "code" {
-				p.renderPlain(w, http.StatusBadRequest, "Unsupported request",
+				p.renderPlain(w, r, http.StatusBadRequest, "Unsupported request",
 					"This application asked for a sign-in flow Latchkey does not offer (response_type must be code).")
 				return
 			}
 			r, err := p.issueBindToken(w, r)
 			if err != nil {
-				p.renderPlain(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+				p.renderPlain(w, r, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
 				return
 			}
 			p.serveFriendly(next, &issWriter{ResponseWriter: w, issuer: p.issuer}, r)
@@ -140,7 +140,7 @@ func (p *Provider) opInterceptor(next http.Handler) http.Handler {
 			// The library answers an unknown client_id with a 500; it is the
 			// caller's mistake, so say so before it runs.
 			if err := r.ParseForm(); err != nil {
-				p.renderPlain(w, http.StatusBadRequest, "This request cannot be completed", "The sign-out request is malformed.")
+				p.renderPlain(w, r, http.StatusBadRequest, "This request cannot be completed", "The sign-out request is malformed.")
 				return
 			}
 			// The library's form decoder matches names case-insensitively.
@@ -154,7 +154,7 @@ func (p *Provider) opInterceptor(next http.Handler) http.Handler {
 					}
 					var oe *oidc.Error
 					if _, err := p.store.GetClientByClientID(r.Context(), id); err != nil && !errors.As(err, &oe) {
-						p.renderPlain(w, http.StatusBadRequest, "This request cannot be completed",
+						p.renderPlain(w, r, http.StatusBadRequest, "This request cannot be completed",
 							"The application that sent you here is not registered with Latchkey.")
 						return
 					}
@@ -194,7 +194,7 @@ func (p *Provider) serveFriendly(next http.Handler, w http.ResponseWriter, r *ht
 	if fw.status >= 500 {
 		msg = "Something went wrong on our side. Please try again in a moment."
 	}
-	p.renderPlain(w, fw.status, title, msg+" Please go back to the application and try again, or contact its administrator.")
+	p.renderPlain(w, r, fw.status, title, msg+" Please go back to the application and try again, or contact its administrator.")
 }
 
 type friendlyWriter struct {
@@ -237,14 +237,14 @@ func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
 }
 
 // renderPlain renders the friendly error page outside Echo.
-func (p *Provider) renderPlain(w http.ResponseWriter, status int, title, msg string) {
+func (p *Provider) renderPlain(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", web.CSP)
 	h.Set("X-Content-Type-Options", "nosniff")
 	web.SetNoStore(h)
 	w.WriteHeader(status)
-	_ = p.render.Render(w, "error", map[string]string{"Title": title, "Message": msg})
+	_ = p.render.Render(w, r, "error", map[string]string{"Title": title, "Message": msg})
 }
 
 // issWriter adds the RFC 9207 `iss` parameter to authorization responses

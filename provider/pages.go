@@ -62,7 +62,7 @@ func (p *Provider) needsConsent(w http.ResponseWriter, r *http.Request) bool {
 	}
 	has, err := p.store.HasConsent(ctx, req.GetSubject(), req.GetClientID(), req.GetScopes())
 	if err != nil {
-		p.renderPlain(w, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		p.renderPlain(w, r, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
 		return true
 	}
 	// prompt=consent asks again even when consent is stored; the answer
@@ -112,7 +112,7 @@ func (p *Provider) consentRequest(c echo.Context) (AuthRequest, Client, error) {
 func (p *Provider) page(c echo.Context, status int, name string, data any) error {
 	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	c.Response().WriteHeader(status)
-	return p.render.Render(c.Response(), name, data)
+	return p.render.Render(c.Response(), c.Request(), name, data)
 }
 
 func (p *Provider) getConsent(c echo.Context) error {

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/rs/cors"
 	"github.com/zitadel/oidc/v3/pkg/op"
+	"golang.org/x/text/language"
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/provider/audit"
@@ -25,6 +26,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
 	"github.com/latchkeyid/latchkey/ui"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // LoginThrottle limits failed password sign-ins per client IP: per-account
@@ -230,6 +232,7 @@ func (p *Provider) newOP() (*op.Provider, error) {
 		CodeMethodS256:           true,
 		AuthMethodPost:           true,
 		GrantTypeRefreshToken:    true,
+		SupportedUILocales:       uiLocales(),
 	}
 	opts := []op.Option{
 		// CORS is added in Mount, only where browsers' scripts legitimately
@@ -286,7 +289,7 @@ func (p *Provider) Mount(e *echo.Echo) {
 		e.Use(web.AccessLog(p.access))
 	}
 	e.Use(recoverMW, p.metrics.middleware, web.AllowHosts(p.hosts...),
-		middleware.BodyLimit("64K"), p.baseHeaders)
+		middleware.BodyLimit("64K"), p.baseHeaders, echo.WrapMiddleware(i18n.MiddlewareClock(p.secure, p.now)))
 
 	// Discovery, JWKS, token and userinfo may be called from browser
 	// scripts (SPAs): any origin, never with cookies.
@@ -306,7 +309,7 @@ func (p *Provider) Mount(e *echo.Echo) {
 	for _, path := range []string{"/authorize", "/authorize/callback", "/oauth/introspect", "/revoke", "/end_session"} {
 		e.Any(path, opHandler)
 	}
-	page := []echo.MiddlewareFunc{web.SecurityHeaders(p.secure), web.NoStore(), web.CSRF(p.secure)}
+	page := []echo.MiddlewareFunc{web.SecurityHeaders(p.secure), web.NoStore(), web.CSRF(p.secure), p.signInLanguage}
 	e.GET("/login", p.getLogin, page...)
 	e.POST("/login", p.postLogin, page...)
 	e.GET("/consent", p.getConsent, page...)
@@ -420,4 +423,14 @@ func (p *Provider) Close() error {
 		<-p.done
 	}
 	return nil
+}
+
+// uiLocales are the languages of the pages, for discovery's
+// ui_locales_supported.
+func uiLocales() []language.Tag {
+	var tags []language.Tag
+	for _, l := range i18n.Languages() {
+		tags = append(tags, language.MustParse(l.Tag))
+	}
+	return tags
 }

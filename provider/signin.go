@@ -185,7 +185,7 @@ func (p *Provider) renderLogin(c echo.Context, status int, req AuthRequest, pg l
 	pg.UnlockURL = "/recover?" + q.Encode()
 	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	c.Response().WriteHeader(status)
-	return p.render.Render(c.Response(), "login", pg)
+	return p.render.Render(c.Response(), c.Request(), "login", pg)
 }
 
 // nextPage is the request's "next" parameter when it names a page of

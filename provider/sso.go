@@ -5,12 +5,15 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/session"
 	"github.com/latchkeyid/latchkey/provider/web"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // The methods in this file are the plugin.SignIn contract: the SSPR plugin
@@ -168,6 +171,44 @@ func (p *Provider) AppName(ctx context.Context, authRequestID string) string {
 		}
 	}
 	return req.GetClientID()
+}
+
+// UILocales returns the ui_locales of a pending auth request and when it
+// began ("" when it has none or is unknown), so the plugin's pages of that
+// sign-in speak its language.
+func (p *Provider) UILocales(ctx context.Context, authRequestID string) (string, time.Time) {
+	req, err := p.loadRequest(ctx, authRequestID)
+	if err != nil {
+		return "", time.Time{}
+	}
+	return uiLocalesOf(req)
+}
+
+// uiLocalesOf reads what opstore's requests offer beyond op.AuthRequest.
+func uiLocalesOf(req AuthRequest) (string, time.Time) {
+	l, ok := req.(interface {
+		GetUILocales() []string
+		GetCreatedAt() time.Time
+	})
+	if !ok {
+		return "", time.Time{}
+	}
+	return strings.Join(l.GetUILocales(), " "), l.GetCreatedAt()
+}
+
+// signInLanguage lets the ui_locales of the sign-in a page names
+// (authRequestID in its query or form) choose the page's language.
+func (p *Provider) signInLanguage(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if id := c.FormValue("authRequestID"); id != "" {
+			if req, err := p.loadRequest(c.Request().Context(), id); err == nil {
+				if locales, began := uiLocalesOf(req); locales != "" {
+					c.SetRequest(i18n.Hint(c.Request(), locales, began))
+				}
+			}
+		}
+		return next(c)
+	}
 }
 
 // LoginPath is the relative sign-in URL the OP storage gives as every

@@ -10,6 +10,10 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
+	"time"
+
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 //go:embed templates/*.html templates/parts/*.html
@@ -28,22 +32,54 @@ func Static() http.Handler {
 // Every page file defines "title" and "content"; it may define "head" and
 // use the shared templates of templates/parts.
 type Renderer struct {
-	pages map[string]*template.Template
+	pages map[string]*page
 }
 
-// New parses every template at start-up, so a missing or broken template
-// stops the server instead of failing a user later.
+// page keeps a parsed template that is never executed, and a pool of
+// executed clones: html/template cannot clone a template once it ran, and
+// each clone's translation functions are bound to the request it renders.
+type page struct {
+	master *template.Template
+	pool   sync.Pool // of *instance
+}
+
+type instance struct {
+	t   *template.Template
+	req *request
+}
+
+// request is what the translation functions of one clone see while it
+// renders.
+type request struct {
+	l *i18n.Localizer
+	r *http.Request
+}
+
+func (p *page) get() *instance {
+	if in, ok := p.pool.Get().(*instance); ok {
+		return in
+	}
+	req := &request{}
+	t := template.Must(p.master.Clone()).Funcs(req.funcs())
+	return &instance{t: t, req: req}
+}
+
+// New parses every template and catalog at start-up, so a missing or broken
+// one stops the server instead of failing a user later.
 func New() (*Renderer, error) {
+	if err := i18n.Check(); err != nil {
+		return nil, err
+	}
 	files, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("ui: %w", err)
 	}
 	// parts/ holds named templates several pages share.
-	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts/*.html")
+	layout, err := template.New("layout.html").Funcs(funcs).Funcs((&request{}).funcs()).ParseFS(templateFS, "templates/layout.html", "templates/parts/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("ui: layout: %w", err)
 	}
-	r := &Renderer{pages: map[string]*template.Template{}}
+	r := &Renderer{pages: map[string]*page{}}
 	for _, f := range files {
 		name := strings.TrimSuffix(path.Base(f), ".html")
 		if name == "layout" {
@@ -53,7 +89,7 @@ func New() (*Renderer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ui: %s: %w", name, err)
 		}
-		r.pages[name] = t
+		r.pages[name] = &page{master: t}
 	}
 	return r, nil
 }
@@ -61,19 +97,76 @@ func New() (*Renderer, error) {
 // Has reports whether page exists; callers check their pages at start-up.
 func (r *Renderer) Has(page string) bool { _, ok := r.pages[page]; return ok }
 
-// Render writes page with data. It renders into a buffer first so a template
-// error never leaves half a page on the wire.
-func (r *Renderer) Render(w io.Writer, page string, data any) error {
-	t, ok := r.pages[page]
+// Render writes page with data, in the language and time zone chosen for
+// req (i18n.Choose; English for a nil req). It renders into a buffer first
+// so a template error never leaves half a page on the wire.
+func (r *Renderer) Render(w io.Writer, req *http.Request, name string, data any) error {
+	p, ok := r.pages[name]
 	if !ok {
-		return fmt.Errorf("ui: no page %q", page)
+		return fmt.Errorf("ui: no page %q", name)
 	}
+	in := p.get()
+	in.req.l, in.req.r = i18n.Choose(req), req
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout.html", data); err != nil {
-		return fmt.Errorf("ui: render %s: %w", page, err)
+	err := in.t.ExecuteTemplate(&buf, "layout.html", data)
+	in.req.l, in.req.r = nil, nil
+	p.pool.Put(in)
+	if err != nil {
+		return fmt.Errorf("ui: render %s: %w", name, err)
 	}
-	_, err := buf.WriteTo(w)
+	_, err = buf.WriteTo(w)
 	return err
+}
+
+// Choice is one entry of the language picker.
+type Choice struct {
+	i18n.Language
+	URL     string // this page again, in that language
+	Current bool
+}
+
+// funcs are the template functions bound to one rendering: t, tn, lang,
+// dir, datetime, date, clock, number, languages.
+func (q *request) funcs() template.FuncMap {
+	loc := func() *i18n.Localizer {
+		if q.l == nil {
+			return i18n.English() // at parse time
+		}
+		return q.l
+	}
+	return template.FuncMap{
+		"t":        func(id string, kv ...any) string { return loc().T(id, kv...) },
+		"tn":       func(id string, n any, kv ...any) string { return loc().N(id, n, kv...) },
+		"lang":     func() string { return loc().Lang() },
+		"dir":      func() string { return loc().Dir() },
+		"datetime": func(t any) string { return whenever(t, loc().DateTime) },
+		"date":     func(t any) string { return whenever(t, loc().Date) },
+		"clock":    func(t any) string { return whenever(t, loc().Clock) },
+		"number":   func(n any) string { return loc().Number(n) },
+		"languages": func() []Choice {
+			cur := loc().Lang()
+			var cs []Choice
+			for _, l := range i18n.Languages() {
+				cs = append(cs, Choice{Language: l, URL: i18n.PickURL(q.r, l.Tag), Current: l.Tag == cur})
+			}
+			return cs
+		},
+	}
+}
+
+// whenever formats a time.Time or *time.Time; nil or zero gives "".
+func whenever(v any, f func(time.Time) string) string {
+	switch t := v.(type) {
+	case time.Time:
+		if !t.IsZero() {
+			return f(t)
+		}
+	case *time.Time:
+		if t != nil && !t.IsZero() {
+			return f(*t)
+		}
+	}
+	return ""
 }
 
 var funcs = template.FuncMap{

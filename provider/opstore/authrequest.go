@@ -37,6 +37,10 @@ func (a *AuthRequest) GetUILocales() []string { return a.row.UILocales }
 func (a *AuthRequest) GetACRValues() []string { return a.row.ACRValues }
 func (a *AuthRequest) ExpiresAt() time.Time   { return a.row.ExpiresAt }
 
+// GetCreatedAt is when the sign-in began (a language picked since wins
+// over its ui_locales).
+func (a *AuthRequest) GetCreatedAt() time.Time { return a.row.CreatedAt }
+
 func (a *AuthRequest) GetResponseType() oidc.ResponseType {
 	return oidc.ResponseType(a.row.ResponseType)
 }

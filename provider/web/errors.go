@@ -79,7 +79,7 @@ func ErrorHandler(r *ui.Renderer, isAPI func(*http.Request) bool) echo.HTTPError
 		}
 		data := map[string]string{"Title": pe.Title, "Message": pe.Message, "Link": pe.Link, "LinkText": pe.LinkText}
 		c.Response().WriteHeader(pe.Status)
-		if r == nil || r.Render(c.Response(), "error", data) != nil {
+		if r == nil || r.Render(c.Response(), c.Request(), "error", data) != nil {
 			_, _ = c.Response().Write([]byte("<!doctype html><title>Error</title><p>" + http.StatusText(pe.Status) + "</p>"))
 		}
 	}

@@ -54,7 +54,7 @@ func TestRegistrationForm(t *testing.T) {
 			maps.Copy(data, map[string]any{"Title": "Phone", "Action": "/security-info/add/" + string(tc.name), "CSRF": "tok",
 				"Error": `<script>alert(1)</script>`})
 			var b strings.Builder
-			if err := r.Render(&b, "security-info-add-phone", data); err != nil {
+			if err := r.Render(&b, nil, "security-info-add-phone", data); err != nil {
 				t.Fatal(err)
 			}
 			page := b.String()
@@ -76,7 +76,7 @@ func TestRegistrationForm(t *testing.T) {
 			// The code step.
 			b.Reset()
 			data["Flow"], data["Prompt"] = "flow-1", method.Prompt{Kind: "code", Destination: "+44 ••• ••• ••56", Digits: 8}
-			if err := r.Render(&b, "security-info-add-phone", data); err != nil {
+			if err := r.Render(&b, nil, "security-info-add-phone", data); err != nil {
 				t.Fatal(err)
 			}
 			if page := b.String(); !strings.Contains(page, "&#43;44 ••• ••• ••56") || !strings.Contains(page, `name="code"`) || strings.Contains(page, `name="phone"`) {

@@ -156,7 +156,7 @@ func (o *Outbox) Clear() { o.mu.Lock(); o.msgs = nil; o.mu.Unlock() }
 
 // Renderer is the part of ui.Renderer the page needs.
 type Renderer interface {
-	Render(w io.Writer, page string, data any) error
+	Render(w io.Writer, r *http.Request, page string, data any) error
 }
 
 // Page is the data of the "dev-outbox" template.
@@ -175,7 +175,7 @@ func (o *Outbox) Handler(r Renderer) http.Handler {
 		slices.Reverse(msgs)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		if err := r.Render(w, "dev-outbox", Page{Messages: msgs}); err != nil {
+		if err := r.Render(w, req, "dev-outbox", Page{Messages: msgs}); err != nil {
 			http.Error(w, "cannot render the outbox", http.StatusInternalServerError)
 		}
 	})

@@ -1,0 +1,131 @@
+package i18n
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestChoose(t *testing.T) {
+	old := "latchkey_lang=fr.1000000" // picked long before the sign-in
+	began := time.UnixMilli(5000000)
+	for _, tc := range []struct {
+		name, url, accept, cookie, ui string
+		want                          string
+	}{
+		{"nothing", "/", "", "", "", "en"},
+		{"accept-language", "/", "de-CH,de;q=0.9,en;q=0.5", "", "", "de"},
+		{"accept unsupported then supported", "/", "zh-CN, es;q=0.4", "", "", "es"},
+		{"accept unknown tag then supported", "/", "zz, fr;q=0.4", "", "", "fr"},
+		{"accept by weight", "/", "en;q=0.2, ja;q=0.9", "", "", "ja"},
+		{"garbage accept", "/", "\x00;;;q=zz", "", "", "en"},
+		{"cookie over accept", "/", "de", old, "", "fr"},
+		{"ui_locales over old cookie", "/", "de", old, "ja en", "ja"},
+		{"garbage ui_locales ignored", "/", "de", "", "!!! xx-", "de"},
+		{"pick on this request wins", "/?lang=ar", "de", old, "ja", "ar"},
+		{"unknown pick ignored", "/?lang=tlh", "de", "", "", "de"},
+		{"pick after sign-in began wins", "/", "de", "latchkey_lang=es.9000000", "ja", "es"},
+		{"hand-made cookie is an old pick", "/", "", "latchkey_lang=de", "fr", "fr"},
+		{"bad cookie ignored", "/", "es", "latchkey_lang=<script>.1", "", "es"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, tc.url, nil)
+			if tc.accept != "" {
+				r.Header.Set("Accept-Language", tc.accept)
+			}
+			if tc.cookie != "" {
+				r.Header.Set("Cookie", tc.cookie)
+			}
+			var got string
+			Middleware(false)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.ui != "" {
+					r = Hint(r, tc.ui, began)
+				}
+				got = From(r.Context()).Lang()
+			})).ServeHTTP(httptest.NewRecorder(), r)
+			if got != tc.want {
+				t.Errorf("language = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPickIsRemembered(t *testing.T) {
+	w := httptest.NewRecorder()
+	Middleware(true)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).
+		ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/login?lang=ja", nil))
+	c := w.Result().Cookies()
+	if len(c) != 1 || c[0].Name != LangCookie || !strings.HasPrefix(c[0].Value, "ja.") || !c[0].Secure || !c[0].HttpOnly {
+		t.Fatalf("cookies = %v, want a secure %s=ja.<time>", c, LangCookie)
+	}
+}
+
+func TestFromNeverNil(t *testing.T) {
+	if From(context.Background()).Lang() != "en" || From(nil).T("common.action.next") != "Next" { //nolint:staticcheck // nil on purpose
+		t.Fatal("From without a choice is not English")
+	}
+}
+
+func TestFormats(t *testing.T) {
+	at := time.Date(2026, time.March, 2, 13, 5, 0, 0, time.UTC)
+	berlin := Zone("Europe%2FBerlin")
+	if berlin == nil {
+		t.Fatal("Europe/Berlin not accepted")
+	}
+	for _, tc := range []struct {
+		lang string
+		zone bool
+		want string
+	}{
+		{"en", false, "2 March 2026, 13:05 (UTC)"},
+		{"en", true, "2 March 2026, 14:05 (Europe/Berlin)"},
+		{"de", true, "2. März 2026, 14:05 Uhr (Europe/Berlin)"},
+		{"fr", false, "2 mars 2026 à 13:05 (UTC)"},
+		{"es", false, "2 de marzo de 2026, 13:05 (UTC)"},
+		{"ja", false, "2026年3月2日 13:05（UTC）"},
+		{"ar", false, "٢ مارس ٢٠٢٦، ١٣:٠٥ (UTC)"},
+	} {
+		l, ok := For(tc.lang)
+		if !ok {
+			t.Fatalf("%s not supported", tc.lang)
+		}
+		if tc.zone {
+			l = l.InZone(berlin)
+		}
+		if got := l.DateTime(at); got != tc.want {
+			t.Errorf("%s: DateTime = %q, want %q", tc.lang, got, tc.want)
+		}
+	}
+	if got := English().Number(1234567); got != "1,234,567" {
+		t.Errorf("Number = %q", got)
+	}
+	if l, _ := For("de"); l.Number(1234.5) != "1.234,5" {
+		t.Errorf("de Number = %q", l.Number(1234.5))
+	}
+}
+
+func TestZoneRefusesBadNames(t *testing.T) {
+	for _, z := range []string{"", "Local", "UTC", "../../etc/passwd", "Europe/Berlin\x00", "Mars/Olympus", strings.Repeat("A", 100), "/Europe/Berlin"} {
+		if Zone(z) != nil {
+			t.Errorf("Zone(%q) accepted", z)
+		}
+	}
+}
+
+func TestDir(t *testing.T) {
+	for tag, want := range map[string]string{"ar": "rtl", "en": "ltr", "ja": "ltr"} {
+		if l, _ := For(tag); l.Dir() != want {
+			t.Errorf("%s dir = %s", tag, l.Dir())
+		}
+	}
+}
+
+func TestPickURLKeepsTheQuery(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "/login?authRequestID=abc&lang=de", nil)
+	if got := PickURL(r, "fr"); got != "?authRequestID=abc&lang=fr" {
+		t.Errorf("PickURL = %q", got)
+	}
+}
