@@ -11,6 +11,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/policy"
 	"github.com/latchkeyid/latchkey/provider/user"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // What every recovery page tells a person beside its form: where they are
@@ -19,6 +20,14 @@ import (
 // here is computed from what the page shows anyway (the policy and the
 // listed methods), never from the account behind the name, so a decoy's
 // guidance is a real account's.
+
+// tr translates the message id for the request's language ("" stays "").
+func tr(c echo.Context, id string, kv ...any) string {
+	if id == "" {
+		return ""
+	}
+	return i18n.Choose(c.Request()).T(id, kv...)
+}
 
 // stepView is "Step N of M".
 type stepView struct{ N, M int }

@@ -1,6 +1,7 @@
 package plugin_test
 
 import (
+	"html"
 	"net/url"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/latchkeyid/latchkey/plugin/flow"
 	"github.com/latchkeyid/latchkey/plugin/method/totp"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // doc parses the browser's last page.
@@ -399,5 +401,56 @@ func TestVerifyPageSaysWhatFailed(t *testing.T) {
 				t.Errorf("wrong answers: %q", got)
 			}
 		})
+	})
+}
+
+// TestRecoveryPagesInEveryLanguage walks a recovery in each translated
+// language: every page speaks it (html lang, its words for the step, the
+// exits, the helpdesk, the code page and its failure) and none of the
+// English words are left.
+func TestRecoveryPagesInEveryLanguage(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		english := []string{"Step 1 of", "Why are you having trouble", "Verify it", ">Back<", ">Cancel<", "Stuck?",
+			"Enter the code", "We sent a code", "That code is not right", "Choose a new password", "Not seeing your method"}
+		for i, lang := range []string{"de", "fr", "es", "ja", "ar"} {
+			t.Run(lang, func(t *testing.T) {
+				l, _ := i18n.For(lang)
+				name := "lang" + itoa(i)
+				addr := name + ".home@example.org"
+				u := e.user(name, false)
+				e.enrollEmail(u, addr)
+				b := e.browser()
+				b.lang = lang
+				check := func(page, want string) {
+					t.Helper()
+					d := b.doc()
+					if got, _ := d.Find("html").Attr("lang"); got != lang {
+						t.Errorf("%s page is in %q", page, got)
+					}
+					body := html.UnescapeString(b.last)
+					if !strings.Contains(body, want) {
+						t.Errorf("%s page lacks %q", page, want)
+					}
+					for _, en := range english {
+						if strings.Contains(body, en) {
+							t.Errorf("%s page still says %q", page, en)
+						}
+					}
+				}
+				b.get("/recover")
+				check("start", l.T("recover.step", "N", 1, "M", 4))
+				fp := b.flowPath(b.post("/recover", url.Values{"username": {name}, "captcha": {"ok"}}))
+				check("reason", l.T("recover.intent.title"))
+				b.post(fp, url.Values{"intent": {"reset"}})
+				check("method", l.T("recover.method.username_check"))
+				b.choose(fp, "@example.org")
+				check("verify", l.T("verify.title.email"))
+				b.post(fp+"/verify", url.Values{"code": {"00000000"}})
+				check("wrong code", l.T("verify.error.wrong_code"))
+				e.drain()
+				b.post(fp+"/verify", url.Values{"code": {e.out.Code(addr)}})
+				check("password", l.T("recover.password.title"))
+			})
+		}
 	})
 }

@@ -467,8 +467,8 @@ func (p *recovery) methodPage(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return p.render(c, http.StatusTooManyRequests, "recover-message", map[string]any{"Title": "Too many requests",
-			"Message": "This page was loaded too often. Please wait a few minutes and try again."})
+		return p.render(c, http.StatusTooManyRequests, "recover-message", map[string]any{"Title": tr(c, "recover.message.busy.title"),
+			"Message": tr(c, "recover.message.busy.text")})
 	}
 	return p.renderMethods(c, f, "")
 }
@@ -491,6 +491,7 @@ func (p *recovery) recordMethods(c echo.Context, f *flow.Flow) error {
 	return p.record(c, "recovery.methods", f.UserID, f.ID, audit.OK, strings.Join(shown, ","))
 }
 
+// renderMethods shows the method list; msg is a message ID ("" for none).
 func (p *recovery) renderMethods(c echo.Context, f *flow.Flow, msg string) error {
 	ctx := c.Request().Context()
 	pol, err := p.d.Policy.Get(ctx)
@@ -515,13 +516,13 @@ func (p *recovery) renderMethods(c echo.Context, f *flow.Flow, msg string) error
 		// Only reachable after a proof (a flow starts with at least one
 		// option), so saying it reveals nothing to a stranger.
 		return p.render(c, http.StatusOK, "recover-message", map[string]any{
-			"Title": "You need another method", "Need": need, "Stuck": true,
-			"Message": "Your account needs one more verification method than you have registered, so it cannot be recovered here.",
+			"Title": tr(c, "recover.message.short.title"), "Need": need, "Stuck": true,
+			"Message": tr(c, "recover.message.short.text"),
 			"Cancel":  p.cancelURL(f.AuthRequestID),
 		})
 	}
 	data := map[string]any{
-		"Flow": f.ID, "Options": p.choices(opts), "Error": msg, "Second": len(f.Proofs) > 0, "Need": need,
+		"Flow": f.ID, "Options": p.choices(opts), "Error": tr(c, msg), "Second": len(f.Proofs) > 0, "Need": need,
 		"Step": proofStep(pol, f), "Cancel": p.cancelURL(f.AuthRequestID),
 	}
 	if len(f.Proofs) == 0 {
@@ -593,20 +594,23 @@ func (p *recovery) chooseMethod(c echo.Context) error {
 		}
 	}
 	if e == nil {
-		return p.renderMethods(c, f, "Choose one of the methods below.")
+		return p.renderMethods(c, f, idChooseOne)
 	}
 	m, ok := p.d.Methods.Get(e.Method)
 	if !ok {
-		return p.renderMethods(c, f, msgUnavailable)
+		return p.renderMethods(c, f, idUnavailable)
 	}
 	if ok, err := p.sendAllowed(c); err != nil || !ok {
 		if err != nil {
 			return err
 		}
-		return p.renderMethods(c, f, msgTooMany)
+		return p.renderMethods(c, f, idTooMany)
 	}
 	if _, err := p.proofs.Issue(p.withApp(ctx, f.AuthRequestID), f, m, ref, *e, channel); err != nil {
-		return p.issueProblem(c, err, func(msg string) error { return p.renderMethods(c, f, msg) })
+		if id, ok := sendProblemID(err); ok {
+			return p.renderMethods(c, f, id)
+		}
+		return flowErr(fmt.Errorf("plugin: challenge: %w", err))
 	}
 	if err := p.record(c, audit.CodeSent, f.UserID, f.ID, audit.OK, string(e.Method)+" "+e.Label); err != nil {
 		return err

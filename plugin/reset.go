@@ -79,12 +79,12 @@ func (p *recovery) setPassword(c echo.Context) error {
 	}
 	pw := in["password"]
 	if pw != in["confirm"] {
-		return p.renderPasswordFor(c, f, "The two passwords did not match. Type the new password again in both fields.", pwFieldConfirm)
+		return p.renderPasswordFor(c, f, tr(c, "recover.password.error.mismatch"), pwFieldConfirm)
 	}
 	if err := p.d.PasswordPolicy.Check(pw, u.Username, u.Email, u.DisplayName); err != nil {
 		var rej *password.Rejection
 		if errors.As(err, &rej) {
-			return p.renderPassword(c, f, rej.Reason+" Type a new one in both fields.")
+			return p.renderPassword(c, f, tr(c, "recover.password.error.rule", "Reason", rej.Reason))
 		}
 		return err
 	}
@@ -93,7 +93,7 @@ func (p *recovery) setPassword(c echo.Context) error {
 		return err
 	}
 	if same {
-		return p.renderPassword(c, f, "This is your current password. Choose a different one and type it in both fields.")
+		return p.renderPassword(c, f, tr(c, "recover.password.error.current"))
 	}
 	// Hash before the transaction: Argon2id takes tens of milliseconds and
 	// must not hold database locks.

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -21,33 +20,56 @@ import (
 	"github.com/latchkeyid/latchkey/provider/web"
 )
 
-// Messages shown after a failed proof: one for every cause, identical for
-// decoys and real users.
+// Messages Security info shows after a failed proof or send (its pages
+// word them in English until they move to their catalog).
 const (
-	msgWrong         = "That is not right. Check what you typed and try again."
-	msgDead          = "This code no longer works: it expired or had too many wrong tries. Send a new code or choose another method."
-	msgOver          = "This verification ended: it expired or had too many wrong tries. Choose a method to try again."
-	msgWrongCode     = "That code is not right. Check that you typed the newest code we sent, then try again."
-	msgWrongTOTP     = "That code is not right. Type the code your authenticator app shows now; it changes every 30 seconds."
-	msgWrongAnswers  = "At least one answer is not right. Answers are not case sensitive, but spelling and spacing must be exact. Try again."
-	msgCodeExpired   = "This code has expired. Send a new code, or choose another method."
-	msgCodeTries     = "Too many wrong tries: this code no longer works. Send a new code, or choose another method."
-	msgOverExpired   = "That verification expired before it was finished. Choose a method to start again."
-	msgOverTries     = "Too many wrong tries with that method. Choose a method to try again, or another method."
-	msgPush          = "That request was denied, answered with another number, or expired. Choose a method to try again."
-	msgResendDead    = "This code can no longer be renewed. Choose a method to start again."
-	msgResendTooMany = "Too many codes were sent. Wait a few minutes before asking for another, or choose another method."
-	msgResendNotHere = "New codes cannot be sent this way right now. Choose another method."
-	msgChooseOne     = "Choose one of the methods below."
-	msgPushWaiting   = "Waiting for your answer in the authenticator app."
-	msgSentAgain     = "We sent a new code. Earlier codes no longer work."
-)
-
-// Messages for a code that could not be sent; the user picks another way.
-const (
+	msgWrong       = "That is not right. Check what you typed and try again."
+	msgDead        = "This code no longer works: it expired or had too many wrong tries. Send a new code or choose another method."
+	msgOver        = "This verification ended: it expired or had too many wrong tries. Choose a method to try again."
 	msgTooMany     = "Too many codes were sent. Wait a few minutes, or choose another method."
 	msgUnavailable = "That method is not available now. Choose another one."
 )
+
+// What the recovery pages say after a failed proof or send: message IDs
+// of the verify catalog, one for every cause, identical for decoys and
+// real users.
+const (
+	idWrongCode     = "verify.error.wrong_code"
+	idWrongTOTP     = "verify.error.wrong_totp"
+	idWrongAnswers  = "verify.error.wrong_answers"
+	idCodeExpired   = "verify.error.expired"
+	idCodeTries     = "verify.error.tries"
+	idOverExpired   = "verify.error.over_expired"
+	idOverTries     = "verify.error.over_tries"
+	idPushLapsed    = "verify.error.push"
+	idResendDead    = "verify.error.resend_dead"
+	idResendTooMany = "verify.error.resend_too_many"
+	idResendNotHere = "verify.error.resend_not_here"
+	idTooMany       = "verify.error.too_many"
+	idUnavailable   = "verify.error.unavailable"
+	idPhoneFailed   = "verify.error.phone"
+	idChooseOne     = "recover.method.error.choose"
+	idPushWaiting   = "verify.notice.waiting"
+	idSentAgain     = "verify.notice.sent_again"
+)
+
+// sendProblemID is sendProblem for the recovery pages: the message ID of
+// a failure to send that the user can act on.
+func sendProblemID(err error) (id string, ok bool) {
+	var dm deliveryMessage
+	switch {
+	case errors.As(err, &dm):
+		return idPhoneFailed, true
+	case errors.Is(err, method.ErrRateLimited):
+		return idTooMany, true
+	case errors.Is(err, method.ErrUnavailable):
+		return idUnavailable, true
+	case errors.Is(err, secret.ErrOpen):
+		slog.Error("plugin: a registered method cannot be opened (was LATCHKEY_SECRET changed?)", "err", err)
+		return idUnavailable, true
+	}
+	return "", false
+}
 
 // deliveryMessage is what a method's delivery error offers the page
 // (phone.DeliveryError: "We couldn't reach your phone…"), never the
@@ -99,6 +121,8 @@ func (p *Plugin) loadStep(c echo.Context, purpose flow.Purpose, step flow.Step) 
 	return f, nil
 }
 
+// renderVerify shows the flow's challenge; msg and notice are message
+// IDs ("" for none).
 func (p *recovery) renderVerify(c echo.Context, f *flow.Flow, msg, notice string) error {
 	ch, err := p.openChallenge(f)
 	if err != nil {
@@ -110,8 +134,9 @@ func (p *recovery) renderVerify(c echo.Context, f *flow.Flow, msg, notice string
 	}
 	_, resend := p.resender(ch.Method)
 	return p.render(c, http.StatusOK, "recover-verify", map[string]any{
-		"Flow": f.ID, "Prompt": ch.Prompt, "Method": string(ch.Method), "Resend": resend, "Error": msg, "Notice": notice,
-		"Kind": p.verifyKind(ch), "Until": clock(ch.ExpiresAt), "Step": proofStep(pol, f),
+		"Flow": f.ID, "Prompt": ch.Prompt, "Method": string(ch.Method), "Resend": resend,
+		"Error": tr(c, msg), "Notice": tr(c, notice),
+		"Kind": p.verifyKind(ch), "Until": ch.ExpiresAt, "Step": proofStep(pol, f),
 		"Action": p.path("/recover/" + f.ID + "/verify"), "Other": p.path("/recover/" + f.ID + "/method"),
 		"ResendAction": p.path("/recover/" + f.ID + "/resend"), "Cancel": p.cancelURL(f.AuthRequestID),
 		"Back": p.path("/recover/" + f.ID + "/method"),
@@ -137,15 +162,6 @@ func (p *Plugin) verifyKind(ch method.Challenge) string {
 		return "email"
 	}
 	return "code"
-}
-
-// clock is a time as the pages show it until the page's own zone is
-// known: hours and minutes, zone named.
-func clock(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format("15:04") + " UTC"
 }
 
 func (p *Plugin) resender(n method.Name) (method.Resender, bool) {
@@ -201,21 +217,21 @@ func (p *recovery) resend(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return p.renderVerify(c, f, msgResendTooMany, "")
+		return p.renderVerify(c, f, idResendTooMany, "")
 	}
 	ch, err = r.Resend(ctx, f.ID, ref, e, ch)
 	if err != nil {
 		var dm deliveryMessage
 		if errors.As(err, &dm) {
-			return p.renderVerify(c, f, dm.Message(), "")
+			return p.renderVerify(c, f, idPhoneFailed, "")
 		}
 		switch {
 		case errors.Is(err, method.ErrRateLimited):
-			return p.renderVerify(c, f, msgResendTooMany, "")
+			return p.renderVerify(c, f, idResendTooMany, "")
 		case errors.Is(err, method.ErrDead):
-			return p.renderVerify(c, f, msgResendDead, "")
+			return p.renderVerify(c, f, idResendDead, "")
 		case errors.Is(err, method.ErrUnavailable):
-			return p.renderVerify(c, f, msgResendNotHere, "")
+			return p.renderVerify(c, f, idResendNotHere, "")
 		}
 		return fmt.Errorf("plugin: resend: %w", err)
 	}
@@ -225,7 +241,7 @@ func (p *recovery) resend(c echo.Context) error {
 	if err := p.record(c, audit.CodeSent, f.UserID, f.ID, audit.OK, "resend "+string(e.Method)+" "+e.Label); err != nil {
 		return err
 	}
-	return p.renderVerify(c, f, "", msgSentAgain)
+	return p.renderVerify(c, f, "", idSentAgain)
 }
 
 // errNotApplies stops a proof that was right for a user the policy does
@@ -259,7 +275,7 @@ func (p *recovery) verify(c echo.Context) error {
 		if err := p.proofs.Drop(ctx, f); err != nil {
 			return flowErr(err)
 		}
-		return p.renderMethods(c, f, msgUnavailable)
+		return p.renderMethods(c, f, idUnavailable)
 	}
 	pol, err := p.d.Policy.Get(ctx)
 	if err != nil {
@@ -280,15 +296,14 @@ func (p *recovery) verify(c echo.Context) error {
 	}
 	out, err := p.proofs.Verify(ctx, a)
 	if errors.Is(err, errNotApplies) {
-		return p.message(c, "Self-service reset is not available for your account",
-			"Your identity was verified, but your organisation has not enabled self-service password reset for your account. Please contact your helpdesk.")
+		return p.message(c, tr(c, "recover.message.off.title"), tr(c, "recover.message.off.text"))
 	}
 	if err != nil {
 		return flowErr(err)
 	}
 	switch out.Verdict {
 	case proof.Pending: // a push not answered yet is no failure: wait on
-		return p.renderVerify(c, f, "", msgPushWaiting)
+		return p.renderVerify(c, f, "", idPushWaiting)
 	case proof.Blocked:
 		return p.paused(c)
 	case proof.Proven:
@@ -317,21 +332,21 @@ func failedMessage(out proof.Outcome) string {
 	return msgWrong
 }
 
-// failedFor says what failed and what to do next, from what the page
+// failedFor (a message ID) says what failed and what to do next, from what the page
 // knows alike for decoys and real users: the verdict, the kind of answer
 // and whether the challenge had expired.
 func failedFor(out proof.Outcome, kind string, expired bool) string {
 	switch {
 	case out.Verdict == proof.Ended && expired:
-		return msgCodeExpired
+		return idCodeExpired
 	case out.Verdict == proof.Ended:
-		return msgCodeTries
+		return idCodeTries
 	case kind == "totp":
-		return msgWrongTOTP
+		return idWrongTOTP
 	case kind == "questions":
-		return msgWrongAnswers
+		return idWrongAnswers
 	}
-	return msgWrongCode
+	return idWrongCode
 }
 
 // attempt is an answer for the proof engine; every page that asks for a
@@ -356,8 +371,7 @@ func (r replayMailer) Replayed(ctx context.Context, f *flow.Flow) error {
 
 // paused is the page for a subject whose failure budget is spent.
 func (p *Plugin) paused(c echo.Context) error {
-	return p.message(c, "Recovery is paused",
-		"There were too many unsuccessful attempts, so recovery is paused for 24 hours. Please try again later or contact your helpdesk.")
+	return p.message(c, tr(c, "recover.message.paused.title"), tr(c, "recover.message.paused.text"))
 }
 
 // lapsedMessage is what the method list says after a challenge of method
@@ -369,16 +383,16 @@ func (p *Plugin) lapsedMessage(n method.Name) string {
 	return msgOver
 }
 
-// lapsedFor is lapsedMessage when the page knows whether the challenge
-// expired.
+// lapsedFor is lapsedMessage for the recovery pages, as a message ID, when
+// the page knows whether the challenge expired.
 func (p *Plugin) lapsedFor(n method.Name, expired bool) string {
-	if m := p.info(n).LapsedMessage; m != "" {
-		return m
+	switch {
+	case p.info(n).LapsedMessage != "":
+		return idPushLapsed
+	case expired:
+		return idOverExpired
 	}
-	if expired {
-		return msgOverExpired
-	}
-	return msgOverTries
+	return idOverTries
 }
 
 func (p *Plugin) appliesTo(ctx context.Context, pol policy.Policy, u *user.User) bool {

@@ -1,6 +1,7 @@
 package plugintest
 
 import (
+	"html"
 	"net/url"
 	"strings"
 	"testing"
@@ -11,10 +12,11 @@ import (
 	"github.com/latchkeyid/latchkey/provider/providertest/chrometest"
 )
 
-// MustPage is r's page, which must contain contains.
+// MustPage is r's page, which must contain contains, in its markup or in
+// its text (translated words come HTML-escaped: "it&#39;s").
 func MustPage(t testing.TB, r *pt.Result, contains string) *pt.Page {
 	t.Helper()
-	if r.Page == nil || !strings.Contains(r.Page.Body, contains) {
+	if r.Page == nil || !(strings.Contains(r.Page.Body, contains) || strings.Contains(html.UnescapeString(r.Page.Body), contains)) {
 		body := ""
 		if r.Page != nil {
 			body = r.Page.Body
