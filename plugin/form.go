@@ -13,8 +13,8 @@ import (
 // maxForm caps a form body; every field we take is short.
 const maxForm = 16 << 10
 
-var errBadForm = &web.PageError{Status: http.StatusBadRequest, Title: "Request refused",
-	Message: "The form could not be read. Please go back, reload the page and try again."}
+var errBadForm = &web.PageError{Status: http.StatusBadRequest, Title: "errors.refused.title",
+	Message: "errors.bad_form.message"}
 
 // form reads a POSTed form strictly (checklist A6): every field at most
 // once, only the named fields (plus csrf), values of sane length. A

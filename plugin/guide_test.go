@@ -438,7 +438,7 @@ func TestRecoveryPagesInEveryLanguage(t *testing.T) {
 					}
 				}
 				b.get("/recover")
-				check("start", l.T("recover.step", "N", 1, "M", 4))
+				check("start", l.T("recover.step.of", "N", 1, "M", 4))
 				fp := b.flowPath(b.post("/recover", url.Values{"username": {name}, "captcha": {"ok"}}))
 				check("reason", l.T("recover.intent.title"))
 				b.post(fp, url.Values{"intent": {"reset"}})

@@ -226,12 +226,14 @@ func (p *notifier) compose(c echo.Context, u *user.User, kind notice, nd note, l
 		txt := noticeText[kind]
 		return p.mail(c, u, txt[0], fmt.Sprintf(txt[1], u.Username), detail, link, now), nil
 	}
-	ip := byAdmin
+	// In the language of the request that caused it; English for an
+	// administrator's command.
+	ip, ctx := byAdmin, context.Background()
 	if c != nil {
-		ip = c.RealIP()
+		ip, ctx = c.RealIP(), c.Request().Context()
 	}
-	r, err := p.d.Mail.Render(mailNames[kind], map[string]string{
-		"Time": now.Format("2006-01-02 15:04 MST"), "IP": ip, "Methods": nd.Methods, "Method": nd.Method,
+	r, err := p.d.Mail.Render(ctx, mailNames[kind], map[string]any{
+		"Time": now, "IP": ip, "Methods": nd.Methods, "Method": nd.Method,
 		"Label": nd.Label, "ReportURL": link, "Username": u.Username,
 	})
 	if err != nil {

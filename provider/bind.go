@@ -34,8 +34,9 @@ const OtherBrowserMessage = "This sign-in was started on another device or brows
 // AuditOtherBrowser is the audit event of such an attempt.
 const AuditOtherBrowser = "signin.other_browser"
 
-var errOtherBrowser = &web.PageError{Status: http.StatusForbidden, Title: "This sign-in cannot continue here",
-	Message: OtherBrowserMessage, Err: ErrNotContinuable}
+// The page says OtherBrowserMessage in English: errors.other_browser.message.
+var errOtherBrowser = &web.PageError{Status: http.StatusForbidden, Title: "errors.other_browser.title",
+	Message: "errors.other_browser.message", Err: ErrNotContinuable}
 
 type bindTokenKey struct{}
 
@@ -158,12 +159,12 @@ func (p *Provider) callbackAllowed(w http.ResponseWriter, r *http.Request) bool 
 	switch {
 	case err != nil && !errors.Is(err, session.ErrNotBound):
 		slog.ErrorContext(ctx, "callback binding", "err", err)
-		p.renderPlain(w, r, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		p.renderPlain(w, r, http.StatusInternalServerError, "errors.internal.title", "errors.internal.message")
 		return false
 	case err == nil && (!req.Done() || (s != nil && s.ID == req.GetSessionID())):
 		return true
 	}
 	p.otherBrowser(r, req, "callback", p.knownUser(ctx, s, req, ""), true)
-	p.renderPlain(w, r, http.StatusForbidden, errOtherBrowser.Title, OtherBrowserMessage)
+	p.renderPlain(w, r, http.StatusForbidden, errOtherBrowser.Title, errOtherBrowser.Message)
 	return false
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/latchkeyid/latchkey/provider/keys"
 	"github.com/latchkeyid/latchkey/provider/web"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // opStorage wraps the GORM storage to end the browser session at
@@ -119,13 +121,13 @@ func (p *Provider) opInterceptor(next http.Handler) http.Handler {
 			// Only the code flow: the implicit and hybrid flows put tokens in
 			// URLs (RFC 9700 §2.1.2). Refused here without a redirect.
 			if rt := r.Form.Get("response_type"); rt != "code" {
-				p.renderPlain(w, r, http.StatusBadRequest, "Unsupported request",
-					"This application asked for a sign-in flow Latchkey does not offer (response_type must be code).")
+				slog.InfoContext(r.Context(), "authorize refused: response_type must be code", "response_type", rt)
+				p.renderPlain(w, r, http.StatusBadRequest, "errors.unsupported_flow.title", "errors.unsupported_flow.message")
 				return
 			}
 			r, err := p.issueBindToken(w, r)
 			if err != nil {
-				p.renderPlain(w, r, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+				p.renderPlain(w, r, http.StatusInternalServerError, "errors.internal.title", "errors.internal.message")
 				return
 			}
 			p.serveFriendly(next, &issWriter{ResponseWriter: w, issuer: p.issuer}, r)
@@ -140,7 +142,7 @@ func (p *Provider) opInterceptor(next http.Handler) http.Handler {
 			// The library answers an unknown client_id with a 500; it is the
 			// caller's mistake, so say so before it runs.
 			if err := r.ParseForm(); err != nil {
-				p.renderPlain(w, r, http.StatusBadRequest, "This request cannot be completed", "The sign-out request is malformed.")
+				p.renderPlain(w, r, http.StatusBadRequest, "errors.bad_logout.title", "errors.bad_logout.message")
 				return
 			}
 			// The library's form decoder matches names case-insensitively.
@@ -154,8 +156,7 @@ func (p *Provider) opInterceptor(next http.Handler) http.Handler {
 					}
 					var oe *oidc.Error
 					if _, err := p.store.GetClientByClientID(r.Context(), id); err != nil && !errors.As(err, &oe) {
-						p.renderPlain(w, r, http.StatusBadRequest, "This request cannot be completed",
-							"The application that sent you here is not registered with Latchkey.")
+						p.renderPlain(w, r, http.StatusBadRequest, "errors.unknown_app.title", "errors.unknown_app.message")
 						return
 					}
 				}
@@ -177,24 +178,24 @@ func (p *Provider) serveFriendly(next http.Handler, w http.ResponseWriter, r *ht
 	if fw.status == 0 {
 		return
 	}
-	msg := strings.TrimSpace(fw.buf.String())
+	// The library's words ("unable to retrieve client by id") go to the
+	// log only; the person gets plain words and what to do next.
+	detail := strings.TrimSpace(fw.buf.String())
 	var oauthErr struct {
 		Description string `json:"error_description"`
 	}
-	if strings.HasPrefix(msg, "{") && json.Unmarshal([]byte(msg), &oauthErr) == nil {
-		msg = oauthErr.Description
-		if msg != "" {
-			msg = strings.ToUpper(msg[:1]) + msg[1:] + "."
-		}
+	if strings.HasPrefix(detail, "{") && json.Unmarshal([]byte(detail), &oauthErr) == nil && oauthErr.Description != "" {
+		detail = oauthErr.Description
 	}
-	if len(msg) > 300 || msg == "" {
-		msg = "The application sent a sign-in request that Latchkey cannot accept."
+	if len(detail) > 300 {
+		detail = detail[:300]
 	}
-	title := "This request cannot be completed"
+	slog.InfoContext(r.Context(), "request refused by the OP", "path", r.URL.Path, "status", fw.status, "detail", detail)
 	if fw.status >= 500 {
-		msg = "Something went wrong on our side. Please try again in a moment."
+		p.renderPlain(w, r, fw.status, "errors.internal.title", "errors.internal.message")
+		return
 	}
-	p.renderPlain(w, r, fw.status, title, msg+" Please go back to the application and try again, or contact its administrator.")
+	p.renderPlain(w, r, fw.status, "errors.bad_request.title", "errors.bad_request.message")
 }
 
 type friendlyWriter struct {
@@ -237,6 +238,7 @@ func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
 }
 
 // renderPlain renders the friendly error page outside Echo.
+// title and msg are message IDs.
 func (p *Provider) renderPlain(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
@@ -244,7 +246,8 @@ func (p *Provider) renderPlain(w http.ResponseWriter, r *http.Request, status in
 	h.Set("X-Content-Type-Options", "nosniff")
 	web.SetNoStore(h)
 	w.WriteHeader(status)
-	_ = p.render.Render(w, r, "error", map[string]string{"Title": title, "Message": msg})
+	l := i18n.From(r.Context())
+	_ = p.render.Render(w, r, "error", map[string]string{"Title": l.T(title), "Message": l.T(msg)})
 }
 
 // issWriter adds the RFC 9207 `iss` parameter to authorization responses

@@ -14,30 +14,32 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/latchkeyid/latchkey/provider/web"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 func opIssuerCtx(ctx context.Context, issuer string) context.Context {
 	return op.ContextWithIssuer(ctx, issuer)
 }
 
-// scopeText describes a scope to the person deciding on consent.
+// scopeText names the message describing a scope to the person deciding
+// on consent.
 var scopeText = map[string]string{
-	oidc.ScopeOpenID:        "Know that it is you (your account ID)",
-	oidc.ScopeProfile:       "See your name and username",
-	oidc.ScopeEmail:         "See your email address",
-	oidc.ScopePhone:         "See your phone number",
-	oidc.ScopeAddress:       "See your postal address",
-	oidc.ScopeOfflineAccess: "Keep access while you are not using it",
-	"groups":                "See the groups you belong to",
+	oidc.ScopeOpenID:        "signin.scope.openid",
+	oidc.ScopeProfile:       "signin.scope.profile",
+	oidc.ScopeEmail:         "signin.scope.email",
+	oidc.ScopePhone:         "signin.scope.phone",
+	oidc.ScopeAddress:       "signin.scope.address",
+	oidc.ScopeOfflineAccess: "signin.scope.offline_access",
+	"groups":                "signin.scope.groups",
 }
 
-func describeScopes(scopes []string) []string {
+func describeScopes(l *i18n.Localizer, scopes []string) []string {
 	out := make([]string, 0, len(scopes))
 	for _, s := range scopes {
-		if t, ok := scopeText[s]; ok {
-			out = append(out, t)
+		if id, ok := scopeText[s]; ok {
+			out = append(out, l.T(id))
 		} else {
-			out = append(out, "Use the permission “"+s+"”")
+			out = append(out, l.T("signin.scope.other", "Scope", s))
 		}
 	}
 	return out
@@ -62,7 +64,7 @@ func (p *Provider) needsConsent(w http.ResponseWriter, r *http.Request) bool {
 	}
 	has, err := p.store.HasConsent(ctx, req.GetSubject(), req.GetClientID(), req.GetScopes())
 	if err != nil {
-		p.renderPlain(w, r, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.")
+		p.renderPlain(w, r, http.StatusInternalServerError, "errors.internal.title", "errors.internal.message")
 		return true
 	}
 	// prompt=consent asks again even when consent is stored; the answer
@@ -126,7 +128,7 @@ func (p *Provider) getConsent(c echo.Context) error {
 	}
 	return p.page(c, http.StatusOK, "consent", map[string]any{
 		"CSRF": web.CSRFToken(c), "AuthRequestID": req.GetID(), "ClientName": client.GetName(),
-		"Username": username, "Scopes": describeScopes(req.GetScopes()),
+		"Username": username, "Scopes": describeScopes(i18n.From(c.Request().Context()), req.GetScopes()),
 	})
 }
 
@@ -192,7 +194,7 @@ func (p *Provider) getAccount(c echo.Context) error {
 	}
 	return p.page(c, http.StatusOK, "signedin", map[string]any{
 		"CSRF": web.CSRFToken(c), "DisplayName": name, "Username": u.Username,
-		"Since": s.AuthTime.UTC().Format("15:04 MST, 2 January 2006"),
+		"Since": s.AuthTime,
 	})
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/session"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // Account is the browser's current sign-in (plugin.Account has the same
@@ -40,8 +41,8 @@ type Account struct {
 var ErrNotContinuable = errors.New("provider: authorization request cannot be continued here")
 
 // errRequestGone is shown when /login gets an unknown or finished request.
-var errRequestGone = &web.PageError{Status: http.StatusBadRequest, Title: "This sign-in link has expired",
-	Message: "Go back to the application and start signing in again."}
+var errRequestGone = &web.PageError{Status: http.StatusBadRequest, Title: "errors.gone.title",
+	Message: "errors.gone.message"}
 
 const ctxSessionKey = "latchkey.session"
 
@@ -156,15 +157,21 @@ type loginPage struct {
 	CSRF, AuthRequestID, ClientName, Username string
 	// Next is the local page to return to after a sign-in that no
 	// application asked for (Security info sends people here).
-	Next                   string
-	Error, Notice          string
-	Locked                 bool
-	LockedUntil, UnlockURL string
-	RecoverURL, ForgotURL  string
+	Next string
+	// Error is a message ID (one of the consts below), translated when the
+	// page renders.
+	Error                 string
+	Locked                bool
+	LockedUntil           time.Time
+	UnlockURL             string
+	RecoverURL, ForgotURL string
 }
 
 func (p *Provider) renderLogin(c echo.Context, status int, req AuthRequest, pg loginPage) error {
 	pg.CSRF = web.CSRFToken(c)
+	if pg.Error != "" {
+		pg.Error = i18n.From(c.Request().Context()).T(pg.Error)
+	}
 	q := url.Values{}
 	if req == nil {
 		pg.Next = nextPage(c)
@@ -306,18 +313,21 @@ func (p *Provider) heldSSO(c echo.Context, s *session.Session, req AuthRequest) 
 
 // ipLimited answers an address with too many failed sign-ins; the
 // password is not even checked.
-const ipLimited = "Too many failed sign-ins came from your network. Please wait a few minutes and try again."
+const ipLimited = "signin.error.ip_limited"
 
 // wrongAccount answers a login that is not the user the application named.
-const wrongAccount = "The application asked you to sign in with a different account."
+const wrongAccount = "signin.error.wrong_account"
 
 // hasherBusy answers an attempt that found every password check busy and
 // the queue in front of them full (503 with Retry-After).
-const hasherBusy = "Too many sign-ins are being checked right now. Please try again in a moment."
+const hasherBusy = "signin.error.busy"
 
 // wrongCredentials is the one message for unknown user, wrong password and
 // disabled account, so the page never tells which it was.
-const wrongCredentials = "The username or password is wrong."
+const wrongCredentials = "signin.error.wrong_credentials"
+
+// missingCredentials answers a form without username or password.
+const missingCredentials = "signin.error.missing"
 
 // postLogin checks the password, starts a session and continues the
 // request with a 303 (never 307, which would re-post the password).
@@ -343,7 +353,7 @@ func (p *Provider) postLogin(c echo.Context) error {
 		}
 	}
 	if username == "" || password == "" || len(username) > 256 || len(password) > 1024 {
-		return p.renderLogin(c, http.StatusUnauthorized, req, loginPage{Username: username, Error: "Enter your username and password."})
+		return p.renderLogin(c, http.StatusUnauthorized, req, loginPage{Username: username, Error: missingCredentials})
 	}
 	// The attempt is reserved against the per-IP limit before anything
 	// else: beyond it no password is hashed at all.
@@ -390,7 +400,7 @@ func (p *Provider) postLogin(c echo.Context) error {
 		}
 		p.record(c, audit.SignInFailed, auditID, audit.Blocked, map[string]any{"reason": "locked"})
 		return p.renderLogin(c, http.StatusForbidden, req, loginPage{Username: username, Locked: true,
-			LockedUntil: locked.Until.UTC().Format("15:04 MST on 2 January 2006")})
+			LockedUntil: locked.Until})
 	case errors.Is(err, user.ErrBadCredentials), errors.Is(err, user.ErrNotFound), errors.Is(err, user.ErrDisabled):
 		outcome := "bad_credentials"
 		if errors.Is(err, user.ErrDisabled) {

@@ -141,8 +141,8 @@ func (p *Provider) ContinueURL(c echo.Context, authRequestID string) (string, er
 }
 
 // errNotContinuable is ErrNotContinuable as the page the browser sees.
-var errNotContinuable = &web.PageError{Status: http.StatusBadRequest, Title: "This sign-in cannot continue",
-	Message: "Go back to the application and start signing in again.", Err: ErrNotContinuable}
+var errNotContinuable = &web.PageError{Status: http.StatusBadRequest, Title: "errors.not_continuable.title",
+	Message: "errors.gone.message", Err: ErrNotContinuable}
 
 // LoginURL is the absolute sign-in page URL for a pending request with the
 // username prefilled.

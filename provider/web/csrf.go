@@ -39,8 +39,8 @@ func CSRF(secure bool) echo.MiddlewareFunc {
 		CookieHTTPOnly: true,
 		CookieSameSite: http.SameSiteLaxMode,
 		ErrorHandler: func(err error, c echo.Context) error {
-			return &PageError{Status: http.StatusForbidden, Title: "This form has expired",
-				Message: "Please go back, reload the page and try again.", Err: err}
+			return &PageError{Status: http.StatusForbidden, Title: "errors.form_expired.title",
+				Message: "errors.form_expired.message", Err: err}
 		},
 	})
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -50,8 +50,8 @@ func CSRF(secure bool) echo.MiddlewareFunc {
 			if !safeMethod(r.Method) {
 				switch r.Header.Get("Sec-Fetch-Site") {
 				case "cross-site", "same-site":
-					return &PageError{Status: http.StatusForbidden, Title: "This form has expired",
-						Message: "The request came from another site and was refused."}
+					return &PageError{Status: http.StatusForbidden, Title: "errors.form_expired.title",
+						Message: "errors.cross_site.message"}
 				}
 			}
 			r.Header.Del("Sec-Fetch-Site")

@@ -10,16 +10,22 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/latchkeyid/latchkey/ui"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // PageError is an error a handler returns to show the person a specific,
-// friendly message. Err (optional) is logged, never shown.
+// friendly message: what went wrong in plain words and what to do next.
+// Title, Message and LinkText are message IDs ("errors.gone.title"),
+// translated when the page renders, with Data as their values (name,
+// value pairs); a text that is no ID shows as it is. Err (optional) is
+// logged, never shown.
 type PageError struct {
 	Status   int
 	Title    string
 	Message  string
 	Link     string // optional way forward
 	LinkText string
+	Data     []any
 	Err      error
 }
 
@@ -77,7 +83,12 @@ func ErrorHandler(r *ui.Renderer, isAPI func(*http.Request) bool) echo.HTTPError
 			h.Set("Content-Security-Policy", CSP)
 			h.Set("X-Content-Type-Options", "nosniff")
 		}
-		data := map[string]string{"Title": pe.Title, "Message": pe.Message, "Link": pe.Link, "LinkText": pe.LinkText}
+		l := i18n.From(c.Request().Context())
+		data := map[string]string{"Title": l.T(pe.Title, pe.Data...), "Message": l.T(pe.Message, pe.Data...),
+			"Link": pe.Link, "LinkText": l.T(pe.LinkText, pe.Data...)}
+		if pe.LinkText == "" {
+			data["LinkText"] = ""
+		}
 		c.Response().WriteHeader(pe.Status)
 		if r == nil || r.Render(c.Response(), c.Request(), "error", data) != nil {
 			_, _ = c.Response().Write([]byte("<!doctype html><title>Error</title><p>" + http.StatusText(pe.Status) + "</p>"))
@@ -104,25 +115,25 @@ func toPage(err error) *PageError {
 	}
 	var ae *APIError
 	if errors.As(err, &ae) {
-		return &PageError{Status: ae.Status, Title: "Request refused", Message: ae.Description}
+		return &PageError{Status: ae.Status, Title: "errors.refused.title", Message: "errors.refused.message", Err: ae}
 	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		switch {
 		case he.Code == http.StatusNotFound:
-			return &PageError{Status: he.Code, Title: "Page not found", Message: "There is nothing at this address."}
+			return &PageError{Status: he.Code, Title: "errors.not_found.title", Message: "errors.not_found.message"}
 		case he.Code == http.StatusMethodNotAllowed:
-			return &PageError{Status: he.Code, Title: "Not allowed", Message: "This page cannot be used that way."}
+			return &PageError{Status: he.Code, Title: "errors.method.title", Message: "errors.method.message"}
 		case he.Code == http.StatusRequestEntityTooLarge:
-			return &PageError{Status: he.Code, Title: "Too much data", Message: "The form sent too much data."}
+			return &PageError{Status: he.Code, Title: "errors.too_large.title", Message: "errors.too_large.message"}
 		case he.Code == http.StatusTooManyRequests:
-			return &PageError{Status: he.Code, Title: "Slow down", Message: "Too many requests. Please wait a moment and try again."}
+			return &PageError{Status: he.Code, Title: "errors.slow_down.title", Message: "errors.slow_down.message"}
 		case he.Code >= 400 && he.Code < 500:
-			return &PageError{Status: he.Code, Title: "Request refused", Message: "The request could not be processed. Please go back and try again."}
+			return &PageError{Status: he.Code, Title: "errors.refused.title", Message: "errors.refused.message"}
 		}
 	}
-	return &PageError{Status: http.StatusInternalServerError, Title: "Something went wrong",
-		Message: "We could not complete your request. Please try again in a moment."}
+	return &PageError{Status: http.StatusInternalServerError, Title: "errors.internal.title",
+		Message: "errors.internal.message"}
 }
 
 func toAPI(err error, pe *PageError) *APIError {

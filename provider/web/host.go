@@ -24,8 +24,8 @@ func AllowHosts(hosts ...string) echo.MiddlewareFunc {
 			if len(allowed) == 0 || allowed[strings.ToLower(r.Host)] || probePath(r.URL.Path) {
 				return next(c)
 			}
-			return &PageError{Status: http.StatusMisdirectedRequest, Title: "Unknown host",
-				Message: "This server does not answer for that host name."}
+			return &PageError{Status: http.StatusMisdirectedRequest, Title: "errors.unknown_host.title",
+				Message: "errors.unknown_host.message"}
 		}
 	}
 }

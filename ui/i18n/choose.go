@@ -153,11 +153,23 @@ func Zone(name string) *time.Location {
 // PickURL returns a picker link to the page of r in the language tag: a
 // query-only reference ("?authRequestID=…&lang=de"), so it keeps the page,
 // its query (the sign-in in progress) and never names another host.
+// Tokens and one-time values in the query (an OP request's id_token_hint,
+// code or state) are left out: a page never copies them into its links.
 func PickURL(r *http.Request, tag string) string {
 	q := url.Values{}
-	if r != nil {
+	if r != nil && len(r.URL.RawQuery) <= 1024 {
 		q = r.URL.Query()
+		for k := range q {
+			if _, secret := unsafeParams[strings.ToLower(k)]; secret {
+				q.Del(k)
+			}
+		}
 	}
 	q.Set(LangParam, tag)
 	return "?" + q.Encode()
+}
+
+var unsafeParams = map[string]struct{}{
+	"id_token_hint": {}, "code": {}, "state": {}, "nonce": {}, "token": {}, "access_token": {},
+	"refresh_token": {}, "client_secret": {}, "password": {}, "code_verifier": {}, "request": {},
 }

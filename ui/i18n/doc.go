@@ -16,7 +16,9 @@
 // the place of use, so tests can find every one.
 //
 // In a catalog, quote every key ("recover.start.title" = "…") so its dots
-// do not nest TOML tables; a message with plural forms is a table of them:
+// do not nest TOML tables; a message with plural forms is a table of them,
+// and tables go after every plain key (TOML puts the keys that follow a
+// table header inside that table):
 //
 //	["recover.cooldown.hours"]
 //	one = "{{.Hours}} hour"

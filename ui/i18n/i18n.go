@@ -214,6 +214,9 @@ func (l *Localizer) N(id string, count any, kv ...any) string {
 }
 
 func (l *Localizer) localize(id string, count any, kv []any) string {
+	if id == "" || strings.ContainsAny(id, " \n") {
+		return id // not an ID: a text not moved to a catalog yet
+	}
 	var data map[string]any
 	if len(kv) > 0 {
 		data = make(map[string]any, len(kv)/2)

@@ -64,7 +64,7 @@ func TestPickIsRemembered(t *testing.T) {
 }
 
 func TestFromNeverNil(t *testing.T) {
-	if From(context.Background()).Lang() != "en" || From(nil).T("common.action.next") != "Next" { //nolint:staticcheck // nil on purpose
+	if From(context.Background()).Lang() != "en" || From(nil).T("common.action.continue") != "Continue" { //nolint:staticcheck // nil on purpose
 		t.Fatal("From without a choice is not English")
 	}
 }
@@ -127,5 +127,9 @@ func TestPickURLKeepsTheQuery(t *testing.T) {
 	r := httptest.NewRequest(http.MethodGet, "/login?authRequestID=abc&lang=de", nil)
 	if got := PickURL(r, "fr"); got != "?authRequestID=abc&lang=fr" {
 		t.Errorf("PickURL = %q", got)
+	}
+	r = httptest.NewRequest(http.MethodGet, "/end_session?id_token_hint=eyJ.x.y&client_id=web&State=s", nil)
+	if got := PickURL(r, "de"); got != "?client_id=web&lang=de" {
+		t.Errorf("PickURL = %q, copies a token into the page", got)
 	}
 }

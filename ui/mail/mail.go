@@ -2,14 +2,19 @@ package mail
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"fmt"
 	htmltemplate "html/template"
 	"io/fs"
+	"maps"
 	"net/url"
 	"path"
 	"strings"
 	texttemplate "text/template"
+	"time"
+
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 //go:embed templates
@@ -52,6 +57,7 @@ func New(issuer string) (*Templates, error) {
 	}
 	t := &Templates{issuer: strings.TrimRight(issuer, "/"), text: map[string]*texttemplate.Template{}, html: map[string]*htmltemplate.Template{}}
 	funcs := map[string]any{"link": t.Link}
+	maps.Copy(funcs, words(i18n.English()))
 	layout, err := htmltemplate.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("mail: layout: %w", err)
@@ -109,13 +115,31 @@ func (t *Templates) Link(p string) string {
 // Issuer returns the base URL links are built from.
 func (t *Templates) Issuer() string { return t.issuer }
 
+// words are the template functions that translate: t, tn, datetime, date
+// (as in the pages; see ui/i18n).
+func words(l *i18n.Localizer) map[string]any {
+	return map[string]any{
+		"t":        l.T,
+		"tn":       l.N,
+		"datetime": func(t time.Time) string { return l.DateTime(t) },
+		"date":     func(t time.Time) string { return l.Date(t) },
+		"lang":     l.Lang,
+		"dir":      l.Dir,
+	}
+}
+
 // Render renders message name with data (a struct or map the templates
-// read; "Subject" is available to the HTML as .Subject via the wrapper).
-func (t *Templates) Render(name string, data any) (Message, error) {
-	tt, ok := t.text[name]
+// read; "Subject" is available to the HTML as .Subject via the wrapper),
+// in the language chosen for ctx's request (English outside a request).
+func (t *Templates) Render(ctx context.Context, name string, data any) (Message, error) {
+	master, ok := t.text[name]
 	if !ok {
 		return Message{}, fmt.Errorf("mail: no message %q", name)
 	}
+	// Clones of templates never executed, bound to this message's language.
+	w := words(i18n.From(ctx))
+	tt := texttemplate.Must(master.Clone()).Funcs(w)
+	ht := htmltemplate.Must(t.html[name].Clone()).Funcs(w)
 	var subj, text, html bytes.Buffer
 	if err := tt.ExecuteTemplate(&subj, "subject", data); err != nil {
 		return Message{}, fmt.Errorf("mail: %s subject: %w", name, err)
@@ -129,7 +153,7 @@ func (t *Templates) Render(name string, data any) (Message, error) {
 		Issuer  string
 		D       any
 	}{subject, t.issuer, data}
-	if err := t.html[name].ExecuteTemplate(&html, "layout.html", wrapped); err != nil {
+	if err := ht.ExecuteTemplate(&html, "layout.html", wrapped); err != nil {
 		return Message{}, fmt.Errorf("mail: %s html: %w", name, err)
 	}
 	return Message{Subject: subject, Text: strings.TrimSpace(text.String()) + "\n", HTML: html.String()}, nil

@@ -326,7 +326,7 @@ func (m *Method) allow(ctx context.Context, userID, destKey string) error {
 }
 
 func (m *Method) send(ctx context.Context, addr, code, purpose string) error {
-	msg, err := m.tmpl.Render(lkmail.Code, map[string]any{"Code": code, "Minutes": int(m.codes.TTL().Minutes()), "Purpose": purpose})
+	msg, err := m.tmpl.Render(ctx, lkmail.Code, map[string]any{"Code": code, "Minutes": int(m.codes.TTL().Minutes()), "Purpose": purpose})
 	if err != nil {
 		return fmt.Errorf("email: render: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/sender/twilio"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // Issue 4.2: a gateway failure (timeout, 4xx, 5xx) gives a clear error the
@@ -281,14 +282,18 @@ func TestLanguage(t *testing.T) {
 			{"french-canadian-call", "fr-CA,fr;q=0.9,en;q=0.5", "voice", "fr-CA", "Votre code"},
 			{"austrian-call-german-voice", "de-AT", "voice", "de-DE", "Bestätigungscode"},
 			{"british-call", "en-GB", "voice", "en-GB", "verification code"},
-			{"unsupported-falls-back-to-english", "ja-JP", "voice", "en-US", "verification code"},
+			{"japanese-call", "ja-JP", "voice", "ja-JP", "確認コード"},
+			{"unsupported-falls-back-to-english", "tlh", "voice", "en-US", "verification code"},
 			{"no-header", "", "voice", "en-US", "verification code"},
 			{"spanish-text", "es-MX", "sms", "", "código"},
-			{"dutch-text", "nl", "sms", "", "verificatiecode"},
+			{"arabic-text", "ar-EG", "sms", "", "رمز التحقق"},
+			{"dutch-text-in-english", "nl", "sms", "", "verification code"},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				ctx := method.WithRequest(t.Context(), method.Request{AcceptLanguage: tc.accept})
+				// The page's language, as the i18n middleware chose it.
+				l, _ := i18n.For(tc.accept)
+				ctx := i18n.With(method.WithRequest(t.Context(), method.Request{AcceptLanguage: tc.accept}), l)
 				if _, err := f.m[method.Mobile].ChallengeInput(ctx, "f-"+tc.name, u, e, method.Input{"channel": tc.channel}); err != nil {
 					t.Fatal(err)
 				}

@@ -15,6 +15,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/sender"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/secret"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // ErrDelivery is the sentinel of *DeliveryError.
@@ -442,15 +443,15 @@ func (m *Method) issueAndSend(ctx context.Context, s Send, to stored, issue func
 	// for a real send, and where the gateway would be called it waits a
 	// time drawn from what the gateway recently took.
 	msg := sender.Message{Channel: s.Channel, To: to.E164, Kind: "code"}
-	lang, voice := pickLanguage(method.RequestFrom(ctx).AcceptLanguage)
+	lang := i18n.From(ctx).Lang()
 	minutes := int(m.d.Codes.TTL().Minutes())
 	if s.Channel == sender.SMS {
-		msg.Text, msg.Lang = smsText(lang, m.d.Brand, code, minutes), lang
+		msg.Text, msg.Lang = smsText(ctx, m.d.Brand, code, minutes), lang
 		if m.d.Domain != "" {
 			msg.Text += "\n\n@" + m.d.Domain + " #" + code
 		}
 	} else {
-		msg.Text, msg.Lang, msg.Extension = voiceText(lang, m.d.Brand, code), voice, to.Extension
+		msg.Text, msg.Lang, msg.Extension = voiceText(ctx, m.d.Brand, code), voiceTag(lang, method.RequestFrom(ctx).AcceptLanguage), to.Extension
 	}
 	if s.Decoy {
 		m.pretend(ctx, s.Channel)

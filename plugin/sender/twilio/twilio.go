@@ -211,6 +211,7 @@ var voices = []language.Tag{
 	language.MustParse("en-US"), language.MustParse("en-GB"), language.MustParse("fr-FR"), language.MustParse("fr-CA"),
 	language.MustParse("de-DE"), language.MustParse("es-ES"), language.MustParse("es-MX"), language.MustParse("it-IT"),
 	language.MustParse("nl-NL"), language.MustParse("pt-BR"), language.MustParse("pt-PT"),
+	language.MustParse("ja-JP"), language.MustParse("ar-XA"),
 }
 
 var voiceMatcher = language.NewMatcher(voices)

@@ -80,7 +80,7 @@ func TestCallSaysTextTwiceAndDialsExtension(t *testing.T) {
 		{"british", "en-GB", "", "en-GB", ""},
 		{"french-canadian", "fr-CA", "", "fr-CA", ""},
 		{"german-austria", "de-AT", "", "de-DE", ""},
-		{"unsupported-language-falls-back", "ja", "", "en-US", ""},
+		{"unsupported-language-falls-back", "tlh", "", "en-US", ""},
 		{"garbage-language", "not a tag!", "", "en-US", ""},
 		{"office-extension", "en", "1234", "en-US", "ww1234"},
 		{"ten-digit-extension", "en", "0123456789", "en-US", "ww0123456789"},
