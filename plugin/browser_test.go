@@ -32,7 +32,7 @@ func TestBrowserRecoverByEmail(t *testing.T) {
 	x.RecoverInTab(tab)
 	tab.ClickText("label", "a•••e@example.net")
 	tab.ClickText("button", "Next")
-	tab.WaitText("main", "We sent a code to")
+	tab.WaitText("main", "We sent a code by email to")
 	tab.Type("#code", x.MailCode(t, home))
 	tab.ClickText("button", "Verify")
 	tab.WaitText("h1", "Choose a new password")
@@ -49,6 +49,8 @@ func TestBrowserRecoverByEmail(t *testing.T) {
 		t.Errorf("after Show password the fields are %q", types)
 	}
 	tab.ClickText("button", "Change password")
+	tab.WaitText("h1", "Your password was changed")
+	tab.ClickText("a", "Continue to Web App")
 
 	back, err := url.Parse(tab.WaitURL(pt.WebRedirect + "?"))
 	if err != nil {

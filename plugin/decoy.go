@@ -108,6 +108,10 @@ func (p *recovery) canonicalName(ctx context.Context, login string) string {
 type flowData struct {
 	Login string       `json:"login"`
 	Decoy []decoyEntry `json:"decoy,omitempty"`
+	// After a reset: where "Continue" goes (the provider's callback for
+	// the pending request, "" when there is none) and the app's name.
+	Continue string `json:"continue,omitempty"`
+	App      string `json:"app,omitempty"`
 }
 
 type decoyEntry struct {

@@ -147,7 +147,7 @@ func TestDecoyPhonesFollowRegion(t *testing.T) {
 }
 
 var (
-	pushNumber = regexp.MustCompile(`<strong>\d{2}</strong>`)
+	pushNumber = regexp.MustCompile(`(?:<strong>|class="push-number"[^>]*>)\d{2}<`)
 	anyID      = regexp.MustCompile(`[A-Z2-7]{26}`)
 )
 
@@ -196,7 +196,7 @@ func TestDecoyOtherKinds(t *testing.T) {
 		b = x.Server.NewBrowser(t)
 		methods := x.RecoverStart(t, b, "", "nobody-at-all")
 		code := mustPage(t, b.Submit(methods, "form", map[string]string{"enrollment": optionFor(t, methods, "Call my")}), "We sent a code")
-		mustPage(t, b.Submit(code, `form[action$="/verify"]`, map[string]string{"code": "12345678"}), "That did not work")
+		mustPage(t, b.Submit(code, `form[action$="/verify"]`, map[string]string{"code": "12345678"}), "is not right")
 		if x.Gateway.Requests() != before {
 			t.Fatal("a decoy call reached the gateway")
 		}

@@ -91,7 +91,7 @@ func TestEndToEndStepUp(t *testing.T) {
 		// browser lands on the page it asked for, not on the list.
 		info = mustPage(t, b.Get(x.Server.URL+"/security-info/add/totp"), "Before you view or change your security info")
 		code := mustPage(t, b.Submit(info, "form", map[string]string{"enrollment": optionFor(t, info, "a•••e@example.net")}), "We sent a code")
-		wrong := mustPage(t, b.Submit(code, "form", map[string]string{"code": "00000000"}), "That code is not right")
+		wrong := mustPage(t, b.Submit(code, "form", map[string]string{"code": "00000000"}), "is not right")
 		if strings.Contains(wrong.Body, "That did not work") {
 			t.Error("the wrong code is answered with the bare \"That did not work\"")
 		}

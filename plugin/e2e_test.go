@@ -52,7 +52,7 @@ func mustURL(s string) *url.URL { u, _ := url.Parse(s); return u }
 // with amr naming the proofs, and that the old password is dead.
 func finish(t *testing.T, x *plugintest.Env, b *pt.Browser, rp *pt.RP, a *pt.AuthRequest, pwPage *pt.Page, wantAMR []string) {
 	t.Helper()
-	res := b.Submit(pwPage, "form", map[string]string{"password": newPW, "confirm": newPW})
+	res := plugintest.ContinueToApp(t, b, b.Submit(pwPage, "form", map[string]string{"password": newPW, "confirm": newPW}))
 	if res.Redirect == nil {
 		t.Fatalf("reset did not return to the app: %s", res)
 	}

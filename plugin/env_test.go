@@ -354,6 +354,7 @@ func questionTexts(page string) []string {
 // browser is one user agent with its own cookies.
 type browser struct {
 	e    *env
+	lang string // Accept-Language, when set
 	c    *http.Client
 	last string // body of the last page
 	csrf string // the latest CSRF token seen
@@ -378,6 +379,9 @@ var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 func (b *browser) do(req *http.Request) *http.Response {
 	b.e.t.Helper()
 	req.Header.Set("User-Agent", "latchkey-test/1.0")
+	if b.lang != "" {
+		req.Header.Set("Accept-Language", b.lang)
+	}
 	resp, err := b.c.Do(req)
 	if err != nil {
 		b.e.t.Fatal(err)
@@ -423,7 +427,7 @@ func (b *browser) flowPath(resp *http.Response) string {
 
 func (b *browser) must(status int, contains string) {
 	b.e.t.Helper()
-	if b.code != status || !strings.Contains(b.last, contains) {
+	if b.code != status || !(strings.Contains(b.last, contains) || strings.Contains(html.UnescapeString(b.last), contains)) {
 		b.e.t.Fatalf("got %d, want %d containing %q; body:\n%s", b.code, status, contains, b.last)
 	}
 }

@@ -336,6 +336,5 @@ func (p *notifier) report(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return p.message(c, "Your account is locked",
-		"Thank you. Your account is locked and every session was signed out. Please contact your helpdesk to get back in.")
+	return p.message(c, tr(c, "recover.report.locked.title"), tr(c, "recover.report.locked.text"))
 }

@@ -30,7 +30,7 @@ func TestBrowserPasswordPageErrors(t *testing.T) {
 	x.RecoverInTab(tab)
 	tab.ClickText("label", "a•••e@example.net")
 	tab.ClickText("button", "Next")
-	tab.WaitText("main", "We sent a code to")
+	tab.WaitText("main", "We sent a code by email to")
 	tab.Type("#code", x.MailCode(t, home))
 	tab.ClickText("button", "Verify")
 	tab.WaitText("h1", "Choose a new password")

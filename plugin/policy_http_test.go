@@ -32,7 +32,7 @@ func TestAdminNeedsTwoAndNoQuestions(t *testing.T) {
 		b.choose(fp, "authenticator app")
 		code, _ := totp.Code(secret, e.clock.Now())
 		b.post(fp+"/verify", url.Values{"code": {code}})
-		b.must(200, "One more verification")
+		b.must(200, "One more check is needed")
 		b.choose(fp, "r•••t@example.org")
 		e.drain()
 		b.post(fp+"/verify", url.Values{"code": {e.out.Code("root@example.org")}})
@@ -158,7 +158,7 @@ func TestReplayedTOTPNotifies(t *testing.T) {
 			b.choose(fp, "authenticator app")
 			b.post(fp+"/verify", url.Values{"code": {code}})
 			if i == 1 {
-				b.must(200, "That did not work")
+				b.must(200, "is not right")
 			}
 		}
 		e.drain()

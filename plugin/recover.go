@@ -50,6 +50,10 @@ func (p *Plugin) render(c echo.Context, status int, page string, data map[string
 			data["Helpdesk"] = pol.HelpdeskURL
 		}
 	}
+	if _, ok := data["Help"]; !ok {
+		raw, _ := data["Helpdesk"].(string)
+		data["Help"] = helpOf(raw)
+	}
 	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	c.Response().WriteHeader(status)
 	return p.d.Renderer.Render(c.Response(), c.Request(), page, data)
@@ -206,10 +210,20 @@ func (p *Plugin) load(c echo.Context, purpose flow.Purpose) (*flow.Flow, error) 
 		}
 	}
 	if err != nil {
-		return nil, flowErr(err)
+		return nil, p.flowErrFor(f, err)
 	}
 	p.hintLanguage(c, f.AuthRequestID)
 	return f, nil
+}
+
+// flowErrFor is flowErr for a flow of this browser that could be read (an
+// expired one): "Start again" keeps its pending application.
+func (p *Plugin) flowErrFor(f *flow.Flow, err error) error {
+	out := flowErr(err)
+	if pe, ok := out.(*web.PageError); ok && f != nil && f.AuthRequestID != "" {
+		pe.Link = p.againURL(f.AuthRequestID)
+	}
+	return out
 }
 
 // subjectOf returns the user behind a flow (nil for a decoy) and the
@@ -325,7 +339,19 @@ func (p *recovery) intentPage(c echo.Context) error {
 	if err := f.Allow(flow.StepIntent, p.flows.Now()); err != nil {
 		return flowErr(err)
 	}
-	return p.render(c, http.StatusOK, "recover-intent", map[string]any{"Flow": f.ID, "Unlock": f.Intent == flow.Unlock})
+	pol, err := p.d.Policy.Get(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	d, err := p.openFlowData(f.Data)
+	if err != nil {
+		return flowErr(fmt.Errorf("plugin: intent: %w: %w", flow.ErrNotFound, err))
+	}
+	return p.render(c, http.StatusOK, "recover-intent", map[string]any{
+		"Flow": f.ID, "Unlock": f.Intent == flow.Unlock,
+		"Step": stepView{N: 2, M: recoverySteps(pol.Required, f.Intent)},
+		"Back": p.startBackURL(c, f, d.Login), "Cancel": p.cancelURL(f.AuthRequestID),
+	})
 }
 
 func (p *recovery) chooseIntent(c echo.Context) error {
@@ -441,8 +467,8 @@ func (p *recovery) methodPage(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return p.render(c, http.StatusTooManyRequests, "recover-message", map[string]any{"Title": "Too many requests",
-			"Message": "This page was loaded too often. Please wait a few minutes and try again."})
+		return p.render(c, http.StatusTooManyRequests, "recover-message", map[string]any{"Title": tr(c, "recover.message.busy.title"),
+			"Message": tr(c, "recover.message.busy.text")})
 	}
 	return p.renderMethods(c, f, "")
 }
@@ -465,25 +491,47 @@ func (p *recovery) recordMethods(c echo.Context, f *flow.Flow) error {
 	return p.record(c, "recovery.methods", f.UserID, f.ID, audit.OK, strings.Join(shown, ","))
 }
 
+// renderMethods shows the method list; msg is a message ID ("" for none).
 func (p *recovery) renderMethods(c echo.Context, f *flow.Flow, msg string) error {
 	ctx := c.Request().Context()
 	pol, err := p.d.Policy.Get(ctx)
 	if err != nil {
 		return err
 	}
-	opts, _, _, err := p.listFor(ctx, f, pol)
+	u, _, d, err := p.subject(ctx, f)
 	if err != nil {
+		return err
+	}
+	opts, err := p.flowOptions(ctx, f, u, d, pol)
+	if err != nil {
+		return err
+	}
+	var need needView
+	if len(f.Proofs) == 0 {
+		need = p.needBefore(pol, opts)
+	} else if need, err = p.needAfter(ctx, pol, u, f); err != nil {
 		return err
 	}
 	if len(opts) == 0 {
 		// Only reachable after a proof (a flow starts with at least one
 		// option), so saying it reveals nothing to a stranger.
-		return p.message(c, "You need another method",
-			"Your account needs one more verification method than you have registered, so it cannot be recovered here. Please contact your helpdesk.")
+		return p.render(c, http.StatusOK, "recover-message", map[string]any{
+			"Title": tr(c, "recover.message.short.title"), "Need": need, "Stuck": true,
+			"Message": tr(c, "recover.message.short.text"),
+			"Cancel":  p.cancelURL(f.AuthRequestID),
+		})
 	}
-	return p.render(c, http.StatusOK, "recover-method", map[string]any{
-		"Flow": f.ID, "Options": p.choices(opts), "Error": msg, "Second": len(f.Proofs) > 0,
-	})
+	data := map[string]any{
+		"Flow": f.ID, "Options": p.choices(opts), "Error": tr(c, msg), "Second": len(f.Proofs) > 0, "Need": need,
+		"Step": proofStep(pol, f), "Cancel": p.cancelURL(f.AuthRequestID),
+	}
+	if len(f.Proofs) == 0 {
+		// The typed name, for the person who mistyped it: real and decoy
+		// lists say it alike.
+		data["Login"], data["Again"] = d.Login, p.againURL(f.AuthRequestID)
+		data["Back"] = p.path("/recover/" + f.ID)
+	}
+	return p.render(c, http.StatusOK, "recover-method", data)
 }
 
 // message renders a plain message page (200): blocked, cannot recover.
@@ -546,20 +594,23 @@ func (p *recovery) chooseMethod(c echo.Context) error {
 		}
 	}
 	if e == nil {
-		return p.renderMethods(c, f, "Choose one of the methods below.")
+		return p.renderMethods(c, f, idChooseOne)
 	}
 	m, ok := p.d.Methods.Get(e.Method)
 	if !ok {
-		return p.renderMethods(c, f, msgUnavailable)
+		return p.renderMethods(c, f, idUnavailable)
 	}
 	if ok, err := p.sendAllowed(c); err != nil || !ok {
 		if err != nil {
 			return err
 		}
-		return p.renderMethods(c, f, msgTooMany)
+		return p.renderMethods(c, f, idTooMany)
 	}
 	if _, err := p.proofs.Issue(p.withApp(ctx, f.AuthRequestID), f, m, ref, *e, channel); err != nil {
-		return p.issueProblem(c, err, func(msg string) error { return p.renderMethods(c, f, msg) })
+		if id, ok := sendProblemID(err); ok {
+			return p.renderMethods(c, f, id)
+		}
+		return flowErr(fmt.Errorf("plugin: challenge: %w", err))
 	}
 	if err := p.record(c, audit.CodeSent, f.UserID, f.ID, audit.OK, string(e.Method)+" "+e.Label); err != nil {
 		return err

@@ -31,7 +31,7 @@ func TestResetWithEmailCode(t *testing.T) {
 		b.post(fp, url.Values{"intent": {"reset"}})
 		b.must(200, "a•••e@example.org")
 		b.choose(fp, "a•••e@example.org")
-		b.must(200, "We sent a code to a•••e@example.org")
+		b.must(200, "We sent a code by email to a•••e@example.org")
 		if b.e.srv == nil || !strings.Contains(b.last, `autocomplete="one-time-code"`) {
 			t.Fatal("code field without one-time-code autocomplete")
 		}
@@ -47,9 +47,14 @@ func TestResetWithEmailCode(t *testing.T) {
 				t.Errorf("password page lacks %s", want)
 			}
 		}
-		resp := b.post(fp+"/password", url.Values{"password": {newPW}, "confirm": {newPW}})
-		if resp.StatusCode != 303 || b.loc != "http://rp.invalid/cb?code=issued" {
-			t.Fatalf("after reset: %d %q", resp.StatusCode, b.loc)
+		// The reset ends on a confirmation that continues to the app.
+		b.post(fp+"/password", url.Values{"password": {newPW}, "confirm": {newPW}})
+		b.must(200, "Your password was changed")
+		if got := b.href(`a.button:contains("Continue to")`); got != "http://rp.invalid/cb?code=issued" {
+			t.Fatalf("after reset, Continue goes to %q", got)
+		}
+		if strings.Contains(b.last, "rp.invalid") && b.loc != "" {
+			t.Errorf("the confirmation was a redirect to %q", b.loc)
 		}
 		if got := e.signIn.done; len(got) != 1 || got[0].AuthRequestID != boundRequest || strings.Join(got[0].AMR, ",") != "otp" {
 			t.Fatalf("completion %+v, want amr [otp] for %s", got, boundRequest)
@@ -120,8 +125,8 @@ func TestResetWithTOTP(t *testing.T) {
 	})
 }
 
-// TestRequireSignInAfterReset (F43): the flow ends on the sign-in page
-// with the username prefilled and the request still pending.
+// TestRequireSignInAfterReset (F43): the confirmation leads to the
+// sign-in page with the username prefilled and the request still pending.
 func TestRequireSignInAfterReset(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		e.setPolicy("require_signin_after_reset=true")
@@ -138,8 +143,9 @@ func TestRequireSignInAfterReset(t *testing.T) {
 			t.Fatalf("unknown field accepted: %d", b.code)
 		}
 		b.post(fp+"/password", url.Values{"password": {newPW}, "confirm": {newPW}})
-		if b.code != 303 || b.loc != "/login?authRequestID="+boundRequest+"&username=carol" {
-			t.Fatalf("got %d %q", b.code, b.loc)
+		b.must(200, "Sign in with your new password to continue")
+		if got := b.href(`a.button:contains("Sign in")`); got != "/login?authRequestID="+boundRequest+"&username=carol" {
+			t.Fatalf("Sign in goes to %q", got)
 		}
 		if len(e.signIn.done) != 0 {
 			t.Fatal("browser was signed in despite require_signin_after_reset")
@@ -178,7 +184,7 @@ func TestTwoMethodPolicy(t *testing.T) {
 			fp := b.start("dave", "")
 			b.post(fp, url.Values{"intent": {"reset"}})
 			emailProof(b, fp, "d•••e@example.org", "dave.one@example.org")
-			b.must(200, "One more verification")
+			b.must(200, "One more check is needed")
 			// The second email is offered but does not satisfy the policy.
 			for _, o := range b.options() {
 				if strings.Contains(o[1], "d•••o@example.org") {
@@ -198,7 +204,7 @@ func TestTwoMethodPolicy(t *testing.T) {
 			fp := b.start("dave", "")
 			b.post(fp, url.Values{"intent": {"reset"}})
 			answer(b, fp, func(s string) string { return strings.ToUpper(s) }) // case-insensitive (I55)
-			b.must(200, "One more verification")
+			b.must(200, "One more check is needed")
 			b.get(fp + "/password")
 			b.must(403, "cannot continue")
 		})
@@ -207,7 +213,7 @@ func TestTwoMethodPolicy(t *testing.T) {
 			fp := b.start("dave", "")
 			b.post(fp, url.Values{"intent": {"reset"}})
 			answer(b, fp, func(s string) string { return strings.Replace(s, " ", "  ", 1) })
-			b.must(200, "That did not work")
+			b.must(200, "is not right")
 		})
 		t.Run("email-and-questions", func(t *testing.T) {
 			b := e.browser()
@@ -269,7 +275,7 @@ func TestDisabledAccountGetsNothing(t *testing.T) {
 			t.Fatalf("%d messages sent for a disabled account", n)
 		}
 		b.post(fp+"/verify", url.Values{"code": {"12345678"}})
-		b.must(200, "That did not work")
+		b.must(200, "is not right")
 		got, _ := e.users.ByID(ctx, u.ID)
 		if !got.Disabled {
 			t.Fatal("re-enabled")

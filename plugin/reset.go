@@ -47,6 +47,7 @@ func (p *recovery) renderPasswordFor(c echo.Context, f *flow.Flow, msg, field st
 		field = ""
 	}
 	return p.render(c, http.StatusOK, "recover-password", map[string]any{
+		"Step": stepView{N: recoverySteps(len(f.Proofs), f.Intent), M: recoverySteps(len(f.Proofs), f.Intent)},
 		"Flow": f.ID, "Error": msg, "ErrorField": field, "MinLength": p.d.PasswordPolicy.MinLength,
 		"Action": p.path("/recover/" + f.ID + "/password"), "StrengthURL": p.path("/recover/" + f.ID + "/strength"),
 	})
@@ -78,12 +79,12 @@ func (p *recovery) setPassword(c echo.Context) error {
 	}
 	pw := in["password"]
 	if pw != in["confirm"] {
-		return p.renderPasswordFor(c, f, "The two passwords did not match. Type the new password again in both fields.", pwFieldConfirm)
+		return p.renderPasswordFor(c, f, tr(c, "recover.password.error.mismatch"), pwFieldConfirm)
 	}
 	if err := p.d.PasswordPolicy.Check(pw, u.Username, u.Email, u.DisplayName); err != nil {
 		var rej *password.Rejection
 		if errors.As(err, &rej) {
-			return p.renderPassword(c, f, rej.Reason+" Type a new one in both fields.")
+			return p.renderPassword(c, f, tr(c, "recover.password.error.rule", "Reason", rej.Reason))
 		}
 		return err
 	}
@@ -92,7 +93,7 @@ func (p *recovery) setPassword(c echo.Context) error {
 		return err
 	}
 	if same {
-		return p.renderPassword(c, f, "This is your current password. Choose a different one and type it in both fields.")
+		return p.renderPassword(c, f, tr(c, "recover.password.error.current"))
 	}
 	// Hash before the transaction: Argon2id takes tens of milliseconds and
 	// must not hold database locks.
@@ -114,19 +115,38 @@ func (p *recovery) setPassword(c echo.Context) error {
 	if err := p.refuseReportedProven(c, f); err != nil {
 		return err // reported while the reset ran: no new session
 	}
-	if f.AuthRequestID != "" {
-		if pol.RequireSignInAfterReset {
-			return see(c, p.d.SignIn.LoginURL(f.AuthRequestID, u.Username))
-		}
-		to, err := p.d.SignIn.Complete(c, u.ID, p.amr(f.Proofs), f.AuthRequestID)
-		if err != nil {
-			return fmt.Errorf("plugin: complete: %w", err)
-		}
-		if to != "" {
-			return see(c, to)
-		}
+	if f.AuthRequestID == "" || pol.RequireSignInAfterReset {
+		return see(c, p.path("/recover/"+f.ID+"/done"))
+	}
+	to, err := p.d.SignIn.Complete(c, u.ID, p.amr(f.Proofs), f.AuthRequestID)
+	if err != nil {
+		return fmt.Errorf("plugin: complete: %w", err)
+	}
+	if to == "" {
+		return see(c, p.path("/recover/"+f.ID+"/done"))
+	}
+	// The browser is signed in and the request completed: the done page
+	// confirms the change and continues to the app from the flow's own
+	// record, so no address travels in the URL.
+	d, err := p.openFlowData(f.Data)
+	if err != nil {
+		return see(c, to)
+	}
+	d.Continue, d.App = to, p.appName(ctx, f.AuthRequestID)
+	f.Data = p.sealFlowData(d)
+	if err := p.flows.Save(ctx, nil, f); err != nil {
+		return see(c, to)
 	}
 	return see(c, p.path("/recover/"+f.ID+"/done"))
+}
+
+// appName is the name of the application a request comes from, "" when
+// the provider cannot tell.
+func (p *Plugin) appName(ctx context.Context, authReq string) string {
+	if an, ok := p.d.SignIn.(AppNamer); ok && authReq != "" {
+		return an.AppName(ctx, authReq)
+	}
+	return ""
 }
 
 // applyReset is the plugin's part of a reset, run inside the provider's
@@ -211,13 +231,25 @@ func (p *recovery) donePage(c echo.Context) error {
 	if err := f.Allow(flow.StepFinished, p.flows.Now()); err != nil {
 		return flowErr(err)
 	}
-	u, _, err := p.subjectOf(ctx, f)
+	u, _, d, err := p.subject(ctx, f)
 	if err != nil {
 		return err
 	}
+	if u == nil {
+		return flowErr(flow.ErrOutOfOrder)
+	}
+	pol, err := p.d.Policy.Get(ctx)
+	if err != nil {
+		return err
+	}
+	app := d.App
+	if app == "" {
+		app = p.appName(ctx, f.AuthRequestID)
+	}
 	return p.render(c, http.StatusOK, "recover-done", map[string]any{
 		"Unlock": f.Intent == flow.Unlock, "SignIn": p.d.SignIn.LoginURL(f.AuthRequestID, u.Username),
-		"Pending": f.AuthRequestID != "",
+		"Pending": f.AuthRequestID != "", "Continue": d.Continue, "App": app,
+		"SignInFirst": pol.RequireSignInAfterReset,
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/latchkeyid/latchkey/plugin/captcha"
+	"github.com/latchkeyid/latchkey/plugin/flow"
 	"github.com/latchkeyid/latchkey/provider/web"
 )
 
@@ -45,10 +46,11 @@ type startError struct {
 	Status      int
 }
 
+// startErrors: Text is the message ID.
 var startErrors = map[string]startError{
-	"captcha":  {"captcha", "The digits did not match. Type the digits of this new picture, or play its sound.", http.StatusOK},
-	"username": {"username", "Enter your username or email address.", http.StatusOK},
-	"busy":     {"captcha", "Too many attempts from your network. Please wait a few minutes and try again.", http.StatusTooManyRequests},
+	"captcha":  {"captcha", "recover.start.error.captcha", http.StatusOK},
+	"username": {"username", "recover.start.error.username", http.StatusOK},
+	"busy":     {"captcha", "recover.start.error.busy", http.StatusTooManyRequests},
 }
 
 // captchaAgain is a CAPTCHA that can show a live challenge again (the
@@ -162,9 +164,20 @@ func (p *recovery) startPage(c echo.Context) error {
 	if e.Status != 0 {
 		status = e.Status
 	}
+	pol, err := p.d.Policy.Get(ctx)
+	if err != nil {
+		return err
+	}
+	intent := flow.Reset
+	if st.Reason == "unlock" {
+		intent = flow.Unlock
+	}
 	return p.render(c, status, "recover", map[string]any{
+		"Step": stepView{N: 1, M: recoverySteps(pol.Required, intent)},
+		// Back returns to sign-in with the typed name; Cancel leaves it.
+		"Back": p.d.SignIn.LoginURL(st.AuthReq, st.Login), "Cancel": p.cancelURL(st.AuthReq),
 		"Form": st.Form, "Captcha": w, "AuthRequestID": st.AuthReq, "Reason": st.Reason, "Username": st.Login,
-		"Error": e.Text, "ErrorField": e.Field,
+		"Error": tr(c, e.Text), "ErrorField": e.Field,
 		// After a wrong answer with the name typed, the digits field is
 		// where the person goes on.
 		"FocusCaptcha": e.Field == "captcha" && st.Login != "" && w.Kind == captcha.Builtin,

@@ -20,20 +20,56 @@ import (
 	"github.com/latchkeyid/latchkey/provider/web"
 )
 
-// Messages shown after a failed proof: one for every cause, identical for
-// decoys and real users.
+// Messages Security info shows after a failed proof or send (its pages
+// word them in English until they move to their catalog).
 const (
-	msgWrong = "That did not work. Check what you entered and try again."
-	msgDead  = "This code can no longer be used. Send a new code or choose another method."
-	msgOver  = "This verification has ended. Choose a method to try again."
-	msgPush  = "That request was denied, answered with another number, or expired. Choose a method to try again."
-)
-
-// Messages for a code that could not be sent; the user picks another way.
-const (
-	msgTooMany     = "Too many codes were sent. Please wait a while or choose another method."
+	msgWrong       = "That is not right. Check what you typed and try again."
+	msgDead        = "This code no longer works: it expired or had too many wrong tries. Send a new code or choose another method."
+	msgOver        = "This verification ended: it expired or had too many wrong tries. Choose a method to try again."
+	msgTooMany     = "Too many codes were sent. Wait a few minutes, or choose another method."
 	msgUnavailable = "That method is not available now. Choose another one."
 )
+
+// What the recovery pages say after a failed proof or send: message IDs
+// of the verify catalog, one for every cause, identical for decoys and
+// real users.
+const (
+	idWrongCode     = "verify.error.wrong_code"
+	idWrongTOTP     = "verify.error.wrong_totp"
+	idWrongAnswers  = "verify.error.wrong_answers"
+	idCodeExpired   = "verify.error.expired"
+	idCodeTries     = "verify.error.tries"
+	idOverExpired   = "verify.error.over_expired"
+	idOverTries     = "verify.error.over_tries"
+	idPushLapsed    = "verify.error.push"
+	idResendDead    = "verify.error.resend_dead"
+	idResendTooMany = "verify.error.resend_too_many"
+	idResendNotHere = "verify.error.resend_not_here"
+	idTooMany       = "verify.error.too_many"
+	idUnavailable   = "verify.error.unavailable"
+	idPhoneFailed   = "verify.error.phone"
+	idChooseOne     = "recover.method.error.choose"
+	idPushWaiting   = "verify.notice.waiting"
+	idSentAgain     = "verify.notice.sent_again"
+)
+
+// sendProblemID is sendProblem for the recovery pages: the message ID of
+// a failure to send that the user can act on.
+func sendProblemID(err error) (id string, ok bool) {
+	var dm deliveryMessage
+	switch {
+	case errors.As(err, &dm):
+		return idPhoneFailed, true
+	case errors.Is(err, method.ErrRateLimited):
+		return idTooMany, true
+	case errors.Is(err, method.ErrUnavailable):
+		return idUnavailable, true
+	case errors.Is(err, secret.ErrOpen):
+		slog.Error("plugin: a registered method cannot be opened (was LATCHKEY_SECRET changed?)", "err", err)
+		return idUnavailable, true
+	}
+	return "", false
+}
 
 // deliveryMessage is what a method's delivery error offers the page
 // (phone.DeliveryError: "We couldn't reach your phone…"), never the
@@ -77,22 +113,55 @@ func (p *recovery) verifyPage(c echo.Context) error {
 func (p *Plugin) loadStep(c echo.Context, purpose flow.Purpose, step flow.Step) (*flow.Flow, error) {
 	f, err := p.proofs.Load(c.Request().Context(), c.Param("flow"), web.CookieValue(c.Request(), bindCookie, p.secure), purpose, step)
 	if err != nil {
+		if purpose == flow.Recover {
+			return nil, p.flowErrFor(f, err)
+		}
 		return nil, flowErr(err)
 	}
 	return f, nil
 }
 
+// renderVerify shows the flow's challenge; msg and notice are message
+// IDs ("" for none).
 func (p *recovery) renderVerify(c echo.Context, f *flow.Flow, msg, notice string) error {
 	ch, err := p.openChallenge(f)
 	if err != nil {
 		return err
 	}
+	pol, err := p.d.Policy.Get(c.Request().Context())
+	if err != nil {
+		return err
+	}
 	_, resend := p.resender(ch.Method)
 	return p.render(c, http.StatusOK, "recover-verify", map[string]any{
-		"Flow": f.ID, "Prompt": ch.Prompt, "Method": string(ch.Method), "Resend": resend, "Error": msg, "Notice": notice,
+		"Flow": f.ID, "Prompt": ch.Prompt, "Method": string(ch.Method), "Resend": resend,
+		"Error": tr(c, msg), "Notice": tr(c, notice),
+		"Kind": p.verifyKind(ch), "Until": ch.ExpiresAt, "Step": proofStep(pol, f),
 		"Action": p.path("/recover/" + f.ID + "/verify"), "Other": p.path("/recover/" + f.ID + "/method"),
-		"ResendAction": p.path("/recover/" + f.ID + "/resend"),
+		"ResendAction": p.path("/recover/" + f.ID + "/resend"), "Cancel": p.cancelURL(f.AuthRequestID),
+		"Back": p.path("/recover/" + f.ID + "/method"),
 	})
+}
+
+// verifyKind names what the verify page asks for, so its words fit the
+// way the person chose: "email", "sms", "voice", "totp", "push",
+// "questions", or "code" for any other code.
+func (p *Plugin) verifyKind(ch method.Challenge) string {
+	switch {
+	case ch.Prompt.Kind == "questions":
+		return "questions"
+	case ch.Prompt.Kind == "number":
+		return "push"
+	case ch.Prompt.Kind == "totp":
+		return "totp"
+	case ch.Prompt.Channel == "voice":
+		return "voice"
+	case ch.Prompt.Channel == "sms":
+		return "sms"
+	case p.info(ch.Method).MailAddress:
+		return "email"
+	}
+	return "code"
 }
 
 func (p *Plugin) resender(n method.Name) (method.Resender, bool) {
@@ -148,16 +217,21 @@ func (p *recovery) resend(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return p.renderVerify(c, f, "A new code cannot be sent right now. Please wait or choose another method.", "")
+		return p.renderVerify(c, f, idResendTooMany, "")
 	}
 	ch, err = r.Resend(ctx, f.ID, ref, e, ch)
 	if err != nil {
 		var dm deliveryMessage
 		if errors.As(err, &dm) {
-			return p.renderVerify(c, f, dm.Message(), "")
+			return p.renderVerify(c, f, idPhoneFailed, "")
 		}
-		if errors.Is(err, method.ErrUnavailable) || errors.Is(err, method.ErrRateLimited) || errors.Is(err, method.ErrDead) {
-			return p.renderVerify(c, f, "A new code cannot be sent right now. Please wait or choose another method.", "")
+		switch {
+		case errors.Is(err, method.ErrRateLimited):
+			return p.renderVerify(c, f, idResendTooMany, "")
+		case errors.Is(err, method.ErrDead):
+			return p.renderVerify(c, f, idResendDead, "")
+		case errors.Is(err, method.ErrUnavailable):
+			return p.renderVerify(c, f, idResendNotHere, "")
 		}
 		return fmt.Errorf("plugin: resend: %w", err)
 	}
@@ -167,7 +241,7 @@ func (p *recovery) resend(c echo.Context) error {
 	if err := p.record(c, audit.CodeSent, f.UserID, f.ID, audit.OK, "resend "+string(e.Method)+" "+e.Label); err != nil {
 		return err
 	}
-	return p.renderVerify(c, f, "", "We sent a new code. Earlier codes no longer work.")
+	return p.renderVerify(c, f, "", idSentAgain)
 }
 
 // errNotApplies stops a proof that was right for a user the policy does
@@ -201,9 +275,15 @@ func (p *recovery) verify(c echo.Context) error {
 		if err := p.proofs.Drop(ctx, f); err != nil {
 			return flowErr(err)
 		}
-		return p.renderMethods(c, f, msgUnavailable)
+		return p.renderMethods(c, f, idUnavailable)
 	}
 	pol, err := p.d.Policy.Get(ctx)
+	if err != nil {
+		return err
+	}
+	// The challenge as it was before the answer: its kind and expiry word
+	// a failure.
+	ch, err := p.openChallenge(f)
 	if err != nil {
 		return err
 	}
@@ -216,15 +296,14 @@ func (p *recovery) verify(c echo.Context) error {
 	}
 	out, err := p.proofs.Verify(ctx, a)
 	if errors.Is(err, errNotApplies) {
-		return p.message(c, "Self-service reset is not available for your account",
-			"Your identity was verified, but your organisation has not enabled self-service password reset for your account. Please contact your helpdesk.")
+		return p.message(c, tr(c, "recover.message.off.title"), tr(c, "recover.message.off.text"))
 	}
 	if err != nil {
 		return flowErr(err)
 	}
 	switch out.Verdict {
 	case proof.Pending: // a push not answered yet is no failure: wait on
-		return p.renderVerify(c, f, "", "Waiting for your answer in the authenticator app.")
+		return p.renderVerify(c, f, "", idPushWaiting)
 	case proof.Blocked:
 		return p.paused(c)
 	case proof.Proven:
@@ -237,18 +316,37 @@ func (p *recovery) verify(c echo.Context) error {
 			return see(c, p.path("/recover/"+f.ID+"/password"))
 		}
 	}
+	expired := !p.flows.Now().Before(ch.ExpiresAt)
 	if out.Dropped {
-		return p.renderMethods(c, f, p.lapsedMessage(e.Method))
+		return p.renderMethods(c, f, p.lapsedFor(e.Method, expired))
 	}
-	return p.renderVerify(c, f, failedMessage(out), "")
+	return p.renderVerify(c, f, failedFor(out, p.verifyKind(ch), expired), "")
 }
 
-// failedMessage is the one message for a wrong answer, decoys included.
+// failedMessage is the message for a failed answer where the page knows
+// only the verdict (adding a method, step-up).
 func failedMessage(out proof.Outcome) string {
 	if out.Verdict == proof.Ended {
 		return msgDead
 	}
 	return msgWrong
+}
+
+// failedFor (a message ID) says what failed and what to do next, from what the page
+// knows alike for decoys and real users: the verdict, the kind of answer
+// and whether the challenge had expired.
+func failedFor(out proof.Outcome, kind string, expired bool) string {
+	switch {
+	case out.Verdict == proof.Ended && expired:
+		return idCodeExpired
+	case out.Verdict == proof.Ended:
+		return idCodeTries
+	case kind == "totp":
+		return idWrongTOTP
+	case kind == "questions":
+		return idWrongAnswers
+	}
+	return idWrongCode
 }
 
 // attempt is an answer for the proof engine; every page that asks for a
@@ -273,8 +371,7 @@ func (r replayMailer) Replayed(ctx context.Context, f *flow.Flow) error {
 
 // paused is the page for a subject whose failure budget is spent.
 func (p *Plugin) paused(c echo.Context) error {
-	return p.message(c, "Recovery is paused",
-		"There were too many unsuccessful attempts, so recovery is paused for 24 hours. Please try again later or contact your helpdesk.")
+	return p.message(c, tr(c, "recover.message.paused.title"), tr(c, "recover.message.paused.text"))
 }
 
 // lapsedMessage is what the method list says after a challenge of method
@@ -286,6 +383,18 @@ func (p *Plugin) lapsedMessage(n method.Name) string {
 	return msgOver
 }
 
+// lapsedFor is lapsedMessage for the recovery pages, as a message ID, when
+// the page knows whether the challenge expired.
+func (p *Plugin) lapsedFor(n method.Name, expired bool) string {
+	switch {
+	case p.info(n).LapsedMessage != "":
+		return idPushLapsed
+	case expired:
+		return idOverExpired
+	}
+	return idOverTries
+}
+
 func (p *Plugin) appliesTo(ctx context.Context, pol policy.Policy, u *user.User) bool {
 	return pol.AppliesTo(func(g string) bool {
 		ok, err := p.d.Users.InGroup(ctx, u.ID, g)
@@ -295,21 +404,31 @@ func (p *Plugin) appliesTo(ctx context.Context, pol policy.Policy, u *user.User)
 
 // satisfied applies the policy to proofs for u.
 func (p *recovery) satisfied(ctx context.Context, pol policy.Policy, u *user.User, proofs []flow.Proof) (bool, error) {
-	all, err := p.d.Enrollments.List(ctx, u.ID)
+	hasApp, err := p.hasApp(ctx, pol, u)
 	if err != nil {
 		return false, err
-	}
-	hasApp := false
-	for _, e := range all {
-		if m, ok := p.d.Methods.Get(e.Method); ok && m.Channel(e) == method.ChannelApp && pol.Enabled(string(e.Method)) {
-			hasApp = true
-		}
 	}
 	pp := make([]policy.Proof, len(proofs))
 	for i, pr := range proofs {
 		pp[i] = policy.Proof{Method: pr.Method, Channel: pr.Channel}
 	}
 	return pol.Satisfied(u.Admin, hasApp, pp), nil
+}
+
+// hasApp reports whether u registered an authenticator app the policy
+// enables (in its cool-down or not): then one proof is enough only when it
+// is the app.
+func (p *recovery) hasApp(ctx context.Context, pol policy.Policy, u *user.User) (bool, error) {
+	all, err := p.d.Enrollments.List(ctx, u.ID)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range all {
+		if m, ok := p.d.Methods.Get(e.Method); ok && m.Channel(e) == method.ChannelApp && pol.Enabled(string(e.Method)) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // amr names the proofs of a flow in RFC 8176 terms (each method's own

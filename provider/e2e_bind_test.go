@@ -79,7 +79,7 @@ func recoverAt(t *testing.T, x *plugintest.Env, b *pt.Browser, h *pt.Handoff, op
 		"enrollment": plugintest.OptionFor(t, methods, "a•••e@example.net")}), "We sent a code")
 	pw := plugintest.MustPage(t, b.Submit(verify, `form[action$="/verify"]`, map[string]string{"code": x.MailCode(t, recoveryAddr)}),
 		"Choose a new password")
-	res := b.Submit(pw, "form", map[string]string{"password": resetPW, "confirm": resetPW})
+	res := plugintest.ContinueToApp(t, b, b.Submit(pw, "form", map[string]string{"password": resetPW, "confirm": resetPW}))
 	// The next completion signs in with the usual password again, once
 	// this one's code is redeemed (a password change revokes every sign-in
 	// before it, this one's included).

@@ -16,7 +16,7 @@ import (
 	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
-//go:embed templates/*.html
+//go:embed templates/*.html templates/parts/*.html
 var templateFS embed.FS
 
 //go:embed static
@@ -29,7 +29,8 @@ func Static() http.Handler {
 }
 
 // Renderer renders page templates, each wrapped in layout.html.
-// Every page file defines "title" and "content"; it may define "head".
+// Every page file defines "title" and "content"; it may define "head" and
+// use the shared templates of templates/parts.
 type Renderer struct {
 	pages map[string]*page
 	brand Brand
@@ -78,9 +79,10 @@ func New(opts ...Option) (*Renderer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ui: %w", err)
 	}
+	// parts/ holds named templates several pages share.
 	layout, err := template.New("layout.html").Funcs(funcs).Funcs((&request{}).funcs()).
 		Funcs(template.FuncMap{"brand": func() Brand { return r.brand }}).
-		ParseFS(templateFS, "templates/layout.html")
+		ParseFS(templateFS, "templates/layout.html", "templates/parts/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("ui: layout: %w", err)
 	}

@@ -152,7 +152,7 @@ func TestEveryPathRevokesEverything(t *testing.T) {
 			pw := plugintest.MustPage(t, b.Submit(verify, `form[action$="/verify"]`, map[string]string{"code": c}), "Choose a new password")
 			// The flow that finishes is spared: it signs in and the app
 			// gets its tokens.
-			res := b.Submit(pw, "form", map[string]string{"password": newPass, "confirm": newPass})
+			res := plugintest.ContinueToApp(t, b, b.Submit(pw, "form", map[string]string{"password": newPass, "confirm": newPass}))
 			if _, err := rp.Exchange(t.Context(), a, rp.Callback(a, res).Get("code")); err != nil {
 				t.Fatalf("the reset's own sign-in: %v", err)
 			}

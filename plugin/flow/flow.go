@@ -95,7 +95,9 @@ type Flow struct {
 // out of order: skipping ahead, replaying an earlier step or acting on a
 // finished flow.
 var allowed = map[Step][]State{
-	StepIntent:   {Identified},
+	// Back from the method list reaches the reason page again until a
+	// proof was made (Allow checks that).
+	StepIntent:   {Identified, ChoosingMethod, CodeSent},
 	StepChoose:   {ChoosingMethod, CodeSent},
 	StepVerify:   {CodeSent},
 	StepPassword: {Proven},
@@ -122,7 +124,7 @@ func (f *Flow) Allow(step Step, now time.Time) error {
 			return ErrOutOfOrder
 		}
 	case StepIntent:
-		if f.Purpose != Recover {
+		if f.Purpose != Recover || (f.State != Identified && len(f.Proofs) > 0) {
 			return ErrOutOfOrder
 		}
 	case StepRegister:
@@ -133,7 +135,9 @@ func (f *Flow) Allow(step Step, now time.Time) error {
 	return nil
 }
 
-// ChooseIntent records reset or unlock.
+// ChooseIntent records reset or unlock. Chosen again after Back, before
+// any proof, it drops a challenge that is out, as choosing another method
+// would.
 func (f *Flow) ChooseIntent(i Intent, now time.Time) error {
 	if err := f.Allow(StepIntent, now); err != nil {
 		return err
@@ -142,6 +146,7 @@ func (f *Flow) ChooseIntent(i Intent, now time.Time) error {
 		return ErrOutOfOrder
 	}
 	f.Intent, f.State = i, ChoosingMethod
+	f.EnrollmentID, f.ChallengeID, f.Challenge = "", "", nil
 	return nil
 }
 

@@ -28,11 +28,11 @@ func TestAllowEveryStepInEveryState(t *testing.T) {
 	steps := []flow.Step{flow.StepIntent, flow.StepChoose, flow.StepVerify, flow.StepPassword, flow.StepUnlock, flow.StepFinished}
 	ok := map[flow.Intent]map[flow.Step][]flow.State{
 		flow.Reset: {
-			flow.StepIntent: {flow.Identified}, flow.StepChoose: {flow.ChoosingMethod, flow.CodeSent},
+			flow.StepIntent: {flow.Identified, flow.ChoosingMethod, flow.CodeSent}, flow.StepChoose: {flow.ChoosingMethod, flow.CodeSent},
 			flow.StepVerify: {flow.CodeSent}, flow.StepPassword: {flow.Proven}, flow.StepFinished: {flow.Done},
 		},
 		flow.Unlock: {
-			flow.StepIntent: {flow.Identified}, flow.StepChoose: {flow.ChoosingMethod, flow.CodeSent},
+			flow.StepIntent: {flow.Identified, flow.ChoosingMethod, flow.CodeSent}, flow.StepChoose: {flow.ChoosingMethod, flow.CodeSent},
 			flow.StepVerify: {flow.CodeSent}, flow.StepUnlock: {flow.Proven}, flow.StepFinished: {flow.Done},
 		},
 	}
@@ -54,6 +54,37 @@ func TestAllowEveryStepInEveryState(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestBackToReasonOnlyBeforeAProof: Back from the method list reaches the
+// reason page while nothing is proven; choosing again drops the challenge
+// that was out. After a proof, the reason is fixed.
+func TestBackToReasonOnlyBeforeAProof(t *testing.T) {
+	f := newFlow(flow.ChoosingMethod, flow.Reset)
+	if err := f.Challenged("e1", "c1", nil, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ChooseIntent(flow.Unlock, t0); err != nil {
+		t.Fatalf("back to the reason with a code out: %v", err)
+	}
+	if f.State != flow.ChoosingMethod || f.ChallengeID != "" || f.Intent != flow.Unlock {
+		t.Fatalf("after choosing again: state %s, challenge %q, intent %s", f.State, f.ChallengeID, f.Intent)
+	}
+	if err := f.Verified(flow.Proof{EnrollmentID: "e1", Method: "email"}, false, t0); !errors.Is(err, flow.ErrOutOfOrder) {
+		t.Fatalf("the dropped challenge still verified: %v", err)
+	}
+	if err := f.Challenged("e1", "c2", nil, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Verified(flow.Proof{EnrollmentID: "e1", Method: "email", Channel: "email"}, false, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Allow(flow.StepIntent, t0); !errors.Is(err, flow.ErrOutOfOrder) {
+		t.Fatalf("reason page after a proof: %v, want ErrOutOfOrder", err)
+	}
+	if err := f.ChooseIntent(flow.Reset, t0); !errors.Is(err, flow.ErrOutOfOrder) {
+		t.Fatalf("reason changed after a proof: %v", err)
 	}
 }
 

@@ -60,6 +60,7 @@ type Input map[string]string
 type Prompt struct {
 	Kind        string     `json:"kind"`                  // "code", "totp", "questions", "number" (push)
 	Destination string     `json:"destination,omitempty"` // masked address/number the code went to
+	Channel     string     `json:"channel,omitempty"`     // phones: "sms" or "voice", as the user chose
 	Digits      int        `json:"digits,omitempty"`      // length of the expected code
 	Questions   []Question `json:"questions,omitempty"`   // questions to answer (field "answer.<i>")
 	Number      string     `json:"number,omitempty"`      // push number matching

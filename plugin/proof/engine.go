@@ -81,10 +81,16 @@ func (e *Engine) Flows() *flow.Store { return e.flows }
 // may be served now. Every refusal is one of flow's errors.
 func (e *Engine) Load(ctx context.Context, id, bindToken string, purpose flow.Purpose, step flow.Step) (*flow.Flow, error) {
 	f, err := e.flows.Get(ctx, id, bindToken, purpose)
+	if errors.Is(err, flow.ErrExpired) {
+		return f, err // the browser's own flow: its page may offer to start again
+	}
 	if err != nil {
 		return nil, err
 	}
 	if err := f.Allow(step, e.Now()); err != nil {
+		if errors.Is(err, flow.ErrExpired) {
+			return f, err
+		}
 		return nil, err
 	}
 	return f, nil

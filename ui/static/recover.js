@@ -40,15 +40,18 @@
     });
   }
 
+  // The words come translated in the field's data-word-* attributes.
+  function word(name, fallback) { return pw.getAttribute("data-word-" + name) || fallback; }
+
   function say(j) {
     meter.value = j.score;
     if (!pw.value) { words.textContent = ""; return; }
     if (!j.ok) {
-      words.textContent = "Strength: Weak. " + (j.reason || "This password would not be accepted.");
+      words.textContent = word("weak", "Strength: Weak.") + " " + (j.reason || word("refused", "This password would not be accepted."));
     } else if (j.score >= 3) {
-      words.textContent = "Strength: Strong.";
+      words.textContent = word("strong", "Strength: Strong.");
     } else {
-      words.textContent = "Strength: Fair. Accepted; longer is stronger.";
+      words.textContent = word("fair", "Strength: Fair. Accepted; longer is stronger.");
     }
     if (j.ok) dropStaleError();
   }

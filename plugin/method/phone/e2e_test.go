@@ -77,6 +77,14 @@ func TestEndToEndRecoveryByPhone(t *testing.T) {
 				calls := len(x.Gateway.Calls())
 				verify := mustPage(t, b.Submit(methods, "form", map[string]string{"enrollment": optionFor(t, methods, tc.option)}),
 					"We sent a code")
+				// The page speaks of the way the person chose, never of both.
+				want := "We sent a code by text message to"
+				if tc.byCall {
+					want = "We sent a code by phone call to"
+				}
+				if hint := verify.Text("#code-hint"); !strings.Contains(hint, want) || strings.Contains(verify.Body, "text message or call") {
+					t.Errorf("verify page says %q, want %q", hint, want)
+				}
 				if !strings.Contains(verify.Body, "••") || strings.Contains(verify.Body, tc.e164[2:]) {
 					t.Fatalf("verify page does not mask the number:\n%s", verify.Body)
 				}
@@ -94,7 +102,7 @@ func TestEndToEndRecoveryByPhone(t *testing.T) {
 					t.Fatalf("no code reached %s", tc.e164)
 				}
 				pw := mustPage(t, b.Submit(verify, `form[action$="/verify"]`, map[string]string{"code": code}), "Choose a new password")
-				res := b.Submit(pw, "form", map[string]string{"password": newPW, "confirm": newPW})
+				res := plugintest.ContinueToApp(t, b, b.Submit(pw, "form", map[string]string{"password": newPW, "confirm": newPW}))
 				if res.Redirect == nil {
 					t.Fatalf("reset did not return to the app: %s", res)
 				}

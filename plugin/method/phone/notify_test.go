@@ -50,7 +50,7 @@ func TestEndToEndPhoneChangeNotifies(t *testing.T) {
 		if ms, _ := x.Store.List(ctx, x.Server.User.ID); len(ms) != 1 {
 			t.Fatal("the number was bound before its code was entered")
 		}
-		wrong := mustPage(t, b.Submit(sent, "form", map[string]string{"code": "00000000"}), "That code is not right")
+		wrong := mustPage(t, b.Submit(sent, "form", map[string]string{"code": "00000000"}), "is not right")
 		if ms, _ := x.Store.List(ctx, x.Server.User.ID); len(ms) != 1 {
 			t.Fatal("a wrong code bound the number")
 		}

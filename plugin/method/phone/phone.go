@@ -364,7 +364,7 @@ func (m *Method) ChallengeInput(ctx context.Context, flowID string, u method.Ref
 		return method.Challenge{}, err
 	}
 	return method.Challenge{ID: cid, EnrollmentID: e.ID, Method: m.name, FlowID: flowID, ExpiresAt: exp,
-		Prompt: method.Prompt{Kind: "code", Destination: e.Label, Digits: method.CodeDigits},
+		Prompt: method.Prompt{Kind: "code", Destination: e.Label, Digits: method.CodeDigits, Channel: string(ch)},
 		State:  m.seal(stored{Channel: ch}, "challenge|"+cid)}, nil
 }
 

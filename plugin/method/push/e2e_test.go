@@ -49,7 +49,7 @@ func (x *e2e) status(t *testing.T, poll string) string {
 	return out.Status
 }
 
-var numberRE = regexp.MustCompile(`<strong>(\d{2})</strong>`)
+var numberRE = regexp.MustCompile(`(?:<strong>|class="push-number"[^>]*>)(\d{2})<`)
 
 // pushPage goes RP → sign-in page → "Can't access your account?" → name
 // + CAPTCHA → "I forgot my password" → the push option, and returns the
@@ -64,6 +64,11 @@ func (x *e2e) pushPage(t *testing.T, b *pt.Browser, startURL string) (*pt.Page, 
 	m := numberRE.FindStringSubmatch(wait.Page.Body)
 	if m == nil {
 		t.Fatalf("the waiting page shows no two-digit number:\n%s", wait.Page.Body)
+	}
+	// The number stands on its own, under its own title, and the page
+	// asks for an approval, not a code.
+	if h1, title, shown := wait.Page.Text("h1"), wait.Page.Text("#push-number-title"), wait.Page.Text("p.push-number"); h1 != "Approve the request in your authenticator app" || title != "Your number" || shown != m[1] {
+		t.Errorf("waiting page: h1 %q, number title %q, number %q (want %s)", h1, title, shown, m[1])
 	}
 	return wait.Page, m[1]
 }
@@ -115,7 +120,7 @@ func TestEndToEndRecoveryByPush(t *testing.T) {
 			// The page's "continue" (what wait.js submits, or the no-JS button).
 			pw := mustPage(t, b.Submit(wait, `form[action$="/verify"]`, nil), "Choose a new password")
 			const newPW = "a brand new push passphrase"
-			res := b.Submit(pw, "form", map[string]string{"password": newPW, "confirm": newPW})
+			res := plugintest.ContinueToApp(t, b, b.Submit(pw, "form", map[string]string{"password": newPW, "confirm": newPW}))
 			if res.Redirect == nil {
 				t.Fatalf("reset did not return to the app: %s", res)
 			}
@@ -274,7 +279,7 @@ func TestEndToEndSecurityInfo(t *testing.T) {
 		}
 		// Continue before answering: the page waits, no failure.
 		wait = mustPage(t, b.Submit(wait, "form", nil), "I approved it, continue")
-		if strings.Contains(wait.Body, "did not approve") {
+		if strings.Contains(wait.Body, `class="error"`) {
 			t.Fatalf("an unanswered push failed the step-up")
 		}
 		reqs, err := x.Client.Pending(ctx, x.dev, 0)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
@@ -390,6 +391,16 @@ func (p *Tab) WaitURL(prefix string) string {
 		return strings.HasPrefix(u, prefix)
 	})
 	return u
+}
+
+// WithoutScripts turns the page's JavaScript off in this tab, as a
+// browser with scripts disabled has it; the test's own Eval and Text
+// still work. Call it before the first Go.
+func (p *Tab) WithoutScripts() {
+	p.t.Helper()
+	if _, err := chromedp.Call(p.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		p.t.Fatalf("chrometest: disable scripts: %v", err)
+	}
 }
 
 // Reload reloads the page and waits for it to load.

@@ -1,6 +1,7 @@
 package plugintest
 
 import (
+	"html"
 	"net/url"
 	"strings"
 	"testing"
@@ -11,10 +12,11 @@ import (
 	"github.com/latchkeyid/latchkey/provider/providertest/chrometest"
 )
 
-// MustPage is r's page, which must contain contains.
+// MustPage is r's page, which must contain contains, in its markup or in
+// its text (translated words come HTML-escaped: "it&#39;s").
 func MustPage(t testing.TB, r *pt.Result, contains string) *pt.Page {
 	t.Helper()
-	if r.Page == nil || !strings.Contains(r.Page.Body, contains) {
+	if r.Page == nil || !(strings.Contains(r.Page.Body, contains) || strings.Contains(html.UnescapeString(r.Page.Body), contains)) {
 		body := ""
 		if r.Page != nil {
 			body = r.Page.Body
@@ -141,4 +143,23 @@ func (x *Env) RecoverInTab(tab *chrometest.Tab) {
 	tab.ClickText("label", "I forgot my password")
 	tab.ClickText("button", "Next")
 	tab.WaitText("h1", "Verify it's you")
+}
+
+// ContinueToApp goes on from the answer to a new password: the
+// confirmation page's "Continue to <app>" link, followed back to the app.
+// Any other answer is returned as it is.
+func ContinueToApp(t testing.TB, b *pt.Browser, res *pt.Result) *pt.Result {
+	t.Helper()
+	if res.Redirect != nil || res.Page == nil {
+		return res
+	}
+	href, ok := res.Page.Doc.Find(`a.button:contains("Continue to")`).Attr("href")
+	if !ok {
+		return res
+	}
+	next, err := res.Page.URL.Parse(href)
+	if err != nil {
+		t.Fatalf("continue link %q: %v", href, err)
+	}
+	return b.Get(next.String())
 }
