@@ -331,7 +331,7 @@ const hasherBusy = "signin.error.busy"
 
 // wrongCredentials is the one message for unknown user, wrong password and
 // disabled account, so the page never tells which it was.
-const wrongCredentials = "signin.error.wrong_credentials"
+const wrongCredentials = "signin.error.wrong_credentials" // #nosec G101 -- a message ID, not a credential
 
 // missingCredentials answers a form without username or password.
 const missingCredentials = "signin.error.missing"

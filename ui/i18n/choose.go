@@ -44,7 +44,7 @@ func MiddlewareClock(secure bool, now func() time.Time) func(http.Handler) http.
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ch := read(r)
 			if ch.pick != "" && ch.pickedAt.IsZero() {
-				http.SetCookie(w, &http.Cookie{
+				http.SetCookie(w, &http.Cookie{ // #nosec G124 -- HttpOnly and SameSite always; Secure whenever the issuer is https (plain http only in dev mode or on loopback)
 					Name: LangCookie, Value: ch.pick + "." + strconv.FormatInt(now().UnixMilli(), 10),
 					Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
 				})

@@ -69,7 +69,7 @@ func TestRenderInRequestLanguage(t *testing.T) {
 	de, _ := i18n.For("de")
 	berlin := i18n.Zone("Europe/Berlin")
 	for _, tc := range []struct {
-		l                        *i18n.Localizer
+		l                       *i18n.Localizer
 		subject, body, htmlLang string
 	}{
 		{nil, "Your password was reset", "On 2 March 2026, 13:05 (UTC) the password", `lang="en"`},
