@@ -113,7 +113,7 @@ func (p *securityInfo) changePassword(c echo.Context) error {
 	return p.render(c, http.StatusOK, "security-info-done", map[string]any{
 		"Title":   i18n.From(ctx).T("securityinfo.password.done_title"),
 		"Message": i18n.From(ctx).T("securityinfo.password.done_text"),
-		"Link":    p.signInHere(a.u.Username), "LinkText": i18n.From(ctx).T("securityinfo.signin")})
+		"Link":    p.signInHere(a.u.Username), "LinkText": i18n.From(ctx).T("securityinfo.page.signin")})
 }
 
 // passwordStrength answers the meter of the change-password page, as the

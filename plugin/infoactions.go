@@ -120,7 +120,7 @@ func (p *securityInfo) signOutEverywhere(c echo.Context, a *access, detail, text
 	p.d.Queue.Wake()
 	return p.render(c, http.StatusOK, "security-info-done", map[string]any{
 		"Title": i18n.From(c.Request().Context()).T("securityinfo.signedout.title"), "Message": text,
-		"Link": p.signInHere(a.u.Username), "LinkText": i18n.From(c.Request().Context()).T("securityinfo.signin_again")})
+		"Link": p.signInHere(a.u.Username), "LinkText": i18n.From(c.Request().Context()).T("securityinfo.page.signin_again")})
 }
 
 // backToApp is the way back to the sign-in that sent the user here (the

@@ -23,7 +23,7 @@ func TestSecurityInfoLanguages(t *testing.T) {
 		for _, lang := range i18n.Languages() {
 			l, _ := i18n.For(lang.Tag)
 			pages := []struct{ path, title string }{
-				{"/security-info", l.T("securityinfo.title")},
+				{"/security-info", l.T("securityinfo.page.title")},
 				{"/security-info/password", l.T("securityinfo.password.title")},
 				{"/security-info/remove/" + ms[0].ID, l.T("securityinfo.remove.title")},
 				{"/security-info/add/app", l.T("securityinfo.addapp.title")},

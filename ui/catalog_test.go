@@ -125,10 +125,10 @@ func TestCatalogsComplete(t *testing.T) {
 }
 
 // idPattern is a message ID: an area and at least two more parts.
-var idPattern = regexp.MustCompile(`^(` + strings.Join(areas, "|") + `)(\.[a-z0-9_]+){2,}$`)
+var idPattern = regexp.MustCompile(`^(` + strings.Join(areas, "|") + `)(\.[a-z0-9_-]+){2,}$`)
 
 // templateID finds IDs in templates and scripts: any quoted ID.
-var templateID = regexp.MustCompile(`["'](` + strings.Join(areas, "|") + `)((?:\.[a-z0-9_]+){2,})["']`)
+var templateID = regexp.MustCompile(`["'](` + strings.Join(areas, "|") + `)((?:\.[a-z0-9_-]+){2,})["']`)
 
 // usedIDs collects every message ID in the module's code: string literals
 // of non-test Go files (comments do not count), and quoted IDs in
