@@ -205,14 +205,17 @@ func TestKubernetes(t *testing.T) {
 		if delay <= 0 {
 			t.Errorf("LATCHKEY_SHUTDOWN_DELAY %s: the pod would close its listener while endpoints still point at it", delay)
 		}
-		grace := time.Duration(*pod.TerminationGracePeriodSeconds) * time.Second
-		if grace <= delay+timeout {
-			t.Errorf("terminationGracePeriodSeconds %s <= delay %s + timeout %s", grace, delay, timeout)
+		// preStop keeps the pod serving while its endpoint removal spreads;
+		// a sleep action, since distroless has no sleep binary.
+		var pre time.Duration
+		if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil || c.Lifecycle.PreStop.Sleep.Seconds < 1 {
+			t.Errorf("preStop %+v: want a sleep action of a second or more", c.Lifecycle)
+		} else {
+			pre = time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
 		}
-		// The delay is in the process; a preStop sleep would double it (and
-		// distroless has no sleep).
-		if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
-			t.Errorf("preStop %+v: the shutdown delay already keeps the pod serving", c.Lifecycle.PreStop)
+		grace := time.Duration(*pod.TerminationGracePeriodSeconds) * time.Second
+		if grace <= pre+delay+timeout {
+			t.Errorf("terminationGracePeriodSeconds %s <= preStop %s + delay %s + timeout %s", grace, pre, delay, timeout)
 		}
 		if ru := d.Spec.Strategy.RollingUpdate; ru == nil || ru.MaxUnavailable == nil || ru.MaxUnavailable.IntValue() != 0 {
 			t.Errorf("rollingUpdate %+v, want maxUnavailable 0", ru)
