@@ -84,10 +84,15 @@ func TestKeyRotationAcrossInstancesVerifiesEverywhere(t *testing.T) {
 		// b's cache reloads out of phase with a's.
 		s.Clock.Advance(11 * time.Second)
 		idToken(1)
+		// The test clock runs on with real time too, so the rotation's
+		// moment and each token's are bracketed by readings of it: a slow
+		// machine moves the timeline, never the verdict.
+		r0 := s.Clock.Now()
 		info, err := lkkeys.New(s.DB, s.Keyring, lkkeys.WithClock(s.Clock.Now)).Rotate(ctx, lkkeys.RS256)
 		if err != nil {
 			t.Fatal(err)
 		}
+		r1 := s.Clock.Now()
 
 		type issued struct {
 			by  int
@@ -98,13 +103,17 @@ func TestKeyRotationAcrossInstancesVerifiesEverywhere(t *testing.T) {
 		const step = 20 * time.Second
 		for at := time.Duration(0); at <= lkkeys.DefaultPublishLead+2*lkkeys.DefaultRefreshEvery; at += step {
 			for i := range direct {
+				before := s.Clock.Now()
 				raw := idToken(i)
+				after := s.Clock.Now()
 				kid := kidOf(raw)
 				switch {
-				case at < lkkeys.DefaultPublishLead && kid != old:
-					t.Fatalf("instance %d signed with %s %s after rotation, before the %s lead", i, kid, at, lkkeys.DefaultPublishLead)
-				case at >= lkkeys.DefaultPublishLead && kid != info.KID:
-					t.Fatalf("instance %d still signs with %s %s after rotation", i, kid, at)
+				case kid != old && after.Before(r0.Add(lkkeys.DefaultPublishLead)):
+					t.Fatalf("instance %d signed with %s %s after rotation, before the %s lead", i, kid, after.Sub(r0), lkkeys.DefaultPublishLead)
+				case kid != info.KID && !before.Before(r1.Add(lkkeys.DefaultPublishLead)):
+					t.Fatalf("instance %d still signs with %s %s after rotation", i, kid, before.Sub(r1))
+				case kid != old && kid != info.KID:
+					t.Fatalf("instance %d signed with %s, neither the old key nor the new", i, kid)
 				}
 				if _, ok := seen[[2]string{strconv.Itoa(i), kid}]; !ok {
 					seen[[2]string{strconv.Itoa(i), kid}] = issued{by: i, at: at, raw: raw}
