@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"maps"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -152,4 +153,34 @@ func duration(t *testing.T, s string) time.Duration {
 		t.Fatalf("duration %q: %v", s, err)
 	}
 	return d
+}
+
+// TestComposeValidatesWithCompose has Compose itself read the file, the way
+// `docker compose up` would before it starts anything: Debian's
+// docker-compose validates it without a Docker engine. It must also refuse
+// to run without LATCHKEY_SECRET rather than start with an empty one.
+func TestComposeValidatesWithCompose(t *testing.T) {
+	bin, err := exec.LookPath("docker-compose")
+	if err != nil {
+		if os.Getenv("LATCHKEY_TEST_COMPOSE") == "required" {
+			t.Fatal("docker-compose is not installed (apt-get install docker-compose); LATCHKEY_TEST_COMPOSE=required")
+		}
+		t.Skip("docker-compose not installed (apt-get install docker-compose)")
+	}
+	run := func(secret string) (string, error) {
+		cmd := exec.CommandContext(t.Context(), bin, "--project-directory", "..", "-f", "../docker-compose.yml", "config", "-q") // #nosec G204 -- a test running the found docker-compose on the repository's file
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+		if secret != "" {
+			cmd.Env = append(cmd.Env, "LATCHKEY_SECRET="+secret)
+		}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("c2VjcmV0LW9ubHktZm9yLWEtY29uZmlnLWNoZWNrLTAwMDA="); err != nil {
+		t.Fatalf("docker-compose config: %v\n%s", err, out)
+	}
+	out, err := run("")
+	if err == nil || !strings.Contains(out, "LATCHKEY_SECRET") {
+		t.Fatalf("docker-compose config without LATCHKEY_SECRET: err %v, output %q; want a refusal naming it", err, out)
+	}
 }
