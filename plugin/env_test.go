@@ -163,6 +163,17 @@ func newEnv(t testing.TB, url string, params ...password.Params) *env {
 // newEnvWith is newEnv with edit applied to the plugin's Deps.
 func newEnvWith(t testing.TB, url string, edit func(*plugin.Deps), params ...password.Params) *env {
 	t.Helper()
+	hp := fastHash
+	if len(params) > 0 {
+		hp = params[0]
+	}
+	return newEnvHasher(t, url, edit, password.NewHasher(hp))
+}
+
+// newEnvHasher is newEnvWith with the hasher the user store and the
+// security questions use (for tests of its bounds).
+func newEnvHasher(t testing.TB, url string, edit func(*plugin.Deps), hasher *password.Hasher) *env {
+	t.Helper()
 	g := dbtest.Open(t, url, pschema.Set(), schema.Set())
 	ck := &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
 	keys, err := secret.Parse(secret.Generate())
@@ -170,11 +181,6 @@ func newEnvWith(t testing.TB, url string, edit func(*plugin.Deps), params ...pas
 		t.Fatal(err)
 	}
 	e := &env{t: t, g: g, clock: ck, keys: keys}
-	hp := fastHash
-	if len(params) > 0 {
-		hp = params[0]
-	}
-	hasher := password.NewHasher(hp)
 	e.users = user.NewStore(g, hasher, user.WithClock(ck.Now), user.WithKeyring(keys))
 	e.audit = audit.NewLog(g, audit.WithClock(ck.Now))
 	e.store = method.NewStore(g, method.WithStoreClock(ck.Now))

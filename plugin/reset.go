@@ -43,10 +43,22 @@ func (p *recovery) renderPassword(c echo.Context, f *flow.Flow, msg string) erro
 }
 
 func (p *recovery) renderPasswordFor(c echo.Context, f *flow.Flow, msg, field string) error {
+	return p.renderPasswordStatus(c, f, http.StatusOK, msg, field)
+}
+
+// renderPasswordBusy answers a reset the hasher cannot take now (every
+// slot and queue place taken) with 503 and the form again: the proven
+// flow stays, so the person only presses the button once more.
+func (p *recovery) renderPasswordBusy(c echo.Context, f *flow.Flow) error {
+	c.Response().Header().Set("Retry-After", "1")
+	return p.renderPasswordStatus(c, f, http.StatusServiceUnavailable, tr(c, "recover.password.error.busy"), pwFieldPassword)
+}
+
+func (p *recovery) renderPasswordStatus(c echo.Context, f *flow.Flow, status int, msg, field string) error {
 	if msg == "" {
 		field = ""
 	}
-	return p.render(c, http.StatusOK, "recover-password", map[string]any{
+	return p.render(c, status, "recover-password", map[string]any{
 		"Step": stepView{N: recoverySteps(len(f.Proofs), f.Intent), M: recoverySteps(len(f.Proofs), f.Intent)},
 		"Flow": f.ID, "Error": msg, "ErrorField": field, "MinLength": p.d.PasswordPolicy.MinLength,
 		"Action": p.path("/recover/" + f.ID + "/password"), "StrengthURL": p.path("/recover/" + f.ID + "/strength"),
@@ -89,6 +101,9 @@ func (p *recovery) setPassword(c echo.Context) error {
 		return err
 	}
 	same, err := p.d.Users.CheckPassword(ctx, u.ID, pw)
+	if errors.Is(err, password.ErrBusy) {
+		return p.renderPasswordBusy(c, f)
+	}
 	if err != nil {
 		return err
 	}
@@ -98,6 +113,9 @@ func (p *recovery) setPassword(c echo.Context) error {
 	// Hash before the transaction: Argon2id takes tens of milliseconds and
 	// must not hold database locks.
 	hash, err := p.d.Users.Hasher().Hash(ctx, pw)
+	if errors.Is(err, password.ErrBusy) {
+		return p.renderPasswordBusy(c, f)
+	}
 	if err != nil {
 		return err
 	}
