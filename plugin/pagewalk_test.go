@@ -74,7 +74,7 @@ func TestPageWalk(t *testing.T) {
 	w.visit("register-email-code")
 	tab.Type("#code", x.MailCode(t, home))
 	tab.ClickText("button", "Next")
-	tab.WaitText("main", "You have 1")
+	tab.WaitText("main", "Methods that count for recovery: 1 of 1")
 	tab.ClickText("button", "Continue")
 	tab.WaitURL(pt.WebRedirect + "?")
 
