@@ -163,3 +163,23 @@ func init() {
 		}},
 	)
 }
+
+// The error pages the recovery and Security info handlers raise, with the
+// message IDs their web.PageError carries.
+func init() {
+	for _, e := range [][3]string{
+		{"recover.flow.title", "recover.flow.message", "recover.flow.start_again"},
+		{"recover.report.gone_title", "recover.report.gone_text", ""},
+		{"recover.reported.title", "recover.reported.text", ""},
+		{"securityinfo.error.unavailable", "securityinfo.error.signin_again", ""},
+		{"securityinfo.error.unavailable", "securityinfo.error.not_offered", ""},
+	} {
+		pageCases = append(pageCases, pageCase{"error", e[1], func(l *i18n.Localizer) any {
+			link := ""
+			if e[2] != "" {
+				link = l.T(e[2])
+			}
+			return map[string]string{"Title": l.T(e[0]), "Message": l.T(e[1]), "Link": "/recover", "LinkText": link}
+		}})
+	}
+}

@@ -30,8 +30,7 @@ type (
 		Selected, Answer       string
 		BadQuestion, BadAnswer bool
 	}
-	infoCountry  struct{ Region, Name, Dial string }
-	infoEnrolled struct{ ID, Method, Label string }
+	infoCountry struct{ Region, Name, Dial string }
 )
 
 func init() {
@@ -128,7 +127,7 @@ func init() {
 		}),
 		addPage("security-info-register", "ask", func(l *i18n.Localizer) map[string]any {
 			return map[string]any{"Flow": "r1", "Have": 1, "Need": 2, "Later": 1, "Standing": infoStanding{Counted: 1, Needed: 2, AppRule: true},
-				"QuestionsOffered": true, "Add": kinds(l), "CanAdd": true, "Methods": []infoEnrolled{{"e1", "email", "alice@example.net"}},
+				"QuestionsOffered": true, "Add": kinds(l), "CanAdd": true, "Methods": rows(l)[2:],
 				"Notice": l.T("securityinfo.notice.added"), "SkipsLeft": 2, "CanSkip": true}
 		}),
 		addPage("security-info-register", "enough", func(l *i18n.Localizer) map[string]any {
@@ -137,7 +136,8 @@ func init() {
 		}),
 		addPage("security-info-register", "reconfirm", func(l *i18n.Localizer) map[string]any {
 			return map[string]any{"Flow": "r1", "Reconfirm": true, "Later": 0, "Standing": infoStanding{},
-				"Methods": []infoEnrolled{{"e1", "email", "alice@example.net"}, {"e2", "mobile", "+33 6 12 34 56 78"}}}
+				"Methods": append(rows(l), infoRow{ID: "e4", Method: "questions", Title: l.T("method.questions.name"),
+					Detail: l.T("method.label.questions", "Count", 3)})}
 		}),
 		addPage("security-info-verify", "choose", func(l *i18n.Localizer) map[string]any {
 			return map[string]any{"Next": "/security-info/password", "Error": l.T("securityinfo.verify.choose_error"),
