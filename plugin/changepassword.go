@@ -52,7 +52,7 @@ func (p *Plugin) newPasswordProblem(ctx context.Context, u *user.User, pw, confi
 	if err := p.d.PasswordPolicy.Check(pw, u.Username, u.Email, u.DisplayName); err != nil {
 		var rej *password.Rejection
 		if errors.As(err, &rej) {
-			return i18n.From(ctx).T("securityinfo.password.refused", "Reason", rej.Reason), pwFieldPassword, nil
+			return i18n.From(ctx).T("securityinfo.password.refused", "Reason", refusal(i18n.From(ctx), rej)), pwFieldPassword, nil
 		}
 		return "", "", err
 	}
@@ -127,7 +127,7 @@ func (p *securityInfo) passwordStrength(c echo.Context) error {
 	if err != nil {
 		return done(err)
 	}
-	return c.JSON(http.StatusOK, p.strengthOf(a.u, in["password"]))
+	return c.JSON(http.StatusOK, p.strengthOf(i18n.From(c.Request().Context()), a.u, in["password"]))
 }
 
 // strengthAnswer is what the meter script reads: ok says the policy
@@ -139,14 +139,22 @@ type strengthAnswer struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-func (p *Plugin) strengthOf(u *user.User, pw string) strengthAnswer {
+// refusal words the password policy's rejection in the page's language.
+func refusal(l *i18n.Localizer, rej *password.Rejection) string {
+	if rej.ID == "" {
+		return rej.Reason
+	}
+	return l.T(rej.ID, rej.Data...)
+}
+
+func (p *Plugin) strengthOf(l *i18n.Localizer, u *user.User, pw string) strengthAnswer {
 	var out strengthAnswer
 	var rej *password.Rejection
 	switch err := p.d.PasswordPolicy.Check(pw, u.Username, u.Email, u.DisplayName); {
 	case err == nil:
 		out.OK, out.Score = true, password.Strength(pw, u.Username, u.Email, u.DisplayName)
 	case errors.As(err, &rej):
-		out.Reason = rej.Reason
+		out.Reason = refusal(l, rej)
 	}
 	return out
 }

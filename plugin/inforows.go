@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -32,7 +33,9 @@ func (p *Plugin) rows(l *i18n.Localizer, ms []method.Enrollment, now time.Time) 
 		if p.info(e.Method).App { // the label names the app or the device
 			v.Title = l.T("method.app.name")
 		}
-		if e.Label != v.Title && e.Label != p.info(e.Method).AddTitle {
+		if e.Method == method.Questions {
+			v.Detail = questionsDetail(l, e.Label)
+		} else if e.Label != v.Title && e.Label != p.info(e.Method).AddTitle {
 			v.Detail = e.Label
 		}
 		if !e.Usable(now) {
@@ -114,6 +117,44 @@ func (p *Plugin) methodTitle(l *i18n.Localizer, n method.Name) string {
 		return l.T("method.questions.name")
 	}
 	return p.info(n).AddTitle
+}
+
+// questionsDetail words a questions enrollment's stored label ("3 security
+// questions", written in English when it was added) from its count, in
+// the page's language.
+func questionsDetail(l *i18n.Localizer, label string) string {
+	var n int
+	if _, err := fmt.Sscanf(label, "%d", &n); err != nil || n <= 0 {
+		return ""
+	}
+	return l.T("method.label.questions", "Count", n)
+}
+
+// rowTitle words a recovery or step-up row (delivery: "sms", "voice" or
+// "") in the page's language; a kind it does not know keeps its own
+// English title.
+func (p *Plugin) rowTitle(l *i18n.Localizer, n method.Name, delivery string) string {
+	switch {
+	case n == method.TOTP:
+		return l.T("method.row.totp")
+	case n == method.Push:
+		return l.T("method.row.push")
+	case n == method.Email:
+		return l.T("method.row.email")
+	case n == method.Questions:
+		return l.T("method.row.questions")
+	case n == method.Mobile && delivery == "sms":
+		return l.T("method.row.mobile-sms")
+	case n == method.Mobile && delivery == "voice":
+		return l.T("method.row.mobile-voice")
+	case n == method.Mobile:
+		return l.T("method.row.mobile")
+	case n == method.AlternatePhone:
+		return l.T("method.row.alternate-phone")
+	case n == method.OfficePhone:
+		return l.T("method.row.office-phone")
+	}
+	return p.info(n).Title(delivery)
 }
 
 // groupsOfFour writes an authenticator key in groups of four characters,

@@ -289,8 +289,8 @@ func (p *notifier) findReport(c echo.Context) (*reportToken, error) {
 	return &r, nil
 }
 
-var errReport = &web.PageError{Status: http.StatusNotFound, Title: "This link does not work",
-	Message: "It was already used or has expired. If you think someone else is using your account, contact your helpdesk."}
+var errReport = &web.PageError{Status: http.StatusNotFound, Title: "recover.report.gone_title",
+	Message: "recover.report.gone_text"}
 
 // reportPage is the GET of the link: it only shows a confirmation, so a
 // mail scanner that fetches links consumes nothing.

@@ -303,9 +303,8 @@ func (p *Plugin) path(path string) string { return strings.TrimRight(p.issuer.Pa
 // errFlow is the one answer to every invalid, expired, foreign or
 // out-of-order flow request: a 403 that says nothing about why.
 var errFlow = &web.PageError{
-	Status: 403, Title: "This recovery cannot continue",
-	Message: "It has expired or was opened in another browser, or this step is not available now. Please start again.",
-	Link:    "/recover", LinkText: "Start again",
+	Status: 403, Title: "recover.flow.title", Message: "recover.flow.message",
+	Link: "/recover", LinkText: "recover.flow.start_again",
 }
 
 func flowErr(err error) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // bindCookie binds flows to the browser that started them.
@@ -403,13 +404,13 @@ type channeler interface {
 // authenticator app first (by each method's Rank): one per enrollment, or, as in
 // Entra, one per delivery of a phone ("Text my mobile phone", "Call my
 // mobile phone").
-func (p *Plugin) choices(es []method.Enrollment) []optionView {
+func (p *Plugin) choices(l *i18n.Localizer, es []method.Enrollment) []optionView {
 	es = slices.Clone(es)
 	slices.SortStableFunc(es, func(x, y method.Enrollment) int { return p.info(x.Method).Rank - p.info(y.Method).Rank })
 	var out []optionView
 	for _, e := range es {
 		info := p.info(e.Method)
-		v := optionView{ID: e.ID, Method: string(e.Method), Label: e.Label, Value: e.ID, Title: info.Title(""),
+		v := optionView{ID: e.ID, Method: string(e.Method), Label: e.Label, Value: e.ID, Title: p.rowTitle(l, e.Method, ""),
 			Masked: info.Masked}
 		var chans []sender.Channel
 		if c, ok := p.method(e.Method).(channeler); ok {
@@ -420,7 +421,7 @@ func (p *Plugin) choices(es []method.Enrollment) []optionView {
 			continue
 		}
 		for _, ch := range chans {
-			v.Value, v.Title = e.ID+":"+string(ch), info.Title(string(ch))
+			v.Value, v.Title = e.ID+":"+string(ch), p.rowTitle(l, e.Method, string(ch))
 			out = append(out, v)
 		}
 	}
@@ -522,7 +523,7 @@ func (p *recovery) renderMethods(c echo.Context, f *flow.Flow, msg string) error
 		})
 	}
 	data := map[string]any{
-		"Flow": f.ID, "Options": p.choices(opts), "Error": tr(c, msg), "Second": len(f.Proofs) > 0, "Need": need,
+		"Flow": f.ID, "Options": p.choices(i18n.From(ctx), opts), "Error": tr(c, msg), "Second": len(f.Proofs) > 0, "Need": need,
 		"Step": proofStep(pol, f), "Cancel": p.cancelURL(f.AuthRequestID),
 	}
 	if len(f.Proofs) == 0 {
@@ -621,7 +622,7 @@ func (p *recovery) chooseMethod(c echo.Context) error {
 // issueProblem words a failed challenge: a send problem the user can act
 // on goes to page, a flow error is the generic flow page.
 func (p *Plugin) issueProblem(c echo.Context, err error, page func(msg string) error) error {
-	if msg, ok := sendProblem(err); ok {
+	if msg, ok := sendProblem(i18n.From(c.Request().Context()), err); ok {
 		return page(msg)
 	}
 	return flowErr(fmt.Errorf("plugin: challenge: %w", err))

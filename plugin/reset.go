@@ -13,6 +13,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/password"
 	"github.com/latchkeyid/latchkey/provider/user"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 func (p *recovery) passwordPage(c echo.Context) error {
@@ -96,7 +97,7 @@ func (p *recovery) setPassword(c echo.Context) error {
 	if err := p.d.PasswordPolicy.Check(pw, u.Username, u.Email, u.DisplayName); err != nil {
 		var rej *password.Rejection
 		if errors.As(err, &rej) {
-			return p.renderPassword(c, f, tr(c, "recover.password.error.rule", "Reason", rej.Reason))
+			return p.renderPassword(c, f, tr(c, "recover.password.error.rule", "Reason", refusal(i18n.From(c.Request().Context()), rej)))
 		}
 		return err
 	}
@@ -306,7 +307,7 @@ func (p *recovery) strength(c echo.Context) error {
 	case err == nil:
 		out.OK, out.Score = true, password.Strength(in["password"], u.Username, u.Email, u.DisplayName)
 	case errors.As(err, &rej):
-		out.Reason = rej.Reason
+		out.Reason = refusal(i18n.From(c.Request().Context()), rej)
 	}
 	return c.JSON(http.StatusOK, out)
 }

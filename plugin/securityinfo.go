@@ -59,7 +59,7 @@ func (p *securityInfo) who(c echo.Context) (*access, error) {
 	}
 	u, err := p.d.Users.ByID(ctx, acct.UserID)
 	if err != nil || u.Disabled {
-		return nil, &web.PageError{Status: http.StatusForbidden, Title: "Not available", Message: "Please sign in again."}
+		return nil, &web.PageError{Status: http.StatusForbidden, Title: "securityinfo.error.unavailable", Message: "securityinfo.error.signin_again"}
 	}
 	ms, err := p.d.Enrollments.List(ctx, u.ID)
 	if err != nil {
@@ -226,7 +226,8 @@ func (p *securityInfo) appPage(c echo.Context, a *access) error {
 	return p.render(c, http.StatusOK, "security-info-add-app", map[string]any{"Apps": views, "Register": register})
 }
 
-var errNotOffered = &web.PageError{Status: http.StatusNotFound, Title: "Not available", Message: "This method is not offered."}
+var errNotOffered = &web.PageError{Status: http.StatusNotFound, Title: "securityinfo.error.unavailable",
+	Message: "securityinfo.error.not_offered"}
 
 // --- step-up ---
 
@@ -241,7 +242,7 @@ func (p *securityInfo) stepUpPage(c echo.Context, a *access, msg string) error {
 			usable = append(usable, e)
 		}
 	}
-	return p.render(c, http.StatusOK, "security-info-verify", map[string]any{"Options": p.choices(usable), "Error": msg,
+	return p.render(c, http.StatusOK, "security-info-verify", map[string]any{"Options": p.choices(i18n.From(c.Request().Context()), usable), "Error": msg,
 		"Next": p.nextFor(c)})
 }
 
@@ -264,7 +265,7 @@ func (p *securityInfo) stepUpChoose(c echo.Context) error {
 	}
 	m, ok := p.d.Methods.Get(e.Method)
 	if !ok {
-		return p.stepUpPage(c, a, msgUnavailable)
+		return p.stepUpPage(c, a, i18n.From(ctx).T(idUnavailable))
 	}
 	f := &flow.Flow{Purpose: flow.StepUp, UserID: a.u.ID, Subject: a.u.ID, SessionID: a.acct.SessionID}
 	bind := p.bindToken(c)
@@ -322,7 +323,7 @@ func (p *securityInfo) stepUpVerify(c echo.Context) error {
 		if err := p.proofs.Drop(ctx, f); err != nil {
 			return flowErr(err)
 		}
-		return p.stepUpPage(c, a, msgUnavailable)
+		return p.stepUpPage(c, a, i18n.From(ctx).T(idUnavailable))
 	}
 	ch, err := p.openChallenge(f)
 	if err != nil {
@@ -344,9 +345,9 @@ func (p *securityInfo) stepUpVerify(c echo.Context) error {
 		return see(c, p.afterStepUp(next))
 	}
 	if out.Dropped {
-		return p.stepUpPage(c, a, p.lapsedMessage(e.Method))
+		return p.stepUpPage(c, a, p.lapsedMessage(i18n.From(ctx), e.Method))
 	}
-	msg := failedMessage(out)
+	msg := failedMessage(i18n.From(ctx), out)
 	if out.Verdict == proof.Wrong {
 		msg = wrongAnswer(i18n.From(ctx), ch.Prompt.Kind)
 	}
@@ -523,9 +524,9 @@ func (p *securityInfo) addBegin(c echo.Context) error {
 			return p.renderAdd(c, m, ie.Reason, register, in)
 		}
 		if errors.Is(err, method.ErrDuplicate) {
-			return p.renderAdd(c, m, "You have already registered this.", register, in)
+			return p.renderAdd(c, m, i18n.From(c.Request().Context()).T("securityinfo.error.duplicate"), register, in)
 		}
-		if msg, ok := sendProblem(err); ok { // the gateway failed, a toll-fraud limit
+		if msg, ok := sendProblem(i18n.From(c.Request().Context()), err); ok { // the gateway failed, a toll-fraud limit
 			return p.renderAdd(c, m, msg, register, in)
 		}
 		return fmt.Errorf("plugin: add: %w", err)
@@ -604,11 +605,11 @@ func (p *securityInfo) addComplete(c echo.Context, a *access, m method.Method, f
 	case proof.Pending: // the new device has not answered yet
 		return p.renderAddStep(c, a, m, f.ID, pend.Prompt, "")
 	case proof.Blocked:
-		return p.renderAdd(c, m, "There were too many unsuccessful attempts. Please try again later.", register, nil)
+		return p.renderAdd(c, m, i18n.From(ctx).T("securityinfo.error.blocked"), register, nil)
 	case proof.Wrong:
 		return p.renderAddStep(c, a, m, f.ID, pend.Prompt, wrongAnswer(i18n.From(ctx), pend.Prompt.Kind))
 	case proof.Ended:
-		return p.renderAdd(c, m, msgDead, register, nil)
+		return p.renderAdd(c, m, i18n.From(ctx).T(idDead), register, nil)
 	}
 	pol, err := p.d.Policy.Get(ctx)
 	if err != nil {
@@ -778,7 +779,7 @@ func (p *registration) registerPage(c echo.Context) error {
 		"Flow": f.ID, "Reconfirm": f.Intent == "reconfirm", "Have": st2.Counted, "Need": st2.Needed,
 		"Enough": later.Enough, "Standing": st2, "Later": later.Counted - st2.Counted,
 		"QuestionsOffered": slices.Contains(p.addable(pol, a.u), method.Questions),
-		"Add":              p.addKinds(i18n.From(c.Request().Context()), pol, a.u), "CanAdd": a.ok, "Methods": a.methods,
+		"Add":              p.addKinds(i18n.From(c.Request().Context()), pol, a.u), "CanAdd": a.ok, "Methods": p.rows(i18n.From(ctx), a.methods, now),
 		"Notice":    doneNotice(i18n.From(ctx), c.QueryParam("done")),
 		"SkipsLeft": pol.MaxSkips - st.Skips, "CanSkip": st.Skips < pol.MaxSkips,
 	})

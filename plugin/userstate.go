@@ -170,9 +170,8 @@ func ClearReport(ctx context.Context, g *gorm.DB, userID string) (bool, error) {
 // errReported ends a recovery of a reported account. It is shown only to
 // someone who has just proven a method of the account (or who holds a
 // flow that had), so it tells a stranger nothing about the account.
-var errReported = &web.PageError{Status: http.StatusForbidden, Title: "Please contact your helpdesk",
-	Message: "Someone reported that this account was used without permission, so it cannot be recovered here. " +
-		"Please contact your helpdesk: they can check the account and turn self-service recovery back on."}
+var errReported = &web.PageError{Status: http.StatusForbidden, Title: "recover.reported.title",
+	Message: "recover.reported.text"}
 
 // refuseReported answers for a real account in the reported state with
 // errReported, audited; with tx, the check runs inside the completion's

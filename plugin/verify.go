@@ -18,16 +18,15 @@ import (
 	"github.com/latchkeyid/latchkey/provider/secret"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
-// Messages Security info shows after a failed proof or send (its pages
-// word them in English until they move to their catalog).
+// Message IDs Security info shows after a failed proof, where the page
+// knows only the verdict.
 const (
-	msgWrong       = "That is not right. Check what you typed and try again."
-	msgDead        = "This code no longer works: it expired or had too many wrong tries. Send a new code or choose another method."
-	msgOver        = "This verification ended: it expired or had too many wrong tries. Choose a method to try again."
-	msgTooMany     = "Too many codes were sent. Wait a few minutes, or choose another method."
-	msgUnavailable = "That method is not available now. Choose another one."
+	idWrong = "verify.error.wrong"
+	idDead  = "verify.error.dead"
+	idOver  = "verify.error.over"
 )
 
 // What the recovery pages say after a failed proof or send: message IDs
@@ -77,24 +76,15 @@ func sendProblemID(err error) (id string, ok bool) {
 type deliveryMessage interface{ Message() string }
 
 // sendProblem words a failure to send a code or push that the user can
-// act on (pick another method, wait); ok is false for anything else,
-// which stays an error.
-func sendProblem(err error) (msg string, ok bool) {
-	var dm deliveryMessage
-	switch {
-	case errors.As(err, &dm):
-		return dm.Message(), true
-	case errors.Is(err, method.ErrRateLimited):
-		return msgTooMany, true
-	case errors.Is(err, method.ErrUnavailable):
-		return msgUnavailable, true
-	case errors.Is(err, secret.ErrOpen):
-		// The method's stored data was sealed under another secret: the
-		// user can still pick another method; the operator must hear.
-		slog.Error("plugin: a registered method cannot be opened (was LATCHKEY_SECRET changed?)", "err", err)
-		return msgUnavailable, true
+// act on (pick another method, wait) in the page's language; ok is false
+// for anything else, which stays an error. A method's delivery error is
+// never shown in its own (English) words.
+func sendProblem(l *i18n.Localizer, err error) (msg string, ok bool) {
+	id, ok := sendProblemID(err)
+	if !ok {
+		return "", false
 	}
-	return "", false
+	return l.T(id), true
 }
 
 // answerFields are the form fields a challenge answer may use.
@@ -325,11 +315,11 @@ func (p *recovery) verify(c echo.Context) error {
 
 // failedMessage is the message for a failed answer where the page knows
 // only the verdict (adding a method, step-up).
-func failedMessage(out proof.Outcome) string {
+func failedMessage(l *i18n.Localizer, out proof.Outcome) string {
 	if out.Verdict == proof.Ended {
-		return msgDead
+		return l.T(idDead)
 	}
-	return msgWrong
+	return l.T(idWrong)
 }
 
 // failedFor (a message ID) says what failed and what to do next, from what the page
@@ -374,13 +364,13 @@ func (p *Plugin) paused(c echo.Context) error {
 	return p.message(c, tr(c, "recover.message.paused.title"), tr(c, "recover.message.paused.text"))
 }
 
-// lapsedMessage is what the method list says after a challenge of method
-// n ended for good.
-func (p *Plugin) lapsedMessage(n method.Name) string {
-	if m := p.info(n).LapsedMessage; m != "" {
-		return m
+// lapsedMessage is what the step-up list says, in the page's language,
+// after a challenge of method n ended for good.
+func (p *Plugin) lapsedMessage(l *i18n.Localizer, n method.Name) string {
+	if p.info(n).LapsedMessage != "" {
+		return l.T(idPushLapsed)
 	}
-	return msgOver
+	return l.T(idOver)
 }
 
 // lapsedFor is lapsedMessage for the recovery pages, as a message ID, when

@@ -50,11 +50,15 @@ const (
 // string or ordinary passphrase passes.
 const DefaultMinStrength = 2
 
-// Rejection says why a new password was refused. Reason is plain words,
-// fit to show the user; it never repeats the password.
+// Rejection says why a new password was refused. Reason is plain English
+// words (logs, the command line); a page shows ID, a message ID of the
+// common catalog, translated with Data (name, value pairs). Neither
+// repeats the password.
 type Rejection struct {
 	Code   string
 	Reason string
+	ID     string
+	Data   []any
 }
 
 func (r *Rejection) Error() string { return "password: rejected: " + r.Reason }
@@ -107,31 +111,31 @@ func (p Policy) Validate() error {
 // product name are added automatically.
 func (p Policy) Check(pw string, context ...string) error {
 	if !utf8.ValidString(pw) {
-		return &Rejection{RejectInvalid, "The password contains characters that cannot be used."}
+		return &Rejection{RejectInvalid, "The password contains characters that cannot be used.", "common.password.invalid", nil}
 	}
 	nf := norm.NFKC.String(pw)
 	for _, r := range nf {
 		// Control characters cannot be typed in a form and break logs;
 		// everything printable, spaces and emoji (with their joiners) is fine.
 		if unicode.IsControl(r) {
-			return &Rejection{RejectInvalid, "The password contains control characters (such as tabs or line breaks), which cannot be used."}
+			return &Rejection{RejectInvalid, "The password contains control characters (such as tabs or line breaks), which cannot be used.", "common.password.control", nil}
 		}
 	}
 	n := utf8.RuneCountInString(nf)
 	lo, hi := p.limits()
 	if n < lo {
-		return &Rejection{RejectTooShort, fmt.Sprintf("The password is too short: use at least %d characters.", lo)}
+		return &Rejection{RejectTooShort, fmt.Sprintf("The password is too short: use at least %d characters.", lo), "common.password.too_short", []any{"Min", lo}}
 	}
 	if n > hi {
-		return &Rejection{RejectTooLong, fmt.Sprintf("The password is too long: use at most %d characters.", hi)}
+		return &Rejection{RejectTooLong, fmt.Sprintf("The password is too long: use at most %d characters.", hi), "common.password.too_long", []any{"Max", hi}}
 	}
 	folded := fold(nf)
 	if isCommon(folded) {
-		return &Rejection{RejectCommon, "The password is too common: it is on a list of passwords attackers try first. Choose something less predictable, for example a few unrelated words."}
+		return &Rejection{RejectCommon, "The password is too common: it is on a list of passwords attackers try first. Choose something less predictable, for example a few unrelated words.", "common.password.common", nil}
 	}
 	for _, w := range contextWords(context) {
 		if strings.Contains(folded, w) {
-			return &Rejection{RejectContextWords, "The password contains your username, your email address or the name of this service. Choose something unrelated."}
+			return &Rejection{RejectContextWords, "The password contains your username, your email address or the name of this service. Choose something unrelated.", "common.password.context", nil}
 		}
 	}
 	// The shape checks run on the NFKC, case-folded text, so "ﬀﬀﬀﬀ"
@@ -139,14 +143,14 @@ func (p Policy) Check(pw string, context ...string) error {
 	// they are; zxcvbn alone misses repeats of non-ASCII letters.
 	for _, c := range cores(folded) {
 		if repetitive(c) {
-			return &Rejection{RejectRepetitive, "The password is mostly one or two characters, or the same few characters repeated. Choose something less predictable, for example a few unrelated words."}
+			return &Rejection{RejectRepetitive, "The password is mostly one or two characters, or the same few characters repeated. Choose something less predictable, for example a few unrelated words.", "common.password.repetitive", nil}
 		}
 		if sequence(c) {
-			return &Rejection{RejectSequence, "The password is a run of consecutive letters or digits (like 1234 or abcd). Choose something less predictable, for example a few unrelated words."}
+			return &Rejection{RejectSequence, "The password is a run of consecutive letters or digits (like 1234 or abcd). Choose something less predictable, for example a few unrelated words.", "common.password.sequence", nil}
 		}
 	}
 	if Strength(pw, context...) < max(p.MinStrength, DefaultMinStrength) {
-		return &Rejection{RejectGuessable, "The password is too easy to guess. Make it longer or less predictable, for example a few unrelated words."}
+		return &Rejection{RejectGuessable, "The password is too easy to guess. Make it longer or less predictable, for example a few unrelated words.", "common.password.guessable", nil}
 	}
 	return nil
 }
