@@ -161,7 +161,7 @@ func TestPageWalk(t *testing.T) {
 	w.visit("recover-method")
 	tab.ClickText("label", "a•••e@example.net")
 	tab.ClickText("button", "Next")
-	tab.WaitText("main", "We sent a code to")
+	tab.WaitText("main", "We sent a code by email to")
 	w.visit("recover-verify")
 	tab.Type("#code", x.MailCode(t, home))
 	tab.ClickText("button", "Verify")
