@@ -71,30 +71,25 @@ func sqlitePools(path string) (gorm.Dialector, *sql.DB, error) {
 // the earlier driver (github.com/glebarez/sqlite) used, converted to UTC on
 // the way in and out: stored times then sort and compare as text, old rows
 // and new alike, and read back in UTC whatever the host's local zone.
-func SQLiteDSN(path string) string {
+func SQLiteDSN(path string) string { return path + "?" + sqliteParams(false).Encode() }
+
+// sqliteReadDSN is SQLiteDSN for the read connections: query_only (set
+// last, after journal_mode, which a query-only connection cannot issue) and
+// deferred transactions, which take no write lock.
+func sqliteReadDSN(path string) string { return path + "?" + sqliteParams(true).Encode() }
+
+func sqliteParams(readOnly bool) url.Values {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+		q.Set("_txlock", "deferred")
+	}
 	q.Set("_time_format", "sqlite")
 	q.Set("_timezone", "UTC")
-	return path + "?" + q.Encode()
-}
-
-// sqliteReadDSN is SQLiteDSN for the read connections: query_only (set
-// last, after journal_mode, which a query-only connection cannot issue) and
-// deferred transactions, which take no write lock.
-func sqliteReadDSN(path string) string {
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "query_only(1)")
-	q.Set("_txlock", "deferred")
-	q.Set("_time_format", "sqlite")
-	q.Set("_timezone", "UTC")
-	return path + "?" + q.Encode()
+	return q
 }
