@@ -37,12 +37,9 @@ func doneNotice(l *i18n.Localizer, done string) string {
 // is deleted, as a page of its own so it works without JavaScript, and
 // offers "I lost this device" beside it.
 func (p *securityInfo) removePage(c echo.Context) error {
-	a, err := p.guard(c)
+	a, err := p.steppedUp(c)
 	if err != nil {
 		return done(err)
-	}
-	if !a.ok {
-		return p.stepUpPage(c, a, "")
 	}
 	id := c.Param("enrollment")
 	for _, v := range p.rows(i18n.From(c.Request().Context()), a.methods, p.d.Now()) {
@@ -64,12 +61,9 @@ func (p *securityInfo) remove(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := p.guard(c)
+	a, err := p.steppedUp(c)
 	if err != nil {
 		return done(err)
-	}
-	if !a.ok {
-		return p.stepUpPage(c, a, "")
 	}
 	e, err := p.d.Enrollments.Get(ctx, a.u.ID, in["enrollment"])
 	if err != nil {
@@ -97,12 +91,9 @@ func (p *securityInfo) signOut(c echo.Context) error {
 	if _, err := form(c); err != nil {
 		return err
 	}
-	a, err := p.guard(c)
+	a, err := p.steppedUp(c)
 	if err != nil {
 		return done(err)
-	}
-	if !a.ok {
-		return p.stepUpPage(c, a, "")
 	}
 	return p.signOutEverywhere(c, a, "security info", i18n.From(c.Request().Context()).T("securityinfo.signedout.text"))
 }

@@ -117,6 +117,22 @@ func (p *securityInfo) guard(c echo.Context) (*access, error) {
 // askPasswordKey tells renderAdd to ask for the account's password.
 const askPasswordKey = "sspr.ask-password" // #nosec G101 -- a context key, not a credential
 
+// steppedUp is guard for the pages behind the step-up: without a fresh
+// one it shows the step-up page and returns errHandled.
+func (p *securityInfo) steppedUp(c echo.Context) (*access, error) {
+	a, err := p.guard(c)
+	if err != nil {
+		return nil, err
+	}
+	if !a.ok {
+		if err := p.stepUpPage(c, a, ""); err != nil {
+			return nil, err
+		}
+		return nil, errHandled
+	}
+	return a, nil
+}
+
 func done(err error) error {
 	if errors.Is(err, errHandled) {
 		return nil
@@ -370,12 +386,9 @@ func (p *securityInfo) addMethod(c echo.Context, a *access) (method.Method, erro
 }
 
 func (p *securityInfo) addPage(c echo.Context) error {
-	a, err := p.guard(c)
+	a, err := p.steppedUp(c)
 	if err != nil {
 		return done(err)
-	}
-	if !a.ok {
-		return p.stepUpPage(c, a, "")
 	}
 	if c.Param("method") == appChoice {
 		return p.appPage(c, a)
@@ -485,12 +498,9 @@ func (p *securityInfo) addBegin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := p.guard(c)
+	a, err := p.steppedUp(c)
 	if err != nil {
 		return done(err)
-	}
-	if !a.ok {
-		return p.stepUpPage(c, a, "")
 	}
 	m, err := p.addMethod(c, a)
 	if err != nil {
@@ -551,12 +561,9 @@ func (p *securityInfo) addFinish(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := p.guard(c)
+	a, err := p.steppedUp(c)
 	if err != nil {
 		return done(err)
-	}
-	if !a.ok {
-		return p.stepUpPage(c, a, "")
 	}
 	m, err := p.addMethod(c, a)
 	if err != nil {
@@ -875,12 +882,9 @@ func (p *securityInfo) reconfirm(c echo.Context) error {
 	if _, err := form(c); err != nil {
 		return err
 	}
-	a, err := p.guard(c)
+	a, err := p.steppedUp(c)
 	if err != nil {
 		return done(err)
-	}
-	if !a.ok {
-		return p.stepUpPage(c, a, "")
 	}
 	if err := p.d.Enrollments.Reconfirm(c.Request().Context(), a.u.ID); err != nil {
 		return err
