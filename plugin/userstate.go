@@ -14,6 +14,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/flow"
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/password"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
 	"github.com/latchkeyid/latchkey/ui/i18n"
@@ -117,6 +118,9 @@ func (p *securityInfo) checkPassword(c echo.Context, u *user.User, pw string) (o
 		msg = i18n.From(c.Request().Context()).T("securityinfo.password.wrong")
 	case errors.As(err, &locked):
 		msg = i18n.From(c.Request().Context()).T("securityinfo.password.locked")
+	case errors.Is(err, password.ErrBusy):
+		// Nothing was checked or counted: the same words as the sign-in page.
+		return false, i18n.From(c.Request().Context()).T("signin.error.busy"), nil
 	default:
 		return false, "", fmt.Errorf("plugin: password: %w", err)
 	}

@@ -94,10 +94,12 @@ func (s *Store) mark(userID, pw string) string {
 //     the same cost, then ErrBadCredentials; after the same count it is
 //     locked exactly like a real account, so neither the page nor the
 //     timing tells whether the account exists.
-//   - Locked (or every remaining attempt reserved by requests in flight):
-//     *LockedError at once, without checking the password. Checking it
-//     would turn the lockout into an oracle and let an attack keep burning
-//     Argon2id CPU on a locked account.
+//   - Locked: *LockedError at once, without checking the password.
+//     Checking it would turn the lockout into an oracle and let an attack
+//     keep burning Argon2id CPU on a locked account.
+//   - Every remaining attempt reserved by requests in flight: ErrInFlight
+//     (a password.ErrBusy) at once, nothing checked or counted, and no
+//     lock: parallel right passwords must not lock their own account.
 //   - Wrong password: ErrBadCredentials, counted (a repeat of one of the
 //     last three wrong ones gives its reservation back); the failure that
 //     reaches the threshold locks the account and returns *LockedError.

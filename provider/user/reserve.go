@@ -97,8 +97,12 @@ func (s *Store) reserve(ctx context.Context, t lockTarget, now time.Time) (lockS
 		return st, &LockedError{Until: st.LockedUntil.UTC()}
 	}
 	// Every attempt the threshold allows is already reserved by requests
-	// still checking their passwords: lock now rather than wait for them.
-	return st, s.lock(ctx, t, st, now, &LockedError{Until: now.Add(s.lockout.duration(st.Lockouts))})
+	// still checking their passwords. Refuse this one without a hash, but
+	// do not lock: those requests may all be right (a user's many tabs, a
+	// script signing in in parallel), and if they are wrong the one that
+	// reaches the threshold locks. The count of evaluated passwords stays
+	// bounded either way.
+	return st, ErrInFlight
 }
 
 // reserveStmt is reserve's conditional statement for t.

@@ -15,7 +15,9 @@ import (
 
 // TestParallelGuessesEvaluateAtMostTheThreshold: the failure is reserved
 // on the account's row before the hash, so however many wrong passwords
-// race, at most the threshold are hashed; the rest are told "locked".
+// race, at most the threshold are hashed; the rest are refused unchecked
+// ("try again" while the reserved ones are in flight, "locked" after),
+// and the account ends locked.
 func TestParallelGuessesEvaluateAtMostTheThreshold(t *testing.T) {
 	eachDB(t, func(t *testing.T, g *gorm.DB) {
 		f := newFixture(t, g)
@@ -26,7 +28,7 @@ func TestParallelGuessesEvaluateAtMostTheThreshold(t *testing.T) {
 				before := h.Evaluations()
 				const n = 100
 				var wg sync.WaitGroup
-				var locked, wrong atomic.Int64
+				var locked, wrong, inFlight atomic.Int64
 				for i := range n {
 					wg.Go(func() {
 						_, err := f.s.Authenticate(ctx, login, fmt.Sprintf("parallel %d", i))
@@ -36,6 +38,8 @@ func TestParallelGuessesEvaluateAtMostTheThreshold(t *testing.T) {
 							locked.Add(1)
 						case errors.Is(err, user.ErrBadCredentials):
 							wrong.Add(1)
+						case errors.Is(err, user.ErrInFlight):
+							inFlight.Add(1)
 						default:
 							t.Errorf("Authenticate = %v", err)
 						}
@@ -45,8 +49,11 @@ func TestParallelGuessesEvaluateAtMostTheThreshold(t *testing.T) {
 				if d := h.Evaluations() - before; d > 10 {
 					t.Fatalf("%d of %d parallel guesses hashed, want at most the threshold 10", d, n)
 				}
-				if locked.Load() < n-10 {
-					t.Fatalf("%d locked answers, %d wrong", locked.Load(), wrong.Load())
+				if refused := locked.Load() + inFlight.Load(); refused < n-10 {
+					t.Fatalf("%d refused unchecked (%d locked, %d in flight), %d wrong", refused, locked.Load(), inFlight.Load(), wrong.Load())
+				}
+				if _, err := f.s.Authenticate(ctx, login, "after the burst"); lockedUntil(t, err).IsZero() {
+					t.Fatal("not locked after the burst")
 				}
 			})
 		}
@@ -127,5 +134,46 @@ func TestAuthenticateAs(t *testing.T) {
 				t.Fatalf("FailedLogins = %d after success, want 0", u.FailedLogins)
 			}
 		})
+	})
+}
+
+// TestParallelRightPasswordsNeverLock: many sign-ins with the right
+// password at once (a user's tabs, a script) may be told to try again,
+// but never lock the account, and a later sign-in succeeds; at most the
+// threshold's worth of hashes run at a time either way.
+func TestParallelRightPasswordsNeverLock(t *testing.T) {
+	eachDB(t, func(t *testing.T, g *gorm.DB) {
+		f := newFixture(t, g, user.WithLockout(user.Lockout{Threshold: 3, Base: time.Minute}))
+		ctx := t.Context()
+		const n = 32
+		var wg sync.WaitGroup
+		var ok, inFlight atomic.Int64
+		for range n {
+			wg.Go(func() {
+				_, err := f.s.Authenticate(ctx, "alice", alicePW)
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, user.ErrInFlight):
+					inFlight.Add(1)
+				default:
+					t.Errorf("Authenticate with the right password = %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if ok.Load() == 0 {
+			t.Fatalf("no sign-in succeeded (%d told to try again)", inFlight.Load())
+		}
+		u, err := f.s.ByID(ctx, f.alice.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Locked(f.clock.Now()) || u.Lockouts != 0 {
+			t.Fatalf("locked by %d right passwords: lockouts=%d until=%v", n, u.Lockouts, u.LockedUntil)
+		}
+		if _, err := f.s.Authenticate(ctx, "alice", alicePW); err != nil {
+			t.Fatalf("sign-in after the burst = %v", err)
+		}
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/latchkeyid/latchkey/provider/password"
 )
 
 // Sentinel errors; compare with errors.Is.
@@ -17,6 +19,11 @@ var (
 	// the expected user; no password was checked.
 	ErrOtherUser = errors.New("user: login names another user")
 	ErrInvalid   = errors.New("user: invalid input")
+	// ErrInFlight: every attempt the lockout threshold allows is being
+	// checked by requests still in flight, so this one was refused with no
+	// password checked and nothing counted. It is a kind of
+	// password.ErrBusy: callers answer "try again in a moment".
+	ErrInFlight = fmt.Errorf("user: every allowed sign-in attempt is in flight: %w", password.ErrBusy)
 )
 
 // LockedError is returned by Authenticate while an account is locked out.
