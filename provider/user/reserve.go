@@ -55,7 +55,14 @@ type lockState struct {
 	Lockouts         int
 	LockedUntil      *time.Time
 	BadPasswordMarks string
+	UpdatedAt        time.Time // the last reservation or count
 }
+
+// inFlightFor is how long reservations may wait for their requests to
+// confirm or give them back: far longer than a hash and its queue. Older
+// ones belong to requests that died in between (a crash, a write that
+// failed) and are judged as the failures they were reserved as.
+const inFlightFor = time.Minute
 
 func (st lockState) locked(now time.Time) bool {
 	return st.LockedUntil != nil && now.Before(*st.LockedUntil)
@@ -63,7 +70,7 @@ func (st lockState) locked(now time.Time) bool {
 
 func (s *Store) state(ctx context.Context, t lockTarget) (lockState, error) {
 	var st lockState
-	err := t.q(s.db(ctx)).Select("failed_logins", "lockouts", "locked_until", "bad_password_marks").Take(&st).Error
+	err := t.q(s.db(ctx)).Select("failed_logins", "lockouts", "locked_until", "bad_password_marks", "updated_at").Take(&st).Error
 	return st, notFound(err)
 }
 
@@ -101,7 +108,12 @@ func (s *Store) reserve(ctx context.Context, t lockTarget, now time.Time) (lockS
 	// do not lock: those requests may all be right (a user's many tabs, a
 	// script signing in in parallel), and if they are wrong the one that
 	// reaches the threshold locks. The count of evaluated passwords stays
-	// bounded either way.
+	// bounded either way. Reservations nobody came back for lock, as
+	// before: otherwise requests that died could hold the account "busy"
+	// for ever, where a lock expires.
+	if now.Sub(st.UpdatedAt) > inFlightFor {
+		return st, s.lock(ctx, t, st, now, &LockedError{Until: now.Add(s.lockout.duration(st.Lockouts))})
+	}
 	return st, ErrInFlight
 }
 
@@ -136,6 +148,8 @@ func (s *Store) reserveStmt(g *gorm.DB, t lockTarget, now time.Time) *gorm.DB {
 // takes the count below zero; a failure to write is only logged, since it
 // can only make the lockout stricter.
 func (s *Store) refund(ctx context.Context, t lockTarget) {
+	// A client that hung up must still give its reservation back.
+	ctx = context.WithoutCancel(ctx)
 	err := db.RetryStmt(ctx, s.db(ctx), "user.refund", func(g *gorm.DB) error {
 		return t.q(g).Where("failed_logins > 0").Update("failed_logins", gorm.Expr("failed_logins - 1")).Error
 	})

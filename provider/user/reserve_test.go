@@ -177,3 +177,29 @@ func TestParallelRightPasswordsNeverLock(t *testing.T) {
 		}
 	})
 }
+
+// TestStaleReservationsLock: reservations whose requests never came back
+// (every allowed attempt reserved, nobody confirming) are "in flight"
+// only for a while; after that they lock like the failures they were
+// reserved as, so dead requests cannot hold an account busy for ever,
+// and the lock then expires as every lock does.
+func TestStaleReservationsLock(t *testing.T) {
+	eachDB(t, func(t *testing.T, g *gorm.DB) {
+		f := newFixture(t, g, user.WithLockout(user.Lockout{Threshold: 3, Base: time.Minute}))
+		ctx := t.Context()
+		// Three requests reserved and died before confirming or refunding.
+		if err := g.Table("users").Where("id = ?", f.alice.ID).
+			Updates(map[string]any{"failed_logins": 3, "updated_at": f.clock.Now()}).Error; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.Authenticate(ctx, "alice", alicePW); !errors.Is(err, user.ErrInFlight) {
+			t.Fatalf("with fresh reservations = %v, want ErrInFlight", err)
+		}
+		f.clock.Add(2 * time.Minute)
+		until := lockedUntil(t, func() error { _, err := f.s.Authenticate(ctx, "alice", alicePW); return err }())
+		f.clock.Add(until.Sub(f.clock.Now()) + time.Second)
+		if _, err := f.s.Authenticate(ctx, "alice", alicePW); err != nil {
+			t.Fatalf("after the lock expired = %v", err)
+		}
+	})
+}
