@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"gorm.io/gorm"
@@ -126,17 +127,24 @@ func (l *Limiter) Allow(ctx context.Context, scope, key string, limit int, windo
 		closed += r.Count
 	}
 	room := limit - closed
-	for range 5 {
-		if room <= 0 {
-			break
-		}
+	// Two kinds of rerun: losing the race to create the bucket (bounded by
+	// races), and a conflict that rolled the statement back (a deadlock
+	// victim, or a Galera certification failure when callers on several
+	// nodes take from one bucket at once). Conflicts are waited out with a
+	// jittered pause, like db.Retry: a few in a row under a burst are
+	// normal, and giving up early would refuse callers the limit still
+	// has room for.
+	conflicts := 0
+	for races := 0; races < 5 && room > 0; {
 		res := g.Model(&counter{}).
 			Where("scope = ? AND key_hash = ? AND window_ms = ? AND bucket = ? AND count < ?", scope, kh, wms, cur, room).
 			Update("count", gorm.Expr("count + 1"))
 		if res.Error != nil {
 			if db.Conflict(res.Error) {
-				db.Retries.WithLabelValues("ratelimit.take").Inc()
-				continue // a deadlock victim: nothing was counted, try again
+				if err := l.afterConflict(ctx, &conflicts, res.Error); err != nil {
+					return false, 0, err
+				}
+				continue // nothing was counted, try again
 			}
 			return false, 0, fmt.Errorf("ratelimit: %w", res.Error)
 		}
@@ -156,12 +164,40 @@ func (l *Limiter) Allow(ctx context.Context, scope, key string, limit int, windo
 		if err == nil {
 			return l.confirm(ctx, scope, kh, wms, lo, bs, cur, limit, now)
 		}
-		if !errors.Is(err, gorm.ErrDuplicatedKey) && !db.Conflict(err) {
+		switch {
+		case db.Conflict(err):
+			if err := l.afterConflict(ctx, &conflicts, err); err != nil {
+				return false, 0, err
+			}
+		case errors.Is(err, gorm.ErrDuplicatedKey):
+			races++ // another caller created the bucket first: update it instead
+		default:
 			return false, 0, fmt.Errorf("ratelimit: %w", err)
 		}
-		// Another caller created the bucket first: try the update again.
 	}
 	return false, l.retryAfter(ctx, scope, kh, wms, lo, bs, now), nil
+}
+
+// maxConflicts bounds the conflicts one Allow waits out; beyond it the
+// database is failing, not racing, and the caller is told so.
+const maxConflicts = 12
+
+// afterConflict counts a conflict and pauses (full jitter over 2, 4, 8 ...
+// ms, capped at 256 ms) so racers part; past maxConflicts it returns the
+// error to report.
+func (l *Limiter) afterConflict(ctx context.Context, n *int, err error) error {
+	*n++
+	db.Retries.WithLabelValues("ratelimit.take").Inc()
+	if *n >= maxConflicts {
+		return fmt.Errorf("ratelimit: %d conflicts in a row: %w", *n, err)
+	}
+	pause := time.Duration(rand.Int64N(int64(time.Millisecond) << min(*n, 8))) // #nosec G404 -- jitter, not a secret
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("ratelimit: %w", ctx.Err())
+	case <-time.After(pause):
+		return nil
+	}
 }
 
 // confirm re-reads the window after an increment and takes the event back
