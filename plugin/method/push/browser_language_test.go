@@ -15,6 +15,7 @@ import (
 // sees it (the language picker's cookie; the computer stays English): its
 // empty state, the pairing and a sign-in request approved with the
 // number leave no English on the screen, and Arabic runs right to left.
+// The service worker's notification is in that language too.
 func TestBrowserAuthenticatorLanguages(t *testing.T) {
 	for _, lang := range []string{"de", "ar"} {
 		t.Run(lang, func(t *testing.T) {
@@ -96,6 +97,20 @@ func TestBrowserAuthenticatorLanguages(t *testing.T) {
 			phone.WaitText(".request", msg["authenticator.request.approved"])
 			noEnglish("the approved request")
 			signin.WaitText("h1", "Choose a new password")
+
+			// The service worker's notification, woken by a push as on a
+			// phone with the app closed, speaks the language too.
+			phone.DeliverPush(x.Server.URL+push.EnrollPath, `{"app":"Web App","id":"n1"}`)
+			var shown string
+			phone.WaitFor("the notification", func() bool {
+				shown = chrometest.Eval[string](phone, `navigator.serviceWorker.ready.then(function (r) { return r.getNotifications(); })
+					.then(function (ns) { return ns.map(function (n) { return [n.title, n.body, n.lang, n.dir].join("|"); }).join("\n"); })`)
+				return shown != ""
+			})
+			if want := strings.Join([]string{msg["authenticator.notify.title"], l.T("authenticator.notify.body", "App", "Web App"),
+				lang, l.Dir()}, "|"); shown != want {
+				t.Errorf("the notification is %q, want %q", shown, want)
+			}
 
 			computer.NoProblems()
 			phone.NoProblems()
