@@ -11,14 +11,15 @@ import (
 )
 
 // The Latchkey Authenticator web app is static files under
-// /static/authenticator/ except its page and its messages, which speak the
-// language chosen for the request like every other page (i18n.Choose: the
-// picker's cookie, then Accept-Language). Its scripts take their strings
-// from the page (a JSON block), and the service worker, which has no page,
-// from messages.json.
+// /static/authenticator/ except its page, its messages and its manifest,
+// which speak the language chosen for the request like every other page
+// (i18n.Choose: the picker's cookie, then Accept-Language). Its scripts
+// take their strings from the page (a JSON block), and the service worker,
+// which has no page, from messages.json.
 const (
 	appPage     = "authenticator/"
 	appMessages = "authenticator/messages.json"
+	appManifest = "authenticator/manifest.json"
 	appArea     = "authenticator"
 )
 
@@ -40,6 +41,28 @@ type appText struct {
 	Messages map[string]string `json:"messages"`
 }
 
+// appManifestFor is the web app manifest in l's language: what a phone
+// shows when it installs the app.
+func appManifestFor(l *i18n.Localizer) map[string]any {
+	icon := func(size string) map[string]string {
+		return map[string]string{"src": "icon-" + size + ".png", "sizes": size + "x" + size, "type": "image/png", "purpose": "any maskable"}
+	}
+	return map[string]any{
+		"name":             l.T("method.push.name"),
+		"short_name":       "Authenticator", // the brand's short form: as the name, the same in every language
+		"description":      l.T("authenticator.manifest.description"),
+		"lang":             l.Lang(),
+		"dir":              l.Dir(),
+		"id":               "./",
+		"start_url":        "./",
+		"scope":            "./",
+		"display":          "standalone",
+		"background_color": "#f3f4f7",
+		"theme_color":      "#1f3a5f",
+		"icons":            []map[string]string{icon("192"), icon("512")},
+	}
+}
+
 func appTextFor(l *i18n.Localizer) appText {
 	m := l.Script(appArea)
 	m["method.push.name"] = l.T("method.push.name") // the app's name, also the notification's fallback title
@@ -49,7 +72,7 @@ func appTextFor(l *i18n.Localizer) appText {
 // serveApp answers the app's page and messages, and reports false for
 // every other static file.
 func serveApp(w http.ResponseWriter, r *http.Request, name string) bool {
-	if name != appPage && name != appPage+"index.html" && name != appMessages {
+	if name != appPage && name != appPage+"index.html" && name != appMessages && name != appManifest {
 		return false
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -65,9 +88,14 @@ func serveApp(w http.ResponseWriter, r *http.Request, name string) bool {
 	h.Set("Vary", "Accept-Language, Cookie")
 	h.Set("Content-Language", l.Lang())
 	var buf bytes.Buffer
-	if name == appMessages {
+	if name == appMessages || name == appManifest {
+		var v any = appTextFor(l)
 		h.Set("Content-Type", "application/json; charset=utf-8")
-		if err := json.NewEncoder(&buf).Encode(appTextFor(l)); err != nil {
+		if name == appManifest {
+			v = appManifestFor(l)
+			h.Set("Content-Type", "application/manifest+json; charset=utf-8")
+		}
+		if err := json.NewEncoder(&buf).Encode(v); err != nil {
 			slog.Error("ui: authenticator messages", "err", err)
 			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 			return true

@@ -40,9 +40,9 @@ func appTextOf(t *testing.T, page string) appText {
 	return out
 }
 
-// The web app's page and its messages.json speak the language chosen for
-// the request (the picker's cookie, ?lang=, Accept-Language), with <html
-// lang dir>, and say that they vary with it.
+// The web app's page, its messages.json and its manifest speak the
+// language chosen for the request (the picker's cookie, ?lang=,
+// Accept-Language), with <html lang dir>, and say that they vary with it.
 func TestAppInRequestLanguage(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -98,6 +98,19 @@ func TestAppInRequestLanguage(t *testing.T) {
 				t.Errorf("messages.json is %s/%s with %d texts, the page %s/%s with %d", sw.Lang, sw.Dir, len(sw.Messages),
 					got.Lang, got.Dir, len(got.Messages))
 			}
+			manifest := getApp(t, http.MethodGet, "/static/authenticator/manifest.json?"+query, tc.header)
+			if manifest.Code != http.StatusOK || !strings.HasPrefix(manifest.Header().Get("Content-Type"), "application/manifest+json") {
+				t.Fatalf("manifest.json: %d %s", manifest.Code, manifest.Header().Get("Content-Type"))
+			}
+			checkVaries(t, manifest, tc.lang)
+			var m struct{ Name, ShortName, Description, Lang, Dir, Display string }
+			if err := json.Unmarshal([]byte(strings.ReplaceAll(manifest.Body.String(), "short_name", "ShortName")), &m); err != nil {
+				t.Fatal(err)
+			}
+			if m.Name != l.T("method.push.name") || m.ShortName != "Authenticator" ||
+				m.Description != l.T("authenticator.manifest.description") || m.Lang != tc.lang || m.Dir != tc.dir || m.Display != "standalone" {
+				t.Errorf("manifest %+v", m)
+			}
 			if sw.Messages["authenticator.notify.body"] != l.Script("authenticator")["authenticator.notify.body"] ||
 				!strings.Contains(sw.Messages["authenticator.notify.body"], "{{.App}}") {
 				t.Errorf("the notification's text for the service worker: %q", sw.Messages["authenticator.notify.body"])
@@ -138,7 +151,7 @@ func TestAppOtherAddresses(t *testing.T) {
 		{http.MethodPost, "/static/authenticator/", http.StatusMethodNotAllowed, "text/plain"},
 		{http.MethodPost, "/static/authenticator/messages.json", http.StatusMethodNotAllowed, "text/plain"},
 		{http.MethodGet, "/static/authenticator/app.js", http.StatusOK, "text/javascript"},
-		{http.MethodGet, "/static/authenticator/manifest.json", http.StatusOK, "application/json"},
+		{http.MethodGet, "/static/authenticator/icon-192.png", http.StatusOK, "image/png"},
 		{http.MethodGet, "/static/authenticator/messages.de.json", http.StatusNotFound, "text/plain"},
 	} {
 		w := getApp(t, tc.method, tc.path, nil)
