@@ -60,6 +60,11 @@ func TestBrowserAuthenticatorLanguages(t *testing.T) {
 			phone.WaitText("#enroll h1", msg["authenticator.enroll.title"])
 			phone.WaitText("#enroll", strings.TrimPrefix(x.Server.URL, "https://"))
 			noEnglish("the enrollment")
+			// The picker keeps the link's token (in the fragment, never
+			// sent): picking a language goes on with the enrollment.
+			phone.ClickText("nav.languages a", langName(lang))
+			phone.WaitURL(x.Server.URL + push.EnrollPath + "?lang=" + lang + "#enroll=")
+			phone.WaitText("#enroll h1", msg["authenticator.enroll.title"])
 			phone.Click("#enroll-go")
 			before, _, _ := strings.Cut(msg["authenticator.enroll.pairing"], "{{.Code}}")
 			code := regexp.MustCompile(`\d{6}`).FindString(phone.WaitText("#message", before))
@@ -117,6 +122,15 @@ func TestBrowserAuthenticatorLanguages(t *testing.T) {
 			signin.NoProblems()
 		})
 	}
+}
+
+func langName(tag string) string {
+	for _, l := range i18n.Languages() {
+		if l.Tag == tag {
+			return l.Name
+		}
+	}
+	return tag
 }
 
 var (
