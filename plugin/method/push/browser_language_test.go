@@ -1,6 +1,7 @@
 package push_test
 
 import (
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,6 +18,11 @@ import (
 // number leave no English on the screen, and Arabic runs right to left.
 // The service worker's notification is in that language too.
 func TestBrowserAuthenticatorLanguages(t *testing.T) {
+	// axe-core checks the screens too where it is at hand (always in CI).
+	axe := ""
+	if os.Getenv(chrometest.AxeEnv) != "" || chrometest.Required() {
+		axe = chrometest.Axe(t)
+	}
 	for _, lang := range []string{"de", "ar"} {
 		t.Run(lang, func(t *testing.T) {
 			l, _ := i18n.For(lang)
@@ -46,6 +52,9 @@ func TestBrowserAuthenticatorLanguages(t *testing.T) {
 				t.Errorf("<html lang dir> and the layout: %q, want %q", dir, want)
 			}
 			noEnglish("the empty state")
+			if v := axeOn(phone, axe); len(v) > 0 {
+				t.Errorf("axe-core on the empty state in %s: %v", lang, v)
+			}
 
 			// Pairing: the QR code's link on the phone, its pairing code
 			// typed on the computer.
@@ -97,6 +106,9 @@ func TestBrowserAuthenticatorLanguages(t *testing.T) {
 			phone.ClickText(".request button", msg["authenticator.request.approve"])
 			phone.WaitText("#message", msg["authenticator.request.need_number"])
 			noEnglish("the request")
+			if v := axeOn(phone, axe); len(v) > 0 {
+				t.Errorf("axe-core on the request in %s: %v", lang, v)
+			}
 			phone.Type(".request input", number)
 			phone.ClickText(".request button", msg["authenticator.request.approve"])
 			phone.WaitText(".request", msg["authenticator.request.approved"])
@@ -122,6 +134,14 @@ func TestBrowserAuthenticatorLanguages(t *testing.T) {
 			signin.NoProblems()
 		})
 	}
+}
+
+// axeOn lists axe-core's violations on tab's page; none without axe.
+func axeOn(tab *chrometest.Tab, axe string) []chrometest.Violation {
+	if axe == "" {
+		return nil
+	}
+	return tab.AxeViolations(axe)
 }
 
 func langName(tag string) string {
