@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -331,6 +332,10 @@ func (l *Localizer) month(m time.Month) string {
 // ({{.Name}}), for a script that fills them in itself. Messages with
 // plural forms are left out: a script gets plain sentences only.
 func (l *Localizer) Script(area string) map[string]string {
+	key := l.Lang() + " " + area
+	if m, ok := scriptCache.Load(key); ok {
+		return maps.Clone(m.(map[string]string))
+	}
 	out := map[string]string{}
 	for _, id := range areaIDs(area) {
 		s, err := l.lc.Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateParser: template.IdentityParser{}})
@@ -339,10 +344,14 @@ func (l *Localizer) Script(area string) map[string]string {
 		}
 		out[id] = s
 	}
-	return out
+	scriptCache.Store(key, out)
+	return maps.Clone(out)
 }
 
-var areaCache sync.Map // area → []string
+var (
+	areaCache   sync.Map // area → []string
+	scriptCache sync.Map // "<lang> <area>" → Script's messages (the catalogs never change)
+)
 
 // areaIDs lists the plain message IDs of area's English catalog, sorted;
 // nil for an area without one.
