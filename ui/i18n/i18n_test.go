@@ -160,4 +160,11 @@ func TestScript(t *testing.T) {
 	if n := len(English().Script("mail")); n == 0 {
 		t.Error("the mail area's plain messages are missing")
 	}
+	// Each caller gets its own copy: what one adds is not in the next.
+	m := de.Script("authenticator")
+	m["authenticator.request.deny"] = "changed"
+	m["extra.key.here"] = "x"
+	if again := de.Script("authenticator"); again["authenticator.request.deny"] != "Ablehnen" || again["extra.key.here"] != "" {
+		t.Error("Script handed out a shared map")
+	}
 }
