@@ -16,16 +16,23 @@ import (
 	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
-//go:embed templates/*.html templates/parts/*.html
+//go:embed templates/*.html templates/parts/*.html templates/app/*.html
 var templateFS embed.FS
 
 //go:embed static
 var staticFS embed.FS
 
-// Static returns the static assets (CSS, small scripts) served under /static/.
+// Static returns the static assets (CSS, small scripts) served under
+// /static/, and the Authenticator web app's page and messages, which are
+// rendered for the request's language.
 func Static() http.Handler {
 	sub, _ := fs.Sub(staticFS, "static")
-	return http.StripPrefix("/static/", http.FileServer(http.FS(sub)))
+	files := http.FileServer(http.FS(sub))
+	return http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !serveApp(w, r, r.URL.Path) {
+			files.ServeHTTP(w, r)
+		}
+	}))
 }
 
 // Renderer renders page templates, each wrapped in layout.html.

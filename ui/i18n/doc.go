@@ -12,8 +12,9 @@
 //	i18n.From(ctx).N("recover.cooldown.hours", h, "Hours", h)
 //
 // Pages use the same through template functions (package ui): t, tn, lang,
-// dir, datetime, date, clock and number. Message IDs are string literals at
-// the place of use, so tests can find every one.
+// dir, datetime, date, clock and number. A script gets an area's messages
+// with Script, placeholders left for it to fill in. Message IDs are string
+// literals at the place of use (in scripts too), so tests can find every one.
 //
 // In a catalog, quote every key ("recover.start.title" = "…") so its dots
 // do not nest TOML tables; a message with plural forms is a table of them,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
+	"github.com/nicksnyder/go-i18n/v2/i18n/template"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 	"golang.org/x/text/number"
@@ -323,4 +325,52 @@ func (l *Localizer) month(m time.Month) string {
 	default:
 		return l.T("common.month.december")
 	}
+}
+
+// Script returns every plain message of area (the keys of its English
+// catalog, <area>.en.toml) in l's language, placeholders left as written
+// ({{.Name}}), for a script that fills them in itself. Messages with
+// plural forms are left out: a script gets plain sentences only.
+func (l *Localizer) Script(area string) map[string]string {
+	key := l.Lang() + " " + area
+	if m, ok := scriptCache.Load(key); ok {
+		return maps.Clone(m.(map[string]string))
+	}
+	out := map[string]string{}
+	for _, id := range areaIDs(area) {
+		s, err := l.lc.Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateParser: template.IdentityParser{}})
+		if err != nil || s == "" {
+			s = id
+		}
+		out[id] = s
+	}
+	scriptCache.Store(key, out)
+	return maps.Clone(out)
+}
+
+var (
+	areaCache   sync.Map // area → []string
+	scriptCache sync.Map // "<lang> <area>" → Script's messages (the catalogs never change)
+)
+
+// areaIDs lists the plain message IDs of area's English catalog, sorted;
+// nil for an area without one.
+func areaIDs(area string) []string {
+	if ids, ok := areaCache.Load(area); ok {
+		return ids.([]string)
+	}
+	var raw map[string]any
+	b, err := fs.ReadFile(locales.FS, area+".en.toml")
+	if err != nil || toml.Unmarshal(b, &raw) != nil {
+		return nil
+	}
+	var ids []string
+	for id, v := range raw {
+		if _, plain := v.(string); plain {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	areaCache.Store(area, ids)
+	return ids
 }

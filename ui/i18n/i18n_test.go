@@ -133,3 +133,38 @@ func TestPickURLKeepsTheQuery(t *testing.T) {
 		t.Errorf("PickURL = %q, copies a token into the page", got)
 	}
 }
+
+// Script gives a script an area's plain messages in the language with
+// their placeholders as written, for it to fill in; plural messages and
+// unknown areas give nothing.
+func TestScript(t *testing.T) {
+	de, _ := For("de")
+	for _, tc := range []struct {
+		name, area, id, want string
+		present              bool
+	}{
+		{"translated-with-placeholders", "authenticator", "authenticator.enroll.paired",
+			"Dieses Gerät ist gekoppelt: Anmeldeanfragen für {{.Account}} erscheinen hier.", true},
+		{"plain", "authenticator", "authenticator.request.deny", "Ablehnen", true},
+		{"plural-left-out", "mail", "mail.code.expires", "", false},
+		{"other-area-left-out", "authenticator", "mail.code.expires", "", false},
+		{"unknown-area", "nonesuch", "nonesuch.a.b", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := de.Script(tc.area)[tc.id]
+			if ok != tc.present || got != tc.want {
+				t.Errorf("Script(%q)[%q] = %q, %v; want %q, %v", tc.area, tc.id, got, ok, tc.want, tc.present)
+			}
+		})
+	}
+	if n := len(English().Script("mail")); n == 0 {
+		t.Error("the mail area's plain messages are missing")
+	}
+	// Each caller gets its own copy: what one adds is not in the next.
+	m := de.Script("authenticator")
+	m["authenticator.request.deny"] = "changed"
+	m["extra.key.here"] = "x"
+	if again := de.Script("authenticator"); again["authenticator.request.deny"] != "Ablehnen" || again["extra.key.here"] != "" {
+		t.Error("Script handed out a shared map")
+	}
+}

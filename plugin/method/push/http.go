@@ -33,9 +33,11 @@ const (
 // Request is a pending push as the device sees it. It never holds the
 // number shown on the page.
 type Request struct {
-	ID      string    `json:"id"`
-	App     string    `json:"app"`
-	Place   string    `json:"place,omitempty"`
+	ID    string `json:"id"`
+	App   string `json:"app"`
+	Place string `json:"place,omitempty"`
+	// PlaceID is "internal" when Place is InternalNetwork.
+	PlaceID string    `json:"place_id,omitempty"`
 	Time    time.Time `json:"time"`
 	Expires time.Time `json:"expires"`
 }
@@ -248,6 +250,9 @@ func (m *Method) pendingFor(ctx context.Context, deviceID string) ([]Request, er
 	out := make([]Request, len(rows))
 	for i, r := range rows {
 		out[i] = Request{ID: r.ID, App: r.App, Place: r.Place, Time: r.CreatedAt.UTC(), Expires: r.ExpiresAt.UTC()}
+		if r.Place == InternalNetwork {
+			out[i].PlaceID = "internal"
+		}
 	}
 	return out, nil
 }

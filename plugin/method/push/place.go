@@ -23,10 +23,14 @@ func (LocalLocator) Place(ip string) string {
 		return ""
 	}
 	if a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() {
-		return "Internal network"
+		return InternalNetwork
 	}
 	return ""
 }
+
+// InternalNetwork is the place LocalLocator names; the device API marks it
+// (Request.PlaceID) so the app says it in its own language.
+const InternalNetwork = "Internal network"
 
 // PlaceFunc adapts a function to Locator.
 type PlaceFunc func(ip string) string

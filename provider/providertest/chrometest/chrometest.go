@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/cdproto/serviceworker"
 	"github.com/chromedp/chromedp"
 )
 
@@ -111,6 +112,7 @@ type console struct {
 	problems []string
 	serve    func(url string) StandIn
 	served   []string
+	workers  map[string]serviceworker.RegistrationID // scope → registration (DeliverPush)
 }
 
 // With returns the tab for use in test t (a subtest), so its failures
@@ -156,6 +158,20 @@ func (p *Tab) listen(ev any) {
 				ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: r.ContentType}, {Name: "Access-Control-Allow-Origin", Value: "*"}},
 				Body:            []byte(r.Body)})
 		}(ev.RequestID, ev.Request.URL)
+		return
+	case *serviceworker.EventWorkerRegistrationUpdated:
+		p.console.mu.Lock()
+		if p.console.workers == nil {
+			p.console.workers = map[string]serviceworker.RegistrationID{}
+		}
+		for _, r := range ev.Registrations {
+			if r.IsDeleted {
+				delete(p.console.workers, r.ScopeURL)
+			} else {
+				p.console.workers[r.ScopeURL] = r.RegistrationID
+			}
+		}
+		p.console.mu.Unlock()
 		return
 	case *runtime.EventExceptionThrown:
 		d := ev.ExceptionDetails

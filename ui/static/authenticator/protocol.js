@@ -8,6 +8,11 @@
 //   token:    header {alg, kid}  payload {typ:"latchkey-device", aud, sub, iat, exp, jti} (one per request)
 //   decision: header {alg, kid}  payload {typ:"latchkey-decision", aud, sub, chal, dec, num, iat}
 // The signature covers the exact bytes sent, so the payload is canonical.
+//
+// Errors carry no text for people: an error of this script has the ID of
+// its message in ui/locales/authenticator.* (id, also its message), one
+// of the server has its HTTP status and OAuth-style error code (status,
+// code); the app says them in its language.
 "use strict";
 (function (root) {
   var API = "/authenticator/api";
@@ -27,6 +32,8 @@
     return subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, enc.encode(input))
       .then(function (sig) { return input + "." + b64u(sig); });
   }
+  function failure(id) { var e = new Error(id); e.id = id; return e; }
+  function offline() { throw failure("authenticator.error.offline"); }
   function now() { return Math.floor(Date.now() / 1000); }
   function nonce() { var b = new Uint8Array(16); root.crypto.getRandomValues(b); return b64u(b); }
 
@@ -46,11 +53,13 @@
     opts.headers = Object.assign({ Accept: "application/json" }, opts.headers || {});
     opts.credentials = "omit";
     opts.cache = "no-store";
-    return fetch(issuer + API + path, opts).then(function (r) {
+    return fetch(issuer + API + path, opts).catch(offline).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (body) {
         if (!r.ok) {
-          var e = new Error(body.error_description || ("The server answered " + r.status));
+          // error_description is for developers: the log, the Node tests.
+          var e = new Error(body.error_description || String(r.status));
           e.status = r.status;
+          e.code = body.error || "";
           throw e;
         }
         return body;
@@ -65,7 +74,7 @@
   // the link; it resolves to the device record to keep.
   function enroll(link, name) {
     var issuer = issuerOf(link), token = tokenOf(link), pair;
-    if (!token) return Promise.reject(new Error("This is not an enrollment link."));
+    if (!token) return Promise.reject(failure("authenticator.error.not_link"));
     return subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]).then(function (p) {
       pair = p;
       return subtle.exportKey("jwk", p.publicKey);
@@ -75,7 +84,7 @@
     }).then(function (signed) {
       return post(issuer, "/enroll", signed);
     }).then(function (res) {
-      if (res.issuer !== issuer || !res.code) throw new Error("Unexpected answer from the server.");
+      if (res.issuer !== issuer || !res.code) throw failure("authenticator.error.unexpected");
       // code: the pairing code the user types on the registration page.
       return { id: res.device, issuer: issuer, account: res.account, name: name, key: pair.privateKey, created: Date.now(), code: res.code };
     });
@@ -98,8 +107,8 @@
     return deviceToken(d).then(function (tok) {
       return fetch(d.issuer + API + "/subscribe", { method: "POST", credentials: "omit", cache: "no-store",
         headers: { Accept: "application/json", "Content-Type": "application/json", Authorization: "Bearer " + tok },
-        body: JSON.stringify(sub) });
-    }).then(function (r) { if (!r.ok) throw new Error("The server refused the notification subscription."); });
+        body: JSON.stringify(sub) }).catch(offline);
+    }).then(function (r) { if (!r.ok) throw failure("authenticator.error.subscription"); });
   }
   function vapidKey(issuer) {
     return call(issuer, "/vapid").then(function (b) { return b.key; });
@@ -121,7 +130,7 @@
     var alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", bits = 0, val = 0, out = [];
     for (var i = 0; i < s.length; i++) {
       var v = alpha.indexOf(s[i]);
-      if (v < 0) throw new Error("The secret is not valid base32.");
+      if (v < 0) throw failure("authenticator.codes.not_base32");
       val = ((val << 5) | v) & 0xffff; bits += 5;
       if (bits >= 8) { out.push((val >>> (bits - 8)) & 255); bits -= 8; }
     }
@@ -129,10 +138,11 @@
   }
   function parseAccount(text, name) {
     text = text.trim();
-    var a = { issuer: "", account: name || "Account", digits: 6, period: 30, algorithm: "SHA-1", secret: text };
+    var a = { issuer: "", account: name || "", digits: 6, period: 30, algorithm: "SHA-1", secret: text };
     if (/^otpauth:/i.test(text)) {
-      var u = new URL(text);
-      if (u.host.toLowerCase() !== "totp") throw new Error("Only time-based (TOTP) accounts are supported.");
+      var u;
+      try { u = new URL(text); } catch (e) { throw failure("authenticator.codes.unsupported"); }
+      if (u.host.toLowerCase() !== "totp") throw failure("authenticator.codes.totp_only");
       var label = decodeURIComponent(u.pathname.replace(/^\//, ""));
       var parts = label.split(":");
       a.account = parts.length > 1 ? parts.slice(1).join(":").trim() : label;
@@ -142,14 +152,14 @@
       a.period = parseInt(u.searchParams.get("period") || "30", 10);
       a.algorithm = { SHA1: "SHA-1", SHA256: "SHA-256", SHA512: "SHA-512" }[(u.searchParams.get("algorithm") || "SHA1").toUpperCase()];
     }
-    if (!a.algorithm || [6, 7, 8].indexOf(a.digits) < 0 || !(a.period > 0 && a.period <= 300)) throw new Error("Unsupported account settings.");
+    if (!a.algorithm || [6, 7, 8].indexOf(a.digits) < 0 || !(a.period > 0 && a.period <= 300)) throw failure("authenticator.codes.unsupported");
     return a;
   }
   // importAccount turns a parsed account into one with a non-extractable
   // HMAC key instead of the secret.
   function importAccount(a) {
     var raw = b32decode(a.secret);
-    if (raw.length < 10) return Promise.reject(new Error("The secret is too short."));
+    if (raw.length < 10) return Promise.reject(failure("authenticator.codes.too_short"));
     return subtle.importKey("raw", raw, { name: "HMAC", hash: a.algorithm }, false, ["sign"]).then(function (key) {
       return { issuer: a.issuer, account: a.account, digits: a.digits, period: a.period, key: key };
     });
@@ -167,7 +177,7 @@
   }
 
   var api = { issuerOf: issuerOf, tokenOf: tokenOf, enroll: enroll, pending: pending, signDecision: signDecision,
-    subscribe: subscribe, vapidKey: vapidKey,
+    subscribe: subscribe, vapidKey: vapidKey, failure: failure,
     decide: decide, post: post, parseAccount: parseAccount, importAccount: importAccount, code: code, b32decode: b32decode };
   if (typeof module !== "undefined" && module.exports) module.exports = api;
   else root.LatchkeyAuthenticator = api;
