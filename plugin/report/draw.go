@@ -17,7 +17,7 @@ import (
 
 // DrawRegistrations is the registrations by method, as bars of users.
 func DrawRegistrations(l *i18n.Localizer, rg Range, rows []MethodCount) chart.Chart {
-	b := chart.Bars{ID: "report-registrations", Title: l.T("report.registrations.title"),
+	b := chart.Bars{ID: "report-registrations", RTL: rtl(l), Title: l.T("report.registrations.title"),
 		Desc:         l.T("report.registrations.desc", "Since", l.Date(rg.Since), "Until", lastDay(l, rg)),
 		CategoryHead: l.T("report.registrations.method")}
 	users := chart.Series{Name: l.T("report.registrations.users")}
@@ -63,7 +63,7 @@ func MethodName(l *i18n.Localizer, m string) string {
 // 100 %.
 func DrawCoverage(l *i18n.Localizer, c Coverage) chart.Chart {
 	share := func(n int64) string { return percentOf(l, n, c.Users) }
-	return chart.Bars{ID: "report-coverage", Title: l.T("report.coverage.title"),
+	return chart.Bars{ID: "report-coverage", RTL: rtl(l), Title: l.T("report.coverage.title"),
 		Desc: l.T("report.coverage.desc", "Registered", l.Number(c.Registered), "Users", l.Number(c.Users),
 			"Unregistered", l.Number(c.Unregistered)),
 		CategoryHead: l.T("report.registrations.users"), Categories: []string{l.T("report.coverage.all")}, Percent: true,
@@ -95,7 +95,7 @@ func DrawRecoveries(l *i18n.Localizer, rg Range, ds []RecoveryDay) chart.Chart {
 	if all > 0 {
 		rate = min(1, float64(done)/float64(all))
 	}
-	c := chart.Line{ID: "report-recoveries", Title: l.T("report.recoveries.title"),
+	c := chart.Line{ID: "report-recoveries", RTL: rtl(l), Title: l.T("report.recoveries.title"),
 		Desc: l.T("report.recoveries.desc", "Since", l.Date(rg.Since), "Until", lastDay(l, rg),
 			"Started", l.Number(all), "Done", l.Number(done), "Rate", percent(l, rate)),
 		X: x, XHead: l.T("report.recoveries.day"), YLabel: l.T("report.recoveries.count"),
@@ -111,7 +111,7 @@ func DrawRecoveries(l *i18n.Localizer, rg Range, ds []RecoveryDay) chart.Chart {
 // DrawFunnel is the recovery funnel: how many reached each step and how
 // many stopped there.
 func DrawFunnel(l *i18n.Localizer, rg Range, steps []FunnelStep) chart.Chart {
-	f := chart.Funnel{ID: "report-funnel", Title: l.T("report.funnel.title"),
+	f := chart.Funnel{ID: "report-funnel", RTL: rtl(l), Title: l.T("report.funnel.title"),
 		StepHead: l.T("report.funnel.step"), ValueHead: l.T("report.funnel.reached"), NoteHead: l.T("report.funnel.stopped")}
 	var first, last int64
 	for i, s := range steps {
@@ -167,7 +167,7 @@ func perDayChart(l *i18n.Localizer, id, title, desc, count string, per []DayCoun
 		x = append(x, l.Date(d.Day))
 		s.Values, s.Labels = append(s.Values, float64(d.Count)), append(s.Labels, l.Number(d.Count))
 	}
-	return chart.Line{ID: id, Title: title, Desc: desc, X: x, XHead: l.T("report.recoveries.day"), YLabel: count,
+	return chart.Line{ID: id, RTL: rtl(l), Title: title, Desc: desc, X: x, XHead: l.T("report.recoveries.day"), YLabel: count,
 		Series: []chart.Series{s}, Tick: func(f float64) string { return l.Number(int64(f)) }}.Draw()
 }
 
@@ -177,7 +177,7 @@ func DrawPhoneSends(l *i18n.Localizer, rg Range, rows []CountrySends) chart.Char
 	sent := chart.Series{Name: l.T("report.phone.sent")}
 	failed := chart.Series{Name: l.T("report.phone.failed")}
 	blocked := chart.Series{Name: l.T("report.phone.blocked")}
-	b := chart.Bars{ID: "report-phone", Title: l.T("report.phone.title"),
+	b := chart.Bars{ID: "report-phone", RTL: rtl(l), Title: l.T("report.phone.title"),
 		Desc:         l.T("report.phone.desc", "Since", l.Date(rg.Since), "Until", lastDay(l, rg)),
 		CategoryHead: l.T("report.phone.country"), TotalHead: l.T("report.coverage.total")}
 	add := func(s *chart.Series, n int64) {
@@ -227,3 +227,5 @@ func percent(l *i18n.Localizer, p float64) string {
 func lastDay(l *i18n.Localizer, rg Range) string {
 	return l.Date(rg.Until.Add(-time.Nanosecond))
 }
+
+func rtl(l *i18n.Localizer) bool { return l.Dir() == "rtl" }

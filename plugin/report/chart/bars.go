@@ -13,6 +13,7 @@ type Series struct {
 // row is stacked to 100 %.
 type Bars struct {
 	ID           string // unique on the page: prefixes the SVG's ids
+	RTL          bool   // texts run right to left (Arabic); the geometry does not
 	Title        string
 	Desc         string // the chart's point in a sentence
 	Categories   []string
@@ -38,7 +39,7 @@ func (b Bars) Draw() Chart {
 	if stacked {
 		height += legendRows(seriesNames(b.Series)) * legendH
 	}
-	d.open(b.ID, b.Title, b.Desc, height)
+	d.open(b.ID, b.Title, b.Desc, b.RTL, height)
 	y := top
 	if stacked {
 		y = d.legend(y, seriesNames(b.Series), func(d *doc, i int, x, y float64) {

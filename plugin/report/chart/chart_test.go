@@ -239,3 +239,25 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
+
+// Right-to-left texts run right to left at the same anchors, and a page
+// with dir="rtl" cannot flip the picture.
+func TestRightToLeft(t *testing.T) {
+	ltr := Funnel{ID: "f", Title: "t", Desc: "d", Steps: []Step{{Name: "بدأت", Value: 1, Label: "١"}}}
+	rtl := ltr
+	rtl.RTL = true
+	for name, c := range map[string]Funnel{"ltr": ltr, "rtl": rtl} {
+		root := parse(t, c.Draw().SVG)
+		if root.attrs["direction"] != "ltr" {
+			t.Errorf("%s: root direction %q", name, root.attrs["direction"])
+		}
+		for _, tx := range root.all("text") {
+			if tx.text == "بدأت" {
+				want := map[string][2]string{"ltr": {"end", ""}, "rtl": {"start", "rtl"}}[name]
+				if tx.attrs["text-anchor"] != want[0] || tx.attrs["direction"] != want[1] {
+					t.Errorf("%s: step name anchor %q direction %q, want %v", name, tx.attrs["text-anchor"], tx.attrs["direction"], want)
+				}
+			}
+		}
+	}
+}

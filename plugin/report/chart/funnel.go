@@ -4,6 +4,7 @@ package chart
 // each with its name, its value and a note (who stopped there).
 type Funnel struct {
 	ID    string
+	RTL   bool
 	Title string
 	Desc  string
 	Steps []Step
@@ -30,7 +31,7 @@ func (f Funnel) Draw() Chart {
 	}
 	labelW, endW = min(labelW+8, 220), min(endW+12, 200)
 	top := float64(margin + titleH)
-	d.open(f.ID, f.Title, f.Desc, top+float64(len(f.Steps))*stepH+margin)
+	d.open(f.ID, f.Title, f.Desc, f.RTL, top+float64(len(f.Steps))*stepH+margin)
 	x0 := margin + labelW
 	plotW := width - margin - x0 - endW
 	var peak float64

@@ -10,6 +10,7 @@ import (
 // series, each with its own dash and marker shape as well as colour.
 type Line struct {
 	ID     string
+	RTL    bool
 	Title  string
 	Desc   string
 	X      []string // the points' labels (dates, formatted by the caller)
@@ -36,7 +37,7 @@ func (l Line) Draw() Chart {
 	names := seriesNames(l.Series)
 	top := float64(margin + titleH)
 	height := top + legendRows(names)*legendH + 30 + plotH + xLabelH + margin
-	d.open(l.ID, l.Title, l.Desc, height)
+	d.open(l.ID, l.Title, l.Desc, l.RTL, height)
 	y := d.legend(top, names, func(d *doc, i int, x, y float64) {
 		d.b.WriteString(fmt.Sprintf(`<line x1="%s" y1="%s" x2="%s" y2="%s" class="line s%d"%s/>`,
 			num(x), num(y+8), num(x+18), num(y+8), i%len(lightSeries), dashAttr(i)))

@@ -72,8 +72,9 @@ func style() string {
 
 // doc writes an SVG document.
 type doc struct {
-	b  strings.Builder
-	id string
+	b   strings.Builder
+	id  string
+	rtl bool
 }
 
 // esc is s as XML text or attribute value: markup characters become
@@ -98,10 +99,13 @@ func cleanID(id string) string {
 	return id
 }
 
-func (d *doc) open(id, title, desc string, height float64) {
-	d.id = cleanID(id)
+// open starts the document. The geometry is always left to right (a page
+// set dir="rtl" must not flip it: the root says direction="ltr"); with rtl
+// each text runs right to left, its anchor mirrored so it stays in place.
+func (d *doc) open(id, title, desc string, rtl bool, height float64) {
+	d.id, d.rtl = cleanID(id), rtl
 	h := num(height)
-	fmt.Fprintf(&d.b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %s" width="%d" height="%s" style="max-width:100%%;height:auto" role="img" aria-labelledby="%s-title %s-desc">`,
+	fmt.Fprintf(&d.b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %s" width="%d" height="%s" style="max-width:100%%;height:auto" role="img" direction="ltr" aria-labelledby="%s-title %s-desc">`,
 		width, h, width, h, d.id, d.id)
 	fmt.Fprintf(&d.b, `<title id="%s-title">%s</title><desc id="%s-desc">%s</desc>`, d.id, esc(title), d.id, esc(desc))
 	d.b.WriteString("<style>" + style() + "</style>")
@@ -142,11 +146,26 @@ func (d *doc) fill(i int) string {
 }
 
 func (d *doc) text(x, y float64, class, anchor, s string) {
-	cls := ""
-	if class != "" {
-		cls = ` class="` + class + `"`
+	fmt.Fprintf(&d.b, `<text x="%s" y="%s"%s>%s</text>`, num(x), num(y), d.textAttrs(class, anchor), esc(s))
+}
+
+// textAttrs are a text's anchor, direction and class.
+func (d *doc) textAttrs(class, anchor string) string {
+	a := ""
+	if d.rtl {
+		switch anchor {
+		case "start":
+			anchor = "end"
+		case "end":
+			anchor = "start"
+		}
+		a = ` direction="rtl"`
 	}
-	fmt.Fprintf(&d.b, `<text x="%s" y="%s" text-anchor="%s"%s>%s</text>`, num(x), num(y), anchor, cls, esc(s))
+	a = ` text-anchor="` + anchor + `"` + a
+	if class != "" {
+		a += ` class="` + class + `"`
+	}
+	return a
 }
 
 // label writes s cut to fit maxW; a cut label keeps its whole text in a
@@ -157,11 +176,7 @@ func (d *doc) label(x, y, maxW float64, class, anchor, s string) {
 		d.text(x, y, class, anchor, s)
 		return
 	}
-	cls := ""
-	if class != "" {
-		cls = ` class="` + class + `"`
-	}
-	fmt.Fprintf(&d.b, `<text x="%s" y="%s" text-anchor="%s"%s><title>%s</title>%s</text>`, num(x), num(y), anchor, cls, esc(s), esc(short))
+	fmt.Fprintf(&d.b, `<text x="%s" y="%s"%s><title>%s</title>%s</text>`, num(x), num(y), d.textAttrs(class, anchor), esc(s), esc(short))
 }
 
 func (d *doc) rect(x, y, w, h float64, attrs string) {
