@@ -19,7 +19,7 @@ import (
 func DrawRegistrations(l *i18n.Localizer, rg Range, rows []MethodCount) chart.Chart {
 	b := chart.Bars{ID: "report-registrations", RTL: rtl(l), Title: l.T("report.registrations.title"),
 		Desc:         l.T("report.registrations.desc", "Since", l.Date(rg.Since), "Until", lastDay(l, rg)),
-		CategoryHead: l.T("report.registrations.method")}
+		CategoryHead: l.T("report.registrations.method"), Empty: l.T("report.common.empty")}
 	users := chart.Series{Name: l.T("report.registrations.users")}
 	added := chart.Series{Name: l.T("report.registrations.added")}
 	for _, r := range rows {
@@ -85,16 +85,13 @@ func DrawRecoveries(l *i18n.Localizer, rg Range, ds []RecoveryDay) chart.Chart {
 	var all, done int64
 	for _, d := range ds {
 		x = append(x, l.Date(d.Day))
-		started.Values, started.Labels = append(started.Values, float64(d.Count)), append(started.Labels, l.Number(d.Count))
+		started.Values, started.Labels = append(started.Values, float64(d.Started)), append(started.Labels, l.Number(d.Started))
 		resets.Values, resets.Labels = append(resets.Values, float64(d.Resets)), append(resets.Labels, l.Number(d.Resets))
 		unlocks.Values, unlocks.Labels = append(unlocks.Values, float64(d.Unlocks)), append(unlocks.Labels, l.Number(d.Unlocks))
-		rates = append(rates, percent(l, d.SuccessRate()))
-		all, done = all+d.Count, done+d.Succeeded()
+		rates = append(rates, percent(l, d.SuccessRate))
+		all, done = all+d.Started, done+d.Succeeded()
 	}
-	rate := 0.0
-	if all > 0 {
-		rate = min(1, float64(done)/float64(all))
-	}
+	rate := successRate(done, all)
 	c := chart.Line{ID: "report-recoveries", RTL: rtl(l), Title: l.T("report.recoveries.title"),
 		Desc: l.T("report.recoveries.desc", "Since", l.Date(rg.Since), "Until", lastDay(l, rg),
 			"Started", l.Number(all), "Done", l.Number(done), "Rate", percent(l, rate)),
@@ -179,7 +176,7 @@ func DrawPhoneSends(l *i18n.Localizer, rg Range, rows []CountrySends) chart.Char
 	blocked := chart.Series{Name: l.T("report.phone.blocked")}
 	b := chart.Bars{ID: "report-phone", RTL: rtl(l), Title: l.T("report.phone.title"),
 		Desc:         l.T("report.phone.desc", "Since", l.Date(rg.Since), "Until", lastDay(l, rg)),
-		CategoryHead: l.T("report.phone.country"), TotalHead: l.T("report.coverage.total")}
+		CategoryHead: l.T("report.phone.country"), TotalHead: l.T("report.coverage.total"), Empty: l.T("report.common.empty")}
 	add := func(s *chart.Series, n int64) {
 		s.Values, s.Labels = append(s.Values, float64(n)), append(s.Labels, l.Number(n))
 	}

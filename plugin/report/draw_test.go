@@ -19,7 +19,7 @@ func TestDrawEveryLanguage(t *testing.T) {
 			if !ok {
 				t.Fatal("no localizer")
 			}
-			days := []report.RecoveryDay{{DayCount: report.DayCount{Day: day(1, 0, 0), Count: 4}, Resets: 1, Unlocks: 1}}
+			days := []report.RecoveryDay{{Day: day(1, 0, 0), Started: 4, Resets: 1, Unlocks: 1, SuccessRate: 0.5}}
 			per := []report.DayCount{{Day: day(1, 0, 0), Count: 2}}
 			charts := map[string]chart.Chart{
 				"registrations": report.DrawRegistrations(l, rg, []report.MethodCount{{Method: "email", Users: 2, Total: 2, Added: 1}, {Method: `<script>x</script>`, Users: 1, Total: 1}}),

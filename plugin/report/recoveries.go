@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/latchkeyid/latchkey/plugin/flow"
 	"github.com/latchkeyid/latchkey/provider/audit"
@@ -10,23 +11,26 @@ import (
 
 // RecoveryDay is one UTC day of self-service recoveries.
 type RecoveryDay struct {
-	DayCount       // Count: recoveries started (a name and a solved CAPTCHA)
-	Decoys   int64 `json:"decoys"` // of those, names with no usable account: they cannot succeed
-	Resets   int64 `json:"resets"`
-	Unlocks  int64 `json:"unlocks"`
+	Day     time.Time `json:"day"`
+	Started int64     `json:"started"` // a name and a solved CAPTCHA: a flow began
+	Decoys  int64     `json:"decoys"`  // of those, names with no usable account: they cannot succeed
+	Resets  int64     `json:"resets"`
+	Unlocks int64     `json:"unlocks"`
+	// SuccessRate is the share of the started recoveries that completed.
+	SuccessRate float64 `json:"success_rate"`
 }
 
 // Succeeded is the day's completed recoveries.
 func (d RecoveryDay) Succeeded() int64 { return d.Resets + d.Unlocks }
 
-// SuccessRate is the share of the day's started recoveries that completed,
-// 0 when none started (a recovery started before midnight and completed
-// after counts on each day, so a day can pass 1; it is capped there).
-func (d RecoveryDay) SuccessRate() float64 {
-	if d.Count == 0 {
+// successRate is done over started, 0 when none started. A recovery
+// started before midnight and completed after counts on each day, so a
+// day could pass 1; it is capped there.
+func successRate(done, started int64) float64 {
+	if started <= 0 {
 		return 0
 	}
-	return min(1, float64(d.Succeeded())/float64(d.Count))
+	return min(1, float64(done)/float64(started))
 }
 
 // Recoveries counts, per UTC day of rg (every day listed, zeros included),
@@ -62,8 +66,8 @@ func (r *Reports) Recoveries(ctx context.Context, rg Range) ([]RecoveryDay, erro
 		if err != nil {
 			return nil, fmt.Errorf("report: recoveries: day %q: %w", row.Day, err)
 		}
-		byDay[row.Day] = RecoveryDay{DayCount: DayCount{Day: d, Count: row.Started}, Decoys: row.Decoys,
-			Resets: row.Resets, Unlocks: row.Unlocks}
+		byDay[row.Day] = RecoveryDay{Day: d, Started: row.Started, Decoys: row.Decoys,
+			Resets: row.Resets, Unlocks: row.Unlocks, SuccessRate: successRate(row.Resets+row.Unlocks, row.Started)}
 	}
 	all := days(since, until)
 	out := make([]RecoveryDay, len(all))

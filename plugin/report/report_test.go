@@ -163,9 +163,9 @@ func TestReports(t *testing.T) {
 			{"unregistered-last-page", func() (any, error) { return ids(r.Unregistered(ctx, "u06", 3)) }, []string{"u07"}},
 			{"recoveries", func() (any, error) { return r.Recoveries(ctx, rg) }, []report.RecoveryDay{
 				// F0, started the day before, completed on the 1st.
-				{DayCount: report.DayCount{Day: day(1, 0, 0), Count: 2}, Resets: 2},
-				{DayCount: report.DayCount{Day: day(2, 0, 0), Count: 2}, Decoys: 1},
-				{DayCount: report.DayCount{Day: day(3, 0, 0), Count: 2}, Unlocks: 1},
+				{Day: day(1, 0, 0), Started: 2, Resets: 2, SuccessRate: 1},
+				{Day: day(2, 0, 0), Started: 2, Decoys: 1},
+				{Day: day(3, 0, 0), Started: 2, Unlocks: 1, SuccessRate: 0.5},
 			}},
 			{"funnel", func() (any, error) { return r.Funnel(ctx, rg) }, []report.FunnelStep{
 				{Stage: report.StageStarted, Reached: 9, Stopped: 3},
@@ -210,27 +210,6 @@ func ids(p report.People, err error) ([]string, error) {
 		out = append(out, "next="+p.Next)
 	}
 	return out, err
-}
-
-// The success rate is completed over started, 0 for a quiet day, capped
-// at 1 when completions of the day before land on it.
-func TestSuccessRate(t *testing.T) {
-	tests := []struct {
-		name string
-		d    report.RecoveryDay
-		want float64
-	}{
-		{"quiet-day", report.RecoveryDay{}, 0},
-		{"half", report.RecoveryDay{DayCount: report.DayCount{Count: 4}, Resets: 1, Unlocks: 1}, 0.5},
-		{"capped", report.RecoveryDay{DayCount: report.DayCount{Count: 1}, Resets: 1, Unlocks: 1}, 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.d.SuccessRate(); got != tt.want {
-				t.Errorf("SuccessRate() = %v, want %v", got, tt.want)
-			}
-		})
-	}
 }
 
 // A range that ends before it starts, or spans more than ten years, is refused.

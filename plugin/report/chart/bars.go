@@ -22,6 +22,7 @@ type Bars struct {
 	Percent      bool
 	Totals       []string // shown at each row's end when stacked (optional)
 	TotalHead    string   // the table's header of Totals
+	Empty        string   // said in the picture when there are no categories
 }
 
 // Draw renders b.
@@ -35,7 +36,8 @@ func (b Bars) Draw() Chart {
 	endW := 90.0 // room for a value or total after the bar
 	stacked := len(b.Series) > 1
 	top := float64(margin + titleH)
-	height := top + float64(len(b.Categories))*rowH + margin
+	rows := max(len(b.Categories), 1) // the empty chart says so on a row
+	height := top + float64(rows)*rowH + margin
 	if stacked {
 		height += legendRows(seriesNames(b.Series)) * legendH
 	}
@@ -45,6 +47,10 @@ func (b Bars) Draw() Chart {
 		y = d.legend(y, seriesNames(b.Series), func(d *doc, i int, x, y float64) {
 			d.rect(x, y+1, 16, 14, d.fill(i))
 		})
+	}
+	if len(b.Categories) == 0 {
+		d.text(margin, y+barH-4, "muted", "start", b.Empty)
+		return Chart{SVG: d.close(), Table: b.table()}
 	}
 	x0 := margin + labelW
 	plotW := width - margin - x0 - endW

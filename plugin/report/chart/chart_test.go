@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -259,5 +260,17 @@ func TestRightToLeft(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A bar chart with nothing to show says so, in the picture and not only in
+// an empty table.
+func TestEmptyBars(t *testing.T) {
+	c := Bars{ID: "e", Title: "t", Desc: "d", Empty: "Nothing to show."}.Draw()
+	if texts := parse(t, c.SVG).texts(); !slices.Contains(texts, "Nothing to show.") {
+		t.Errorf("texts %q", texts)
+	}
+	if len(c.Table.Rows) != 0 {
+		t.Errorf("rows %v", c.Table.Rows)
 	}
 }
