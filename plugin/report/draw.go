@@ -191,8 +191,9 @@ func DrawPhoneSends(l *i18n.Localizer, rg Range, rows []CountrySends) chart.Char
 	return b.Draw()
 }
 
-// CountryName is "+44 (United Kingdom)" in l's language; "Unknown" when
-// the send recorded no calling code.
+// CountryName is "+44 (United Kingdom)" in l's language, "+1 (United
+// States and others)" for a shared code; "Unknown" when the send recorded
+// no calling code.
 func CountryName(l *i18n.Localizer, r CountrySends) string {
 	if r.CallingCode == "" {
 		return l.T("report.phone.unknown")
@@ -201,8 +202,11 @@ func CountryName(l *i18n.Localizer, r CountrySends) string {
 	if reg, err := language.ParseRegion(r.Region); err == nil && r.Region != "" {
 		name = display.Regions(language.Make(l.Lang())).Name(reg)
 	}
-	if name == "" {
+	switch {
+	case name == "":
 		return l.T("report.phone.code", "Code", r.CallingCode)
+	case r.Shared:
+		return l.T("report.phone.code_regions", "Code", r.CallingCode, "Region", name)
 	}
 	return l.T("report.phone.code_region", "Code", r.CallingCode, "Region", name)
 }

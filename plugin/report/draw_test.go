@@ -28,7 +28,7 @@ func TestDrawEveryLanguage(t *testing.T) {
 				"funnel":        report.DrawFunnel(l, rg, []report.FunnelStep{{Stage: report.StageStarted, Reached: 4, Stopped: 2}, {Stage: report.StageCompleted, Reached: 2}}),
 				"locked":        report.DrawLocked(l, rg, report.Locked{Now: 1, PerDay: per}),
 				"fraud":         report.DrawFraud(l, rg, report.Fraud{Open: 1, PerDay: per}),
-				"phone":         report.DrawPhoneSends(l, rg, []report.CountrySends{{CallingCode: "44", Region: "GB", Sent: 3, Blocked: 2}, {Blocked: 1}}),
+				"phone":         report.DrawPhoneSends(l, rg, []report.CountrySends{{CallingCode: "44", Region: "GB", Shared: true, Sent: 3, Blocked: 2}, {Blocked: 1}}),
 			}
 			for name, c := range charts {
 				all := c.SVG + c.Table.HTML()
@@ -43,7 +43,7 @@ func TestDrawEveryLanguage(t *testing.T) {
 				}
 			}
 			if lang.Tag == "en" {
-				if !strings.Contains(charts["phone"].SVG, "+44 (United Kingdom)") {
+				if !strings.Contains(charts["phone"].SVG, "+44 (United Kingdom and others)") {
 					t.Errorf("the calling code is not named: %s", charts["phone"].Table.HTML())
 				}
 				if !strings.Contains(charts["recoveries"].Table.HTML(), "<td>50%</td>") {

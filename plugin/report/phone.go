@@ -21,10 +21,13 @@ type CountrySends struct {
 	CallingCode string `json:"calling_code"`
 	// Region is the main region of the calling code (ISO 3166, "GB"), or
 	// "" when the code is unknown.
-	Region  string `json:"region"`
-	Sent    int64  `json:"sent"`
-	Failed  int64  `json:"failed"`  // the gateway refused it
-	Blocked int64  `json:"blocked"` // a limit or the country allowlist refused it
+	Region string `json:"region"`
+	// Shared: other regions use the calling code too (+1: the US, Canada
+	// and much of the Caribbean, where premium-rate fraud often dials).
+	Shared  bool  `json:"shared"`
+	Sent    int64 `json:"sent"`
+	Failed  int64 `json:"failed"`  // the gateway refused it
+	Blocked int64 `json:"blocked"` // a limit or the country allowlist refused it
 }
 
 // Total is every attempt to the calling code.
@@ -54,6 +57,7 @@ func (r *Reports) PhoneSends(ctx context.Context, rg Range) ([]CountrySends, err
 		if n, err := strconv.Atoi(out[i].CallingCode); err == nil {
 			if region := phonenumbers.GetRegionCodeForCountryCode(n); region != phonenumbers.UNKNOWN_REGION {
 				out[i].Region = region
+				out[i].Shared = len(phonenumbers.GetRegionCodesForCountryCode(n)) > 1
 			}
 		}
 	}
