@@ -42,106 +42,48 @@ func (c *reportCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	r, ctx := reports.New(g), a.ctx
-	var data any
-	var drawn chart.Chart
-	var lists []list
-	switch c.Name {
-	case "registrations":
-		rows, err := r.Registrations(ctx, rg)
-		if err != nil {
-			return err
-		}
-		data, drawn = rows, reports.DrawRegistrations(l, rg, rows)
-	case "coverage", "unregistered":
-		cov, err := r.Coverage(ctx)
-		if err != nil {
-			return err
-		}
-		data, drawn = cov, reports.DrawCoverage(l, cov)
-		if c.Name == "unregistered" {
-			page, err := r.Unregistered(ctx, c.After, c.Limit)
-			if err != nil {
-				return err
-			}
-			data = page
-			lists = append(lists, peopleList(l, page))
-		}
-	case "recoveries":
-		days, err := r.Recoveries(ctx, rg)
-		if err != nil {
-			return err
-		}
-		data, drawn = days, reports.DrawRecoveries(l, rg, days)
-	case "funnel":
-		steps, err := r.Funnel(ctx, rg)
-		if err != nil {
-			return err
-		}
-		data, drawn = steps, reports.DrawFunnel(l, rg, steps)
-	case "locked":
-		lk, err := r.Locked(ctx, rg)
-		if err != nil {
-			return err
-		}
-		data, drawn = lk, reports.DrawLocked(l, rg, lk)
-		lists = append(lists, accountList(l, l.T("report.locked.accounts"), l.T("report.locked.until"), lk.Accounts))
-	case "fraud":
-		f, err := r.Fraud(ctx, rg)
-		if err != nil {
-			return err
-		}
-		data, drawn = f, reports.DrawFraud(l, rg, f)
-		lists = append(lists, accountList(l, l.T("report.fraud.accounts"), l.T("report.fraud.reported"), f.Accounts))
-	case "phone":
-		rows, err := r.PhoneSends(ctx, rg)
-		if err != nil {
-			return err
-		}
-		data, drawn = rows, reports.DrawPhoneSends(l, rg, rows)
+	res, err := reports.New(g).Run(a.ctx, l, reports.Request{Name: c.Name, Range: rg, After: c.After, Limit: c.Limit})
+	if err != nil {
+		return err
 	}
 	switch c.Format {
 	case "json":
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(data)
+		return enc.Encode(res.Data)
 	case "svg":
-		_, err := io.WriteString(a.stdout, drawn.SVG+"\n")
+		_, err := io.WriteString(a.stdout, res.Chart.SVG+"\n")
 		return err
 	}
+	lists := res.Lists
 	if c.Name != "unregistered" {
-		lists = append([]list{{drawn.Table.Caption, drawn.Table.Head, drawn.Table.Rows}}, lists...)
+		lists = append([]chart.Table{res.Chart.Table}, lists...)
 	}
 	for i, t := range lists {
 		if i > 0 {
 			fmt.Fprintln(a.stdout)
 		}
-		if err := t.print(a.stdout); err != nil {
+		if err := printTable(a.stdout, t); err != nil {
 			return err
 		}
 	}
-	if p, ok := data.(reports.People); ok && p.Next != "" {
+	if p, ok := res.Data.(reports.People); ok && p.Next != "" {
 		fmt.Fprintf(a.stdout, "\nnext: --after %s\n", p.Next)
 	}
 	return nil
 }
 
-// list is a table printed as text.
-type list struct {
-	caption string
-	head    []string
-	rows    [][]string
-}
-
-func (t list) print(w io.Writer) error {
-	fmt.Fprintln(w, t.caption)
+// printTable prints t as aligned text.
+func printTable(w io.Writer, t chart.Table) error {
+	fmt.Fprintln(w, oneLine(t.Caption))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(t.head, "\t"))
-	for _, r := range t.rows {
-		for i := range r {
-			r[i] = dash(oneLine(r[i]))
+	fmt.Fprintln(tw, strings.Join(t.Head, "\t"))
+	for _, r := range t.Rows {
+		cells := make([]string, len(r))
+		for i, c := range r {
+			cells[i] = dash(oneLine(c))
 		}
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
 }
@@ -154,23 +96,6 @@ func oneLine(s string) string {
 		}
 		return r
 	}, s)
-}
-
-func peopleList(l *i18n.Localizer, p reports.People) list {
-	t := list{caption: l.T("report.unregistered.title"), head: []string{"ID", l.T("report.people.username"),
-		l.T("report.people.name"), l.T("report.people.email"), l.T("report.people.created")}}
-	for _, u := range p.People {
-		t.rows = append(t.rows, []string{u.ID, u.Username, u.DisplayName, u.Email, l.Date(u.CreatedAt)})
-	}
-	return t
-}
-
-func accountList(l *i18n.Localizer, caption, at string, as []reports.Account) list {
-	t := list{caption: caption, head: []string{"ID", l.T("report.people.username"), l.T("report.people.name"), at}}
-	for _, u := range as {
-		t.rows = append(t.rows, []string{u.ID, u.Username, u.DisplayName, l.DateTime(u.At)})
-	}
-	return t
 }
 
 // parseRange reads --since (a duration before now, with d for days, or a

@@ -146,3 +146,11 @@ func TestParseRange(t *testing.T) {
 		})
 	}
 }
+
+// The command offers exactly the reports the report package runs.
+func TestReportNamesMatch(t *testing.T) {
+	f, _ := reflect.TypeOf(reportCmd{}).FieldByName("Name")
+	if got := strings.Split(f.Tag.Get("enum"), ","); !reflect.DeepEqual(got, reports.Names) {
+		t.Errorf("latchkey report offers %v, the package runs %v", got, reports.Names)
+	}
+}

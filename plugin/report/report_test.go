@@ -2,7 +2,9 @@ package report_test
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	"github.com/latchkeyid/latchkey/provider/schema"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // now is the clock of the seeded world; the reports cover March 1-3.
@@ -224,6 +227,34 @@ func TestRangeRefused(t *testing.T) {
 			if _, err := r.Recoveries(t.Context(), bad); err != report.ErrRange {
 				t.Errorf("Recoveries(%v) = %v, want ErrRange", bad, err)
 			}
+		}
+	})
+}
+
+// Run serves every name the command line and the API offer, and refuses
+// any other.
+func TestRunEveryName(t *testing.T) {
+	dbtest.EachDB(t, sets(), func(t *testing.T, g *gorm.DB) {
+		seed(t, g)
+		r := report.New(g, report.WithClock(func() time.Time { return now }))
+		l := i18n.English()
+		for _, name := range report.Names {
+			t.Run(name, func(t *testing.T) {
+				res, err := r.Run(t.Context(), l, report.Request{Name: name, Range: rg, Limit: 2})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Data == nil || !strings.HasPrefix(res.Chart.SVG, "<svg ") || res.Chart.Table.Caption == "" {
+					t.Errorf("result %+v", res)
+				}
+				wantLists := map[string]int{"unregistered": 1, "locked": 1, "fraud": 1}[name]
+				if len(res.Lists) != wantLists {
+					t.Errorf("%d lists, want %d", len(res.Lists), wantLists)
+				}
+			})
+		}
+		if _, err := r.Run(t.Context(), l, report.Request{Name: "users", Range: rg}); !errors.Is(err, report.ErrUnknown) {
+			t.Errorf("unknown name: %v", err)
 		}
 	})
 }
