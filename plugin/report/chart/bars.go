@@ -75,7 +75,7 @@ func (b Bars) Draw() Chart {
 				continue
 			}
 			w := v / den * plotW
-			d.rect(x, ry, w, barH, d.fill(s))
+			d.rectTip(x, ry, w, barH, d.fill(s), cat+" · "+ser.Name+": "+at(ser.Labels, i))
 			if lbl := at(ser.Labels, i); stacked && textWidth(lbl)+6 <= w {
 				d.text(x+w/2, ry+barH-4, "", "middle", lbl)
 			}

@@ -5,8 +5,9 @@
 //
 // The charts need no JavaScript, no stylesheet from elsewhere and no build
 // step. They are accessible by construction: role="img" with a <title>
-// and a <desc> the SVG points to, every value written as text beside its
-// mark, series told apart by pattern, marker and dash as well as by
+// and a <desc> the SVG points to, values written as text beside their
+// marks (where a mark is too small or a line too long for that, in the
+// data table and a tooltip), series told apart by pattern, marker and dash as well as by
 // colour, text colours with at least 4.5:1 contrast on the chart's own
 // light or dark background (it follows prefers-color-scheme), a viewBox so
 // the picture scales. Every label is escaped as XML text: a user or

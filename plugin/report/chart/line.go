@@ -41,7 +41,7 @@ func (l Line) Draw() Chart {
 	y := d.legend(top, names, func(d *doc, i int, x, y float64) {
 		d.b.WriteString(fmt.Sprintf(`<line x1="%s" y1="%s" x2="%s" y2="%s" class="line s%d"%s/>`,
 			num(x), num(y+8), num(x+18), num(y+8), i%len(lightSeries), dashAttr(i)))
-		d.marker(i, x+9, y+8)
+		d.marker(i, x+9, y+8, "")
 	})
 	d.text(margin, y+10, "muted", "start", l.YLabel)
 	y += 30
@@ -91,7 +91,7 @@ func (l Line) Draw() Chart {
 		}
 		fmt.Fprintf(&d.b, `<polyline class="line s%d"%s points="%s"/>`, si%len(lightSeries), dashAttr(si), strings.Join(pts, " "))
 		for i := range l.X {
-			d.marker(si, px(i), py(at(s.Values, i)))
+			d.marker(si, px(i), py(at(s.Values, i)), l.X[i]+" · "+s.Name+": "+at(s.Labels, i))
 			if showValues {
 				// Odd series label below their points, so two lines meeting
 				// do not print over each other.
@@ -114,18 +114,26 @@ func dashAttr(i int) string {
 }
 
 // marker draws series i's point shape at (x, y).
-func (d *doc) marker(i int, x, y float64) {
+func (d *doc) marker(i int, x, y float64, tip string) {
 	c := fmt.Sprintf(`class="f%d"`, i%len(lightSeries))
+	var el, attrs string
 	switch markers[i%len(markers)] {
 	case "circle":
-		fmt.Fprintf(&d.b, `<circle cx="%s" cy="%s" r="4" %s/>`, num(x), num(y), c)
+		el, attrs = "circle", fmt.Sprintf(`cx="%s" cy="%s" r="4"`, num(x), num(y))
 	case "square":
-		d.rect(x-3.5, y-3.5, 7, 7, c)
+		el, attrs = "rect", fmt.Sprintf(`x="%s" y="%s" width="7" height="7"`, num(x-3.5), num(y-3.5))
 	case "triangle":
-		fmt.Fprintf(&d.b, `<path d="M%s,%s l4.5,8 h-9 z" %s/>`, num(x), num(y-5), c)
+		el, attrs = "path", fmt.Sprintf(`d="M%s,%s l4.5,8 h-9 z"`, num(x), num(y-5))
 	default:
-		fmt.Fprintf(&d.b, `<path d="M%s,%s l5,5 l-5,5 l-5,-5 z" %s/>`, num(x), num(y-5), c)
+		el, attrs = "path", fmt.Sprintf(`d="M%s,%s l5,5 l-5,5 l-5,-5 z"`, num(x), num(y-5))
 	}
+	if tip == "" {
+		fmt.Fprintf(&d.b, `<%s %s %s/>`, el, attrs, c)
+		return
+	}
+	// A point's tooltip names its day, series and value, for a mouse
+	// over a line too long to label every point.
+	fmt.Fprintf(&d.b, `<%s %s %s><title>%s</title></%s>`, el, attrs, c, esc(tip), el)
 }
 
 func (l Line) table() Table {

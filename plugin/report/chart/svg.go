@@ -183,6 +183,11 @@ func (d *doc) rect(x, y, w, h float64, attrs string) {
 	fmt.Fprintf(&d.b, `<rect x="%s" y="%s" width="%s" height="%s" %s/>`, num(x), num(y), num(w), num(h), attrs)
 }
 
+// rectTip is rect with a tooltip naming what it stands for.
+func (d *doc) rectTip(x, y, w, h float64, attrs, tip string) {
+	fmt.Fprintf(&d.b, `<rect x="%s" y="%s" width="%s" height="%s" %s><title>%s</title></rect>`, num(x), num(y), num(w), num(h), attrs, esc(tip))
+}
+
 func (d *doc) line(x1, y1, x2, y2 float64, class string) {
 	fmt.Fprintf(&d.b, `<line x1="%s" y1="%s" x2="%s" y2="%s" class="%s"/>`, num(x1), num(y1), num(x2), num(y2), class)
 }
