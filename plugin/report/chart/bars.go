@@ -32,7 +32,7 @@ func (b Bars) Draw() Chart {
 	for _, c := range b.Categories {
 		labelW = max(labelW, textWidth(c))
 	}
-	labelW = min(labelW+8, 220)
+	labelW = min(labelW+8, maxLabelW)
 	endW := 90.0 // room for a value or total after the bar
 	stacked := len(b.Series) > 1
 	top := float64(margin + titleH)

@@ -29,7 +29,7 @@ func (f Funnel) Draw() Chart {
 		labelW = max(labelW, textWidth(s.Name))
 		endW = max(endW, textWidth(s.Label), textWidth(s.Note))
 	}
-	labelW, endW = min(labelW+8, 220), min(endW+12, 200)
+	labelW, endW = min(labelW+8, maxLabelW), min(endW+12, 200)
 	top := float64(margin + titleH)
 	d.open(f.ID, f.Title, f.Desc, f.RTL, top+float64(len(f.Steps))*stepH+margin)
 	x0 := margin + labelW

@@ -26,6 +26,9 @@ const (
 	barH     = 18
 	legendH  = 26
 	titleH   = 28
+	// maxLabelW bounds the column of category names; longer ones are cut
+	// (whole in their tooltip and the table), so bars keep room.
+	maxLabelW = 290
 )
 
 // The palette. Text colours have at least 4.5:1 contrast on their
