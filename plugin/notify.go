@@ -331,7 +331,7 @@ func (p *notifier) report(c echo.Context) error {
 		if r.Recipient != "" {
 			detail += "; link mailed to " + r.Recipient
 		}
-		return p.d.Audit.RecordTx(tx, p.event(c, "report.not-me", r.UserID, "", audit.OK, detail))
+		return p.d.Audit.RecordTx(tx, p.event(c, audit.FraudReported, r.UserID, "", audit.OK, detail))
 	})
 	if err != nil {
 		return err

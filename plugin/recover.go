@@ -125,6 +125,11 @@ func (p *recovery) start(c echo.Context) error {
 		return fmt.Errorf("plugin: captcha: %w", err)
 	}
 	if !ok {
+		// The funnel's first step: a start that never became a flow. No
+		// name is looked up or kept, so the event is the same for every name.
+		if err := p.record(c, audit.CaptchaFailed, "", "", audit.Fail, ""); err != nil {
+			return err
+		}
 		return p.seeStart(c, authReq, reason, login, "captcha")
 	}
 	if login == "" {

@@ -43,6 +43,7 @@ type cli struct {
 	Secret  secretCmd  `cmd:"" help:"Rotate LATCHKEY_SECRET: re-seal what is stored under a new secret."`
 	Backup  backupCmd  `cmd:"" help:"Copy a SQLite database consistently while it is in use (MySQL: use mysqldump)."`
 	Audit   auditCmd   `cmd:"" help:"Show security events from the audit log."`
+	Report  reportCmd  `cmd:"" help:"Usage reports: registrations, coverage, recoveries, the recovery funnel, lockouts, fraud reports, phone sends (text, JSON or SVG)."`
 	Method  methodCmd  `cmd:"" help:"Manage users' verification methods."`
 	Policy  policyCmd  `cmd:"" help:"Show or change the recovery policy."`
 	Phone   phoneCmd   `cmd:"" help:"Phone codes: show or reset the toll-fraud circuit breaker."`

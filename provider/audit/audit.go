@@ -34,6 +34,8 @@ const (
 	MethodFailed    = "method.failed"
 	RecoveryBlocked = "recovery.blocked"
 	CodeSent        = "code.sent"
+	CaptchaFailed   = "recovery.captcha" // a recovery start refused for a wrong CAPTCHA (no flow yet)
+	FraudReported   = "report.not-me"    // "This wasn't me" from a notification's link
 )
 
 // Field limits in characters; longer values are cut, never rejected, so a
