@@ -531,7 +531,7 @@ func (p *securityInfo) addBegin(c echo.Context) error {
 		var ie *method.InvalidError
 		if errors.As(err, &ie) {
 			c.Set(invalidFieldKey, ie.Field)
-			return p.renderAdd(c, m, ie.Reason, register, in)
+			return p.renderAdd(c, m, ie.Reason(i18n.From(ctx)), register, in)
 		}
 		if errors.Is(err, method.ErrDuplicate) {
 			return p.renderAdd(c, m, i18n.From(c.Request().Context()).T("securityinfo.error.duplicate"), register, in)
@@ -600,11 +600,12 @@ func (p *securityInfo) addComplete(c echo.Context, a *access, m method.Method, f
 	e, out, err := p.proofs.Confirm(ctx, f, m, p.ref(a.u), pend, answer)
 	if err != nil {
 		if errors.Is(err, method.ErrExpired) {
-			return p.renderAdd(c, m, "That took too long. Please start again.", register, nil)
+			return p.renderAdd(c, m, i18n.From(ctx).T("invalid.code.expired"), register, nil)
 		}
 		var ie *method.InvalidError
 		if errors.As(err, &ie) {
-			return p.renderAdd(c, m, ie.Reason, register, nil)
+			c.Set(invalidFieldKey, ie.Field)
+			return p.renderAdd(c, m, ie.Reason(i18n.From(ctx)), register, nil)
 		}
 		return flowErr(fmt.Errorf("plugin: add: %w", err))
 	}
@@ -636,7 +637,7 @@ func (p *securityInfo) addComplete(c echo.Context, a *access, m method.Method, f
 	}
 	if err := p.d.Enrollments.Add(ctx, &e, coolDown); err != nil {
 		if errors.Is(err, method.ErrDuplicate) {
-			return p.renderAdd(c, m, "You have already registered this.", register, nil)
+			return p.renderAdd(c, m, i18n.From(ctx).T("securityinfo.error.duplicate"), register, nil)
 		}
 		return err
 	}
