@@ -6,9 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"html"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -33,15 +31,6 @@ const (
 	noticeReplay        notice = "code-replay"
 	noticeAdminReset    notice = "admin-reset"
 )
-
-var noticeText = map[notice][2]string{ // subject, first line
-	noticeReset:         {"Your password was reset", "The password of your account %s was reset."},
-	noticeUnlock:        {"Your account was unlocked", "Your account %s was unlocked."},
-	noticeMethodAdded:   {"A sign-in method was added", "A verification method was added to your account %s."},
-	noticeMethodRemoved: {"A sign-in method was removed", "A verification method was removed from your account %s."},
-	noticeReplay:        {"An authenticator code was reused", "Someone entered an authenticator code of your account %s that had already been used."},
-	noticeAdminReset:    {"An administrator's password was reset", "The password of the administrator account %s was reset through self-service."},
-}
 
 // note is what a notification says beyond time and IP.
 type note struct {
@@ -215,17 +204,8 @@ func (p *notifier) recipients(ctx context.Context, u *user.User) ([]recipient, e
 	return out, nil
 }
 
-// compose renders a notification: through the ui/mail templates when
-// Deps.Mail is set, else from the built-in texts.
+// compose renders a notification through the ui/mail templates.
 func (p *notifier) compose(c echo.Context, u *user.User, kind notice, nd note, link string, now time.Time) (sender.Message, error) {
-	if p.d.Mail == nil {
-		detail := nd.Methods
-		if nd.Method != "" {
-			detail = nd.Method + " " + nd.Label
-		}
-		txt := noticeText[kind]
-		return p.mail(c, u, txt[0], fmt.Sprintf(txt[1], u.Username), detail, link, now), nil
-	}
 	// In the language of the request that caused it; English for an
 	// administrator's command.
 	ip, ctx := byAdmin, context.Background()
@@ -240,37 +220,6 @@ func (p *notifier) compose(c echo.Context, u *user.User, kind notice, nd note, l
 		return sender.Message{}, fmt.Errorf("plugin: notify: %w", err)
 	}
 	return sender.Message{Channel: sender.Email, Subject: r.Subject, Text: r.Text, HTML: r.HTML, Kind: "notify"}, nil
-}
-
-func (p *notifier) mail(c echo.Context, u *user.User, subject, first, detail, link string, now time.Time) sender.Message {
-	ip, ua := byAdmin, ""
-	if c != nil {
-		ip, ua = c.RealIP(), c.Request().UserAgent()
-	}
-	lines := []string{first, "", "When: " + now.Format("2006-01-02 15:04 MST"), "From IP address: " + ip}
-	if ua != "" {
-		lines = append(lines, "Browser: "+ua)
-	}
-	if detail != "" {
-		lines = append(lines, "Verified with: "+detail)
-	}
-	lines = append(lines, "")
-	if link != "" {
-		lines = append(lines, "If this was you, there is nothing to do.",
-			"If this wasn't you, lock your account now and contact your helpdesk:", link)
-	}
-	text := strings.Join(lines, "\n") + "\n"
-	var h strings.Builder
-	h.WriteString("<!doctype html><html><body>")
-	for _, l := range lines {
-		if l == link && link != "" {
-			fmt.Fprintf(&h, `<p><a href="%s">This wasn't me: lock my account</a></p>`, html.EscapeString(link))
-			continue
-		}
-		fmt.Fprintf(&h, "<p>%s</p>", html.EscapeString(l))
-	}
-	h.WriteString("</body></html>")
-	return sender.Message{Channel: sender.Email, Subject: "Latchkey: " + subject, Text: text, HTML: h.String(), Kind: "notify"}
 }
 
 // --- "This wasn't me" ---

@@ -52,8 +52,9 @@ type instance struct {
 // request is what the translation functions of one clone see while it
 // renders.
 type request struct {
-	l *i18n.Localizer
-	r *http.Request
+	l     *i18n.Localizer
+	r     *http.Request
+	brand string // the product name every message may use as {{.Brand}}
 }
 
 func (p *page) get() *instance {
@@ -112,10 +113,10 @@ func (r *Renderer) Render(w io.Writer, req *http.Request, name string, data any)
 		return fmt.Errorf("ui: no page %q", name)
 	}
 	in := p.get()
-	in.req.l, in.req.r = i18n.Choose(req), req
+	in.req.l, in.req.r, in.req.brand = i18n.Choose(req), req, r.brand.ProductName()
 	var buf bytes.Buffer
 	err := in.t.ExecuteTemplate(&buf, "layout.html", data)
-	in.req.l, in.req.r = nil, nil
+	in.req.l, in.req.r, in.req.brand = nil, nil, ""
 	p.pool.Put(in)
 	if err != nil {
 		return fmt.Errorf("ui: render %s: %w", name, err)
@@ -140,9 +141,12 @@ func (q *request) funcs() template.FuncMap {
 		}
 		return q.l
 	}
+	// Every message may name the product as {{.Brand}}; a page's own
+	// "Brand" argument comes later and wins.
+	branded := func(kv []any) []any { return append([]any{"Brand", q.brand}, kv...) }
 	return template.FuncMap{
-		"t":        func(id string, kv ...any) string { return loc().T(id, kv...) },
-		"tn":       func(id string, n any, kv ...any) string { return loc().N(id, n, kv...) },
+		"t":        func(id string, kv ...any) string { return loc().T(id, branded(kv)...) },
+		"tn":       func(id string, n any, kv ...any) string { return loc().N(id, n, branded(kv)...) },
 		"lang":     func() string { return loc().Lang() },
 		"dir":      func() string { return loc().Dir() },
 		"datetime": func(t any) string { return whenever(t, loc().DateTime) },

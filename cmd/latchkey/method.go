@@ -116,7 +116,7 @@ func (a *app) provisioner(name method.Name) (provisioner, error) {
 	if name == method.Email {
 		// A queue without senders, as serve has without SMTP: enough, since
 		// Provision queues nothing.
-		tmpl, err := lkmail.New(a.cfg.Issuer)
+		tmpl, err := lkmail.New(a.cfg.Issuer, lkmail.WithBrand(a.cfg.Brand().ProductName()))
 		if err != nil {
 			return nil, err
 		}
