@@ -7,9 +7,11 @@ import (
 
 	"github.com/latchkeyid/latchkey/plugin/method/phone"
 	"github.com/latchkeyid/latchkey/plugin/sender/smtp/smtptest"
+	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 	"github.com/latchkeyid/latchkey/provider/providertest/plugintest"
 	"github.com/latchkeyid/latchkey/ui"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // TestBrandInMessages: with LATCHKEY_BRAND_NAME set, what Latchkey sends
@@ -99,4 +101,31 @@ func TestBrandInMessages(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestNotificationNamesTheMethodInItsLanguage: the mail about a method
+// added from a German page names the method in German ("„E-Mail“"), not
+// by its English title.
+func TestNotificationNamesTheMethodInItsLanguage(t *testing.T) {
+	de, _ := i18n.For("de")
+	x := plugintest.Start(t, dbtest.URL(t, dbtest.SQLite), plugintest.Options{Methods: []string{"email"}, SMTP: true})
+	b := x.SignIn(t)
+	const addr = "alice.home@example.net"
+	form := mustPage(t, b.Get(x.Server.URL+"/security-info/add/email?lang=de"), `id="address"`)
+	step := mustPage(t, b.Submit(form, `form[action="/security-info/add/email"]`,
+		map[string]string{"address": addr, "current_password": pt.Password}), `id="code"`)
+	c, err := x.SMTP.Code(t.Context(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPage(t, b.Submit(step, "form", map[string]string{"code": c}), "<h1")
+	m, err := x.SMTP.WaitMatch(t.Context(), pt.Email, func(m smtptest.Message) bool {
+		return m.Subject == de.T("mail.method_added.subject")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "„" + de.T("method.email.name") + "“"; !strings.Contains(m.Text, want) || strings.Contains(m.Text, "„Email“") {
+		t.Errorf("the mail does not name the method %s:\n%s", want, m.Text)
+	}
 }

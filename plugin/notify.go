@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -17,6 +18,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 	lkmail "github.com/latchkeyid/latchkey/ui/mail"
 )
 
@@ -32,10 +34,14 @@ const (
 	noticeAdminReset    notice = "admin-reset"
 )
 
-// note is what a notification says beyond time and IP.
+// note is what a notification says beyond time and IP. Methods are
+// named in the mail's language when it is composed.
 type note struct {
-	Methods       string // reset/unlock: the verified methods
-	Method, Label string // method added/removed
+	Verified []string    // reset/unlock: the methods verified (method names)
+	Methods  string      // or, worded already, how the user was verified
+	Name     method.Name // method added/removed
+	Method   string      // or its title, worded already
+	Label    string      // the added/removed method's label
 }
 
 // mailNames maps notices to the ui/mail templates.
@@ -137,10 +143,6 @@ func (p *notifier) notify(ctx context.Context, tx *gorm.DB, c echo.Context, u *u
 	return nil
 }
 
-// byAdmin stands where a mail names the IP address for changes made
-// without a request (MethodChanged).
-const byAdmin = "an administrator (latchkey command)"
-
 // MethodChanged mails the user's addresses that e was added to or removed
 // from their account outside the pages (`latchkey method add|remove`), as
 // the pages do for the user's own changes. The mail is queued; a running
@@ -158,7 +160,7 @@ func (p *Plugin) MethodChanged(ctx context.Context, userID string, e method.Enro
 	if err := p.markHadMethods(p.d.DB.WithContext(ctx), userID, ""); err != nil {
 		return err
 	}
-	return p.notes.notify(ctx, nil, nil, u, kind, note{Method: p.info(e.Method).AddTitle, Label: e.Label})
+	return p.notes.notify(ctx, nil, nil, u, kind, note{Name: e.Method, Label: e.Label})
 }
 
 // Addresser is an optional interface of methods whose enrollments have an
@@ -208,12 +210,30 @@ func (p *notifier) recipients(ctx context.Context, u *user.User) ([]recipient, e
 func (p *notifier) compose(c echo.Context, u *user.User, kind notice, nd note, link string, now time.Time) (sender.Message, error) {
 	// In the language of the request that caused it; English for an
 	// administrator's command.
-	ip, ctx := byAdmin, context.Background()
+	ctx := context.Background()
 	if c != nil {
-		ip, ctx = c.RealIP(), c.Request().Context()
+		ctx = c.Request().Context()
+	}
+	l := i18n.From(ctx)
+	// Where the mail names the IP address: an administrator's command
+	// (MethodChanged) has none.
+	ip := l.T("notice.from.admin")
+	if c != nil {
+		ip = c.RealIP()
+	}
+	methods, title := nd.Methods, nd.Method
+	if len(nd.Verified) > 0 {
+		titles := make([]string, len(nd.Verified))
+		for i, n := range nd.Verified {
+			titles[i] = p.methodTitle(l, method.Name(n))
+		}
+		methods = strings.Join(titles, l.T("notice.list.separator"))
+	}
+	if nd.Name != "" {
+		title = p.methodTitle(l, nd.Name)
 	}
 	r, err := p.d.Mail.Render(ctx, mailNames[kind], map[string]any{
-		"Time": now, "IP": ip, "Methods": nd.Methods, "Method": nd.Method,
+		"Time": now, "IP": ip, "Methods": methods, "Method": title,
 		"Label": nd.Label, "ReportURL": link, "Username": u.Username,
 	})
 	if err != nil {

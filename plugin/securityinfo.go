@@ -662,7 +662,7 @@ func (p *securityInfo) addComplete(c echo.Context, a *access, m method.Method, f
 	if err := p.record(c, audit.MethodAdded, a.u.ID, f.ID, audit.OK, string(e.Method)+" "+e.Label); err != nil {
 		return err
 	}
-	if err := p.notifyOthers(c, a.u, noticeMethodAdded, note{Method: p.info(e.Method).AddTitle, Label: e.Label}); err != nil {
+	if err := p.notifyOthers(c, a.u, noticeMethodAdded, note{Name: e.Method, Label: e.Label}); err != nil {
 		return err
 	}
 	if register != "" {
