@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -153,6 +154,17 @@ func (q *request) funcs() template.FuncMap {
 		"date":     func(t any) string { return whenever(t, loc().Date) },
 		"clock":    func(t any) string { return whenever(t, loc().Clock) },
 		"number":   func(n any) string { return loc().Number(n) },
+		// question asks a security question in the page's language: a
+		// built-in one (ID b01, b02, …) from the question catalog, an
+		// administrator's own as it was typed.
+		"question": func(id, text string) string {
+			if builtinQuestion.MatchString(id) {
+				if s := loc().T("question.pool." + id); s != "question.pool."+id {
+					return s
+				}
+			}
+			return text
+		},
 		"languages": func() []Choice {
 			cur := loc().Lang()
 			var cs []Choice
@@ -163,6 +175,9 @@ func (q *request) funcs() template.FuncMap {
 		},
 	}
 }
+
+// builtinQuestion is the shape of a built-in question's ID.
+var builtinQuestion = regexp.MustCompile(`^b[0-9]{2}$`)
 
 // whenever formats a time.Time or *time.Time; nil or zero gives "".
 func whenever(v any, f func(time.Time) string) string {
