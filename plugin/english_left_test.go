@@ -13,8 +13,10 @@ import (
 )
 
 // TestNoEnglishLeftInGerman: the texts the handlers word in Go (step-up
-// rows, the password policy's reasons, the
+// rows, the password policy's reasons, the strength meter's words, the
 // recovery's error page) come in the page's language, not in English.
+// The methods' refusals are TestRefusalsInGerman's, the mails'
+// TestNotificationNamesTheMethodInItsLanguage's.
 func TestNoEnglishLeftInGerman(t *testing.T) {
 	dbtestEach(t, func(t *testing.T, dbURL string) {
 		x := startAll(t, dbURL, "US", "totp", "email")
@@ -55,6 +57,12 @@ func TestNoEnglishLeftInGerman(t *testing.T) {
 
 		// The password policy's reason inside the translated sentence.
 		pw := mustPage(t, b.Get(x.Server.URL+"/security-info/password"), "<h1")
+		// The strength meter's words (recover.js has none of its own).
+		for _, w := range []string{"weak", "refused", "fair", "strong"} {
+			if got, want := pw.Doc.Find("#password").AttrOr("data-word-"+w, ""), de.T("recover.password."+w); got != want {
+				t.Errorf("strength word %s: %q, want %q", w, got, want)
+			}
+		}
 		short := mustPage(t, b.Submit(pw, `form[action="/security-info/password"]`,
 			map[string]string{"current_password": pt.Password, "password": "short", "confirm": "short"}), "<h1")
 		check(short, "password refused", de.T("common.password.too_short", "Min", 8), "too short", "characters")

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"html"
 	"net/http"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 	lkmail "github.com/latchkeyid/latchkey/ui/mail"
 )
 
@@ -34,19 +34,14 @@ const (
 	noticeAdminReset    notice = "admin-reset"
 )
 
-var noticeText = map[notice][2]string{ // subject, first line
-	noticeReset:         {"Your password was reset", "The password of your account %s was reset."},
-	noticeUnlock:        {"Your account was unlocked", "Your account %s was unlocked."},
-	noticeMethodAdded:   {"A sign-in method was added", "A verification method was added to your account %s."},
-	noticeMethodRemoved: {"A sign-in method was removed", "A verification method was removed from your account %s."},
-	noticeReplay:        {"An authenticator code was reused", "Someone entered an authenticator code of your account %s that had already been used."},
-	noticeAdminReset:    {"An administrator's password was reset", "The password of the administrator account %s was reset through self-service."},
-}
-
-// note is what a notification says beyond time and IP.
+// note is what a notification says beyond time and IP. Methods are
+// named in the mail's language when it is composed.
 type note struct {
-	Methods       string // reset/unlock: the verified methods
-	Method, Label string // method added/removed
+	Verified []string    // reset/unlock: the methods verified (method names)
+	Methods  string      // or, worded already, how the user was verified
+	Name     method.Name // method added/removed
+	Method   string      // or its title, worded already
+	Label    string      // the added/removed method's label
 }
 
 // mailNames maps notices to the ui/mail templates.
@@ -148,10 +143,6 @@ func (p *notifier) notify(ctx context.Context, tx *gorm.DB, c echo.Context, u *u
 	return nil
 }
 
-// byAdmin stands where a mail names the IP address for changes made
-// without a request (MethodChanged).
-const byAdmin = "an administrator (latchkey command)"
-
 // MethodChanged mails the user's addresses that e was added to or removed
 // from their account outside the pages (`latchkey method add|remove`), as
 // the pages do for the user's own changes. The mail is queued; a running
@@ -169,7 +160,7 @@ func (p *Plugin) MethodChanged(ctx context.Context, userID string, e method.Enro
 	if err := p.markHadMethods(p.d.DB.WithContext(ctx), userID, ""); err != nil {
 		return err
 	}
-	return p.notes.notify(ctx, nil, nil, u, kind, note{Method: p.info(e.Method).AddTitle, Label: e.Label})
+	return p.notes.notify(ctx, nil, nil, u, kind, note{Name: e.Method, Label: e.Label})
 }
 
 // Addresser is an optional interface of methods whose enrollments have an
@@ -215,62 +206,40 @@ func (p *notifier) recipients(ctx context.Context, u *user.User) ([]recipient, e
 	return out, nil
 }
 
-// compose renders a notification: through the ui/mail templates when
-// Deps.Mail is set, else from the built-in texts.
+// compose renders a notification through the ui/mail templates.
 func (p *notifier) compose(c echo.Context, u *user.User, kind notice, nd note, link string, now time.Time) (sender.Message, error) {
-	if p.d.Mail == nil {
-		detail := nd.Methods
-		if nd.Method != "" {
-			detail = nd.Method + " " + nd.Label
-		}
-		txt := noticeText[kind]
-		return p.mail(c, u, txt[0], fmt.Sprintf(txt[1], u.Username), detail, link, now), nil
-	}
 	// In the language of the request that caused it; English for an
 	// administrator's command.
-	ip, ctx := byAdmin, context.Background()
+	ctx := context.Background()
 	if c != nil {
-		ip, ctx = c.RealIP(), c.Request().Context()
+		ctx = c.Request().Context()
+	}
+	l := i18n.From(ctx)
+	// Where the mail names the IP address: an administrator's command
+	// (MethodChanged) has none.
+	ip := l.T("notice.from.admin")
+	if c != nil {
+		ip = c.RealIP()
+	}
+	methods, title := nd.Methods, nd.Method
+	if len(nd.Verified) > 0 {
+		titles := make([]string, len(nd.Verified))
+		for i, n := range nd.Verified {
+			titles[i] = p.methodTitle(l, method.Name(n))
+		}
+		methods = strings.Join(titles, l.T("notice.list.separator"))
+	}
+	if nd.Name != "" {
+		title = p.methodTitle(l, nd.Name)
 	}
 	r, err := p.d.Mail.Render(ctx, mailNames[kind], map[string]any{
-		"Time": now, "IP": ip, "Methods": nd.Methods, "Method": nd.Method,
+		"Time": now, "IP": ip, "Methods": methods, "Method": title,
 		"Label": nd.Label, "ReportURL": link, "Username": u.Username,
 	})
 	if err != nil {
 		return sender.Message{}, fmt.Errorf("plugin: notify: %w", err)
 	}
 	return sender.Message{Channel: sender.Email, Subject: r.Subject, Text: r.Text, HTML: r.HTML, Kind: "notify"}, nil
-}
-
-func (p *notifier) mail(c echo.Context, u *user.User, subject, first, detail, link string, now time.Time) sender.Message {
-	ip, ua := byAdmin, ""
-	if c != nil {
-		ip, ua = c.RealIP(), c.Request().UserAgent()
-	}
-	lines := []string{first, "", "When: " + now.Format("2006-01-02 15:04 MST"), "From IP address: " + ip}
-	if ua != "" {
-		lines = append(lines, "Browser: "+ua)
-	}
-	if detail != "" {
-		lines = append(lines, "Verified with: "+detail)
-	}
-	lines = append(lines, "")
-	if link != "" {
-		lines = append(lines, "If this was you, there is nothing to do.",
-			"If this wasn't you, lock your account now and contact your helpdesk:", link)
-	}
-	text := strings.Join(lines, "\n") + "\n"
-	var h strings.Builder
-	h.WriteString("<!doctype html><html><body>")
-	for _, l := range lines {
-		if l == link && link != "" {
-			fmt.Fprintf(&h, `<p><a href="%s">This wasn't me: lock my account</a></p>`, html.EscapeString(link))
-			continue
-		}
-		fmt.Fprintf(&h, "<p>%s</p>", html.EscapeString(l))
-	}
-	h.WriteString("</body></html>")
-	return sender.Message{Channel: sender.Email, Subject: "Latchkey: " + subject, Text: text, HTML: h.String(), Kind: "notify"}
 }
 
 // --- "This wasn't me" ---

@@ -53,7 +53,8 @@ type Deps struct {
 	// register Plugin.Revoker with it.
 	Accounts Accounts
 	Renderer *ui.Renderer
-	// Mail renders notifications (ui/mail); nil uses built-in texts.
+	// Mail renders notifications (ui/mail); nil: its templates for Issuer
+	// and the Renderer's brand.
 	Mail *lkmail.Templates
 	// Issuer is the public URL (LATCHKEY_ISSUER): every link in mail and
 	// pages is built from it, never from the Host header.
@@ -129,6 +130,16 @@ func build(d Deps, pages bool) (*Plugin, error) {
 	iss, err := url.Parse(d.Issuer)
 	if err != nil || (iss.Scheme != "http" && iss.Scheme != "https") || iss.Host == "" {
 		return nil, fmt.Errorf("plugin: issuer must be an absolute http(s) URL, not %q", d.Issuer)
+	}
+	if d.Mail == nil {
+		// The notifications' own templates: no mail is worded in Go.
+		brand := ""
+		if d.Renderer != nil {
+			brand = d.Renderer.Brand().ProductName()
+		}
+		if d.Mail, err = lkmail.New(d.Issuer, lkmail.WithBrand(brand)); err != nil {
+			return nil, fmt.Errorf("plugin: %w", err)
+		}
 	}
 	for _, page := range pageNames {
 		if pages && !d.Renderer.Has(page) {

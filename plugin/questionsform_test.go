@@ -3,10 +3,13 @@ package plugin_test
 import (
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/latchkeyid/latchkey/plugin/method/questions"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 	"github.com/latchkeyid/latchkey/provider/providertest/chrometest"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // questionsForm is what the add-questions page p shows: each select's
@@ -147,4 +150,62 @@ func TestBrowserAddQuestionsLongText(t *testing.T) {
 
 func jsString(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// TestQuestionsInGerman: the built-in questions are asked in the page's
+// language, when they are chosen and when they are answered at step-up.
+func TestQuestionsInGerman(t *testing.T) {
+	de, _ := i18n.For("de")
+	x := startAll(t, dbtest.URL(t, dbtest.SQLite), "US", "email", "questions")
+	b := x.SignIn(t)
+	page := mustPage(t, b.Get(x.Server.URL+"/security-info/add/questions?lang=de"), `name="question.0"`)
+	opts := page.Doc.Find(`select[name="question.0"] option`)
+	if opts.Length() != len(questions.Pool) {
+		t.Fatalf("%d questions offered, want %d", opts.Length(), len(questions.Pool))
+	}
+	for i, q := range questions.Pool {
+		if got, want := strings.TrimSpace(opts.Eq(i).Text()), de.T(q.Key); got != want || got == q.Text {
+			t.Errorf("question %s offered as %q, want %q", q.ID, got, want)
+		}
+	}
+	f := readQuestionsForm(page)
+	vals := map[string]string{"current_password": pt.Password}
+	for i, a := range []string{"Springfield Road", "Lasagne al forno", "Mr Whiskers"} {
+		n := string(rune('0' + i))
+		vals["question."+n], vals["answer."+n] = f.chosen[i], a
+	}
+	mustPage(t, b.Submit(page, `form[action="/security-info/add/questions"]`, vals), "<h1")
+
+	// A later visit steps up with the questions, asked in German.
+	b2 := x.SignIn(t)
+	x.Server.Clock.Advance(11 * time.Minute) // past the first-registration window
+	info := mustPage(t, b2.Get(x.Server.URL+"/security-info?lang=de"), "<form")
+	var id string
+	sel := info.Doc.Find(`input[name="enrollment"]`)
+	for i := range sel.Length() {
+		if strings.Contains(sel.Eq(i).Parent().Text(), de.T("method.row.questions")) {
+			id = sel.Eq(i).AttrOr("value", "")
+		}
+	}
+	if id == "" {
+		t.Fatalf("no questions row on the step-up page:\n%s", info.Body)
+	}
+	ask := mustPage(t, b2.Submit(info, "form", map[string]string{"enrollment": id}), `name="answer.0"`)
+	labels := ask.Doc.Find(`label[for^="answer-"]`)
+	if labels.Length() == 0 {
+		t.Fatalf("no questions asked:\n%s", ask.Body)
+	}
+	for i := range labels.Length() {
+		got := strings.TrimSpace(labels.Eq(i).Text())
+		german := false
+		for _, q := range questions.Pool {
+			german = german || got == de.T(q.Key)
+			if got == q.Text {
+				t.Errorf("asked in English: %q", got)
+			}
+		}
+		if !german {
+			t.Errorf("asked %q, not one of the German questions", got)
+		}
+	}
 }

@@ -191,7 +191,7 @@ func (p *recovery) applyReset(c echo.Context, tx *gorm.DB, f *flow.Flow, u *user
 	if err := p.d.Audit.RecordTx(tx, p.event(c, audit.PasswordReset, u.ID, f.ID, audit.OK, "sspr "+joinMethods(f))); err != nil {
 		return err
 	}
-	return p.notes.notify(ctx, tx, c, u, noticeReset, note{Methods: joinMethods(f)})
+	return p.notes.notify(ctx, tx, c, u, noticeReset, note{Verified: f.Methods()})
 }
 
 // unlock applies an unlock: the lockout ends, the password stays, and
@@ -221,7 +221,7 @@ func (p *recovery) unlock(c echo.Context, f *flow.Flow, u *user.User) error {
 		if err := p.d.Audit.RecordTx(tx, p.event(c, audit.Unlock, u.ID, f.ID, audit.OK, "sspr "+joinMethods(f))); err != nil {
 			return err
 		}
-		return p.notes.notify(ctx, tx, c, u, noticeUnlock, note{Methods: joinMethods(f)})
+		return p.notes.notify(ctx, tx, c, u, noticeUnlock, note{Verified: f.Methods()})
 	})
 	if err != nil {
 		return flowErr(err)

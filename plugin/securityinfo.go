@@ -419,17 +419,23 @@ func (p *securityInfo) renderAdd(c echo.Context, m method.Method, msg, register 
 	if ask, _ := c.Get(askPasswordKey).(bool); ask {
 		data["AskPassword"] = true
 	}
+	// Bad is the field the message is tied to (aria-describedby): the one a
+	// method refused, else the form's own input.
+	bad, _ := c.Get(invalidFieldKey).(string)
+	data["Bad"] = bad
 	if qp, ok := m.(QuestionPool); ok {
 		pool, err := qp.Available(c.Request().Context())
 		if err != nil {
 			return err
 		}
 		data["Pool"] = pool
-		field, _ := c.Get(invalidFieldKey).(string)
-		data["Slots"] = questionSlots(pool, pol.QuestionsRegister, in, field)
+		data["Slots"] = questionSlots(pool, pol.QuestionsRegister, in, bad)
 	}
 	if in["phone"] != "" {
 		data["Phone"] = in["phone"]
+	}
+	if in["extension"] != "" {
+		data["ExtensionValue"] = in["extension"]
 	}
 	return p.renderAddPage(c, m, data, in["country"])
 }
@@ -476,6 +482,17 @@ func (p *securityInfo) renderAddPage(c echo.Context, m method.Method, data map[s
 	if region != "" {
 		data["Region"] = region
 	}
+	// A refusal of a field this form does not show (an extension typed for
+	// a mobile, a text asked of a call-only phone) is tied to the number.
+	bad, _ := data["Bad"].(string)
+	ext, _ := data["Extension"].(bool)
+	channels, _ := data["Channels"].([]string)
+	switch {
+	case bad == "country", bad == fieldCurrentPassword, bad == "extension" && ext, bad == "channel" && len(channels) > 1:
+	default:
+		bad = "phone"
+	}
+	data["Bad"] = bad
 	return p.render(c, http.StatusOK, "security-info-add-phone", data)
 }
 
@@ -518,6 +535,7 @@ func (p *securityInfo) addBegin(c echo.Context) error {
 			return err
 		}
 		if !ok {
+			c.Set(invalidFieldKey, fieldCurrentPassword)
 			return p.renderAdd(c, m, msg, register, in)
 		}
 	}
@@ -531,7 +549,7 @@ func (p *securityInfo) addBegin(c echo.Context) error {
 		var ie *method.InvalidError
 		if errors.As(err, &ie) {
 			c.Set(invalidFieldKey, ie.Field)
-			return p.renderAdd(c, m, ie.Reason, register, in)
+			return p.renderAdd(c, m, ie.Reason(i18n.From(ctx)), register, in)
 		}
 		if errors.Is(err, method.ErrDuplicate) {
 			return p.renderAdd(c, m, i18n.From(c.Request().Context()).T("securityinfo.error.duplicate"), register, in)
@@ -600,11 +618,12 @@ func (p *securityInfo) addComplete(c echo.Context, a *access, m method.Method, f
 	e, out, err := p.proofs.Confirm(ctx, f, m, p.ref(a.u), pend, answer)
 	if err != nil {
 		if errors.Is(err, method.ErrExpired) {
-			return p.renderAdd(c, m, "That took too long. Please start again.", register, nil)
+			return p.renderAdd(c, m, i18n.From(ctx).T("invalid.code.expired"), register, nil)
 		}
 		var ie *method.InvalidError
 		if errors.As(err, &ie) {
-			return p.renderAdd(c, m, ie.Reason, register, nil)
+			c.Set(invalidFieldKey, ie.Field)
+			return p.renderAdd(c, m, ie.Reason(i18n.From(ctx)), register, nil)
 		}
 		return flowErr(fmt.Errorf("plugin: add: %w", err))
 	}
@@ -636,14 +655,14 @@ func (p *securityInfo) addComplete(c echo.Context, a *access, m method.Method, f
 	}
 	if err := p.d.Enrollments.Add(ctx, &e, coolDown); err != nil {
 		if errors.Is(err, method.ErrDuplicate) {
-			return p.renderAdd(c, m, "You have already registered this.", register, nil)
+			return p.renderAdd(c, m, i18n.From(ctx).T("securityinfo.error.duplicate"), register, nil)
 		}
 		return err
 	}
 	if err := p.record(c, audit.MethodAdded, a.u.ID, f.ID, audit.OK, string(e.Method)+" "+e.Label); err != nil {
 		return err
 	}
-	if err := p.notifyOthers(c, a.u, noticeMethodAdded, note{Method: p.info(e.Method).AddTitle, Label: e.Label}); err != nil {
+	if err := p.notifyOthers(c, a.u, noticeMethodAdded, note{Name: e.Method, Label: e.Label}); err != nil {
 		return err
 	}
 	if register != "" {

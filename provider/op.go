@@ -247,7 +247,7 @@ func (p *Provider) renderPlain(w http.ResponseWriter, r *http.Request, status in
 	web.SetNoStore(h)
 	w.WriteHeader(status)
 	l := i18n.From(r.Context())
-	_ = p.render.Render(w, r, "error", map[string]string{"Title": l.T(title), "Message": l.T(msg)})
+	_ = p.render.Render(w, r, "error", map[string]string{"Title": l.T(title), "Message": l.T(msg, "Brand", p.render.Brand().ProductName())})
 }
 
 // issWriter adds the RFC 9207 `iss` parameter to authorization responses

@@ -127,7 +127,7 @@ func (p *Provider) getConsent(c echo.Context) error {
 		username = u.Username
 	}
 	return p.page(c, http.StatusOK, "consent", map[string]any{
-		"CSRF": web.CSRFToken(c), "AuthRequestID": req.GetID(), "ClientName": client.GetName(),
+		"CSRF": web.CSRFToken(c), "AuthRequestID": req.GetID(), "ClientName": client.GetName(), "ClientLogo": p.clientLogo(client),
 		"Username": username, "Scopes": describeScopes(i18n.From(c.Request().Context()), req.GetScopes()),
 	})
 }

@@ -187,9 +187,7 @@ func (p *Provider) renderLogin(c echo.Context, status int, req AuthRequest, pg l
 			if named, ok := cl.(Client); ok {
 				pg.ClientName = named.GetName()
 			}
-			if l, ok := cl.(interface{ LogoURI() string }); ok && l.LogoURI() != "" && ui.LogoProblem(l.LogoURI(), p.issuer) == "" {
-				pg.ClientLogo = template.URL(l.LogoURI()) // #nosec G203 -- ui.LogoProblem let only a base64 data:image URL or one on the issuer's origin through
-			}
+			pg.ClientLogo = p.clientLogo(cl)
 		}
 	}
 	pg.RecoverURL = "/recover" + qs(q)
@@ -521,4 +519,14 @@ func (p *Provider) record(c echo.Context, typ, userID, outcome string, detail ma
 	if err := p.audit.Record(c.Request().Context(), e); err != nil {
 		slog.WarnContext(c.Request().Context(), "audit write failed", "type", typ, "err", err)
 	}
+}
+
+// clientLogo is the app's logo for its sign-in and consent pages, only
+// when the pages' CSP shows it (a data:image URL or one on the issuer).
+func (p *Provider) clientLogo(cl any) template.URL {
+	l, ok := cl.(interface{ LogoURI() string })
+	if !ok || l.LogoURI() == "" || ui.LogoProblem(l.LogoURI(), p.issuer) != "" {
+		return ""
+	}
+	return template.URL(l.LogoURI()) // #nosec G203 -- ui.LogoProblem let only a base64 data:image URL or one on the issuer's origin through
 }

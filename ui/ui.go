@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -59,8 +60,9 @@ type instance struct {
 // request is what the translation functions of one clone see while it
 // renders.
 type request struct {
-	l *i18n.Localizer
-	r *http.Request
+	l     *i18n.Localizer
+	r     *http.Request
+	brand string // the product name every message may use as {{.Brand}}
 }
 
 func (p *page) get() *instance {
@@ -119,10 +121,10 @@ func (r *Renderer) Render(w io.Writer, req *http.Request, name string, data any)
 		return fmt.Errorf("ui: no page %q", name)
 	}
 	in := p.get()
-	in.req.l, in.req.r = i18n.Choose(req), req
+	in.req.l, in.req.r, in.req.brand = i18n.Choose(req), req, r.brand.ProductName()
 	var buf bytes.Buffer
 	err := in.t.ExecuteTemplate(&buf, "layout.html", data)
-	in.req.l, in.req.r = nil, nil
+	in.req.l, in.req.r, in.req.brand = nil, nil, ""
 	p.pool.Put(in)
 	if err != nil {
 		return fmt.Errorf("ui: render %s: %w", name, err)
@@ -147,15 +149,29 @@ func (q *request) funcs() template.FuncMap {
 		}
 		return q.l
 	}
+	// Every message may name the product as {{.Brand}}; a page's own
+	// "Brand" argument comes later and wins.
+	branded := func(kv []any) []any { return append([]any{"Brand", q.brand}, kv...) }
 	return template.FuncMap{
-		"t":        func(id string, kv ...any) string { return loc().T(id, kv...) },
-		"tn":       func(id string, n any, kv ...any) string { return loc().N(id, n, kv...) },
+		"t":        func(id string, kv ...any) string { return loc().T(id, branded(kv)...) },
+		"tn":       func(id string, n any, kv ...any) string { return loc().N(id, n, branded(kv)...) },
 		"lang":     func() string { return loc().Lang() },
 		"dir":      func() string { return loc().Dir() },
 		"datetime": func(t any) string { return whenever(t, loc().DateTime) },
 		"date":     func(t any) string { return whenever(t, loc().Date) },
 		"clock":    func(t any) string { return whenever(t, loc().Clock) },
 		"number":   func(n any) string { return loc().Number(n) },
+		// question asks a security question in the page's language: a
+		// built-in one (ID b01, b02, …) from the question catalog, an
+		// administrator's own as it was typed.
+		"question": func(id, text string) string {
+			if builtinQuestion.MatchString(id) {
+				if s := loc().T("question.pool." + id); s != "question.pool."+id {
+					return s
+				}
+			}
+			return text
+		},
 		"languages": func() []Choice {
 			cur := loc().Lang()
 			var cs []Choice
@@ -166,6 +182,9 @@ func (q *request) funcs() template.FuncMap {
 		},
 	}
 }
+
+// builtinQuestion is the shape of a built-in question's ID.
+var builtinQuestion = regexp.MustCompile(`^b[0-9]{2}$`)
 
 // whenever formats a time.Time or *time.Time; nil or zero gives "".
 func whenever(v any, f func(time.Time) string) string {

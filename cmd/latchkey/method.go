@@ -16,6 +16,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/sender"
 	"github.com/latchkeyid/latchkey/plugin/sender/outbox"
 	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 	lkmail "github.com/latchkeyid/latchkey/ui/mail"
 )
 
@@ -71,7 +72,7 @@ func (c *methodAddCmd) Run(a *app) error {
 		case phone.FieldCountry: // a number without +CC is read in this region
 			flag, value = "LATCHKEY_DEFAULT_REGION", a.cfg.DefaultRegion
 		}
-		return usageError{fmt.Errorf("%s %q: %s", flag, value, ie.Reason)}
+		return usageError{fmt.Errorf("%s %q: %s", flag, value, ie.Reason(i18n.English()))}
 	}
 	if err != nil {
 		return err
@@ -115,7 +116,7 @@ func (a *app) provisioner(name method.Name) (provisioner, error) {
 	if name == method.Email {
 		// A queue without senders, as serve has without SMTP: enough, since
 		// Provision queues nothing.
-		tmpl, err := lkmail.New(a.cfg.Issuer)
+		tmpl, err := lkmail.New(a.cfg.Issuer, lkmail.WithBrand(a.cfg.Brand().ProductName()))
 		if err != nil {
 			return nil, err
 		}

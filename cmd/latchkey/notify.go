@@ -41,7 +41,7 @@ func (a *app) tryNotifyMethodChange(userID string, e method.Enrollment, added bo
 	if err != nil {
 		return err
 	}
-	tmpl, err := lkmail.New(a.cfg.Issuer)
+	tmpl, err := lkmail.New(a.cfg.Issuer, lkmail.WithBrand(a.cfg.Brand().ProductName()))
 	if err != nil {
 		return err
 	}

@@ -204,7 +204,7 @@ func (a *app) build() (_ *server, err error) {
 			return nil, err
 		}
 		// One instance for every demo path: it keeps its sessions in memory.
-		d := echo.WrapHandler(demo.New(a.cfg.Issuer, nil).Handler())
+		d := echo.WrapHandler(demo.New(a.cfg.Issuer, nil, demo.WithBrand(a.cfg.Brand().ProductName())).Handler())
 		e.Any(demo.PathHome, d)
 		e.Any(demo.PathHome+"/*", d)
 	}

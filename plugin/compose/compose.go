@@ -90,8 +90,9 @@ type SSPR struct {
 	Push        *push.Method
 	Phones      map[method.Name]*phone.Method
 
-	mail *lkmail.Templates
-	cfg  Config
+	mail  *lkmail.Templates
+	brand string // the product name of mails, texts and calls
+	cfg   Config
 }
 
 // Build builds every method the configured senders can deliver, the
@@ -152,7 +153,14 @@ func Methods(c Config) (*SSPR, error) {
 		senders = append(senders, c.Email)
 	}
 	s.Queue = sender.NewQueue(c.DB, c.Keys, senders, append([]sender.QueueOption{sender.WithLogger(c.Log)}, c.QueueOptions...)...)
-	tmpl, err := lkmail.New(c.Issuer)
+	// The product name mails, texts, calls and authenticator apps show:
+	// the configured brand's, as on the pages.
+	brand := ui.Brand{}.ProductName()
+	if c.Renderer != nil {
+		brand = c.Renderer.Brand().ProductName()
+	}
+	s.brand = brand
+	tmpl, err := lkmail.New(c.Issuer, lkmail.WithBrand(brand))
 	if err != nil {
 		return nil, fmt.Errorf("compose: mail templates: %w", err)
 	}
@@ -160,7 +168,7 @@ func Methods(c Config) (*SSPR, error) {
 	s.Codes = method.NewCodes(c.DB, c.Keys, method.WithCodeClock(c.Now))
 	s.Limiter = ratelimit.New(c.DB, ratelimit.WithClock(c.Now))
 	s.Enrollments = method.NewStore(c.DB, method.WithStoreClock(c.Now))
-	s.TOTP = totp.New(s.Enrollments, c.Keys, "Latchkey", totp.WithClock(c.Now))
+	s.TOTP = totp.New(s.Enrollments, c.Keys, brand, totp.WithClock(c.Now))
 	s.Questions = questions.New(c.DB, c.QuestionHasher, c.Keys, func(ctx context.Context) (int, int, error) {
 		pol, err := c.Policy.Get(ctx)
 		return pol.QuestionsRegister, pol.QuestionsAsk, err
@@ -192,7 +200,7 @@ func (s *SSPR) phones() ([]method.Method, error) {
 	if c.SMS == nil && c.Voice == nil {
 		return nil, nil
 	}
-	setup := phone.Setup{SMS: c.SMS, Voice: c.Voice, DefaultRegion: c.Region, Brand: "Latchkey",
+	setup := phone.Setup{SMS: c.SMS, Voice: c.Voice, DefaultRegion: c.Region, Brand: s.brand,
 		Audit: c.Audit, Log: c.Log, Limits: c.PhoneLimits,
 		Countries: func(ctx context.Context) ([]string, error) {
 			pol, err := c.Policy.Get(ctx)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // Name identifies a method. The values match plugin/policy's names.
@@ -189,19 +191,31 @@ var (
 	ErrExpired = errors.New("method: expired")
 )
 
-// InvalidError says which field is wrong and why, in words a page can show.
+// InvalidError says which field is wrong and why. The why is a message of
+// the invalid catalog area (Key, with Args as its template data), so a page
+// shows it in the reader's language; Error is the English, for logs and
+// the command line.
 type InvalidError struct {
-	Field  string
-	Reason string
+	Field string
+	Key   string
+	Args  []any
 }
 
-func (e *InvalidError) Error() string { return "method: invalid " + e.Field + ": " + e.Reason }
+// Reason is the message in l's language.
+func (e *InvalidError) Reason(l *i18n.Localizer) string { return l.T(e.Key, e.Args...) }
+
+func (e *InvalidError) Error() string {
+	return "method: invalid " + e.Field + ": " + e.Reason(i18n.English())
+}
 
 // Unwrap makes errors.Is(err, ErrInvalid) hold.
 func (e *InvalidError) Unwrap() error { return ErrInvalid }
 
-// Invalid returns an *InvalidError.
-func Invalid(field, reason string) error { return &InvalidError{Field: field, Reason: reason} }
+// Invalid returns an *InvalidError: field refused, key the catalog message
+// that says why, args its template data as name, value pairs.
+func Invalid(field, key string, args ...any) error {
+	return &InvalidError{Field: field, Key: key, Args: args}
+}
 
 // ErrRateLimited means too many messages were sent to this destination or
 // for this user lately; errors.As *RateLimitError for when to retry.

@@ -30,6 +30,7 @@ type Message struct {
 // Templates renders the embedded messages.
 type Templates struct {
 	issuer string
+	brand  string // the product name messages say ("Latchkey" by default)
 	text   map[string]*texttemplate.Template
 	html   map[string]*htmltemplate.Template
 }
@@ -49,15 +50,31 @@ const (
 // Names lists every message, so callers and tests can check them all.
 var Names = []string{Code, PasswordReset, Unlocked, MethodAdded, MethodRemoved, CodeReplay, AdminReset}
 
+// Option changes how New builds the templates.
+type Option func(*Templates)
+
+// WithBrand names the product in subjects, headers and footers (the
+// configured brand's ProductName); "" keeps "Latchkey".
+func WithBrand(name string) Option {
+	return func(t *Templates) {
+		if name != "" {
+			t.brand = name
+		}
+	}
+}
+
 // New parses every template; issuer is the public base URL (LATCHKEY_ISSUER).
-func New(issuer string) (*Templates, error) {
+func New(issuer string, opts ...Option) (*Templates, error) {
 	u, err := url.Parse(issuer)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("mail: issuer %q is not an absolute http(s) URL", issuer)
 	}
-	t := &Templates{issuer: strings.TrimRight(issuer, "/"), text: map[string]*texttemplate.Template{}, html: map[string]*htmltemplate.Template{}}
+	t := &Templates{issuer: strings.TrimRight(issuer, "/"), brand: "Latchkey", text: map[string]*texttemplate.Template{}, html: map[string]*htmltemplate.Template{}}
+	for _, o := range opts {
+		o(t)
+	}
 	funcs := map[string]any{"link": t.Link}
-	maps.Copy(funcs, words(i18n.English()))
+	maps.Copy(funcs, words(i18n.English(), t.brand))
 	layout, err := htmltemplate.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("mail: layout: %w", err)
@@ -115,12 +132,17 @@ func (t *Templates) Link(p string) string {
 // Issuer returns the base URL links are built from.
 func (t *Templates) Issuer() string { return t.issuer }
 
+// Brand returns the product name the messages say.
+func (t *Templates) Brand() string { return t.brand }
+
 // words are the template functions that translate: t, tn, datetime, date
-// (as in the pages; see ui/i18n).
-func words(l *i18n.Localizer) map[string]any {
+// (as in the pages; see ui/i18n). Every message may say {{.Brand}}.
+func words(l *i18n.Localizer, brand string) map[string]any {
+	branded := func(kv []any) []any { return append([]any{"Brand", brand}, kv...) }
 	return map[string]any{
-		"t":        l.T,
-		"tn":       l.N,
+		"t":        func(id string, kv ...any) string { return l.T(id, branded(kv)...) },
+		"tn":       func(id string, n any, kv ...any) string { return l.N(id, n, branded(kv)...) },
+		"brand":    func() string { return brand },
 		"datetime": func(t time.Time) string { return l.DateTime(t) },
 		"date":     func(t time.Time) string { return l.Date(t) },
 		"lang":     l.Lang,
@@ -137,7 +159,7 @@ func (t *Templates) Render(ctx context.Context, name string, data any) (Message,
 		return Message{}, fmt.Errorf("mail: no message %q", name)
 	}
 	// Clones of templates never executed, bound to this message's language.
-	w := words(i18n.From(ctx))
+	w := words(i18n.From(ctx), t.brand)
 	tt := texttemplate.Must(master.Clone()).Funcs(w)
 	ht := htmltemplate.Must(t.html[name].Clone()).Funcs(w)
 	var subj, text, html bytes.Buffer

@@ -40,18 +40,19 @@
     });
   }
 
-  // The words come translated in the field's data-word-* attributes.
-  function word(name, fallback) { return pw.getAttribute("data-word-" + name) || fallback; }
+  // The words come translated in the field's data-word-* attributes (the
+  // page's catalogs); the script has none of its own.
+  function word(name) { return pw.getAttribute("data-word-" + name) || ""; }
 
   function say(j) {
     meter.value = j.score;
     if (!pw.value) { words.textContent = ""; return; }
     if (!j.ok) {
-      words.textContent = word("weak", "Strength: Weak.") + " " + (j.reason || word("refused", "This password would not be accepted."));
+      words.textContent = word("weak") + " " + (j.reason || word("refused"));
     } else if (j.score >= 3) {
-      words.textContent = word("strong", "Strength: Strong.");
+      words.textContent = word("strong");
     } else {
-      words.textContent = word("fair", "Strength: Fair. Accepted; longer is stronger.");
+      words.textContent = word("fair");
     }
     if (j.ok) dropStaleError();
   }

@@ -119,18 +119,18 @@ type stored struct {
 func ParseAddress(in string) (string, error) {
 	s := strings.TrimSpace(in)
 	if s == "" {
-		return "", method.Invalid(FieldAddress, "Enter an email address.")
+		return "", method.Invalid(FieldAddress, "invalid.email.empty")
 	}
 	if len(s) > MaxAddress || strings.ContainsAny(s, "\r\n<>,;\" ") {
-		return "", method.Invalid(FieldAddress, "Enter a single email address like name@example.com.")
+		return "", method.Invalid(FieldAddress, "invalid.email.single")
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Name != "" || a.Address != s {
-		return "", method.Invalid(FieldAddress, "Enter a single email address like name@example.com.")
+		return "", method.Invalid(FieldAddress, "invalid.email.single")
 	}
 	at := strings.LastIndexByte(s, '@')
 	if at <= 0 || !strings.Contains(s[at+1:], ".") {
-		return "", method.Invalid(FieldAddress, "Enter a single email address like name@example.com.")
+		return "", method.Invalid(FieldAddress, "invalid.email.single")
 	}
 	return s, nil
 }

@@ -93,7 +93,7 @@ func TestProvisionRefusesLikeBegin(t *testing.T) {
 				_, perr := f.m.Provision(t.Context(), "u", in)
 				_, berr := f.m.Begin(t.Context(), "flow", method.Ref{ID: "u"}, in)
 				var pe, be *method.InvalidError
-				if !errors.As(perr, &pe) || !errors.As(berr, &be) || *pe != *be {
+				if !errors.As(perr, &pe) || !errors.As(berr, &be) || pe.Field != be.Field || pe.Error() != be.Error() {
 					t.Fatalf("Provision = %v, Begin = %v; want the same invalid-input error", perr, berr)
 				}
 			})

@@ -1,6 +1,7 @@
 package phone
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,13 +60,13 @@ const (
 // (pager, voicemail) or cannot be classified (unknown): the usual targets
 // of SMS pumping and toll fraud.
 var refused = map[phonenumbers.PhoneNumberType]string{
-	phonenumbers.PREMIUM_RATE:    "Premium-rate numbers can't be used.",
-	phonenumbers.SHARED_COST:     "Shared-cost numbers can't be used.",
-	phonenumbers.PAGER:           "Pager numbers can't be used.",
-	phonenumbers.UAN:             "Company-wide (UAN) numbers can't be used. Enter a direct number.",
-	phonenumbers.PERSONAL_NUMBER: "Personal forwarding numbers can't be used. Enter the phone's own number.",
-	phonenumbers.VOICEMAIL:       "Voicemail numbers can't be used.",
-	phonenumbers.UNKNOWN:         "That doesn't look like a phone number we can use.",
+	phonenumbers.PREMIUM_RATE:    "invalid.phone.premium_rate",
+	phonenumbers.SHARED_COST:     "invalid.phone.shared_cost",
+	phonenumbers.PAGER:           "invalid.phone.pager",
+	phonenumbers.UAN:             "invalid.phone.uan",
+	phonenumbers.PERSONAL_NUMBER: "invalid.phone.personal",
+	phonenumbers.VOICEMAIL:       "invalid.phone.voicemail",
+	phonenumbers.UNKNOWN:         "invalid.phone.unknown_type",
 }
 
 // Parse reads a number as typed. A number starting with + (or 00) carries
@@ -77,27 +78,27 @@ var refused = map[phonenumbers.PhoneNumberType]string{
 func Parse(typed, country, defaultRegion string, uses Uses, allowed []string) (Number, error) {
 	s := strings.TrimSpace(typed)
 	if s == "" {
-		return Number{}, method.Invalid(FieldPhone, "Enter a phone number.")
+		return Number{}, method.Invalid(FieldPhone, "invalid.phone.empty")
 	}
 	if len(s) > MaxInput || strings.ContainsAny(s, "\r\n\t") {
-		return Number{}, method.Invalid(FieldPhone, "Enter a phone number like +1 415 555 0142.")
+		return Number{}, method.Invalid(FieldPhone, "invalid.phone.shape")
 	}
 	region := strings.ToUpper(strings.TrimSpace(country))
 	if region == "" {
 		region = strings.ToUpper(defaultRegion)
 	}
 	if !phonenumbers.GetSupportedRegions()[region] {
-		return Number{}, method.Invalid(FieldCountry, "Choose a country.")
+		return Number{}, method.Invalid(FieldCountry, "invalid.phone.choose_country")
 	}
 	if strings.HasPrefix(s, "00") {
 		s = "+" + s[2:]
 	}
 	num, err := phonenumbers.Parse(s, region)
 	if err != nil || !phonenumbers.IsValidNumber(num) {
-		return Number{}, method.Invalid(FieldPhone, "That isn't a valid phone number. Check the country and the digits.")
+		return Number{}, method.Invalid(FieldPhone, "invalid.phone.number")
 	}
 	if num.GetExtension() != "" {
-		return Number{}, method.Invalid(FieldPhone, "Enter the extension in its own field.")
+		return Number{}, method.Invalid(FieldPhone, "invalid.phone.extension_inline")
 	}
 	n := Number{E164: phonenumbers.Format(num, phonenumbers.E164), Region: phonenumbers.GetRegionCodeForNumber(num),
 		CountryCode: int(num.GetCountryCode()), Type: phonenumbers.GetNumberType(num)}
@@ -107,13 +108,13 @@ func Parse(typed, country, defaultRegion string, uses Uses, allowed []string) (N
 	if uses == Texts {
 		switch n.Type {
 		case phonenumbers.FIXED_LINE:
-			return Number{}, method.Invalid(FieldPhone, "That looks like a landline, which can't receive texts. Add it as an alternate or office phone.")
+			return Number{}, method.Invalid(FieldPhone, "invalid.phone.landline")
 		case phonenumbers.TOLL_FREE:
-			return Number{}, method.Invalid(FieldPhone, "Toll-free numbers can't receive texts. Add it as an alternate or office phone.")
+			return Number{}, method.Invalid(FieldPhone, "invalid.phone.toll_free")
 		}
 	}
 	if len(allowed) > 0 && !slices.Contains(allowed, n.Region) {
-		return Number{}, method.Invalid(FieldPhone, "Numbers in that country can't be used here.")
+		return Number{}, method.Invalid(FieldPhone, "invalid.phone.country")
 	}
 	return n, nil
 }
@@ -123,7 +124,7 @@ func Parse(typed, country, defaultRegion string, uses Uses, allowed []string) (N
 func ParseE164(e164 string) (Number, error) {
 	num, err := phonenumbers.Parse(e164, "ZZ")
 	if err != nil || !strings.HasPrefix(e164, "+") {
-		return Number{}, method.Invalid(FieldPhone, "bad stored number")
+		return Number{}, fmt.Errorf("phone: bad stored number: %w", method.ErrInvalid)
 	}
 	return Number{E164: phonenumbers.Format(num, phonenumbers.E164), Region: phonenumbers.GetRegionCodeForNumber(num),
 		CountryCode: int(num.GetCountryCode()), Type: phonenumbers.GetNumberType(num)}, nil
@@ -139,11 +140,11 @@ func ParseExtension(typed string) (string, error) {
 		return r
 	}, strings.TrimSpace(typed))
 	if len(s) > MaxExtension {
-		return "", method.Invalid(FieldExtension, "An extension has at most 10 digits.")
+		return "", method.Invalid(FieldExtension, "invalid.extension.long", "Max", MaxExtension)
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
-			return "", method.Invalid(FieldExtension, "An extension has digits only.")
+			return "", method.Invalid(FieldExtension, "invalid.extension.digits")
 		}
 	}
 	return s, nil

@@ -6,6 +6,7 @@ import (
 
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/method/phone"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // Checklist 50: numbers are stored in E.164; premium-rate, shared-cost,
@@ -67,7 +68,7 @@ func TestParse(t *testing.T) {
 				return
 			}
 			var ie *method.InvalidError
-			if !errors.As(err, &ie) || ie.Field != tc.field || ie.Reason == "" {
+			if !errors.As(err, &ie) || ie.Field != tc.field || ie.Reason(i18n.English()) == ie.Key {
 				t.Fatalf("Parse(%q) = %+v, %v; want invalid %s", tc.typed, n, err, tc.field)
 			}
 		})

@@ -211,10 +211,10 @@ func (m *Method) channelFrom(in method.Input) (sender.Channel, error) {
 	case "voice", "call":
 		ch = sender.Voice
 	default:
-		return "", method.Invalid(FieldChannel, "Choose text message or call.")
+		return "", method.Invalid(FieldChannel, "invalid.channel.choose")
 	}
 	if ch == sender.SMS && m.name != method.Mobile {
-		return "", method.Invalid(FieldChannel, "This phone can only receive calls.")
+		return "", method.Invalid(FieldChannel, "invalid.channel.calls_only")
 	}
 	if m.senderFor(ch) == nil {
 		return "", fmt.Errorf("phone: %s: %w", ch, method.ErrUnavailable)
@@ -279,7 +279,7 @@ func (m *Method) destination(ctx context.Context, in method.Input) (Number, stri
 			return Number{}, "", err
 		}
 	} else if in[FieldExtension] != "" {
-		return Number{}, "", method.Invalid(FieldExtension, "Only an office phone can have an extension.")
+		return Number{}, "", method.Invalid(FieldExtension, "invalid.extension.office_only")
 	}
 	return n, ext, nil
 }

@@ -344,7 +344,7 @@ func TestRegistrationRefusals(t *testing.T) {
 				}
 				_, err = f.m[tc.m].Provision(t.Context(), "u", tc.in)
 				var pe *method.InvalidError
-				if !errors.As(err, &pe) || *pe != *ie {
+				if !errors.As(err, &pe) || pe.Field != ie.Field || pe.Error() != ie.Error() {
 					t.Fatalf("Provision = %v, Begin = %v; want the same refusal", err, ie)
 				}
 			})

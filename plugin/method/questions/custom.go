@@ -43,7 +43,7 @@ func (m *Method) Custom(ctx context.Context) ([]method.Question, error) {
 func (m *Method) AddCustom(ctx context.Context, text string) (method.Question, error) {
 	text = strings.TrimSpace(text)
 	if n := utf8.RuneCountInString(text); n < 5 || n > MaxQuestion || strings.ContainsAny(text, "\r\n") {
-		return method.Question{}, method.Invalid("question", fmt.Sprintf("A question needs 5 to %d characters on one line.", MaxQuestion))
+		return method.Question{}, method.Invalid("question", "invalid.question.custom", "Min", 5, "Max", MaxQuestion)
 	}
 	var n int64
 	if err := m.g.WithContext(ctx).Model(&customRow{}).Count(&n).Error; err != nil {

@@ -1,45 +1,59 @@
 package questions
 
+import "github.com/latchkeyid/latchkey/ui/i18n"
+
 // Pool is the built-in question pool (after Microsoft Entra's list). IDs
-// are stable: enrollments refer to them.
-var Pool = []struct{ ID, Text string }{
-	{"b01", "In what city did you meet your first spouse or partner?"},
-	{"b02", "In what city did your parents meet?"},
-	{"b03", "In what city does your nearest sibling live?"},
-	{"b04", "In what city was your father born?"},
-	{"b05", "In what city was your first job?"},
-	{"b06", "In what city was your mother born?"},
-	{"b07", "What city were you in on New Year's 2000?"},
-	{"b08", "What is the last name of your favourite teacher in high school?"},
-	{"b09", "What is the name of a college you applied to but didn't attend?"},
-	{"b10", "What is the name of the place in which you held your first wedding reception?"},
-	{"b11", "What is your father's middle name?"},
-	{"b12", "What is your favourite food?"},
-	{"b13", "What is your maternal grandmother's first and last name?"},
-	{"b14", "What is your mother's middle name?"},
-	{"b15", "What is your oldest sibling's birthday month and year (for example, November 1985)?"},
-	{"b16", "What is your oldest sibling's middle name?"},
-	{"b17", "What is your paternal grandfather's first and last name?"},
-	{"b18", "What is your youngest sibling's middle name?"},
-	{"b19", "What school did you attend for sixth grade?"},
-	{"b20", "What was the first and last name of your childhood best friend?"},
-	{"b21", "What was the first and last name of your first significant other?"},
-	{"b22", "What was the last name of your favourite grade school teacher?"},
-	{"b23", "What was the make and model of your first car or motorcycle?"},
-	{"b24", "What was the name of the first school you attended?"},
-	{"b25", "What was the name of the hospital in which you were born?"},
-	{"b26", "What was the name of the street of your first childhood home?"},
-	{"b27", "What was the name of your childhood hero?"},
-	{"b28", "What was the name of your favourite stuffed animal?"},
-	{"b29", "What was the name of your first pet?"},
-	{"b30", "What was your childhood nickname?"},
-	{"b31", "What was your favourite sport in high school?"},
-	{"b32", "What was your first job?"},
-	{"b33", "What were the last four digits of your childhood telephone number?"},
-	{"b34", "When you were young, what did you want to be when you grew up?"},
-	{"b35", "Who is the most famous person you have ever met?"},
-	{"b36", "What was the title of the first book you remember reading?"},
-	{"b37", "What was the name of the first concert you attended?"},
+// are stable: enrollments refer to them. Key is the question's message in
+// the catalogs (area question), so pages ask it in the reader's language
+// (see ui's "question" template function); Text is the English, what an
+// enrollment keeps as its copy.
+var Pool = english([]struct{ ID, Key, Text string }{
+	{ID: "b01", Key: "question.pool.b01"},
+	{ID: "b02", Key: "question.pool.b02"},
+	{ID: "b03", Key: "question.pool.b03"},
+	{ID: "b04", Key: "question.pool.b04"},
+	{ID: "b05", Key: "question.pool.b05"},
+	{ID: "b06", Key: "question.pool.b06"},
+	{ID: "b07", Key: "question.pool.b07"},
+	{ID: "b08", Key: "question.pool.b08"},
+	{ID: "b09", Key: "question.pool.b09"},
+	{ID: "b10", Key: "question.pool.b10"},
+	{ID: "b11", Key: "question.pool.b11"},
+	{ID: "b12", Key: "question.pool.b12"},
+	{ID: "b13", Key: "question.pool.b13"},
+	{ID: "b14", Key: "question.pool.b14"},
+	{ID: "b15", Key: "question.pool.b15"},
+	{ID: "b16", Key: "question.pool.b16"},
+	{ID: "b17", Key: "question.pool.b17"},
+	{ID: "b18", Key: "question.pool.b18"},
+	{ID: "b19", Key: "question.pool.b19"},
+	{ID: "b20", Key: "question.pool.b20"},
+	{ID: "b21", Key: "question.pool.b21"},
+	{ID: "b22", Key: "question.pool.b22"},
+	{ID: "b23", Key: "question.pool.b23"},
+	{ID: "b24", Key: "question.pool.b24"},
+	{ID: "b25", Key: "question.pool.b25"},
+	{ID: "b26", Key: "question.pool.b26"},
+	{ID: "b27", Key: "question.pool.b27"},
+	{ID: "b28", Key: "question.pool.b28"},
+	{ID: "b29", Key: "question.pool.b29"},
+	{ID: "b30", Key: "question.pool.b30"},
+	{ID: "b31", Key: "question.pool.b31"},
+	{ID: "b32", Key: "question.pool.b32"},
+	{ID: "b33", Key: "question.pool.b33"},
+	{ID: "b34", Key: "question.pool.b34"},
+	{ID: "b35", Key: "question.pool.b35"},
+	{ID: "b36", Key: "question.pool.b36"},
+	{ID: "b37", Key: "question.pool.b37"},
+})
+
+// english fills in each question's English text from the catalog.
+func english(pool []struct{ ID, Key, Text string }) []struct{ ID, Key, Text string } {
+	en := i18n.English()
+	for i := range pool {
+		pool[i].Text = en.T(pool[i].Key)
+	}
+	return pool
 }
 
 // common holds answers too common to protect anything (OWASP security

@@ -145,9 +145,9 @@ func (m *Method) Begin(ctx context.Context, flowID string, u method.Ref, in meth
 		text, ok := texts[qid]
 		switch {
 		case !ok:
-			return method.Pending{}, method.Invalid(FieldQuestion(i), fmt.Sprintf("Choose question %d.", i+1))
+			return method.Pending{}, method.Invalid(FieldQuestion(i), "invalid.question.choose", "N", i+1)
 		case seenQ[qid]:
-			return method.Pending{}, method.Invalid(FieldQuestion(i), fmt.Sprintf("Question %d is already chosen above: choose a different question for each answer.", i+1))
+			return method.Pending{}, method.Invalid(FieldQuestion(i), "invalid.question.repeated", "N", i+1)
 		}
 		seenQ[qid] = true
 		a := Normalize(in[FieldAnswer(i)])
@@ -160,7 +160,7 @@ func (m *Method) Begin(ctx context.Context, flowID string, u method.Ref, in meth
 				return method.Pending{}, fmt.Errorf("questions: begin: %w", err)
 			}
 			if same {
-				return method.Pending{}, method.Invalid(FieldAnswer(i), fmt.Sprintf("The answer to question %d is your password: answers must not be your password.", i+1))
+				return method.Pending{}, method.Invalid(FieldAnswer(i), "invalid.answer.password", "N", i+1)
 			}
 		}
 		seenA[a] = true
@@ -190,19 +190,19 @@ func checkAnswer(i int, a string, forbidden, seen map[string]bool) error {
 	runes := utf8.RuneCountInString(a)
 	switch {
 	case runes < MinAnswer:
-		return method.Invalid(field, fmt.Sprintf("The answer to question %d is too short: answers need at least %d characters.", n, MinAnswer))
+		return method.Invalid(field, "invalid.answer.short", "N", n, "Min", MinAnswer)
 	case runes > MaxAnswer:
-		return method.Invalid(field, fmt.Sprintf("The answer to question %d is too long: answers can have at most %d characters.", n, MaxAnswer))
+		return method.Invalid(field, "invalid.answer.long", "N", n, "Max", MaxAnswer)
 	case forbidden[a]:
-		return method.Invalid(field, fmt.Sprintf("The answer to question %d is your username or email address: choose another answer.", n))
+		return method.Invalid(field, "invalid.answer.identity", "N", n)
 	case seen[a]:
-		return method.Invalid(field, fmt.Sprintf("The answer to question %d repeats an earlier answer: give a different answer to each question.", n))
+		return method.Invalid(field, "invalid.answer.repeat", "N", n)
 	case common[a]:
-		return method.Invalid(field, fmt.Sprintf("The answer to question %d is too common: choose one that is hard to guess.", n))
+		return method.Invalid(field, "invalid.answer.common", "N", n)
 	}
 	for _, r := range a {
 		if r < 0x20 || r == 0x7f {
-			return method.Invalid(field, fmt.Sprintf("The answer to question %d contains a control character: remove it.", n))
+			return method.Invalid(field, "invalid.answer.control", "N", n)
 		}
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	"github.com/latchkeyid/latchkey/provider/password"
 	"github.com/latchkeyid/latchkey/provider/secret"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // Cheap argon2id parameters keep the tests fast; the cost is not under test.
@@ -254,8 +255,15 @@ func TestCustomQuestions(t *testing.T) {
 		if _, err := f.m.AddCustom(ctx, "One question too many?"); !errors.Is(err, questions.ErrTooManyCustom) {
 			t.Fatalf("21st custom question: %v", err)
 		}
-		if _, err := f.m.AddCustom(ctx, "no\nnewlines?"); !errors.Is(err, method.ErrInvalid) {
+		_, err := f.m.AddCustom(ctx, "no\nnewlines?")
+		var ie *method.InvalidError
+		if !errors.As(err, &ie) {
 			t.Fatalf("multi-line question: %v", err)
+		}
+		// The reason is a catalog message, in the reader's language.
+		de, _ := i18n.For("de")
+		if got := ie.Reason(de); got != "Eine Frage braucht 5 bis 200 Zeichen in einer Zeile." {
+			t.Errorf("German reason %q", got)
 		}
 		avail, _ := f.m.Available(ctx)
 		if len(avail) != len(questions.Pool)+questions.MaxCustom {

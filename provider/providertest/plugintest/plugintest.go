@@ -32,6 +32,7 @@ import (
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 	"github.com/latchkeyid/latchkey/provider/secret"
 	"github.com/latchkeyid/latchkey/provider/user"
+	"github.com/latchkeyid/latchkey/ui"
 )
 
 // AllMethods names every method kind the plugin has.
@@ -69,6 +70,9 @@ type Options struct {
 	// database, a restored backup, a rotation of LATCHKEY_SECRET.
 	Keyring *secret.Keyring
 	Reuse   bool
+	// Brand is LATCHKEY_BRAND_*: the pages, mails, texts and calls of the
+	// provider and the plugin show it.
+	Brand *ui.Brand
 }
 
 // Env is a running provider with the plugin.
@@ -92,6 +96,8 @@ type Env struct {
 	Phones    map[method.Name]*phone.Method
 	// Client talks to the push API as the Latchkey Authenticator does.
 	Client *authenticator.Client
+
+	render *ui.Renderer // with Options.Brand: the provider's and the plugin's
 }
 
 // SignIn presents the provider to the plugin as cmd does: embedding it,
@@ -128,11 +134,24 @@ func Start(t testing.TB, dbURL string, o Options) *Env {
 		x.SMTP = smtptest.Start(t)
 	}
 	h := &hook{}
+	var render *ui.Renderer
+	if o.Brand != nil {
+		var err error
+		if render, err = ui.New(ui.WithBrand(*o.Brand)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x.render = render
 	x.Server = pt.Start(t, dbURL, pt.Config{
-		Lockout:  o.Lockout,
-		Keyring:  o.Keyring,
-		Reuse:    o.Reuse,
-		Provider: func(po *provider.Options) { po.AfterSignIn = h },
+		Lockout: o.Lockout,
+		Keyring: o.Keyring,
+		Reuse:   o.Reuse,
+		Provider: func(po *provider.Options) {
+			po.AfterSignIn = h
+			if render != nil {
+				po.Renderer = render
+			}
+		},
 		Mount: func(s *pt.Server, e *echo.Echo) {
 			var err error
 			h.p, err = x.mount(t, s, e, o)
@@ -151,7 +170,7 @@ func (x *Env) mount(t testing.TB, s *pt.Server, e *echo.Echo, o Options) (*plugi
 	if err := db.Migrate(ctx, s.DB, schema.Set()); err != nil {
 		return nil, err
 	}
-	c := compose.Config{DB: s.DB, Keys: s.Keyring, Users: s.Users, Audit: s.Audit, SignIn: SignIn{s.Provider},
+	c := compose.Config{Renderer: x.render, DB: s.DB, Keys: s.Keyring, Users: s.Users, Audit: s.Audit, SignIn: SignIn{s.Provider},
 		Accounts: s.Accounts,
 		Issuer:   s.URL, Region: o.Region, QuestionHasher: password.NewHasher(FastHash), Now: s.Clock.Now,
 		Log:          slog.New(slog.DiscardHandler),

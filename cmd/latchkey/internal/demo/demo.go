@@ -4,6 +4,10 @@
 // (golang.org/x/oauth2 and github.com/coreos/go-oidc), then shows the
 // verified ID token claims and the userinfo response.
 //
+// Its words come from the message catalogs (area demo) in the language of
+// the request (?lang=, remembered, or Accept-Language), and the language is
+// passed on to the provider as ui_locales, so its pages match.
+//
 // It exists so a newcomer sees the whole loop in a browser in a minute, and
 // as a second, independent check that the provider speaks standard OIDC. It
 // keeps its state in memory and is mounted only in dev mode.
@@ -13,6 +17,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +31,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // ClientID is the demo client registered by dev mode.
@@ -58,6 +65,7 @@ type Demo struct {
 	client *http.Client
 	now    func() time.Time
 	secure bool
+	brand  string // the provider's product name ("Latchkey")
 
 	mu       sync.Mutex
 	provider *oidc.Provider // discovered lazily: the server is not listening yet at New
@@ -79,20 +87,38 @@ type signedIn struct {
 	expires  time.Time
 }
 
+// Option changes how New builds the demo.
+type Option func(*Demo)
+
+// WithBrand names the provider as the configured brand does ("" keeps
+// "Latchkey").
+func WithBrand(name string) Option {
+	return func(d *Demo) {
+		if name != "" {
+			d.brand = name
+		}
+	}
+}
+
 // New returns the demo for issuer. client is used for discovery, the token
 // exchange and userinfo (nil: a client with a 10 s timeout).
-func New(issuer string, client *http.Client) *Demo {
+func New(issuer string, client *http.Client, opts ...Option) *Demo {
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
-	return &Demo{
+	d := &Demo{
 		issuer:   strings.TrimSuffix(issuer, "/"),
 		client:   client,
 		now:      time.Now,
 		secure:   strings.HasPrefix(issuer, "https://"),
+		brand:    "Latchkey",
 		pending:  map[string]pending{},
 		sessions: map[string]signedIn{},
 	}
+	for _, o := range opts {
+		o(d)
+	}
+	return d
 }
 
 // Handler serves PathHome, PathLogin, PathCallback and PathLogout.
@@ -167,7 +193,7 @@ func (d *Demo) oauth(p *oidc.Provider) *oauth2.Config {
 func (d *Demo) login(w http.ResponseWriter, r *http.Request) {
 	p, err := d.discover(d.ctx(r))
 	if err != nil {
-		d.fail(w, http.StatusBadGateway, "The demo app could not reach the provider's discovery document.", err)
+		d.fail(w, r, http.StatusBadGateway, err, "demo.error.discovery")
 		return
 	}
 	state, nonce, verifier := rand.Text(), rand.Text(), oauth2.GenerateVerifier()
@@ -175,27 +201,29 @@ func (d *Demo) login(w http.ResponseWriter, r *http.Request) {
 	d.gc()
 	if len(d.pending) >= maxEntries {
 		d.mu.Unlock()
-		d.fail(w, http.StatusServiceUnavailable, "Too many sign-ins in progress; try again in a few minutes.", nil)
+		d.fail(w, r, http.StatusServiceUnavailable, nil, "demo.error.busy")
 		return
 	}
 	d.pending[state] = pending{nonce: nonce, verifier: verifier, expires: d.now().Add(pendingTTL)}
 	d.mu.Unlock()
 	// The state cookie binds the callback to this browser (login CSRF).
 	http.SetCookie(w, d.cookie(stateCookie, state, pendingTTL))
-	u := d.oauth(p).AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier))
+	// The provider's pages come in this page's language.
+	u := d.oauth(p).AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier),
+		oauth2.SetAuthURLParam("ui_locales", i18n.Choose(r).Lang()))
 	http.Redirect(w, r, u, http.StatusSeeOther)
 }
 
 func (d *Demo) callback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if e := q.Get("error"); e != "" {
-		d.fail(w, http.StatusBadRequest, "The provider answered with an error: "+e+" "+q.Get("error_description"), nil)
+		d.fail(w, r, http.StatusBadRequest, nil, "demo.error.provider", "Error", strings.TrimSpace(e+" "+q.Get("error_description")))
 		return
 	}
 	state := q.Get("state")
 	c, err := r.Cookie(stateCookie)
 	if state == "" || err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(state)) != 1 {
-		d.fail(w, http.StatusBadRequest, "This sign-in was not started in this browser. Start again.", nil)
+		d.fail(w, r, http.StatusBadRequest, nil, "demo.error.browser")
 		return
 	}
 	d.mu.Lock()
@@ -204,43 +232,43 @@ func (d *Demo) callback(w http.ResponseWriter, r *http.Request) {
 	d.mu.Unlock()
 	http.SetCookie(w, d.cookie(stateCookie, "", -1))
 	if !ok || d.now().After(pend.expires) {
-		d.fail(w, http.StatusBadRequest, "This sign-in expired or was already used. Start again.", nil)
+		d.fail(w, r, http.StatusBadRequest, nil, "demo.error.expired")
 		return
 	}
 	// The RFC 9207 iss parameter, when present, must name our issuer
 	// (mix-up defence).
 	if iss := q.Get("iss"); iss != "" && iss != d.issuer {
-		d.fail(w, http.StatusBadRequest, "The response came from another issuer.", nil)
+		d.fail(w, r, http.StatusBadRequest, nil, "demo.error.issuer")
 		return
 	}
 	ctx := d.ctx(r)
 	p, err := d.discover(ctx)
 	if err != nil {
-		d.fail(w, http.StatusBadGateway, "The demo app could not reach the provider.", err)
+		d.fail(w, r, http.StatusBadGateway, err, "demo.error.unreachable")
 		return
 	}
 	tok, err := d.oauth(p).Exchange(ctx, q.Get("code"), oauth2.VerifierOption(pend.verifier))
 	if err != nil {
-		d.fail(w, http.StatusBadGateway, "The code exchange failed.", err)
+		d.fail(w, r, http.StatusBadGateway, err, "demo.error.exchange")
 		return
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
-		d.fail(w, http.StatusBadGateway, "The token response has no ID token.", nil)
+		d.fail(w, r, http.StatusBadGateway, nil, "demo.error.no_id_token")
 		return
 	}
 	idt, err := p.Verifier(&oidc.Config{ClientID: ClientID}).Verify(ctx, raw)
 	if err != nil {
-		d.fail(w, http.StatusBadGateway, "The ID token did not verify.", err)
+		d.fail(w, r, http.StatusBadGateway, err, "demo.error.verify")
 		return
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(pend.nonce)) != 1 {
-		d.fail(w, http.StatusBadRequest, "The ID token's nonce does not match this sign-in.", nil)
+		d.fail(w, r, http.StatusBadRequest, nil, "demo.error.nonce")
 		return
 	}
 	s := signedIn{IDToken: raw, Expiry: tok.Expiry, expires: d.now().Add(sessionTTL)}
 	if err := idt.Claims(&s.Claims); err != nil {
-		d.fail(w, http.StatusBadGateway, "The ID token claims do not parse.", err)
+		d.fail(w, r, http.StatusBadGateway, err, "demo.error.claims")
 		return
 	}
 	s.Scopes, _ = tok.Extra("scope").(string)
@@ -270,15 +298,15 @@ func (d *Demo) home(w http.ResponseWriter, r *http.Request) {
 		}
 		d.mu.Unlock()
 	}
-	data := map[string]any{"Issuer": d.issuer, "ClientID": ClientID}
+	data := map[string]any{}
 	if s != nil {
 		data["Claims"] = pretty(s.Claims)
 		data["Userinfo"] = pretty(s.Userinfo)
 		data["Scopes"] = s.Scopes
-		data["Expiry"] = s.Expiry.UTC().Format(time.RFC3339)
+		data["Expiry"] = i18n.Choose(r).DateTime(s.Expiry)
 		data["Name"] = firstString(s.Claims, "name", "preferred_username", "email", "sub")
 	}
-	d.render(w, http.StatusOK, data)
+	d.render(w, r, http.StatusOK, data)
 }
 
 func (d *Demo) logout(w http.ResponseWriter, r *http.Request) {
@@ -333,15 +361,31 @@ func (d *Demo) cookie(name, value string, ttl time.Duration) *http.Cookie {
 	return c
 }
 
-func (d *Demo) fail(w http.ResponseWriter, status int, msg string, err error) {
+// fail shows the catalog message id (with kv, its data) and logs err.
+func (d *Demo) fail(w http.ResponseWriter, r *http.Request, status int, err error, id string, kv ...any) {
 	if err != nil {
 		slog.Warn("demo relying party", "err", err)
 	}
-	d.render(w, status, map[string]any{"Issuer": d.issuer, "ClientID": ClientID, "Error": msg})
+	d.render(w, r, status, map[string]any{"Error": i18n.Choose(r).T(id, kv...)})
 }
 
-func (d *Demo) render(w http.ResponseWriter, status int, data map[string]any) {
+// choice is one entry of the language picker.
+type choice struct {
+	i18n.Language
+	URL     string
+	Current bool
+}
+
+func (d *Demo) render(w http.ResponseWriter, r *http.Request, status int, data map[string]any) {
+	l := i18n.Choose(r)
+	data["L"], data["Brand"], data["Issuer"], data["ClientID"] = l, d.brand, d.issuer, ClientID
+	var langs []choice
+	for _, lang := range i18n.Languages() {
+		langs = append(langs, choice{Language: lang, URL: i18n.PickURL(r, lang.Tag), Current: lang.Tag == l.Lang()})
+	}
+	data["Languages"] = langs
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", l.Lang())
 	w.WriteHeader(status)
 	if err := page.Execute(w, data); err != nil && !errors.Is(err, http.ErrHandlerTimeout) {
 		slog.Warn("demo: render", "err", err)
@@ -365,32 +409,7 @@ func firstString(m map[string]any, keys ...string) string {
 	return ""
 }
 
-var page = template.Must(template.New("demo").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Latchkey demo app</title>
-<link rel="stylesheet" href="/static/latchkey.css">
-</head><body><main class="card">
-<h1>Demo app</h1>
-<p>This page is a separate OpenID Connect <em>relying party</em> (client <code>{{.ClientID}}</code>) built with
-golang.org/x/oauth2 and coreos/go-oidc. It signs in through Latchkey at <code>{{.Issuer}}</code>
-with the authorization code flow and PKCE, then verifies the ID token.</p>
-{{if .Error}}
-<p role="alert" class="error">{{.Error}}</p>
-<p><a class="button" href="/demo/login">Sign in again</a></p>
-{{else if .Claims}}
-<p>Signed in as <strong>{{.Name}}</strong>. The ID token's signature, issuer, audience, expiry and nonce were verified.</p>
-<h2>ID token claims</h2>
-<pre>{{.Claims}}</pre>
-<h2>Userinfo response</h2>
-<pre>{{.Userinfo}}</pre>
-<p>Granted scopes: <code>{{.Scopes}}</code>; access token expires {{.Expiry}}.</p>
-<p><a href="/security-info">Your security info</a> (verification methods for password reset) ·
-<a href="/demo/logout">Sign out</a> (ends the single sign-on session too)</p>
-{{else}}
-<p><a class="button" href="/demo/login">Sign in with Latchkey</a></p>
-<p>Use the demo user printed in the terminal where <code>latchkey serve --dev</code> runs. On the sign-in page,
-“Can't access your account?” starts self-service password reset.</p>
-{{end}}
-</main></body></html>
-`))
+//go:embed demo.html
+var pageHTML string
+
+var page = template.Must(template.New("demo").Parse(pageHTML))
