@@ -70,7 +70,7 @@ func (p *securityInfo) remove(c echo.Context) error {
 		return p.renderInfo(c, a, i18n.From(c.Request().Context()).T("securityinfo.remove.gone"))
 	}
 	// Notify before deleting, so the removed address hears of it too.
-	if err := p.notifyOthers(c, a.u, noticeMethodRemoved, note{Method: p.info(e.Method).AddTitle, Label: e.Label}); err != nil {
+	if err := p.notifyOthers(c, a.u, noticeMethodRemoved, note{Kind: e.Method, Label: e.Label}); err != nil {
 		return err
 	}
 	if err := p.d.Enrollments.Delete(ctx, a.u.ID, e.ID); err != nil && !errors.Is(err, method.ErrNotFound) {

@@ -19,6 +19,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 	lkmail "github.com/latchkeyid/latchkey/ui/mail"
 )
 
@@ -45,8 +46,9 @@ var noticeText = map[notice][2]string{ // subject, first line
 
 // note is what a notification says beyond time and IP.
 type note struct {
-	Methods       string // reset/unlock: the verified methods
-	Method, Label string // method added/removed
+	Methods string      // reset/unlock: the verified methods
+	Kind    method.Name // method added/removed: named in the mail's language
+	Label   string
 }
 
 // mailNames maps notices to the ui/mail templates.
@@ -131,13 +133,15 @@ func (p *notifier) notify(ctx context.Context, tx *gorm.DB, c echo.Context, u *u
 		if err != nil {
 			return err
 		}
-		m, err := p.compose(c, u, noticeAdminReset, nd, "", now)
-		if err != nil {
-			return err
-		}
 		for _, a := range admins {
 			if a.ID == u.ID || a.Email == "" {
 				continue
+			}
+			// Each administrator reads it in their own language: the
+			// page that caused it is not theirs.
+			m, err := p.composeFor(inLanguageOf(ctx, &a), c, u, noticeAdminReset, nd, "", now)
+			if err != nil {
+				return err
 			}
 			m.To = a.Email
 			if err := p.d.Queue.EnqueueTx(tx, m); err != nil {
@@ -149,7 +153,7 @@ func (p *notifier) notify(ctx context.Context, tx *gorm.DB, c echo.Context, u *u
 }
 
 // byAdmin stands where a mail names the IP address for changes made
-// without a request (MethodChanged).
+// without a request (MethodChanged); the built-in texts are English.
 const byAdmin = "an administrator (latchkey command)"
 
 // MethodChanged mails the user's addresses that e was added to or removed
@@ -169,7 +173,7 @@ func (p *Plugin) MethodChanged(ctx context.Context, userID string, e method.Enro
 	if err := p.markHadMethods(p.d.DB.WithContext(ctx), userID, ""); err != nil {
 		return err
 	}
-	return p.notes.notify(ctx, nil, nil, u, kind, note{Method: p.info(e.Method).AddTitle, Label: e.Label})
+	return p.notes.notify(ctx, nil, nil, u, kind, note{Kind: e.Method, Label: e.Label})
 }
 
 // Addresser is an optional interface of methods whose enrollments have an
@@ -215,25 +219,39 @@ func (p *notifier) recipients(ctx context.Context, u *user.User) ([]recipient, e
 	return out, nil
 }
 
-// compose renders a notification: through the ui/mail templates when
-// Deps.Mail is set, else from the built-in texts.
+// compose renders a notification to u: through the ui/mail templates
+// when Deps.Mail is set, else from the built-in texts. It is in the
+// language of the request that caused it; without one (an
+// administrator's command, background work) in u's remembered language.
 func (p *notifier) compose(c echo.Context, u *user.User, kind notice, nd note, link string, now time.Time) (sender.Message, error) {
+	ctx := inLanguageOf(context.Background(), u)
+	if c != nil {
+		ctx = c.Request().Context()
+	}
+	return p.composeFor(ctx, c, u, kind, nd, link, now)
+}
+
+// composeFor is compose in the language ctx carries (i18n.From).
+func (p *notifier) composeFor(ctx context.Context, c echo.Context, u *user.User, kind notice, nd note, link string, now time.Time) (sender.Message, error) {
+	l := i18n.From(ctx)
 	if p.d.Mail == nil {
 		detail := nd.Methods
-		if nd.Method != "" {
-			detail = nd.Method + " " + nd.Label
+		if nd.Kind != "" {
+			detail = p.info(nd.Kind).AddTitle + " " + nd.Label
 		}
 		txt := noticeText[kind]
 		return p.mail(c, u, txt[0], fmt.Sprintf(txt[1], u.Username), detail, link, now), nil
 	}
-	// In the language of the request that caused it; English for an
-	// administrator's command.
-	ip, ctx := byAdmin, context.Background()
+	ip := l.T("mail.common.by_admin")
 	if c != nil {
-		ip, ctx = c.RealIP(), c.Request().Context()
+		ip = c.RealIP()
+	}
+	title := ""
+	if nd.Kind != "" {
+		title = p.methodTitle(l, nd.Kind)
 	}
 	r, err := p.d.Mail.Render(ctx, mailNames[kind], map[string]any{
-		"Time": now, "IP": ip, "Methods": nd.Methods, "Method": nd.Method,
+		"Time": now, "IP": ip, "Methods": nd.Methods, "Method": title,
 		"Label": nd.Label, "ReportURL": link, "Username": u.Username,
 	})
 	if err != nil {

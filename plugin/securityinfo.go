@@ -61,6 +61,7 @@ func (p *securityInfo) who(c echo.Context) (*access, error) {
 	if err != nil || u.Disabled {
 		return nil, &web.PageError{Status: http.StatusForbidden, Title: "securityinfo.error.unavailable", Message: "securityinfo.error.signin_again"}
 	}
+	p.rememberLocale(c, u)
 	ms, err := p.d.Enrollments.List(ctx, u.ID)
 	if err != nil {
 		return nil, err
@@ -643,7 +644,7 @@ func (p *securityInfo) addComplete(c echo.Context, a *access, m method.Method, f
 	if err := p.record(c, audit.MethodAdded, a.u.ID, f.ID, audit.OK, string(e.Method)+" "+e.Label); err != nil {
 		return err
 	}
-	if err := p.notifyOthers(c, a.u, noticeMethodAdded, note{Method: p.info(e.Method).AddTitle, Label: e.Label}); err != nil {
+	if err := p.notifyOthers(c, a.u, noticeMethodAdded, note{Kind: e.Method, Label: e.Label}); err != nil {
 		return err
 	}
 	if register != "" {
