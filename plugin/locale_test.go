@@ -2,6 +2,7 @@ package plugin_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -11,9 +12,11 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/plugin/method"
+	"github.com/latchkeyid/latchkey/plugin/method/totp"
 	"github.com/latchkeyid/latchkey/plugin/sender/smtp/smtptest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 	"github.com/latchkeyid/latchkey/provider/providertest/plugintest"
+	"github.com/latchkeyid/latchkey/provider/user"
 )
 
 // TestMailOutsideRequestInUsersLanguage: the language a user signs in in
@@ -116,6 +119,102 @@ func TestLocaleWrittenOnlyWhenChanged(t *testing.T) {
 			if got := writes.Load(); got != step.writes || u.Locale != step.locale {
 				t.Errorf("after %q: %d writes, locale %q; want %d, %q", step.page, got, u.Locale, step.writes, step.locale)
 			}
+		}
+	})
+}
+
+// TestRecoveryRemembersLocaleOnlyWhenProven: naming an account on the
+// recovery pages changes nothing of it (a stranger may type anyone's
+// name, and the answer must not differ for real accounts); the language
+// is remembered once the recovery has proven the person and finished.
+func TestRecoveryRemembersLocaleOnlyWhenProven(t *testing.T) {
+	dbtestEach(t, func(t *testing.T, dbURL string) {
+		x := startAccounts(t, dbURL, nil)
+		ctx := t.Context()
+		const home = "alice.home@example.net"
+		x.EnrollEmail(t, home)
+		if err := x.Server.Users.RememberLocale(ctx, x.Server.User.ID, "", "de"); err != nil {
+			t.Fatal(err)
+		}
+		locale := func() string {
+			t.Helper()
+			u, err := x.Server.Users.ByID(ctx, x.Server.User.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u.Locale
+		}
+		b := x.Server.NewBrowser(t)
+		b.Get(x.Server.URL + "/recover?lang=en") // English, picked
+		methods := x.RecoverStart(t, b, "", pt.Username)
+		code := mustPage(t, b.Submit(methods, "form", map[string]string{"enrollment": optionFor(t, methods, "a•••e@example.net")}),
+			"We sent a code")
+		if got := locale(); got != "de" {
+			t.Fatalf("naming the account on the recovery pages changed its language to %q", got)
+		}
+		pw := mustPage(t, b.Submit(code, `form[action$="/verify"]`, map[string]string{"code": x.MailCode(t, home)}), "new password")
+		if got := locale(); got != "de" {
+			t.Fatalf("a proof alone changed the language to %q", got)
+		}
+		mustPage(t, b.Submit(pw, "form", map[string]string{"password": newPW, "confirm": newPW}), "Your password was changed")
+		if got := locale(); got != "en" {
+			t.Errorf("after the reset the language is %q, want the recovery's en", got)
+		}
+	})
+}
+
+// TestAdminNoticeInEachAdminsLanguage: when an administrator resets their
+// password through recovery, every other administrator is told, each in
+// their own remembered language, not in the language of the page that
+// caused it (that page was not theirs).
+func TestAdminNoticeInEachAdminsLanguage(t *testing.T) {
+	dbtestEach(t, func(t *testing.T, dbURL string) {
+		x := startAccounts(t, dbURL, nil)
+		ctx := t.Context()
+		const home = "alice.home@example.net"
+		x.EnrollEmail(t, home)
+		secret := x.EnrollTOTP(t) // administrators recover with two proofs
+		users := x.Server.Users
+		if err := users.SetAdmin(ctx, x.Server.User.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		admins := []struct{ name, locale, want string }{
+			{"kenji", "ja", "管理者のパスワードがリセットされました"},
+			{"greta", "de", "Das Passwort eines Administrators wurde zurückgesetzt"},
+			{"sam", "", "An administrator's password was reset"},
+		}
+		for _, a := range admins {
+			u, err := users.Create(ctx, user.NewUser{Username: a.name, Email: a.name + "@example.org", Admin: true, Password: "long enough admin passphrase"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := users.RememberLocale(ctx, u.ID, "", a.locale); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b := x.Server.NewBrowser(t)
+		b.Get(x.Server.URL + "/recover?lang=fr") // the page that causes it is French
+		start := mustPage(t, b.Get(x.Server.URL+"/recover"), "<form")
+		choice := b.Submit(start, `form[action="/recover"]`, map[string]string{"username": pt.Username, "captcha": x.Solve(start)}).Page
+		methods := b.Submit(choice, "form", map[string]string{"intent": "reset"}).Page
+		code := b.Submit(methods, "form", map[string]string{"enrollment": optionFor(t, methods, "a•••e@example.net")}).Page
+		again := b.Submit(code, `form[action$="/verify"]`, map[string]string{"code": x.MailCode(t, home)}).Page
+		code = b.Submit(again, "form", map[string]string{"enrollment": optionFor(t, again, "application d'authentification")}).Page
+		totpCode, _ := totp.Code(secret, x.Server.Clock.Now())
+		pw := b.Submit(code, `form[action$="/verify"]`, map[string]string{"code": totpCode}).Page
+		if res := b.Submit(pw, "form", map[string]string{"password": newPW, "confirm": newPW}); res.Page == nil || res.Page.Status != http.StatusOK {
+			t.Fatalf("the reset: %s", res)
+		}
+		x.Drain(t)
+		for _, a := range admins {
+			mails := x.Outbox.To(a.name + "@example.org")
+			if len(mails) != 1 || mails[0].Subject != a.want {
+				t.Errorf("%s (%q) was told %d time(s): %+v, want the subject %q", a.name, a.locale, len(mails), mails, a.want)
+			}
+		}
+		// The user's own notice stays in the language of their page.
+		if mails := x.Outbox.To(home); len(mails) == 0 || !strings.Contains(mails[len(mails)-1].Subject, "mot de passe") {
+			t.Errorf("the user's own notice is not in French: %+v", mails)
 		}
 	})
 }
