@@ -3,6 +3,7 @@ package plugin_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -217,4 +218,37 @@ func TestAdminNoticeInEachAdminsLanguage(t *testing.T) {
 			t.Errorf("the user's own notice is not in French: %+v", mails)
 		}
 	})
+}
+
+// TestReplayedCodeMailInUsersLanguage: a replayed authenticator code may
+// be an attacker's, so the warning goes out in the user's remembered
+// language, not the one of the page that replayed it; with none
+// remembered, in the page's.
+func TestReplayedCodeMailInUsersLanguage(t *testing.T) {
+	for _, tc := range []struct{ name, locale, want string }{
+		{"remembered-german", "de", "Ein Authenticator-Code wurde zweimal verwendet"},
+		{"none-remembered", "", "An authenticator code was used twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			eachEnv(t, func(t *testing.T, e *env) {
+				u := e.user("abby", false)
+				if err := e.users.RememberLocale(t.Context(), u.ID, "", tc.locale); err != nil {
+					t.Fatal(err)
+				}
+				secret := e.enrollTOTP(u)
+				code, _ := totp.Code(secret, e.clock.Now())
+				for range 2 {
+					b := e.browser()
+					fp := b.start("abby", "")
+					b.post(fp, url.Values{"intent": {"reset"}})
+					b.choose(fp, "authenticator app")
+					b.post(fp+"/verify", url.Values{"code": {code}})
+				}
+				e.drain()
+				if m := e.out.To("abby@example.com"); len(m) != 1 || m[0].Subject != tc.want {
+					t.Fatalf("replay notification: %+v, want the subject %q", m, tc.want)
+				}
+			})
+		})
+	}
 }

@@ -49,6 +49,10 @@ type note struct {
 	Methods string      // reset/unlock: the verified methods
 	Kind    method.Name // method added/removed: named in the mail's language
 	Label   string
+	// Theirs: the request is not known to be the user's (a replayed
+	// code may be an attacker's), so the mail is in the user's remembered
+	// language, the request's only when none is remembered.
+	Theirs bool
 }
 
 // mailNames maps notices to the ui/mail templates.
@@ -225,7 +229,7 @@ func (p *notifier) recipients(ctx context.Context, u *user.User) ([]recipient, e
 // administrator's command, background work) in u's remembered language.
 func (p *notifier) compose(c echo.Context, u *user.User, kind notice, nd note, link string, now time.Time) (sender.Message, error) {
 	ctx := inLanguageOf(context.Background(), u)
-	if c != nil {
+	if c != nil && !(nd.Theirs && u.Locale != "") {
 		ctx = c.Request().Context()
 	}
 	return p.composeFor(ctx, c, u, kind, nd, link, now)
