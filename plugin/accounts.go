@@ -26,6 +26,10 @@ type Accounts interface {
 	// ResetPassword sets newHash (from the user store's hasher) as the
 	// password and clears the lockout.
 	ResetPassword(ctx context.Context, userID, newHash string, keep account.Keep, also account.InTx) error
+	// ChangePassword sets newHash for a user who proved the current
+	// password and clears the lockout; with signOut it revokes everything
+	// issued before except keep.Session, without it nothing.
+	ChangePassword(ctx context.Context, userID, newHash string, signOut bool, keep account.Keep, also account.InTx) error
 	// Unlock clears the lockout; the password stays.
 	Unlock(ctx context.Context, userID string, keep account.Keep, also account.InTx) error
 	// RevokeAll changes nothing else (sign out everywhere).

@@ -32,13 +32,24 @@ func (p *securityInfo) passwordPage(c echo.Context) error {
 	return p.renderChangePassword(c, a, "", "")
 }
 
+// fieldSignOutOthers is the change-password box "Sign out of all other
+// sessions", checked by default as Entra's is: a password is usually
+// changed because it may be known to someone else.
+const fieldSignOutOthers = "signout_others"
+
 func (p *securityInfo) renderChangePassword(c echo.Context, a *access, msg, field string) error {
+	return p.renderChangePasswordBox(c, a, msg, field, true)
+}
+
+// renderChangePasswordBox keeps the sign-out box as the user left it when
+// the page comes back with an error.
+func (p *securityInfo) renderChangePasswordBox(c echo.Context, a *access, msg, field string, signOut bool) error {
 	if msg == "" {
 		field = ""
 	}
 	return p.render(c, http.StatusOK, "security-info-password", map[string]any{
 		"Error": msg, "ErrorField": field, "MinLength": p.d.PasswordPolicy.MinLength,
-		"StrengthURL": p.path("/security-info/password/strength"),
+		"StrengthURL": p.path("/security-info/password/strength"), "SignOutOthers": signOut,
 	})
 }
 
@@ -68,7 +79,7 @@ func (p *Plugin) newPasswordProblem(ctx context.Context, u *user.User, pw, confi
 
 func (p *securityInfo) changePassword(c echo.Context) error {
 	ctx := c.Request().Context()
-	in, err := form(c, fieldCurrentPassword, "password", "confirm")
+	in, err := form(c, fieldCurrentPassword, "password", "confirm", fieldSignOutOthers)
 	if err != nil {
 		return err
 	}
@@ -76,44 +87,57 @@ func (p *securityInfo) changePassword(c echo.Context) error {
 	if err != nil {
 		return done(err)
 	}
+	// An unchecked box sends nothing: only the box's own value signs out.
+	signOut := in[fieldSignOutOthers] == "on"
+	again := func(msg, field string) error { return p.renderChangePasswordBox(c, a, msg, field, signOut) }
 	if in[fieldCurrentPassword] == "" {
-		return p.renderChangePassword(c, a, i18n.From(ctx).T("securityinfo.password.current_needed"), fieldCurrentPassword)
+		return again(i18n.From(ctx).T("securityinfo.password.current_needed"), fieldCurrentPassword)
 	}
 	ok, msg, err := p.checkPassword(c, a.u, in[fieldCurrentPassword])
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return p.renderChangePassword(c, a, msg, fieldCurrentPassword)
+		return again(msg, fieldCurrentPassword)
 	}
 	msg, field, err := p.newPasswordProblem(ctx, a.u, in["password"], in["confirm"])
 	if err != nil || msg != "" {
 		if err != nil {
 			return err
 		}
-		return p.renderChangePassword(c, a, msg, field)
+		return again(msg, field)
 	}
 	// Hash before the transaction: Argon2id must not hold database locks.
 	hash, err := p.d.Users.Hasher().Hash(ctx, in["password"])
 	if err != nil {
 		return err
 	}
-	// Like every password change, it ends every session and token,
-	// this browser's too; the user signs in again with the new password.
-	err = p.d.Accounts.ResetPassword(ctx, a.u.ID, hash, account.Keep{}, func(ctx context.Context, tx *gorm.DB) error {
-		if err := p.d.Audit.RecordTx(tx, p.event(c, eventPasswordChanged, a.u.ID, "", audit.OK, "security info")); err != nil {
-			return err
-		}
-		return p.notes.notify(ctx, tx, c, a.u, noticeReset, note{Methods: "the current password, on Security info"})
-	})
+	// This browser stays signed in either way: the user just proved the
+	// password here. With the box checked every other session and every
+	// token issued to the user ends, as a reset does.
+	detail := "security info; other sessions kept"
+	if signOut {
+		detail = "security info; signed out everywhere else"
+	}
+	err = p.d.Accounts.ChangePassword(ctx, a.u.ID, hash, signOut, account.Keep{Session: a.acct.SessionID},
+		func(ctx context.Context, tx *gorm.DB) error {
+			if err := p.d.Audit.RecordTx(tx, p.event(c, eventPasswordChanged, a.u.ID, "", audit.OK, detail)); err != nil {
+				return err
+			}
+			return p.notes.notify(ctx, tx, c, a.u, noticeReset, note{Methods: i18n.From(ctx).T("mail.common.current_password")})
+		})
 	if err != nil {
 		return err
 	}
 	p.d.Queue.Wake()
+	text := "securityinfo.password.done_kept"
+	if signOut {
+		text = "securityinfo.password.done_signedout"
+	}
 	return p.render(c, http.StatusOK, "security-info-done", map[string]any{
 		"Title":   i18n.From(ctx).T("securityinfo.password.done_title"),
-		"Message": i18n.From(ctx).T("securityinfo.password.done_text"),
-		"Link":    p.signInHere(a.u.Username), "LinkText": i18n.From(ctx).T("securityinfo.page.signin")})
+		"Message": i18n.From(ctx).T(text),
+		"Link":    p.path("/security-info"), "LinkText": i18n.From(ctx).T("securityinfo.password.done_back")})
 }
 
 // passwordStrength answers the meter of the change-password page, as the

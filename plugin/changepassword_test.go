@@ -13,8 +13,9 @@ import (
 
 // TestChangePassword: a signed-in user who knows the password changes it
 // on Security info: the current password first, then a new one under the
-// reset's policy; the change is audited and mailed and ends every session
-// and token; wrong current passwords count toward the sign-in lockout.
+// reset's policy; the change is audited and mailed and, with the box
+// checked as it comes, ends every other session and every token; wrong
+// current passwords count toward the sign-in lockout.
 func TestChangePassword(t *testing.T) {
 	dbtestEach(t, func(t *testing.T, dbURL string) {
 		x := startAccounts(t, dbURL, &user.Lockout{Threshold: 3, Base: time.Hour, Max: time.Hour})
@@ -47,10 +48,13 @@ func TestChangePassword(t *testing.T) {
 			submit(pt.Password, "short", "short", "Type a new one in both fields")
 			submit(pt.Password, pt.Password, pt.Password, "This is your current password")
 		})
-		t.Run("changed-and-everything-revoked", func(t *testing.T) {
+		t.Run("changed-and-everything-else-revoked", func(t *testing.T) {
+			if page.Doc.Find(`input[name="signout_others"][checked]`).Length() != 1 {
+				t.Error(`"Sign out of all other sessions" is not offered checked`)
+			}
 			done := submit(pt.Password, newPW, newPW, "Your password was changed")
-			if done.Doc.Find(`a:contains("Sign in")`).Length() == 0 {
-				t.Error("no way to sign in again")
+			if done.Doc.Find(`a[href="/security-info"]`).Length() == 0 {
+				t.Error("no way back to Security info")
 			}
 			if _, err := x.Server.Users.Authenticate(ctx, pt.Username, newPW); err != nil {
 				t.Errorf("the new password does not sign in: %v", err)
@@ -58,9 +62,10 @@ func TestChangePassword(t *testing.T) {
 			if status, body := x.Server.Refresh(t, pt.WebClient, pt.WebSecret, tok.OAuth.RefreshToken); status == http.StatusOK || body["error"] != "invalid_grant" {
 				t.Errorf("a refresh token from before still works: %d %v", status, body)
 			}
-			if res := b.Get(x.Server.URL + "/security-info/password"); res.Page == nil || !strings.Contains(res.Page.Body, "Sign in") {
-				t.Errorf("this browser is still signed in: %s", res)
+			if res := other.Get(x.Server.URL + "/security-info/password"); res.Page == nil || !strings.Contains(res.Page.Body, "Sign in") {
+				t.Errorf("the other browser is still signed in: %s", res)
 			}
+			mustPage(t, b.Get(x.Server.URL+"/security-info/password"), "Current password")
 			x.Drain(t)
 			if mails := x.Outbox.To("alice.home@example.net"); len(mails) == 0 || !strings.Contains(mails[len(mails)-1].Subject, "password") {
 				t.Errorf("the user was not told: %+v", mails)

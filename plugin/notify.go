@@ -42,6 +42,10 @@ type note struct {
 	Name     method.Name // method added/removed
 	Method   string      // or its title, worded already
 	Label    string      // the added/removed method's label
+	// Theirs: the request is not known to be the user's (a replayed
+	// code may be an attacker's), so the mail is in the user's remembered
+	// language, the request's only when none is remembered.
+	Theirs bool
 }
 
 // mailNames maps notices to the ui/mail templates.
@@ -126,13 +130,15 @@ func (p *notifier) notify(ctx context.Context, tx *gorm.DB, c echo.Context, u *u
 		if err != nil {
 			return err
 		}
-		m, err := p.compose(c, u, noticeAdminReset, nd, "", now)
-		if err != nil {
-			return err
-		}
 		for _, a := range admins {
 			if a.ID == u.ID || a.Email == "" {
 				continue
+			}
+			// Each administrator reads it in their own language: the
+			// page that caused it is not theirs.
+			m, err := p.composeFor(inLanguageOf(ctx, &a), c, u, noticeAdminReset, nd, "", now)
+			if err != nil {
+				return err
 			}
 			m.To = a.Email
 			if err := p.d.Queue.EnqueueTx(tx, m); err != nil {
@@ -206,14 +212,19 @@ func (p *notifier) recipients(ctx context.Context, u *user.User) ([]recipient, e
 	return out, nil
 }
 
-// compose renders a notification through the ui/mail templates.
+// compose renders a notification to u through the ui/mail templates. It
+// is in the language of the request that caused it; without one (an
+// administrator's command, background work) in u's remembered language.
 func (p *notifier) compose(c echo.Context, u *user.User, kind notice, nd note, link string, now time.Time) (sender.Message, error) {
-	// In the language of the request that caused it; English for an
-	// administrator's command.
-	ctx := context.Background()
-	if c != nil {
+	ctx := inLanguageOf(context.Background(), u)
+	if c != nil && !(nd.Theirs && u.Locale != "") {
 		ctx = c.Request().Context()
 	}
+	return p.composeFor(ctx, c, u, kind, nd, link, now)
+}
+
+// composeFor is compose in the language ctx carries (i18n.From).
+func (p *notifier) composeFor(ctx context.Context, c echo.Context, u *user.User, kind notice, nd note, link string, now time.Time) (sender.Message, error) {
 	l := i18n.From(ctx)
 	// Where the mail names the IP address: an administrator's command
 	// (MethodChanged) has none.

@@ -127,6 +127,9 @@ func (p *recovery) setPassword(c echo.Context) error {
 		return flowErr(err)
 	}
 	p.d.Queue.Wake()
+	// Proven and finished: only now is the account known to be this
+	// person's, so only now is their language remembered.
+	p.rememberLocale(c, u)
 	pol, err := p.d.Policy.Get(ctx)
 	if err != nil {
 		return err
@@ -227,6 +230,7 @@ func (p *recovery) unlock(c echo.Context, f *flow.Flow, u *user.User) error {
 		return flowErr(err)
 	}
 	p.d.Queue.Wake()
+	p.rememberLocale(c, u)
 	return see(c, p.path("/recover/"+f.ID+"/done"))
 }
 

@@ -61,6 +61,7 @@ func (p *securityInfo) who(c echo.Context) (*access, error) {
 	if err != nil || u.Disabled {
 		return nil, &web.PageError{Status: http.StatusForbidden, Title: "securityinfo.error.unavailable", Message: "securityinfo.error.signin_again"}
 	}
+	p.rememberLocale(c, u)
 	ms, err := p.d.Enrollments.List(ctx, u.ID)
 	if err != nil {
 		return nil, err

@@ -356,7 +356,7 @@ func (r replayMailer) Replayed(ctx context.Context, f *flow.Flow) error {
 	if err != nil {
 		return err
 	}
-	return r.p.notes.notify(ctx, nil, r.c, u, noticeReplay, note{})
+	return r.p.notes.notify(ctx, nil, r.c, u, noticeReplay, note{Theirs: true})
 }
 
 // paused is the page for a subject whose failure budget is spent.

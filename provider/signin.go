@@ -147,6 +147,20 @@ func (p *Provider) completeRequest(ctx context.Context, req AuthRequest, s *sess
 }
 
 // activeUser returns the user if they may still sign in (exists, enabled).
+// rememberLocale records the language of the page a user just signed in
+// on as theirs (mail sent without a request uses it), when the request
+// chose one and it changed. A failure only logs: signing in matters more.
+func (p *Provider) rememberLocale(c echo.Context, u *user.User) {
+	ctx := c.Request().Context()
+	l := i18n.From(ctx)
+	if !l.Chosen() || u == nil {
+		return
+	}
+	if err := p.users.RememberLocale(ctx, u.ID, u.Locale, l.Lang()); err != nil {
+		slog.WarnContext(ctx, "provider: remember locale", "user", u.ID, "err", err)
+	}
+}
+
 func (p *Provider) activeUser(ctx context.Context, id string) (*user.User, bool) {
 	u, err := p.users.ByID(ctx, id)
 	if err != nil || u.Disabled {
@@ -445,6 +459,7 @@ func (p *Provider) postLogin(c echo.Context) error {
 		return p.renderLogin(c, http.StatusUnauthorized, req, loginPage{Username: username, Error: wrongCredentials})
 	}
 	p.metrics.signin("pwd", "ok")
+	p.rememberLocale(c, u)
 	detail := map[string]any{"amr": s.AMR, "session": s.ID}
 	if req != nil {
 		detail["client"] = req.GetClientID()

@@ -44,13 +44,15 @@ func (p *Provider) Complete(c echo.Context, userID string, amr []string, authReq
 			return "", errors.New("provider: complete: amr must not claim pwd")
 		}
 	}
-	if _, ok := p.activeUser(ctx, userID); !ok {
+	u, ok := p.activeUser(ctx, userID)
+	if !ok {
 		return "", errors.New("provider: complete: user missing or disabled")
 	}
 	s, err := p.startSession(c, nil, userID, amr)
 	if err != nil {
 		return "", err
 	}
+	p.rememberLocale(c, u)
 	detail := map[string]any{"amr": amr, "session": s.ID, "via": "recovery"}
 	p.record(c, audit.SignIn, userID, audit.OK, detail)
 	p.metrics.signin("recovery", "ok")

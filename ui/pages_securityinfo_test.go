@@ -159,7 +159,7 @@ func init() {
 				"Error": l.T("securityinfo.wrong.questions")}
 		}),
 		addPage("security-info-password", "plain", func(*i18n.Localizer) map[string]any {
-			return map[string]any{"MinLength": 12, "StrengthURL": "/security-info/password/strength"}
+			return map[string]any{"MinLength": 12, "StrengthURL": "/security-info/password/strength", "SignOutOthers": true}
 		}),
 		addPage("security-info-password", "mismatch", func(l *i18n.Localizer) map[string]any {
 			return map[string]any{"MinLength": 12, "StrengthURL": "/security-info/password/strength",

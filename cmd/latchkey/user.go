@@ -115,6 +115,15 @@ func (c *userShowCmd) Run(a *app) error {
 	row("failed sign-ins", fmt.Sprint(u.FailedLogins))
 	row("lockouts", fmt.Sprint(u.Lockouts))
 	row("password changed", stamp(u.PasswordChangedAt))
+	if cut := u.SignInCutoff(); !cut.Equal(u.PasswordChangedAt) {
+		// The password changed since, with the other sessions kept.
+		row("signed out everywhere", stamp(cut))
+	}
+	language := u.Locale
+	if language == "" {
+		language = "not yet known (mail without a request is in English)"
+	}
+	row("language", language)
 	if g, err := a.database(); err == nil {
 		if rep, at, err := plugin.Reported(a.ctx, g, u.ID); err == nil && rep {
 			row("reported", stamp(at)+" (\"This wasn't me\"; self-service recovery refused until clear-report)")

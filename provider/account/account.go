@@ -14,10 +14,15 @@ import (
 
 // Keep is what a revocation spares: the recovery flow that is finishing
 // (its own last step runs in the same transaction) and the authorization
-// request it goes on to complete. Empty fields spare nothing.
+// request it goes on to complete, or the browser session of a user who
+// changed their password and stays signed in there. Empty fields spare
+// nothing.
 type Keep struct {
 	Flow        string
 	AuthRequest string
+	// Session is a browser session ID. Its owner has just proved who they
+	// are, so the session counts as signed in at the cut-off.
+	Session string
 }
 
 // Revoker is one store that issues something on a user's behalf. It ends
@@ -85,6 +90,32 @@ func (s *Service) ResetPassword(ctx context.Context, userID, newHash string, kee
 	})
 }
 
+// ChangePassword sets newHash as the password of a signed-in user who
+// proved the current one, and clears the lockout. With signOut it also
+// revokes everything issued before except keep.Session (the browser the
+// change was made in), as ResetPassword does; without it every session
+// and token stays valid, the owner's choice.
+func (s *Service) ChangePassword(ctx context.Context, userID, newHash string, signOut bool, keep Keep, also InTx) error {
+	if newHash == "" {
+		return errors.New("account: change password: empty hash")
+	}
+	edit := func(ctx context.Context, u *user.Store, cutoff time.Time) error {
+		if err := u.SetPasswordHashKeepSessions(ctx, userID, newHash); err != nil {
+			return err
+		}
+		if signOut {
+			if err := u.SignOutAt(ctx, userID, cutoff); err != nil {
+				return err
+			}
+		}
+		return u.Unlock(ctx, userID)
+	}
+	if !signOut {
+		return s.transact(ctx, "change password", userID, Keep{}, also, edit, false)
+	}
+	return s.transact(ctx, "change password", userID, keep, also, edit, true)
+}
+
 // Unlock clears userID's lockout and revokes everything issued before: the
 // lockout says someone was guessing, and the owner has just proved who
 // they are, so whatever was signed in before does not stay.
@@ -121,10 +152,22 @@ func (s *Service) Delete(ctx context.Context, userID string, also InTx) error {
 // time.
 func (s *Service) change(ctx context.Context, op, userID string, keep Keep, also InTx,
 	edit func(context.Context, *user.Store) error) error {
+	var at func(context.Context, *user.Store, time.Time) error
+	if edit != nil {
+		at = func(ctx context.Context, u *user.Store, _ time.Time) error { return edit(ctx, u) }
+	}
+	return s.transact(ctx, op, userID, keep, also, at, true)
+}
+
+// transact runs also, then edit, then (when revoke) every revoker, in one
+// transaction, all with one cut-off time (whole microseconds, as both
+// databases store it).
+func (s *Service) transact(ctx context.Context, op, userID string, keep Keep, also InTx,
+	edit func(context.Context, *user.Store, time.Time) error, revoke bool) error {
 	if userID == "" {
 		return fmt.Errorf("account: %s: empty user id", op)
 	}
-	before := s.now().UTC()
+	before := s.now().UTC().Truncate(time.Microsecond)
 	err := db.Transact(ctx, s.g, "account.change", func(tx *gorm.DB) error {
 		if also != nil {
 			if err := also(ctx, tx); err != nil {
@@ -132,9 +175,12 @@ func (s *Service) change(ctx context.Context, op, userID string, keep Keep, also
 			}
 		}
 		if edit != nil {
-			if err := edit(ctx, s.users.WithTx(tx)); err != nil {
+			if err := edit(ctx, s.users.WithTx(tx), before); err != nil {
 				return err
 			}
+		}
+		if !revoke {
+			return nil
 		}
 		for _, r := range s.revokers {
 			if err := r.RevokeUser(ctx, tx, userID, before, keep); err != nil {

@@ -85,7 +85,9 @@ func newEnv(t testing.TB, g *gorm.DB, opts ...opstore.Option) *env {
 	// stamps it with the real clock, which runs ahead of e.clk): a grant
 	// from a sign-in older than the password is refused.
 	e.alice.PasswordChangedAt = e.clk.Now().Add(-time.Hour)
-	if err := g.Model(e.alice).Update("password_changed_at", e.alice.PasswordChangedAt).Error; err != nil {
+	e.alice.SignedOutAt = &e.alice.PasswordChangedAt
+	if err := g.Model(e.alice).Updates(map[string]any{"password_changed_at": e.alice.PasswordChangedAt,
+		"signed_out_at": e.alice.PasswordChangedAt}).Error; err != nil {
 		t.Fatal(err)
 	}
 	e.s = opstore.New(g, kr, e.keys, e.users, append([]opstore.Option{opstore.WithClock(e.clk.Now)}, opts...)...)

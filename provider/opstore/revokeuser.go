@@ -95,7 +95,8 @@ func WithSessions(ss Sessions) Option { return func(s *Storage) { s.sessions = s
 var errGrantRevoked = errors.New("opstore: the sign-in behind this grant was revoked")
 
 // grantLive refuses a grant whose user is gone or disabled, whose sign-in
-// predates the user's last password change, or whose browser session was
+// predates the user's last sign-out everywhere (a password change that
+// signed out: user.SignInCutoff), or whose browser session was
 // revoked since. It backs the revocation's transaction: a code saved or a
 // token made while a reset commits still meets this check at its next
 // step. errUserInactive and errGrantRevoked are refusals; anything else is
@@ -105,7 +106,7 @@ func (s *Storage) grantLive(ctx context.Context, userID, sessionID string, authT
 	if err != nil {
 		return err
 	}
-	if !authTime.IsZero() && authTime.UTC().Before(u.PasswordChangedAt.UTC().Truncate(time.Microsecond)) {
+	if !authTime.IsZero() && authTime.UTC().Before(u.SignInCutoff().UTC().Truncate(time.Microsecond)) {
 		return errGrantRevoked
 	}
 	if s.sessions == nil || sessionID == "" {

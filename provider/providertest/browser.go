@@ -150,7 +150,14 @@ func (b *Browser) Submit(p *Page, sel string, values map[string]string) *Result 
 			return
 		}
 		switch typ, _ := in.Attr("type"); typ {
-		case "submit", "button", "checkbox", "radio":
+		case "checkbox":
+			// As a browser does: a checked box sends its value ("on"
+			// without one); values may uncheck it with "".
+			if _, checked := in.Attr("checked"); checked {
+				data.Set(name, in.AttrOr("value", "on"))
+			}
+			return
+		case "submit", "button", "radio":
 			return
 		}
 		v, _ := in.Attr("value")

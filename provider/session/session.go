@@ -192,17 +192,32 @@ func (s *Store) Revoke(ctx context.Context, id string) error {
 // a password reset, a report or an administrator's sign-out leave no
 // browser signed in, whatever the cut-off, since none may have been
 // created with the old state. Tokens are their issuer's to revoke.
-func (s *Store) RevokeUser(ctx context.Context, tx *gorm.DB, userID string, _ time.Time, _ account.Keep) error {
+//
+// keep.Session, the browser in which the user just changed their
+// password, stays; its owner proved the password there, so its auth_time
+// becomes the cut-off and the provider's "signed in before the cut-off"
+// check lets it through.
+func (s *Store) RevokeUser(ctx context.Context, tx *gorm.DB, userID string, before time.Time, keep account.Keep) error {
 	if tx == nil {
 		tx = s.g
 	}
 	if userID == "" {
 		return errors.New("session: revoke user: empty user id")
 	}
-	err := tx.WithContext(ctx).Model(&Row{}).Where("user_id = ? AND revoked_at IS NULL", userID).
-		Update("revoked_at", s.clock()).Error
-	if err != nil {
+	tx = tx.WithContext(ctx)
+	q := tx.Model(&Row{}).Where("user_id = ? AND revoked_at IS NULL", userID)
+	if keep.Session != "" {
+		q = q.Where("id <> ?", keep.Session)
+	}
+	if err := q.Update("revoked_at", s.clock()).Error; err != nil {
 		return fmt.Errorf("session: revoke user sessions: %w", err)
+	}
+	if keep.Session != "" {
+		err := tx.Model(&Row{}).Where("id = ? AND user_id = ? AND revoked_at IS NULL", keep.Session, userID).
+			Update("auth_time", before.UTC()).Error
+		if err != nil {
+			return fmt.Errorf("session: renew kept session: %w", err)
+		}
 	}
 	return nil
 }

@@ -306,12 +306,26 @@ func (s *Store) SetPassword(ctx context.Context, id, pw string) error {
 // an imported Argon2id/bcrypt hash), so callers can hash before opening a
 // transaction.
 func (s *Store) SetPasswordHash(ctx context.Context, id, hash string) error {
+	return s.setPasswordHash(ctx, id, hash, true)
+}
+
+// SetPasswordHashKeepSessions is SetPasswordHash for a change whose owner
+// chose to stay signed in elsewhere: the sign-ins made before it keep
+// yielding codes and tokens (SignInCutoff stays where it was).
+func (s *Store) SetPasswordHashKeepSessions(ctx context.Context, id, hash string) error {
+	return s.setPasswordHash(ctx, id, hash, false)
+}
+
+func (s *Store) setPasswordHash(ctx context.Context, id, hash string, signOut bool) error {
 	if !password.Known(hash) {
 		return wrap("set password", password.ErrUnknownHash)
 	}
-	return s.update(ctx, "set password", id, map[string]any{
-		"password_hash": hash, "password_changed_at": s.now(), "bad_password_marks": "",
-	})
+	now := s.now()
+	cols := map[string]any{"password_hash": hash, "password_changed_at": now, "bad_password_marks": ""}
+	if signOut {
+		cols["signed_out_at"] = now
+	}
+	return s.update(ctx, "set password", id, cols)
 }
 
 // Lock locks the account until the given time (an administrator, or "this

@@ -122,7 +122,7 @@ func (s *Store) Create(ctx context.Context, n NewUser) (*User, error) {
 	now := s.now()
 	u.ID, u.CreatedAt, u.UpdatedAt = newID(), now, now
 	if u.PasswordHash != "" {
-		u.PasswordChangedAt = now
+		u.PasswordChangedAt, u.SignedOutAt = now, &now
 	}
 	err = db.Transact(ctx, s.db(ctx), "user.create", func(tx *gorm.DB) error {
 		var clash int64

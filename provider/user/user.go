@@ -58,9 +58,26 @@ type User struct {
 	Lockouts          int        `gorm:"not null"`
 	// BadPasswordMarks holds short keyed fingerprints of the last few wrong
 	// passwords (see lockout.go); never a password or a full hash of one.
-	BadPasswordMarks string    `gorm:"size:64;not null"`
-	CreatedAt        time.Time `gorm:"precision:6"`
-	UpdatedAt        time.Time `gorm:"precision:6"`
+	BadPasswordMarks string `gorm:"size:64;not null"`
+	// Locale is the BCP 47 tag of the language the user last used the
+	// pages in, "" when never recorded: messages sent without a request
+	// use it.
+	Locale string `gorm:"size:35;not null;default:''"`
+	// SignedOutAt is the cut-off of the last change that signed the user
+	// out everywhere (nil: PasswordChangedAt); see SignInCutoff.
+	SignedOutAt *time.Time `gorm:"precision:6"`
+	CreatedAt   time.Time  `gorm:"precision:6"`
+	UpdatedAt   time.Time  `gorm:"precision:6"`
+}
+
+// SignInCutoff is the time before which a sign-in of the user no longer
+// yields codes or tokens: the last password change that signed out
+// everywhere. A change that kept the other sessions leaves it.
+func (u *User) SignInCutoff() time.Time {
+	if u.SignedOutAt != nil {
+		return *u.SignedOutAt
+	}
+	return u.PasswordChangedAt
 }
 
 // TableName is the users table of migration 0001.

@@ -97,7 +97,9 @@ func (ch choice) localizer(uiLocales string, began time.Time) *Localizer {
 	}
 	l := English()
 	if tag != "" {
-		l = localizers()[tag]
+		c := *localizers()[tag]
+		c.chosen = true
+		l = &c
 	}
 	if ch.zone != nil {
 		l = l.InZone(ch.zone)

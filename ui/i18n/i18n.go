@@ -83,6 +83,9 @@ type Localizer struct {
 	lc   *goi18n.Localizer
 	p    *message.Printer
 	zone *time.Location // nil: UTC
+	// chosen: a request chose this language (a pick, ui_locales or
+	// Accept-Language), rather than falling back to the default.
+	chosen bool
 }
 
 var localizers = sync.OnceValue(func() map[string]*Localizer {
@@ -189,6 +192,26 @@ func (l *Localizer) InZone(zone *time.Location) *Localizer {
 	c := *l
 	c.zone = zone
 	return &c
+}
+
+// Chosen reports whether the request chose this language (picked on a
+// page, asked for by the application's ui_locales, or by the browser's
+// Accept-Language); false for the default, used when nothing matched.
+// Only a chosen language is worth remembering as the user's.
+func (l *Localizer) Chosen() bool { return l.chosen }
+
+// Stored returns the localizer for a language remembered for a user (a
+// tag from Lang), or fallback when it is empty or no longer supported.
+func Stored(tag string, fallback *Localizer) *Localizer {
+	if tag != "" {
+		if l, ok := localizers()[tag]; ok {
+			return l
+		}
+	}
+	if fallback == nil {
+		return English()
+	}
+	return fallback
 }
 
 // Lang is the BCP 47 tag, for <html lang>.

@@ -168,3 +168,54 @@ func TestScript(t *testing.T) {
 		t.Error("Script handed out a shared map")
 	}
 }
+
+// TestChosen: only a language some part of the request asked for is
+// "chosen" (worth remembering as the user's); the default is not, even
+// though it is English as an asked-for English is.
+func TestChosen(t *testing.T) {
+	for _, tc := range []struct {
+		name, url, accept string
+		lang              string
+		chosen            bool
+	}{
+		{"nothing", "/", "", "en", false},
+		{"unsupported-accept", "/", "zh-CN", "en", false},
+		{"accept-english", "/", "en-GB", "en", true},
+		{"accept-german", "/", "de", "de", true},
+		{"pick", "/?lang=ja", "", "ja", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, tc.url, nil)
+			if tc.accept != "" {
+				r.Header.Set("Accept-Language", tc.accept)
+			}
+			var l *Localizer
+			Middleware(false)(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+				l = From(r.Context())
+			})).ServeHTTP(httptest.NewRecorder(), r)
+			if l.Lang() != tc.lang || l.Chosen() != tc.chosen {
+				t.Errorf("got %s chosen %v, want %s chosen %v", l.Lang(), l.Chosen(), tc.lang, tc.chosen)
+			}
+		})
+	}
+}
+
+// TestStored: a remembered tag gives its language; an empty or retired
+// one the fallback, English without one.
+func TestStored(t *testing.T) {
+	de, _ := For("de")
+	for _, tc := range []struct {
+		tag      string
+		fallback *Localizer
+		want     string
+	}{
+		{"ja", nil, "ja"},
+		{"", nil, "en"},
+		{"", de, "de"},
+		{"tlh", de, "de"},
+	} {
+		if got := Stored(tc.tag, tc.fallback).Lang(); got != tc.want {
+			t.Errorf("Stored(%q) = %s, want %s", tc.tag, got, tc.want)
+		}
+	}
+}
