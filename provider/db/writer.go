@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -48,6 +49,8 @@ type Writer struct {
 	shut  bool
 	jobs  chan *job
 	done  chan struct{}
+
+	commits atomic.Int64 // transactions begun by the batching goroutine
 }
 
 type job struct {
@@ -160,23 +163,41 @@ func (w *Writer) run() {
 	defer close(w.done)
 	batch := make([]*job, 0, maxBatch)
 	for j := range w.jobs {
-		batch = append(batch[:0], j)
-	collect:
-		for len(batch) < maxBatch {
-			select {
-			case j, ok := <-w.jobs:
-				if !ok {
-					break collect
-				}
-				batch = append(batch, j)
-			default:
-				break collect
-			}
-		}
+		batch = w.gather(append(batch[:0], j))
+		w.commits.Add(1)
 		w.commit(batch)
 		clear(batch) // let the callers' contexts go
 		w.preparePending()
 	}
+}
+
+// gather adds to batch the jobs queued behind its first. The caller that
+// queued that first job woke this goroutine directly, so on one core it
+// runs before the other request goroutines already runnable have queued
+// theirs: taking only what is queued now would commit batches of one under
+// load. So it yields and takes what arrived meanwhile, again until a yield
+// brings nothing. At low load that costs one yield, never a sleep.
+func (w *Writer) gather(batch []*job) []*job {
+	for len(batch) < maxBatch {
+		runtime.Gosched()
+		n := len(batch)
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case j, ok := <-w.jobs:
+				if !ok {
+					return batch // closed: run ends after this batch
+				}
+				batch = append(batch, j)
+			default:
+				break drain
+			}
+		}
+		if len(batch) == n {
+			break
+		}
+	}
+	return batch
 }
 
 // commit runs batch in one transaction. If the transaction itself fails

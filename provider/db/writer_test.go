@@ -215,6 +215,38 @@ func TestWriterCloseFlushes(t *testing.T) {
 	}
 }
 
+// On one core, jobs sent together share transactions: the writer's
+// goroutine is woken by the first caller before the others have run, and
+// must let them queue before it commits, not commit a batch of one each.
+func TestWriterBatchesOnOneCore(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for _, n := range []int{1, 2, 64, 600} {
+		t.Run(fmt.Sprint(n, " callers"), func(t *testing.T) {
+			g := writerDB(t, dbtest.URL(t, dbtest.SQLite))
+			w := db.WriterOf(g)
+			before := db.Commits(w)
+			var wg sync.WaitGroup
+			errs := make([]error, n)
+			for i := range n {
+				wg.Go(func() { _, errs[i] = w.Exec(t.Context(), insertRow, fmt.Sprint("row-", i), i) })
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			// Every caller's goroutine was runnable when the first job
+			// arrived, so one transaction per 256 (the batch bound) and
+			// at most one more for the first.
+			if got, most := db.Commits(w)-before, int64(n/256+2); got > most {
+				t.Errorf("%d jobs took %d transactions, want at most %d", n, got, most)
+			}
+			if got := len(rowIDs(t, g)); got != n {
+				t.Errorf("%d rows committed, want %d", got, n)
+			}
+		})
+	}
+}
+
 // Readers see a batch whole or not at all: every job writes a pair of
 // rows, so a reader never counts an odd number.
 func TestWriterReadersSeeWholeBatches(t *testing.T) {
