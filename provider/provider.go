@@ -20,6 +20,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/opaque"
 	"github.com/latchkeyid/latchkey/provider/opstore"
 	"github.com/latchkeyid/latchkey/provider/secret"
 	"github.com/latchkeyid/latchkey/provider/session"
@@ -226,8 +227,8 @@ func New(o Options) (*Provider, error) {
 // newOP builds the zitadel provider with Latchkey's settings.
 func (p *Provider) newOP() (*op.Provider, error) {
 	cfg := &op.Config{
-		CryptoKey:                [32]byte(p.keyring.Derive("oidc-crypto-key")),
-		CryptoKeyId:              "lk1",
+		CryptoKey:                [32]byte(p.keyring.Derive(opaque.LegacyPurpose)), // replaced by WithCrypto below
+		CryptoKeyId:              opaque.LegacyKeyID,
 		DefaultLogoutRedirectURI: p.issuer + "/logout",
 		CodeMethodS256:           true,
 		AuthMethodPost:           true,
@@ -240,6 +241,7 @@ func (p *Provider) newOP() (*op.Provider, error) {
 		// credentials on every route.
 		op.WithCORSOptions(nil),
 		op.WithHttpInterceptors(opstore.Interceptor, p.opInterceptor, p.tokenClientAuth),
+		op.WithCrypto(opaque.New(p.keyring)),
 	}
 	if p.issuerInsecure() {
 		opts = append(opts, op.WithAllowInsecure())

@@ -346,11 +346,20 @@ const devUsername = "demo"
 
 func (a *app) devSetup(log *slog.Logger, users *user.Store) error {
 	pw := devPassword()
+	// The demo password is 80 random bits: no guessing attack needs a
+	// memory-hard hash to fail, so it is hashed at a token cost (a full
+	// Argon2id was most of dev mode's start-up time, and its 19 MiB most of
+	// the start's peak memory) and upgraded to the configured cost at its
+	// first sign-in.
+	hash, err := password.NewHasher(devPasswordParams).Hash(a.ctx, pw)
+	if err != nil {
+		return fmt.Errorf("dev: demo password: %w", err)
+	}
 	u, err := users.ByLogin(a.ctx, devUsername)
 	switch {
 	case errors.Is(err, user.ErrNotFound):
 		u, err = users.Create(a.ctx, user.NewUser{
-			Username: devUsername, Email: "demo@example.com", DisplayName: "Demo User", Password: pw,
+			Username: devUsername, Email: "demo@example.com", DisplayName: "Demo User", PasswordHash: hash,
 		})
 		if err != nil {
 			return fmt.Errorf("dev: create demo user: %w", err)
@@ -363,14 +372,6 @@ func (a *app) devSetup(log *slog.Logger, users *user.Store) error {
 		svc, _, err := a.accounts()
 		if err != nil {
 			return err
-		}
-		// The demo password is 80 random bits: no guessing attack needs a
-		// memory-hard hash to fail, so it is hashed at a token cost here
-		// (a full Argon2id was most of dev mode's start-up time) and
-		// upgraded to the configured cost at its first sign-in.
-		hash, err := password.NewHasher(devPasswordParams).Hash(a.ctx, pw)
-		if err != nil {
-			return fmt.Errorf("dev: reset demo password: %w", err)
 		}
 		if err := svc.ResetPassword(a.ctx, u.ID, hash, account.Keep{}, nil); err != nil {
 			return fmt.Errorf("dev: reset demo password: %w", err)

@@ -168,13 +168,16 @@ func TestServeDevLoop(t *testing.T) {
 	}
 	// Checklist 65: the log holds no secret. The demo password is printed
 	// once, in the start banner, by design; nothing else may repeat it, and
-	// no token (JWTs start with eyJ) or the ID token's nonce appears.
+	// no token (JWTs start with eyJ, opaque tokens and codes with lk2.) or
+	// the ID token's nonce appears.
 	log := srv.stderr.String()
 	if n := strings.Count(log, pw); n != 1 {
 		t.Errorf("demo password appears %d times in the server output, want once (the banner)", n)
 	}
-	if strings.Contains(log, "eyJ") {
-		t.Errorf("server output contains a JWT:\n%s", log)
+	for _, token := range []string{"eyJ", "lk2."} {
+		if strings.Contains(log, token) {
+			t.Errorf("server output contains a token (%s...):\n%s", token, log)
+		}
 	}
 	if strings.Contains(srv.stderr.String(), "panic") {
 		t.Fatalf("server log mentions a panic:\n%s", srv.stderr.String())

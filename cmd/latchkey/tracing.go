@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -14,6 +15,10 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/embedded"
+
+	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
 // tracing wraps h in OpenTelemetry's HTTP instrumentation exporting to an
@@ -23,6 +28,7 @@ import (
 // several servers in one process do not mix their spans. The returned stop
 // flushes what is still batched.
 func (s *server) tracing(h http.Handler) (http.Handler, func(context.Context), error) {
+	quietLibrarySpans()
 	cfg := s.a.cfg
 	if !cfg.TracingOn() {
 		return h, func(context.Context) {}, nil
@@ -85,4 +91,23 @@ func restorePath(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// quietLibrarySpans gives the OIDC library a tracer that starts nothing.
+// Its spans came from OpenTelemetry's global provider, which this binary
+// never sets, so they were never recorded; yet each of its several spans
+// per request allocated a span and a context (a tenth of a token request's
+// allocations). The plugin leaves the library alone: a host app may well
+// record its spans.
+var quietLibrarySpans = sync.OnceFunc(func() { op.Tracer = quietTracer{} })
+
+// quietTracer's spans are the no-op span; the context passes on unchanged,
+// so spans started inside it keep their real parent, and ending one never
+// ends that parent.
+type quietTracer struct{ embedded.Tracer }
+
+var noSpan = trace.SpanFromContext(context.Background())
+
+func (quietTracer) Start(ctx context.Context, _ string, _ ...trace.SpanStartOption) (context.Context, trace.Span) {
+	return ctx, noSpan
 }

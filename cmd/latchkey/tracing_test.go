@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/zitadel/oidc/v3/pkg/op"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // TestTracingHidesBearerPathSegments: the instrumentation, which records
@@ -33,4 +38,29 @@ func TestTracingHidesBearerPathSegments(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The library's spans cost nothing, and never touch a real span around
+// them: the context passes on with its parent, and ending the library's
+// span leaves the parent recording.
+func TestLibrarySpansAreQuiet(t *testing.T) {
+	quietLibrarySpans()
+	if n := testing.AllocsPerRun(100, func() {
+		_, span := op.Tracer.Start(context.Background(), "op.Exchange")
+		span.End()
+	}); n != 0 {
+		t.Errorf("a library span allocates %v times", n)
+	}
+	tp := sdktrace.NewTracerProvider()
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	ctx, parent := tp.Tracer("test").Start(context.Background(), "HTTP POST")
+	inner, span := op.Tracer.Start(ctx, "op.Exchange")
+	span.End()
+	if !parent.IsRecording() {
+		t.Error("ending the library's span ended its parent")
+	}
+	if got := trace.SpanFromContext(inner).SpanContext(); !got.Equal(parent.SpanContext()) {
+		t.Errorf("inside the library's span, the current span is %v, want the parent %v", got, parent.SpanContext())
+	}
+	parent.End()
 }

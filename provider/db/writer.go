@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -29,9 +30,14 @@ type Execer interface {
 //
 // On SQLite, which has a single writer, it is group commit: one goroutine
 // owns the write connection's hot path and runs every job queued while the
-// previous transaction committed in one transaction, each job under its own
-// savepoint, so a failing job rolls back only its own writes. A caller
-// returns only after the transaction holding its job committed. Everything
+// previous transaction committed in one transaction. A job that fails
+// before it changed a row (a token already used, a code already redeemed)
+// fails alone; one that fails after changing rows, or on a statement error,
+// has the batch rolled back and every job of it run again in a transaction
+// of its own, so one job's fault never fails or commits another's. (A
+// savepoint per job would do the same at three statements and a
+// sub-journal per job, on every token.) A caller returns only after the
+// transaction holding its job committed. Everything
 // else (GORM, migrations, the CLI) writes through the same one-connection
 // pool, so nothing in the process waits on SQLite's busy timeout.
 //
@@ -48,6 +54,8 @@ type Writer struct {
 	shut  bool
 	jobs  chan *job
 	done  chan struct{}
+
+	txs atomic.Int64 // transactions begun
 }
 
 type job struct {
@@ -160,23 +168,40 @@ func (w *Writer) run() {
 	defer close(w.done)
 	batch := make([]*job, 0, maxBatch)
 	for j := range w.jobs {
-		batch = append(batch[:0], j)
-	collect:
-		for len(batch) < maxBatch {
-			select {
-			case j, ok := <-w.jobs:
-				if !ok {
-					break collect
-				}
-				batch = append(batch, j)
-			default:
-				break collect
-			}
-		}
+		batch = w.gather(append(batch[:0], j))
 		w.commit(batch)
 		clear(batch) // let the callers' contexts go
 		w.preparePending()
 	}
+}
+
+// gather adds to batch the jobs queued behind its first. The caller that
+// queued that first job woke this goroutine directly, so on one core it
+// runs before the other request goroutines already runnable have queued
+// theirs: taking only what is queued now would commit batches of one under
+// load. So it yields and takes what arrived meanwhile, again until a yield
+// brings nothing. At low load that costs one yield, never a sleep.
+func (w *Writer) gather(batch []*job) []*job {
+	for len(batch) < maxBatch {
+		runtime.Gosched()
+		n := len(batch)
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case j, ok := <-w.jobs:
+				if !ok {
+					return batch // closed: run ends after this batch
+				}
+				batch = append(batch, j)
+			default:
+				break drain
+			}
+		}
+		if len(batch) == n {
+			break
+		}
+	}
+	return batch
 }
 
 // commit runs batch in one transaction. If the transaction itself fails
@@ -203,7 +228,7 @@ func (w *Writer) commit(batch []*job) {
 	errs := make([]error, len(live))
 	err := w.inTx(ctx, func(tx *sql.Tx) error {
 		for i, j := range live {
-			if errs[i] = w.savepoint(ctx, tx, j.fn); errors.Is(errs[i], errTxBroken) {
+			if errs[i] = w.inBatch(ctx, tx, j.fn); errors.Is(errs[i], errTxBroken) {
 				return errs[i]
 			}
 		}
@@ -221,30 +246,21 @@ func (w *Writer) commit(batch []*job) {
 	}
 }
 
-// errTxBroken marks a savepoint that could not be taken or undone: the
-// transaction is no longer usable.
+// errTxBroken marks a job whose failure cannot be undone alone: the batch
+// is rolled back and run again job by job.
 var errTxBroken = errors.New("db: writer transaction broken")
 
-// savepoint runs fn under a savepoint of tx, undoing only fn's writes when
-// it fails.
-func (w *Writer) savepoint(ctx context.Context, tx *sql.Tx, fn func(Execer) error) error {
+// inBatch runs fn in the shared transaction tx. Its failure is its own only
+// when it changed nothing: every statement succeeded and changed no row.
+// After a statement error SQLite may have rolled back more than the
+// statement (a full disk, an I/O error), so that breaks the batch too.
+func (w *Writer) inBatch(ctx context.Context, tx *sql.Tx, fn func(Execer) error) error {
 	ex := &execer{ctx: ctx, w: w, tx: tx}
-	if _, err := ex.Exec("SAVEPOINT job"); err != nil {
+	err := fn(ex)
+	if err != nil && (ex.changed || ex.failed) {
 		return fmt.Errorf("%w: %w", errTxBroken, err)
 	}
-	if err := fn(ex); err != nil {
-		if _, rerr := ex.Exec("ROLLBACK TO job"); rerr != nil {
-			return fmt.Errorf("%w: %w", errTxBroken, rerr)
-		}
-		if _, rerr := ex.Exec("RELEASE job"); rerr != nil {
-			return fmt.Errorf("%w: %w", errTxBroken, rerr)
-		}
-		return err
-	}
-	if _, err := ex.Exec("RELEASE job"); err != nil {
-		return fmt.Errorf("%w: %w", errTxBroken, err)
-	}
-	return nil
+	return err
 }
 
 // alone runs fn in a transaction of its own.
@@ -259,6 +275,7 @@ func (w *Writer) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if w.pool == nil {
 		return errNoPool
 	}
+	w.txs.Add(1)
 	tx, err := w.pool.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("db: writer: begin: %w", err)
@@ -311,9 +328,11 @@ func (w *Writer) preparePending() {
 }
 
 type execer struct {
-	ctx context.Context
-	w   *Writer
-	tx  *sql.Tx
+	ctx     context.Context
+	w       *Writer
+	tx      *sql.Tx
+	changed bool // a statement changed rows
+	failed  bool // a statement failed
 }
 
 func (e *execer) Exec(query string, args ...any) (int64, error) {
@@ -325,7 +344,10 @@ func (e *execer) Exec(query string, args ...any) (int64, error) {
 		res, err = e.tx.ExecContext(e.ctx, query, args...)
 	}
 	if err != nil {
+		e.failed = true
 		return 0, e.w.translate(err)
 	}
-	return res.RowsAffected()
+	n, err := res.RowsAffected()
+	e.changed = e.changed || n != 0 || err != nil
+	return n, err
 }

@@ -152,6 +152,52 @@ func TestWriterFailedJobFailsOnlyItsCaller(t *testing.T) {
 	})
 }
 
+// A job that fails having changed nothing (a token already used) fails
+// alone without breaking its batch: the others commit in the same one
+// transaction, so a stream of replayed tokens cannot make every honest
+// request run twice.
+func TestWriterFailureWithoutChangesKeepsTheBatch(t *testing.T) {
+	g := writerDB(t, dbtest.URL(t, dbtest.SQLite))
+	w := db.WriterOf(g)
+	release := hold(t, w)
+	before := db.Transactions(w)
+	errUsed := errors.New("already used")
+	jobs := []struct {
+		name string
+		fn   func(db.Execer) error
+		want error
+	}{
+		{"ok-1", func(ex db.Execer) error { _, err := ex.Exec(insertRow, "ok-1", 1); return err }, nil},
+		{"changed nothing", func(ex db.Execer) error {
+			n, err := ex.Exec("UPDATE writer_rows SET batch = 2 WHERE id = ?", "absent")
+			if err != nil || n != 0 {
+				return fmt.Errorf("update: %d rows, %v", n, err)
+			}
+			return errUsed
+		}, errUsed},
+		{"ok-2", func(ex db.Execer) error { _, err := ex.Exec(insertRow, "ok-2", 1); return err }, nil},
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(jobs))
+	for i, j := range jobs {
+		wg.Go(func() { errs[i] = w.Do(t.Context(), j.fn) })
+		waitQueued(w, i+1)
+	}
+	release()
+	wg.Wait()
+	for i, j := range jobs {
+		if !errors.Is(errs[i], j.want) || (j.want == nil) != (errs[i] == nil) {
+			t.Errorf("%s: err = %v, want %v", j.name, errs[i], j.want)
+		}
+	}
+	if got := db.Transactions(w) - before; got != 1 {
+		t.Errorf("the batch took %d transactions, want 1", got)
+	}
+	if got := rowIDs(t, g); !got["ok-1"] || !got["ok-2"] {
+		t.Errorf("rows = %v, want ok-1 and ok-2", got)
+	}
+}
+
 // A caller whose context ends while its job waits gets the context's
 // error at once, and its job is not run.
 func TestWriterCancellation(t *testing.T) {
@@ -212,6 +258,38 @@ func TestWriterCloseFlushes(t *testing.T) {
 	}
 	if got := len(rowIDs(t, dbtest.Open(t, url))); got != n {
 		t.Errorf("%d rows after Close, want %d", got, n)
+	}
+}
+
+// On one core, jobs sent together share transactions: the writer's
+// goroutine is woken by the first caller before the others have run, and
+// must let them queue before it commits, not commit a batch of one each.
+func TestWriterBatchesOnOneCore(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for _, n := range []int{1, 2, 64, 600} {
+		t.Run(fmt.Sprint(n, " callers"), func(t *testing.T) {
+			g := writerDB(t, dbtest.URL(t, dbtest.SQLite))
+			w := db.WriterOf(g)
+			before := db.Transactions(w)
+			var wg sync.WaitGroup
+			errs := make([]error, n)
+			for i := range n {
+				wg.Go(func() { _, errs[i] = w.Exec(t.Context(), insertRow, fmt.Sprint("row-", i), i) })
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			// Every caller's goroutine was runnable when the first job
+			// arrived, so one transaction per 256 (the batch bound) and
+			// at most one more for the first.
+			if got, most := db.Transactions(w)-before, int64(n/256+2); got > most {
+				t.Errorf("%d jobs took %d transactions, want at most %d", n, got, most)
+			}
+			if got := len(rowIDs(t, g)); got != n {
+				t.Errorf("%d rows committed, want %d", got, n)
+			}
+		})
 	}
 }
 

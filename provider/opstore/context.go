@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"sync"
+
+	"github.com/latchkeyid/latchkey/provider/user"
 )
 
 // clientScope is a per-request holder: the storage notes the client it
@@ -22,6 +24,30 @@ type clientScope struct {
 	tokenClient  string
 	// form: the holder was filled from a POSTed form by Interceptor.
 	form bool
+	// user: the user this request loaded (a token request checks the
+	// grant's user, then fills the ID token's claims from it: one read).
+	user *user.User
+}
+
+// recallUser returns the user with id that the request in ctx loaded
+// already, or nil.
+func recallUser(ctx context.Context, id string) *user.User {
+	if sc, ok := ctx.Value(scopeKey{}).(*clientScope); ok {
+		sc.mu.Lock()
+		defer sc.mu.Unlock()
+		if sc.user != nil && sc.user.ID == id {
+			return sc.user
+		}
+	}
+	return nil
+}
+
+func rememberUser(ctx context.Context, u *user.User) {
+	if sc, ok := ctx.Value(scopeKey{}).(*clientScope); ok {
+		sc.mu.Lock()
+		sc.user = u
+		sc.mu.Unlock()
+	}
 }
 
 type scopeKey struct{}

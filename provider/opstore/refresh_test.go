@@ -10,6 +10,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/provider/account"
 	"github.com/latchkeyid/latchkey/provider/opstore"
@@ -190,6 +191,46 @@ func TestGetRefreshTokenInfoUnknown(t *testing.T) {
 			if _, _, err := e.s.GetRefreshTokenInfo(t.Context(), "web", tok); err != op.ErrInvalidRefreshToken {
 				t.Errorf("GetRefreshTokenInfo(%.10q) = %v, want exactly op.ErrInvalidRefreshToken", tok, err)
 			}
+		}
+	})
+}
+
+// A token request reads its user once: the grant check and the ID token's
+// claims share the read. Another request reads again, so a user disabled
+// in between is refused at once.
+func TestTokenRequestReadsItsUserOnce(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		_, rt := e.codeTokens(t, "web", true)
+		var reads atomic.Int64
+		if err := e.g.Callback().Query().After("gorm:query").Register("test:count_users", func(tx *gorm.DB) {
+			if tx.Statement.Table == "users" {
+				reads.Add(1)
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		ctx := opstore.WithClientID(t.Context(), "web") // one request's scope
+		req, err := e.s.TokenRequestByRefreshToken(ctx, rt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var info oidc.UserInfo
+		if err := e.s.SetUserinfoFromRequest(ctx, &info, req.(op.IDTokenRequest), req.GetScopes()); err != nil {
+			t.Fatal(err)
+		}
+		if info.Subject != e.alice.ID || info.Email == "" {
+			t.Errorf("claims from the shared read: %+v", info)
+		}
+		if n := reads.Load(); n != 1 {
+			t.Errorf("one token request read the user %d times, want 1", n)
+		}
+		if err := e.users.SetDisabled(t.Context(), e.alice.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.s.TokenRequestByRefreshToken(opstore.WithClientID(t.Context(), "web"), rt)
+		var oe *oidc.Error
+		if !errors.As(err, &oe) || oe.ErrorType != oidc.InvalidGrant {
+			t.Errorf("next request after disabling: err = %v, want invalid_grant", err)
 		}
 	})
 }

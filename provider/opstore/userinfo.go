@@ -27,6 +27,9 @@ func (s *Storage) activeUser(ctx context.Context, id string) error {
 }
 
 func (s *Storage) user(ctx context.Context, id string) (*user.User, error) {
+	if u := recallUser(ctx, id); u != nil {
+		return u, nil
+	}
 	u, err := s.users.ByID(ctx, id)
 	switch {
 	case errors.Is(err, user.ErrNotFound):
@@ -36,6 +39,7 @@ func (s *Storage) user(ctx context.Context, id string) (*user.User, error) {
 	case u.Disabled:
 		return nil, errUserInactive
 	}
+	rememberUser(ctx, u)
 	return u, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 )
 
@@ -35,6 +36,12 @@ type Keyring struct {
 	master []byte
 	prev   []byte
 	obs    atomic.Pointer[func(Op)]
+	macKey sync.Map // macKeyID → the HKDF-derived HMAC key: derived once, not per MAC
+}
+
+type macKeyID struct {
+	prev    bool
+	purpose string
 }
 
 // WithPrevious returns a keyring that seals and MACs under k and also
@@ -134,7 +141,24 @@ func derive(master []byte, purpose string) []byte {
 // length-prefixed so ("ab","c") and ("a","bc") differ.
 func (k *Keyring) MAC(purpose string, parts ...string) []byte {
 	k.note(OpMAC)
-	return mac(k.master, purpose, parts)
+	return mac(k.macKeyFor(false, purpose), parts)
+}
+
+// macKeyFor returns the MAC key of purpose under the current secret, or
+// the previous one. Purposes are the callers' constants, so the cache
+// stays small.
+func (k *Keyring) macKeyFor(prev bool, purpose string) []byte {
+	id := macKeyID{prev, purpose}
+	if v, ok := k.macKey.Load(id); ok {
+		return v.([]byte)
+	}
+	master := k.master
+	if prev {
+		master = k.prev
+	}
+	key := derive(master, "mac/"+purpose)
+	k.macKey.Store(id, key)
+	return key
 }
 
 // MACs returns the MAC under the current secret and, during a rotation,
@@ -142,7 +166,7 @@ func (k *Keyring) MAC(purpose string, parts ...string) []byte {
 func (k *Keyring) MACs(purpose string, parts ...string) [][]byte {
 	out := [][]byte{k.MAC(purpose, parts...)}
 	if k.prev != nil {
-		out = append(out, mac(k.prev, purpose, parts))
+		out = append(out, mac(k.macKeyFor(true, purpose), parts))
 	}
 	return out
 }
@@ -159,8 +183,8 @@ func (k *Keyring) Verify(sum []byte, purpose string, parts ...string) (ok, curre
 	return false, false
 }
 
-func mac(master []byte, purpose string, parts []string) []byte {
-	m := hmac.New(sha256.New, derive(master, "mac/"+purpose))
+func mac(key []byte, parts []string) []byte {
+	m := hmac.New(sha256.New, key)
 	for _, p := range parts {
 		var n [4]byte
 		l := len(p)

@@ -2,6 +2,7 @@ package secret
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"testing"
 )
@@ -112,4 +113,27 @@ func TestPrevious(t *testing.T) {
 			t.Fatal("fingerprint")
 		}
 	})
+}
+
+// Stored MACs (client secrets, code and token hashes) must keep matching:
+// the value for a fixed secret is pinned, first use and cached alike, under
+// the current secret and as the previous one.
+func TestMACIsStable(t *testing.T) {
+	const sec = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" // bytes 0..31
+	const want = "957bada95014a98814bcc1c86a154b42cc7412ee64a938acba7b1ae853a8482f"
+	k, err := Parse(sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := Parse(Generate())
+	rotating := other.WithPrevious(k)
+	for i := range 2 {
+		if got := hex.EncodeToString(k.MAC("client-secret", "app", "s3cret")); got != want {
+			t.Errorf("use %d: MAC = %s, want %s", i, got, want)
+		}
+		ms := rotating.MACs("client-secret", "app", "s3cret")
+		if len(ms) != 2 || hex.EncodeToString(ms[1]) != want || hex.EncodeToString(ms[0]) == want {
+			t.Errorf("use %d: MACs while rotating = %x, want the previous secret's second", i, ms)
+		}
+	}
 }
