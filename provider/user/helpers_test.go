@@ -22,7 +22,8 @@ func userSets() []db.Set {
 	s := schema.Set()
 	var ms []*db.Migration
 	for _, m := range s.Migrations {
-		if strings.HasPrefix(m.ID, "0001_") || strings.HasPrefix(m.ID, "0002_") || strings.HasPrefix(m.ID, "0006_login_lockouts") {
+		if strings.HasPrefix(m.ID, "0001_") || strings.HasPrefix(m.ID, "0002_") || strings.HasPrefix(m.ID, "0006_login_lockouts") ||
+			strings.HasPrefix(m.ID, "0011_") {
 			ms = append(ms, m)
 		}
 	}

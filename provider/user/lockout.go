@@ -304,13 +304,25 @@ func (s *Store) SetPassword(ctx context.Context, id, pw string) error {
 
 // SetPasswordHash stores an already computed hash (from Hasher().Hash, or
 // an imported Argon2id/bcrypt hash), so callers can hash before opening a
-// transaction.
+// transaction. It clears MustChangePassword: whoever sets a password now
+// chose it (SetTemporaryPasswordHash is the administrator's exception).
 func (s *Store) SetPasswordHash(ctx context.Context, id, hash string) error {
+	return s.setHash(ctx, "set password", id, hash, false)
+}
+
+// SetTemporaryPasswordHash stores a password an administrator chose for
+// the user, who must change it at the next sign-in.
+func (s *Store) SetTemporaryPasswordHash(ctx context.Context, id, hash string) error {
+	return s.setHash(ctx, "set temporary password", id, hash, true)
+}
+
+func (s *Store) setHash(ctx context.Context, op, id, hash string, temporary bool) error {
 	if !password.Known(hash) {
-		return wrap("set password", password.ErrUnknownHash)
+		return wrap(op, password.ErrUnknownHash)
 	}
-	return s.update(ctx, "set password", id, map[string]any{
+	return s.update(ctx, op, id, map[string]any{
 		"password_hash": hash, "password_changed_at": s.now(), "bad_password_marks": "",
+		"must_change_password": temporary,
 	})
 }
 

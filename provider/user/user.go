@@ -47,6 +47,7 @@ type User struct {
 	Email             string     `gorm:"size:254;not null"`
 	EmailKey          string     `gorm:"size:254;not null;uniqueIndex"`
 	DisplayName       string     `gorm:"size:190;not null"`
+	NameKey           string     `gorm:"size:190;not null"` // NameKey(DisplayName), for search
 	Phone             string     `gorm:"size:32;not null"`
 	Groups            []string   `gorm:"-"` // normalised; loaded from user_groups
 	Disabled          bool       `gorm:"not null"`
@@ -58,9 +59,13 @@ type User struct {
 	Lockouts          int        `gorm:"not null"`
 	// BadPasswordMarks holds short keyed fingerprints of the last few wrong
 	// passwords (see lockout.go); never a password or a full hash of one.
-	BadPasswordMarks string    `gorm:"size:64;not null"`
-	CreatedAt        time.Time `gorm:"precision:6"`
-	UpdatedAt        time.Time `gorm:"precision:6"`
+	BadPasswordMarks string `gorm:"size:64;not null"`
+	// MustChangePassword: the password is a temporary one an administrator
+	// set; sign-in sends the user to change it before any token is issued.
+	// Every other password change clears it.
+	MustChangePassword bool      `gorm:"not null"`
+	CreatedAt          time.Time `gorm:"precision:6"`
+	UpdatedAt          time.Time `gorm:"precision:6"`
 }
 
 // TableName is the users table of migration 0001.
