@@ -320,10 +320,15 @@ func (s *Store) setHash(ctx context.Context, op, id, hash string, temporary bool
 	if !password.Known(hash) {
 		return wrap(op, password.ErrUnknownHash)
 	}
-	return s.update(ctx, op, id, map[string]any{
+	if err := s.update(ctx, op, id, map[string]any{
 		"password_hash": hash, "password_changed_at": s.now(), "bad_password_marks": "",
 		"must_change_password": temporary,
-	})
+	}); err != nil {
+		return err
+	}
+	// A setup link exists to set a first password; once one is set by any
+	// path, an old link must not set another.
+	return wrap0(op, revokeSetupLinks(s.db(ctx), id, s.now()))
 }
 
 // Lock locks the account until the given time (an administrator, or "this
