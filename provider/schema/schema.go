@@ -16,6 +16,7 @@ func Set() db.Set {
 			cacheVersions0007(),
 			clientLogo0008(),
 			adminUsers0011(),
+			audit0012(),
 		},
 	}
 }
