@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -93,6 +94,10 @@ type Options struct {
 	// CleanupInterval is how often Start's goroutine deletes expired rows
 	// (default 5 minutes).
 	CleanupInterval time.Duration
+	// ChangePasswordURL is where a sign-in with a temporary password is
+	// sent to choose a new one before any application gets a code
+	// (default /security-info/password, the SSPR plugin's page).
+	ChangePasswordURL string
 	// AuditRetention is how long audit events are kept; each cleanup pass
 	// deletes older ones in bounded batches. 0 keeps every event.
 	AuditRetention time.Duration
@@ -124,6 +129,7 @@ type Provider struct {
 
 	cleanupEvery   time.Duration
 	auditRetention time.Duration
+	changePassword string
 	startOnce      sync.Once
 	stopOnce       sync.Once
 	stop           chan struct{}
@@ -189,6 +195,7 @@ func New(o Options) (*Provider, error) {
 		hosts:          append([]string{iss.Host}, o.ExtraHosts...),
 		cleanupEvery:   o.CleanupInterval,
 		auditRetention: o.AuditRetention,
+		changePassword: cmp.Or(o.ChangePasswordURL, "/security-info/password"),
 		stop:           make(chan struct{}),
 		done:           make(chan struct{}),
 	}

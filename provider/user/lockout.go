@@ -331,6 +331,16 @@ func (s *Store) setHash(ctx context.Context, op, id, hash string, temporary bool
 	return wrap0(op, revokeSetupLinks(s.db(ctx), id, s.now()))
 }
 
+// ClearPassword leaves the account without a usable password: every
+// password sign-in fails as a wrong one would, until a new password is set
+// (an administrator's setup link, or a recovery). It does not revoke the
+// user's setup links: issue one after clearing.
+func (s *Store) ClearPassword(ctx context.Context, id string) error {
+	return s.update(ctx, "clear password", id, map[string]any{
+		"password_hash": "", "password_changed_at": s.now(), "bad_password_marks": "", "must_change_password": false,
+	})
+}
+
 // Lock locks the account until the given time (an administrator, or "this
 // wasn't me"). It does not count as a lockout for the doubling.
 func (s *Store) Lock(ctx context.Context, id string, until time.Time) error {
