@@ -36,14 +36,17 @@ type userCmd struct {
 }
 
 type userCreateCmd struct {
-	Username          string   `required:"" help:"Username (compared case-insensitively)."`
-	Email             string   `required:"" help:"Email address (compared case-insensitively)."`
-	Name              string   `help:"Display name."`
-	Phone             string   `help:"Phone number (informational; phone methods are registered separately)."`
-	Group             []string `help:"Group (repeatable)."`
-	Admin             bool     `help:"Make the user an administrator."`
-	PasswordStdin     bool     `name:"password-stdin" xor:"pw" required:"" help:"Read the password from the first line of stdin."`
-	PasswordHashStdin bool     `name:"password-hash-stdin" xor:"pw" required:"" help:"Import an existing argon2id or bcrypt hash from stdin (bcrypt is upgraded at the first sign-in)."`
+	Username          string        `required:"" help:"Username (compared case-insensitively)."`
+	Email             string        `required:"" help:"Email address (compared case-insensitively)."`
+	Name              string        `help:"Display name."`
+	Phone             string        `help:"Phone number (informational; phone methods are registered separately)."`
+	Group             []string      `help:"Group (repeatable)."`
+	Admin             bool          `help:"Make the user an administrator."`
+	PasswordStdin     bool          `name:"password-stdin" xor:"pw" required:"" help:"Read the password from the first line of stdin."`
+	PasswordHashStdin bool          `name:"password-hash-stdin" xor:"pw" required:"" help:"Import an existing argon2id or bcrypt hash from stdin (bcrypt is upgraded at the first sign-in)."`
+	SetupLink         bool          `name:"setup-link" xor:"pw" required:"" help:"Create the user without a password and print a one-time link with which they choose one."`
+	LinkTTL           time.Duration `name:"link-ttl" default:"72h" help:"How long the setup link works."`
+	Temporary         bool          `help:"With --password-stdin: the user must change the password at the first sign-in."`
 }
 
 func (c *userCreateCmd) Run(a *app) error {
@@ -55,14 +58,21 @@ func (c *userCreateCmd) Run(a *app) error {
 		Username: c.Username, Email: c.Email, DisplayName: c.Name, Phone: c.Phone,
 		Groups: c.Group, Admin: c.Admin,
 	}
-	if c.PasswordStdin {
+	if c.Temporary && !c.PasswordStdin {
+		return usageError{errors.New("--temporary goes with --password-stdin")}
+	}
+	if c.SetupLink && c.cfgNoSecret(a) {
+		return usageError{errors.New("--setup-link needs LATCHKEY_SECRET: links are stored as keyed hashes")}
+	}
+	switch {
+	case c.PasswordStdin:
 		if n.Password, err = a.readSecret("password"); err != nil {
 			return err
 		}
 		if err := a.policy().Check(n.Password, c.Username, c.Email, c.Name); err != nil {
 			return usageError{fmt.Errorf("password refused: %w", err)}
 		}
-	} else {
+	case c.PasswordHashStdin:
 		if n.PasswordHash, err = a.readSecret("password hash"); err != nil {
 			return err
 		}
@@ -71,10 +81,24 @@ func (c *userCreateCmd) Run(a *app) error {
 	if err != nil {
 		return userErr("create", c.Username, err)
 	}
+	if c.Temporary {
+		if err := users.SetTemporaryPasswordHash(a.ctx, u.ID, u.PasswordHash); err != nil {
+			return userErr("create", c.Username, err)
+		}
+	}
 	a.audit("admin.user.create", u.ID, "ok", "username="+u.Username)
 	fmt.Fprintf(a.stdout, "created user %s (id %s)\n", u.Username, u.ID)
+	if c.SetupLink {
+		token, expires, err := users.IssueSetupLink(a.ctx, u.ID, c.LinkTTL)
+		if err != nil {
+			return userErr("setup link", c.Username, err)
+		}
+		fmt.Fprintf(a.stdout, "setup link (one use, until %s): %s\n", expires.UTC().Format(time.RFC3339), setupURL(a, token))
+	}
 	return nil
 }
+
+func (c *userCreateCmd) cfgNoSecret(a *app) bool { return a.cfg.Secret == "" && !a.cfg.Dev }
 
 type userListCmd struct{}
 

@@ -57,10 +57,14 @@ func (c *userResetCmd) setupLink(a *app, u *user.User) error {
 	if err != nil {
 		return userErr("setup link", c.User, err)
 	}
-	link := strings.TrimSuffix(a.cfg.Issuer, "/") + setupPath + "?token=" + url.QueryEscape(token)
 	fmt.Fprintf(a.stdout, "password of %s removed; sessions, tokens and recovery flows revoked\n", u.Username)
-	fmt.Fprintf(a.stdout, "setup link (one use, until %s): %s\n", expires.UTC().Format(time.RFC3339), link)
+	fmt.Fprintf(a.stdout, "setup link (one use, until %s): %s\n", expires.UTC().Format(time.RFC3339), setupURL(a, token))
 	return nil
+}
+
+// setupURL is the link a setup token opens, on the public issuer.
+func setupURL(a *app, token string) string {
+	return strings.TrimSuffix(a.cfg.Issuer, "/") + setupPath + "?token=" + url.QueryEscape(token)
 }
 
 type userSearchCmd struct {

@@ -107,6 +107,24 @@ func TestUserAdminCommands(t *testing.T) {
 				t.Fatalf("second redeem = %v", err)
 			}
 		})
+		t.Run("create-with-setup-link-or-temporary", func(t *testing.T) {
+			out := c.must("", "user", "create", "--username", "newbie", "--email", "newbie@example.com", "--setup-link")
+			m := regexp.MustCompile(`setup link \(one use, until \S+\): \S+\?token=(\S+)`).FindStringSubmatch(out)
+			if m == nil {
+				t.Fatalf("output:\n%s", out)
+			}
+			tok, _ := url.QueryUnescape(m[1])
+			if id, err := users.SetupLinkUser(ctx, tok); err != nil || id != byName("newbie").ID || byName("newbie").PasswordHash != "" {
+				t.Fatalf("link for %q (%v); hash %q", id, err, byName("newbie").PasswordHash)
+			}
+			c.must("first day passphrase\n", "user", "create", "--username", "intern", "--email", "intern@example.com", "--password-stdin", "--temporary")
+			if u, err := users.Authenticate(ctx, "intern", "first day passphrase"); err != nil || !u.MustChangePassword {
+				t.Fatalf("temporary at creation: %+v, %v", u, err)
+			}
+			if r := c.run("", "user", "create", "--username", "x1", "--email", "x1@example.com", "--setup-link", "--temporary"); r.code != exitUsage {
+				t.Fatalf("--setup-link --temporary: %d %s", r.code, r.err)
+			}
+		})
 		t.Run("reset-needs-a-way", func(t *testing.T) {
 			for _, args := range [][]string{
 				{"user", "reset-password", "bob"},

@@ -242,7 +242,15 @@ func TestSetupLinks(t *testing.T) {
 		}
 		t.Run("single-use", func(t *testing.T) {
 			tok := issue(t, time.Hour)
+			for range 2 { // looking does not use it up
+				if id, err := f.s.SetupLinkUser(ctx, tok); err != nil || id != f.alice.ID {
+					t.Fatalf("SetupLinkUser = %q, %v", id, err)
+				}
+			}
 			redeem(t, tok, nil)
+			if _, err := f.s.SetupLinkUser(ctx, tok); !errors.Is(err, user.ErrSetupLink) {
+				t.Fatalf("SetupLinkUser after use = %v", err)
+			}
 			redeem(t, tok, user.ErrSetupLink)
 		})
 		t.Run("expires", func(t *testing.T) {

@@ -73,19 +73,13 @@ func (s *Store) IssueSetupLink(ctx context.Context, id string, ttl time.Duration
 // ErrSetupLink. The claim is one conditional UPDATE, so two browsers
 // racing with the same link cannot both win.
 func (s *Store) RedeemSetupLink(ctx context.Context, token string) (string, error) {
-	if s.keys == nil {
-		return "", wrap("redeem setup link", ErrNoKeyring)
-	}
-	if token == "" || len(token) > 128 {
-		return "", wrap("redeem setup link", ErrSetupLink)
-	}
-	var hashes []string
-	for _, m := range s.keys.MACs(setupPurpose, token) {
-		hashes = append(hashes, hex.EncodeToString(m))
+	hashes, err := s.setupHashes(token)
+	if err != nil {
+		return "", wrap("redeem setup link", err)
 	}
 	now := s.now()
 	var userID string
-	err := db.Transact(ctx, s.db(ctx), "user.redeem_setup_link", func(tx *gorm.DB) error {
+	err = db.Transact(ctx, s.db(ctx), "user.redeem_setup_link", func(tx *gorm.DB) error {
 		res := tx.Model(&setupToken{}).Where("token_hash IN ? AND used_at IS NULL AND expires_at > ?", hashes, now).
 			Update("used_at", now)
 		if res.Error != nil {
@@ -108,6 +102,45 @@ func (s *Store) RedeemSetupLink(ctx context.Context, token string) (string, erro
 		return "", wrap("redeem setup link", err)
 	}
 	return userID, nil
+}
+
+// SetupLinkUser returns the user a still usable token belongs to, using
+// nothing up: the page a link opens shows its form with it (a mail
+// scanner that follows the link must not burn it). ErrSetupLink otherwise.
+func (s *Store) SetupLinkUser(ctx context.Context, token string) (string, error) {
+	hashes, err := s.setupHashes(token)
+	if err != nil {
+		return "", wrap("setup link user", err)
+	}
+	var row setupToken
+	err = s.db(ctx).Where("token_hash IN ? AND used_at IS NULL AND expires_at > ?", hashes, s.now()).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		err = ErrSetupLink
+	}
+	if err != nil {
+		return "", wrap("setup link user", err)
+	}
+	return row.UserID, nil
+}
+
+// RedeemSetupLinkTx is RedeemSetupLink inside the caller's transaction,
+// so the link is used up if and only if the password it sets is stored.
+func (s *Store) RedeemSetupLinkTx(ctx context.Context, tx *gorm.DB, token string) (string, error) {
+	return s.WithTx(tx).RedeemSetupLink(ctx, token)
+}
+
+func (s *Store) setupHashes(token string) ([]string, error) {
+	if s.keys == nil {
+		return nil, ErrNoKeyring
+	}
+	if token == "" || len(token) > 128 {
+		return nil, ErrSetupLink
+	}
+	var hashes []string
+	for _, m := range s.keys.MACs(setupPurpose, token) {
+		hashes = append(hashes, hex.EncodeToString(m))
+	}
+	return hashes, nil
 }
 
 // RevokeSetupLinks ends every unused setup link of the user (a password
