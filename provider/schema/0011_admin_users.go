@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -76,16 +77,20 @@ func fillNameKeys0011(tx *gorm.DB) error {
 		if len(rows) == 0 {
 			return nil
 		}
-		err := tx.Transaction(func(tx *gorm.DB) error {
-			for _, r := range rows {
-				if err := tx.Table("users").Where("id = ?", r.ID).
-					Update("name_key", user.NameKey(r.DisplayName)).Error; err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		// One UPDATE per batch (CASE id WHEN … THEN …): a million users
+		// are 2,000 statements, not a million.
+		var b strings.Builder
+		args := make([]any, 0, 3*len(rows))
+		b.WriteString("UPDATE users SET name_key = CASE id")
+		for _, r := range rows {
+			b.WriteString(" WHEN ? THEN ?")
+			args = append(args, r.ID, user.NameKey(r.DisplayName))
+		}
+		b.WriteString(" END WHERE id IN (?" + strings.Repeat(",?", len(rows)-1) + ")")
+		for _, r := range rows {
+			args = append(args, r.ID)
+		}
+		if err := tx.Exec(b.String(), args...).Error; err != nil {
 			return err
 		}
 		after = rows[len(rows)-1].ID
