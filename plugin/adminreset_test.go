@@ -32,7 +32,7 @@ func TestTemporaryPasswordJourney(t *testing.T) {
 		if res.Redirect != nil || res.Page.URL.Path != "/security-info/password" {
 			t.Fatalf("sign-in with the temporary password: %s", res)
 		}
-		page := mustPage(t, res, "Current password")
+		page := mustPage(t, res, "temporary password")
 		done := b.Submit(page, `form[action="/security-info/password"]`,
 			map[string]string{"current_password": temp, "password": newPW, "confirm": newPW})
 		mustPage(t, done, "Your password was changed")

@@ -39,6 +39,8 @@ func (p *securityInfo) renderChangePassword(c echo.Context, a *access, msg, fiel
 	return p.render(c, http.StatusOK, "security-info-password", map[string]any{
 		"Error": msg, "ErrorField": field, "MinLength": p.d.PasswordPolicy.MinLength,
 		"StrengthURL": p.path("/security-info/password/strength"),
+		// Sign-in sent the user here: say why before asking anything.
+		"Temporary": a.u.MustChangePassword,
 	})
 }
 

@@ -161,6 +161,9 @@ func init() {
 		addPage("security-info-password", "plain", func(*i18n.Localizer) map[string]any {
 			return map[string]any{"MinLength": 12, "StrengthURL": "/security-info/password/strength"}
 		}),
+		addPage("security-info-password", "temporary", func(*i18n.Localizer) map[string]any {
+			return map[string]any{"MinLength": 12, "StrengthURL": "/security-info/password/strength", "Temporary": true}
+		}),
 		addPage("security-info-setup", "plain", func(*i18n.Localizer) map[string]any {
 			return map[string]any{"MinLength": 12, "Token": "T0KEN", "Username": "alice"}
 		}),
