@@ -50,6 +50,8 @@ func (p *securityInfo) renderChangePasswordBox(c echo.Context, a *access, msg, f
 	return p.render(c, http.StatusOK, "security-info-password", map[string]any{
 		"Error": msg, "ErrorField": field, "MinLength": p.d.PasswordPolicy.MinLength,
 		"StrengthURL": p.path("/security-info/password/strength"), "SignOutOthers": signOut,
+		// Sign-in sent the user here: say why before asking anything.
+		"Temporary": a.u.MustChangePassword,
 	})
 }
 

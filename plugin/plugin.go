@@ -196,7 +196,7 @@ var pageNames = []string{
 	"recover-done", "recover-message", "recover-report",
 	"security-info", "security-info-add", "security-info-verify", "security-info-register",
 	"security-info-add-phone", "security-info-add-app", "security-info-remove", "security-info-done",
-	"security-info-password",
+	"security-info-password", "security-info-setup",
 }
 
 // Mount builds the plugin and registers its routes on g (normally the
@@ -273,6 +273,8 @@ func (p *Plugin) Routes(g *echo.Group) {
 	r.GET("/security-info/password", info.passwordPage)
 	r.POST("/security-info/password", info.changePassword)
 	r.POST("/security-info/password/strength", info.passwordStrength)
+	r.GET("/security-info/setup", info.setupPage)
+	r.POST("/security-info/setup", info.setupPassword)
 	r.POST("/security-info/confirm", info.reconfirm)
 	r.GET("/security-info/register/:flow", reg.registerPage)
 	r.POST("/security-info/register/:flow/skip", reg.skip)

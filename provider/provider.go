@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -94,6 +95,13 @@ type Options struct {
 	// CleanupInterval is how often Start's goroutine deletes expired rows
 	// (default 5 minutes).
 	CleanupInterval time.Duration
+	// ChangePasswordURL is where a sign-in with a temporary password is
+	// sent to choose a new one before any application gets a code
+	// (default /security-info/password, the SSPR plugin's page).
+	ChangePasswordURL string
+	// AuditRetention is how long audit events are kept; each cleanup pass
+	// deletes older ones in bounded batches. 0 keeps every event.
+	AuditRetention time.Duration
 }
 
 // Provider is the mounted OpenID provider with its pages.
@@ -120,11 +128,13 @@ type Provider struct {
 	callback func(context.Context, string) string
 	cache    discoveryCache
 
-	cleanupEvery time.Duration
-	startOnce    sync.Once
-	stopOnce     sync.Once
-	stop         chan struct{}
-	done         chan struct{}
+	cleanupEvery   time.Duration
+	auditRetention time.Duration
+	changePassword string
+	startOnce      sync.Once
+	stopOnce       sync.Once
+	stop           chan struct{}
+	done           chan struct{}
 }
 
 // Cookie base names (web.CookieName adds __Host- under https).
@@ -168,25 +178,27 @@ func New(o Options) (*Provider, error) {
 		return nil, fmt.Errorf("provider: %s", strings.Join(problems, "; "))
 	}
 	p := &Provider{
-		issuer:       strings.TrimSuffix(o.Issuer, "/"),
-		host:         iss.Host,
-		secure:       iss.Scheme == "https",
-		store:        o.Storage,
-		db:           o.DB,
-		keyring:      o.Keyring,
-		users:        o.Users,
-		audit:        o.Audit,
-		sessions:     o.Sessions,
-		render:       o.Renderer,
-		after:        o.AfterSignIn,
-		throttle:     o.LoginThrottle,
-		now:          o.Now,
-		metrics:      newMetrics(o.Version),
-		access:       o.AccessLog,
-		hosts:        append([]string{iss.Host}, o.ExtraHosts...),
-		cleanupEvery: o.CleanupInterval,
-		stop:         make(chan struct{}),
-		done:         make(chan struct{}),
+		issuer:         strings.TrimSuffix(o.Issuer, "/"),
+		host:           iss.Host,
+		secure:         iss.Scheme == "https",
+		store:          o.Storage,
+		db:             o.DB,
+		keyring:        o.Keyring,
+		users:          o.Users,
+		audit:          o.Audit,
+		sessions:       o.Sessions,
+		render:         o.Renderer,
+		after:          o.AfterSignIn,
+		throttle:       o.LoginThrottle,
+		now:            o.Now,
+		metrics:        newMetrics(o.Version),
+		access:         o.AccessLog,
+		hosts:          append([]string{iss.Host}, o.ExtraHosts...),
+		cleanupEvery:   o.CleanupInterval,
+		auditRetention: o.AuditRetention,
+		changePassword: cmp.Or(o.ChangePasswordURL, "/security-info/password"),
+		stop:           make(chan struct{}),
+		done:           make(chan struct{}),
 	}
 	if p.now == nil {
 		p.now = time.Now
@@ -413,6 +425,16 @@ func (p *Provider) Cleanup(ctx context.Context) {
 	}
 	if _, err := p.users.CleanupLockouts(ctx, p.now().Add(-lockoutMemory)); err != nil {
 		slog.WarnContext(ctx, "cleanup: lockouts of unknown names", "err", err)
+	}
+	if _, err := p.users.CleanupSetupLinks(ctx, p.now(), 500); err != nil {
+		slog.WarnContext(ctx, "cleanup: setup links", "err", err)
+	}
+	if p.auditRetention > 0 {
+		// At most 20 batches a pass: a backlog (retention just turned on)
+		// drains over several passes instead of one long one.
+		if _, err := p.audit.PruneAll(ctx, p.now().Add(-p.auditRetention), audit.DefaultPruneBatch, 20); err != nil {
+			slog.WarnContext(ctx, "cleanup: audit retention", "err", err)
+		}
 	}
 }
 

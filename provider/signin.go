@@ -140,6 +140,15 @@ func (p *Provider) satisfies(req AuthRequest, s *session.Session) bool {
 
 // completeRequest marks req done by s and returns the OP callback URL.
 func (p *Provider) completeRequest(ctx context.Context, req AuthRequest, s *session.Session) (string, error) {
+	// The one gate every path to a code passes (password, single sign-on,
+	// recovery, a held registration): a temporary password an
+	// administrator set is changed before any application gets tokens.
+	if u, err := p.users.ByID(ctx, s.UserID); err != nil || u.MustChangePassword {
+		if err == nil {
+			err = errMustChangePassword
+		}
+		return "", err
+	}
 	if err := p.store.CompleteAuthRequest(ctx, req.GetID(), s.UserID, s.ID, s.AuthTime, s.AMR); err != nil {
 		return "", err
 	}
@@ -260,7 +269,10 @@ func (p *Provider) getLogin(c echo.Context) error {
 		return errRequestGone
 	}
 	if signedIn && p.satisfies(req, cur) {
-		if _, active := p.activeUser(ctx, cur.UserID); active {
+		if u, active := p.activeUser(ctx, cur.UserID); active {
+			if u.MustChangePassword {
+				return c.Redirect(http.StatusSeeOther, p.changePassword)
+			}
 			// A session sent to register methods that has not done so (nor
 			// skipped) meets the registration again, for this request or a
 			// new one: answering from the session would skip it.
@@ -329,6 +341,10 @@ func (p *Provider) heldSSO(c echo.Context, s *session.Session, req AuthRequest) 
 	}
 	return next, nil
 }
+
+// errMustChangePassword: the user signed in with a temporary password and
+// has not changed it yet, so no request of theirs completes.
+var errMustChangePassword = errors.New("provider: the temporary password must be changed first")
 
 // ipLimited answers an address with too many failed sign-ins; the
 // password is not even checked.
@@ -463,6 +479,14 @@ func (p *Provider) postLogin(c echo.Context) error {
 	detail := map[string]any{"amr": s.AMR, "session": s.ID}
 	if req != nil {
 		detail["client"] = req.GetClientID()
+	}
+	if u.MustChangePassword {
+		// Signed in only to change the temporary password: no code, no
+		// registration reminder until it is changed (completeRequest
+		// refuses the request meanwhile).
+		detail["must_change_password"] = true
+		p.record(c, audit.SignIn, u.ID, audit.OK, detail)
+		return c.Redirect(http.StatusSeeOther, p.changePassword)
 	}
 	p.record(c, audit.SignIn, u.ID, audit.OK, detail)
 

@@ -161,6 +161,16 @@ func init() {
 		addPage("security-info-password", "plain", func(*i18n.Localizer) map[string]any {
 			return map[string]any{"MinLength": 12, "StrengthURL": "/security-info/password/strength", "SignOutOthers": true}
 		}),
+		addPage("security-info-password", "temporary", func(*i18n.Localizer) map[string]any {
+			return map[string]any{"MinLength": 12, "StrengthURL": "/security-info/password/strength", "Temporary": true}
+		}),
+		addPage("security-info-setup", "plain", func(*i18n.Localizer) map[string]any {
+			return map[string]any{"MinLength": 12, "Token": "T0KEN", "Username": "alice"}
+		}),
+		addPage("security-info-setup", "refused", func(l *i18n.Localizer) map[string]any {
+			return map[string]any{"MinLength": 12, "Token": "T0KEN", "Username": "alice",
+				"Error": l.T("securityinfo.password.mismatch"), "ErrorField": "confirm"}
+		}),
 		addPage("security-info-password", "mismatch", func(l *i18n.Localizer) map[string]any {
 			return map[string]any{"MinLength": 12, "StrengthURL": "/security-info/password/strength",
 				"Error": l.T("securityinfo.password.mismatch"), "ErrorField": "confirm"}

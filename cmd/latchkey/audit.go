@@ -10,14 +10,21 @@ import (
 	"github.com/latchkeyid/latchkey/provider/user"
 )
 
+// auditCmd lists events when given no subcommand (`latchkey audit
+// --user U`), as it always has, and exports them with `audit export`.
 type auditCmd struct {
+	List   auditListCmd   `cmd:"" default:"withargs" help:"Show events, newest first (the default)."`
+	Export auditExportCmd `cmd:"" help:"Write every matching event as CSV or JSON Lines to stdout, newest first; both read back into the same records."`
+}
+
+type auditListCmd struct {
 	User  string        `help:"Only events of this user (username, email address or user ID)."`
 	Since time.Duration `help:"Only events of the last DURATION (e.g. 24h, 90m)." placeholder:"DURATION"`
 	Type  string        `help:"Only events of this exact type (e.g. signin.failed)."`
 	Limit int           `default:"100" help:"At most this many events, newest first (max 10000)."`
 }
 
-func (c *auditCmd) Run(a *app) error {
+func (c *auditListCmd) Run(a *app) error {
 	if c.Since < 0 {
 		return usageError{errors.New("--since must be positive")}
 	}
@@ -32,16 +39,8 @@ func (c *auditCmd) Run(a *app) error {
 	if c.Since > 0 {
 		f.Since = time.Now().UTC().Add(-c.Since)
 	}
-	if c.User != "" {
-		u, err := users.ByLogin(a.ctx, c.User)
-		switch {
-		case err == nil:
-			f.UserID = u.ID
-		case errors.Is(err, user.ErrNotFound):
-			f.UserID = c.User // a deleted user's ID still finds their events
-		default:
-			return err
-		}
+	if f.UserID, err = auditUser(a, users, c.User); err != nil {
+		return err
 	}
 	g, err := a.database()
 	if err != nil {
@@ -90,4 +89,92 @@ func (a *app) audit(typ, userID, outcome, detail string) {
 	if err != nil {
 		fmt.Fprintf(a.stderr, "latchkey: warning: audit log: %v\n", err)
 	}
+}
+
+// auditUser resolves --user: a username or email address becomes the
+// user's ID; anything else is taken as an ID (a deleted user's still
+// finds their events).
+func auditUser(a *app, users *user.Store, ref string) (string, error) {
+	if ref == "" {
+		return "", nil
+	}
+	u, err := users.ByLogin(a.ctx, ref)
+	switch {
+	case err == nil:
+		return u.ID, nil
+	case errors.Is(err, user.ErrNotFound):
+		return ref, nil
+	}
+	return "", err
+}
+
+type auditExportCmd struct {
+	Format  string    `required:"" enum:"csv,jsonl" help:"csv (a header row, then one row per event) or jsonl (one JSON object per line)."`
+	User    string    `help:"Only events of this user (username, email address or user ID)."`
+	Type    string    `help:"Only events of this exact type (e.g. signin.failed)."`
+	Outcome string    `help:"Only events with this outcome: ok, fail or blocked."`
+	Since   timeOrAge `help:"Only events at or after this time: RFC 3339 (2026-03-01T00:00:00Z), a date (2026-03-01, UTC) or an age (24h)." placeholder:"TIME"`
+	Until   timeOrAge `help:"Only events before this time (same forms as --since)." placeholder:"TIME"`
+}
+
+func (c *auditExportCmd) Run(a *app) error {
+	switch c.Outcome {
+	case "", audit.OK, audit.Fail, audit.Blocked:
+	default:
+		return usageError{fmt.Errorf("--outcome must be ok, fail or blocked (%q)", c.Outcome)}
+	}
+	users, err := a.users()
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	f := audit.Filter{Type: c.Type, Outcome: c.Outcome, Since: c.Since.at(now), Until: c.Until.at(now)}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		return usageError{errors.New("--since must be before --until")}
+	}
+	if f.UserID, err = auditUser(a, users, c.User); err != nil {
+		return err
+	}
+	g, err := a.database()
+	if err != nil {
+		return err
+	}
+	n, err := audit.NewLog(g).Export(a.ctx, a.stdout, c.Format, f)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "exported %d events\n", n)
+	return nil
+}
+
+// timeOrAge is a flag value that is either a point in time or an age
+// before now.
+type timeOrAge struct {
+	t   time.Time
+	age time.Duration
+}
+
+// UnmarshalText reads RFC 3339, a bare date (UTC midnight) or a duration.
+func (v *timeOrAge) UnmarshalText(b []byte) error {
+	s := string(b)
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		v.t = t.UTC()
+		return nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		v.t = t
+		return nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		v.age = d
+		return nil
+	}
+	return fmt.Errorf("%q is neither an RFC 3339 time, a date (YYYY-MM-DD) nor a positive duration", s)
+}
+
+func (v timeOrAge) at(now time.Time) time.Time {
+	if v.age > 0 {
+		return now.Add(-v.age)
+	}
+	return v.t
 }

@@ -180,6 +180,7 @@ func (a *app) build() (_ *server, err error) {
 		Audit:          auditLog,
 		Storage:        store,
 		SessionTTL:     a.cfg.SessionLifetime,
+		AuditRetention: time.Duration(a.cfg.AuditRetentionDays) * 24 * time.Hour,
 		TrustedProxies: a.cfg.TrustedProxies,
 		ExtraHosts:     extraHosts(a.cfg),
 	})

@@ -29,17 +29,24 @@ type userCmd struct {
 	SignOut       userSignOutCmd     `cmd:"" name:"sign-out" help:"Sign a user out everywhere: sessions, tokens, codes and recovery flows revoked."`
 	Groups        userGroupsCmd      `cmd:"" help:"Show or change a user's groups."`
 	ClearReport   userClearReportCmd `cmd:"" name:"clear-report" help:"Clear a \"This wasn't me\" report, so self-service recovery works again."`
+	Search        userSearchCmd      `cmd:"" help:"Find users whose username, email address or name starts with QUERY, a page at a time."`
+	Update        userUpdateCmd      `cmd:"" help:"Change a user's name, email address or phone number (the claims their tokens carry)."`
+	Admin         userAdminCmd       `cmd:"" help:"Grant or remove the administrator flag (the last administrator keeps theirs)."`
+	Sessions      userSessionsCmd    `cmd:"" help:"List a user's signed-in browser sessions (sign-out ends them all)."`
 }
 
 type userCreateCmd struct {
-	Username          string   `required:"" help:"Username (compared case-insensitively)."`
-	Email             string   `required:"" help:"Email address (compared case-insensitively)."`
-	Name              string   `help:"Display name."`
-	Phone             string   `help:"Phone number (informational; phone methods are registered separately)."`
-	Group             []string `help:"Group (repeatable)."`
-	Admin             bool     `help:"Make the user an administrator."`
-	PasswordStdin     bool     `name:"password-stdin" xor:"pw" required:"" help:"Read the password from the first line of stdin."`
-	PasswordHashStdin bool     `name:"password-hash-stdin" xor:"pw" required:"" help:"Import an existing argon2id or bcrypt hash from stdin (bcrypt is upgraded at the first sign-in)."`
+	Username          string        `required:"" help:"Username (compared case-insensitively)."`
+	Email             string        `required:"" help:"Email address (compared case-insensitively)."`
+	Name              string        `help:"Display name."`
+	Phone             string        `help:"Phone number (informational; phone methods are registered separately)."`
+	Group             []string      `help:"Group (repeatable)."`
+	Admin             bool          `help:"Make the user an administrator."`
+	PasswordStdin     bool          `name:"password-stdin" xor:"pw" required:"" help:"Read the password from the first line of stdin."`
+	PasswordHashStdin bool          `name:"password-hash-stdin" xor:"pw" required:"" help:"Import an existing argon2id or bcrypt hash from stdin (bcrypt is upgraded at the first sign-in)."`
+	SetupLink         bool          `name:"setup-link" xor:"pw" required:"" help:"Create the user without a password and print a one-time link with which they choose one."`
+	LinkTTL           time.Duration `name:"link-ttl" default:"72h" help:"How long the setup link works."`
+	Temporary         bool          `help:"With --password-stdin: the user must change the password at the first sign-in."`
 }
 
 func (c *userCreateCmd) Run(a *app) error {
@@ -51,14 +58,21 @@ func (c *userCreateCmd) Run(a *app) error {
 		Username: c.Username, Email: c.Email, DisplayName: c.Name, Phone: c.Phone,
 		Groups: c.Group, Admin: c.Admin,
 	}
-	if c.PasswordStdin {
+	if c.Temporary && !c.PasswordStdin {
+		return usageError{errors.New("--temporary goes with --password-stdin")}
+	}
+	if c.SetupLink && c.cfgNoSecret(a) {
+		return usageError{errors.New("--setup-link needs LATCHKEY_SECRET: links are stored as keyed hashes")}
+	}
+	switch {
+	case c.PasswordStdin:
 		if n.Password, err = a.readSecret("password"); err != nil {
 			return err
 		}
 		if err := a.policy().Check(n.Password, c.Username, c.Email, c.Name); err != nil {
 			return usageError{fmt.Errorf("password refused: %w", err)}
 		}
-	} else {
+	case c.PasswordHashStdin:
 		if n.PasswordHash, err = a.readSecret("password hash"); err != nil {
 			return err
 		}
@@ -67,10 +81,24 @@ func (c *userCreateCmd) Run(a *app) error {
 	if err != nil {
 		return userErr("create", c.Username, err)
 	}
+	if c.Temporary {
+		if err := users.SetTemporaryPasswordHash(a.ctx, u.ID, u.PasswordHash); err != nil {
+			return userErr("create", c.Username, err)
+		}
+	}
 	a.audit("admin.user.create", u.ID, "ok", "username="+u.Username)
 	fmt.Fprintf(a.stdout, "created user %s (id %s)\n", u.Username, u.ID)
+	if c.SetupLink {
+		token, expires, err := users.IssueSetupLink(a.ctx, u.ID, c.LinkTTL)
+		if err != nil {
+			return userErr("setup link", c.Username, err)
+		}
+		fmt.Fprintf(a.stdout, "setup link (one use, until %s): %s\n", expires.UTC().Format(time.RFC3339), setupURL(a, token))
+	}
 	return nil
 }
+
+func (c *userCreateCmd) cfgNoSecret(a *app) bool { return a.cfg.Secret == "" && !a.cfg.Dev }
 
 type userListCmd struct{}
 
@@ -184,11 +212,11 @@ func (c *userDisableCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	svc, _, err := a.accounts()
+	svc, users, err := a.accounts()
 	if err != nil {
 		return err
 	}
-	if err := svc.Disable(a.ctx, u.ID, a.auditTx("admin.user.disable", u.ID, "")); err != nil {
+	if err := svc.Disable(a.ctx, u.ID, guardLastAdmin(users, u.ID, a.auditTx("admin.user.disable", u.ID, ""))); err != nil {
 		return userErr("disable", c.User, err)
 	}
 	fmt.Fprintf(a.stdout, "disabled %s; sessions, tokens and recovery flows revoked\n", u.Username)
@@ -221,13 +249,13 @@ func (c *userDeleteCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	svc, _, err := a.accounts()
+	svc, users, err := a.accounts()
 	if err != nil {
 		return err
 	}
 	// One transaction: a deleted user's refresh tokens, codes and flows
 	// must not outlive them.
-	if err := svc.Delete(a.ctx, u.ID, a.auditTx("admin.user.delete", u.ID, "username="+u.Username)); err != nil {
+	if err := svc.Delete(a.ctx, u.ID, guardLastAdmin(users, u.ID, a.auditTx("admin.user.delete", u.ID, "username="+u.Username))); err != nil {
 		return userErr("delete", c.User, err)
 	}
 	fmt.Fprintf(a.stdout, "deleted %s\n", u.Username)
@@ -235,21 +263,37 @@ func (c *userDeleteCmd) Run(a *app) error {
 }
 
 type userResetCmd struct {
-	User          string `arg:"" help:"Username, email address or user ID."`
-	PasswordStdin bool   `name:"password-stdin" required:"" help:"Read the new password from the first line of stdin."`
+	User          string        `arg:"" help:"Username, email address or user ID."`
+	PasswordStdin bool          `name:"password-stdin" xor:"how" help:"Read the new password from the first line of stdin."`
+	Temporary     bool          `help:"The password is temporary: the user must change it at the next sign-in. Without --password-stdin one is generated and printed once."`
+	SetupLink     bool          `name:"setup-link" xor:"how" help:"Remove the password and print a one-time link with which the user sets a new one."`
+	LinkTTL       time.Duration `name:"link-ttl" default:"72h" help:"How long the setup link works."`
 }
 
 func (c *userResetCmd) Run(a *app) error {
+	if !c.PasswordStdin && !c.Temporary && !c.SetupLink {
+		return usageError{errors.New("say how: --password-stdin, --temporary or --setup-link")}
+	}
+	if c.SetupLink && c.Temporary {
+		return usageError{errors.New("--setup-link and --temporary do not go together")}
+	}
 	_, u, err := a.findUser(c.User)
 	if err != nil {
 		return err
 	}
-	pw, err := a.readSecret("password")
-	if err != nil {
-		return err
+	if c.SetupLink {
+		return c.setupLink(a, u)
 	}
-	if err := a.policy().Check(pw, u.Username, u.Email, u.DisplayName); err != nil {
-		return usageError{fmt.Errorf("password refused: %w", err)}
+	pw, generated := "", false
+	if c.PasswordStdin {
+		if pw, err = a.readSecret("password"); err != nil {
+			return err
+		}
+		if err := a.policy().Check(pw, u.Username, u.Email, u.DisplayName); err != nil {
+			return usageError{fmt.Errorf("password refused: %w", err)}
+		}
+	} else {
+		pw, generated = temporaryPassword(), true
 	}
 	svc, users, err := a.accounts()
 	if err != nil {
@@ -263,10 +307,22 @@ func (c *userResetCmd) Run(a *app) error {
 	// The password, the lockout, the audit row and the revocation of
 	// everything issued before (sessions, tokens, codes, open recovery
 	// flows and challenges) commit together or not at all.
-	if err := svc.ResetPassword(a.ctx, u.ID, hash, account.Keep{}, a.auditTx("admin.password.reset", u.ID, "")); err != nil {
+	if c.Temporary {
+		err = svc.SetTemporaryPassword(a.ctx, u.ID, hash, a.auditTx("admin.password.reset", u.ID, "temporary=true"))
+	} else {
+		err = svc.ResetPassword(a.ctx, u.ID, hash, account.Keep{}, a.auditTx("admin.password.reset", u.ID, ""))
+	}
+	if err != nil {
 		return userErr("reset password", c.User, err)
 	}
 	fmt.Fprintf(a.stdout, "password of %s changed; lockout cleared; sessions, tokens and recovery flows revoked\n", u.Username)
+	if c.Temporary {
+		fmt.Fprintf(a.stdout, "%s must change it at the next sign-in\n", u.Username)
+	}
+	if generated {
+		// Printed once, to stdout only, for the administrator to hand over.
+		fmt.Fprintf(a.stdout, "temporary password: %s\n", pw)
+	}
 	return nil
 }
 
@@ -357,6 +413,8 @@ func userErr(op, ref string, err error) error {
 		return fmt.Errorf("no user %q", ref)
 	case errors.Is(err, user.ErrExists):
 		return usageError{fmt.Errorf("%s %q: username or email address already registered", op, ref)}
+	case errors.Is(err, user.ErrLastAdmin), errors.Is(err, user.ErrOwnAdmin):
+		return usageError{fmt.Errorf("%s %q: refused: %w", op, ref, err)}
 	case errors.Is(err, user.ErrInvalid):
 		return usageError{fmt.Errorf("%s %q: %w", op, ref, err)}
 	}

@@ -116,6 +116,33 @@ func (s *Service) ChangePassword(ctx context.Context, userID, newHash string, si
 	return s.transact(ctx, "change password", userID, keep, also, edit, true)
 }
 
+// SetTemporaryPassword is ResetPassword for a password an administrator
+// chose: the user must change it at the next sign-in, before any
+// application gets a code (user.User.MustChangePassword).
+func (s *Service) SetTemporaryPassword(ctx context.Context, userID, newHash string, also InTx) error {
+	if newHash == "" {
+		return errors.New("account: set temporary password: empty hash")
+	}
+	return s.change(ctx, "set temporary password", userID, Keep{}, also, func(ctx context.Context, u *user.Store) error {
+		if err := u.SetTemporaryPasswordHash(ctx, userID, newHash); err != nil {
+			return err
+		}
+		return u.Unlock(ctx, userID)
+	})
+}
+
+// ClearPassword removes userID's password (no password signs in until a
+// new one is set, by a setup link or a recovery), clears the lockout and
+// revokes everything issued before, in one transaction.
+func (s *Service) ClearPassword(ctx context.Context, userID string, also InTx) error {
+	return s.change(ctx, "clear password", userID, Keep{}, also, func(ctx context.Context, u *user.Store) error {
+		if err := u.ClearPassword(ctx, userID); err != nil {
+			return err
+		}
+		return u.Unlock(ctx, userID)
+	})
+}
+
 // Unlock clears userID's lockout and revokes everything issued before: the
 // lockout says someone was guessing, and the owner has just proved who
 // they are, so whatever was signed in before does not stay.

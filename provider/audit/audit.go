@@ -72,10 +72,12 @@ func (Event) TableName() string { return "audit_events" }
 
 // Filter selects events for List; zero fields select everything.
 type Filter struct {
-	UserID string
-	Since  time.Time // events at or after
-	Type   string    // exact type
-	Limit  int       // newest first; 0 means DefaultLimit, capped at MaxLimit
+	UserID  string
+	Since   time.Time // events at or after
+	Until   time.Time // events before
+	Type    string    // exact type
+	Outcome string    // exact outcome (OK, Fail, Blocked)
+	Limit   int       // newest first; 0 means DefaultLimit, capped at MaxLimit
 }
 
 // List limits.
@@ -176,16 +178,7 @@ func cut(s string, n int) string {
 
 // List returns matching events, newest first.
 func (l *Log) List(ctx context.Context, f Filter) ([]Event, error) {
-	q := l.g.WithContext(ctx).Order("time DESC").Order("id DESC")
-	if f.UserID != "" {
-		q = q.Where("user_id = ?", f.UserID)
-	}
-	if !f.Since.IsZero() {
-		q = q.Where("time >= ?", f.Since.UTC())
-	}
-	if f.Type != "" {
-		q = q.Where("type = ?", f.Type)
-	}
+	q := f.where(l.g.WithContext(ctx).Order("time DESC").Order("id DESC"))
 	switch {
 	case f.Limit <= 0:
 		f.Limit = DefaultLimit
@@ -197,4 +190,24 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Event, error) {
 		return nil, fmt.Errorf("audit: list: %w", err)
 	}
 	return out, nil
+}
+
+// where adds f's conditions (not its limit) to q.
+func (f Filter) where(q *gorm.DB) *gorm.DB {
+	if f.UserID != "" {
+		q = q.Where("user_id = ?", f.UserID)
+	}
+	if !f.Since.IsZero() {
+		q = q.Where("time >= ?", f.Since.UTC())
+	}
+	if !f.Until.IsZero() {
+		q = q.Where("time < ?", f.Until.UTC())
+	}
+	if f.Type != "" {
+		q = q.Where("type = ?", f.Type)
+	}
+	if f.Outcome != "" {
+		q = q.Where("outcome = ?", f.Outcome)
+	}
+	return q
 }

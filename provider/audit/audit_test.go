@@ -21,7 +21,7 @@ func auditSets() []db.Set {
 	s := schema.Set()
 	var ms []*db.Migration
 	for _, m := range s.Migrations {
-		if strings.HasPrefix(m.ID, "0001_") || strings.HasPrefix(m.ID, "0002_") {
+		if strings.HasPrefix(m.ID, "0001_") || strings.HasPrefix(m.ID, "0002_") || strings.HasPrefix(m.ID, "0012_") {
 			ms = append(ms, m)
 		}
 	}

@@ -84,6 +84,10 @@ type Config struct {
 	RefreshTokenLifetime time.Duration `name:"refresh-token-lifetime" env:"LATCHKEY_REFRESH_TOKEN_LIFETIME" default:"720h" help:"Refresh token lifetime (of one token family)."`
 	SessionLifetime      time.Duration `name:"session-lifetime" env:"LATCHKEY_SESSION_LIFETIME" default:"12h" help:"Browser single sign-on session lifetime."`
 
+	// AuditRetentionDays bounds how long audit events are kept; the
+	// cleanup loop deletes older ones in batches. 0 keeps them forever.
+	AuditRetentionDays int `name:"audit-retention-days" env:"LATCHKEY_AUDIT_RETENTION_DAYS" default:"0" help:"Delete audit events older than this many days (0 keeps every event)."`
+
 	LogLevel        string        `name:"log-level" env:"LATCHKEY_LOG_LEVEL" default:"info" help:"debug, info, warn or error."`
 	LogFormat       string        `name:"log-format" env:"LATCHKEY_LOG_FORMAT" help:"json or text (default: text in --dev, json otherwise)."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"LATCHKEY_SHUTDOWN_TIMEOUT" default:"20s" help:"Time given to in-flight requests on SIGTERM."`

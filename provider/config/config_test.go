@@ -137,6 +137,8 @@ func TestValidate(t *testing.T) {
 		{"access-token-too-long", func(c *config.Config) { c.AccessTokenLifetime = time.Hour }, []string{"LATCHKEY_ACCESS_TOKEN_LIFETIME"}},
 		{"refresh-shorter-than-access", func(c *config.Config) { c.RefreshTokenLifetime = time.Minute }, []string{"LATCHKEY_REFRESH_TOKEN_LIFETIME"}},
 		{"session-too-short", func(c *config.Config) { c.SessionLifetime = time.Minute }, []string{"LATCHKEY_SESSION_LIFETIME"}},
+		{"audit-retention-negative", func(c *config.Config) { c.AuditRetentionDays = -1 }, []string{"LATCHKEY_AUDIT_RETENTION_DAYS"}},
+		{"audit-retention-typo", func(c *config.Config) { c.AuditRetentionDays = 3650000 }, []string{"LATCHKEY_AUDIT_RETENTION_DAYS"}},
 		{"log-level-bad", func(c *config.Config) { c.LogLevel = "loud" }, []string{"LATCHKEY_LOG_LEVEL"}},
 		{"log-format-bad", func(c *config.Config) { c.LogFormat = "xml" }, []string{"LATCHKEY_LOG_FORMAT"}},
 		{"every-problem-at-once", func(c *config.Config) {

@@ -131,6 +131,9 @@ func (c Config) Validate() error {
 	if c.SessionLifetime < 5*time.Minute || c.SessionLifetime > 90*24*time.Hour {
 		bad("LATCHKEY_SESSION_LIFETIME", "must be between 5m and 90 days (%s)", c.SessionLifetime)
 	}
+	if c.AuditRetentionDays < 0 || c.AuditRetentionDays > maxAuditRetentionDays {
+		bad("LATCHKEY_AUDIT_RETENTION_DAYS", "must be between 0 (keep every event) and %d days (%d)", maxAuditRetentionDays, c.AuditRetentionDays)
+	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
 		bad("LATCHKEY_LOG_LEVEL", "must be debug, info, warn or error (%q)", c.LogLevel)
 	}
@@ -448,3 +451,6 @@ func (c Config) ValidateOnly(vars ...string) error {
 	}
 	return errors.Join(keep...)
 }
+
+// maxAuditRetentionDays is a hundred years: beyond it the setting is a typo.
+const maxAuditRetentionDays = 36500

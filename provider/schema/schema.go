@@ -16,6 +16,8 @@ func Set() db.Set {
 			cacheVersions0007(),
 			clientLogo0008(),
 			userLocale0009(),
+			adminUsers0011(),
+			audit0012(),
 		},
 	}
 }

@@ -267,3 +267,23 @@ func (r *Row) session() *Session {
 		CreatedAt: r.CreatedAt.UTC(), LastSeenAt: r.LastSeenAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
 	}
 }
+
+// maxListed bounds ListUser: a user signed in on more browsers than this
+// is shown the newest ones (sign-out everywhere ends them all anyway).
+const maxListed = 200
+
+// ListUser returns the live sessions of userID, newest first (what an
+// administrator sees before signing the user out everywhere).
+func (s *Store) ListUser(ctx context.Context, userID string) ([]Session, error) {
+	var rows []Row
+	err := s.g.WithContext(ctx).Where("user_id = ? AND revoked_at IS NULL AND expires_at > ?", userID, s.clock()).
+		Order("created_at DESC").Limit(maxListed).Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("session: list user: %w", err)
+	}
+	out := make([]Session, len(rows))
+	for i := range rows {
+		out[i] = *rows[i].session()
+	}
+	return out, nil
+}

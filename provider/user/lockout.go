@@ -304,28 +304,54 @@ func (s *Store) SetPassword(ctx context.Context, id, pw string) error {
 
 // SetPasswordHash stores an already computed hash (from Hasher().Hash, or
 // an imported Argon2id/bcrypt hash), so callers can hash before opening a
-// transaction.
+// transaction. It clears MustChangePassword: whoever sets a password now
+// chose it (SetTemporaryPasswordHash is the administrator's exception).
 func (s *Store) SetPasswordHash(ctx context.Context, id, hash string) error {
-	return s.setPasswordHash(ctx, id, hash, true)
+	return s.setHash(ctx, "set password", id, hash, false, true)
 }
 
 // SetPasswordHashKeepSessions is SetPasswordHash for a change whose owner
 // chose to stay signed in elsewhere: the sign-ins made before it keep
 // yielding codes and tokens (SignInCutoff stays where it was).
 func (s *Store) SetPasswordHashKeepSessions(ctx context.Context, id, hash string) error {
-	return s.setPasswordHash(ctx, id, hash, false)
+	return s.setHash(ctx, "set password", id, hash, false, false)
 }
 
-func (s *Store) setPasswordHash(ctx context.Context, id, hash string, signOut bool) error {
+// SetTemporaryPasswordHash stores a password an administrator chose for
+// the user, who must change it at the next sign-in.
+func (s *Store) SetTemporaryPasswordHash(ctx context.Context, id, hash string) error {
+	return s.setHash(ctx, "set temporary password", id, hash, true, true)
+}
+
+func (s *Store) setHash(ctx context.Context, op, id, hash string, temporary, signOut bool) error {
 	if !password.Known(hash) {
-		return wrap("set password", password.ErrUnknownHash)
+		return wrap(op, password.ErrUnknownHash)
 	}
 	now := s.now()
-	cols := map[string]any{"password_hash": hash, "password_changed_at": now, "bad_password_marks": ""}
+	cols := map[string]any{"password_hash": hash, "password_changed_at": now, "bad_password_marks": "",
+		"must_change_password": temporary}
 	if signOut {
 		cols["signed_out_at"] = now
 	}
-	return s.update(ctx, "set password", id, cols)
+	if err := s.update(ctx, op, id, cols); err != nil {
+		return err
+	}
+	// A setup link exists to set a first password; once one is set by any
+	// path, an old link must not set another.
+	return wrap0(op, revokeSetupLinks(s.db(ctx), id, now))
+}
+
+// ClearPassword leaves the account without a usable password: every
+// password sign-in fails as a wrong one would, until a new password is set
+// (an administrator's setup link, or a recovery). It signs the user out
+// everywhere, but does not revoke the user's setup links: issue one after
+// clearing.
+func (s *Store) ClearPassword(ctx context.Context, id string) error {
+	now := s.now()
+	return s.update(ctx, "clear password", id, map[string]any{
+		"password_hash": "", "password_changed_at": now, "signed_out_at": now,
+		"bad_password_marks": "", "must_change_password": false,
+	})
 }
 
 // Lock locks the account until the given time (an administrator, or "this

@@ -39,3 +39,14 @@ func cherokeeUpper(r rune) rune {
 	}
 	return r
 }
+
+// NameKey is the search key of a display name: Normalize, cut to
+// MaxDisplayName code points (the column's size; NFKC can lengthen text),
+// so a prefix of the name always finds it.
+func NameKey(displayName string) string {
+	k := Normalize(displayName)
+	if r := []rune(k); len(r) > MaxDisplayName {
+		k = strings.TrimSpace(string(r[:MaxDisplayName]))
+	}
+	return k
+}

@@ -157,6 +157,7 @@ func (s *Store) validateNew(n NewUser) (*User, error) {
 		Admin:       n.Admin,
 	}
 	u.UsernameKey = Normalize(u.Username)
+	u.NameKey = NameKey(u.DisplayName)
 	if err := checkText("username", u.Username, MaxUsername); err != nil {
 		return nil, err
 	}

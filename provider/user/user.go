@@ -47,6 +47,7 @@ type User struct {
 	Email             string     `gorm:"size:254;not null"`
 	EmailKey          string     `gorm:"size:254;not null;uniqueIndex"`
 	DisplayName       string     `gorm:"size:190;not null"`
+	NameKey           string     `gorm:"size:190;not null"` // NameKey(DisplayName), for search
 	Phone             string     `gorm:"size:32;not null"`
 	Groups            []string   `gorm:"-"` // normalised; loaded from user_groups
 	Disabled          bool       `gorm:"not null"`
@@ -66,8 +67,12 @@ type User struct {
 	// SignedOutAt is the cut-off of the last change that signed the user
 	// out everywhere (nil: PasswordChangedAt); see SignInCutoff.
 	SignedOutAt *time.Time `gorm:"precision:6"`
-	CreatedAt   time.Time  `gorm:"precision:6"`
-	UpdatedAt   time.Time  `gorm:"precision:6"`
+	// MustChangePassword: the password is a temporary one an administrator
+	// set; sign-in sends the user to change it before any token is issued.
+	// Every other password change clears it.
+	MustChangePassword bool      `gorm:"not null"`
+	CreatedAt          time.Time `gorm:"precision:6"`
+	UpdatedAt          time.Time `gorm:"precision:6"`
 }
 
 // SignInCutoff is the time before which a sign-in of the user no longer
