@@ -30,6 +30,7 @@ type clientCreateCmd struct {
 	IDTokenAlg            string   `name:"id-token-alg" enum:"RS256,ES256" default:"RS256" help:"ID token signature algorithm."`
 	AccessTokenType       string   `name:"access-token-type" enum:"opaque,jwt" default:"opaque" help:"Access token format."`
 	LogoURI               string   `name:"logo-uri" help:"The app's logo on its sign-in page: a base64 data:image URL or a URL on the issuer's origin."`
+	AdminAPI              bool     `name:"admin-api" help:"Let this client's client-credentials tokens carry the scope latchkey:admin (the admin API). Needs --grant client_credentials."`
 }
 
 func (c *clientCreateCmd) Run(a *app) error {
@@ -41,6 +42,7 @@ func (c *clientCreateCmd) Run(a *app) error {
 		ID: c.ID, Name: c.Name, RedirectURIs: c.RedirectURI, PostLogoutRedirectURIs: c.PostLogoutRedirectURI,
 		GrantTypes: c.Grant, Public: c.Public, ThirdParty: c.ThirdParty,
 		IDTokenAlg: c.IDTokenAlg, AccessTokenType: c.AccessTokenType, LogoURI: c.LogoURI,
+		AdminAPI: c.AdminAPI,
 	}
 	if err := a.checkClientLogo(c.LogoURI); err != nil {
 		return err
@@ -176,6 +178,7 @@ func (c *clientShowCmd) Run(a *app) error {
 	row("grants", strings.Join(cl.GrantTypeNames(), ", "))
 	row("redirect uris", strings.Join(cl.RedirectURIs(), " "))
 	row("post-logout redirect uris", strings.Join(cl.PostLogoutRedirectURIs(), " "))
+	row("admin api", yesNo(cl.AdminAPI()))
 	row("id token alg", cl.IDTokenAlg())
 	row("access token lifetime", cl.AccessTokenTTL().String())
 	row("id token lifetime", cl.IDTokenLifetime().String())
@@ -208,6 +211,13 @@ func (c *clientDeleteCmd) Run(a *app) error {
 	return nil
 }
 
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
 func clientKind(cl *opstore.Client) string {
 	k := "confidential"
 	if cl.IsPublic() {
@@ -215,6 +225,9 @@ func clientKind(cl *opstore.Client) string {
 	}
 	if cl.IsThirdParty() {
 		k += ", third-party"
+	}
+	if cl.AdminAPI() {
+		k += ", admin API"
 	}
 	return k
 }

@@ -42,6 +42,9 @@ type NewClient struct {
 	// LogoURI is the app's logo on its sign-in page: a base64 data:image
 	// URL or an https URL (cmd also keeps it on the issuer's origin).
 	LogoURI string
+	// AdminAPI lets the client's client-credentials tokens carry
+	// ScopeAdmin; it needs the client_credentials grant.
+	AdminAPI bool
 }
 
 var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -127,6 +130,9 @@ func (s *Storage) buildClient(nc NewClient) (clientRow, string, error) {
 			bad("unknown grant type %q (authorization_code, refresh_token, client_credentials)", g)
 		}
 	}
+	if nc.AdminAPI && !slices.Contains(grants, GrantClientCredentials) {
+		bad("admin API access needs the client_credentials grant")
+	}
 	alg := nc.IDTokenAlg
 	if alg == "" {
 		alg = string(keys.RS256)
@@ -151,7 +157,7 @@ func (s *Storage) buildClient(nc NewClient) (clientRow, string, error) {
 		return int64(d / time.Second)
 	}
 	row := clientRow{
-		ID: nc.ID, Name: name, Public: nc.Public, ThirdParty: nc.ThirdParty,
+		ID: nc.ID, Name: name, Public: nc.Public, ThirdParty: nc.ThirdParty, AdminAPI: nc.AdminAPI,
 		RedirectURIs:           nonNil(nc.RedirectURIs),
 		PostLogoutRedirectURIs: nonNil(nc.PostLogoutRedirectURIs),
 		GrantTypes:             grants, IDTokenAlg: alg, AccessTokenType: att,

@@ -15,6 +15,7 @@ func Set() db.Set {
 			loginLockouts0006(),
 			cacheVersions0007(),
 			clientLogo0008(),
+			clientAdmin0010(),
 		},
 	}
 }
