@@ -255,7 +255,7 @@ func (s *Storage) checkSecret(ctx context.Context, c *Client, secretValue string
 	}
 	ok, current := s.kr.Verify(want, purposeSecret, c.row.ID, secretValue)
 	if !ok {
-		return errBadSecret
+		return s.checkPreviousSecret(c, secretValue)
 	}
 	if !current {
 		h := hex.EncodeToString(s.kr.MAC(purposeSecret, c.row.ID, secretValue))
@@ -271,6 +271,23 @@ func (s *Storage) checkSecret(ctx context.Context, c *Client, secretValue string
 		if err != nil {
 			return fmt.Errorf("opstore: re-hash client secret: %w", err)
 		}
+	}
+	return nil
+}
+
+// checkPreviousSecret accepts the secret a regeneration replaced, until
+// its grace period ends.
+func (s *Storage) checkPreviousSecret(c *Client, secretValue string) error {
+	r := c.row
+	if r.PreviousSecretHash == nil || r.PreviousSecretExpiresAt == nil || !s.clock().Before(*r.PreviousSecretExpiresAt) {
+		return errBadSecret
+	}
+	want, err := hex.DecodeString(*r.PreviousSecretHash)
+	if err != nil || len(want) == 0 {
+		return errBadSecret
+	}
+	if ok, _ := s.kr.Verify(want, purposeSecret, r.ID, secretValue); !ok {
+		return errBadSecret
 	}
 	return nil
 }
