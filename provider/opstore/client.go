@@ -130,6 +130,9 @@ func (c *Client) GrantTypes() []oidc.GrantType {
 	return out
 }
 
+// AccessTokenFormat is the access token type as stored: opaque or jwt.
+func (c *Client) AccessTokenFormat() string { return c.row.AccessTokenType }
+
 func (c *Client) AccessTokenType() op.AccessTokenType {
 	if c.row.AccessTokenType == AccessTokenJWT {
 		return op.AccessTokenTypeJWT
