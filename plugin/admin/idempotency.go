@@ -131,13 +131,22 @@ func (a *API) idempotent(h echo.HandlerFunc) echo.HandlerFunc {
 			_, err := c.Response().Write(old.Body)
 			return err
 		}
+		// The claim is released if the handler panics, so the key is not
+		// stuck "in progress" for the whole window.
+		db := a.d.DB.WithContext(context.WithoutCancel(c.Request().Context()))
+		finished := false
+		defer func() {
+			if !finished {
+				_ = db.Where("key_hash = ?", keyHash).Delete(&idemRow{}).Error
+			}
+		}()
 		rec := &recorder{ResponseWriter: c.Response().Writer}
 		c.Response().Writer = rec
 		if err := h(c); err != nil {
 			writeError(c, err)
 		}
 		c.Response().Writer = rec.ResponseWriter
-		db := a.d.DB.WithContext(c.Request().Context())
+		finished = true
 		status := c.Response().Status
 		if status >= 500 || !c.Response().Committed {
 			return db.Where("key_hash = ?", keyHash).Delete(&idemRow{}).Error
