@@ -219,8 +219,8 @@ func (e *apiEnv) validate(req *http.Request, reqBody []byte, res *http.Response,
 	vreq.URL, _ = url.Parse(req.URL.Path + "?" + req.URL.RawQuery)
 	vreq.Body = io.NopCloser(bytes.NewReader(reqBody))
 	route, params, err := e.router.FindRoute(vreq)
-	if err != nil {
-		return // not a documented operation (e.g. a deliberately unknown path)
+	if err != nil || route.Operation == nil || route.Method != vreq.Method || res.StatusCode == http.StatusMethodNotAllowed {
+		return // not a documented operation (e.g. a deliberately unknown path or method)
 	}
 	in := &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route,
 		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
@@ -582,6 +582,17 @@ func TestAdminAPIApps(t *testing.T) {
 			}
 			r := e.call(http.MethodGet, p+"/nothing", "", nil)
 			wantChallenge(t, r, 401, "")
+			for _, tc := range []struct{ method, path, allow string }{
+				{http.MethodGet, p + "/apps/wiki/secret", "POST"},
+				{http.MethodPut, p + "/apps/wiki", "GET, PATCH, DELETE"},
+				{http.MethodDelete, p + "/apps", "GET, POST"},
+			} {
+				r := e.call(tc.method, tc.path, tok, nil)
+				if r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != tc.allow {
+					t.Fatalf("%s %s: %d Allow %q, want 405 %q", tc.method, tc.path, r.status, r.header.Get("Allow"), tc.allow)
+				}
+				r.problem(t)
+			}
 		})
 	})
 }

@@ -156,8 +156,43 @@ func (a *API) Mount(e *echo.Echo) {
 		g.Add(r.method, echoPath(r.path), answer(h))
 	}
 	// Anything else under the prefix is a problem too, never an HTML page.
-	g.Any("/*", answer(func(echo.Context) error { return notFound("no such operation") }))
-	g.Any("", answer(func(echo.Context) error { return notFound("no such operation") }))
+	g.Any("/*", answer(a.noRoute))
+	g.Any("", answer(a.noRoute))
+}
+
+// noRoute answers 405 with Allow for a known path asked with another
+// method, else 404.
+func (a *API) noRoute(c echo.Context) error {
+	path := strings.TrimPrefix(c.Request().URL.Path, Prefix)
+	var allow []string
+	for _, r := range a.routes {
+		if samePath(r.path, path) {
+			allow = append(allow, r.method)
+		}
+	}
+	if len(allow) == 0 {
+		return notFound("no such operation")
+	}
+	return newProblem(http.StatusMethodNotAllowed, "about:blank", "this operation does not accept "+c.Request().Method).
+		with("Allow", strings.Join(allow, ", "))
+}
+
+// samePath matches /apps/{id} against /apps/wiki.
+func samePath(pattern, path string) bool {
+	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
+	if len(ps) != len(xs) {
+		return false
+	}
+	for i := range ps {
+		if strings.HasPrefix(ps[i], "{") {
+			if xs[i] == "" {
+				return false
+			}
+		} else if ps[i] != xs[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // answer writes a handler's error as a problem, so everything around it
