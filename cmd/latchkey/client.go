@@ -13,7 +13,7 @@ import (
 type clientCmd struct {
 	Create clientCreateCmd `cmd:"" help:"Register a client. Confidential clients get a secret: given on stdin, or generated and printed once."`
 	List   clientListCmd   `cmd:"" help:"List clients."`
-	Update clientUpdateCmd `cmd:"" help:"Change a client's name or logo."`
+	Update clientUpdateCmd `cmd:"" help:"Change a client's name, logo or admin API access."`
 	Show   clientShowCmd   `cmd:"" help:"Show one client."`
 	Delete clientDeleteCmd `cmd:"" help:"Delete a client, revoking its tokens and consents."`
 }
@@ -108,6 +108,9 @@ type clientUpdateCmd struct {
 	ID      string  `arg:"" help:"Client ID."`
 	Name    *string `help:"Name shown on the sign-in and consent pages."`
 	LogoURI *string `name:"logo-uri" help:"The app's logo on its sign-in page (a base64 data:image URL or a URL on the issuer's origin); empty removes it."`
+	// AdminAPI is tri-state: absent leaves the flag, --admin-api sets it,
+	// --no-admin-api clears it.
+	AdminAPI *bool `name:"admin-api" negatable:"" help:"Let (or, with --no-admin-api, stop letting) this client's client-credentials tokens carry latchkey:admin."`
 }
 
 func (c *clientUpdateCmd) Run(a *app) error {
@@ -120,7 +123,7 @@ func (c *clientUpdateCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	cl, err := st.UpdateClient(a.ctx, c.ID, opstore.ClientChange{Name: c.Name, LogoURI: c.LogoURI})
+	cl, err := st.UpdateClient(a.ctx, c.ID, opstore.ClientChange{Name: c.Name, LogoURI: c.LogoURI, AdminAPI: c.AdminAPI})
 	switch {
 	case errors.Is(err, opstore.ErrNotFound):
 		return fmt.Errorf("no client %q", c.ID)

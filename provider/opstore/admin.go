@@ -363,7 +363,7 @@ func (ch ClientChange) empty() bool { return ch == ClientChange{} }
 // whole by the same rules as CreateClient, every problem reported at once.
 func (s *Storage) UpdateClient(ctx context.Context, id string, ch ClientChange) (*Client, error) {
 	if ch.empty() {
-		return nil, invalid("", "nothing to change (give --name or --logo-uri)")
+		return nil, invalid("", "nothing to change (give --name, --logo-uri or --admin-api)")
 	}
 	if ch.Name != nil && strings.TrimSpace(*ch.Name) == "" {
 		return nil, invalid("name", "name must be 1 to 190 bytes")
