@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -97,7 +98,18 @@ func nonNilList(v []string) []string {
 
 func secs(d time.Duration) int64 { return int64(d / time.Second) }
 
-func dur(s int64) time.Duration { return time.Duration(s) * time.Second }
+// dur turns API seconds into a duration, saturating instead of wrapping
+// around (a huge value must fail the range check, not land inside it).
+func dur(s int64) time.Duration {
+	const maxSecs = int64(math.MaxInt64 / int64(time.Second))
+	switch {
+	case s > maxSecs:
+		return time.Duration(math.MaxInt64)
+	case s < -maxSecs:
+		return time.Duration(math.MinInt64)
+	}
+	return time.Duration(s) * time.Second
+}
 
 // appErr maps the storage's errors to the API's.
 func appErr(err error) error {

@@ -415,6 +415,10 @@ func TestAdminAPIApps(t *testing.T) {
 		})
 		t.Run("create-bad-input", func(t *testing.T) {
 			wantFields(t, e.call(http.MethodPost, p+"/apps", tok, `{"id": 7}`), "id")
+			wantFields(t, e.call(http.MethodPost, p+"/apps", tok, `{"id": "x", "access_token_ttl": 1.5}`), "access_token_ttl")
+			// Seconds that would overflow a duration must not wrap into range.
+			wantFields(t, e.call(http.MethodPost, p+"/apps", tok, `{"id": "x", "access_token_ttl": 9223372036854775807}`), "access_token_ttl")
+			wantFields(t, e.call(http.MethodPost, p+"/apps", tok, `{"id": "x", "access_token_ttl": 18446744374}`), "access_token_ttl")
 			wantFields(t, e.call(http.MethodPost, p+"/apps", tok, `{"id": "x", "secret": "mine"}`), "secret")
 			wantFields(t, e.call(http.MethodPost, p+"/apps", tok, `{"id": `))
 			wantFields(t, e.call(http.MethodPost, p+"/apps", tok, map[string]any{"id": "logo", "logo_uri": "https://cdn.example/x.png"}), "logo_uri")

@@ -163,7 +163,9 @@ func jsonKind(k string) string {
 		return "true or false"
 	case "slice":
 		return "an array"
-	case "int64", "int", "float64":
+	case "int64", "int":
+		return "a whole number"
+	case "float64":
 		return "a number"
 	case "struct", "map":
 		return "an object"
