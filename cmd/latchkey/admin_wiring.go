@@ -14,13 +14,14 @@ import (
 	"github.com/latchkeyid/latchkey/provider"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/opstore"
+	"github.com/latchkeyid/latchkey/provider/secret"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/ui"
 )
 
 // mountAdminAPI mounts the admin API (/admin/api/v1) on the issuer's Echo.
 func (s *server) mountAdminAPI(e *echo.Echo, p *provider.Provider, store provider.Storage, g *gorm.DB,
-	users *user.Store, auditLog *audit.Log) error {
+	k *secret.Keyring, users *user.Store, auditLog *audit.Log) error {
 	st, ok := store.(*opstore.Storage)
 	if !ok {
 		return errors.New("admin api: the OP storage is not opstore")
@@ -28,7 +29,7 @@ func (s *server) mountAdminAPI(e *echo.Echo, p *provider.Provider, store provide
 	iss := p.Issuer()
 	api, err := admin.New(admin.Deps{
 		Tokens: adminTokens{p}, Users: users, Apps: adminApps{st: st, a: s.a}, Audit: auditLog,
-		Limiter: ratelimit.New(g), DB: g,
+		Limiter: ratelimit.New(g), DB: g, Keys: k,
 		Endpoints: admin.Endpoints{
 			Issuer: iss, Discovery: iss + "/.well-known/openid-configuration", Authorization: iss + "/authorize",
 			Token: iss + "/oauth/token", UserInfo: iss + "/userinfo", EndSession: iss + "/end_session", JWKS: iss + "/keys",

@@ -81,7 +81,7 @@ func startAdminAPI(t *testing.T, dbURL string, perCaller ratelimit.Rule) *apiEnv
 		iss := s.URL
 		api, err := admin.New(admin.Deps{
 			Tokens: adminTokens{s.Provider}, Users: s.Users, Apps: adminApps{st: s.OPStore, a: a}, Audit: s.Audit,
-			Limiter: ratelimit.New(s.DB, ratelimit.WithClock(s.Clock.Now)), DB: s.DB, Now: s.Clock.Now,
+			Limiter: ratelimit.New(s.DB, ratelimit.WithClock(s.Clock.Now)), DB: s.DB, Keys: s.Keyring, Now: s.Clock.Now,
 			PerCaller: perCaller,
 			Endpoints: admin.Endpoints{
 				Issuer: iss, Discovery: iss + "/.well-known/openid-configuration", Authorization: iss + "/authorize",
@@ -686,6 +686,16 @@ func TestAdminAPIIdempotency(t *testing.T) {
 		}
 		if n := auditCount(t, e, "admin.client.create", "ok", "client=once"); n != 1 {
 			t.Fatalf("%d create records, want 1", n)
+		}
+		// The stored answer holds the client secret: never in clear at rest.
+		var c admin.Created
+		first.json(t, &c)
+		var stored [][]byte
+		if err := e.s.DB.Table("admin_idempotency_keys").Pluck("body", &stored).Error; err != nil || len(stored) != 1 {
+			t.Fatalf("stored answers: %d %v", len(stored), err)
+		}
+		if c.ClientSecret == "" || bytes.Contains(stored[0], []byte(c.ClientSecret)) || bytes.Contains(stored[0], []byte(`"once"`)) {
+			t.Fatal("the stored answer is in clear")
 		}
 		other := e.call(http.MethodPost, p, tok, map[string]any{"id": "twice"}, "Idempotency-Key", "k-1")
 		if other.status != http.StatusUnprocessableEntity {

@@ -201,7 +201,7 @@ func (a *app) build() (_ *server, err error) {
 	if err := s.mountPlugin(e, p, hook, g, k, users, auditLog); err != nil {
 		return nil, err
 	}
-	if err := s.mountAdminAPI(e, p, store, g, users, auditLog); err != nil {
+	if err := s.mountAdminAPI(e, p, store, g, k, users, auditLog); err != nil {
 		return nil, err
 	}
 	if a.cfg.Dev {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/latchkeyid/latchkey/plugin/ratelimit"
 	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/secret"
 	"github.com/latchkeyid/latchkey/provider/user"
 )
 
@@ -64,12 +65,15 @@ type Endpoints struct {
 // Deps are the API's collaborators. Tokens, Users, Apps, Audit, Limiter
 // and DB are required.
 type Deps struct {
-	Tokens    Tokens
-	Users     Users
-	Apps      Apps
-	Audit     *audit.Log
-	Limiter   *ratelimit.Limiter
-	DB        *gorm.DB // Idempotency-Key records
+	Tokens  Tokens
+	Users   Users
+	Apps    Apps
+	Audit   *audit.Log
+	Limiter *ratelimit.Limiter
+	DB      *gorm.DB // Idempotency-Key records
+	// Keys seal the stored answers (a create's answer holds the new
+	// client secret, which must not rest in clear).
+	Keys      *secret.Keyring
 	Endpoints Endpoints
 	Now       func() time.Time
 	// PerIP and PerCaller bound the request rate (defaults below).
@@ -97,8 +101,8 @@ type route struct {
 
 // New checks the dependencies and builds the API.
 func New(d Deps) (*API, error) {
-	if d.Tokens == nil || d.Users == nil || d.Apps == nil || d.Audit == nil || d.Limiter == nil || d.DB == nil {
-		return nil, errors.New("admin: tokens, users, apps, audit, limiter and database are required")
+	if d.Tokens == nil || d.Users == nil || d.Apps == nil || d.Audit == nil || d.Limiter == nil || d.DB == nil || d.Keys == nil {
+		return nil, errors.New("admin: tokens, users, apps, audit, limiter, database and keys are required")
 	}
 	if d.Now == nil {
 		d.Now = time.Now
@@ -109,7 +113,7 @@ func New(d Deps) (*API, error) {
 	if d.PerCaller.Limit == 0 {
 		d.PerCaller = DefaultPerCaller
 	}
-	a := &API{d: d, idem: &idempotency{g: d.DB, now: d.Now}}
+	a := &API{d: d, idem: &idempotency{g: d.DB, now: d.Now, box: d.Keys.Box("admin-idempotency")}}
 	a.routes = []route{
 		{http.MethodGet, "/apps", a.listApps},
 		{http.MethodPost, "/apps", a.createApp},

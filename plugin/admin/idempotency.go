@@ -12,12 +12,15 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
+
+	"github.com/latchkeyid/latchkey/provider/secret"
 )
 
 // IdempotencyWindow is how long a key's response is kept and replayed.
 const IdempotencyWindow = 24 * time.Hour
 
-// idemRow is the admin_idempotency_keys table (plugin/schema 0008).
+// idemRow is the admin_idempotency_keys table (plugin/schema 0008). Body
+// is sealed under LATCHKEY_SECRET.
 type idemRow struct {
 	KeyHash     string `gorm:"primaryKey"`
 	RequestHash string
@@ -33,6 +36,7 @@ func (idemRow) TableName() string { return "admin_idempotency_keys" }
 type idempotency struct {
 	g   *gorm.DB
 	now func() time.Time
+	box *secret.Box // stored bodies are sealed, bound to their key
 }
 
 // claim records the key as taken before the work starts: one INSERT, so
@@ -127,8 +131,13 @@ func (a *API) idempotent(h echo.HandlerFunc) echo.HandlerFunc {
 			if old.ContentType != "" {
 				hd.Set(echo.HeaderContentType, old.ContentType)
 			}
+			body, err := a.idem.box.Open(old.Body, []byte(keyHash))
+			if err != nil {
+				// Sealed under a secret no longer configured.
+				return newProblem(http.StatusConflict, typeConflict, "the stored answer for this Idempotency-Key cannot be read; use a new key")
+			}
 			c.Response().WriteHeader(old.Status)
-			_, err := c.Response().Write(old.Body)
+			_, err = c.Response().Write(body)
 			return err
 		}
 		// The claim is released if the handler panics, so the key is not
@@ -154,7 +163,7 @@ func (a *API) idempotent(h echo.HandlerFunc) echo.HandlerFunc {
 		hd := c.Response().Header()
 		return db.Model(&idemRow{}).Where("key_hash = ?", keyHash).Updates(map[string]any{
 			"status": status, "content_type": hd.Get(echo.HeaderContentType),
-			"location": hd.Get("Location"), "body": rec.buf.Bytes(),
+			"location": hd.Get("Location"), "body": a.idem.box.Seal(rec.buf.Bytes(), []byte(keyHash)),
 		}).Error
 	}
 }
