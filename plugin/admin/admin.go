@@ -228,7 +228,7 @@ func (a *API) limit(c echo.Context, r ratelimit.Rule, key string) error {
 		return err
 	}
 	if !ok {
-		secs := max(1, int((wait+time.Second-1)/time.Second))
+		secs := max(int64(1), int64((wait+time.Second-1)/time.Second))
 		return newProblem(http.StatusTooManyRequests, typeRateLimited, "too many requests; try again later").
 			with("Retry-After", fmt.Sprint(secs))
 	}

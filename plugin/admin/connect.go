@@ -34,7 +34,7 @@ type Connect struct {
 
 // secretPlaceholder stands where the secret goes: it is shown only when
 // the app is created or its secret regenerated.
-const secretPlaceholder = "<the client secret shown when the app was created>"
+const secretPlaceholder = "<the client secret shown when the app was created>" // #nosec G101 -- placeholder text, not a credential
 
 var snippetTemplates = []struct {
 	id, title, lang, text string
