@@ -311,6 +311,20 @@ func TestAdminAPIAuthorization(t *testing.T) {
 				wantChallenge(t, r, tc.status, tc.code, tc.extra...)
 			})
 		}
+		t.Run("refusals-audited", func(t *testing.T) {
+			denied := map[string]int{}
+			for _, ev := range e.s.AuditEvents(t, "admin.api.denied") {
+				if ev.Outcome == "denied" && ev.IP != "" {
+					denied[ev.UserID]++
+				}
+			}
+			// alice (not an admin), root twice (one proof, stale), the
+			// service client and ops without the scope; never the
+			// anonymous or forged tokens.
+			if denied[alice.ID] != 1 || denied[e.admin.ID] != 2 || denied["client:"+pt.ServiceClient] != 1 || denied["client:"+opsClient] != 1 || len(denied) != 4 {
+				t.Fatalf("denied records %v", denied)
+			}
+		})
 		t.Run("expired", func(t *testing.T) {
 			tok := e.clientToken(opsClient, opsSecret, admin.Scope)
 			adminTok := e.userToken(e.admin, fresh2, 0)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -65,6 +66,14 @@ func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		w, err := a.check(c)
 		if err != nil {
+			var p *Problem
+			if errors.As(err, &p) && w.id() != "client:" {
+				// A real token turned away (no scope, not an admin, not
+				// fresh): worth a line in the audit log. Unknown tokens
+				// name no one and are only rate-limited.
+				c.Set(callerKey, w)
+				_ = a.record(c, "admin.api.denied", "denied", "status="+strconv.Itoa(p.Status)+" path="+c.Request().URL.Path)
+			}
 			writeError(c, err)
 			return nil
 		}
@@ -89,8 +98,9 @@ func (a *API) check(c echo.Context) (caller, error) {
 	case err != nil:
 		return caller{}, err
 	}
+	who := caller{user: tok.User, userID: tok.Subject, clientID: tok.ClientID}
 	if !slices.Contains(tok.Scopes, Scope) {
-		return caller{}, challenge(http.StatusForbidden, "insufficient_scope", "the token lacks the scope "+Scope, `, scope="`+Scope+`"`)
+		return who, challenge(http.StatusForbidden, "insufficient_scope", "the token lacks the scope "+Scope, `, scope="`+Scope+`"`)
 	}
 	if !tok.User {
 		app, err := a.d.Apps.App(ctx, tok.ClientID)
@@ -101,7 +111,7 @@ func (a *API) check(c echo.Context) (caller, error) {
 			return caller{}, err
 		case !app.AdminAPI:
 			// The flag was removed after the token was issued.
-			return caller{}, challenge(http.StatusForbidden, "insufficient_scope", "the client is no longer registered for the admin API", `, scope="`+Scope+`"`)
+			return who, challenge(http.StatusForbidden, "insufficient_scope", "the client is no longer registered for the admin API", `, scope="`+Scope+`"`)
 		}
 		return caller{clientID: tok.ClientID}, nil
 	}
@@ -114,10 +124,10 @@ func (a *API) check(c echo.Context) (caller, error) {
 	case u.Disabled:
 		return caller{}, challenge(http.StatusUnauthorized, "invalid_token", "the token's user is disabled", "")
 	case !u.Admin:
-		return caller{}, challenge(http.StatusForbidden, "insufficient_scope", "the user is not an administrator", `, scope="`+Scope+`"`)
+		return who, challenge(http.StatusForbidden, "insufficient_scope", "the user is not an administrator", `, scope="`+Scope+`"`)
 	}
 	if tok.AuthTime.IsZero() || a.d.Now().Sub(tok.AuthTime) > Freshness || !tok.TwoProofs {
-		return caller{}, challenge(http.StatusUnauthorized, "insufficient_user_authentication",
+		return who, challenge(http.StatusUnauthorized, "insufficient_user_authentication",
 			"the admin API needs a sign-in within 15 minutes with two proofs", `, max_age=900, acr_values="mfa"`)
 	}
 	return caller{user: true, userID: u.ID, clientID: tok.ClientID}, nil
