@@ -13,6 +13,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/latchkeyid/latchkey/provider/opstore"
 	"github.com/latchkeyid/latchkey/provider/web"
 	"github.com/latchkeyid/latchkey/ui/i18n"
 )
@@ -31,6 +32,7 @@ var scopeText = map[string]string{
 	oidc.ScopeAddress:       "signin.scope.address",
 	oidc.ScopeOfflineAccess: "signin.scope.offline_access",
 	"groups":                "signin.scope.groups",
+	opstore.ScopeAdmin:      "signin.scope.admin",
 }
 
 func describeScopes(l *i18n.Localizer, scopes []string) []string {

@@ -355,6 +355,9 @@ func (p *Provider) isAPI(r *http.Request) bool {
 	case "/healthz", "/readyz":
 		return true
 	}
+	if strings.HasPrefix(r.URL.Path, "/admin/api/") {
+		return true
+	}
 	for _, path := range opPaths {
 		if r.URL.Path == path && path != "/authorize" && path != "/authorize/callback" && path != "/end_session" {
 			return true

@@ -13,7 +13,7 @@ import (
 type clientCmd struct {
 	Create clientCreateCmd `cmd:"" help:"Register a client. Confidential clients get a secret: given on stdin, or generated and printed once."`
 	List   clientListCmd   `cmd:"" help:"List clients."`
-	Update clientUpdateCmd `cmd:"" help:"Change a client's name or logo."`
+	Update clientUpdateCmd `cmd:"" help:"Change a client's name, logo or admin API access."`
 	Show   clientShowCmd   `cmd:"" help:"Show one client."`
 	Delete clientDeleteCmd `cmd:"" help:"Delete a client, revoking its tokens and consents."`
 }
@@ -30,6 +30,7 @@ type clientCreateCmd struct {
 	IDTokenAlg            string   `name:"id-token-alg" enum:"RS256,ES256" default:"RS256" help:"ID token signature algorithm."`
 	AccessTokenType       string   `name:"access-token-type" enum:"opaque,jwt" default:"opaque" help:"Access token format."`
 	LogoURI               string   `name:"logo-uri" help:"The app's logo on its sign-in page: a base64 data:image URL or a URL on the issuer's origin."`
+	AdminAPI              bool     `name:"admin-api" help:"Let this client's client-credentials tokens carry the scope latchkey:admin (the admin API). Needs --grant client_credentials."`
 }
 
 func (c *clientCreateCmd) Run(a *app) error {
@@ -41,6 +42,7 @@ func (c *clientCreateCmd) Run(a *app) error {
 		ID: c.ID, Name: c.Name, RedirectURIs: c.RedirectURI, PostLogoutRedirectURIs: c.PostLogoutRedirectURI,
 		GrantTypes: c.Grant, Public: c.Public, ThirdParty: c.ThirdParty,
 		IDTokenAlg: c.IDTokenAlg, AccessTokenType: c.AccessTokenType, LogoURI: c.LogoURI,
+		AdminAPI: c.AdminAPI,
 	}
 	if err := a.checkClientLogo(c.LogoURI); err != nil {
 		return err
@@ -106,6 +108,9 @@ type clientUpdateCmd struct {
 	ID      string  `arg:"" help:"Client ID."`
 	Name    *string `help:"Name shown on the sign-in and consent pages."`
 	LogoURI *string `name:"logo-uri" help:"The app's logo on its sign-in page (a base64 data:image URL or a URL on the issuer's origin); empty removes it."`
+	// AdminAPI is tri-state: absent leaves the flag, --admin-api sets it,
+	// --no-admin-api clears it.
+	AdminAPI *bool `name:"admin-api" negatable:"" help:"Let (or, with --no-admin-api, stop letting) this client's client-credentials tokens carry latchkey:admin."`
 }
 
 func (c *clientUpdateCmd) Run(a *app) error {
@@ -118,7 +123,7 @@ func (c *clientUpdateCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	cl, err := st.UpdateClient(a.ctx, c.ID, opstore.ClientChange{Name: c.Name, LogoURI: c.LogoURI})
+	cl, err := st.UpdateClient(a.ctx, c.ID, opstore.ClientChange{Name: c.Name, LogoURI: c.LogoURI, AdminAPI: c.AdminAPI})
 	switch {
 	case errors.Is(err, opstore.ErrNotFound):
 		return fmt.Errorf("no client %q", c.ID)
@@ -176,6 +181,7 @@ func (c *clientShowCmd) Run(a *app) error {
 	row("grants", strings.Join(cl.GrantTypeNames(), ", "))
 	row("redirect uris", strings.Join(cl.RedirectURIs(), " "))
 	row("post-logout redirect uris", strings.Join(cl.PostLogoutRedirectURIs(), " "))
+	row("admin api", yesNo(cl.AdminAPI()))
 	row("id token alg", cl.IDTokenAlg())
 	row("access token lifetime", cl.AccessTokenTTL().String())
 	row("id token lifetime", cl.IDTokenLifetime().String())
@@ -208,6 +214,13 @@ func (c *clientDeleteCmd) Run(a *app) error {
 	return nil
 }
 
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
 func clientKind(cl *opstore.Client) string {
 	k := "confidential"
 	if cl.IsPublic() {
@@ -215,6 +228,9 @@ func clientKind(cl *opstore.Client) string {
 	}
 	if cl.IsThirdParty() {
 		k += ", third-party"
+	}
+	if cl.AdminAPI() {
+		k += ", admin API"
 	}
 	return k
 }

@@ -37,6 +37,15 @@ func TestClientCommands(t *testing.T) {
 			{"http-redirect-refused", "", []string{"client", "create", "--id", "bad", "--name", "Bad", "--redirect-uri", "http://evil.example/cb", "--public"}, exitUsage, "redirect URI", ""},
 			{"public-client-credentials-refused", "", []string{"client", "create", "--id", "bad2", "--name", "Bad", "--grant", "client_credentials", "--public"}, exitUsage, "public client", ""},
 			{"needs-kind", "", []string{"client", "create", "--id", "x", "--name", "X"}, exitUsage, "missing flags", ""},
+			{"admin-api", "", []string{"client", "create", "--id", "ops", "--name", "Ops", "--grant", "client_credentials", "--admin-api", "--secret-stdin"}, 0, "admin API", ""},
+			{"admin-api-needs-client-credentials", "", []string{"client", "create", "--id", "bad3", "--name", "Bad", "--redirect-uri", "https://web.example/cb", "--admin-api", "--secret-stdin"}, exitUsage, "client_credentials", ""},
+			{"show-admin-api", "", []string{"client", "show", "ops"}, 0, "confidential, admin API", ""},
+			{"show-not-admin-api", "", []string{"client", "show", "svc"}, 0, "kind:", "admin API"},
+			{"admin-api-off", "", []string{"client", "update", "ops", "--no-admin-api"}, 0, "updated client ops", ""},
+			{"show-admin-api-off", "", []string{"client", "show", "ops"}, 0, "kind:", "admin API"},
+			{"admin-api-on", "", []string{"client", "update", "ops", "--admin-api"}, 0, "updated client ops", ""},
+			{"show-admin-api-on", "", []string{"client", "show", "ops"}, 0, "confidential, admin API", ""},
+			{"admin-api-on-needs-client-credentials", "", []string{"client", "update", "web", "--admin-api"}, exitUsage, "client_credentials", ""},
 			{"list", "", []string{"client", "list"}, 0, "client_credentials", given},
 			{"show", "", []string{"client", "show", "web"}, 0, "ES256", given},
 			{"show-unknown", "", []string{"client", "show", "nope"}, exitFailed, `no client "nope"`, ""},
@@ -60,7 +69,7 @@ func TestClientCommands(t *testing.T) {
 			if s.absent != "" && strings.Contains(r.out+r.err, s.absent) {
 				t.Fatalf("%s: output shows %q:\n%s%s", s.name, s.absent, r.out, r.err)
 			}
-			if m := shownSecret.FindStringSubmatch(r.out); m != nil {
+			if m := shownSecret.FindStringSubmatch(r.out); m != nil && s.name == "generated-secret" {
 				generated = m[1]
 			}
 		}
@@ -83,7 +92,10 @@ func TestClientCommands(t *testing.T) {
 				t.Errorf("client %s secret check: err=%v, want ok=%v", tt.id, err, tt.ok)
 			}
 		}
-		if cl, err := st.ClientByID(ctx, "web"); err != nil || !cl.IsThirdParty() || cl.AccessTokenTTL() != c.cfgAccessTTL() {
+		if cl, err := st.ClientByID(ctx, "ops"); err != nil || !cl.AdminAPI() {
+			t.Fatalf("ops client: %v %+v", err, cl)
+		}
+		if cl, err := st.ClientByID(ctx, "web"); err != nil || !cl.IsThirdParty() || cl.AccessTokenTTL() != c.cfgAccessTTL() || cl.AdminAPI() {
 			t.Fatalf("web client: %v %+v", err, cl)
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/latchkeyid/latchkey/plugin/admin"
 	"io"
 	"log/slog"
 	"net"
@@ -47,6 +48,7 @@ type server struct {
 	log      *slog.Logger
 	echo     *echo.Echo
 	provider *provider.Provider
+	adminAPI *admin.API
 	render   *ui.Renderer
 	stops    []func() // run in reverse order at shutdown
 	listener net.Listener
@@ -198,6 +200,9 @@ func (a *app) build() (_ *server, err error) {
 	e.Logger.SetOutput(io.Discard) // slog is the log; echo's own logger stays quiet
 	p.Mount(e)
 	if err := s.mountPlugin(e, p, hook, g, k, users, auditLog); err != nil {
+		return nil, err
+	}
+	if err := s.mountAdminAPI(e, p, store, g, k, users, auditLog); err != nil {
 		return nil, err
 	}
 	if a.cfg.Dev {

@@ -280,6 +280,11 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	} else if err != nil {
 		return nil, fmt.Errorf("opstore: redeem code: %w", err)
 	}
+	scopes, err := s.adminScopes(ctx, row.UserID, row.Scopes)
+	if err != nil {
+		return nil, fmt.Errorf("opstore: redeem code: %w", err)
+	}
+	row.Scopes = scopes
 	if row.CodeChallenge == "" && hasVerifier(ctx) {
 		// A verifier for a code issued without a challenge: PKCE downgrade
 		// (RFC 9700 §4.8.2). invalid_grant, like any bad code.
@@ -289,7 +294,7 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 		return nil, errCodeInvalid
 	}
 	var n int64
-	err := db.Retry(ctx, "code.redeem", func() (err error) {
+	err = db.Retry(ctx, "code.redeem", func() (err error) {
 		n, err = s.w.Exec(ctx, sqlClaimCode, now, cr.CodeHash, now)
 		return err
 	})

@@ -32,6 +32,11 @@ const (
 // ScopeGroups asks for the user's groups in the "groups" claim.
 const ScopeGroups = "groups"
 
+// ScopeAdmin is the admin API's scope. A client-credentials token carries
+// it only for a client registered for the admin API; a user's token only
+// when the user holds the admin flag.
+const ScopeAdmin = "latchkey:admin"
+
 // MinSecretLength is the shortest client secret accepted from an operator:
 // secrets are hashed with a fast keyed hash, which is only safe for
 // high-entropy values.
@@ -50,6 +55,10 @@ func (c *Client) GetID() string      { return c.row.ID }
 func (c *Client) GetName() string    { return c.row.Name }
 func (c *Client) IsThirdParty() bool { return c.row.ThirdParty }
 func (c *Client) IsPublic() bool     { return c.row.Public }
+
+// AdminAPI reports whether the client's client-credentials tokens may
+// carry ScopeAdmin.
+func (c *Client) AdminAPI() bool { return c.row.AdminAPI }
 
 // LogoURI is the app's logo for its sign-in page, "" when it has none.
 func (c *Client) LogoURI() string {
@@ -121,6 +130,9 @@ func (c *Client) GrantTypes() []oidc.GrantType {
 	return out
 }
 
+// AccessTokenFormat is the access token type as stored: opaque or jwt.
+func (c *Client) AccessTokenFormat() string { return c.row.AccessTokenType }
+
 func (c *Client) AccessTokenType() op.AccessTokenType {
 	if c.row.AccessTokenType == AccessTokenJWT {
 		return op.AccessTokenTypeJWT
@@ -136,9 +148,20 @@ func (c *Client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }
 
-// IsScopeAllowed admits our one non-standard scope; the library keeps the
-// standard OIDC scopes itself and drops everything else.
-func (c *Client) IsScopeAllowed(scope string) bool { return scope == ScopeGroups }
+// IsScopeAllowed admits our non-standard scopes; the library keeps the
+// standard OIDC scopes itself and drops everything else. ScopeAdmin is
+// kept in the request only for first-party and admin-API clients (a
+// third-party app has no business holding an admin's API powers); whether
+// the user may have it is decided once the user is known (adminScopes).
+func (c *Client) IsScopeAllowed(scope string) bool {
+	switch scope {
+	case ScopeGroups:
+		return true
+	case ScopeAdmin:
+		return !c.row.ThirdParty || c.row.AdminAPI
+	}
+	return false
+}
 
 // IDTokenUserinfoClaimsAssertion puts the profile and email claims into the
 // ID token too, so relying parties need not call userinfo.
@@ -235,7 +258,7 @@ func (s *Storage) checkSecret(ctx context.Context, c *Client, secretValue string
 	}
 	ok, current := s.kr.Verify(want, purposeSecret, c.row.ID, secretValue)
 	if !ok {
-		return errBadSecret
+		return s.checkPreviousSecret(c, secretValue)
 	}
 	if !current {
 		h := hex.EncodeToString(s.kr.MAC(purposeSecret, c.row.ID, secretValue))
@@ -255,6 +278,23 @@ func (s *Storage) checkSecret(ctx context.Context, c *Client, secretValue string
 	return nil
 }
 
+// checkPreviousSecret accepts the secret a regeneration replaced, until
+// its grace period ends.
+func (s *Storage) checkPreviousSecret(c *Client, secretValue string) error {
+	r := c.row
+	if r.PreviousSecretHash == nil || r.PreviousSecretExpiresAt == nil || !s.clock().Before(*r.PreviousSecretExpiresAt) {
+		return errBadSecret
+	}
+	want, err := hex.DecodeString(*r.PreviousSecretHash)
+	if err != nil || len(want) == 0 {
+		return errBadSecret
+	}
+	if ok, _ := s.kr.Verify(want, purposeSecret, r.ID, secretValue); !ok {
+		return errBadSecret
+	}
+	return nil
+}
+
 // ClientCredentials implements op.ClientCredentialsStorage.
 func (s *Storage) ClientCredentials(ctx context.Context, id, secretValue string) (op.Client, error) {
 	c, err := s.lookupClient(ctx, id)
@@ -268,15 +308,25 @@ func (s *Storage) ClientCredentials(ctx context.Context, id, secretValue string)
 }
 
 // ClientCredentialsTokenRequest implements op.ClientCredentialsStorage.
-// The client is the subject; user scopes make no sense without a user and
-// are dropped.
+// The client is the subject. ScopeAdmin is granted only to a client
+// registered for the admin API and refused with invalid_scope to any
+// other; every other scope is unknown to Latchkey (user scopes make no
+// sense without a user) and dropped, which the token response's scope
+// shows (RFC 6749 §3.3).
 func (s *Storage) ClientCredentialsTokenRequest(ctx context.Context, id string, scopes []string) (op.TokenRequest, error) {
-	kept := make([]string, 0, len(scopes))
+	c, err := s.lookupClient(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	kept := []string{}
 	for _, sc := range scopes {
-		switch sc {
-		case oidc.ScopeOpenID, oidc.ScopeOfflineAccess, oidc.ScopeProfile, oidc.ScopeEmail,
-			oidc.ScopePhone, oidc.ScopeAddress, ScopeGroups:
-		default:
+		if sc != ScopeAdmin {
+			continue
+		}
+		if !c.row.AdminAPI {
+			return nil, oidc.ErrInvalidScope().WithDescription("scope %s is only for clients registered for the admin API", ScopeAdmin)
+		}
+		if !slices.Contains(kept, sc) {
 			kept = append(kept, sc)
 		}
 	}

@@ -23,8 +23,15 @@ type clientRow struct {
 	RefreshAbsoluteTTL     int64    `gorm:"column:refresh_absolute_ttl"`
 	// LogoURI is the app's logo on its sign-in page (0008_client_logo).
 	// Nullable: rows from before the column read as "".
-	LogoURI   *string `gorm:"column:logo_uri"`
-	CreatedAt time.Time
+	LogoURI *string `gorm:"column:logo_uri"`
+	// AdminAPI lets the client's client-credentials tokens carry
+	// ScopeAdmin (0010_client_admin).
+	AdminAPI bool `gorm:"column:admin_api"`
+	// PreviousSecretHash still authenticates the client until
+	// PreviousSecretExpiresAt: the grace period of a regenerated secret.
+	PreviousSecretHash      *string    `gorm:"column:previous_secret_hash"`
+	PreviousSecretExpiresAt *time.Time `gorm:"column:previous_secret_expires_at"`
+	CreatedAt               time.Time
 }
 
 func (clientRow) TableName() string { return "oidc_clients" }

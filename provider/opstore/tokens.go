@@ -230,6 +230,23 @@ func (s *Storage) rotate(ctx context.Context, r *RefreshTokenRequest, now time.T
 	return at.ID, raw, at.ExpiresAt, nil
 }
 
+// adminScopes drops ScopeAdmin from a user's grant unless the user holds
+// the admin flag now: any first-party client may ask for it, only an
+// admin gets it, and a refresh after the flag is removed no longer does.
+func (s *Storage) adminScopes(ctx context.Context, userID string, scopes []string) ([]string, error) {
+	if !slices.Contains(scopes, ScopeAdmin) {
+		return scopes, nil
+	}
+	u, err := s.user(ctx, userID)
+	if err != nil && !refused(err) {
+		return nil, err
+	}
+	if err == nil && u.Admin {
+		return scopes, nil
+	}
+	return slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool { return sc == ScopeAdmin }), nil
+}
+
 func minTime(a, b time.Time) time.Time {
 	if a.Before(b) {
 		return a
@@ -272,6 +289,9 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, raw string) (o
 		return nil, errInvalidGrant("refresh token revoked")
 	case err != nil:
 		return nil, errInvalidGrant("user not active")
+	}
+	if row.Scopes, err = s.adminScopes(ctx, row.UserID, row.Scopes); err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
 	}
 	return &RefreshTokenRequest{row: *row}, nil
 }

@@ -16,6 +16,7 @@ func Set() db.Set {
 			cacheVersions0007(),
 			clientLogo0008(),
 			userLocale0009(),
+			clientAdmin0010(),
 			adminUsers0011(),
 			audit0012(),
 		},
