@@ -245,9 +245,7 @@ var journeys = []journey{
 			j.tab.Clear("#password")
 			j.typeIn("#password", fmt.Sprintf("wrong password %d", try)) // a repeat is not counted
 			j.submit(`form[action="/login"]`)
-			j.tab.WaitFor("the sign-in page again", func() bool {
-				return j.tab.Holds(`document.readyState==="complete"&&document.querySelector("#login-error")&&!document.documentElement.dataset.jt`)
-			})
+			j.waitNew("the sign-in page again", "#login-error")
 			if j.tab.Holds(`document.querySelector('#login-error a[href*="reason=unlock"]')`) {
 				break
 			}
@@ -447,13 +445,24 @@ func (j *jt) mark() {
 }
 
 // page waits for a new document with an element matching sel, then
-// visits it as name.
+// visits it as name. It looks every 50 ms (a page comes after every
+// click: WaitFor's 200 ms would add up over the matrix).
 func (j *jt) page(name, sel string) {
 	j.t.Helper()
-	j.tab.WaitFor(name+" ("+sel+")", func() bool {
-		return j.tab.Holds(fmt.Sprintf(`document.readyState==="complete"&&document.querySelector(%q)&&!document.documentElement.dataset.jt`, sel))
-	})
+	j.waitNew(name+" ("+sel+")", sel)
 	j.visit(name)
+}
+
+// waitNew waits for a new document (not marked) with an element
+// matching sel.
+func (j *jt) waitNew(what, sel string) {
+	j.t.Helper()
+	js := fmt.Sprintf(`document.readyState==="complete"&&document.querySelector(%q)&&!document.documentElement.dataset.jt`, sel)
+	for deadline := time.Now().Add(chrometest.Timeout); !j.tab.Holds(js); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			j.t.Fatalf("browser: waited %v for %s; page %s shows:\n%s", chrometest.Timeout, what, j.tab.URL(), j.tab.Text("body"))
+		}
+	}
 }
 
 // visit weighs the page the tab shows and, the first time the cell sees
