@@ -340,11 +340,14 @@ func registerAtSignIn(o *plugintest.Options) { o.RegisterAtSignIn = true }
 
 // TestBrowserJourneys walks every journey in a real Chromium (one for the
 // whole matrix, one tab reused), at 1280 px and on a 390 px phone, in
-// English and German, and checks every page as TestPageWalk does (axe
-// in both schemes, contrast, no sideways scroll at its width, the weight
-// budget, errors tied to fields) and that it speaks the cell's language.
-// A page met again in the same cell is weighed again but not checked
-// again. At the end it logs every page's weight and server time as one
+// English and German, and checks every page with TestPageWalk's
+// checker: in every cell axe (light scheme), no sideways scroll at the
+// cell's width, the weight budget, errors tied to fields, and that the
+// page speaks the cell's language; in the first cell (1280 px, English)
+// also axe in the dark scheme and the contrast of its elements in both
+// (colours do not change with width or language, and the matrix must
+// stay fast on a 2-core CI machine). A page met again in the same cell
+// is weighed again but not checked again. At the end it logs every page's weight and server time as one
 // table (go test -v); times are never asserted.
 //
 // With LATCHKEY_SCREENSHOTS=docs/screenshots it saves every page to
