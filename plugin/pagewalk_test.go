@@ -46,7 +46,7 @@ func TestPageWalk(t *testing.T) {
 	tab := b.NewDevice()
 	tab.NoCache()
 	tab.AlwaysFocused()
-	w := &walker{t: t, tab: tab, axe: axe, shots: shotsDir(t), seen: map[string]bool{}}
+	w := &walker{checker: checker{axe: axe, seen: map[string]bool{}}, t: t, tab: tab, shots: shotsDir(t, "")}
 	tab.Viewport(1280, 900, false)
 	const home = "alice.home@example.net"
 
@@ -201,11 +201,10 @@ func TestPageWalk(t *testing.T) {
 
 // walker runs the checks of TestPageWalk on each page it visits.
 type walker struct {
+	checker
 	t     *testing.T
 	tab   *chrometest.Tab
-	axe   string
 	shots string
-	seen  map[string]bool // scheme/kind of every contrast pair measured
 	costs []string
 }
 
@@ -215,34 +214,14 @@ func (w *walker) visit(name string) {
 	w.costs = append(w.costs, fmt.Sprintf("%-32s %6.1f KB in %d files, server %5.1f ms", name, float64(cost.Bytes)/1024, cost.Files, cost.ServerMS))
 	w.t.Run(name, func(t *testing.T) {
 		tab := w.tab.With(t)
-		if cost.Bytes > pageBudget {
-			t.Errorf("the page weighs %d bytes with what it loads, over the %d budget", cost.Bytes, pageBudget)
-		}
-		if problems := chrometest.Eval[[]string](tab, errorsTiedJS); len(problems) > 0 {
-			t.Errorf("errors not tied to their fields: %v", problems)
-		}
-		for _, dark := range []bool{false, true} {
-			scheme := map[bool]string{false: "light", true: "dark"}[dark]
-			tab.ColorScheme(dark)
-			for _, v := range tab.AxeViolations(w.axe) {
-				t.Errorf("axe, %s scheme: %s", scheme, v)
-			}
-			for _, p := range measureContrast(tab) {
-				w.seen[scheme+"/"+p.Kind] = true
-				if p.Ratio < p.Min {
-					t.Errorf("contrast, %s scheme: %s %s on %s is %.2f:1, below %.1f:1 (%s)", scheme, p.Kind, p.FG, p.BG, p.Ratio, p.Min, p.Where)
-				}
-			}
-			if w.shots != "" && !dark {
+		w.check(t, tab, cost, true, func() {
+			if w.shots != "" {
 				w.save(tab, name, "desktop")
 			}
-		}
-		tab.ColorScheme(false)
+		})
 		for _, width := range []int64{320, 390} {
 			tab.Viewport(width, 800, true)
-			if got := chrometest.Eval[[]int](tab, `[document.documentElement.scrollWidth,document.documentElement.clientWidth]`); got[0] > got[1] {
-				t.Errorf("at %d px the page is %d px wide: it scrolls sideways", width, got[0])
-			}
+			noSideways(t, tab, width)
 			if width == 390 && w.shots != "" {
 				w.save(tab, name, "phone")
 			}
@@ -251,29 +230,103 @@ func (w *walker) visit(name string) {
 	})
 }
 
-// shotsDir is $LATCHKEY_SCREENSHOTS, a relative path taken from the
+// checker is what the browser walks check on every page: its weight, its
+// errors tied to their fields, axe-core and the contrast of its elements
+// in the light and the dark scheme. It remembers which kinds of element
+// it measured, for measured.
+type checker struct {
+	axe  string
+	seen map[string]bool // scheme/kind of every contrast pair measured
+}
+
+// check checks the page tab shows, which weighed cost; light runs while
+// the page shows in the light scheme (a screenshot). Without colours it
+// runs axe in the light scheme only and measures no contrast: the
+// colours are the same in every language and width, so a walk that
+// checked them once for a page need not again.
+func (c *checker) check(t *testing.T, tab *chrometest.Tab, cost chrometest.Cost, colours bool, light func()) {
+	t.Helper()
+	if cost.Bytes > pageBudget {
+		t.Errorf("the page weighs %d bytes with what it loads, over the %d budget", cost.Bytes, pageBudget)
+	}
+	if problems := chrometest.Eval[[]string](tab, errorsTiedJS); len(problems) > 0 {
+		t.Errorf("errors not tied to their fields: %v", problems)
+	}
+	schemes := []bool{false, true}
+	if !colours {
+		schemes = schemes[:1]
+	}
+	for _, dark := range schemes {
+		scheme := map[bool]string{false: "light", true: "dark"}[dark]
+		tab.ColorScheme(dark)
+		for _, v := range tab.AxeViolations(c.axe) {
+			t.Errorf("axe, %s scheme: %s", scheme, v)
+		}
+		if !dark && light != nil {
+			light()
+		}
+		if !colours {
+			continue
+		}
+		for _, p := range measureContrast(tab) {
+			c.seen[scheme+"/"+p.Kind] = true
+			if p.Ratio < p.Min {
+				t.Errorf("contrast, %s scheme: %s %s on %s is %.2f:1, below %.1f:1 (%s)", scheme, p.Kind, p.FG, p.BG, p.Ratio, p.Min, p.Where)
+			}
+		}
+	}
+	tab.ColorScheme(false)
+}
+
+// noSideways fails t if the page, in a viewport width CSS pixels wide,
+// is wider than it: it would scroll sideways.
+func noSideways(t *testing.T, tab *chrometest.Tab, width int64) {
+	t.Helper()
+	if got := chrometest.Eval[[]int](tab, `[document.documentElement.scrollWidth,document.documentElement.clientWidth]`); got[0] > got[1] {
+		t.Errorf("at %d px the page is %d px wide: it scrolls sideways", width, got[0])
+	}
+}
+
+// measured fails t if a kind of element was never measured in a scheme,
+// so the contrast check cannot pass by finding nothing.
+func (c *checker) measured(t *testing.T) {
+	t.Helper()
+	for _, scheme := range []string{"light", "dark"} {
+		for _, kind := range contrastKinds {
+			if !c.seen[scheme+"/"+kind] {
+				t.Errorf("no %s measured in the %s scheme on any page", kind, scheme)
+			}
+		}
+	}
+}
+
+// shotsDir is $LATCHKEY_SCREENSHOTS/sub, a relative path taken from the
 // module's root (go test runs in the package's directory), emptied of the
-// previous run's pictures; "" when unset.
-func shotsDir(t *testing.T) string {
+// previous run's pictures (its own: each walk keeps to its sub); "" when
+// unset.
+func shotsDir(t *testing.T, sub string) string {
 	dir := os.Getenv(screenshotsEnv)
-	if dir == "" || filepath.IsAbs(dir) {
-		return dir
+	if dir == "" {
+		return ""
 	}
-	root, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-			break
+	if !filepath.IsAbs(dir) {
+		root, err := os.Getwd()
+		if err != nil {
+			t.Fatal(err)
 		}
-		parent := filepath.Dir(root)
-		if parent == root {
-			t.Fatal("no go.mod above the test's directory")
+		for {
+			if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+				break
+			}
+			parent := filepath.Dir(root)
+			if parent == root {
+				t.Fatal("no go.mod above the test's directory")
+			}
+			root = parent
 		}
-		root = parent
+		dir = filepath.Join(root, dir)
 	}
-	dir = filepath.Join(root, dir)
+	dir = filepath.Join(dir, sub)
 	old, _ := filepath.Glob(filepath.Join(dir, "*.png"))
 	for _, f := range old {
 		if err := os.Remove(f); err != nil {
@@ -284,26 +337,26 @@ func shotsDir(t *testing.T) string {
 }
 
 func (w *walker) save(tab *chrometest.Tab, name, variant string) {
-	if err := os.MkdirAll(w.shots, 0o750); err != nil {
-		w.t.Fatal(err)
+	saveShot(w.t, tab, w.shots, name+"-"+variant)
+}
+
+// saveShot saves a PNG of the page tab shows as dir/name.png.
+func saveShot(t *testing.T, tab *chrometest.Tab, dir, name string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		t.Fatal(err)
 	}
-	file := filepath.Join(w.shots, name+"-"+variant+".png")
+	file := filepath.Join(dir, name+".png")
 	if err := os.WriteFile(file, tab.Screenshot(), 0o644); err != nil { // #nosec G306 -- pictures for the repository
-		w.t.Fatal(err)
+		t.Fatal(err)
 	}
 }
 
-// report logs every page's cost and fails if a kind of element was never
-// measured, so the contrast check cannot pass by finding nothing.
+// report logs every page's cost and checks that every kind of element
+// was measured.
 func (w *walker) report() {
 	w.t.Logf("page costs (first visit, nothing cached):\n  %s", strings.Join(w.costs, "\n  "))
-	for _, scheme := range []string{"light", "dark"} {
-		for _, kind := range contrastKinds {
-			if !w.seen[scheme+"/"+kind] {
-				w.t.Errorf("no %s measured in the %s scheme on any page", kind, scheme)
-			}
-		}
-	}
+	w.measured(w.t)
 }
 
 // pair is one measured colour pair.
