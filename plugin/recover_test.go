@@ -11,8 +11,6 @@ import (
 	"github.com/latchkeyid/latchkey/provider/user"
 )
 
-const newPW = "lantern orchard quietly 42"
-
 // TestResetWithEmailCode: the whole reset through HTTP, ending in the
 // pending request being completed for this browser.
 func TestResetWithEmailCode(t *testing.T) {

@@ -4,7 +4,7 @@
 cd "$(dirname "$0")" || exit 1
 echo "# Screenshots"
 echo
-echo "Made by the browser walks in ./plugin/ (README, Gallery: the command). Do not edit: regenerate"
+echo "Made by the browser walks in ./plugin/journeys/ (README, Gallery: the command). Do not edit: regenerate"
 echo "with \`docs/screenshots/index.sh > docs/screenshots/README.md\`."
 echo
 echo "## TestPageWalk (1280 px desktop, 390 px phone; English, two pages in Arabic)"

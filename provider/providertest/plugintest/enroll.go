@@ -2,6 +2,8 @@ package plugintest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 	"time"
@@ -167,4 +169,15 @@ func (x *Env) WaitMail(t testing.TB, addr, want string) string {
 		t.Fatalf("no mail to %s containing %q: %v", addr, want, err)
 	}
 	return m.Text
+}
+
+// NewPassword is the new password the tests' recoveries and password
+// changes set: strong enough for every password policy they use.
+const NewPassword = "lantern orchard quietly 42"
+
+// AnswerFor is the answer the tests register for a security question:
+// distinct per question, so a mixed-up answer is refused.
+func AnswerFor(text string) string {
+	h := sha256.Sum256([]byte(text))
+	return "Blue Lagoon " + hex.EncodeToString(h[:3])
 }

@@ -1,4 +1,4 @@
-package plugin_test
+package journeys_test
 
 import (
 	"encoding/json"
@@ -181,8 +181,8 @@ func TestPageWalk(t *testing.T) {
 	tab.ClickText("button", "Verify")
 	tab.WaitText("h1", "Choose a new password")
 	w.visit("recover-password")
-	tab.Type("#password", newPW)
-	tab.Type("#confirm", newPW)
+	tab.Type("#password", plugintest.NewPassword)
+	tab.Type("#confirm", plugintest.NewPassword)
 	tab.ClickText("button", "Change password")
 	tab.WaitText("h1", "Your password was changed")
 	w.visit("recover-done")

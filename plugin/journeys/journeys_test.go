@@ -1,4 +1,4 @@
-package plugin_test
+package journeys_test
 
 import (
 	"fmt"
@@ -114,7 +114,7 @@ var journeys = []journey{
 		for i := range 3 {
 			sel := fmt.Sprintf("#question-%d", i)
 			text := chrometest.Eval[string](j.tab, fmt.Sprintf(`(function(){var s=document.querySelector(%q);return s.options[s.selectedIndex].text})()`, sel))
-			j.typeIn(fmt.Sprintf("#answer-%d", i), answerFor(text))
+			j.typeIn(fmt.Sprintf("#answer-%d", i), plugintest.AnswerFor(text))
 		}
 		j.password()
 		j.submit("main form")
@@ -163,11 +163,11 @@ var journeys = []journey{
 		j.tab.Click(`main a[href="/security-info/password"]`)
 		j.page("info-password", `form[action="/security-info/password"]`)
 		j.typeIn("#current-password", pt.Password)
-		j.typeIn("#password", newPW)
-		j.typeIn("#confirm", newPW)
+		j.typeIn("#password", plugintest.NewPassword)
+		j.typeIn("#confirm", plugintest.NewPassword)
 		j.submit(`form[action="/security-info/password"]`)
 		j.page("info-password-done", "main h1")
-		if _, err := j.x.Server.Users.Authenticate(j.t.Context(), pt.Username, newPW); err != nil {
+		if _, err := j.x.Server.Users.Authenticate(j.t.Context(), pt.Username, plugintest.NewPassword); err != nil {
 			j.t.Errorf("the new password does not sign in: %v", err)
 		}
 	}},
@@ -211,7 +211,7 @@ var journeys = []journey{
 		j.choose("recover-questions-methods", q.ID)
 		j.page("recover-questions-answers", "#answer-0")
 		for i := 0; j.tab.Holds(fmt.Sprintf("document.getElementById('answer-%d')", i)); i++ {
-			j.typeIn(fmt.Sprintf("#answer-%d", i), answerFor(j.tab.Text(fmt.Sprintf(`label[for="answer-%d"]`, i))))
+			j.typeIn(fmt.Sprintf("#answer-%d", i), plugintest.AnswerFor(j.tab.Text(fmt.Sprintf(`label[for="answer-%d"]`, i))))
 		}
 		j.submit("main form")
 		j.choose("recover-questions-second", en.ID)
@@ -650,13 +650,13 @@ func (j *jt) approve(dev *authenticator.Device, number string) {
 func (j *jt) newPassword() {
 	j.t.Helper()
 	j.page("recover-password", "#confirm")
-	j.typeIn("#password", newPW)
-	j.typeIn("#confirm", newPW)
+	j.typeIn("#password", plugintest.NewPassword)
+	j.typeIn("#confirm", plugintest.NewPassword)
 	j.submit("main form")
 	j.page("recover-done", "main a.button")
 	j.tab.Click("main a.button")
 	j.backToApp()
-	if _, err := j.x.Server.Users.Authenticate(j.t.Context(), pt.Username, newPW); err != nil {
+	if _, err := j.x.Server.Users.Authenticate(j.t.Context(), pt.Username, plugintest.NewPassword); err != nil {
 		j.t.Errorf("the new password does not sign in: %v", err)
 	}
 }
@@ -684,7 +684,7 @@ func (j *jt) enrollQuestions() method.Enrollment {
 	}
 	in := method.Input{}
 	for i := range 3 {
-		in[fmt.Sprintf("question.%d", i)], in[fmt.Sprintf("answer.%d", i)] = pool[i].ID, answerFor(pool[i].Text)
+		in[fmt.Sprintf("question.%d", i)], in[fmt.Sprintf("answer.%d", i)] = pool[i].ID, plugintest.AnswerFor(pool[i].Text)
 	}
 	p, err := j.x.Questions.Begin(ctx, "enroll-questions", j.x.Ref(), in)
 	if err != nil {

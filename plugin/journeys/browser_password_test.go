@@ -1,4 +1,4 @@
-package plugin_test
+package journeys_test
 
 import (
 	"strings"
@@ -21,7 +21,7 @@ func TestBrowserChangePasswordSignOutChoice(t *testing.T) {
 	tab := b.NewDevice()
 	tab.NoCache()
 	tab.AlwaysFocused()
-	w := &walker{t: t, tab: tab, axe: axe, seen: map[string]bool{}}
+	w := &walker{checker: checker{axe: axe, seen: map[string]bool{}}, t: t, tab: tab}
 	tab.Viewport(1280, 900, false)
 
 	rp := x.Server.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect, "openid")
@@ -46,8 +46,8 @@ func TestBrowserChangePasswordSignOutChoice(t *testing.T) {
 		t.Error("the box is not described by its hint")
 	}
 	tab.Type("#current-password", pt.Password)
-	tab.Type("#password", newPW)
-	tab.Type("#confirm", newPW)
+	tab.Type("#password", plugintest.NewPassword)
+	tab.Type("#confirm", plugintest.NewPassword)
 	tab.ClickText("button", "Change password")
 	tab.WaitText("h1", "Your password was changed")
 	w.visit("security-info-password-done")
