@@ -108,7 +108,7 @@ func TestBrandInMessages(t *testing.T) {
 // by its English title.
 func TestNotificationNamesTheMethodInItsLanguage(t *testing.T) {
 	de, _ := i18n.For("de")
-	x := plugintest.Start(t, dbtest.URL(t, dbtest.SQLite), plugintest.Options{Methods: []string{"email"}, SMTP: true})
+	x := plugintest.Start(t, dbtest.URL(t, dbtest.SQLite), plugintest.Options{Methods: []string{"email", "questions"}, SMTP: true})
 	b := x.SignIn(t)
 	const addr = "alice.home@example.net"
 	form := mustPage(t, b.Get(x.Server.URL+"/security-info/add/email?lang=de"), `id="address"`)
@@ -127,5 +127,25 @@ func TestNotificationNamesTheMethodInItsLanguage(t *testing.T) {
 	}
 	if want := "„" + de.T("method.email.name") + "“"; !strings.Contains(m.Text, want) || strings.Contains(m.Text, "„Email“") {
 		t.Errorf("the mail does not name the method %s:\n%s", want, m.Text)
+	}
+
+	// Questions, added in the same first session: their label in German too.
+	x.SMTP.Clear()
+	qs := mustPage(t, b.Get(x.Server.URL+"/security-info/add/questions?lang=de"), `name="question.0"`)
+	f := readQuestionsForm(qs)
+	vals := map[string]string{"current_password": pt.Password}
+	for i, a := range []string{"Springfield Road", "Lasagne al forno", "Mr Whiskers"} {
+		n := string(rune('0' + i))
+		vals["question."+n], vals["answer."+n] = f.chosen[i], a
+	}
+	mustPage(t, b.Submit(qs, `form[action="/security-info/add/questions"]`, vals), "<h1")
+	m, err = x.SMTP.WaitMatch(t.Context(), pt.Email, func(m smtptest.Message) bool {
+		return m.Subject == de.T("mail.method_added.subject")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "(" + de.T("method.label.questions", "Count", 3) + ")"; !strings.Contains(m.Text, want) || strings.Contains(m.Text, "security questions") {
+		t.Errorf("the mail does not label the questions %s:\n%s", want, m.Text)
 	}
 }

@@ -240,12 +240,18 @@ func (p *notifier) composeFor(ctx context.Context, c echo.Context, u *user.User,
 		}
 		methods = strings.Join(titles, l.T("notice.list.separator"))
 	}
+	label := nd.Label
 	if nd.Name != "" {
 		title = p.methodTitle(l, nd.Name)
 	}
+	if nd.Name == method.Questions {
+		if s := questionsDetail(l, label); s != "" {
+			label = s // "3 security questions" was stored in English
+		}
+	}
 	r, err := p.d.Mail.Render(ctx, mailNames[kind], map[string]any{
 		"Time": now, "IP": ip, "Methods": methods, "Method": title,
-		"Label": nd.Label, "ReportURL": link, "Username": u.Username,
+		"Label": label, "ReportURL": link, "Username": u.Username,
 	})
 	if err != nil {
 		return sender.Message{}, fmt.Errorf("plugin: notify: %w", err)
