@@ -28,6 +28,7 @@ type notice string
 
 const (
 	noticeReset         notice = "reset"
+	noticeChanged       notice = "changed" // by a user who knew the password
 	noticeUnlock        notice = "unlock"
 	noticeMethodAdded   notice = "method-added"
 	noticeMethodRemoved notice = "method-removed"
@@ -37,6 +38,7 @@ const (
 
 var noticeText = map[notice][2]string{ // subject, first line
 	noticeReset:         {"Your password was reset", "The password of your account %s was reset."},
+	noticeChanged:       {"Your password was changed", "The password of your account %s was changed."},
 	noticeUnlock:        {"Your account was unlocked", "Your account %s was unlocked."},
 	noticeMethodAdded:   {"A sign-in method was added", "A verification method was added to your account %s."},
 	noticeMethodRemoved: {"A sign-in method was removed", "A verification method was removed from your account %s."},
@@ -46,9 +48,10 @@ var noticeText = map[notice][2]string{ // subject, first line
 
 // note is what a notification says beyond time and IP.
 type note struct {
-	Methods string      // reset/unlock: the verified methods
-	Kind    method.Name // method added/removed: named in the mail's language
-	Label   string
+	Methods   string      // reset/unlock: the verified methods
+	Kind      method.Name // method added/removed: named in the mail's language
+	Label     string
+	SignedOut bool // changed: every other session was signed out
 	// Theirs: the request is not known to be the user's (a replayed
 	// code may be an attacker's), so the mail is in the user's remembered
 	// language, the request's only when none is remembered.
@@ -57,7 +60,7 @@ type note struct {
 
 // mailNames maps notices to the ui/mail templates.
 var mailNames = map[notice]string{
-	noticeReset: lkmail.PasswordReset, noticeUnlock: lkmail.Unlocked, noticeMethodAdded: lkmail.MethodAdded,
+	noticeReset: lkmail.PasswordReset, noticeChanged: lkmail.PasswordChanged, noticeUnlock: lkmail.Unlocked, noticeMethodAdded: lkmail.MethodAdded,
 	noticeMethodRemoved: lkmail.MethodRemoved, noticeReplay: lkmail.CodeReplay, noticeAdminReset: lkmail.AdminReset,
 }
 
@@ -97,7 +100,7 @@ func (p *notifier) notify(ctx context.Context, tx *gorm.DB, c echo.Context, u *u
 	if err != nil {
 		return err
 	}
-	if (kind == noticeReset || kind == noticeUnlock) && !pol.NotifyUser {
+	if (kind == noticeReset || kind == noticeChanged || kind == noticeUnlock) && !pol.NotifyUser {
 		return nil
 	}
 	now := p.d.Now().UTC()
@@ -132,7 +135,7 @@ func (p *notifier) notify(ctx context.Context, tx *gorm.DB, c echo.Context, u *u
 			return err
 		}
 	}
-	if kind == noticeReset && u.Admin && pol.NotifyAdmins {
+	if (kind == noticeReset || kind == noticeChanged) && u.Admin && pol.NotifyAdmins {
 		admins, err := p.d.Users.Admins(ctx)
 		if err != nil {
 			return err
@@ -256,7 +259,7 @@ func (p *notifier) composeFor(ctx context.Context, c echo.Context, u *user.User,
 	}
 	r, err := p.d.Mail.Render(ctx, mailNames[kind], map[string]any{
 		"Time": now, "IP": ip, "Methods": nd.Methods, "Method": title,
-		"Label": nd.Label, "ReportURL": link, "Username": u.Username,
+		"Label": nd.Label, "ReportURL": link, "Username": u.Username, "SignedOut": nd.SignedOut,
 	})
 	if err != nil {
 		return sender.Message{}, fmt.Errorf("plugin: notify: %w", err)
