@@ -126,7 +126,8 @@ func (p *securityInfo) changePassword(c echo.Context) error {
 			if err := p.d.Audit.RecordTx(tx, p.event(c, eventPasswordChanged, a.u.ID, "", audit.OK, detail)); err != nil {
 				return err
 			}
-			return p.notes.notify(ctx, tx, c, a.u, noticeReset, note{Methods: i18n.From(ctx).T("mail.common.current_password")})
+			return p.notes.notify(ctx, tx, c, a.u, noticeChanged,
+				note{Methods: i18n.From(ctx).T("mail.common.current_password"), SignedOut: signOut})
 		})
 	if err != nil {
 		return err

@@ -19,9 +19,10 @@ func TestChangePasswordSignOutChoice(t *testing.T) {
 		name    string
 		signOut string // the box's submitted value; "" is unchecked
 		others  bool   // the other browser and its token survive
+		mail    string // what the user is told
 	}{
-		{"checked-signs-out-everywhere-else", "on", false},
-		{"unchecked-keeps-the-other-sessions", "", true},
+		{"checked-signs-out-everywhere-else", "on", false, "Every other browser, device and app was signed out."},
+		{"unchecked-keeps-the-other-sessions", "", true, "Your other sessions stay signed in"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dbtestEach(t, func(t *testing.T, dbURL string) {
@@ -69,6 +70,11 @@ func TestChangePasswordSignOutChoice(t *testing.T) {
 				}
 				if _, err := x.Server.Users.Authenticate(ctx, pt.Username, newPW); err != nil {
 					t.Errorf("the new password does not sign in: %v", err)
+				}
+				x.Drain(t)
+				mails := x.Outbox.To(x.Server.User.Email)
+				if len(mails) != 1 || mails[0].Subject != "Your password was changed" || !strings.Contains(mails[0].Text, tc.mail) {
+					t.Errorf("the user was told %+v, want one mail saying %q", mails, tc.mail)
 				}
 			})
 		})

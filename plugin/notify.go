@@ -27,6 +27,7 @@ type notice string
 
 const (
 	noticeReset         notice = "reset"
+	noticeChanged       notice = "changed" // by a user who knew the password
 	noticeUnlock        notice = "unlock"
 	noticeMethodAdded   notice = "method-added"
 	noticeMethodRemoved notice = "method-removed"
@@ -37,11 +38,12 @@ const (
 // note is what a notification says beyond time and IP. Methods are
 // named in the mail's language when it is composed.
 type note struct {
-	Verified []string    // reset/unlock: the methods verified (method names)
-	Methods  string      // or, worded already, how the user was verified
-	Name     method.Name // method added/removed
-	Method   string      // or its title, worded already
-	Label    string      // the added/removed method's label
+	Verified  []string    // reset/unlock: the methods verified (method names)
+	Methods   string      // or, worded already, how the user was verified
+	Name      method.Name // method added/removed
+	Method    string      // or its title, worded already
+	Label     string      // the added/removed method's label
+	SignedOut bool        // changed: every other session was signed out
 	// Theirs: the request is not known to be the user's (a replayed
 	// code may be an attacker's), so the mail is in the user's remembered
 	// language, the request's only when none is remembered.
@@ -50,7 +52,7 @@ type note struct {
 
 // mailNames maps notices to the ui/mail templates.
 var mailNames = map[notice]string{
-	noticeReset: lkmail.PasswordReset, noticeUnlock: lkmail.Unlocked, noticeMethodAdded: lkmail.MethodAdded,
+	noticeReset: lkmail.PasswordReset, noticeChanged: lkmail.PasswordChanged, noticeUnlock: lkmail.Unlocked, noticeMethodAdded: lkmail.MethodAdded,
 	noticeMethodRemoved: lkmail.MethodRemoved, noticeReplay: lkmail.CodeReplay, noticeAdminReset: lkmail.AdminReset,
 }
 
@@ -90,7 +92,7 @@ func (p *notifier) notify(ctx context.Context, tx *gorm.DB, c echo.Context, u *u
 	if err != nil {
 		return err
 	}
-	if (kind == noticeReset || kind == noticeUnlock) && !pol.NotifyUser {
+	if (kind == noticeReset || kind == noticeChanged || kind == noticeUnlock) && !pol.NotifyUser {
 		return nil
 	}
 	now := p.d.Now().UTC()
@@ -125,7 +127,7 @@ func (p *notifier) notify(ctx context.Context, tx *gorm.DB, c echo.Context, u *u
 			return err
 		}
 	}
-	if kind == noticeReset && u.Admin && pol.NotifyAdmins {
+	if (kind == noticeReset || kind == noticeChanged) && u.Admin && pol.NotifyAdmins {
 		admins, err := p.d.Users.Admins(ctx)
 		if err != nil {
 			return err
@@ -251,7 +253,7 @@ func (p *notifier) composeFor(ctx context.Context, c echo.Context, u *user.User,
 	}
 	r, err := p.d.Mail.Render(ctx, mailNames[kind], map[string]any{
 		"Time": now, "IP": ip, "Methods": methods, "Method": title,
-		"Label": label, "ReportURL": link, "Username": u.Username,
+		"Label": label, "ReportURL": link, "Username": u.Username, "SignedOut": nd.SignedOut,
 	})
 	if err != nil {
 		return sender.Message{}, fmt.Errorf("plugin: notify: %w", err)

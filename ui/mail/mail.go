@@ -40,15 +40,18 @@ type Templates struct {
 const (
 	Code          = "code"           // a one-time code: .Code .Minutes .Purpose ("recover"|"register"|"stepup")
 	PasswordReset = "password-reset" // notify: .Time .IP .Methods .ReportURL
-	Unlocked      = "unlocked"       // notify: .Time .IP .Methods .ReportURL
-	MethodAdded   = "method-added"   // notify: .Time .IP .Method .Label .ReportURL
-	MethodRemoved = "method-removed" // notify: .Time .IP .Method .Label .ReportURL
-	CodeReplay    = "code-replay"    // notify: .Time .IP (a used authenticator code was tried again)
-	AdminReset    = "admin-reset"    // to every admin: .Time .IP .Username
+	// PasswordChanged: changed on Security info by a user who knew it;
+	// .SignedOut says whether every other session was signed out.
+	PasswordChanged = "password-changed" // notify: .Time .IP .Methods .SignedOut .ReportURL
+	Unlocked        = "unlocked"         // notify: .Time .IP .Methods .ReportURL
+	MethodAdded     = "method-added"     // notify: .Time .IP .Method .Label .ReportURL
+	MethodRemoved   = "method-removed"   // notify: .Time .IP .Method .Label .ReportURL
+	CodeReplay      = "code-replay"      // notify: .Time .IP (a used authenticator code was tried again)
+	AdminReset      = "admin-reset"      // to every admin: .Time .IP .Username
 )
 
 // Names lists every message, so callers and tests can check them all.
-var Names = []string{Code, PasswordReset, Unlocked, MethodAdded, MethodRemoved, CodeReplay, AdminReset}
+var Names = []string{Code, PasswordReset, PasswordChanged, Unlocked, MethodAdded, MethodRemoved, CodeReplay, AdminReset}
 
 // Option changes how New builds the templates.
 type Option func(*Templates)
