@@ -72,6 +72,9 @@ func TestUserAdminCommands(t *testing.T) {
 			if _, err := users.Authenticate(ctx, "bob", alicePW); !errors.Is(err, user.ErrBadCredentials) {
 				t.Fatalf("old password: %v", err)
 			}
+			if out := c.must("", "user", "show", "bob"); !strings.Contains(out, "temporary: must be changed") {
+				t.Fatalf("show:\n%s", out)
+			}
 		})
 		t.Run("temporary-from-stdin", func(t *testing.T) {
 			out := c.must("quiet orchid lantern\n", "user", "reset-password", "bob", "--temporary", "--password-stdin")
@@ -98,6 +101,9 @@ func TestUserAdminCommands(t *testing.T) {
 			}
 			if _, err := users.Authenticate(ctx, "bob", "my own choice of words"); !errors.Is(err, user.ErrBadCredentials) {
 				t.Fatalf("the old password still signs in: %v", err)
+			}
+			if out := c.must("", "user", "show", "bob"); !strings.Contains(out, "password:  none") && !strings.Contains(out, "none (a setup link") {
+				t.Fatalf("show:\n%s", out)
 			}
 			id, err := users.RedeemSetupLink(ctx, link.Query().Get("token"))
 			if err != nil || id != byName("bob").ID {
