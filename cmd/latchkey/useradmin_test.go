@@ -131,6 +131,13 @@ func TestUserAdminCommands(t *testing.T) {
 				t.Fatalf("--setup-link --temporary: %d %s", r.code, r.err)
 			}
 		})
+		t.Run("setup-link-for-disabled-user", func(t *testing.T) {
+			c.must("", "user", "disable", "bob")
+			defer c.must("", "user", "enable", "bob")
+			if r := c.run("", "user", "reset-password", "bob", "--setup-link"); r.code != exitUsage || !strings.Contains(r.err, "disabled") {
+				t.Fatalf("exit %d: %s", r.code, r.err)
+			}
+		})
 		t.Run("reset-needs-a-way", func(t *testing.T) {
 			for _, args := range [][]string{
 				{"user", "reset-password", "bob"},
