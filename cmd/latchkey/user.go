@@ -152,6 +152,12 @@ func (c *userShowCmd) Run(a *app) error {
 		language = "not yet known (mail without a request is in English)"
 	}
 	row("language", language)
+	switch {
+	case u.PasswordHash == "":
+		row("password", "none (a setup link or a recovery sets one)")
+	case u.MustChangePassword:
+		row("password", "temporary: must be changed at the next sign-in")
+	}
 	if g, err := a.database(); err == nil {
 		if rep, at, err := plugin.Reported(a.ctx, g, u.ID); err == nil && rep {
 			row("reported", stamp(at)+" (\"This wasn't me\"; self-service recovery refused until clear-report)")

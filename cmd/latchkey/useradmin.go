@@ -46,6 +46,10 @@ func (c *userResetCmd) setupLink(a *app, u *user.User) error {
 	if a.cfg.Secret == "" && !a.cfg.Dev {
 		return usageError{errors.New("--setup-link needs LATCHKEY_SECRET: links are stored as keyed hashes")}
 	}
+	if u.Disabled {
+		// The setup page refuses disabled accounts: the link would not work.
+		return usageError{fmt.Errorf("%s is disabled; run user enable first", u.Username)}
+	}
 	svc, users, err := a.accounts()
 	if err != nil {
 		return err

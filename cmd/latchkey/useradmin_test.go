@@ -72,6 +72,9 @@ func TestUserAdminCommands(t *testing.T) {
 			if _, err := users.Authenticate(ctx, "bob", alicePW); !errors.Is(err, user.ErrBadCredentials) {
 				t.Fatalf("old password: %v", err)
 			}
+			if out := c.must("", "user", "show", "bob"); !strings.Contains(out, "temporary: must be changed") {
+				t.Fatalf("show:\n%s", out)
+			}
 		})
 		t.Run("temporary-from-stdin", func(t *testing.T) {
 			out := c.must("quiet orchid lantern\n", "user", "reset-password", "bob", "--temporary", "--password-stdin")
@@ -99,6 +102,9 @@ func TestUserAdminCommands(t *testing.T) {
 			if _, err := users.Authenticate(ctx, "bob", "my own choice of words"); !errors.Is(err, user.ErrBadCredentials) {
 				t.Fatalf("the old password still signs in: %v", err)
 			}
+			if out := c.must("", "user", "show", "bob"); !strings.Contains(out, "password:  none") && !strings.Contains(out, "none (a setup link") {
+				t.Fatalf("show:\n%s", out)
+			}
 			id, err := users.RedeemSetupLink(ctx, link.Query().Get("token"))
 			if err != nil || id != byName("bob").ID {
 				t.Fatalf("redeem = %q, %v", id, err)
@@ -123,6 +129,13 @@ func TestUserAdminCommands(t *testing.T) {
 			}
 			if r := c.run("", "user", "create", "--username", "x1", "--email", "x1@example.com", "--setup-link", "--temporary"); r.code != exitUsage {
 				t.Fatalf("--setup-link --temporary: %d %s", r.code, r.err)
+			}
+		})
+		t.Run("setup-link-for-disabled-user", func(t *testing.T) {
+			c.must("", "user", "disable", "bob")
+			defer c.must("", "user", "enable", "bob")
+			if r := c.run("", "user", "reset-password", "bob", "--setup-link"); r.code != exitUsage || !strings.Contains(r.err, "disabled") {
+				t.Fatalf("exit %d: %s", r.code, r.err)
 			}
 		})
 		t.Run("reset-needs-a-way", func(t *testing.T) {
