@@ -85,6 +85,14 @@ func sqliteParams(readOnly bool) url.Values {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")
+	if !readOnly {
+		// Checkpoint every 4,000 WAL pages (about 16 MiB) rather than
+		// SQLite's 1,000: the token tables' hot index pages are written
+		// again by every commit, and a checkpoint copies each distinct page
+		// once, so fewer, larger checkpoints copy and fsync less per token
+		// (about a sixth of the client-credentials write's CPU).
+		q.Add("_pragma", "wal_autocheckpoint(4000)")
+	}
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 		q.Set("_txlock", "deferred")

@@ -87,9 +87,12 @@ func TestSQLiteConnectionSettings(t *testing.T) {
 		{"busy_timeout", "10000"},
 		{"synchronous", "1"}, // NORMAL
 	}
-	check := func(t *testing.T, c *sql.Conn, queryOnly string) {
+	// The writer checkpoints less often than SQLite's default; readers
+	// never commit, so theirs does not matter.
+	check := func(t *testing.T, c *sql.Conn, queryOnly, autocheckpoint string) {
 		t.Helper()
-		for _, w := range append(want, struct{ pragma, value string }{"query_only", queryOnly}) {
+		for _, w := range append(want, struct{ pragma, value string }{"query_only", queryOnly},
+			struct{ pragma, value string }{"wal_autocheckpoint", autocheckpoint}) {
 			var got string
 			if err := c.QueryRowContext(t.Context(), "PRAGMA "+w.pragma).Scan(&got); err != nil {
 				t.Fatalf("PRAGMA %s: %v", w.pragma, err)
@@ -110,7 +113,7 @@ func TestSQLiteConnectionSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check(t, c, "0")
+	check(t, c, "0", "4000")
 	c.Close()
 
 	// Hold several read connections at once so the pool must open new ones.
@@ -127,7 +130,7 @@ func TestSQLiteConnectionSettings(t *testing.T) {
 		conns = append(conns, c)
 	}
 	for i, c := range conns {
-		t.Run(fmt.Sprint("read", i), func(t *testing.T) { check(t, c, "1") })
+		t.Run(fmt.Sprint("read", i), func(t *testing.T) { check(t, c, "1", "1000") })
 		if _, err := c.ExecContext(t.Context(), "CREATE TABLE nope (x)"); err == nil {
 			t.Errorf("read conn %d wrote", i)
 		}
