@@ -80,14 +80,13 @@ type adminApps struct {
 }
 
 func appOf(c *opstore.Client) admin.App {
-	return admin.App{
+	return admin.App{AppSettings: admin.AppSettings{
 		ID: c.GetID(), Name: c.GetName(), LogoURI: c.LogoURI(), RedirectURIs: nonNilList(c.RedirectURIs()),
 		PostLogoutRedirectURIs: nonNilList(c.PostLogoutRedirectURIs()), GrantTypes: nonNilList(c.GrantTypeNames()),
 		Public: c.IsPublic(), ThirdParty: c.IsThirdParty(), AdminAPI: c.AdminAPI(), IDTokenAlg: c.IDTokenAlg(),
 		AccessTokenType: c.AccessTokenFormat(), AccessTokenTTL: secs(c.AccessTokenTTL()),
 		IDTokenTTL: secs(c.IDTokenLifetime()), RefreshIdleTTL: secs(c.RefreshIdleTTL()), RefreshMaxTTL: secs(c.RefreshMaxTTL()),
-		CreatedAt: c.CreatedAt().UTC(),
-	}
+	}, CreatedAt: c.CreatedAt().UTC()}
 }
 
 func nonNilList(v []string) []string {

@@ -17,25 +17,30 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// App is an OIDC client as the API shows it. Lifetimes are whole seconds
-// in JSON.
+// AppSettings are an app's fields an admin sets (lifetimes in whole
+// seconds): the create request, and App without the server's fields.
+type AppSettings struct {
+	ID                     string   `json:"id"`
+	Name                   string   `json:"name"`
+	LogoURI                string   `json:"logo_uri"`
+	RedirectURIs           []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	GrantTypes             []string `json:"grant_types"`
+	Public                 bool     `json:"public"`
+	ThirdParty             bool     `json:"third_party"`
+	AdminAPI               bool     `json:"admin_api"`
+	IDTokenAlg             string   `json:"id_token_alg"`
+	AccessTokenType        string   `json:"access_token_type"`
+	AccessTokenTTL         int64    `json:"access_token_ttl"`
+	IDTokenTTL             int64    `json:"id_token_ttl"`
+	RefreshIdleTTL         int64    `json:"refresh_idle_ttl"`
+	RefreshMaxTTL          int64    `json:"refresh_max_ttl"`
+}
+
+// App is an OIDC client as the API shows it.
 type App struct {
-	ID                     string    `json:"id"`
-	Name                   string    `json:"name"`
-	LogoURI                string    `json:"logo_uri"`
-	RedirectURIs           []string  `json:"redirect_uris"`
-	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
-	GrantTypes             []string  `json:"grant_types"`
-	Public                 bool      `json:"public"`
-	ThirdParty             bool      `json:"third_party"`
-	AdminAPI               bool      `json:"admin_api"`
-	IDTokenAlg             string    `json:"id_token_alg"`
-	AccessTokenType        string    `json:"access_token_type"`
-	AccessTokenTTL         int64     `json:"access_token_ttl"`
-	IDTokenTTL             int64     `json:"id_token_ttl"`
-	RefreshIdleTTL         int64     `json:"refresh_idle_ttl"`
-	RefreshMaxTTL          int64     `json:"refresh_max_ttl"`
-	CreatedAt              time.Time `json:"created_at"`
+	AppSettings
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // AppChange is a partial update; nil fields stay as they are.
@@ -215,25 +220,6 @@ func (a *API) getApp(c echo.Context) error {
 	return c.JSON(http.StatusOK, app)
 }
 
-// createRequest is App without the server's fields.
-type createRequest struct {
-	ID                     string   `json:"id"`
-	Name                   string   `json:"name"`
-	LogoURI                string   `json:"logo_uri"`
-	RedirectURIs           []string `json:"redirect_uris"`
-	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
-	GrantTypes             []string `json:"grant_types"`
-	Public                 bool     `json:"public"`
-	ThirdParty             bool     `json:"third_party"`
-	AdminAPI               bool     `json:"admin_api"`
-	IDTokenAlg             string   `json:"id_token_alg"`
-	AccessTokenType        string   `json:"access_token_type"`
-	AccessTokenTTL         int64    `json:"access_token_ttl"`
-	IDTokenTTL             int64    `json:"id_token_ttl"`
-	RefreshIdleTTL         int64    `json:"refresh_idle_ttl"`
-	RefreshMaxTTL          int64    `json:"refresh_max_ttl"`
-}
-
 // Created is the create response: the only time the secret is shown.
 type Created struct {
 	App          App    `json:"app"`
@@ -241,16 +227,11 @@ type Created struct {
 }
 
 func (a *API) createApp(c echo.Context) error {
-	var in createRequest
+	var in AppSettings
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	app, secret, err := a.d.Apps.CreateApp(c.Request().Context(), App{
-		ID: in.ID, Name: in.Name, LogoURI: in.LogoURI, RedirectURIs: in.RedirectURIs,
-		PostLogoutRedirectURIs: in.PostLogoutRedirectURIs, GrantTypes: in.GrantTypes, Public: in.Public,
-		ThirdParty: in.ThirdParty, AdminAPI: in.AdminAPI, IDTokenAlg: in.IDTokenAlg, AccessTokenType: in.AccessTokenType,
-		AccessTokenTTL: in.AccessTokenTTL, IDTokenTTL: in.IDTokenTTL, RefreshIdleTTL: in.RefreshIdleTTL, RefreshMaxTTL: in.RefreshMaxTTL,
-	})
+	app, secret, err := a.d.Apps.CreateApp(c.Request().Context(), App{AppSettings: in})
 	if err != nil {
 		_ = a.record(c, "admin.client.create", "failed", "client="+safeID(in.ID))
 		return appErr(err, in.ID)
