@@ -34,7 +34,7 @@ func TestMailOutsideRequestInUsersLanguage(t *testing.T) {
 		want   []string                // in the mail's subject and text
 	}{
 		{"the-app-asks-for-german", "", []oauth2.AuthCodeOption{pt.Param("ui_locales", "de")}, "de",
-			[]string{"Ihrem Konto wurde eine Anmeldemethode hinzugefügt", "die Methode „E-Mail“", "Von: einem Administrator (Befehl latchkey)"}},
+			[]string{"Ihrem Konto wurde eine Anmeldemethode hinzugefügt", "die Methode „E-Mail“", "Von: einer Administratorin oder einem Administrator (Befehl latchkey)"}},
 		{"japanese-picked-on-a-page", "/security-info?lang=ja", nil, "ja",
 			[]string{"アカウントにサインイン方法が追加されました", "管理者 (latchkey コマンド)"}},
 		{"nothing-chosen", "", nil, "",

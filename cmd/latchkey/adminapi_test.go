@@ -105,7 +105,7 @@ func startAdminAPI(t *testing.T, dbURL string, perCaller ratelimit.Rule) *apiEnv
 	}
 	// Passwords set an hour ago, so sign-ins of the last minutes stand (a
 	// grant from a sign-in older than the password is refused).
-	if err := e.s.DB.Model(&user.User{}).Where("1 = 1").Update("password_changed_at", e.s.Clock.Now().Add(-time.Hour)).Error; err != nil {
+	if err := e.s.DB.Model(&user.User{}).Where("1 = 1").Updates(map[string]any{"password_changed_at": e.s.Clock.Now().Add(-time.Hour), "signed_out_at": e.s.Clock.Now().Add(-time.Hour)}).Error; err != nil {
 		t.Fatal(err)
 	}
 	return e

@@ -13,12 +13,14 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/flow"
 	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/method/push"
+	"github.com/latchkeyid/latchkey/plugin/method/questions"
 	"github.com/latchkeyid/latchkey/plugin/method/totp"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 	"github.com/latchkeyid/latchkey/provider/providertest/chrometest"
 	"github.com/latchkeyid/latchkey/provider/providertest/plugintest"
 	"github.com/latchkeyid/latchkey/provider/user"
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // cell is one column of the journey matrix: a viewport and a language.
@@ -211,7 +213,7 @@ var journeys = []journey{
 		j.choose("recover-questions-methods", q.ID)
 		j.page("recover-questions-answers", "#answer-0")
 		for i := 0; j.tab.Holds(fmt.Sprintf("document.getElementById('answer-%d')", i)); i++ {
-			j.typeIn(fmt.Sprintf("#answer-%d", i), plugintest.AnswerFor(j.tab.Text(fmt.Sprintf(`label[for="answer-%d"]`, i))))
+			j.typeIn(fmt.Sprintf("#answer-%d", i), answerAsked(j.c.lang, j.tab.Text(fmt.Sprintf(`label[for="answer-%d"]`, i))))
 		}
 		j.submit("main form")
 		j.choose("recover-questions-second", en.ID)
@@ -675,6 +677,19 @@ func (j *jt) tabTo(want string) {
 
 // enrollQuestions registers three questions of the pool for the test
 // user, answered with answerFor.
+// answerAsked is the answer enrollQuestions registered for the built-in
+// question a page asks in lang: answers are registered by the question's
+// English text, the page asks it in the reader's language.
+func answerAsked(lang, asked string) string {
+	l, _ := i18n.For(lang)
+	for _, q := range questions.Pool {
+		if l.T(q.Key) == strings.TrimSpace(asked) {
+			return plugintest.AnswerFor(q.Text)
+		}
+	}
+	return plugintest.AnswerFor(asked)
+}
+
 func (j *jt) enrollQuestions() method.Enrollment {
 	j.t.Helper()
 	ctx := j.t.Context()
