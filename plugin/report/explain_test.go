@@ -1,39 +1,18 @@
 package report_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 
 	"github.com/latchkeyid/latchkey/plugin/report"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 )
-
-// recorder keeps every statement run, values inlined, to explain later.
-type recorder struct {
-	logger.Interface
-	mu   sync.Mutex
-	sqls []string
-}
-
-func (r *recorder) LogMode(logger.LogLevel) logger.Interface { return r }
-
-func (r *recorder) Trace(_ context.Context, _ time.Time, fc func() (string, int64), err error) {
-	if err == nil {
-		q, _ := fc()
-		r.mu.Lock()
-		r.sqls = append(r.sqls, q)
-		r.mu.Unlock()
-	}
-}
 
 // The reports over the audit log read only the range asked for, through
 // the time index: EXPLAIN shows no full scan of audit_events on either
@@ -57,7 +36,7 @@ func TestAuditReportsUseTheTimeIndex(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		rec := &recorder{Interface: logger.Discard}
+		rec := dbtest.NewRecorder()
 		r := report.New(g.Session(&gorm.Session{Logger: rec}))
 		for name, run := range map[string]func() error{
 			"recoveries": func() error { _, err := r.Recoveries(ctx, rg); return err },
@@ -71,7 +50,7 @@ func TestAuditReportsUseTheTimeIndex(t *testing.T) {
 			}
 		}
 		explained := 0
-		for _, q := range rec.sqls {
+		for _, q := range rec.SQL() {
 			if !strings.Contains(q, "audit_events") {
 				continue
 			}
@@ -89,28 +68,12 @@ func TestAuditReportsUseTheTimeIndex(t *testing.T) {
 // fullScan describes a full scan of audit_events in q's plan, or "".
 func fullScan(t *testing.T, g *gorm.DB, q string) string {
 	t.Helper()
-	if g.Dialector.Name() == db.SQLite {
-		var plan []struct {
-			ID, Parent, Notused int
-			Detail              string
-		}
-		if err := g.Raw("EXPLAIN QUERY PLAN " + q).Scan(&plan).Error; err != nil {
-			t.Fatalf("explain %s: %v", q, err)
-		}
-		for _, p := range plan {
-			if strings.HasPrefix(p.Detail, "SCAN audit_events") && !strings.Contains(p.Detail, " USING ") {
-				return p.Detail
-			}
-		}
-		return ""
-	}
-	var plan []map[string]any
-	if err := g.Raw("EXPLAIN " + q).Scan(&plan).Error; err != nil {
-		t.Fatalf("explain %s: %v", q, err)
-	}
-	for _, p := range plan {
-		if fmt.Sprint(p["table"]) == "audit_events" && fmt.Sprint(p["type"]) == "ALL" {
-			return fmt.Sprint(p)
+	for _, p := range dbtest.Explain(t, g, q) {
+		switch {
+		case strings.HasPrefix(p.Detail, "SCAN audit_events") && !strings.Contains(p.Detail, " USING "):
+			return p.Detail
+		case p.Cols["table"] == "audit_events" && p.Cols["type"] == "ALL":
+			return fmt.Sprint(p.Cols)
 		}
 	}
 	return ""

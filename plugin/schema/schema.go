@@ -12,9 +12,9 @@ func Set() db.Set {
 		Table: Table,
 		Migrations: []*db.Migration{
 			flows0001(),
-			methods0002(),           // H5: methods, codes, outbox, captcha, rate limits
-			push0004(),              // H8: push authenticator devices, links, challenges
-			pushWebPush0005(),       // H8: Web Push subscriptions
+			methods0002(),           // methods, codes, outbox, captcha, rate limits
+			push0004(),              // push authenticator devices, links, challenges
+			pushWebPush0005(),       // Web Push subscriptions
 			proofTries0006(),        // per-challenge tries of every method (plugin/proof)
 			accounts0007(),          // accounts: had methods, first session, reported; report recipients
 			adminIdempotency0008m(), // the admin API's Idempotency-Key records

@@ -2,44 +2,18 @@ package audit_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 )
-
-// recorder keeps every SELECT and DELETE run, values inlined.
-type recorder struct {
-	logger.Interface
-	mu   sync.Mutex
-	sqls []string
-}
-
-func (r *recorder) LogMode(logger.LogLevel) logger.Interface { return r }
-
-func (r *recorder) Trace(_ context.Context, _ time.Time, fc func() (string, int64), err error) {
-	q, _ := fc()
-	verb := strings.ToUpper(strings.Fields(q)[0])
-	if err != nil || verb != "SELECT" && verb != "DELETE" {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !slices.Contains(r.sqls, q) {
-		r.sqls = append(r.sqls, q)
-	}
-}
 
 // Every statement of filtered pages (first and later), an export and a
 // retention batch reads audit_events through one of its indexes, in the
@@ -66,7 +40,7 @@ func TestPagesUseIndexes(t *testing.T) {
 		} else if err := g.Exec("ANALYZE").Error; err != nil {
 			t.Fatal(err)
 		}
-		rec := &recorder{Interface: logger.Discard}
+		rec := dbtest.NewRecorder()
 		l := audit.NewLog(g.Session(&gorm.Session{Logger: rec}))
 		for _, f := range []audit.Filter{
 			{}, {UserID: "U2"}, {Type: audit.PasswordReset}, {Outcome: audit.Fail},
@@ -88,9 +62,13 @@ func TestPagesUseIndexes(t *testing.T) {
 		if _, err := l.Prune(ctx, t0.Add(10*time.Second), 10); err != nil {
 			t.Fatal(err)
 		}
-		rec.mu.Lock()
-		sqls := slices.Clone(rec.sqls)
-		rec.mu.Unlock()
+		// What the log reads and deletes; the inserts need no plan.
+		var sqls []string
+		for _, q := range rec.SQL() {
+			if verb := strings.ToUpper(strings.Fields(q)[0]); verb == "SELECT" || verb == "DELETE" {
+				sqls = append(sqls, q)
+			}
+		}
 		if len(sqls) < 12 {
 			t.Fatalf("only %d statements recorded", len(sqls))
 		}
@@ -107,15 +85,8 @@ func indexed(t *testing.T, g *gorm.DB, q string) (string, bool) {
 	t.Helper()
 	var b bytes.Buffer
 	ok := true
-	if g.Dialector.Name() == db.SQLite {
-		var plan []struct {
-			ID, Parent, Notused int
-			Detail              string
-		}
-		if err := g.Raw("EXPLAIN QUERY PLAN " + q).Scan(&plan).Error; err != nil {
-			t.Fatalf("explain %s: %v", q, err)
-		}
-		for _, p := range plan {
+	for _, p := range dbtest.Explain(t, g, q) {
+		if g.Dialector.Name() == db.SQLite {
 			fmt.Fprintf(&b, "%s; ", p.Detail)
 			switch {
 			case strings.HasPrefix(p.Detail, "SEARCH audit_events USING "):
@@ -124,16 +95,10 @@ func indexed(t *testing.T, g *gorm.DB, q string) (string, bool) {
 			default:
 				ok = false // a table scan or a temp B-tree sort
 			}
+			continue
 		}
-		return b.String(), ok
-	}
-	var plan []map[string]any
-	if err := g.Raw("EXPLAIN " + q).Scan(&plan).Error; err != nil {
-		t.Fatalf("explain %s: %v", q, err)
-	}
-	for _, row := range plan {
-		fmt.Fprintf(&b, "%v; ", row)
-		typ, extra, key := fmt.Sprint(row["type"]), fmt.Sprint(row["Extra"]), fmt.Sprint(row["key"])
+		fmt.Fprintf(&b, "%v; ", p.Cols)
+		typ, extra, key := p.Cols["type"], p.Cols["Extra"], p.Cols["key"]
 		walk := typ == "index" && strings.Contains(q, " LIMIT ") && strings.HasPrefix(key, "idx_audit_events_")
 		if typ == "ALL" || typ == "index" && !walk || strings.Contains(extra, "filesort") {
 			ok = false

@@ -1,50 +1,21 @@
 package opstore_test
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 
 	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	"github.com/latchkeyid/latchkey/provider/seed"
 	"github.com/latchkeyid/latchkey/provider/session"
 )
-
-// recorder is a gorm logger that keeps every statement run, with its
-// values inlined, so each can be explained afterwards.
-type recorder struct {
-	logger.Interface
-	mu   sync.Mutex
-	seen map[string]bool
-	sqls []string
-}
-
-func (r *recorder) LogMode(logger.LogLevel) logger.Interface { return r }
-
-func (r *recorder) Trace(_ context.Context, _ time.Time, fc func() (string, int64), err error) {
-	if err != nil {
-		return
-	}
-	q, _ := fc()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.seen[q] {
-		r.seen[q] = true
-		r.sqls = append(r.sqls, q)
-	}
-}
 
 // Tables small by nature (a few signing keys, two counters), read whole on
 // purpose.
@@ -58,7 +29,7 @@ var smallTables = regexp.MustCompile(`\b(oidc_signing_keys|latchkey_cache_versio
 func TestHotQueriesUseIndexes(t *testing.T) {
 	dbtest.EachDB(t, sets(), func(t *testing.T, g *gorm.DB) {
 		ctx := t.Context()
-		rec := &recorder{Interface: logger.Discard, seen: map[string]bool{}}
+		rec := dbtest.NewRecorder()
 		rg := g.Session(&gorm.Session{Logger: rec})
 		e := newEnv(t, rg)
 		const rows = 3000
@@ -81,9 +52,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 				}
 			}
 		}
-		rec.mu.Lock()
-		rec.seen, rec.sqls = map[string]bool{}, nil // only the paths below
-		rec.mu.Unlock()
+		rec.Reset() // only the paths below
 
 		// Client credentials and introspection over the real OP.
 		srv := opServer(t, e)
@@ -130,9 +99,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		rec.mu.Lock()
-		sqls := slices.Clone(rec.sqls)
-		rec.mu.Unlock()
+		sqls := rec.SQL()
 		explained := 0
 		for _, q := range sqls {
 			verb := strings.ToUpper(strings.Fields(q)[0])
@@ -157,47 +124,17 @@ var limitedOrder = regexp.MustCompile(`ORDER BY \w+ LIMIT \d+$`)
 // ("" when every table is reached through an index).
 func fullScan(t *testing.T, g *gorm.DB, q string) string {
 	t.Helper()
-	if g.Dialector.Name() == db.SQLite {
-		var plan []struct {
-			ID, Parent, Notused int
-			Detail              string
-		}
-		if err := g.Raw("EXPLAIN QUERY PLAN " + q).Scan(&plan).Error; err != nil {
-			t.Fatalf("explain %s: %v", q, err)
-		}
-		for _, p := range plan {
+	for _, p := range dbtest.Explain(t, g, q) {
+		if g.Dialector.Name() == db.SQLite {
 			// "SCAN t" reads the whole table; "SEARCH t USING INDEX" and
 			// "SCAN t USING COVERING INDEX" of a subquery's LIMIT do not.
 			if strings.HasPrefix(p.Detail, "SCAN ") && !strings.Contains(p.Detail, " USING ") &&
 				!strings.HasPrefix(p.Detail, "SCAN CONSTANT") {
 				return p.Detail
 			}
+			continue
 		}
-		return ""
-	}
-	rows, err := g.Raw("EXPLAIN " + q).Rows()
-	if err != nil {
-		t.Fatalf("explain %s: %v", q, err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		row := map[string]string{}
-		for i, c := range cols {
-			if b, ok := vals[i].([]byte); ok {
-				row[c] = string(b)
-			} else if vals[i] != nil {
-				row[c] = fmt.Sprint(vals[i])
-			}
-		}
+		row := p.Cols
 		// ALL reads every row, index every entry of an index, except that
 		// an index walked in order under a LIMIT stops after LIMIT rows
 		// (cleanup's oldest-first batches).

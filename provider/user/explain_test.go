@@ -1,43 +1,17 @@
 package user_test
 
 import (
-	"context"
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 
 	"github.com/latchkeyid/latchkey/provider/db"
+	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	"github.com/latchkeyid/latchkey/provider/user"
 )
-
-// recorder is a gorm logger that keeps every statement run, values
-// inlined, so each can be explained afterwards.
-type recorder struct {
-	logger.Interface
-	mu   sync.Mutex
-	sqls []string
-}
-
-func (r *recorder) LogMode(logger.LogLevel) logger.Interface { return r }
-
-func (r *recorder) Trace(_ context.Context, _ time.Time, fc func() (string, int64), err error) {
-	if err != nil {
-		return
-	}
-	q, _ := fc()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !slices.Contains(r.sqls, q) {
-		r.sqls = append(r.sqls, q)
-	}
-}
 
 // Every statement of a search page (each part, the cursor's next page,
 // the groups of the page) reaches users through an index range, never a
@@ -61,7 +35,7 @@ func TestSearchUsesIndexes(t *testing.T) {
 		} else if err := g.Exec("ANALYZE").Error; err != nil {
 			t.Fatal(err)
 		}
-		rec := &recorder{Interface: logger.Discard}
+		rec := dbtest.NewRecorder()
 		s := user.NewStore(g.Session(&gorm.Session{Logger: rec}), nil)
 		for _, q := range []string{"u01", "m01", "n1", "alice", ""} {
 			p, err := s.Search(t.Context(), q, 3, "")
@@ -74,9 +48,7 @@ func TestSearchUsesIndexes(t *testing.T) {
 				}
 			}
 		}
-		rec.mu.Lock()
-		sqls := slices.Clone(rec.sqls)
-		rec.mu.Unlock()
+		sqls := rec.SQL()
 		for _, q := range sqls {
 			if plan, bad := explain(t, g, q); bad && !orderedWalk(q, plan) {
 				t.Errorf("not an index range:\n  %s\n  plan: %s", q, plan)
@@ -107,16 +79,10 @@ var (
 // ref, eq_ref or const), or needs a sort of its own.
 func explain(t *testing.T, g *gorm.DB, q string) (string, bool) {
 	t.Helper()
+	plan := dbtest.Explain(t, g, q)
+	bad := false
 	if g.Dialector.Name() == db.SQLite {
-		var plan []struct {
-			ID, Parent, Notused int
-			Detail              string
-		}
-		if err := g.Raw("EXPLAIN QUERY PLAN " + q).Scan(&plan).Error; err != nil {
-			t.Fatalf("explain %s: %v", q, err)
-		}
 		var details []string
-		bad := false
 		for _, p := range plan {
 			details = append(details, p.Detail)
 			if !sqliteSearch.MatchString(p.Detail) && !strings.HasPrefix(p.Detail, "USE TEMP B-TREE FOR ORDER BY") {
@@ -129,15 +95,8 @@ func explain(t *testing.T, g *gorm.DB, q string) (string, bool) {
 		}
 		return strings.Join(details, "; "), bad
 	}
-	var plan []map[string]any
-	if err := g.Raw("EXPLAIN " + q).Scan(&plan).Error; err != nil {
-		t.Fatalf("explain %s: %v", q, err)
-	}
-	bad := false
 	for _, row := range plan {
-		typ := fmt.Sprint(row["type"])
-		extra := fmt.Sprint(row["Extra"])
-		if !mysqlRange[typ] || strings.Contains(extra, "filesort") && !strings.Contains(q, "user_groups") {
+		if !mysqlRange[row.Cols["type"]] || strings.Contains(row.Cols["Extra"], "filesort") && !strings.Contains(q, "user_groups") {
 			bad = true
 		}
 	}
