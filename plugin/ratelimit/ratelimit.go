@@ -151,13 +151,20 @@ func (l *Limiter) Allow(ctx context.Context, scope, key string, limit int, windo
 		if res.RowsAffected == 1 {
 			return l.confirm(ctx, scope, kh, wms, lo, bs, cur, limit, now)
 		}
-		var n int64
+		// Nothing changed: the bucket is full, or it did not exist yet. It
+		// may have been created since the UPDATE looked, so a bucket found
+		// now is full only if its count says so; otherwise take again.
+		var held []int
 		if err := g.Model(&counter{}).Where("scope = ? AND key_hash = ? AND window_ms = ? AND bucket = ?", scope, kh, wms, cur).
-			Count(&n).Error; err != nil {
+			Pluck("count", &held).Error; err != nil {
 			return false, 0, fmt.Errorf("ratelimit: %w", err)
 		}
-		if n == 1 {
-			break // the bucket exists and is full
+		if len(held) == 1 {
+			if held[0] >= room {
+				break // the bucket exists and is full
+			}
+			races++
+			continue
 		}
 		err := g.Create(&counter{Scope: scope, KeyHash: kh, WindowMS: wms, Bucket: cur, Count: 1,
 			ExpiresAt: time.UnixMilli((cur+1)*bs + wms).UTC()}).Error

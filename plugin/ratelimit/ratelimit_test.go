@@ -1,6 +1,8 @@
 package ratelimit_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -163,6 +165,44 @@ func TestTwoInstances(t *testing.T) {
 		wg.Wait()
 		if ok.Load() != 10 {
 			t.Fatalf("two instances allowed %d, want 10", ok.Load())
+		}
+	})
+}
+
+// TestBucketCreatedBetweenUpdateAndRead: the first caller's UPDATE finds
+// no bucket, and another caller creates it before the first looks again.
+// The bucket holds one event of a limit of three, so the first caller must
+// still be admitted, not told the bucket is full.
+func TestBucketCreatedBetweenUpdateAndRead(t *testing.T) {
+	dbtest.EachDB(t, []db.Set{schema.Set()}, func(t *testing.T, g *gorm.DB) {
+		c := newClock()
+		const window = time.Hour
+		bs := window.Milliseconds() / 10
+		sum := sha256.Sum256([]byte("198.51.100.9"))
+		var once sync.Once
+		err := g.Callback().Update().After("gorm:update").Register("test:other-caller", func(tx *gorm.DB) {
+			if tx.Statement.Table != "sspr_ratelimits" || tx.RowsAffected != 0 {
+				return
+			}
+			once.Do(func() {
+				err := g.Session(&gorm.Session{NewDB: true, SkipHooks: true}).Exec(
+					"INSERT INTO sspr_ratelimits (scope, key_hash, window_ms, bucket, count, expires_at) VALUES (?, ?, ?, ?, 1, ?)",
+					"meanwhile", hex.EncodeToString(sum[:]), window.Milliseconds(), c.now().UnixMilli()/bs, c.now().Add(2*window)).Error
+				if err != nil {
+					t.Errorf("the other caller's insert: %v", err)
+				}
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := ratelimit.New(g, ratelimit.WithClock(c.now))
+		ok, _, err := l.Allow(t.Context(), "meanwhile", "198.51.100.9", 3, window)
+		if err != nil || !ok {
+			t.Fatalf("Allow = %v, %v; want admitted (1 of 3 taken)", ok, err)
+		}
+		if n, err := l.Count(t.Context(), "meanwhile", "198.51.100.9", window); err != nil || n != 2 {
+			t.Fatalf("count = %d, %v; want 2 (the other caller's and ours)", n, err)
 		}
 	})
 }
