@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/latchkeyid/latchkey/plugin/policy"
 )
@@ -47,7 +46,7 @@ func (c *policySetCmd) Run(a *app) error {
 	if err := store.Set(a.ctx, next); err != nil {
 		return err
 	}
-	a.audit("admin.policy.set", "", "ok", strings.Join(c.Settings, " "))
+	a.audit("admin.policy.set", "", "ok", policy.DescribeChanges(cur, next))
 	return printJSON(a, next)
 }
 

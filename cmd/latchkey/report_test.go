@@ -125,28 +125,6 @@ func TestReportCommand(t *testing.T) {
 	})
 }
 
-// --since takes days, durations, dates and times; --until dates and times.
-func TestParseRange(t *testing.T) {
-	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name, since, until string
-		want               reports.Range
-	}{
-		{"days", "7d", "", reports.Range{Since: now.AddDate(0, 0, -7), Until: now}},
-		{"duration", "36h", "", reports.Range{Since: now.Add(-36 * time.Hour), Until: now}},
-		{"dates", "2026-03-01", "2026-03-04", reports.Range{Since: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 3, 4, 0, 0, 0, 0, time.UTC)}},
-		{"time-in-a-zone", "2026-03-01T12:00:00+02:00", "", reports.Range{Since: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), Until: now}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseRange(tt.since, tt.until, now)
-			if err != nil || got != tt.want {
-				t.Errorf("parseRange(%q, %q) = %v, %v; want %v", tt.since, tt.until, got, err, tt.want)
-			}
-		})
-	}
-}
-
 // The command offers exactly the reports the report package runs.
 func TestReportNamesMatch(t *testing.T) {
 	f, _ := reflect.TypeOf(reportCmd{}).FieldByName("Name")
