@@ -46,6 +46,7 @@ type apiEnv struct {
 	api    *admin.API
 	router routers.Router
 	admin  *user.User // an administrator (alice is not)
+	app    *app       // the configuration the API was wired with
 	// validated counts responses checked against the document.
 	validated int
 }
@@ -76,13 +77,15 @@ func startAdminAPI(t *testing.T, dbURL string, perCaller ratelimit.Rule) *apiEnv
 		if err := db.Migrate(t.Context(), s.DB, pluginschema.Set()); err != nil {
 			t.Fatal(err)
 		}
+		// SMTP configured, no phone gateway: email is available, phones not.
 		a := &app{cfg: config.Config{Issuer: s.URL, AccessTokenLifetime: 10 * time.Minute,
-			IDTokenLifetime: time.Hour, RefreshTokenLifetime: 720 * time.Hour}}
+			IDTokenLifetime: time.Hour, RefreshTokenLifetime: 720 * time.Hour,
+			SMTPURL: "smtp://127.0.0.1:2525", AuditRetentionDays: testRetentionDays}}
 		iss := s.URL
 		api, err := admin.New(admin.Deps{
 			Tokens: adminTokens{s.Provider}, Users: s.Users, Apps: adminApps{st: s.OPStore, a: a}, Audit: s.Audit,
 			Limiter: ratelimit.New(s.DB, ratelimit.WithClock(s.Clock.Now)), DB: s.DB, Keys: s.Keyring, Now: s.Clock.Now,
-			PerCaller: perCaller,
+			PerCaller: perCaller, Ops: a.adminOps(s.DB, s.Keyring, s.Clock.Now),
 			Endpoints: admin.Endpoints{
 				Issuer: iss, Discovery: iss + "/.well-known/openid-configuration", Authorization: iss + "/authorize",
 				Token: iss + "/oauth/token", UserInfo: iss + "/userinfo", EndSession: iss + "/end_session", JWKS: iss + "/keys",
@@ -92,7 +95,7 @@ func startAdminAPI(t *testing.T, dbURL string, perCaller ratelimit.Rule) *apiEnv
 			t.Fatal(err)
 		}
 		api.Mount(ec)
-		e.api = api
+		e.api, e.app = api, a
 	}})
 	ctx := t.Context()
 	if _, _, err := e.s.OPStore.CreateClient(ctx, opstore.NewClient{ID: opsClient, Name: "Ops", Secret: opsSecret, AdminAPI: true}); err != nil {

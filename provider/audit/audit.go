@@ -72,12 +72,15 @@ func (Event) TableName() string { return "audit_events" }
 
 // Filter selects events for List; zero fields select everything.
 type Filter struct {
-	UserID  string
-	Since   time.Time // events at or after
-	Until   time.Time // events before
-	Type    string    // exact type
-	Outcome string    // exact outcome (OK, Fail, Blocked)
-	Limit   int       // newest first; 0 means DefaultLimit, capped at MaxLimit
+	UserID string
+	Since  time.Time // events at or after
+	Until  time.Time // events before
+	Type   string    // exact type
+	// TypePrefix selects the types that start with it ("admin." for every
+	// administrator action).
+	TypePrefix string
+	Outcome    string // exact outcome (OK, Fail, Blocked)
+	Limit      int    // newest first; 0 means DefaultLimit, capped at MaxLimit
 }
 
 // List limits.
@@ -192,6 +195,11 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Event, error) {
 	return out, nil
 }
 
+// likeEscaper makes a prefix literal in a LIKE pattern (the escape
+// character is "!": a backslash means different things in SQLite and MySQL
+// string literals).
+var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
+
 // where adds f's conditions (not its limit) to q.
 func (f Filter) where(q *gorm.DB) *gorm.DB {
 	if f.UserID != "" {
@@ -205,6 +213,9 @@ func (f Filter) where(q *gorm.DB) *gorm.DB {
 	}
 	if f.Type != "" {
 		q = q.Where("type = ?", f.Type)
+	}
+	if f.TypePrefix != "" {
+		q = q.Where("type LIKE ? ESCAPE '!'", likeEscaper.Replace(f.TypePrefix)+"%")
 	}
 	if f.Outcome != "" {
 		q = q.Where("outcome = ?", f.Outcome)
