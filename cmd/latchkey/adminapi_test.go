@@ -214,6 +214,37 @@ func (e *apiEnv) call(method, path, token string, body any, hdr ...string) reply
 	return reply{res.StatusCode, res.Header, out}
 }
 
+// parallel sends n requests at once (body(i) for the i-th) and returns
+// their statuses.
+func (e *apiEnv) parallel(n int, method, path, token string, body func(i int) any, hdr ...string) []int {
+	e.t.Helper()
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			raw, _ := json.Marshal(body(i))
+			req, _ := http.NewRequest(method, e.s.URL+path, bytes.NewReader(raw))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+token)
+			for k := 0; k+1 < len(hdr); k += 2 {
+				req.Header.Set(hdr[k], hdr[k+1])
+			}
+			res, err := e.s.HTTP.Client().Do(req)
+			if err != nil {
+				e.t.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			statuses[i] = res.StatusCode
+		}()
+	}
+	wg.Wait()
+	return statuses
+}
+
 // validate checks a response of a documented operation against the
 // document (status, content type, schema).
 func (e *apiEnv) validate(req *http.Request, reqBody []byte, res *http.Response, body []byte) {
@@ -733,29 +764,8 @@ func TestAdminAPIIdempotency(t *testing.T) {
 		}
 
 		const n = 8
-		var wg sync.WaitGroup
-		statuses := make([]int, n)
 		par := map[string]any{"id": "parallel", "redirect_uris": []string{"https://par.example/cb"}}
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				raw, _ := json.Marshal(par)
-				req, _ := http.NewRequest(http.MethodPost, e.s.URL+p, bytes.NewReader(raw))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+tok)
-				req.Header.Set("Idempotency-Key", "k-par")
-				res, err := e.s.HTTP.Client().Do(req)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				_, _ = io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				statuses[i] = res.StatusCode
-			}()
-		}
-		wg.Wait()
+		statuses := e.parallel(n, http.MethodPost, p, tok, func(int) any { return par }, "Idempotency-Key", "k-par")
 		created := 0
 		for _, s := range statuses {
 			switch s {

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -211,28 +210,7 @@ func TestAdminAPIPolicy(t *testing.T) {
 		t.Run("parallel-writers", func(t *testing.T) {
 			_, tag := e.etag(tok)
 			const n = 6
-			statuses := make([]int, n)
-			var wg sync.WaitGroup
-			for i := range n {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					raw, _ := json.Marshal(map[string]any{"cooldown_hours": 10 + i})
-					req, _ := http.NewRequest(http.MethodPatch, e.s.URL+p, bytes.NewReader(raw))
-					req.Header.Set("Content-Type", "application/json")
-					req.Header.Set("Authorization", "Bearer "+tok)
-					req.Header.Set("If-Match", tag)
-					res, err := e.s.HTTP.Client().Do(req)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					_, _ = io.Copy(io.Discard, res.Body)
-					res.Body.Close()
-					statuses[i] = res.StatusCode
-				}()
-			}
-			wg.Wait()
+			statuses := e.parallel(n, http.MethodPatch, p, tok, func(i int) any { return map[string]any{"cooldown_hours": 10 + i} }, "If-Match", tag)
 			won := -1
 			for i, s := range statuses {
 				switch {
@@ -303,7 +281,7 @@ func TestAdminAPIAuditLog(t *testing.T) {
 		tok := e.clientToken(opsClient, opsSecret, admin.Scope)
 		day, seeded := auditSeed(t, e)
 		rfc := func(t time.Time) string { return url.QueryEscape(t.Format(time.RFC3339)) }
-		list := func(query string) []audit.Event {
+		list := func(t *testing.T, query string) []audit.Event {
 			t.Helper()
 			var out []audit.Event
 			cursor := ""
@@ -313,15 +291,12 @@ func TestAdminAPIAuditLog(t *testing.T) {
 					q += "&cursor=" + url.QueryEscape(cursor)
 				}
 				r := e.call(http.MethodGet, admin.Prefix+"/audit/events?"+q, tok, nil)
-				var page admin.Page[admin.AuditEvent]
+				var page admin.Page[audit.Event]
 				r.json(t, &page)
 				if r.status != 200 || len(page.Items) > 2 || pages > 10 {
 					t.Fatalf("list %s: %d %s", q, r.status, r.body)
 				}
-				for _, it := range page.Items {
-					out = append(out, audit.Event{ID: it.ID, Time: it.Time, Type: it.Type, UserID: it.UserID, FlowID: it.FlowID,
-						IP: it.IP, UserAgent: it.UserAgent, Outcome: it.Outcome, Detail: it.Detail})
-				}
+				out = append(out, page.Items...)
 				if page.NextCursor == "" {
 					return out
 				}
@@ -341,7 +316,7 @@ func TestAdminAPIAuditLog(t *testing.T) {
 			{"range-as-dates", "type=signin&since=2026-02-10&until=2026-02-11", func(ev audit.Event) bool { return inRange(ev) && ev.Type == audit.SignIn }},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				got, want := list(tc.query), pick(seeded, tc.keep)
+				got, want := list(t, tc.query), pick(seeded, tc.keep)
 				if len(want) == 0 || len(want) == len(seeded) {
 					t.Fatalf("the case %s does not filter", tc.name)
 				}
@@ -353,6 +328,16 @@ func TestAdminAPIAuditLog(t *testing.T) {
 				}
 			})
 		}
+		t.Run("prefix-is-literal", func(t *testing.T) {
+			// "_" is a LIKE wildcard; in a prefix it is a plain character.
+			if got := list(t, "type=sign_n*"); len(got) != 0 {
+				t.Fatalf("sign_n* matched %v", ids(got))
+			}
+			want := pick(seeded, func(ev audit.Event) bool { return ev.UserID == "u-ann" && ev.Type == audit.SignInFailed })
+			if got := list(t, "user=u-ann&type=signin.*"); !slices.Equal(ids(got), ids(want)) {
+				t.Fatalf("signin.* matched %v, want %v", ids(got), ids(want))
+			}
+		})
 		t.Run("bad-filters", func(t *testing.T) {
 			wantFields(t, e.call(http.MethodGet, admin.Prefix+"/audit/events?type=Sign%20In&since=yesterday&until=soon&limit=0&outcome=%21%21&colour=red", tok, nil),
 				"type", "since", "until", "limit", "outcome", "colour")

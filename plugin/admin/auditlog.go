@@ -16,20 +16,6 @@ import (
 	"github.com/latchkeyid/latchkey/provider/audit"
 )
 
-// AuditEvent is an audit record as the API shows it (the fields of a JSON
-// Lines export).
-type AuditEvent struct {
-	ID        uint64    `json:"id"`
-	Time      time.Time `json:"time"`
-	Type      string    `json:"type"`
-	UserID    string    `json:"user_id"`
-	FlowID    string    `json:"flow_id"`
-	IP        string    `json:"ip"`
-	UserAgent string    `json:"user_agent"`
-	Outcome   string    `json:"outcome"`
-	Detail    string    `json:"detail"`
-}
-
 // typePattern is an event type, or a prefix of types ending in "*"
 // ("admin.*"); outcomePattern an outcome word.
 var (
@@ -137,9 +123,9 @@ func (a *API) listAudit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := Page[AuditEvent]{Items: make([]AuditEvent, len(page.Events)), NextCursor: page.Next}
-	for i, e := range page.Events {
-		out.Items[i] = AuditEvent{e.ID, e.Time.UTC(), e.Type, e.UserID, e.FlowID, e.IP, e.UserAgent, e.Outcome, e.Detail}
+	out := Page[audit.Event]{Items: page.Events, NextCursor: page.Next}
+	if out.Items == nil {
+		out.Items = []audit.Event{}
 	}
 	if err := a.record(c, "admin.audit.read", "ok", describeFilter(f)); err != nil {
 		return err

@@ -55,16 +55,19 @@ var ErrNoType = errors.New("audit: event type is required")
 // Event is one audit record. UserID is "" or "unknown" when the login did
 // not match a user. Detail must never contain a secret (see the package
 // documentation).
+//
+// Its JSON form is one line of a JSON Lines export and an item of the
+// admin API's list.
 type Event struct {
-	ID        uint64    `gorm:"primaryKey;autoIncrement"`
-	Time      time.Time `gorm:"precision:6;not null;index"`
-	Type      string    `gorm:"size:64;not null"`
-	UserID    string    `gorm:"size:64;not null;index"`
-	FlowID    string    `gorm:"size:64;not null"`
-	IP        string    `gorm:"column:ip;size:64;not null"`
-	UserAgent string    `gorm:"size:255;not null"`
-	Outcome   string    `gorm:"size:16;not null"`
-	Detail    string    `gorm:"size:1000;not null"`
+	ID        uint64    `gorm:"primaryKey;autoIncrement" json:"id"`
+	Time      time.Time `gorm:"precision:6;not null;index" json:"time"`
+	Type      string    `gorm:"size:64;not null" json:"type"`
+	UserID    string    `gorm:"size:64;not null;index" json:"user_id"`
+	FlowID    string    `gorm:"size:64;not null" json:"flow_id"`
+	IP        string    `gorm:"column:ip;size:64;not null" json:"ip"`
+	UserAgent string    `gorm:"size:255;not null" json:"user_agent"`
+	Outcome   string    `gorm:"size:16;not null" json:"outcome"`
+	Detail    string    `gorm:"size:1000;not null" json:"detail"`
 }
 
 // TableName is the audit_events table of migration 0002.
