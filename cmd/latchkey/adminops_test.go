@@ -663,6 +663,7 @@ func TestAdminAPIReports(t *testing.T) {
 			wantFields(t, e.call(http.MethodGet, admin.Prefix+"/reports/funnel?since=yesterday&until=soon&format=pdf&lang=xx&limit=5", tok, nil),
 				"since", "until", "format", "lang", "limit")
 			wantFields(t, e.call(http.MethodGet, admin.Prefix+"/reports/funnel?since=2026-03-04&until=2026-03-01", tok, nil), "range")
+			wantFields(t, e.call(http.MethodGet, admin.Prefix+"/reports/coverage?since=2026-03-01&limit=3", tok, nil), "since", "limit")
 			if r := e.call(http.MethodGet, admin.Prefix+"/reports/nonsense", tok, nil); r.status != 404 {
 				t.Fatalf("unknown report: %d", r.status)
 			} else {

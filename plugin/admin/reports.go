@@ -65,7 +65,14 @@ func (a *API) getReport(c echo.Context) error {
 	}
 	rg, err := report.ParseRange(since, c.QueryParam("until"), a.d.Now())
 	var re *report.RangeError
-	if errors.As(err, &re) {
+	switch {
+	case !info.Ranged:
+		for _, k := range []string{"since", "until"} {
+			if c.QueryParam(k) != "" {
+				errs = append(errs, FieldError{k, "this report is a snapshot of now; it takes no range"})
+			}
+		}
+	case errors.As(err, &re):
 		for _, p := range re.Problems {
 			errs = append(errs, FieldError{p.Field, p.Message})
 		}
