@@ -199,6 +199,9 @@ func TestAdminAPIPolicy(t *testing.T) {
 				t.Fatalf("two writers: %d %d %s", first.status, second.status, second.body)
 			}
 			second.problem(t)
+			if second.header.Get("ETag") != first.header.Get("ETag") {
+				t.Fatalf("412 names version %s, the stored one is %s", second.header.Get("ETag"), first.header.Get("ETag"))
+			}
 			if got, _ := e.policies().Get(ctx); got.MaxSkips != 4 || got.ReconfirmDays != 0 {
 				t.Fatalf("after the conflict: %+v", got)
 			}
@@ -343,6 +346,7 @@ func TestAdminAPIAuditLog(t *testing.T) {
 				"type", "since", "until", "limit", "outcome", "colour")
 			wantFields(t, e.call(http.MethodGet, admin.Prefix+"/audit/events?since=2026-02-11&until=2026-02-10&type=a*b", tok, nil), "until", "type")
 			wantFields(t, e.call(http.MethodGet, admin.Prefix+"/audit/events?cursor=nonsense", tok, nil), "cursor")
+			wantFields(t, e.call(http.MethodGet, admin.Prefix+"/audit/events?user=u-ann&user=u-bob", tok, nil), "user")
 			wantFields(t, e.call(http.MethodGet, admin.Prefix+"/audit/export?format=pdf&type=%25&limit=5", tok, nil), "format", "type", "limit")
 			wantFields(t, e.call(http.MethodGet, admin.Prefix+"/audit/export", tok, nil), "format")
 		})

@@ -102,7 +102,7 @@ func (a *API) updatePolicy(c echo.Context) error {
 	}
 	if version != curVersion {
 		_ = a.record(c, "admin.policy.set", "stale", "")
-		return stale()
+		return stale(curVersion)
 	}
 	var raw map[string]json.RawMessage
 	if err := decodeJSON(c, &raw); err != nil {
@@ -130,7 +130,7 @@ func (a *API) updatePolicy(c echo.Context) error {
 	newVersion, err := a.d.Ops.Policies.SetIf(ctx, next, version)
 	if errors.Is(err, policy.ErrStale) {
 		_ = a.record(c, "admin.policy.set", "stale", "")
-		return stale()
+		return stale("")
 	}
 	if err != nil {
 		return err
@@ -145,9 +145,15 @@ func (a *API) updatePolicy(c echo.Context) error {
 	return c.JSON(http.StatusOK, v)
 }
 
-func stale() error {
-	return newProblem(http.StatusPreconditionFailed, typePrecondition,
+// stale is the 412 of a change based on an old version; it names the
+// current one when known, so a client can show the difference.
+func stale(current string) error {
+	p := newProblem(http.StatusPreconditionFailed, typePrecondition,
 		"the policy changed since you read it; read it again (GET /policy), reapply your change and send the new ETag")
+	if current != "" {
+		p = p.with("ETag", `"`+current+`"`)
+	}
+	return p
 }
 
 // mergePolicy applies the settings of a JSON merge patch (RFC 7396, one
