@@ -2,9 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"encoding/xml"
-	"errors"
-	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -87,24 +84,7 @@ func TestReportCommand(t *testing.T) {
 		})
 		t.Run("recoveries-svg", func(t *testing.T) {
 			out := c.must("", period("report", "recoveries", "--format", "svg", "--lang", "fr")...)
-			dec := xml.NewDecoder(strings.NewReader(out))
-			var title string
-			for {
-				tok, err := dec.Token()
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					t.Fatalf("not XML: %v\n%s", err, out)
-				}
-				if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "title" && title == "" {
-					var s string
-					if err := dec.DecodeElement(&s, &se); err != nil {
-						t.Fatal(err)
-					}
-					title = s
-				}
-			}
+			title := svgText(t, []byte(out))
 			if title != "Récupérations en libre-service par jour" || !strings.Contains(out, "2 mars 2026") {
 				t.Errorf("title %q; dates in French? %v", title, strings.Contains(out, "2 mars 2026"))
 			}
