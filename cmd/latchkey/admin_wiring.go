@@ -10,7 +10,9 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/plugin/admin"
+	"github.com/latchkeyid/latchkey/plugin/method/questions"
 	"github.com/latchkeyid/latchkey/plugin/ratelimit"
+	reports "github.com/latchkeyid/latchkey/plugin/report"
 	"github.com/latchkeyid/latchkey/provider"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/opstore"
@@ -34,6 +36,7 @@ func (s *server) mountAdminAPI(e *echo.Echo, p *provider.Provider, store provide
 			Issuer: iss, Discovery: iss + "/.well-known/openid-configuration", Authorization: iss + "/authorize",
 			Token: iss + "/oauth/token", UserInfo: iss + "/userinfo", EndSession: iss + "/end_session", JWKS: iss + "/keys",
 		},
+		Ops: s.a.adminOps(g, k, time.Now),
 	})
 	if err != nil {
 		return err
@@ -55,6 +58,15 @@ func (s *server) mountAdminAPI(e *echo.Echo, p *provider.Provider, store provide
 		}
 	}()
 	return nil
+}
+
+// adminOps are the admin API's policy, audit log and report collaborators:
+// the stores the commands use.
+func (a *app) adminOps(g *gorm.DB, k *secret.Keyring, now func() time.Time) admin.OpsDeps {
+	return admin.OpsDeps{
+		Policies: a.policyStore(g), Questions: questions.New(g, nil, k, nil), Available: a.availableMethods(),
+		Reports: reports.New(g, reports.WithClock(now)), AuditRetentionDays: a.cfg.AuditRetentionDays,
+	}
 }
 
 // adminTokens verifies the API's bearer tokens through the provider.

@@ -46,6 +46,7 @@ type apiEnv struct {
 	api    *admin.API
 	router routers.Router
 	admin  *user.User // an administrator (alice is not)
+	app    *app       // the configuration the API was wired with
 	// validated counts responses checked against the document.
 	validated int
 }
@@ -76,13 +77,15 @@ func startAdminAPI(t *testing.T, dbURL string, perCaller ratelimit.Rule) *apiEnv
 		if err := db.Migrate(t.Context(), s.DB, pluginschema.Set()); err != nil {
 			t.Fatal(err)
 		}
+		// SMTP configured, no phone gateway: email is available, phones not.
 		a := &app{cfg: config.Config{Issuer: s.URL, AccessTokenLifetime: 10 * time.Minute,
-			IDTokenLifetime: time.Hour, RefreshTokenLifetime: 720 * time.Hour}}
+			IDTokenLifetime: time.Hour, RefreshTokenLifetime: 720 * time.Hour,
+			SMTPURL: "smtp://127.0.0.1:2525", AuditRetentionDays: testRetentionDays}}
 		iss := s.URL
 		api, err := admin.New(admin.Deps{
 			Tokens: adminTokens{s.Provider}, Users: s.Users, Apps: adminApps{st: s.OPStore, a: a}, Audit: s.Audit,
 			Limiter: ratelimit.New(s.DB, ratelimit.WithClock(s.Clock.Now)), DB: s.DB, Keys: s.Keyring, Now: s.Clock.Now,
-			PerCaller: perCaller,
+			PerCaller: perCaller, Ops: a.adminOps(s.DB, s.Keyring, s.Clock.Now),
 			Endpoints: admin.Endpoints{
 				Issuer: iss, Discovery: iss + "/.well-known/openid-configuration", Authorization: iss + "/authorize",
 				Token: iss + "/oauth/token", UserInfo: iss + "/userinfo", EndSession: iss + "/end_session", JWKS: iss + "/keys",
@@ -92,7 +95,7 @@ func startAdminAPI(t *testing.T, dbURL string, perCaller ratelimit.Rule) *apiEnv
 			t.Fatal(err)
 		}
 		api.Mount(ec)
-		e.api = api
+		e.api, e.app = api, a
 	}})
 	ctx := t.Context()
 	if _, _, err := e.s.OPStore.CreateClient(ctx, opstore.NewClient{ID: opsClient, Name: "Ops", Secret: opsSecret, AdminAPI: true}); err != nil {
@@ -209,6 +212,37 @@ func (e *apiEnv) call(method, path, token string, body any, hdr ...string) reply
 	out, _ := io.ReadAll(res.Body)
 	e.validate(req, raw, res, out)
 	return reply{res.StatusCode, res.Header, out}
+}
+
+// parallel sends n requests at once (body(i) for the i-th) and returns
+// their statuses.
+func (e *apiEnv) parallel(n int, method, path, token string, body func(i int) any, hdr ...string) []int {
+	e.t.Helper()
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			raw, _ := json.Marshal(body(i))
+			req, _ := http.NewRequest(method, e.s.URL+path, bytes.NewReader(raw))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+token)
+			for k := 0; k+1 < len(hdr); k += 2 {
+				req.Header.Set(hdr[k], hdr[k+1])
+			}
+			res, err := e.s.HTTP.Client().Do(req)
+			if err != nil {
+				e.t.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			statuses[i] = res.StatusCode
+		}()
+	}
+	wg.Wait()
+	return statuses
 }
 
 // validate checks a response of a documented operation against the
@@ -730,29 +764,8 @@ func TestAdminAPIIdempotency(t *testing.T) {
 		}
 
 		const n = 8
-		var wg sync.WaitGroup
-		statuses := make([]int, n)
 		par := map[string]any{"id": "parallel", "redirect_uris": []string{"https://par.example/cb"}}
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				raw, _ := json.Marshal(par)
-				req, _ := http.NewRequest(http.MethodPost, e.s.URL+p, bytes.NewReader(raw))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+tok)
-				req.Header.Set("Idempotency-Key", "k-par")
-				res, err := e.s.HTTP.Client().Do(req)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				_, _ = io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				statuses[i] = res.StatusCode
-			}()
-		}
-		wg.Wait()
+		statuses := e.parallel(n, http.MethodPost, p, tok, func(int) any { return par }, "Idempotency-Key", "k-par")
 		created := 0
 		for _, s := range statuses {
 			switch s {

@@ -3,7 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
+
+	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/plugin/policy"
 )
@@ -47,7 +48,7 @@ func (c *policySetCmd) Run(a *app) error {
 	if err := store.Set(a.ctx, next); err != nil {
 		return err
 	}
-	a.audit("admin.policy.set", "", "ok", strings.Join(c.Settings, " "))
+	a.audit("admin.policy.set", "", "ok", policy.DescribeChanges(cur, next))
 	return printJSON(a, next)
 }
 
@@ -56,7 +57,16 @@ func (a *app) policies() (*policy.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return policy.NewStore(g, policy.Default(availableMethods(a.cfg.Dev, a.cfg.SMTPURL != "", a.cfg.TwilioAccountSID != ""))), nil
+	return a.policyStore(g), nil
+}
+
+// policyStore is the policy on g, with this deployment's defaults.
+func (a *app) policyStore(g *gorm.DB) *policy.Store {
+	return policy.NewStore(g, policy.Default(a.availableMethods()))
+}
+
+func (a *app) availableMethods() []string {
+	return availableMethods(a.cfg.Dev, a.cfg.SMTPURL != "", a.cfg.TwilioAccountSID != "")
 }
 
 // availableMethods are the methods this deployment can deliver: email

@@ -2,10 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -27,7 +25,7 @@ type reportCmd struct {
 
 func (c *reportCmd) Run(a *app) error {
 	now := time.Now().UTC()
-	rg, err := parseRange(c.Since, c.Until, now)
+	rg, err := reports.ParseRange(c.Since, c.Until, now)
 	if err != nil {
 		return usageError{err}
 	}
@@ -96,52 +94,4 @@ func oneLine(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// parseRange reads --since (a duration before now, with d for days, or a
-// date or time) and --until (a date or time; now when empty).
-func parseRange(since, until string, now time.Time) (reports.Range, error) {
-	rg := reports.Range{Until: now}
-	if until != "" {
-		t, err := parseWhen(until)
-		if err != nil {
-			return rg, fmt.Errorf("--until: %w", err)
-		}
-		rg.Until = t
-	}
-	if d, ok := parseDays(since); ok {
-		rg.Since = rg.Until.Add(-d)
-	} else if d, err := time.ParseDuration(since); err == nil {
-		if d <= 0 {
-			return rg, errors.New("--since: a duration must be positive")
-		}
-		rg.Since = rg.Until.Add(-d)
-	} else {
-		t, err := parseWhen(since)
-		if err != nil {
-			return rg, fmt.Errorf("--since: %w (or a duration: 30d, 36h)", err)
-		}
-		rg.Since = t
-	}
-	if !rg.Until.After(rg.Since) || rg.Until.Sub(rg.Since) > reports.MaxDays*24*time.Hour {
-		return rg, fmt.Errorf("--since must be before --until, at most %d days before", reports.MaxDays)
-	}
-	return rg, nil
-}
-
-func parseDays(s string) (time.Duration, bool) {
-	n, err := strconv.Atoi(strings.TrimSuffix(s, "d"))
-	if !strings.HasSuffix(s, "d") || err != nil || n <= 0 || n > reports.MaxDays {
-		return 0, false
-	}
-	return time.Duration(n) * 24 * time.Hour, true
-}
-
-func parseWhen(s string) (time.Time, error) {
-	for _, layout := range []string{time.DateOnly, time.RFC3339Nano, "2006-01-02T15:04"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q is not a date (2026-03-01) or time (2026-03-01T12:00:00Z)", s)
 }

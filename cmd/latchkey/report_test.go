@@ -2,9 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"encoding/xml"
-	"errors"
-	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -87,24 +84,7 @@ func TestReportCommand(t *testing.T) {
 		})
 		t.Run("recoveries-svg", func(t *testing.T) {
 			out := c.must("", period("report", "recoveries", "--format", "svg", "--lang", "fr")...)
-			dec := xml.NewDecoder(strings.NewReader(out))
-			var title string
-			for {
-				tok, err := dec.Token()
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					t.Fatalf("not XML: %v\n%s", err, out)
-				}
-				if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "title" && title == "" {
-					var s string
-					if err := dec.DecodeElement(&s, &se); err != nil {
-						t.Fatal(err)
-					}
-					title = s
-				}
-			}
+			title := svgText(t, []byte(out))
 			if title != "Récupérations en libre-service par jour" || !strings.Contains(out, "2 mars 2026") {
 				t.Errorf("title %q; dates in French? %v", title, strings.Contains(out, "2 mars 2026"))
 			}
@@ -123,28 +103,6 @@ func TestReportCommand(t *testing.T) {
 			}
 		})
 	})
-}
-
-// --since takes days, durations, dates and times; --until dates and times.
-func TestParseRange(t *testing.T) {
-	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name, since, until string
-		want               reports.Range
-	}{
-		{"days", "7d", "", reports.Range{Since: now.AddDate(0, 0, -7), Until: now}},
-		{"duration", "36h", "", reports.Range{Since: now.Add(-36 * time.Hour), Until: now}},
-		{"dates", "2026-03-01", "2026-03-04", reports.Range{Since: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 3, 4, 0, 0, 0, 0, time.UTC)}},
-		{"time-in-a-zone", "2026-03-01T12:00:00+02:00", "", reports.Range{Since: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), Until: now}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseRange(tt.since, tt.until, now)
-			if err != nil || got != tt.want {
-				t.Errorf("parseRange(%q, %q) = %v, %v; want %v", tt.since, tt.until, got, err, tt.want)
-			}
-		})
-	}
 }
 
 // The command offers exactly the reports the report package runs.

@@ -21,7 +21,8 @@ func TestServeMountsAdminAPI(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"openapi":"3.1.0"`) {
 		t.Fatalf("openapi document: %d %.200s", resp.StatusCode, body)
 	}
-	for _, path := range []string{admin.Prefix + "/apps", admin.Prefix + "/apps/latchkey-demo", admin.Prefix + "/nothing"} {
+	for _, path := range []string{admin.Prefix + "/apps", admin.Prefix + "/apps/latchkey-demo", admin.Prefix + "/nothing",
+		admin.Prefix + "/policy", admin.Prefix + "/audit/export?format=csv", admin.Prefix + "/reports/funnel"} {
 		resp, body = get(t, c, srv.base+path)
 		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Content-Type") != admin.MIMEProblem ||
 			!strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") || resp.Header.Get("Cache-Control") != "no-store" {

@@ -75,6 +75,7 @@ type Deps struct {
 	// client secret, which must not rest in clear).
 	Keys      *secret.Keyring
 	Endpoints Endpoints
+	Ops       OpsDeps
 	Now       func() time.Time
 	// PerIP and PerCaller bound the request rate (defaults below).
 	PerIP, PerCaller ratelimit.Rule
@@ -104,6 +105,9 @@ func New(d Deps) (*API, error) {
 	if d.Tokens == nil || d.Users == nil || d.Apps == nil || d.Audit == nil || d.Limiter == nil || d.DB == nil || d.Keys == nil {
 		return nil, errors.New("admin: tokens, users, apps, audit, limiter, database and keys are required")
 	}
+	if err := d.Ops.check(); err != nil {
+		return nil, err
+	}
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -123,6 +127,7 @@ func New(d Deps) (*API, error) {
 		{http.MethodPost, "/apps/{id}/secret", a.regenerateSecret},
 		{http.MethodGet, "/apps/{id}/connect", a.connectApp},
 	}
+	a.routes = append(a.routes, a.opsRoutes()...)
 	if _, err := openAPIJSON(); err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}

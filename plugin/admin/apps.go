@@ -110,13 +110,9 @@ func decodeCursor(s string) (string, bool) {
 // pageParams reads ?limit= and ?cursor=, every problem at once.
 func pageParams(c echo.Context) (after string, limit int, err error) {
 	var errs []FieldError
-	limit = DefaultLimit
-	if v := c.QueryParam("limit"); v != "" {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 1 || n > MaxLimit {
-			errs = append(errs, FieldError{"limit", fmt.Sprintf("must be a whole number from 1 to %d", MaxLimit)})
-		}
-		limit = n
+	limit, lerr := limitParam(c)
+	if lerr != nil {
+		errs = append(errs, *lerr)
 	}
 	if v := c.QueryParam("cursor"); v != "" {
 		var ok bool
@@ -128,6 +124,19 @@ func pageParams(c echo.Context) (after string, limit int, err error) {
 		return "", 0, invalidFields("the query has problems", errs...)
 	}
 	return after, limit, nil
+}
+
+// limitParam reads ?limit= (DefaultLimit when absent).
+func limitParam(c echo.Context) (int, *FieldError) {
+	v := c.QueryParam("limit")
+	if v == "" {
+		return DefaultLimit, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > MaxLimit {
+		return 0, &FieldError{"limit", fmt.Sprintf("must be a whole number from 1 to %d", MaxLimit)}
+	}
+	return n, nil
 }
 
 // decodeJSON reads a JSON object strictly: an unknown field or a wrong

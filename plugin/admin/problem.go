@@ -38,6 +38,7 @@ const (
 	typeForbidden      = "urn:latchkey:problem:forbidden"
 	typeNotFound       = "urn:latchkey:problem:not-found"
 	typeConflict       = "urn:latchkey:problem:conflict"
+	typePrecondition   = "urn:latchkey:problem:precondition"
 	typeIdempotency    = "urn:latchkey:problem:idempotency-key-reused"
 	typeInProgress     = "urn:latchkey:problem:idempotency-key-in-progress"
 	typeRateLimited    = "urn:latchkey:problem:rate-limited"

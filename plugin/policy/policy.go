@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -165,34 +164,54 @@ func (p Policy) Usable(m string, admin bool) bool {
 	return p.Enabled(m) && !(admin && m == Questions)
 }
 
-// Validate reports every problem at once; it never changes p.
+// Problem is one validation problem: the setting (its JSON name) and
+// what is wrong with it.
+type Problem struct {
+	Field   string
+	Message string
+}
+
+// InvalidError lists every problem of a policy; its text is the messages,
+// one a line, as `latchkey policy set` prints them.
+type InvalidError struct{ Problems []Problem }
+
+func (e *InvalidError) Error() string {
+	msgs := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		msgs[i] = p.Message
+	}
+	return "policy: " + strings.Join(msgs, "\n")
+}
+
+// Validate reports every problem at once, as an *InvalidError; it never
+// changes p.
 func (p Policy) Validate() error {
-	var errs []error
-	bad := func(f string, a ...any) { errs = append(errs, fmt.Errorf(f, a...)) }
+	var errs []Problem
+	bad := func(field, f string, a ...any) { errs = append(errs, Problem{field, fmt.Sprintf(f, a...)}) }
 	switch p.Scope {
 	case ScopeNone, ScopeAll:
 		if p.Group != "" && p.Scope != ScopeGroup {
-			bad("group %q is set but scope is %q (use scope=group)", p.Group, p.Scope)
+			bad("group", "group %q is set but scope is %q (use scope=group)", p.Group, p.Scope)
 		}
 	case ScopeGroup:
 		if strings.TrimSpace(p.Group) == "" {
-			bad("scope group needs a group name")
+			bad("group", "scope group needs a group name")
 		}
 	default:
-		bad("scope must be none, group or all, not %q", p.Scope)
+		bad("scope", "scope must be none, group or all, not %q", p.Scope)
 	}
 	seen := map[string]bool{}
 	for _, m := range p.Methods {
 		if !slices.Contains(Known, m) {
-			bad("unknown method %q (known: %s)", m, strings.Join(Known, ", "))
+			bad("methods", "unknown method %q (known: %s)", m, strings.Join(Known, ", "))
 		}
 		if seen[m] {
-			bad("method %q listed twice", m)
+			bad("methods", "method %q listed twice", m)
 		}
 		seen[m] = true
 	}
 	if p.Required != 1 && p.Required != 2 {
-		bad("required must be 1 or 2, not %d", p.Required)
+		bad("required", "required must be 1 or 2, not %d", p.Required)
 	}
 	possession := 0
 	for _, m := range p.Methods {
@@ -201,49 +220,49 @@ func (p Policy) Validate() error {
 		}
 	}
 	if p.Scope != ScopeNone && possession == 0 {
-		bad("enable at least one possession method (email, phone or app): security questions never suffice alone")
+		bad("methods", "enable at least one possession method (email, phone or app): security questions never suffice alone")
 	}
 	if p.QuestionsRegister < MinQuestionsRegister || p.QuestionsRegister > MaxQuestionsRegister {
-		bad("questions_register must be %d to %d, not %d", MinQuestionsRegister, MaxQuestionsRegister, p.QuestionsRegister)
+		bad("questions_register", "questions_register must be %d to %d, not %d", MinQuestionsRegister, MaxQuestionsRegister, p.QuestionsRegister)
 	}
 	if p.QuestionsAsk < MinQuestionsAsk || p.QuestionsAsk > MaxQuestionsAsk {
-		bad("questions_ask must be %d to %d, not %d", MinQuestionsAsk, MaxQuestionsAsk, p.QuestionsAsk)
+		bad("questions_ask", "questions_ask must be %d to %d, not %d", MinQuestionsAsk, MaxQuestionsAsk, p.QuestionsAsk)
 	} else if p.QuestionsAsk > p.QuestionsRegister {
-		bad("questions_ask (%d) cannot exceed questions_register (%d)", p.QuestionsAsk, p.QuestionsRegister)
+		bad("questions_ask", "questions_ask (%d) cannot exceed questions_register (%d)", p.QuestionsAsk, p.QuestionsRegister)
 	}
 	if p.MaxSkips < 0 || p.MaxSkips > MaxSkipsLimit {
-		bad("max_skips must be 0 to %d, not %d", MaxSkipsLimit, p.MaxSkips)
+		bad("max_skips", "max_skips must be 0 to %d, not %d", MaxSkipsLimit, p.MaxSkips)
 	}
 	if p.ReconfirmDays < 0 || p.ReconfirmDays > MaxReconfirmDays {
-		bad("reconfirm_days must be 0 to %d, not %d", MaxReconfirmDays, p.ReconfirmDays)
+		bad("reconfirm_days", "reconfirm_days must be 0 to %d, not %d", MaxReconfirmDays, p.ReconfirmDays)
 	}
 	if p.CoolDownHours < 0 || p.CoolDownHours > MaxCoolDownHours {
-		bad("cooldown_hours must be 0 to %d, not %d", MaxCoolDownHours, p.CoolDownHours)
+		bad("cooldown_hours", "cooldown_hours must be 0 to %d, not %d", MaxCoolDownHours, p.CoolDownHours)
 	}
 	if p.PushReportBlockMinutes < 0 || p.PushReportBlockMinutes > MaxPushReportBlockMinutes {
-		bad("push_report_block_minutes must be 0 (no block) to %d (a week), not %d", MaxPushReportBlockMinutes, p.PushReportBlockMinutes)
+		bad("push_report_block_minutes", "push_report_block_minutes must be 0 (no block) to %d (a week), not %d", MaxPushReportBlockMinutes, p.PushReportBlockMinutes)
 	}
 	regions := phonenumbers.GetSupportedRegions()
 	seenRegion := map[string]bool{}
 	for _, r := range p.PhoneCountries {
 		switch {
 		case !regionRE.MatchString(r):
-			bad("phone_countries: %q is not an upper-case two-letter ISO 3166 code such as US or DE", r)
+			bad("phone_countries", "phone_countries: %q is not an upper-case two-letter ISO 3166 code such as US or DE", r)
 		case !regions[r]:
-			bad("phone_countries: %q is not a region with phone numbers", r)
+			bad("phone_countries", "phone_countries: %q is not a region with phone numbers", r)
 		case seenRegion[r]:
-			bad("phone_countries: %q listed twice", r)
+			bad("phone_countries", "phone_countries: %q listed twice", r)
 		}
 		seenRegion[r] = true
 	}
 	if p.HelpdeskURL != "" {
 		u, err := url.Parse(p.HelpdeskURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http" && u.Scheme != "mailto") || (u.Scheme != "mailto" && u.Host == "") {
-			bad("helpdesk_url must be an absolute http(s) or mailto URL, not %q", p.HelpdeskURL)
+			bad("helpdesk_url", "helpdesk_url must be an absolute http(s) or mailto URL, not %q", p.HelpdeskURL)
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("policy: %w", errors.Join(errs...))
+		return &InvalidError{Problems: errs}
 	}
 	return nil
 }

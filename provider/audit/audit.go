@@ -55,16 +55,19 @@ var ErrNoType = errors.New("audit: event type is required")
 // Event is one audit record. UserID is "" or "unknown" when the login did
 // not match a user. Detail must never contain a secret (see the package
 // documentation).
+//
+// Its JSON form is one line of a JSON Lines export and an item of the
+// admin API's list.
 type Event struct {
-	ID        uint64    `gorm:"primaryKey;autoIncrement"`
-	Time      time.Time `gorm:"precision:6;not null;index"`
-	Type      string    `gorm:"size:64;not null"`
-	UserID    string    `gorm:"size:64;not null;index"`
-	FlowID    string    `gorm:"size:64;not null"`
-	IP        string    `gorm:"column:ip;size:64;not null"`
-	UserAgent string    `gorm:"size:255;not null"`
-	Outcome   string    `gorm:"size:16;not null"`
-	Detail    string    `gorm:"size:1000;not null"`
+	ID        uint64    `gorm:"primaryKey;autoIncrement" json:"id"`
+	Time      time.Time `gorm:"precision:6;not null;index" json:"time"`
+	Type      string    `gorm:"size:64;not null" json:"type"`
+	UserID    string    `gorm:"size:64;not null;index" json:"user_id"`
+	FlowID    string    `gorm:"size:64;not null" json:"flow_id"`
+	IP        string    `gorm:"column:ip;size:64;not null" json:"ip"`
+	UserAgent string    `gorm:"size:255;not null" json:"user_agent"`
+	Outcome   string    `gorm:"size:16;not null" json:"outcome"`
+	Detail    string    `gorm:"size:1000;not null" json:"detail"`
 }
 
 // TableName is the audit_events table of migration 0002.
@@ -72,12 +75,15 @@ func (Event) TableName() string { return "audit_events" }
 
 // Filter selects events for List; zero fields select everything.
 type Filter struct {
-	UserID  string
-	Since   time.Time // events at or after
-	Until   time.Time // events before
-	Type    string    // exact type
-	Outcome string    // exact outcome (OK, Fail, Blocked)
-	Limit   int       // newest first; 0 means DefaultLimit, capped at MaxLimit
+	UserID string
+	Since  time.Time // events at or after
+	Until  time.Time // events before
+	Type   string    // exact type
+	// TypePrefix selects the types that start with it ("admin." for every
+	// administrator action).
+	TypePrefix string
+	Outcome    string // exact outcome (OK, Fail, Blocked)
+	Limit      int    // newest first; 0 means DefaultLimit, capped at MaxLimit
 }
 
 // List limits.
@@ -192,6 +198,11 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Event, error) {
 	return out, nil
 }
 
+// likeEscaper makes a prefix literal in a LIKE pattern (the escape
+// character is "!": a backslash means different things in SQLite and MySQL
+// string literals).
+var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
+
 // where adds f's conditions (not its limit) to q.
 func (f Filter) where(q *gorm.DB) *gorm.DB {
 	if f.UserID != "" {
@@ -205,6 +216,9 @@ func (f Filter) where(q *gorm.DB) *gorm.DB {
 	}
 	if f.Type != "" {
 		q = q.Where("type = ?", f.Type)
+	}
+	if f.TypePrefix != "" {
+		q = q.Where("type LIKE ? ESCAPE '!'", likeEscaper.Replace(f.TypePrefix)+"%")
 	}
 	if f.Outcome != "" {
 		q = q.Where("outcome = ?", f.Outcome)

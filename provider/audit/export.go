@@ -26,19 +26,6 @@ var ErrFormat = errors.New("audit: format must be csv or jsonl")
 // csvHeader is the first row of a CSV export, one column per Event field.
 var csvHeader = []string{"id", "time", "type", "user_id", "flow_id", "ip", "user_agent", "outcome", "detail"}
 
-// record is an event as a JSON Lines export writes it.
-type record struct {
-	ID        uint64 `json:"id"`
-	Time      string `json:"time"`
-	Type      string `json:"type"`
-	UserID    string `json:"user_id"`
-	FlowID    string `json:"flow_id"`
-	IP        string `json:"ip"`
-	UserAgent string `json:"user_agent"`
-	Outcome   string `json:"outcome"`
-	Detail    string `json:"detail"`
-}
-
 // exportBatch is how many events each keyset page of an export reads.
 const exportBatch = 1000
 
@@ -105,8 +92,8 @@ func newEncoder(w io.Writer, format string) (enc func(Event) error, flush func()
 		je := json.NewEncoder(bw)
 		je.SetEscapeHTML(false)
 		enc = func(e Event) error {
-			return je.Encode(record{ID: e.ID, Time: stampOf(e.Time), Type: e.Type, UserID: e.UserID, FlowID: e.FlowID,
-				IP: e.IP, UserAgent: e.UserAgent, Outcome: e.Outcome, Detail: e.Detail})
+			e.Time = e.Time.UTC() // RFC 3339 with nanoseconds, as in the CSV
+			return je.Encode(e)
 		}
 		flush = bw.Flush
 	default:
@@ -161,8 +148,7 @@ func ReadExport(r io.Reader, format string) ([]Event, error) {
 			for i := range row {
 				row[i] = undefuse(row[i])
 			}
-			e, err := eventOf(record{Time: row[1], Type: row[2], UserID: row[3], FlowID: row[4], IP: row[5],
-				UserAgent: row[6], Outcome: row[7], Detail: row[8]}, row[0])
+			e, err := csvEvent(row)
 			if err != nil {
 				return nil, fmt.Errorf("audit: read csv line %d: %w", len(out)+2, err)
 			}
@@ -172,33 +158,31 @@ func ReadExport(r io.Reader, format string) ([]Event, error) {
 		dec := json.NewDecoder(r)
 		dec.DisallowUnknownFields()
 		for {
-			var rec record
-			err := dec.Decode(&rec)
+			var e Event
+			err := dec.Decode(&e)
 			if errors.Is(err, io.EOF) {
 				return out, nil
 			}
 			if err != nil {
 				return nil, fmt.Errorf("audit: read jsonl record %d: %w", len(out)+1, err)
 			}
-			e, err := eventOf(rec, strconv.FormatUint(rec.ID, 10))
-			if err != nil {
-				return nil, fmt.Errorf("audit: read jsonl record %d: %w", len(out)+1, err)
-			}
+			e.Time = e.Time.UTC()
 			out = append(out, e)
 		}
 	}
 	return nil, ErrFormat
 }
 
-func eventOf(r record, id string) (Event, error) {
-	n, err := strconv.ParseUint(id, 10, 64)
+// csvEvent reads a CSV row in csvHeader's order.
+func csvEvent(row []string) (Event, error) {
+	n, err := strconv.ParseUint(row[0], 10, 64)
 	if err != nil {
-		return Event{}, fmt.Errorf("id %q: %w", id, err)
+		return Event{}, fmt.Errorf("id %q: %w", row[0], err)
 	}
-	t, err := time.Parse(time.RFC3339Nano, r.Time)
+	t, err := time.Parse(time.RFC3339Nano, row[1])
 	if err != nil {
 		return Event{}, fmt.Errorf("time: %w", err)
 	}
-	return Event{ID: n, Time: t.UTC(), Type: r.Type, UserID: r.UserID, FlowID: r.FlowID, IP: r.IP,
-		UserAgent: r.UserAgent, Outcome: r.Outcome, Detail: r.Detail}, nil
+	return Event{ID: n, Time: t.UTC(), Type: row[2], UserID: row[3], FlowID: row[4], IP: row[5],
+		UserAgent: row[6], Outcome: row[7], Detail: row[8]}, nil
 }
