@@ -87,10 +87,10 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 			ID: newID(), ClientID: r.clientID, Subject: r.clientID, Scopes: nonNil(r.scopes),
 			Audience: []string{r.clientID}, CreatedAt: now, ExpiresAt: now.Add(c.AccessTokenTTL()),
 		}
+		// A lone insert: the Writer merges it with the others queued
+		// into one multi-row INSERT.
 		err = db.Retry(ctx, "token.client_credentials", func() error {
-			_, err := s.w.Exec(ctx, sqlInsertAccessToken, at.ID, at.ClientID, at.Subject, at.GrantID,
-				at.RefreshTokenID, at.SessionID, jsonList(at.Scopes), jsonList(at.Audience), at.CreatedAt, at.ExpiresAt)
-			return err
+			return s.w.Insert(ctx, sqlInsertAccessToken, at.insertArgs()...)
 		})
 		if err != nil {
 			return "", time.Time{}, s.tokenErr(err)

@@ -32,9 +32,14 @@ const (
 )
 
 func insertAccessToken(ex db.Execer, at *accessTokenRow) error {
-	_, err := ex.Exec(sqlInsertAccessToken, at.ID, at.ClientID, at.Subject, at.GrantID, at.RefreshTokenID,
-		at.SessionID, jsonList(at.Scopes), jsonList(at.Audience), at.CreatedAt, at.ExpiresAt)
+	_, err := ex.Exec(sqlInsertAccessToken, at.insertArgs()...)
 	return err
+}
+
+// insertArgs are at's values for sqlInsertAccessToken.
+func (at *accessTokenRow) insertArgs() []any {
+	return []any{at.ID, at.ClientID, at.Subject, at.GrantID, at.RefreshTokenID,
+		at.SessionID, jsonList(at.Scopes), jsonList(at.Audience), at.CreatedAt, at.ExpiresAt}
 }
 
 func insertRefreshToken(ex db.Execer, rt *refreshTokenRow) error {
