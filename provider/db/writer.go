@@ -408,6 +408,12 @@ func (w *Writer) eachInsert(batch []*job, fn func(chunk []*job, query string, ar
 }
 
 // multiRow returns insert with its VALUES tuple repeated for rows rows.
+//
+// On SQLite it is INSERT OR ROLLBACK: a statement that changes several rows
+// and may fail on a constraint halfway otherwise keeps a statement journal,
+// a copy of every page it touches (to undo just itself), which cost more
+// than the rows saved. A failing multi-row insert breaks its batch anyway,
+// so ending the whole transaction there changes nothing.
 func (w *Writer) multiRow(insert string, rows int) string {
 	if rows == 1 {
 		return insert
@@ -418,6 +424,9 @@ func (w *Writer) multiRow(insert string, rows int) string {
 	}
 	tuple := insert[strings.LastIndex(insert, "VALUES ")+len("VALUES "):]
 	q := insert + strings.Repeat(", "+tuple, rows-1)
+	if w.batch {
+		q = "INSERT OR ROLLBACK" + strings.TrimPrefix(q, "INSERT")
+	}
 	w.multi.Store(k, q)
 	return q
 }
