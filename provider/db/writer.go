@@ -23,8 +23,8 @@ const maxBatch = 256
 
 // maxRows bounds the rows of one multi-row INSERT (Insert): 64 rows of a
 // token's ten columns stay far below either database's limit on bound
-// values, and the statements prepared per query are the powers of two
-// up to it.
+// values, and the statements SQLite prepares per query are the powers of
+// two up to it.
 const maxRows = 64
 
 // mysqlInserters is how many batches of inserts are in flight at once on
@@ -391,8 +391,13 @@ func (w *Writer) eachInsert(batch []*job, fn func(chunk []*job, query string, ar
 	var args []any
 	for _, g := range groups {
 		for len(g) > 0 {
-			// A power of two, so few distinct statements are prepared.
-			n := 1 << (bits.Len(uint(min(len(g), maxRows))) - 1)
+			n := min(len(g), maxRows)
+			if w.batch {
+				// A power of two, so that SQLite prepares few distinct
+				// statements (MySQL's are not prepared: one round trip
+				// for the lot).
+				n = 1 << (bits.Len(uint(n)) - 1)
+			}
 			chunk := g[:n]
 			args = args[:0]
 			for _, j := range chunk {
