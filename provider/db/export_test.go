@@ -5,3 +5,6 @@ func Queued(w *Writer) int { return len(w.jobs) }
 
 // Transactions reports how many transactions w has begun.
 func Transactions(w *Writer) int64 { return w.txs.Load() }
+
+// Statements reports how many statements w has run.
+func Statements(w *Writer) int64 { return w.execs.Load() }

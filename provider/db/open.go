@@ -78,12 +78,12 @@ func Open(ctx context.Context, url string) (*gorm.DB, error) {
 				return fail(fmt.Errorf("db: open: %w", err))
 			}
 		}
-		p.writer = newWriter(g, write, true)
+		p.writer = newWriter(g, write, groupCommit)
 	} else {
 		write.SetMaxOpenConns(32)
 		write.SetMaxIdleConns(32)
 		write.SetConnMaxLifetime(5 * time.Minute)
-		p.writer = newWriter(g, write, false)
+		p.writer = newWriter(g, write, groupInserts)
 	}
 	if err := g.Use(p); err != nil {
 		return fail(fmt.Errorf("db: open: %w", err))

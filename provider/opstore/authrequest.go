@@ -334,7 +334,7 @@ func (s *Storage) revokeGrant(ctx context.Context, grantID string) error {
 				return err
 			}
 		}
-		return tx.Model(&accessTokenRow{}).Where("grant_id = ? AND revoked_at IS NULL", grantID).
+		return tx.Model(&accessTokenRow{}).Where("grant_id = ? AND "+accessHasGrant+" AND revoked_at IS NULL", grantID).
 			Update("revoked_at", now).Error
 	})
 	if err != nil {

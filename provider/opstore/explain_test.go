@@ -13,6 +13,7 @@ import (
 
 	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
+	"github.com/latchkeyid/latchkey/provider/opstore"
 	"github.com/latchkeyid/latchkey/provider/seed"
 	"github.com/latchkeyid/latchkey/provider/session"
 )
@@ -77,6 +78,19 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		if oe := e.s.RevokeToken(ctx, next, e.alice.ID, "web"); oe != nil {
 			t.Fatal(oe)
 		}
+		// A replayed code revokes its grant's tokens.
+		ar := e.authorize(t, "web", "openid")
+		e.signIn(t, ar, "explained")
+		req, err := e.s.AuthRequestByCode(ctx, "explained")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.s.CreateAccessToken(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.s.AuthRequestByCode(ctx, "explained"); err == nil {
+			t.Fatal("replayed code accepted")
+		}
 		// Sign-in and the browser session.
 		if _, err := e.users.Authenticate(ctx, "alice", "correct horse battery staple"); err != nil {
 			t.Fatal(err)
@@ -100,6 +114,15 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		}
 
 		sqls := rec.SQL()
+		// The Writer's statements, with values inlined as the recorder has
+		// them.
+		for _, q := range opstore.WriterStatements {
+			args := make([]any, strings.Count(q, "?"))
+			for i := range args {
+				args[i] = "x"
+			}
+			sqls = append(sqls, g.Dialector.Explain(q, args...))
+		}
 		explained := 0
 		for _, q := range sqls {
 			verb := strings.ToUpper(strings.Fields(q)[0])

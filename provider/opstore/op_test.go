@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
@@ -86,6 +88,56 @@ func TestProviderClientCredentials(t *testing.T) {
 		}
 		if code, body := post(t, srv.URL+"/revoke", url.Values{"token": {"garbage"}}, "svc", e.svcSec); code != http.StatusOK {
 			t.Fatalf("revoking garbage: %d %v", code, body)
+		}
+	})
+}
+
+// Client-credentials tokens asked for at once share multi-row INSERTs:
+// each caller gets its own token, every one is active, and revoking one
+// leaves its batch mates active.
+func TestProviderClientCredentialsBurst(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // the requests meet in the writer's batches
+	eachEnv(t, func(t *testing.T, e *env) {
+		srv := opServer(t, e)
+		cc := url.Values{"grant_type": {"client_credentials"}, "scope": {"api"}}.Encode()
+		const n = 48
+		tokens := make([]string, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/oauth/token", strings.NewReader(cc))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth("svc", url.QueryEscape(e.svcSec))
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer resp.Body.Close()
+				var body struct {
+					AccessToken string `json:"access_token"`
+				}
+				if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
+					t.Errorf("token %d: %d %v", i, resp.StatusCode, err)
+				}
+				tokens[i] = body.AccessToken
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
+		}
+		if len(slices.Compact(slices.Sorted(slices.Values(tokens)))) != n {
+			t.Fatalf("%d requests did not get %d distinct tokens", n, n)
+		}
+		intro := srv.URL + "/oauth/introspect"
+		if code, _ := post(t, srv.URL+"/revoke", url.Values{"token": {tokens[0]}}, "svc", e.svcSec); code != http.StatusOK {
+			t.Fatalf("revoke: %d", code)
+		}
+		for i, at := range tokens {
+			if _, body := post(t, intro, url.Values{"token": {at}}, "svc", e.svcSec); body["active"] != (i != 0) {
+				t.Errorf("token %d: active = %v, want %v", i, body["active"], i != 0)
+			}
 		}
 	})
 }

@@ -23,7 +23,7 @@ func revokeFamily(tx *gorm.DB, familyID string, now time.Time) error {
 		return err
 	}
 	if len(ids) > 0 {
-		if err := tx.Model(&accessTokenRow{}).Where("revoked_at IS NULL AND refresh_token_id IN ?", ids).
+		if err := tx.Model(&accessTokenRow{}).Where("revoked_at IS NULL AND refresh_token_id IN ? AND "+accessHasRefresh, ids).
 			Update("revoked_at", now).Error; err != nil {
 			return err
 		}

@@ -84,13 +84,13 @@ func (s *Storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 			return "", time.Time{}, err
 		}
 		at := accessTokenRow{
-			ID: newID(), ClientID: r.clientID, Subject: r.clientID, Scopes: nonNil(r.scopes),
+			ID: newTokenID(now), ClientID: r.clientID, Subject: r.clientID, Scopes: nonNil(r.scopes),
 			Audience: []string{r.clientID}, CreatedAt: now, ExpiresAt: now.Add(c.AccessTokenTTL()),
 		}
+		// A lone insert: the Writer merges it with the others queued
+		// into one multi-row INSERT.
 		err = db.Retry(ctx, "token.client_credentials", func() error {
-			_, err := s.w.Exec(ctx, sqlInsertAccessToken, at.ID, at.ClientID, at.Subject, at.GrantID,
-				at.RefreshTokenID, at.SessionID, jsonList(at.Scopes), jsonList(at.Audience), at.CreatedAt, at.ExpiresAt)
-			return err
+			return s.w.Insert(ctx, sqlInsertAccessToken, at.insertArgs()...)
 		})
 		if err != nil {
 			return "", time.Time{}, s.tokenErr(err)
@@ -139,7 +139,7 @@ func (s *Storage) grantUser(ctx context.Context, id, sessionID string, authTime 
 
 func (s *Storage) accessFromAuth(r *AuthRequest, c *Client, now time.Time) accessTokenRow {
 	return accessTokenRow{
-		ID: newID(), ClientID: r.row.ClientID, Subject: r.row.UserID, GrantID: r.row.ID,
+		ID: newTokenID(now), ClientID: r.row.ClientID, Subject: r.row.UserID, GrantID: r.row.ID,
 		SessionID: r.row.SessionID, Scopes: nonNil(r.row.Scopes), Audience: []string{r.row.ClientID},
 		CreatedAt: now, ExpiresAt: now.Add(c.AccessTokenTTL()),
 	}
@@ -166,7 +166,7 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		}
 		raw := newSecret()
 		rt := refreshTokenRow{
-			ID: newID(), TokenHash: s.hash(purposeRefresh, raw), GrantID: r.row.ID, ClientID: r.row.ClientID,
+			ID: newTokenID(now), TokenHash: s.hash(purposeRefresh, raw), GrantID: r.row.ID, ClientID: r.row.ClientID,
 			UserID: r.row.UserID, SessionID: r.row.SessionID, Scopes: nonNil(r.row.Scopes),
 			Audience: []string{r.row.ClientID}, AMR: nonNil(r.row.AMR), AuthTime: r.GetAuthTime(),
 			CreatedAt: now, FamilyExpiresAt: now.Add(c.RefreshMaxTTL()),
@@ -208,10 +208,10 @@ func (s *Storage) rotate(ctx context.Context, r *RefreshTokenRequest, now time.T
 	old := r.row
 	raw := newSecret()
 	rt := old
-	rt.ID, rt.TokenHash, rt.CreatedAt, rt.UsedAt, rt.RevokedAt = newID(), s.hash(purposeRefresh, raw), now, nil, nil
+	rt.ID, rt.TokenHash, rt.CreatedAt, rt.UsedAt, rt.RevokedAt = newTokenID(now), s.hash(purposeRefresh, raw), now, nil, nil
 	rt.ExpiresAt = minTime(now.Add(c.RefreshIdleTTL()), old.FamilyExpiresAt)
 	at := accessTokenRow{
-		ID: newID(), ClientID: old.ClientID, Subject: old.UserID, GrantID: old.GrantID, RefreshTokenID: rt.ID,
+		ID: newTokenID(now), ClientID: old.ClientID, Subject: old.UserID, GrantID: old.GrantID, RefreshTokenID: rt.ID,
 		SessionID: old.SessionID, Scopes: nonNil(r.GetScopes()), Audience: nonNil(old.Audience),
 		CreatedAt: now, ExpiresAt: minTime(now.Add(c.AccessTokenTTL()), old.FamilyExpiresAt),
 	}

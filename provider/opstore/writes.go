@@ -12,6 +12,16 @@ import (
 // reflection: they run on every token request. Times are bound as
 // time.Time, as GORM binds them, so both write the same stored format.
 
+// On SQLite the access tokens' indexes of grant_id and refresh_token_id
+// hold only the rows where those are set (schema 0015): a query by either
+// repeats that condition, or SQLite cannot use the index and reads the
+// whole table. (It also keeps an empty id from matching every
+// client-credentials token.)
+const (
+	accessHasGrant   = "grant_id <> ''"
+	accessHasRefresh = "refresh_token_id <> ''"
+)
+
 const (
 	sqlInsertAccessToken = "INSERT INTO oidc_access_tokens " +
 		"(id, client_id, subject, grant_id, refresh_token_id, session_id, scopes, audience, created_at, expires_at) " +
@@ -25,16 +35,21 @@ const (
 	sqlUseRefreshToken = "UPDATE oidc_refresh_tokens SET used_at = ? " +
 		"WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?"
 	sqlRevokeAccessOfRefresh = "UPDATE oidc_access_tokens SET revoked_at = ? " +
-		"WHERE refresh_token_id = ? AND revoked_at IS NULL"
+		"WHERE refresh_token_id = ? AND " + accessHasRefresh + " AND revoked_at IS NULL"
 	sqlConsumeAuthRequest = "DELETE FROM oidc_auth_requests WHERE id = ? AND done = ?"
 	sqlClaimCode          = "UPDATE oidc_auth_codes SET used_at = ? " +
 		"WHERE code_hash = ? AND used_at IS NULL AND expires_at > ?"
 )
 
 func insertAccessToken(ex db.Execer, at *accessTokenRow) error {
-	_, err := ex.Exec(sqlInsertAccessToken, at.ID, at.ClientID, at.Subject, at.GrantID, at.RefreshTokenID,
-		at.SessionID, jsonList(at.Scopes), jsonList(at.Audience), at.CreatedAt, at.ExpiresAt)
+	_, err := ex.Exec(sqlInsertAccessToken, at.insertArgs()...)
 	return err
+}
+
+// insertArgs are at's values for sqlInsertAccessToken.
+func (at *accessTokenRow) insertArgs() []any {
+	return []any{at.ID, at.ClientID, at.Subject, at.GrantID, at.RefreshTokenID,
+		at.SessionID, jsonList(at.Scopes), jsonList(at.Audience), at.CreatedAt, at.ExpiresAt}
 }
 
 func insertRefreshToken(ex db.Execer, rt *refreshTokenRow) error {
