@@ -48,6 +48,8 @@ type User struct {
 	EmailKey          string     `gorm:"size:254;not null;uniqueIndex"`
 	DisplayName       string     `gorm:"size:190;not null"`
 	NameKey           string     `gorm:"size:190;not null"` // NameKey(DisplayName), for search
+	GivenName         string     `gorm:"size:190;not null;default:''"`
+	FamilyName        string     `gorm:"size:190;not null;default:''"`
 	Phone             string     `gorm:"size:32;not null"`
 	Groups            []string   `gorm:"-"` // normalised; loaded from user_groups
 	Disabled          bool       `gorm:"not null"`
@@ -70,9 +72,14 @@ type User struct {
 	// MustChangePassword: the password is a temporary one an administrator
 	// set; sign-in sends the user to change it before any token is issued.
 	// Every other password change clears it.
-	MustChangePassword bool      `gorm:"not null"`
-	CreatedAt          time.Time `gorm:"precision:6"`
-	UpdatedAt          time.Time `gorm:"precision:6"`
+	MustChangePassword bool `gorm:"not null"`
+	// RegisterAgainAt: an administrator required the user to register
+	// their recovery methods again (the old ones were removed then); the
+	// next sign-in sends them to register whatever the policy says. nil
+	// once they have registered enough again.
+	RegisterAgainAt *time.Time `gorm:"precision:6"`
+	CreatedAt       time.Time  `gorm:"precision:6"`
+	UpdatedAt       time.Time  `gorm:"precision:6"`
 }
 
 // SignInCutoff is the time before which a sign-in of the user no longer
