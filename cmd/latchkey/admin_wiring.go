@@ -10,11 +10,17 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/plugin/admin"
+	"github.com/latchkeyid/latchkey/plugin/compose"
 	"github.com/latchkeyid/latchkey/plugin/ratelimit"
+	"github.com/latchkeyid/latchkey/plugin/sender"
+	"github.com/latchkeyid/latchkey/plugin/useradmin"
 	"github.com/latchkeyid/latchkey/provider"
+	"github.com/latchkeyid/latchkey/provider/account"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/opstore"
+	"github.com/latchkeyid/latchkey/provider/password"
 	"github.com/latchkeyid/latchkey/provider/secret"
+	"github.com/latchkeyid/latchkey/provider/session"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/ui"
 )
@@ -30,6 +36,7 @@ func (s *server) mountAdminAPI(e *echo.Echo, p *provider.Provider, store provide
 	api, err := admin.New(admin.Deps{
 		Tokens: adminTokens{p}, Users: users, Apps: adminApps{st: st, a: s.a}, Audit: auditLog,
 		Limiter: ratelimit.New(g), DB: g, Keys: k,
+		UserAdmin: userAdmin(g, users, s.accounts, s.a.policy(), s.sspr, nil),
 		Endpoints: admin.Endpoints{
 			Issuer: iss, Discovery: iss + "/.well-known/openid-configuration", Authorization: iss + "/authorize",
 			Token: iss + "/oauth/token", UserInfo: iss + "/userinfo", EndSession: iss + "/end_session", JWKS: iss + "/keys",
@@ -55,6 +62,24 @@ func (s *server) mountAdminAPI(e *echo.Echo, p *provider.Provider, store provide
 		}
 	}()
 	return nil
+}
+
+// userAdmin is what the user operations of the API and the commands work
+// with: the account service with every revoker, and the plugin's mail
+// queue and templates when sspr can send email (mailer replaces the
+// queue: the commands only queue, the server delivers).
+func userAdmin(g *gorm.DB, users *user.Store, accounts *account.Service, pol password.Policy, sspr *compose.SSPR,
+	mailer useradmin.Enqueuer) *admin.UserAdmin {
+	ops := &useradmin.Ops{DB: g, Users: users, Accounts: accounts, Policy: pol, Issuer: sspr.Mail().Issuer(),
+		Mail: sspr.Mail(), Queue: mailer}
+	if mailer == nil && sspr.Queue.Available(sender.Email) {
+		ops.Queue = sspr.Queue
+	}
+	if ops.Queue == nil {
+		ops.Mail = nil
+	}
+	return &admin.UserAdmin{Users: users, Accounts: accounts, Ops: ops, Methods: sspr.Enrollments,
+		Sessions: session.NewStore(g)}
 }
 
 // adminTokens verifies the API's bearer tokens through the provider.

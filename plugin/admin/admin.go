@@ -75,6 +75,8 @@ type Deps struct {
 	// client secret, which must not rest in clear).
 	Keys      *secret.Keyring
 	Endpoints Endpoints
+	// UserAdmin backs the user operations (required).
+	UserAdmin *UserAdmin
 	Now       func() time.Time
 	// PerIP and PerCaller bound the request rate (defaults below).
 	PerIP, PerCaller ratelimit.Rule
@@ -104,6 +106,9 @@ func New(d Deps) (*API, error) {
 	if d.Tokens == nil || d.Users == nil || d.Apps == nil || d.Audit == nil || d.Limiter == nil || d.DB == nil || d.Keys == nil {
 		return nil, errors.New("admin: tokens, users, apps, audit, limiter, database and keys are required")
 	}
+	if ua := d.UserAdmin; ua == nil || ua.Users == nil || ua.Accounts == nil || ua.Ops == nil || ua.Methods == nil || ua.Sessions == nil {
+		return nil, errors.New("admin: the user operations (users, accounts, ops, methods, sessions) are required")
+	}
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -123,6 +128,7 @@ func New(d Deps) (*API, error) {
 		{http.MethodPost, "/apps/{id}/secret", a.regenerateSecret},
 		{http.MethodGet, "/apps/{id}/connect", a.connectApp},
 	}
+	a.routes = append(a.routes, a.userRoutes()...)
 	if _, err := openAPIJSON(); err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
@@ -258,12 +264,5 @@ func (a *API) limitCaller(next echo.HandlerFunc) echo.HandlerFunc {
 
 // record writes the audit event of an admin action.
 func (a *API) record(c echo.Context, typ, outcome, detail string) error {
-	who := callerOf(c)
-	if !who.user {
-		detail = strings.TrimSpace(detail + " by_client=" + who.clientID)
-	}
-	return a.d.Audit.Record(c.Request().Context(), audit.Event{
-		Type: typ, UserID: who.id(), IP: c.RealIP(), UserAgent: c.Request().UserAgent(),
-		Outcome: outcome, Detail: strings.TrimSpace(detail + " via=api"),
-	})
+	return a.d.Audit.Record(c.Request().Context(), a.event(c, typ, outcome, detail))
 }

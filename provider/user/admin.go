@@ -130,8 +130,8 @@ func (s *Store) UpdateProfile(ctx context.Context, id string, p Profile) error {
 	}
 	if p.Locale != nil {
 		l := strings.TrimSpace(*p.Locale)
-		if l != "" && (len(l) > maxLocale || !localeTag.MatchString(l)) {
-			errs = append(errs, &FieldError{"locale", "locale must be a BCP 47 language tag, like de or pt-BR"})
+		if l != "" && !validLocale(l) {
+			errs = append(errs, &FieldError{"locale", localeProblem})
 		}
 		cols["locale"] = l
 	}
@@ -169,6 +169,10 @@ func (s *Store) UpdateProfile(ctx context.Context, id string, p Profile) error {
 
 // localeTag is the shape of a BCP 47 tag as the pages name languages.
 var localeTag = regexp.MustCompile(`^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$`)
+
+const localeProblem = "locale must be a BCP 47 language tag, like de or pt-BR"
+
+func validLocale(l string) bool { return len(l) <= maxLocale && localeTag.MatchString(l) }
 
 // RequireRegisterAgain marks the user as having to register their
 // recovery methods again at the next sign-in (the caller removes the old

@@ -149,11 +149,21 @@ func (s *Store) Create(ctx context.Context, n NewUser) (*User, error) {
 	return u, nil
 }
 
+// Validate checks n as Create does, without creating anything: every
+// problem at once, each a *FieldError.
+func (s *Store) Validate(n NewUser) error {
+	_, err := s.validateNew(n)
+	return err
+}
+
 func (s *Store) validateNew(n NewUser) (*User, error) {
 	u := &User{
 		Username:    strings.TrimSpace(n.Username),
 		DisplayName: strings.TrimSpace(n.DisplayName),
+		GivenName:   strings.TrimSpace(n.GivenName),
+		FamilyName:  strings.TrimSpace(n.FamilyName),
 		Phone:       strings.TrimSpace(n.Phone),
+		Locale:      strings.TrimSpace(n.Locale),
 		Admin:       n.Admin,
 	}
 	u.UsernameKey = Normalize(u.Username)
@@ -182,6 +192,14 @@ func (s *Store) validateNew(n NewUser) (*User, error) {
 	}
 	if u.Phone != "" && !e164.MatchString(u.Phone) {
 		errs = append(errs, &FieldError{"phone", phoneProblem})
+	}
+	for _, f := range []struct{ field, what, v string }{{"given_name", "given name", u.GivenName}, {"family_name", "family name", u.FamilyName}} {
+		if err := checkText(f.what, f.v, MaxDisplayName); err != nil && f.v != "" {
+			errs = append(errs, fieldErr(f.field, err))
+		}
+	}
+	if u.Locale != "" && !validLocale(u.Locale) {
+		errs = append(errs, &FieldError{"locale", localeProblem})
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -102,10 +102,15 @@ func (u *User) Locked(now time.Time) bool { return u.LockedUntil != nil && now.B
 // an existing Argon2id or bcrypt hash instead (bcrypt is upgraded at the
 // first sign-in). With neither, the account has no usable password.
 type NewUser struct {
-	Username     string
-	Email        string
-	DisplayName  string
-	Phone        string
+	Username    string
+	Email       string
+	DisplayName string
+	GivenName   string
+	FamilyName  string
+	Phone       string
+	// Locale is the language mail is written in until the user has used
+	// the pages (a BCP 47 tag; "" for English).
+	Locale       string
 	Groups       []string
 	Admin        bool
 	Password     string
