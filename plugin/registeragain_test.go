@@ -56,6 +56,21 @@ func TestRegisterAgain(t *testing.T) {
 		if got, _ := e.users.ByID(ctx, u.ID); got.RegisterAgainAt == nil {
 			t.Fatal("mark gone before registering")
 		}
+		// The registration cannot be skipped, even though the policy
+		// allows skips.
+		b := e.signedIn(u)
+		to = e.forcedRegistration(b, u)
+		b.get(to)
+		b.must(200, "Keep your account secure")
+		if strings.Contains(b.last, "/skip") {
+			t.Fatal("skip offered to a user who must register again")
+		}
+		b.post(to+"/skip", nil)
+		var skips int64
+		e.g.Table("sspr_user_state").Where("user_id = ? AND skips > 0", u.ID).Count(&skips)
+		if skips != 0 || b.code == http.StatusSeeOther {
+			t.Fatalf("skip accepted: %d skips, status %d", skips, b.code)
+		}
 		e.enrollEmail(u, "rita.new@example.org")
 		if to := after(); to != "" {
 			t.Fatalf("after registering again: sent to %q", to)

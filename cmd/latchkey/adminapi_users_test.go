@@ -249,6 +249,20 @@ func TestAdminAPIUsers(t *testing.T) {
 				t.Errorf("%s audited %d times", typ, n)
 			}
 		}
+		// A retried create with its Idempotency-Key creates once and
+		// answers the same; the key with another body is refused.
+		body := map[string]any{"username": "dora", "email": "dora@example.org", "setup_link": true}
+		r1 := e.call(http.MethodPost, usersPath, tok, body, "Idempotency-Key", "create-dora")
+		r2 := e.call(http.MethodPost, usersPath, tok, body, "Idempotency-Key", "create-dora")
+		wantStatus(t, r1, http.StatusCreated)
+		if r2.status != http.StatusCreated || string(r2.body) != string(r1.body) || r2.header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("replay: %d %s", r2.status, r2.body)
+		}
+		body["username"] = "dora2"
+		wantStatus(t, e.call(http.MethodPost, usersPath, tok, body, "Idempotency-Key", "create-dora"), http.StatusUnprocessableEntity)
+		if n := auditCount(t, e, "admin.user.create", "ok", "username=dora"); n != 1 {
+			t.Fatalf("an idempotent create ran %d times", n)
+		}
 		if e.validated < 40 {
 			t.Fatalf("only %d responses validated", e.validated)
 		}
