@@ -79,7 +79,23 @@ func userAdmin(g *gorm.DB, users *user.Store, accounts *account.Service, pol pas
 		ops.Mail = nil
 	}
 	return &admin.UserAdmin{Users: users, Accounts: accounts, Ops: ops, Methods: sspr.Enrollments,
-		Sessions: session.NewStore(g)}
+		Sessions: adminSessions{session.NewStore(g)}, Notifier: sspr.Plugin}
+}
+
+// adminSessions shows the provider's sessions to the admin API.
+type adminSessions struct{ *session.Store }
+
+func (s adminSessions) ListUser(ctx context.Context, userID string) ([]admin.SessionInfo, error) {
+	list, err := s.Store.ListUser(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]admin.SessionInfo, len(list))
+	for i, x := range list {
+		out[i] = admin.SessionInfo{ID: x.ID, AuthTime: x.AuthTime, CreatedAt: x.CreatedAt, LastSeenAt: x.LastSeenAt,
+			ExpiresAt: x.ExpiresAt, AMR: x.AMR}
+	}
+	return out, nil
 }
 
 // adminTokens verifies the API's bearer tokens through the provider.

@@ -86,7 +86,7 @@ func startAPI(t *testing.T, dbURL string, perCaller ratelimit.Rule, smtp bool) *
 			IDTokenLifetime: time.Hour, RefreshTokenLifetime: 720 * time.Hour}}
 		iss := s.URL
 		ua := userAdmin(s.DB, s.Users, s.Accounts, password.DefaultPolicy, sspr, nil)
-		ua.Ops.Now, ua.Sessions = s.Clock.Now, session.NewStore(s.DB, session.WithClock(s.Clock.Now))
+		ua.Ops.Now, ua.Sessions = s.Clock.Now, adminSessions{session.NewStore(s.DB, session.WithClock(s.Clock.Now))}
 		api, err := admin.New(admin.Deps{
 			Tokens: adminTokens{s.Provider}, Users: s.Users, Apps: adminApps{st: s.OPStore, a: a}, Audit: s.Audit,
 			Limiter: ratelimit.New(s.DB, ratelimit.WithClock(s.Clock.Now)), DB: s.DB, Keys: s.Keyring, Now: s.Clock.Now,

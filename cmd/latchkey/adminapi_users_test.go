@@ -202,6 +202,10 @@ func TestAdminAPIUsers(t *testing.T) {
 		if n := auditCount(t, e, "admin.method.remove", "ok", "user="+alice.ID); n != 1 {
 			t.Fatalf("method removal audited %d times", n)
 		}
+		e.x.Drain(t)
+		if ms := e.x.Outbox.To("alice.home@example.net"); len(ms) == 0 || !strings.Contains(ms[len(ms)-1].Subject, "removed") {
+			t.Fatalf("the removed address was not told: %+v", ms)
+		}
 
 		// Register again: the methods go, every session ends, the mark shows.
 		e.x.EnrollEmail(t, "alice.home@example.net")
@@ -227,8 +231,7 @@ func TestAdminAPIUsers(t *testing.T) {
 
 		// Clear a "This wasn't me" report.
 		now := e.s.Clock.Now()
-		if err := e.s.DB.Exec("INSERT INTO sspr_user_state (user_id, skips, updated_at, had_methods, first_session_id, reported_at) VALUES (?, 0, ?, ?, '', ?)",
-			alice.ID, now, true, now).Error; err != nil {
+		if err := e.s.DB.Exec("UPDATE sspr_user_state SET reported_at = ? WHERE user_id = ?", now, alice.ID).Error; err != nil {
 			t.Fatal(err)
 		}
 		if u := e.getUser(tok, alice.ID); u.State.ReportedAt == nil {
@@ -332,6 +335,9 @@ func TestAdminAPIAdminFlag(t *testing.T) {
 			if p := r.problem(t); !strings.Contains(p.Detail, op.want) {
 				t.Fatalf("%s %s: detail %q", op.method, op.path, p.Detail)
 			}
+		}
+		if n := auditCount(t, e, "admin.user.disable", "failed", "user="+root.ID); n != 1 {
+			t.Fatalf("refused disable audited %d times", n)
 		}
 		r := e.call(http.MethodDelete, usersPath+"/"+root.ID+"/admin", rootTok, nil)
 		wantStatus(t, r, http.StatusConflict)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -17,7 +18,6 @@ import (
 	"github.com/latchkeyid/latchkey/provider/account"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/db"
-	"github.com/latchkeyid/latchkey/provider/session"
 	"github.com/latchkeyid/latchkey/provider/user"
 )
 
@@ -28,7 +28,31 @@ type UserAdmin struct {
 	Accounts *account.Service
 	Ops      *useradmin.Ops
 	Methods  *method.Store
-	Sessions *session.Store
+	Sessions Sessions
+	// Notifier mails the user about a removed method, as Security info
+	// and `latchkey method remove` do (nil: no mail).
+	Notifier MethodNotifier
+}
+
+// Sessions are the browser sessions (cmd backs them with the provider's
+// session store, which the plugin side does not import).
+type Sessions interface {
+	// ListUser lists userID's live sessions, newest first.
+	ListUser(ctx context.Context, userID string) ([]SessionInfo, error)
+	// LastSignIn is userID's newest sign-in on record (zero: none).
+	LastSignIn(ctx context.Context, userID string) (time.Time, error)
+}
+
+// SessionInfo is one session as the store tells it.
+type SessionInfo struct {
+	ID                                         string
+	AuthTime, CreatedAt, LastSeenAt, ExpiresAt time.Time
+	AMR                                        []string
+}
+
+// MethodNotifier is the plugin's method-change mail (plugin.Plugin).
+type MethodNotifier interface {
+	MethodChanged(ctx context.Context, userID string, e method.Enrollment, added bool) error
 }
 
 func (a *API) userRoutes() []route {
@@ -180,6 +204,13 @@ func userErr(err error, id string) error {
 		return invalidFields("the request has problems", fields...)
 	}
 	return err
+}
+
+// failed audits a change that was refused or failed (its own audit row
+// rolled back with it) and answers its problem.
+func (a *API) failed(c echo.Context, typ, id string, err error) error {
+	_ = a.record(c, typ, "failed", "user="+id)
+	return userErr(err, id)
 }
 
 // target loads the user the path names; an id that cannot be one is the
@@ -408,7 +439,7 @@ func (a *API) updateUser(c echo.Context) error {
 		return a.d.Audit.RecordTx(tx, a.event(c, "admin.user.update", "ok", "user="+u.ID+" changed="+strings.Join(changed, ",")))
 	})
 	if err != nil {
-		return userErr(err, u.ID)
+		return a.failed(c, "admin.user.update", u.ID, err)
 	}
 	return a.getUser(c)
 }
@@ -429,7 +460,7 @@ func (a *API) deleteUser(c echo.Context) error {
 	ua := a.d.UserAdmin
 	also := useradmin.GuardLastAdmin(ua.Users, u.ID, a.auditTx(c, "admin.user.delete", u.ID, "username="+u.Username))
 	if err := ua.Accounts.Delete(c.Request().Context(), u.ID, also); err != nil {
-		return userErr(err, u.ID)
+		return a.failed(c, "admin.user.delete", u.ID, err)
 	}
 	return c.NoContent(http.StatusNoContent)
 }
@@ -442,7 +473,7 @@ func (a *API) disableUser(c echo.Context) error {
 	ua := a.d.UserAdmin
 	also := useradmin.GuardLastAdmin(ua.Users, u.ID, a.auditTx(c, "admin.user.disable", u.ID, ""))
 	if err := ua.Accounts.Disable(c.Request().Context(), u.ID, also); err != nil {
-		return userErr(err, u.ID)
+		return a.failed(c, "admin.user.disable", u.ID, err)
 	}
 	return a.getUser(c)
 }
@@ -460,7 +491,7 @@ func (a *API) enableUser(c echo.Context) error {
 		return a.d.Audit.RecordTx(tx, a.event(c, "admin.user.enable", "ok", "user="+u.ID))
 	})
 	if err != nil {
-		return userErr(err, u.ID)
+		return a.failed(c, "admin.user.enable", u.ID, err)
 	}
 	return a.getUser(c)
 }
@@ -501,7 +532,7 @@ func (a *API) lockUser(c echo.Context) error {
 	}
 	also := a.auditTx(c, "admin.user.lock", u.ID, "until="+until.Format(time.RFC3339))
 	if err := a.d.UserAdmin.Accounts.Lock(c.Request().Context(), u.ID, until, also); err != nil {
-		return userErr(err, u.ID)
+		return a.failed(c, "admin.user.lock", u.ID, err)
 	}
 	return a.getUser(c)
 }
@@ -512,7 +543,7 @@ func (a *API) unlockUser(c echo.Context) error {
 		return err
 	}
 	if err := a.d.UserAdmin.Ops.Unlock(c.Request().Context(), u.ID, a.auditTx(c, "admin.user.unlock", u.ID, "")); err != nil {
-		return userErr(err, u.ID)
+		return a.failed(c, "admin.user.unlock", u.ID, err)
 	}
 	return a.getUser(c)
 }
@@ -565,7 +596,7 @@ func (a *API) resetPassword(c echo.Context) error {
 		out.TemporaryPassword, err = ops.ResetToTemporary(ctx, u, "", a.auditTx(c, "admin.password.reset", u.ID, "temporary=true"))
 	}
 	if err != nil {
-		return userErr(err, u.ID)
+		return a.failed(c, "admin.password.reset", u.ID, err)
 	}
 	return c.JSON(http.StatusOK, out) // #nosec G117 -- the reset answer is the one place the temporary password is shown, by design
 }
@@ -611,6 +642,13 @@ func (a *API) removeMethod(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if n := a.d.UserAdmin.Notifier; n != nil {
+		// Mailed first, so a removed address hears of it too. A failure is
+		// logged, not fatal: the removal is what the admin asked for.
+		if err := n.MethodChanged(ctx, u.ID, e, false); err != nil {
+			slog.WarnContext(ctx, "admin api: method removal not mailed", "user", u.ID, "err", err)
+		}
+	}
 	err = db.Transact(ctx, a.d.DB, "admin.method.remove", func(tx *gorm.DB) error {
 		if err := ms.WithTx(tx).Delete(ctx, u.ID, id); err != nil {
 			return err
@@ -634,7 +672,7 @@ func (a *API) registerAgain(c echo.Context) error {
 	}
 	if err := a.d.UserAdmin.Ops.RequireRegisterAgain(c.Request().Context(), u.ID,
 		a.auditTx(c, "admin.user.register-again", u.ID, "")); err != nil {
-		return userErr(err, u.ID)
+		return a.failed(c, "admin.user.register-again", u.ID, err)
 	}
 	return a.getUser(c)
 }
@@ -673,7 +711,7 @@ func (a *API) signOutUser(c echo.Context) error {
 	}
 	if err := a.d.UserAdmin.Accounts.RevokeAll(c.Request().Context(), u.ID, account.Keep{},
 		a.auditTx(c, "admin.user.sign-out", u.ID, "")); err != nil {
-		return userErr(err, u.ID)
+		return a.failed(c, "admin.user.sign-out", u.ID, err)
 	}
 	return c.NoContent(http.StatusNoContent)
 }
