@@ -59,22 +59,22 @@ func (a *API) userRoutes() []route {
 	return []route{
 		{http.MethodGet, "/users", a.searchUsers},
 		{http.MethodPost, "/users", a.createUser},
-		{http.MethodGet, "/users/{id}", a.getUser},
-		{http.MethodPatch, "/users/{id}", a.updateUser},
-		{http.MethodDelete, "/users/{id}", a.deleteUser},
-		{http.MethodPost, "/users/{id}/disable", a.disableUser},
-		{http.MethodPost, "/users/{id}/enable", a.enableUser},
-		{http.MethodPost, "/users/{id}/lock", a.lockUser},
-		{http.MethodPost, "/users/{id}/unlock", a.unlockUser},
-		{http.MethodPost, "/users/{id}/password", a.resetPassword},
-		{http.MethodGet, "/users/{id}/methods", a.listMethods},
-		{http.MethodDelete, "/users/{id}/methods/{method}", a.removeMethod},
-		{http.MethodPost, "/users/{id}/register-again", a.registerAgain},
-		{http.MethodGet, "/users/{id}/sessions", a.listSessions},
-		{http.MethodDelete, "/users/{id}/sessions", a.signOutUser},
-		{http.MethodDelete, "/users/{id}/report", a.clearReport},
-		{http.MethodPut, "/users/{id}/admin", a.grantAdmin},
-		{http.MethodDelete, "/users/{id}/admin", a.revokeAdmin},
+		{http.MethodGet, "/users/{id}", a.onUser(a.getUser)},
+		{http.MethodPatch, "/users/{id}", a.onUser(a.updateUser)},
+		{http.MethodDelete, "/users/{id}", a.onUser(a.deleteUser)},
+		{http.MethodPost, "/users/{id}/disable", a.onUser(a.disableUser)},
+		{http.MethodPost, "/users/{id}/enable", a.onUser(a.enableUser)},
+		{http.MethodPost, "/users/{id}/lock", a.onUser(a.lockUser)},
+		{http.MethodPost, "/users/{id}/unlock", a.onUser(a.unlockUser)},
+		{http.MethodPost, "/users/{id}/password", a.onUser(a.resetPassword)},
+		{http.MethodGet, "/users/{id}/methods", a.onUser(a.listMethods)},
+		{http.MethodDelete, "/users/{id}/methods/{method}", a.onUser(a.removeMethod)},
+		{http.MethodPost, "/users/{id}/register-again", a.onUser(a.registerAgain)},
+		{http.MethodGet, "/users/{id}/sessions", a.onUser(a.listSessions)},
+		{http.MethodDelete, "/users/{id}/sessions", a.onUser(a.signOutUser)},
+		{http.MethodDelete, "/users/{id}/report", a.onUser(a.clearReport)},
+		{http.MethodPut, "/users/{id}/admin", a.onUser(a.grantAdmin)},
+		{http.MethodDelete, "/users/{id}/admin", a.onUser(a.revokeAdmin)},
 	}
 }
 
@@ -92,20 +92,26 @@ type UserSummary struct {
 // User is one user as the API shows it: never user.User, which holds the
 // password hash and the lockout's fingerprints.
 type User struct {
-	ID         string    `json:"id"`
-	Username   string    `json:"username"`
-	Email      string    `json:"email"`
-	Name       string    `json:"name"`
-	GivenName  string    `json:"given_name"`
-	FamilyName string    `json:"family_name"`
-	Phone      string    `json:"phone"`
-	Locale     string    `json:"locale"`
-	Groups     []string  `json:"groups"`
-	Admin      bool      `json:"admin"`
-	State      UserState `json:"state"`
-	CreatedAt  time.Time `json:"created_at"`
+	ID string `json:"id"`
+	UserProfile
+	State     UserState `json:"state"`
+	CreatedAt time.Time `json:"created_at"`
 	// LastSignInAt is the newest browser sign-in on record.
 	LastSignInAt *time.Time `json:"last_sign_in_at,omitempty"`
+}
+
+// UserProfile is what an admin sets of a user: the create request's
+// fields, and User's.
+type UserProfile struct {
+	Username   string   `json:"username"`
+	Email      string   `json:"email"`
+	Name       string   `json:"name"`
+	GivenName  string   `json:"given_name"`
+	FamilyName string   `json:"family_name"`
+	Phone      string   `json:"phone"`
+	Locale     string   `json:"locale"`
+	Groups     []string `json:"groups"`
+	Admin      bool     `json:"admin"`
 }
 
 // UserState is what an administrator checks before acting.
@@ -152,9 +158,9 @@ func (a *API) userView(ctx context.Context, u *user.User) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	out := User{ID: u.ID, Username: u.Username, Email: u.Email, Name: u.DisplayName, GivenName: u.GivenName,
-		FamilyName: u.FamilyName, Phone: u.Phone, Locale: u.Locale, Groups: nonNil(u.Groups), Admin: u.Admin,
-		CreatedAt: u.CreatedAt.UTC(),
+	out := User{ID: u.ID, UserProfile: UserProfile{Username: u.Username, Email: u.Email, Name: u.DisplayName,
+		GivenName: u.GivenName, FamilyName: u.FamilyName, Phone: u.Phone, Locale: u.Locale, Groups: nonNil(u.Groups),
+		Admin: u.Admin}, CreatedAt: u.CreatedAt.UTC(),
 		State: UserState{Disabled: u.Disabled, LockedUntil: lockedUntil(u, a.now()), HasPassword: u.PasswordHash != "",
 			MustChangePassword: u.MustChangePassword, RecoveryRegistered: len(ms) > 0, Methods: len(ms),
 			RegisterAgain: u.RegisterAgainAt != nil}}
@@ -211,6 +217,26 @@ func userErr(err error, id string) error {
 func (a *API) failed(c echo.Context, typ, id string, err error) error {
 	_ = a.record(c, typ, "failed", "user="+id)
 	return userErr(err, id)
+}
+
+// onUser loads the user the path names, then runs h on them.
+func (a *API) onUser(h func(echo.Context, *user.User) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		u, err := a.target(c)
+		if err != nil {
+			return err
+		}
+		return h(c, u)
+	}
+}
+
+// showUser answers with the user with id as it is now.
+func (a *API) showUser(c echo.Context, id string) error {
+	u, err := a.d.UserAdmin.Users.ByID(c.Request().Context(), id)
+	if err != nil {
+		return userErr(err, id)
+	}
+	return a.getUser(c, u)
 }
 
 // target loads the user the path names; an id that cannot be one is the
@@ -276,11 +302,7 @@ func (a *API) searchUsers(c echo.Context) error {
 	return c.JSON(http.StatusOK, page)
 }
 
-func (a *API) getUser(c echo.Context) error {
-	u, err := a.target(c)
-	if err != nil {
-		return err
-	}
+func (a *API) getUser(c echo.Context, u *user.User) error {
 	v, err := a.userView(c.Request().Context(), u)
 	if err != nil {
 		return err
@@ -290,15 +312,7 @@ func (a *API) getUser(c echo.Context) error {
 
 // UserCreate is the create request.
 type UserCreate struct {
-	Username   string   `json:"username"`
-	Email      string   `json:"email"`
-	Name       string   `json:"name"`
-	GivenName  string   `json:"given_name"`
-	FamilyName string   `json:"family_name"`
-	Phone      string   `json:"phone"`
-	Locale     string   `json:"locale"`
-	Groups     []string `json:"groups"`
-	Admin      bool     `json:"admin"`
+	UserProfile
 	// Password is the initial password; Temporary: to be changed at the
 	// first sign-in. Or SetupLink: the user chooses one with a one-time
 	// link, emailed with SendEmail, otherwise returned.
@@ -394,11 +408,7 @@ type UserChange struct {
 	Groups     *[]string `json:"groups"`
 }
 
-func (a *API) updateUser(c echo.Context) error {
-	u, err := a.target(c)
-	if err != nil {
-		return err
-	}
+func (a *API) updateUser(c echo.Context, u *user.User) error {
 	var ch UserChange
 	if err := decodeJSON(c, &ch); err != nil {
 		return err
@@ -420,7 +430,7 @@ func (a *API) updateUser(c echo.Context) error {
 			changed = append(changed, f.name)
 		}
 	}
-	err = db.Transact(ctx, a.d.DB, "admin.user.update", func(tx *gorm.DB) error {
+	err := db.Transact(ctx, a.d.DB, "admin.user.update", func(tx *gorm.DB) error {
 		st := users.WithTx(tx)
 		if p != (user.Profile{}) {
 			if err := st.UpdateProfile(ctx, u.ID, p); err != nil {
@@ -441,7 +451,7 @@ func (a *API) updateUser(c echo.Context) error {
 	if err != nil {
 		return a.failed(c, "admin.user.update", u.ID, err)
 	}
-	return a.getUser(c)
+	return a.showUser(c, u.ID)
 }
 
 // fieldsOf names field for an ErrInvalid that does not name one.
@@ -452,11 +462,7 @@ func fieldsOf(err error, field string) error {
 	return err
 }
 
-func (a *API) deleteUser(c echo.Context) error {
-	u, err := a.target(c)
-	if err != nil {
-		return err
-	}
+func (a *API) deleteUser(c echo.Context, u *user.User) error {
 	ua := a.d.UserAdmin
 	also := useradmin.GuardLastAdmin(ua.Users, u.ID, a.auditTx(c, "admin.user.delete", u.ID, "username="+u.Username))
 	if err := ua.Accounts.Delete(c.Request().Context(), u.ID, also); err != nil {
@@ -465,26 +471,18 @@ func (a *API) deleteUser(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (a *API) disableUser(c echo.Context) error {
-	u, err := a.target(c)
-	if err != nil {
-		return err
-	}
+func (a *API) disableUser(c echo.Context, u *user.User) error {
 	ua := a.d.UserAdmin
 	also := useradmin.GuardLastAdmin(ua.Users, u.ID, a.auditTx(c, "admin.user.disable", u.ID, ""))
 	if err := ua.Accounts.Disable(c.Request().Context(), u.ID, also); err != nil {
 		return a.failed(c, "admin.user.disable", u.ID, err)
 	}
-	return a.getUser(c)
+	return a.showUser(c, u.ID)
 }
 
-func (a *API) enableUser(c echo.Context) error {
-	u, err := a.target(c)
-	if err != nil {
-		return err
-	}
+func (a *API) enableUser(c echo.Context, u *user.User) error {
 	ctx := c.Request().Context()
-	err = db.Transact(ctx, a.d.DB, "admin.user.enable", func(tx *gorm.DB) error {
+	err := db.Transact(ctx, a.d.DB, "admin.user.enable", func(tx *gorm.DB) error {
 		if err := a.d.UserAdmin.Users.WithTx(tx).SetDisabled(ctx, u.ID, false); err != nil {
 			return err
 		}
@@ -493,7 +491,7 @@ func (a *API) enableUser(c echo.Context) error {
 	if err != nil {
 		return a.failed(c, "admin.user.enable", u.ID, err)
 	}
-	return a.getUser(c)
+	return a.showUser(c, u.ID)
 }
 
 // LockRequest locks until a time or for a number of seconds (one of them).
@@ -505,11 +503,7 @@ type LockRequest struct {
 // maxLock is the longest lock: ten years.
 const maxLock = 10 * 365 * 24 * time.Hour
 
-func (a *API) lockUser(c echo.Context) error {
-	u, err := a.target(c)
-	if err != nil {
-		return err
-	}
+func (a *API) lockUser(c echo.Context, u *user.User) error {
 	var in LockRequest
 	if err := decodeJSON(c, &in); err != nil {
 		return err
@@ -534,18 +528,14 @@ func (a *API) lockUser(c echo.Context) error {
 	if err := a.d.UserAdmin.Accounts.Lock(c.Request().Context(), u.ID, until, also); err != nil {
 		return a.failed(c, "admin.user.lock", u.ID, err)
 	}
-	return a.getUser(c)
+	return a.showUser(c, u.ID)
 }
 
-func (a *API) unlockUser(c echo.Context) error {
-	u, err := a.target(c)
-	if err != nil {
-		return err
-	}
+func (a *API) unlockUser(c echo.Context, u *user.User) error {
 	if err := a.d.UserAdmin.Ops.Unlock(c.Request().Context(), u.ID, a.auditTx(c, "admin.user.unlock", u.ID, "")); err != nil {
 		return a.failed(c, "admin.user.unlock", u.ID, err)
 	}
-	return a.getUser(c)
+	return a.showUser(c, u.ID)
 }
 
 // PasswordReset says how: a generated temporary password, or a setup
@@ -562,11 +552,7 @@ type PasswordResetDone struct {
 	SetupLink         *SetupLink `json:"setup_link,omitempty"`
 }
 
-func (a *API) resetPassword(c echo.Context) error {
-	u, err := a.target(c)
-	if err != nil {
-		return err
-	}
+func (a *API) resetPassword(c echo.Context, u *user.User) error {
 	var in PasswordReset
 	if err := decodeJSON(c, &in); err != nil {
 		return err
@@ -587,6 +573,7 @@ func (a *API) resetPassword(c echo.Context) error {
 	}
 	ctx, ops := c.Request().Context(), a.d.UserAdmin.Ops
 	var out PasswordResetDone
+	var err error
 	if in.Method == "setup_link" {
 		var l *useradmin.Link
 		l, err = ops.ResetToSetupLink(ctx, u, ttl, in.SendEmail,
@@ -611,11 +598,7 @@ type Method struct {
 	LastUsedAt   *time.Time `json:"last_used_at,omitempty"`
 }
 
-func (a *API) listMethods(c echo.Context) error {
-	u, err := a.target(c)
-	if err != nil {
-		return err
-	}
+func (a *API) listMethods(c echo.Context, u *user.User) error {
 	ms, err := a.d.UserAdmin.Methods.List(c.Request().Context(), u.ID)
 	if err != nil {
 		return err
@@ -628,11 +611,7 @@ func (a *API) listMethods(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-func (a *API) removeMethod(c echo.Context) error {
-	u, err := a.target(c)
-	if err != nil {
-		return err
-	}
+func (a *API) removeMethod(c echo.Context, u *user.User) error {
 	ctx, id := c.Request().Context(), c.Param("method")
 	ms := a.d.UserAdmin.Methods
 	e, err := ms.Get(ctx, u.ID, id)
@@ -665,16 +644,12 @@ func (a *API) removeMethod(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (a *API) registerAgain(c echo.Context) error {
-	u, err := a.target(c)
-	if err != nil {
-		return err
-	}
+func (a *API) registerAgain(c echo.Context, u *user.User) error {
 	if err := a.d.UserAdmin.Ops.RequireRegisterAgain(c.Request().Context(), u.ID,
 		a.auditTx(c, "admin.user.register-again", u.ID, "")); err != nil {
 		return a.failed(c, "admin.user.register-again", u.ID, err)
 	}
-	return a.getUser(c)
+	return a.showUser(c, u.ID)
 }
 
 // Session is one signed-in browser session.
@@ -687,11 +662,7 @@ type Session struct {
 	ExpiresAt  time.Time `json:"expires_at"`
 }
 
-func (a *API) listSessions(c echo.Context) error {
-	u, err := a.target(c)
-	if err != nil {
-		return err
-	}
+func (a *API) listSessions(c echo.Context, u *user.User) error {
 	list, err := a.d.UserAdmin.Sessions.ListUser(c.Request().Context(), u.ID)
 	if err != nil {
 		return err
@@ -704,11 +675,7 @@ func (a *API) listSessions(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-func (a *API) signOutUser(c echo.Context) error {
-	u, err := a.target(c)
-	if err != nil {
-		return err
-	}
+func (a *API) signOutUser(c echo.Context, u *user.User) error {
 	if err := a.d.UserAdmin.Accounts.RevokeAll(c.Request().Context(), u.ID, account.Keep{},
 		a.auditTx(c, "admin.user.sign-out", u.ID, "")); err != nil {
 		return a.failed(c, "admin.user.sign-out", u.ID, err)
@@ -716,11 +683,7 @@ func (a *API) signOutUser(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (a *API) clearReport(c echo.Context) error {
-	u, err := a.target(c)
-	if err != nil {
-		return err
-	}
+func (a *API) clearReport(c echo.Context, u *user.User) error {
 	cleared, err := plugin.ClearReport(c.Request().Context(), a.d.DB, u.ID)
 	if err != nil {
 		return err
@@ -734,14 +697,10 @@ func (a *API) clearReport(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (a *API) grantAdmin(c echo.Context) error  { return a.setAdmin(c, true) }
-func (a *API) revokeAdmin(c echo.Context) error { return a.setAdmin(c, false) }
+func (a *API) grantAdmin(c echo.Context, u *user.User) error  { return a.setAdmin(c, u, true) }
+func (a *API) revokeAdmin(c echo.Context, u *user.User) error { return a.setAdmin(c, u, false) }
 
-func (a *API) setAdmin(c echo.Context, admin bool) error {
-	u, err := a.target(c)
-	if err != nil {
-		return err
-	}
+func (a *API) setAdmin(c echo.Context, u *user.User, admin bool) error {
 	who := callerOf(c)
 	actor := ""
 	if who.user {
@@ -754,5 +713,5 @@ func (a *API) setAdmin(c echo.Context, admin bool) error {
 	if err := a.record(c, "admin.user.admin", "ok", fmt.Sprintf("user=%s admin=%v", u.ID, admin)); err != nil {
 		return err
 	}
-	return a.getUser(c)
+	return a.showUser(c, u.ID)
 }
