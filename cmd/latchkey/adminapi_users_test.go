@@ -219,6 +219,14 @@ func TestAdminAPIUsers(t *testing.T) {
 		if active, _ := e.s.Introspect(t, pt.WebClient, pt.WebSecret, aliceTok); active {
 			t.Fatal("register-again left a token active")
 		}
+		// The next sign-in goes to the registration, not to the app
+		// (the policy here does not ask for one).
+		rp := e.s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
+		b := e.s.NewBrowser(t)
+		res := b.SignIn(plugintest.MustPage(t, b.Get(rp.Start().URL), "Sign in"), pt.Username, pt.Password)
+		if res.Redirect != nil || res.Page == nil || !strings.HasPrefix(res.Page.URL.Path, "/security-info/register/") {
+			t.Fatalf("sign-in after register-again: %s", res)
+		}
 
 		// Sign out everywhere.
 		aliceTok = e.userToken(alice, []string{"pwd"}, time.Minute)
