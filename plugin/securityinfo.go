@@ -746,7 +746,17 @@ func (p *Plugin) AfterSignIn(c echo.Context, userID, authRequestID string) (stri
 	}
 	// By the recovery rules, cooling-down methods included: they will
 	// count once their wait is over, so the user is not asked again.
-	need := !p.standing(pol, u.Admin, ms, p.d.Now(), false).Enough && pol.RegisterAtSignIn
+	enough := p.standing(pol, u.Admin, ms, p.d.Now(), false).Enough
+	need := !enough && pol.RegisterAtSignIn
+	if u.RegisterAgainAt != nil {
+		// An administrator required it: whatever the policy says, until
+		// the user has enough methods again.
+		if need = !enough; !need {
+			if err := p.registeredAgain(ctx, u.ID); err != nil {
+				return "", err
+			}
+		}
+	}
 	st, err := p.state(p.d.DB.WithContext(ctx), u.ID)
 	if err != nil {
 		return "", err
@@ -808,7 +818,7 @@ func (p *registration) registerPage(c echo.Context) error {
 		"QuestionsOffered": slices.Contains(p.addable(pol, a.u), method.Questions),
 		"Add":              p.addKinds(i18n.From(c.Request().Context()), pol, a.u), "CanAdd": a.ok, "Methods": p.rows(i18n.From(ctx), a.methods, now),
 		"Notice":    doneNotice(i18n.From(ctx), c.QueryParam("done")),
-		"SkipsLeft": pol.MaxSkips - st.Skips, "CanSkip": st.Skips < pol.MaxSkips,
+		"SkipsLeft": pol.MaxSkips - st.Skips, "CanSkip": st.Skips < pol.MaxSkips && a.u.RegisterAgainAt == nil,
 	})
 }
 
@@ -831,7 +841,7 @@ func (p *registration) skip(c echo.Context) error {
 			return err
 		}
 		if f.Intent != "reconfirm" {
-			if st.Skips >= pol.MaxSkips {
+			if st.Skips >= pol.MaxSkips || a.u.RegisterAgainAt != nil {
 				return flow.ErrOutOfOrder
 			}
 			st.Skips++
@@ -863,8 +873,13 @@ func (p *registration) continueToApp(c echo.Context) error {
 		return err
 	}
 	enough := p.standing(pol, a.u.Admin, a.methods, p.d.Now(), false).Enough
-	if !enough && pol.RegisterAtSignIn && f.Intent != "reconfirm" {
+	if !enough && (pol.RegisterAtSignIn || a.u.RegisterAgainAt != nil) && f.Intent != "reconfirm" {
 		return see(c, p.path("/security-info/register/"+f.ID))
+	}
+	if enough && a.u.RegisterAgainAt != nil {
+		if err := p.registeredAgain(ctx, a.u.ID); err != nil {
+			return err
+		}
 	}
 	now := p.d.Now().UTC()
 	if err := p.saveState(p.d.DB.WithContext(ctx), userState{UserID: a.u.ID, ReconfirmedAt: &now}); err != nil {

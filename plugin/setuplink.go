@@ -14,6 +14,9 @@ import (
 	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
+// SetupPath is the page a setup link opens (?token=...).
+const SetupPath = "/security-info/setup"
+
 // eventPasswordSet is the audit event of a password chosen through an
 // administrator's setup link.
 const eventPasswordSet = "password.set" // #nosec G101 -- an event name, not a credential

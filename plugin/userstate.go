@@ -127,6 +127,36 @@ func (p *securityInfo) checkPassword(c echo.Context, u *user.User, pw string) (o
 	return false, msg, p.record(c, "security-info.password", u.ID, "", audit.Fail, msg)
 }
 
+// --- An administrator's "register again" ---
+
+// RequireRegisterAgain makes userID register their methods again, inside
+// tx (the administrator's change, with its audit row and the sign-out of
+// every session): the methods they have are removed, so none of them
+// proves anything in a recovery any more, and the account is marked, so
+// the next sign-in sends them to register whatever the policy says and
+// the registration cannot be skipped. The mark goes once they have enough
+// methods again.
+func RequireRegisterAgain(ctx context.Context, tx *gorm.DB, users *user.Store, userID string, at time.Time) error {
+	if err := users.WithTx(tx).RequireRegisterAgain(ctx, userID, at); err != nil {
+		return err
+	}
+	if err := method.NewStore(tx).DeleteUser(ctx, userID); err != nil {
+		return fmt.Errorf("plugin: register again: %w", err)
+	}
+	return nil
+}
+
+// registeredAgain clears the mark of RequireRegisterAgain.
+func (p *Plugin) registeredAgain(ctx context.Context, userID string) error {
+	s, ok := p.d.Users.(interface {
+		RegisteredAgain(ctx context.Context, id string) error
+	})
+	if !ok {
+		return nil
+	}
+	return s.RegisteredAgain(ctx, userID)
+}
+
 // --- "This wasn't me": the reported state ---
 
 // markReported puts the account in the reported state inside tx.

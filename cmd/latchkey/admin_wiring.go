@@ -10,13 +10,19 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/plugin/admin"
+	"github.com/latchkeyid/latchkey/plugin/compose"
 	"github.com/latchkeyid/latchkey/plugin/method/questions"
 	"github.com/latchkeyid/latchkey/plugin/ratelimit"
 	reports "github.com/latchkeyid/latchkey/plugin/report"
+	"github.com/latchkeyid/latchkey/plugin/sender"
+	"github.com/latchkeyid/latchkey/plugin/useradmin"
 	"github.com/latchkeyid/latchkey/provider"
+	"github.com/latchkeyid/latchkey/provider/account"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/opstore"
+	"github.com/latchkeyid/latchkey/provider/password"
 	"github.com/latchkeyid/latchkey/provider/secret"
+	"github.com/latchkeyid/latchkey/provider/session"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/ui"
 )
@@ -32,6 +38,7 @@ func (s *server) mountAdminAPI(e *echo.Echo, p *provider.Provider, store provide
 	api, err := admin.New(admin.Deps{
 		Tokens: adminTokens{p}, Users: users, Apps: adminApps{st: st, a: s.a}, Audit: auditLog,
 		Limiter: ratelimit.New(g), DB: g, Keys: k,
+		UserAdmin: userAdmin(g, users, s.accounts, s.a.policy(), s.sspr, nil),
 		Endpoints: admin.Endpoints{
 			Issuer: iss, Discovery: iss + "/.well-known/openid-configuration", Authorization: iss + "/authorize",
 			Token: iss + "/oauth/token", UserInfo: iss + "/userinfo", EndSession: iss + "/end_session", JWKS: iss + "/keys",
@@ -67,6 +74,40 @@ func (a *app) adminOps(g *gorm.DB, k *secret.Keyring, now func() time.Time) admi
 		Policies: a.policyStore(g), Questions: questions.New(g, nil, k, nil), Available: a.availableMethods(),
 		Reports: reports.New(g, reports.WithClock(now)), AuditRetentionDays: a.cfg.AuditRetentionDays,
 	}
+}
+
+// userAdmin is what the user operations of the API and the commands work
+// with: the account service with every revoker, and the plugin's mail
+// queue and templates when sspr can send email (mailer replaces the
+// queue: the commands only queue, the server delivers).
+func userAdmin(g *gorm.DB, users *user.Store, accounts *account.Service, pol password.Policy, sspr *compose.SSPR,
+	mailer useradmin.Enqueuer) *admin.UserAdmin {
+	ops := &useradmin.Ops{DB: g, Users: users, Accounts: accounts, Policy: pol, Issuer: sspr.Mail().Issuer(),
+		Mail: sspr.Mail(), Queue: mailer}
+	if mailer == nil && sspr.Queue.Available(sender.Email) {
+		ops.Queue = sspr.Queue
+	}
+	if ops.Queue == nil {
+		ops.Mail = nil
+	}
+	return &admin.UserAdmin{Users: users, Accounts: accounts, Ops: ops, Methods: sspr.Enrollments,
+		Sessions: adminSessions{session.NewStore(g)}, Notifier: sspr.Plugin}
+}
+
+// adminSessions shows the provider's sessions to the admin API.
+type adminSessions struct{ *session.Store }
+
+func (s adminSessions) ListUser(ctx context.Context, userID string) ([]admin.SessionInfo, error) {
+	list, err := s.Store.ListUser(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]admin.SessionInfo, len(list))
+	for i, x := range list {
+		out[i] = admin.SessionInfo{ID: x.ID, AuthTime: x.AuthTime, CreatedAt: x.CreatedAt, LastSeenAt: x.LastSeenAt,
+			ExpiresAt: x.ExpiresAt, AMR: x.AMR}
+	}
+	return out, nil
 }
 
 // adminTokens verifies the API's bearer tokens through the provider.

@@ -19,13 +19,14 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/latchkeyid/latchkey/plugin/admin"
+	"github.com/latchkeyid/latchkey/plugin/compose"
 	"github.com/latchkeyid/latchkey/plugin/ratelimit"
-	pluginschema "github.com/latchkeyid/latchkey/plugin/schema"
 	"github.com/latchkeyid/latchkey/provider/config"
-	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	"github.com/latchkeyid/latchkey/provider/opstore"
+	"github.com/latchkeyid/latchkey/provider/password"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
+	"github.com/latchkeyid/latchkey/provider/providertest/plugintest"
 	"github.com/latchkeyid/latchkey/provider/session"
 	"github.com/latchkeyid/latchkey/provider/user"
 )
@@ -43,6 +44,7 @@ const (
 type apiEnv struct {
 	t      *testing.T
 	s      *pt.Server
+	x      *plugintest.Env // the plugin beside the API
 	api    *admin.API
 	router routers.Router
 	admin  *user.User // an administrator (alice is not)
@@ -67,25 +69,31 @@ func openAPIRouter(t testing.TB) (*openapi3.T, routers.Router) {
 	return doc, r
 }
 
-// startAdminAPI runs a provider with the admin API; perCaller, when set,
-// replaces the default per-caller rate limit.
+// startAdminAPI runs a provider with the plugin and the admin API, wired
+// as serve wires them; perCaller, when set, replaces the default
+// per-caller rate limit.
 func startAdminAPI(t *testing.T, dbURL string, perCaller ratelimit.Rule) *apiEnv {
+	return startAPI(t, dbURL, perCaller, false)
+}
+
+// startAPI is startAdminAPI, with mail through a real SMTP server on
+// loopback when smtp is set (e.x.SMTP).
+func startAPI(t *testing.T, dbURL string, perCaller ratelimit.Rule, smtp bool) *apiEnv {
 	t.Helper()
 	e := &apiEnv{t: t}
 	_, e.router = openAPIRouter(t)
-	e.s = pt.Start(t, dbURL, pt.Config{Mount: func(s *pt.Server, ec *echo.Echo) {
-		if err := db.Migrate(t.Context(), s.DB, pluginschema.Set()); err != nil {
-			t.Fatal(err)
-		}
-		// SMTP configured, no phone gateway: email is available, phones not.
+	// SMTP configured, no phone gateway: email is available, phones not.
+	mount := func(s *pt.Server, ec *echo.Echo, sspr *compose.SSPR) {
 		a := &app{cfg: config.Config{Issuer: s.URL, AccessTokenLifetime: 10 * time.Minute,
 			IDTokenLifetime: time.Hour, RefreshTokenLifetime: 720 * time.Hour,
 			SMTPURL: "smtp://127.0.0.1:2525", AuditRetentionDays: testRetentionDays}}
 		iss := s.URL
+		ua := userAdmin(s.DB, s.Users, s.Accounts, password.DefaultPolicy, sspr, nil)
+		ua.Ops.Now, ua.Sessions = s.Clock.Now, adminSessions{session.NewStore(s.DB, session.WithClock(s.Clock.Now))}
 		api, err := admin.New(admin.Deps{
 			Tokens: adminTokens{s.Provider}, Users: s.Users, Apps: adminApps{st: s.OPStore, a: a}, Audit: s.Audit,
 			Limiter: ratelimit.New(s.DB, ratelimit.WithClock(s.Clock.Now)), DB: s.DB, Keys: s.Keyring, Now: s.Clock.Now,
-			PerCaller: perCaller, Ops: a.adminOps(s.DB, s.Keyring, s.Clock.Now),
+			PerCaller: perCaller, UserAdmin: ua, Ops: a.adminOps(s.DB, s.Keyring, s.Clock.Now),
 			Endpoints: admin.Endpoints{
 				Issuer: iss, Discovery: iss + "/.well-known/openid-configuration", Authorization: iss + "/authorize",
 				Token: iss + "/oauth/token", UserInfo: iss + "/userinfo", EndSession: iss + "/end_session", JWKS: iss + "/keys",
@@ -96,7 +104,9 @@ func startAdminAPI(t *testing.T, dbURL string, perCaller ratelimit.Rule) *apiEnv
 		}
 		api.Mount(ec)
 		e.api, e.app = api, a
-	}})
+	}
+	e.x = plugintest.Start(t, dbURL, plugintest.Options{Methods: []string{"email"}, SMTP: smtp, Mount: mount})
+	e.s = e.x.Server
 	ctx := t.Context()
 	if _, _, err := e.s.OPStore.CreateClient(ctx, opstore.NewClient{ID: opsClient, Name: "Ops", Secret: opsSecret, AdminAPI: true}); err != nil {
 		t.Fatal(err)

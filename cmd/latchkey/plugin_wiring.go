@@ -130,6 +130,7 @@ func (s *server) mountPlugin(e *echo.Echo, p *provider.Provider, hook *afterSign
 	}
 	c.SignIn = signInAdapter{p}
 	c.Accounts = providerAccounts(g, users, opstore.NewRevoker(nil))
+	s.accounts = c.Accounts
 	c.Captcha, err = captcha.FromConfig(captcha.Config{
 		Kind: captcha.Kind(a.cfg.Captcha), SiteKey: a.cfg.CaptchaSiteKey, Secret: a.cfg.CaptchaSecret,
 		VerifyURL: a.cfg.CaptchaVerifyURL, Dev: a.cfg.Dev,
@@ -145,6 +146,7 @@ func (s *server) mountPlugin(e *echo.Echo, p *provider.Provider, hook *afterSign
 		pushHook(sspr.Push)
 	}
 	hook.p = sspr.Plugin
+	s.sspr = sspr
 	sspr.Mount(e)
 	if box != nil {
 		e.GET("/dev/outbox", echo.WrapHandler(box.Handler(s.render)), loopbackOnly)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/latchkeyid/latchkey/plugin/admin"
+	"github.com/latchkeyid/latchkey/plugin/compose"
 	"io"
 	"log/slog"
 	"net"
@@ -49,6 +50,8 @@ type server struct {
 	echo     *echo.Echo
 	provider *provider.Provider
 	adminAPI *admin.API
+	sspr     *compose.SSPR // the plugin as built, for the admin API's user operations
+	accounts *account.Service
 	render   *ui.Renderer
 	stops    []func() // run in reverse order at shutdown
 	listener net.Listener

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/plugin"
+	"github.com/latchkeyid/latchkey/plugin/useradmin"
 	"github.com/latchkeyid/latchkey/provider/account"
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/user"
@@ -46,54 +47,48 @@ type userCreateCmd struct {
 	PasswordHashStdin bool          `name:"password-hash-stdin" xor:"pw" required:"" help:"Import an existing argon2id or bcrypt hash from stdin (bcrypt is upgraded at the first sign-in)."`
 	SetupLink         bool          `name:"setup-link" xor:"pw" required:"" help:"Create the user without a password and print a one-time link with which they choose one."`
 	LinkTTL           time.Duration `name:"link-ttl" default:"72h" help:"How long the setup link works."`
+	SendEmail         bool          `name:"send-email" help:"With --setup-link: email the link to the user (in their language; the server sends it) instead of printing it."`
+	Locale            string        `help:"The user's language (BCP 47, e.g. de), for the setup-link mail until they use the pages."`
 	Temporary         bool          `help:"With --password-stdin: the user must change the password at the first sign-in."`
 }
 
 func (c *userCreateCmd) Run(a *app) error {
-	users, err := a.users()
-	if err != nil {
-		return err
-	}
-	n := user.NewUser{
-		Username: c.Username, Email: c.Email, DisplayName: c.Name, Phone: c.Phone,
-		Groups: c.Group, Admin: c.Admin,
-	}
 	if c.Temporary && !c.PasswordStdin {
 		return usageError{errors.New("--temporary goes with --password-stdin")}
+	}
+	if c.SendEmail && !c.SetupLink {
+		return usageError{errors.New("--send-email goes with --setup-link")}
 	}
 	if c.SetupLink && c.cfgNoSecret(a) {
 		return usageError{errors.New("--setup-link needs LATCHKEY_SECRET: links are stored as keyed hashes")}
 	}
+	n := useradmin.NewUser{NewUser: user.NewUser{
+		Username: c.Username, Email: c.Email, DisplayName: c.Name, Phone: c.Phone, Locale: c.Locale,
+		Groups: c.Group, Admin: c.Admin,
+	}, Temporary: c.Temporary, SetupLink: c.SetupLink, SendEmail: c.SendEmail, LinkTTL: c.LinkTTL}
+	var err error
 	switch {
 	case c.PasswordStdin:
 		if n.Password, err = a.readSecret("password"); err != nil {
 			return err
-		}
-		if err := a.policy().Check(n.Password, c.Username, c.Email, c.Name); err != nil {
-			return usageError{fmt.Errorf("password refused: %w", err)}
 		}
 	case c.PasswordHashStdin:
 		if n.PasswordHash, err = a.readSecret("password hash"); err != nil {
 			return err
 		}
 	}
-	u, err := users.Create(a.ctx, n)
+	ops, err := a.userOps(c.SendEmail)
+	if err != nil {
+		return err
+	}
+	u, link, err := ops.Create(a.ctx, n)
 	if err != nil {
 		return userErr("create", c.Username, err)
 	}
-	if c.Temporary {
-		if err := users.SetTemporaryPasswordHash(a.ctx, u.ID, u.PasswordHash); err != nil {
-			return userErr("create", c.Username, err)
-		}
-	}
 	a.audit("admin.user.create", u.ID, "ok", "username="+u.Username)
 	fmt.Fprintf(a.stdout, "created user %s (id %s)\n", u.Username, u.ID)
-	if c.SetupLink {
-		token, expires, err := users.IssueSetupLink(a.ctx, u.ID, c.LinkTTL)
-		if err != nil {
-			return userErr("setup link", c.Username, err)
-		}
-		fmt.Fprintf(a.stdout, "setup link (one use, until %s): %s\n", expires.UTC().Format(time.RFC3339), setupURL(a, token))
+	if link != nil {
+		a.printLink(u, link)
 	}
 	return nil
 }
@@ -194,17 +189,17 @@ type userUnlockCmd struct {
 }
 
 func (c *userUnlockCmd) Run(a *app) error {
-	users, u, err := a.findUser(c.User)
+	_, u, err := a.findUser(c.User)
 	if err != nil {
 		return err
 	}
-	if err := users.Unlock(a.ctx, u.ID); err != nil {
-		return userErr("unlock", c.User, err)
-	}
-	if err := a.clearRecoveryBlock(u.ID); err != nil {
+	ops, err := a.userOps(false)
+	if err != nil {
 		return err
 	}
-	a.audit("admin.user.unlock", u.ID, "ok", "")
+	if err := ops.Unlock(a.ctx, u.ID, a.auditTx("admin.user.unlock", u.ID, "")); err != nil {
+		return userErr("unlock", c.User, err)
+	}
 	fmt.Fprintf(a.stdout, "unlocked %s\n", u.Username)
 	return nil
 }
@@ -222,7 +217,7 @@ func (c *userDisableCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
-	if err := svc.Disable(a.ctx, u.ID, guardLastAdmin(users, u.ID, a.auditTx("admin.user.disable", u.ID, ""))); err != nil {
+	if err := svc.Disable(a.ctx, u.ID, useradmin.GuardLastAdmin(users, u.ID, a.auditTx("admin.user.disable", u.ID, ""))); err != nil {
 		return userErr("disable", c.User, err)
 	}
 	fmt.Fprintf(a.stdout, "disabled %s; sessions, tokens and recovery flows revoked\n", u.Username)
@@ -261,7 +256,7 @@ func (c *userDeleteCmd) Run(a *app) error {
 	}
 	// One transaction: a deleted user's refresh tokens, codes and flows
 	// must not outlive them.
-	if err := svc.Delete(a.ctx, u.ID, guardLastAdmin(users, u.ID, a.auditTx("admin.user.delete", u.ID, "username="+u.Username))); err != nil {
+	if err := svc.Delete(a.ctx, u.ID, useradmin.GuardLastAdmin(users, u.ID, a.auditTx("admin.user.delete", u.ID, "username="+u.Username))); err != nil {
 		return userErr("delete", c.User, err)
 	}
 	fmt.Fprintf(a.stdout, "deleted %s\n", u.Username)
@@ -273,6 +268,7 @@ type userResetCmd struct {
 	PasswordStdin bool          `name:"password-stdin" xor:"how" help:"Read the new password from the first line of stdin."`
 	Temporary     bool          `help:"The password is temporary: the user must change it at the next sign-in. Without --password-stdin one is generated and printed once."`
 	SetupLink     bool          `name:"setup-link" xor:"how" help:"Remove the password and print a one-time link with which the user sets a new one."`
+	SendEmail     bool          `name:"send-email" help:"With --setup-link: email the link to the user (in their language; the server sends it) instead of printing it."`
 	LinkTTL       time.Duration `name:"link-ttl" default:"72h" help:"How long the setup link works."`
 }
 
@@ -287,19 +283,23 @@ func (c *userResetCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
+	if c.SendEmail && !c.SetupLink {
+		return usageError{errors.New("--send-email goes with --setup-link")}
+	}
 	if c.SetupLink {
 		return c.setupLink(a, u)
 	}
-	pw, generated := "", false
+	pw := ""
 	if c.PasswordStdin {
 		if pw, err = a.readSecret("password"); err != nil {
 			return err
 		}
-		if err := a.policy().Check(pw, u.Username, u.Email, u.DisplayName); err != nil {
-			return usageError{fmt.Errorf("password refused: %w", err)}
-		}
-	} else {
-		pw, generated = temporaryPassword(), true
+	}
+	if c.Temporary {
+		return c.temporary(a, u, pw)
+	}
+	if err := a.policy().Check(pw, u.Username, u.Email, u.DisplayName); err != nil {
+		return usageError{fmt.Errorf("password refused: %w", err)}
 	}
 	svc, users, err := a.accounts()
 	if err != nil {
@@ -313,21 +313,29 @@ func (c *userResetCmd) Run(a *app) error {
 	// The password, the lockout, the audit row and the revocation of
 	// everything issued before (sessions, tokens, codes, open recovery
 	// flows and challenges) commit together or not at all.
-	if c.Temporary {
-		err = svc.SetTemporaryPassword(a.ctx, u.ID, hash, a.auditTx("admin.password.reset", u.ID, "temporary=true"))
-	} else {
-		err = svc.ResetPassword(a.ctx, u.ID, hash, account.Keep{}, a.auditTx("admin.password.reset", u.ID, ""))
+	if err := svc.ResetPassword(a.ctx, u.ID, hash, account.Keep{}, a.auditTx("admin.password.reset", u.ID, "")); err != nil {
+		return userErr("reset password", c.User, err)
 	}
+	fmt.Fprintf(a.stdout, "password of %s changed; lockout cleared; sessions, tokens and recovery flows revoked\n", u.Username)
+	return nil
+}
+
+// temporary sets pw, or a generated password, that u must change at the
+// next sign-in; a generated one is printed once.
+func (c *userResetCmd) temporary(a *app, u *user.User, pw string) error {
+	ops, err := a.userOps(false)
+	if err != nil {
+		return err
+	}
+	generated, err := ops.ResetToTemporary(a.ctx, u, pw, a.auditTx("admin.password.reset", u.ID, "temporary=true"))
 	if err != nil {
 		return userErr("reset password", c.User, err)
 	}
 	fmt.Fprintf(a.stdout, "password of %s changed; lockout cleared; sessions, tokens and recovery flows revoked\n", u.Username)
-	if c.Temporary {
-		fmt.Fprintf(a.stdout, "%s must change it at the next sign-in\n", u.Username)
-	}
-	if generated {
+	fmt.Fprintf(a.stdout, "%s must change it at the next sign-in\n", u.Username)
+	if generated != "" {
 		// Printed once, to stdout only, for the administrator to hand over.
-		fmt.Fprintf(a.stdout, "temporary password: %s\n", pw)
+		fmt.Fprintf(a.stdout, "temporary password: %s\n", generated)
 	}
 	return nil
 }

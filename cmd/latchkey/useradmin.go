@@ -1,74 +1,81 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"gorm.io/gorm"
-
-	"github.com/latchkeyid/latchkey/provider/account"
+	"github.com/latchkeyid/latchkey/plugin/sender"
+	"github.com/latchkeyid/latchkey/plugin/useradmin"
 	"github.com/latchkeyid/latchkey/provider/session"
 	"github.com/latchkeyid/latchkey/provider/user"
+	lkmail "github.com/latchkeyid/latchkey/ui/mail"
 )
 
-// guardLastAdmin runs the last-administrator guard inside the account
-// change's transaction, before also: disabling or deleting the only
-// enabled administrator is refused, atomically with the change.
-func guardLastAdmin(users *user.Store, id string, also account.InTx) account.InTx {
-	return func(ctx context.Context, tx *gorm.DB) error {
-		if err := users.WithTx(tx).GuardLastAdmin(ctx, id); err != nil {
-			return err
-		}
-		return also(ctx, tx)
+// userOps is the user operations the admin API runs too, on the
+// command's stores. With mail, setup links can be emailed: the command
+// queues the message, the running server sends it.
+func (a *app) userOps(mail bool) (*useradmin.Ops, error) {
+	svc, users, err := a.accounts()
+	if err != nil {
+		return nil, err
 	}
+	g, err := a.database()
+	if err != nil {
+		return nil, err
+	}
+	ops := &useradmin.Ops{DB: g, Users: users, Accounts: svc, Policy: a.policy(), Issuer: a.cfg.Issuer}
+	if !mail {
+		return ops, nil
+	}
+	if a.cfg.SMTPURL == "" && !a.cfg.Dev {
+		return nil, usageError{errors.New("--send-email needs LATCHKEY_SMTP_URL: the server sends the mail")}
+	}
+	k, err := a.keyring()
+	if err != nil {
+		return nil, err
+	}
+	if ops.Mail, err = lkmail.New(a.cfg.Issuer, lkmail.WithBrand(a.cfg.Brand().ProductName())); err != nil {
+		return nil, err
+	}
+	ops.Queue = sender.NewQueue(g, k, []sender.Sender{serverSends(sender.Email)})
+	return ops, nil
 }
 
-// temporaryPassword is five words' worth of entropy in a form that is easy
-// to read out: four groups of five base32 characters (100 bits).
-func temporaryPassword() string {
-	s := strings.ToLower(rand.Text()[:20])
-	return s[0:5] + "-" + s[5:10] + "-" + s[10:15] + "-" + s[15:20]
+// printLink tells where an issued setup link went.
+func (a *app) printLink(u *user.User, l *useradmin.Link) {
+	if l.Emailed {
+		fmt.Fprintf(a.stdout, "setup link (one use, until %s) queued for %s; the server mails it\n",
+			l.Expires.UTC().Format(time.RFC3339), u.Email)
+		return
+	}
+	fmt.Fprintf(a.stdout, "setup link (one use, until %s): %s\n", l.Expires.UTC().Format(time.RFC3339), l.URL)
 }
 
-// setupPath is the page a setup link opens; it redeems the token and lets
-// the user choose a password on Security info.
-const setupPath = "/security-info/setup"
-
-// setupLink removes the user's password, revokes everything, and prints a
-// one-time link to set a new one.
+// setupLink removes the user's password, revokes everything, and prints
+// (or emails) a one-time link to set a new one.
 func (c *userResetCmd) setupLink(a *app, u *user.User) error {
 	if a.cfg.Secret == "" && !a.cfg.Dev {
 		return usageError{errors.New("--setup-link needs LATCHKEY_SECRET: links are stored as keyed hashes")}
 	}
-	if u.Disabled {
-		// The setup page refuses disabled accounts: the link would not work.
-		return usageError{fmt.Errorf("%s is disabled; run user enable first", u.Username)}
-	}
-	svc, users, err := a.accounts()
+	ops, err := a.userOps(c.SendEmail)
 	if err != nil {
 		return err
 	}
-	if err := svc.ClearPassword(a.ctx, u.ID, a.auditTx("admin.password.reset", u.ID, "setup_link=true")); err != nil {
+	l, err := ops.ResetToSetupLink(a.ctx, u, c.LinkTTL, c.SendEmail,
+		a.auditTx("admin.password.reset", u.ID, fmt.Sprintf("setup_link=true emailed=%v", c.SendEmail)))
+	if errors.Is(err, useradmin.ErrDisabled) {
+		// The setup page refuses disabled accounts: the link would not work.
+		return usageError{fmt.Errorf("%s is disabled; run user enable first", u.Username)}
+	}
+	if err != nil {
 		return userErr("reset password", c.User, err)
 	}
-	token, expires, err := users.IssueSetupLink(a.ctx, u.ID, c.LinkTTL)
-	if err != nil {
-		return userErr("setup link", c.User, err)
-	}
 	fmt.Fprintf(a.stdout, "password of %s removed; sessions, tokens and recovery flows revoked\n", u.Username)
-	fmt.Fprintf(a.stdout, "setup link (one use, until %s): %s\n", expires.UTC().Format(time.RFC3339), setupURL(a, token))
+	a.printLink(u, l)
 	return nil
-}
-
-// setupURL is the link a setup token opens, on the public issuer.
-func setupURL(a *app, token string) string {
-	return strings.TrimSuffix(a.cfg.Issuer, "/") + setupPath + "?token=" + url.QueryEscape(token)
 }
 
 type userSearchCmd struct {

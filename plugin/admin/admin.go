@@ -76,6 +76,8 @@ type Deps struct {
 	Keys      *secret.Keyring
 	Endpoints Endpoints
 	Ops       OpsDeps
+	// UserAdmin backs the user operations (required).
+	UserAdmin *UserAdmin
 	Now       func() time.Time
 	// PerIP and PerCaller bound the request rate (defaults below).
 	PerIP, PerCaller ratelimit.Rule
@@ -108,6 +110,9 @@ func New(d Deps) (*API, error) {
 	if err := d.Ops.check(); err != nil {
 		return nil, err
 	}
+	if ua := d.UserAdmin; ua == nil || ua.Users == nil || ua.Accounts == nil || ua.Ops == nil || ua.Methods == nil || ua.Sessions == nil {
+		return nil, errors.New("admin: the user operations (users, accounts, ops, methods, sessions) are required")
+	}
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -128,6 +133,7 @@ func New(d Deps) (*API, error) {
 		{http.MethodGet, "/apps/{id}/connect", a.connectApp},
 	}
 	a.routes = append(a.routes, a.opsRoutes()...)
+	a.routes = append(a.routes, a.userRoutes()...)
 	if _, err := openAPIJSON(); err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
@@ -263,12 +269,5 @@ func (a *API) limitCaller(next echo.HandlerFunc) echo.HandlerFunc {
 
 // record writes the audit event of an admin action.
 func (a *API) record(c echo.Context, typ, outcome, detail string) error {
-	who := callerOf(c)
-	if !who.user {
-		detail = strings.TrimSpace(detail + " by_client=" + who.clientID)
-	}
-	return a.d.Audit.Record(c.Request().Context(), audit.Event{
-		Type: typ, UserID: who.id(), IP: c.RealIP(), UserAgent: c.Request().UserAgent(),
-		Outcome: outcome, Detail: strings.TrimSpace(detail + " via=api"),
-	})
+	return a.d.Audit.Record(c.Request().Context(), a.event(c, typ, outcome, detail))
 }

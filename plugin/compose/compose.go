@@ -95,6 +95,9 @@ type SSPR struct {
 	cfg   Config
 }
 
+// Mail is the mail templates, with the brand of every mail the plugin sends.
+func (s *SSPR) Mail() *lkmail.Templates { return s.mail }
+
 // Build builds every method the configured senders can deliver, the
 // registry and the plugin, with its routes not yet mounted.
 func Build(c Config) (*SSPR, error) {

@@ -66,6 +66,7 @@ func fillUserinfo(info *oidc.UserInfo, u *user.User, scopes []string) {
 		switch sc {
 		case oidc.ScopeProfile:
 			info.Name = u.DisplayName
+			info.GivenName, info.FamilyName = u.GivenName, u.FamilyName
 			info.PreferredUsername = u.Username
 			info.UpdatedAt = oidc.FromTime(u.UpdatedAt)
 		case oidc.ScopeEmail:

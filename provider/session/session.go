@@ -287,3 +287,18 @@ func (s *Store) ListUser(ctx context.Context, userID string) ([]Session, error) 
 	}
 	return out, nil
 }
+
+// LastSignIn is when userID last signed in on a browser, as far as the
+// sessions on record tell (zero when none is left).
+func (s *Store) LastSignIn(ctx context.Context, userID string) (time.Time, error) {
+	var rows []Row
+	err := s.g.WithContext(ctx).Select("auth_time").Where("user_id = ?", userID).
+		Order("auth_time DESC").Limit(1).Find(&rows).Error
+	if err != nil {
+		return time.Time{}, fmt.Errorf("session: last sign-in: %w", err)
+	}
+	if len(rows) == 0 {
+		return time.Time{}, nil
+	}
+	return rows[0].AuthTime.UTC(), nil
+}

@@ -3,8 +3,9 @@ package user
 import (
 	"context"
 	"errors"
-	"fmt"
+	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"gorm.io/gorm"
@@ -78,8 +79,13 @@ func (s *Store) SetAdminGuarded(ctx context.Context, actor, target string, admin
 // be empty.
 type Profile struct {
 	DisplayName *string
+	GivenName   *string
+	FamilyName  *string
 	Email       *string
 	Phone       *string
+	// Locale is the BCP 47 tag mail without a request is written in; ""
+	// forgets it.
+	Locale *string
 }
 
 // UpdateProfile changes the user's name, email address or phone number,
@@ -87,31 +93,57 @@ type Profile struct {
 // other user's username or email (ErrExists).
 func (s *Store) UpdateProfile(ctx context.Context, id string, p Profile) error {
 	cols := map[string]any{}
+	var errs []error
 	if p.DisplayName != nil {
 		n := strings.TrimSpace(*p.DisplayName)
 		if err := checkText("display name", n, MaxDisplayName); err != nil {
-			return wrap("update profile", err)
+			errs = append(errs, fieldErr("name", err))
 		}
 		cols["display_name"], cols["name_key"] = n, NameKey(n)
 	}
 	var emailKey string
 	if p.Email != nil {
 		e, err := checkEmail(*p.Email)
-		if err != nil {
-			return wrap("update profile", err)
-		}
 		emailKey = Normalize(e)
-		if utf8.RuneCountInString(emailKey) > MaxEmail {
-			return wrap("update profile", fmt.Errorf("%w: email address too long", ErrInvalid))
+		switch {
+		case err != nil:
+			errs = append(errs, fieldErr("email", err))
+		case utf8.RuneCountInString(emailKey) > MaxEmail:
+			errs = append(errs, &FieldError{"email", "email address too long"})
 		}
 		cols["email"], cols["email_key"] = e, emailKey
+	}
+	for _, f := range []struct {
+		col, field, what string
+		v                *string
+	}{{"given_name", "given_name", "given name", p.GivenName}, {"family_name", "family_name", "family name", p.FamilyName}} {
+		if f.v == nil {
+			continue
+		}
+		n := strings.TrimSpace(*f.v)
+		if n != "" {
+			if err := checkText(f.what, n, MaxDisplayName); err != nil {
+				errs = append(errs, fieldErr(f.field, err))
+			}
+		}
+		cols[f.col] = n
+	}
+	if p.Locale != nil {
+		l := strings.TrimSpace(*p.Locale)
+		if l != "" && !validLocale(l) {
+			errs = append(errs, &FieldError{"locale", localeProblem})
+		}
+		cols["locale"] = l
 	}
 	if p.Phone != nil {
 		ph := strings.TrimSpace(*p.Phone)
 		if ph != "" && !e164.MatchString(ph) {
-			return wrap("update profile", fmt.Errorf("%w: phone number must be in E.164 form, like +14155550100", ErrInvalid))
+			errs = append(errs, &FieldError{"phone", phoneProblem})
 		}
 		cols["phone"] = ph
+	}
+	if len(errs) > 0 {
+		return wrap("update profile", errors.Join(errs...))
 	}
 	if len(cols) == 0 {
 		return wrap0("update profile", exists(s.db(ctx), id))
@@ -133,4 +165,23 @@ func (s *Store) UpdateProfile(ctx context.Context, id string, p Profile) error {
 		}
 		return err
 	}))
+}
+
+// localeTag is the shape of a BCP 47 tag as the pages name languages.
+var localeTag = regexp.MustCompile(`^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$`)
+
+const localeProblem = "locale must be a BCP 47 language tag, like de or pt-BR"
+
+func validLocale(l string) bool { return len(l) <= maxLocale && localeTag.MatchString(l) }
+
+// RequireRegisterAgain marks the user as having to register their
+// recovery methods again at the next sign-in (the caller removes the old
+// ones in the same transaction).
+func (s *Store) RequireRegisterAgain(ctx context.Context, id string, at time.Time) error {
+	return s.update(ctx, "require register again", id, map[string]any{"register_again_at": at.UTC()})
+}
+
+// RegisteredAgain clears the mark of RequireRegisterAgain.
+func (s *Store) RegisteredAgain(ctx context.Context, id string) error {
+	return s.update(ctx, "registered again", id, map[string]any{"register_again_at": nil})
 }

@@ -23,7 +23,7 @@ func userSets() []db.Set {
 	var ms []*db.Migration
 	for _, m := range s.Migrations {
 		if strings.HasPrefix(m.ID, "0001_") || strings.HasPrefix(m.ID, "0002_") || strings.HasPrefix(m.ID, "0006_login_lockouts") ||
-			strings.HasPrefix(m.ID, "0009_user_locale") || strings.HasPrefix(m.ID, "0011_") {
+			strings.HasPrefix(m.ID, "0009_user_locale") || strings.HasPrefix(m.ID, "0011_") || strings.HasPrefix(m.ID, "0013_") {
 			ms = append(ms, m)
 		}
 	}

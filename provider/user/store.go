@@ -149,40 +149,98 @@ func (s *Store) Create(ctx context.Context, n NewUser) (*User, error) {
 	return u, nil
 }
 
+// Validate checks n as Create does, without creating anything: every
+// problem at once, each a *FieldError.
+func (s *Store) Validate(n NewUser) error {
+	_, err := s.validateNew(n)
+	return err
+}
+
 func (s *Store) validateNew(n NewUser) (*User, error) {
 	u := &User{
 		Username:    strings.TrimSpace(n.Username),
 		DisplayName: strings.TrimSpace(n.DisplayName),
+		GivenName:   strings.TrimSpace(n.GivenName),
+		FamilyName:  strings.TrimSpace(n.FamilyName),
 		Phone:       strings.TrimSpace(n.Phone),
+		Locale:      strings.TrimSpace(n.Locale),
 		Admin:       n.Admin,
 	}
 	u.UsernameKey = Normalize(u.Username)
 	u.NameKey = NameKey(u.DisplayName)
-	if err := checkText("username", u.Username, MaxUsername); err != nil {
-		return nil, err
-	}
-	if u.UsernameKey == "" || utf8.RuneCountInString(u.UsernameKey) > MaxUsername {
-		return nil, fmt.Errorf("%w: username is empty or too long", ErrInvalid)
-	}
-	if strings.IndexFunc(u.Username, invisible) >= 0 {
+	// Every problem at once, each naming its field.
+	var errs []error
+	switch err := checkText("username", u.Username, MaxUsername); {
+	case err != nil:
+		errs = append(errs, fieldErr("username", err))
+	case u.UsernameKey == "" || utf8.RuneCountInString(u.UsernameKey) > MaxUsername:
+		errs = append(errs, &FieldError{"username", "username is empty or too long"})
+	case strings.IndexFunc(u.Username, invisible) >= 0:
 		// "ali\u200bce" would look exactly like "alice" and be another account.
-		return nil, fmt.Errorf("%w: username contains invisible characters", ErrInvalid)
+		errs = append(errs, &FieldError{"username", "username contains invisible characters"})
 	}
 	email, err := checkEmail(n.Email)
-	if err != nil {
-		return nil, err
+	switch {
+	case err != nil:
+		errs = append(errs, fieldErr("email", err))
+	case utf8.RuneCountInString(Normalize(email)) > MaxEmail:
+		errs = append(errs, &FieldError{"email", "email address too long"})
 	}
 	u.Email, u.EmailKey = email, Normalize(email)
-	if utf8.RuneCountInString(u.EmailKey) > MaxEmail {
-		return nil, fmt.Errorf("%w: email address too long", ErrInvalid)
-	}
 	if err := checkText("display name", u.DisplayName, MaxDisplayName); err != nil && u.DisplayName != "" {
-		return nil, err
+		errs = append(errs, fieldErr("name", err))
 	}
 	if u.Phone != "" && !e164.MatchString(u.Phone) {
-		return nil, fmt.Errorf("%w: phone number must be in E.164 form, like +14155550100", ErrInvalid)
+		errs = append(errs, &FieldError{"phone", phoneProblem})
+	}
+	for _, f := range []struct{ field, what, v string }{{"given_name", "given name", u.GivenName}, {"family_name", "family name", u.FamilyName}} {
+		if err := checkText(f.what, f.v, MaxDisplayName); err != nil && f.v != "" {
+			errs = append(errs, fieldErr(f.field, err))
+		}
+	}
+	if u.Locale != "" && !validLocale(u.Locale) {
+		errs = append(errs, &FieldError{"locale", localeProblem})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return u, nil
+}
+
+const phoneProblem = "phone number must be in E.164 form, like +14155550100"
+
+// FieldError is one invalid input field; it is an ErrInvalid. Field is
+// the name the admin API uses (username, email, name, phone, ...).
+type FieldError struct{ Field, Problem string }
+
+func (e *FieldError) Error() string        { return ErrInvalid.Error() + ": " + e.Problem }
+func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+
+// fieldErr names the field of a checkText or checkEmail error.
+func fieldErr(field string, err error) error {
+	return &FieldError{field, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")}
+}
+
+// Fields lists the FieldErrors err holds (joined or wrapped), so a caller
+// can show every problem at once.
+func Fields(err error) []FieldError {
+	var out []FieldError
+	var walk func(error)
+	walk = func(e error) {
+		switch x := e.(type) {
+		case nil:
+		case *FieldError:
+			out = append(out, *x)
+		case interface{ Unwrap() []error }:
+			for _, c := range x.Unwrap() {
+				walk(c)
+			}
+		default:
+			walk(errors.Unwrap(e))
+		}
+	}
+	walk(err)
+	return out
 }
 
 // invisible reports format characters (zero-width space and joiners,

@@ -48,6 +48,8 @@ type User struct {
 	EmailKey          string     `gorm:"size:254;not null;uniqueIndex"`
 	DisplayName       string     `gorm:"size:190;not null"`
 	NameKey           string     `gorm:"size:190;not null"` // NameKey(DisplayName), for search
+	GivenName         string     `gorm:"size:190;not null;default:''"`
+	FamilyName        string     `gorm:"size:190;not null;default:''"`
 	Phone             string     `gorm:"size:32;not null"`
 	Groups            []string   `gorm:"-"` // normalised; loaded from user_groups
 	Disabled          bool       `gorm:"not null"`
@@ -70,9 +72,14 @@ type User struct {
 	// MustChangePassword: the password is a temporary one an administrator
 	// set; sign-in sends the user to change it before any token is issued.
 	// Every other password change clears it.
-	MustChangePassword bool      `gorm:"not null"`
-	CreatedAt          time.Time `gorm:"precision:6"`
-	UpdatedAt          time.Time `gorm:"precision:6"`
+	MustChangePassword bool `gorm:"not null"`
+	// RegisterAgainAt: an administrator required the user to register
+	// their recovery methods again (the old ones were removed then); the
+	// next sign-in sends them to register whatever the policy says. nil
+	// once they have registered enough again.
+	RegisterAgainAt *time.Time `gorm:"precision:6"`
+	CreatedAt       time.Time  `gorm:"precision:6"`
+	UpdatedAt       time.Time  `gorm:"precision:6"`
 }
 
 // SignInCutoff is the time before which a sign-in of the user no longer
@@ -95,10 +102,15 @@ func (u *User) Locked(now time.Time) bool { return u.LockedUntil != nil && now.B
 // an existing Argon2id or bcrypt hash instead (bcrypt is upgraded at the
 // first sign-in). With neither, the account has no usable password.
 type NewUser struct {
-	Username     string
-	Email        string
-	DisplayName  string
-	Phone        string
+	Username    string
+	Email       string
+	DisplayName string
+	GivenName   string
+	FamilyName  string
+	Phone       string
+	// Locale is the language mail is written in until the user has used
+	// the pages (a BCP 47 tag; "" for English).
+	Locale       string
 	Groups       []string
 	Admin        bool
 	Password     string

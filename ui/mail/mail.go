@@ -48,10 +48,12 @@ const (
 	MethodRemoved   = "method-removed"   // notify: .Time .IP .Method .Label .ReportURL
 	CodeReplay      = "code-replay"      // notify: .Time .IP (a used authenticator code was tried again)
 	AdminReset      = "admin-reset"      // to every admin: .Time .IP .Username
+	// SetupLink: an administrator's one-time link to choose a password.
+	SetupLink = "setup-link" // .Username .SetupURL .Expires
 )
 
 // Names lists every message, so callers and tests can check them all.
-var Names = []string{Code, PasswordReset, PasswordChanged, Unlocked, MethodAdded, MethodRemoved, CodeReplay, AdminReset}
+var Names = []string{Code, PasswordReset, PasswordChanged, Unlocked, MethodAdded, MethodRemoved, CodeReplay, AdminReset, SetupLink}
 
 // Option changes how New builds the templates.
 type Option func(*Templates)

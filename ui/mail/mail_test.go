@@ -16,7 +16,8 @@ func TestRenderEveryMessage(t *testing.T) {
 	}
 	data := map[string]any{"Code": "12345678", "Minutes": 10, "Purpose": "recover", "Time": time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC),
 		"IP": "192.0.2.1", "Methods": "email, authenticator app", "Method": "email", "Label": "a•••e@example.com",
-		"ReportURL": tm.Link("/recover/report?token=abc"), "Username": "<script>alert(1)</script>"}
+		"ReportURL": tm.Link("/recover/report?token=abc"), "Username": "<script>alert(1)</script>",
+		"SetupURL": tm.Link("/security-info/setup?token=abc"), "Expires": time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
 	for _, name := range mail.Names {
 		t.Run(name, func(t *testing.T) {
 			m, err := tm.Render(t.Context(), name, data)
@@ -98,7 +99,8 @@ func TestEveryMessageTranslated(t *testing.T) {
 	}
 	data := map[string]any{"Code": "12345678", "Minutes": 10, "Purpose": "recover", "Time": time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC),
 		"IP": "192.0.2.1", "Methods": "email", "Method": "email", "Label": "a•••e@example.com",
-		"ReportURL": tm.Link("/recover/report?token=abc"), "Username": "alice"}
+		"ReportURL": tm.Link("/recover/report?token=abc"), "Username": "alice",
+		"SetupURL": tm.Link("/security-info/setup?token=abc"), "Expires": time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
 	lines := func(m mail.Message) []string {
 		var out []string
 		for _, l := range strings.Split(m.Subject+"\n"+m.Text, "\n") {

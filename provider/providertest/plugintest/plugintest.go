@@ -73,6 +73,9 @@ type Options struct {
 	// Brand is LATCHKEY_BRAND_*: the pages, mails, texts and calls of the
 	// provider and the plugin show it.
 	Brand *ui.Brand
+	// Mount runs after the plugin is mounted (e.g. to mount the admin API
+	// on the same server), with the plugin as built.
+	Mount func(s *pt.Server, e *echo.Echo, sspr *compose.SSPR)
 }
 
 // Env is a running provider with the plugin.
@@ -226,6 +229,9 @@ func (x *Env) mount(t testing.TB, s *pt.Server, e *echo.Echo, o Options) (*plugi
 		qctx, cancel := context.WithCancel(ctx)
 		t.Cleanup(cancel)
 		go x.Queue.Run(qctx)
+	}
+	if o.Mount != nil {
+		o.Mount(s, e, sspr)
 	}
 	return sspr.Plugin, nil
 }
