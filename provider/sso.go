@@ -131,6 +131,13 @@ func (p *Provider) ContinueURL(c echo.Context, authRequestID string) (string, er
 	if _, active := p.activeUser(ctx, s.UserID); !active {
 		return "", errNotContinuable
 	}
+	if owesProof(req, s) {
+		// Registration settled; the request still needs a second proof.
+		if err := p.sessions.Release(ctx, s.ID); err != nil {
+			return "", err
+		}
+		return p.secondProofURL(req), nil
+	}
 	to, err := p.completeRequest(ctx, req, s)
 	if err != nil {
 		return "", errNotContinuable

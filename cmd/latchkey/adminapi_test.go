@@ -76,23 +76,7 @@ func startAdminAPI(t *testing.T, dbURL string, perCaller ratelimit.Rule) *apiEnv
 		if err := db.Migrate(t.Context(), s.DB, pluginschema.Set()); err != nil {
 			t.Fatal(err)
 		}
-		a := &app{cfg: config.Config{Issuer: s.URL, AccessTokenLifetime: 10 * time.Minute,
-			IDTokenLifetime: time.Hour, RefreshTokenLifetime: 720 * time.Hour}}
-		iss := s.URL
-		api, err := admin.New(admin.Deps{
-			Tokens: adminTokens{s.Provider}, Users: s.Users, Apps: adminApps{st: s.OPStore, a: a}, Audit: s.Audit,
-			Limiter: ratelimit.New(s.DB, ratelimit.WithClock(s.Clock.Now)), DB: s.DB, Keys: s.Keyring, Now: s.Clock.Now,
-			PerCaller: perCaller,
-			Endpoints: admin.Endpoints{
-				Issuer: iss, Discovery: iss + "/.well-known/openid-configuration", Authorization: iss + "/authorize",
-				Token: iss + "/oauth/token", UserInfo: iss + "/userinfo", EndSession: iss + "/end_session", JWKS: iss + "/keys",
-			},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		api.Mount(ec)
-		e.api = api
+		e.api = mountTestAdminAPI(t, s, ec, perCaller)
 	}})
 	ctx := t.Context()
 	if _, _, err := e.s.OPStore.CreateClient(ctx, opstore.NewClient{ID: opsClient, Name: "Ops", Secret: opsSecret, AdminAPI: true}); err != nil {
@@ -109,6 +93,32 @@ func startAdminAPI(t *testing.T, dbURL string, perCaller ratelimit.Rule) *apiEnv
 		t.Fatal(err)
 	}
 	return e
+}
+
+// testApp is the configuration cmd's admin wiring reads in tests.
+func testApp(issuer string) *app {
+	return &app{cfg: config.Config{Issuer: issuer, AccessTokenLifetime: 10 * time.Minute,
+		IDTokenLifetime: time.Hour, RefreshTokenLifetime: 720 * time.Hour}}
+}
+
+// mountTestAdminAPI mounts the admin API on ec as serve does, on the test
+// server's stores and clock.
+func mountTestAdminAPI(t testing.TB, s *pt.Server, ec *echo.Echo, perCaller ratelimit.Rule) *admin.API {
+	iss := s.URL
+	api, err := admin.New(admin.Deps{
+		Tokens: adminTokens{s.Provider}, Users: s.Users, Apps: adminApps{st: s.OPStore, a: testApp(iss)}, Audit: s.Audit,
+		Limiter: ratelimit.New(s.DB, ratelimit.WithClock(s.Clock.Now)), DB: s.DB, Keys: s.Keyring, Now: s.Clock.Now,
+		PerCaller: perCaller,
+		Endpoints: admin.Endpoints{
+			Issuer: iss, Discovery: iss + "/.well-known/openid-configuration", Authorization: iss + "/authorize",
+			Token: iss + "/oauth/token", UserInfo: iss + "/userinfo", EndSession: iss + "/end_session", JWKS: iss + "/keys",
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.Mount(ec)
+	return api
 }
 
 // clientToken gets a client-credentials token from the token endpoint.

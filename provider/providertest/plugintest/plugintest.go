@@ -73,6 +73,9 @@ type Options struct {
 	// Brand is LATCHKEY_BRAND_*: the pages, mails, texts and calls of the
 	// provider and the plugin show it.
 	Brand *ui.Brand
+	// Mount, when set, runs after the plugin is mounted (the admin API and
+	// console of cmd's tests).
+	Mount func(s *pt.Server, e *echo.Echo)
 }
 
 // Env is a running provider with the plugin.
@@ -159,6 +162,9 @@ func Start(t testing.TB, dbURL string, o Options) *Env {
 				t.Fatal(err)
 			}
 			x.Plugin = h.p
+			if o.Mount != nil {
+				o.Mount(s, e)
+			}
 		},
 	})
 	x.Client = &authenticator.Client{HTTP: x.Server.HTTP.Client(), Now: x.Server.Clock.Now}

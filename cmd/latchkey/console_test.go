@@ -1,0 +1,208 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/latchkeyid/latchkey/plugin/console"
+	"github.com/latchkeyid/latchkey/plugin/method"
+	"github.com/latchkeyid/latchkey/plugin/method/totp"
+	"github.com/latchkeyid/latchkey/plugin/ratelimit"
+	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/db/dbtest"
+	pt "github.com/latchkeyid/latchkey/provider/providertest"
+	"github.com/latchkeyid/latchkey/provider/providertest/plugintest"
+	"github.com/latchkeyid/latchkey/provider/user"
+	"github.com/latchkeyid/latchkey/ui"
+)
+
+// consoleEnv is a provider with the plugin, the admin API and the admin
+// console, mounted as serve mounts them.
+type consoleEnv struct {
+	t       *testing.T
+	x       *plugintest.Env
+	console *console.Console
+	// admin has a password and an authenticator app (adminTOTP).
+	admin     *user.User
+	adminTOTP string
+}
+
+func startConsole(t *testing.T, dbURL string) *consoleEnv {
+	t.Helper()
+	e := &consoleEnv{t: t}
+	render, err := ui.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.x = plugintest.Start(t, dbURL, plugintest.Options{Methods: []string{"totp", "email"},
+		Mount: func(s *pt.Server, ec *echo.Echo) {
+			mountTestAdminAPI(t, s, ec, ratelimit.Rule{})
+			a := testApp(s.URL)
+			c, err := mountConsole(t.Context(), ec, ec, s.OPStore, a.consoleClient(s.Keyring), s.URL, render, s.Keyring, s.Users)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.console = c
+		}})
+	e.admin = e.x.Server.User
+	e.setAdmin(e.admin, true)
+	e.adminTOTP = e.x.EnrollTOTP(t)
+	return e
+}
+
+func (e *consoleEnv) setAdmin(u *user.User, admin bool) {
+	e.t.Helper()
+	if err := e.x.Server.DB.Model(&user.User{}).Where("id = ?", u.ID).Update("admin", admin).Error; err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// newUser is another account with the test password.
+func (e *consoleEnv) newUser(name string) *user.User {
+	e.t.Helper()
+	u, err := e.x.Server.Users.Create(e.t.Context(), user.NewUser{Username: name, Email: name + "@example.com", Password: pt.Password})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u
+}
+
+func refOf(u *user.User) method.Ref { return method.Ref{ID: u.ID, Username: u.Username, Email: u.Email} }
+
+// signIn walks from a console page through the real sign-in pages: the
+// password, then (with a TOTP secret) the second proof. It returns where
+// the walk ended.
+func (e *consoleEnv) signIn(b *pt.Browser, path, username, totpSecret string) *pt.Result {
+	e.t.Helper()
+	r := b.Get(e.x.Server.URL + path)
+	if r.Page == nil || r.Page.Doc.Find(`form[action="/login"]`).Length() == 0 {
+		e.t.Fatalf("GET %s: want the sign-in page, got %s", path, r)
+	}
+	r = b.SignIn(r.Page, username, pt.Password)
+	if totpSecret == "" {
+		return r
+	}
+	if r.Page == nil || !strings.HasPrefix(r.Page.URL.Path, "/security-info/second-proof") {
+		e.t.Fatalf("after the password: want the second-proof page, got %s", r)
+	}
+	choice, _ := r.Page.Doc.Find(`input[name="enrollment"]`).First().Attr("value")
+	r = b.Submit(r.Page, `form[action="/security-info/verify"]`, map[string]string{"enrollment": choice})
+	if r.Page == nil || r.Page.Doc.Find(`input[name="code"]`).Length() == 0 {
+		e.t.Fatalf("after choosing the app: want the code field, got %s", r)
+	}
+	code, _ := totp.Code(totpSecret, e.x.Server.Clock.Now())
+	r = b.Submit(r.Page, `form[action^="/security-info/verify/"]`, map[string]string{"code": code})
+	e.x.Server.Clock.Advance(30 * time.Second) // the next code is another one
+	return r
+}
+
+// TestConsoleSignInNeedsTwoProofs: the console opens only after the real
+// sign-in pages took the password and a second method, for an admin, in
+// the last 15 minutes.
+func TestConsoleSignInNeedsTwoProofs(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dbURL string) {
+		e := startConsole(t, dbURL)
+		s := e.x.Server
+
+		t.Run("admin-with-two-proofs", func(t *testing.T) {
+			b := s.NewBrowser(t)
+			r := e.signIn(b, "/admin/apps", e.admin.Username, e.adminTOTP)
+			if r.Page == nil || r.Page.URL.Path != "/admin/apps" || r.Page.Status != http.StatusOK ||
+				r.Page.Doc.Find("#app-new").Length() == 0 {
+				t.Fatalf("want the apps page the walk started from, got %s", r)
+			}
+			second := 0
+			for _, ev := range s.AuditEvents(t, audit.SignIn) {
+				if ev.UserID == e.admin.ID && strings.Contains(ev.Detail, `"via":"second_proof"`) && strings.Contains(ev.Detail, `"amr":["pwd","otp"]`) {
+					second++
+				}
+			}
+			if second != 1 {
+				t.Errorf("%d sign-in records of the second proof, want 1", second)
+			}
+		})
+
+		t.Run("admin-with-password-only", func(t *testing.T) {
+			u := e.newUser("solo")
+			e.setAdmin(u, true)
+			r := e.signIn(s.NewBrowser(t), "/admin", u.Username, "")
+			if r.Page == nil || r.Page.Status != http.StatusForbidden || r.Page.Doc.Find("#second-none").Length() == 0 ||
+				r.Page.Doc.Find(`#second-add[href="/security-info"]`).Length() == 0 {
+				t.Fatalf("want the add-a-second-method page, got %s", r)
+			}
+		})
+
+		t.Run("user-with-two-proofs-not-admin", func(t *testing.T) {
+			u := e.newUser("bob")
+			secret := e.x.EnrollTOTPFor(t, refOf(u))
+			r := e.signIn(s.NewBrowser(t), "/admin", u.Username, secret)
+			if r.Page == nil || r.Page.Status != http.StatusForbidden || !strings.Contains(r.Page.Body, "not an administrator") {
+				t.Fatalf("want the not-an-admin page, got %s", r)
+			}
+			if r.Page.URL.Path != console.CallbackPath {
+				t.Errorf("refused at %s, want at the console's callback", r.Page.URL.Path)
+			}
+		})
+
+		t.Run("old-sign-in-signs-in-again", func(t *testing.T) {
+			b := s.NewBrowser(t)
+			if r := e.signIn(b, "/admin", e.admin.Username, e.adminTOTP); r.Page == nil || r.Page.URL.Path != "/admin" {
+				t.Fatalf("first sign-in: %s", r)
+			}
+			s.Clock.Advance(console.Freshness + time.Minute)
+			// Back to sign in (max_age=900 makes the sign-in page ask
+			// again), and back to the page asked for.
+			r := e.signIn(b, "/admin/apps?cursor=x", e.admin.Username, e.adminTOTP)
+			if r.Page == nil || r.Page.URL.RequestURI() != "/admin/apps?cursor=x" {
+				t.Fatalf("want the page asked for again, got %s", r)
+			}
+		})
+
+		t.Run("demoted-mid-session", func(t *testing.T) {
+			u := e.newUser("carol")
+			e.setAdmin(u, true)
+			secret := e.x.EnrollTOTPFor(t, refOf(u))
+			b := s.NewBrowser(t)
+			if r := e.signIn(b, "/admin", u.Username, secret); r.Page == nil || r.Page.URL.Path != "/admin" {
+				t.Fatalf("sign-in: %s", r)
+			}
+			e.setAdmin(u, false)
+			if r := b.Get(s.URL + "/admin/apps"); r.Page == nil || r.Page.Status != http.StatusForbidden {
+				t.Fatalf("after demotion: want 403, got %s", r)
+			}
+		})
+	})
+}
+
+// Every console route without a console session redirects to the
+// sign-in (the authorization endpoint, asking for two fresh proofs),
+// never to the page.
+func TestConsoleRoutesNeedTheSession(t *testing.T) {
+	e := startConsole(t, dbtest.URL(t, dbtest.SQLite))
+	s := e.x.Server
+	b := s.NewBrowser(t)
+	for _, r := range e.console.Routes() {
+		path := strings.ReplaceAll(r[1], ":id", pt.WebClient)
+		var form url.Values
+		if r[0] != http.MethodGet {
+			form = url.Values{"csrf": {"x"}}
+		}
+		res := b.Do(r[0], s.URL+path, form)
+		res.Body.Close()
+		loc, _ := url.Parse(res.Header.Get("Location"))
+		q := loc.Query()
+		if res.StatusCode != http.StatusSeeOther || loc.Path != "/authorize" || q.Get("client_id") != console.ClientID ||
+			q.Get("acr_values") != "2" || q.Get("max_age") != "900" || q.Get("code_challenge_method") != "S256" ||
+			q.Get("nonce") == "" || q.Get("state") == "" {
+			t.Errorf("%s %s: %d %s, want a 303 to sign in with two fresh proofs", r[0], path, res.StatusCode, loc)
+		}
+		if res.Header.Get("Content-Security-Policy") == "" || res.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s %s: headers %v", r[0], path, res.Header)
+		}
+	}
+}
