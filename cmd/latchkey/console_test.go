@@ -72,7 +72,9 @@ func (e *consoleEnv) newUser(name string) *user.User {
 	return u
 }
 
-func refOf(u *user.User) method.Ref { return method.Ref{ID: u.ID, Username: u.Username, Email: u.Email} }
+func refOf(u *user.User) method.Ref {
+	return method.Ref{ID: u.ID, Username: u.Username, Email: u.Email}
+}
 
 // signIn walks from a console page through the real sign-in pages: the
 // password, then (with a TOTP secret) the second proof. It returns where
@@ -205,4 +207,168 @@ func TestConsoleRoutesNeedTheSession(t *testing.T) {
 			t.Errorf("%s %s: headers %v", r[0], path, res.Header)
 		}
 	}
+}
+
+// signedIn is a browser with a fresh console session of the admin.
+func (e *consoleEnv) signedIn(t *testing.T) *pt.Browser {
+	t.Helper()
+	b := e.x.Server.NewBrowser(t)
+	if r := e.signIn(b, "/admin", e.admin.Username, e.adminTOTP); r.Page == nil || r.Page.URL.Path != "/admin" {
+		t.Fatalf("sign-in: %s", r)
+	}
+	return b
+}
+
+// page gets a console page that must answer 200.
+func (e *consoleEnv) page(t *testing.T, b *pt.Browser, path string) *pt.Page {
+	t.Helper()
+	r := b.Get(e.x.Server.URL + path)
+	if r.Page == nil || r.Page.Status != http.StatusOK {
+		t.Fatalf("GET %s: %s", path, r)
+	}
+	return r.Page
+}
+
+// The apps pages register, edit, regenerate and delete through the admin
+// API, each problem shown beside its field.
+func TestConsoleApps(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dbURL string) {
+		e := startConsole(t, dbURL)
+		s := e.x.Server
+		b := e.signedIn(t)
+		form := e.page(t, b, "/admin/apps/new")
+
+		// Every problem at once, each beside its field.
+		r := b.Submit(form, "#app-form", map[string]string{"id": "bad id!", "redirect_uris": "not-a-url", "access_token_ttl": "soon"})
+		if r.Page == nil || r.Page.Status != http.StatusBadRequest || r.Page.Doc.Find("#err-access_token_ttl").Length() == 0 {
+			t.Fatalf("bad lifetime: %s", r)
+		}
+		// A refused form comes back with a new Idempotency-Key: a key is
+		// one submission's.
+		r = b.Submit(r.Page, "#app-form", map[string]string{"id": "bad id!", "redirect_uris": "not-a-url",
+			"grant_types": "authorization_code", "public": "false", "access_token_ttl": ""})
+		if r.Page == nil || r.Page.Status != http.StatusBadRequest || r.Page.Doc.Find("#err-id").Length() == 0 ||
+			r.Page.Doc.Find("#err-redirect_uris").Length() == 0 || r.Page.Doc.Find(`#id[aria-invalid="true"]`).Length() == 0 {
+			t.Fatalf("want the id and redirect problems beside their fields, got %s", r)
+		}
+
+		r = b.Submit(r.Page, "#app-form", map[string]string{"id": "wiki", "name": "Team wiki",
+			"redirect_uris": "https://wiki.example/callback\n\nhttps://wiki.example/cb2", "grant_types": "authorization_code",
+			"public": "false", "id_token_alg": "ES256", "access_token_type": "jwt", "access_token_ttl": "300"})
+		if r.Page == nil || r.Page.Status != http.StatusOK {
+			t.Fatalf("register: %s", r)
+		}
+		secret := r.Page.Text("#secret-value")
+		if len(secret) < 32 || r.Page.Doc.Find("#snippet-go").Length() == 0 {
+			t.Fatalf("want the secret once and the snippets, got %s", r.Page.Body)
+		}
+		c, err := s.OPStore.ClientByID(t.Context(), "wiki")
+		if err != nil || c.IDTokenAlg() != "ES256" || c.AccessTokenFormat() != "jwt" || c.AccessTokenTTL() != 5*time.Minute ||
+			len(c.RedirectURIs()) != 2 {
+			t.Fatalf("stored app: %v %+v", err, c)
+		}
+		if err := s.OPStore.AuthorizeClientIDSecret(t.Context(), "wiki", secret); err != nil {
+			t.Fatalf("the secret shown does not authenticate: %v", err)
+		}
+		if strings.Contains(e.page(t, b, "/admin/apps/wiki").Body, secret) {
+			t.Fatal("the secret is shown again")
+		}
+		if n := len(s.AuditEvents(t, "admin.client.create")); n != 2 { // the refused try and the create
+			t.Errorf("%d create records, want 2", n)
+		}
+
+		edit := e.page(t, b, "/admin/apps/wiki/edit")
+		r = b.Submit(edit, "#app-form", map[string]string{"name": "Wiki", "redirect_uris": "https://wiki.example/callback",
+			"grant_types": "authorization_code", "id_token_alg": "RS256", "access_token_type": "opaque", "third_party": "true"})
+		if r.Page == nil || r.Page.URL.RequestURI() != "/admin/apps/wiki?done=saved" || r.Page.Doc.Find("#notice").Length() == 0 {
+			t.Fatalf("edit: %s", r)
+		}
+		if c, _ := s.OPStore.ClientByID(t.Context(), "wiki"); c.GetName() != "Wiki" || !c.IsThirdParty() || len(c.RedirectURIs()) != 1 {
+			t.Fatalf("edit not stored: %+v", c)
+		}
+
+		r = b.Submit(e.page(t, b, "/admin/apps/wiki/secret"), "#secret-form", map[string]string{"grace_period": "3600"})
+		fresh := ""
+		if r.Page != nil {
+			fresh = r.Page.Text("#secret-value")
+		}
+		if fresh == "" || fresh == secret || r.Page.Doc.Find("#secret-grace").Length() == 0 {
+			t.Fatalf("regenerate: %s", r)
+		}
+		for _, v := range []string{secret, fresh} { // the old one for the grace period
+			if err := s.OPStore.AuthorizeClientIDSecret(t.Context(), "wiki", v); err != nil {
+				t.Errorf("secret after regeneration: %v", err)
+			}
+		}
+
+		r = b.Submit(e.page(t, b, "/admin/apps/wiki/delete"), "#delete-form", nil)
+		if r.Page == nil || r.Page.URL.RequestURI() != "/admin/apps?done=deleted" {
+			t.Fatalf("delete: %s", r)
+		}
+		if _, err := s.OPStore.ClientByID(t.Context(), "wiki"); err == nil {
+			t.Fatal("the app is still there")
+		}
+		if r := b.Get(s.URL + "/admin/apps/wiki"); r.Page == nil || r.Page.Status != http.StatusNotFound {
+			t.Fatalf("deleted app's page: %s", r)
+		}
+	})
+}
+
+// A console form without this session's token, with another one, or
+// from another origin is refused with a clear page and changes nothing.
+func TestConsoleCSRF(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dbURL string) {
+		e := startConsole(t, dbURL)
+		s := e.x.Server
+		b := e.signedIn(t)
+		form := e.page(t, b, "/admin/apps/new")
+		good, _ := form.Doc.Find(`#app-form input[name="csrf"]`).Attr("value")
+		other := e.signedIn(t) // another admin browser: its token is not this one's
+		otherToken, _ := e.page(t, other, "/admin/apps/new").Doc.Find(`#app-form input[name="csrf"]`).Attr("value")
+		fields := url.Values{"id": {"forged"}, "redirect_uris": {"https://forged.example/cb"}, "grant_types": {"authorization_code"}, "public": {"false"}}
+		for _, tc := range []struct {
+			name, token, origin, site string
+		}{
+			{"no-token", "", "", ""},
+			{"wrong-token", "x" + good[1:], "", ""},
+			{"other-sessions-token", otherToken, "", ""},
+			{"other-origin", good, "https://evil.example", ""},
+			{"null-origin", good, "null", ""},
+			{"cross-site-fetch", good, "", "cross-site"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				v := url.Values{}
+				for k, x := range fields {
+					v[k] = x
+				}
+				if tc.token != "" {
+					v.Set("csrf", tc.token)
+				}
+				b.Header = http.Header{}
+				if tc.origin != "" {
+					b.Header.Set("Origin", tc.origin)
+				}
+				if tc.site != "" {
+					b.Header.Set("Sec-Fetch-Site", tc.site)
+				}
+				r := b.Navigate(http.MethodPost, s.URL+"/admin/apps/new", v)
+				if r.Page == nil || r.Page.Status != http.StatusForbidden || !strings.Contains(r.Page.Body, "nothing was changed") {
+					t.Fatalf("want the refusal page, got %s", r)
+				}
+			})
+		}
+		b.Header = http.Header{}
+		if _, err := s.OPStore.ClientByID(t.Context(), "forged"); err == nil {
+			t.Fatal("a refused form created the app")
+		}
+		if n := len(s.AuditEvents(t, "admin.client.create")); n != 0 {
+			t.Fatalf("%d create records after refused forms", n)
+		}
+		// The same form with its own token, from this origin, goes through.
+		b.Header.Set("Origin", s.URL)
+		fields.Set("csrf", good)
+		if r := b.Navigate(http.MethodPost, s.URL+"/admin/apps/new", fields); r.Page == nil || r.Page.Status != http.StatusOK {
+			t.Fatalf("the genuine form: %s", r)
+		}
+	})
 }

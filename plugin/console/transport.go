@@ -41,6 +41,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	in.RequestURI = req.URL.RequestURI()
 	in.Host = req.URL.Host
 	in.RemoteAddr = "127.0.0.1:0"
+	if in.Body == nil {
+		in.Body = http.NoBody // as a server request always has one
+	}
 	if from, ok := req.Context().Value(fromKey{}).(*http.Request); ok {
 		in.RemoteAddr = from.RemoteAddr
 		for _, h := range []string{"X-Forwarded-For", "X-Real-Ip", "User-Agent", "X-Request-Id"} {
