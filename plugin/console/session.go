@@ -115,11 +115,18 @@ var errCrossSite = &web.PageError{Status: http.StatusForbidden, Title: "console.
 // (constant-time) or that a browser says came from another origin.
 func (k *Console) checkForm(c echo.Context, s *session) error {
 	r := c.Request()
-	if o := r.Header.Get("Origin"); o != "" && o != k.origin {
+	site := r.Header.Get("Sec-Fetch-Site")
+	switch o := r.Header.Get("Origin"); {
+	case site == "cross-site" || site == "same-site":
 		return errCrossSite
-	}
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "cross-site", "same-site":
+	case o == "null":
+		// Our pages send Referrer-Policy: no-referrer, under which a
+		// browser names no origin for its own forms; it still says, in
+		// Fetch Metadata, that the form is this origin's.
+		if site != "same-origin" {
+			return errCrossSite
+		}
+	case o != "" && o != k.origin:
 		return errCrossSite
 	}
 	got := r.PostFormValue(web.CSRFField)
