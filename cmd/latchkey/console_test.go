@@ -165,6 +165,24 @@ func TestConsoleSignInNeedsTwoProofs(t *testing.T) {
 			}
 		})
 
+		t.Run("disabled-mid-session", func(t *testing.T) {
+			u := e.newUser("dave")
+			e.setAdmin(u, true)
+			secret := e.x.EnrollTOTPFor(t, refOf(u))
+			b := s.NewBrowser(t)
+			if r := e.signIn(b, "/admin", u.Username, secret); r.Page == nil || r.Page.URL.Path != "/admin" {
+				t.Fatalf("sign-in: %s", r)
+			}
+			if err := s.DB.Model(&user.User{}).Where("id = ?", u.ID).Update("disabled", true).Error; err != nil {
+				t.Fatal(err)
+			}
+			res := b.Do(http.MethodGet, s.URL+"/admin/apps", nil)
+			res.Body.Close()
+			if loc, _ := url.Parse(res.Header.Get("Location")); res.StatusCode != http.StatusSeeOther || loc.Path != "/authorize" {
+				t.Fatalf("after disabling: %d %s, want the sign-in", res.StatusCode, loc)
+			}
+		})
+
 		t.Run("demoted-mid-session", func(t *testing.T) {
 			u := e.newUser("carol")
 			e.setAdmin(u, true)
@@ -178,6 +196,45 @@ func TestConsoleSignInNeedsTwoProofs(t *testing.T) {
 				t.Fatalf("after demotion: want 403, got %s", r)
 			}
 		})
+	})
+}
+
+// Signing out of the console revokes its token: the session cookie,
+// copied before and replayed after, opens nothing.
+func TestConsoleSignOutRevokes(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dbURL string) {
+		e := startConsole(t, dbURL)
+		s := e.x.Server
+		b := e.signedIn(t)
+		home := e.page(t, b, "/admin")
+		iss, _ := url.Parse(s.URL)
+		adminURL := &url.URL{Scheme: iss.Scheme, Host: iss.Host, Path: "/admin"}
+		consoleCookie := func(b *pt.Browser) *http.Cookie {
+			for _, c := range b.Jar.Cookies(adminURL) {
+				if c.Name == "__Secure-lk_console" {
+					return c
+				}
+			}
+			return nil
+		}
+		stolen := consoleCookie(b)
+		if stolen == nil || b.Cookie("__Secure-lk_console") != nil {
+			t.Fatalf("want the console cookie on /admin only: %+v", stolen)
+		}
+		r := b.Submit(home, `form[action="/admin/sign-out"]`, nil)
+		if r.Page == nil || r.Page.Doc.Find("#admin-sign-in").Length() == 0 {
+			t.Fatalf("sign-out: %s", r)
+		}
+		if c := consoleCookie(b); c != nil {
+			t.Fatalf("the cookie outlived the sign-out: %+v", c)
+		}
+		thief := s.NewBrowser(t)
+		thief.Jar.SetCookies(adminURL, []*http.Cookie{{Name: stolen.Name, Value: stolen.Value, Path: "/admin", Secure: true}})
+		res := thief.Do(http.MethodGet, s.URL+"/admin/apps", nil)
+		res.Body.Close()
+		if loc, _ := url.Parse(res.Header.Get("Location")); res.StatusCode != http.StatusSeeOther || loc.Path != "/authorize" {
+			t.Fatalf("replayed cookie after sign-out: %d %s, want the sign-in", res.StatusCode, loc)
+		}
 	})
 }
 
@@ -203,8 +260,15 @@ func TestConsoleRoutesNeedTheSession(t *testing.T) {
 			q.Get("nonce") == "" || q.Get("state") == "" {
 			t.Errorf("%s %s: %d %s, want a 303 to sign in with two fresh proofs", r[0], path, res.StatusCode, loc)
 		}
-		if res.Header.Get("Content-Security-Policy") == "" || res.Header.Get("X-Frame-Options") != "DENY" {
+		if res.Header.Get("Content-Security-Policy") == "" || res.Header.Get("X-Frame-Options") != "DENY" ||
+			res.Header.Get("Cache-Control") != "no-store" || res.Header.Get("Strict-Transport-Security") == "" {
 			t.Errorf("%s %s: headers %v", r[0], path, res.Header)
+		}
+		// The sign-in's state rides in a sealed cookie for /admin only.
+		ck := res.Header.Get("Set-Cookie")
+		if !strings.HasPrefix(ck, "__Secure-lk_console_signin=") || !strings.Contains(ck, "Path=/admin;") ||
+			!strings.Contains(ck, "HttpOnly") || !strings.Contains(ck, "Secure") || !strings.Contains(ck, "SameSite=Lax") {
+			t.Errorf("%s %s: sign-in cookie %q", r[0], path, ck)
 		}
 	}
 }
