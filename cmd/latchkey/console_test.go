@@ -89,8 +89,14 @@ func (e *consoleEnv) signIn(b *pt.Browser, path, username, totpSecret string) *p
 	if totpSecret == "" {
 		return r
 	}
+	return e.secondProof(b, r, totpSecret)
+}
+
+// secondProof answers the second-proof page r shows with the app's code.
+func (e *consoleEnv) secondProof(b *pt.Browser, r *pt.Result, totpSecret string) *pt.Result {
+	e.t.Helper()
 	if r.Page == nil || !strings.HasPrefix(r.Page.URL.Path, "/security-info/second-proof") {
-		e.t.Fatalf("after the password: want the second-proof page, got %s", r)
+		e.t.Fatalf("want the second-proof page, got %s", r)
 	}
 	choice, _ := r.Page.Doc.Find(`input[name="enrollment"]`).First().Attr("value")
 	r = b.Submit(r.Page, `form[action="/security-info/verify"]`, map[string]string{"enrollment": choice})
@@ -126,6 +132,43 @@ func TestConsoleSignInNeedsTwoProofs(t *testing.T) {
 			}
 			if second != 1 {
 				t.Errorf("%d sign-in records of the second proof, want 1", second)
+			}
+		})
+
+		t.Run("mfa-alias-gives-acr-2", func(t *testing.T) {
+			// Any app may ask: acr_values=mfa is "2" by another name.
+			rp := s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect, "openid")
+			a := rp.Start(pt.Param("acr_values", "mfa"))
+			b := s.NewBrowser(t)
+			r := b.Get(a.URL)
+			if r.Page == nil {
+				t.Fatalf("authorize: %s", r)
+			}
+			r = e.secondProof(b, b.SignIn(r.Page, e.admin.Username, pt.Password), e.adminTOTP)
+			tok, err := rp.Exchange(t.Context(), a, rp.Callback(a, r).Get("code"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cl struct {
+				ACR string   `json:"acr"`
+				AMR []string `json:"amr"`
+			}
+			if err := tok.IDToken.Claims(&cl); err != nil || cl.ACR != "2" || strings.Join(cl.AMR, " ") != "pwd otp" {
+				t.Fatalf("ID token acr %q amr %v (%v), want 2 and pwd otp", cl.ACR, cl.AMR, err)
+			}
+		})
+
+		t.Run("single-factor-session-steps-up", func(t *testing.T) {
+			// Signed in with the password alone (for another page), the
+			// browser is asked only for the second proof.
+			b := s.NewBrowser(t)
+			r := b.Get(s.URL + "/login")
+			if r = b.SignIn(r.Page, e.admin.Username, pt.Password); r.Page == nil {
+				t.Fatalf("plain sign-in: %s", r)
+			}
+			r = e.secondProof(b, b.Get(s.URL+"/admin"), e.adminTOTP)
+			if r.Page == nil || r.Page.URL.Path != "/admin" {
+				t.Fatalf("want the console, got %s", r)
 			}
 		})
 
