@@ -172,6 +172,23 @@ func TestConsoleSignInNeedsTwoProofs(t *testing.T) {
 			}
 		})
 
+		t.Run("second-proof-for-another-browsers-request", func(t *testing.T) {
+			// Both proofs given in another browser do not complete the
+			// request the admin's browser started (it is bound to it).
+			victim := s.NewBrowser(t)
+			r := victim.Get(s.URL + "/admin")
+			id := r.Page.URL.Query().Get("authRequestID")
+			if id == "" {
+				t.Fatalf("no request: %s", r)
+			}
+			thief := s.NewBrowser(t)
+			thief.SignIn(thief.Get(s.URL+"/login").Page, e.admin.Username, pt.Password)
+			r = e.secondProof(thief, thief.Get(s.URL+"/security-info/second-proof?authRequestID="+url.QueryEscape(id)), e.adminTOTP)
+			if r.Page == nil || r.Page.Status != http.StatusForbidden || strings.HasPrefix(r.Page.URL.Path, "/admin") {
+				t.Fatalf("want the other-browser refusal, got %s", r)
+			}
+		})
+
 		t.Run("admin-with-password-only", func(t *testing.T) {
 			u := e.newUser("solo")
 			e.setAdmin(u, true)
