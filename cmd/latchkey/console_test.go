@@ -376,15 +376,22 @@ func TestConsoleApps(t *testing.T) {
 			t.Fatalf("want the id and redirect problems beside their fields, got %s", r)
 		}
 
-		r = b.Submit(r.Page, "#app-form", map[string]string{"id": "wiki", "name": "Team wiki",
+		filled, wiki := r.Page, map[string]string{"id": "wiki", "name": "Team wiki",
 			"redirect_uris": "https://wiki.example/callback\n\nhttps://wiki.example/cb2", "grant_types": "authorization_code",
-			"public": "false", "id_token_alg": "ES256", "access_token_type": "jwt", "access_token_ttl": "300"})
+			"public": "false", "id_token_alg": "ES256", "access_token_type": "jwt", "access_token_ttl": "300"}
+		r = b.Submit(filled, "#app-form", wiki)
 		if r.Page == nil || r.Page.Status != http.StatusOK {
 			t.Fatalf("register: %s", r)
 		}
 		secret := r.Page.Text("#secret-value")
 		if len(secret) < 32 || r.Page.Doc.Find("#snippet-go").Length() == 0 {
 			t.Fatalf("want the secret once and the snippets, got %s", r.Page.Body)
+		}
+		// The same submission again (a double click, a resent form): its
+		// Idempotency-Key replays the answer; nothing is created twice.
+		if again := b.Submit(filled, "#app-form", wiki); again.Page == nil || again.Page.Status != http.StatusOK ||
+			again.Page.Text("#secret-value") != secret {
+			t.Fatalf("the resent form: %s", again)
 		}
 		c, err := s.OPStore.ClientByID(t.Context(), "wiki")
 		if err != nil || c.IDTokenAlg() != "ES256" || c.AccessTokenFormat() != "jwt" || c.AccessTokenTTL() != 5*time.Minute ||

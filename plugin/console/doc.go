@@ -10,6 +10,12 @@
 // (Transport serves the request with the issuer's own handler), so there
 // is no second code path and a public issuer URL behind a proxy works.
 //
+// Adding a page: a line in routes() (every route is behind the same gate:
+// fresh two-proof admin session, CSRF and Origin on forms), its handler
+// calling the API through api.do, a template admin-<page>.html that starts
+// with the "admin-nav" part, its words in the console catalogs, and, for a
+// new area, an entry in sections.
+//
 // The package knows nothing of zitadel/oidc: it is a relying party built on
 // github.com/coreos/go-oidc and golang.org/x/oauth2.
 package console
