@@ -80,6 +80,10 @@ func (p *Provider) Complete(c echo.Context, userID string, amr []string, authReq
 	if hint := req.GetHintSubject(); hint != "" && hint != userID {
 		return "", nil
 	}
+	if owesProof(req, s) {
+		// The app asked for two proofs; the recovery's count as given.
+		return p.secondProofURL(req), nil
+	}
 	to, err := p.completeRequest(ctx, req, s)
 	if err != nil {
 		return "", nil // completed or expired meanwhile: nothing to continue

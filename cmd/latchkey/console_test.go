@@ -454,6 +454,24 @@ func flipLast(s string) string {
 	return s[:len(s)-1] + string(last)
 }
 
+// The console's own client cannot be deleted, edited or given a new
+// secret through the console (or the API): it would lock the console out.
+func TestConsoleOwnClientStays(t *testing.T) {
+	e := startConsole(t, dbtest.URL(t, dbtest.SQLite))
+	b := e.signedIn(t)
+	r := b.Submit(e.page(t, b, "/admin/apps/"+console.ClientID+"/delete"), "#delete-form", nil)
+	if r.Page == nil || r.Page.Status != http.StatusBadRequest || !strings.Contains(r.Page.Text("#form-problems"), "managed by the server") {
+		t.Fatalf("deleting the console's client: %s", r)
+	}
+	r = b.Submit(e.page(t, b, "/admin/apps/"+console.ClientID+"/secret"), "#secret-form", map[string]string{"grace_period": "0"})
+	if r.Page == nil || r.Page.Status != http.StatusBadRequest {
+		t.Fatalf("regenerating the console's secret: %s", r)
+	}
+	if e.page(t, b, "/admin/apps").Doc.Find(`a[href="/admin/apps/`+console.ClientID+`"]`).Length() != 1 {
+		t.Fatal("the console's client is gone")
+	}
+}
+
 // A console form without this session's token, with another one, or
 // from another origin is refused with a clear page and changes nothing.
 func TestConsoleCSRF(t *testing.T) {
