@@ -72,6 +72,20 @@ func (e *consoleEnv) newUser(name string) *user.User {
 	return u
 }
 
+// adminIn is a new admin with an authenticator app, signed in to the
+// console in a browser of its own.
+func (e *consoleEnv) adminIn(t *testing.T, name string) (*user.User, *pt.Browser) {
+	t.Helper()
+	u := e.newUser(name)
+	e.setAdmin(u, true)
+	secret := e.x.EnrollTOTPFor(t, refOf(u))
+	b := e.x.Server.NewBrowser(t)
+	if r := e.signIn(b, "/admin", u.Username, secret); r.Page == nil || r.Page.URL.Path != "/admin" {
+		t.Fatalf("sign-in: %s", r)
+	}
+	return u, b
+}
+
 func refOf(u *user.User) method.Ref {
 	return method.Ref{ID: u.ID, Username: u.Username, Email: u.Email}
 }
@@ -225,47 +239,37 @@ func TestConsoleSignInNeedsTwoProofs(t *testing.T) {
 			}
 		})
 
-		t.Run("disabled-mid-session", func(t *testing.T) {
-			u := e.newUser("dave")
-			e.setAdmin(u, true)
-			secret := e.x.EnrollTOTPFor(t, refOf(u))
-			b := s.NewBrowser(t)
-			if r := e.signIn(b, "/admin", u.Username, secret); r.Page == nil || r.Page.URL.Path != "/admin" {
-				t.Fatalf("sign-in: %s", r)
-			}
-			if err := s.DB.Model(&user.User{}).Where("id = ?", u.ID).Update("disabled", true).Error; err != nil {
-				t.Fatal(err)
-			}
-			res := b.Do(http.MethodGet, s.URL+"/admin/apps", nil)
-			res.Body.Close()
-			if loc, _ := url.Parse(res.Header.Get("Location")); res.StatusCode != http.StatusSeeOther || loc.Path != "/authorize" {
-				t.Fatalf("after disabling: %d %s, want the sign-in", res.StatusCode, loc)
-			}
-		})
-
-		t.Run("demoted-mid-session", func(t *testing.T) {
-			u := e.newUser("carol")
-			e.setAdmin(u, true)
-			secret := e.x.EnrollTOTPFor(t, refOf(u))
-			b := s.NewBrowser(t)
-			if r := e.signIn(b, "/admin", u.Username, secret); r.Page == nil || r.Page.URL.Path != "/admin" {
-				t.Fatalf("sign-in: %s", r)
-			}
-			e.setAdmin(u, false)
-			if r := b.Get(s.URL + "/admin/apps"); r.Page == nil || r.Page.Status != http.StatusForbidden {
-				t.Fatalf("after demotion: want 403, got %s", r)
-			}
-		})
+		// A change to the account mid-session takes the console away at
+		// the next request.
+		for _, tc := range []struct {
+			name   string
+			column string
+			value  bool
+			want   int // the answer to the next console page
+		}{
+			{"disabled-mid-session", "disabled", true, http.StatusSeeOther}, // to sign in, which refuses
+			{"demoted-mid-session", "admin", false, http.StatusForbidden},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				u, b := e.adminIn(t, tc.name)
+				if err := s.DB.Model(&user.User{}).Where("id = ?", u.ID).Update(tc.column, tc.value).Error; err != nil {
+					t.Fatal(err)
+				}
+				res := b.Do(http.MethodGet, s.URL+"/admin/apps", nil)
+				res.Body.Close()
+				if res.StatusCode != tc.want || tc.want == http.StatusSeeOther && !strings.Contains(res.Header.Get("Location"), "/authorize?") {
+					t.Fatalf("next page: %d %s, want %d", res.StatusCode, res.Header.Get("Location"), tc.want)
+				}
+			})
+		}
 	})
 }
 
 // Signing out of the console revokes its token: the session cookie,
 // copied before and replayed after, opens nothing.
 func TestConsoleSignOutRevokes(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, dbURL string) {
-		e := startConsole(t, dbURL)
+	eachConsole(t, func(t *testing.T, e *consoleEnv, b *pt.Browser) {
 		s := e.x.Server
-		b := e.signedIn(t)
 		home := e.page(t, b, "/admin")
 		iss, _ := url.Parse(s.URL)
 		adminURL := &url.URL{Scheme: iss.Scheme, Host: iss.Host, Path: "/admin"}
@@ -333,6 +337,15 @@ func TestConsoleRoutesNeedTheSession(t *testing.T) {
 	}
 }
 
+// eachConsole runs fn on both databases with a console and a browser
+// signed in to it as the admin.
+func eachConsole(t *testing.T, fn func(t *testing.T, e *consoleEnv, b *pt.Browser)) {
+	dbtest.Each(t, func(t *testing.T, dbURL string) {
+		e := startConsole(t, dbURL)
+		fn(t, e, e.signedIn(t))
+	})
+}
+
 // signedIn is a browser with a fresh console session of the admin.
 func (e *consoleEnv) signedIn(t *testing.T) *pt.Browser {
 	t.Helper()
@@ -356,10 +369,8 @@ func (e *consoleEnv) page(t *testing.T, b *pt.Browser, path string) *pt.Page {
 // The apps pages register, edit, regenerate and delete through the admin
 // API, each problem shown beside its field.
 func TestConsoleApps(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, dbURL string) {
-		e := startConsole(t, dbURL)
+	eachConsole(t, func(t *testing.T, e *consoleEnv, b *pt.Browser) {
 		s := e.x.Server
-		b := e.signedIn(t)
 		form := e.page(t, b, "/admin/apps/new")
 
 		// Every problem at once, each beside its field.
@@ -475,10 +486,8 @@ func TestConsoleOwnClientStays(t *testing.T) {
 // A console form without this session's token, with another one, or
 // from another origin is refused with a clear page and changes nothing.
 func TestConsoleCSRF(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, dbURL string) {
-		e := startConsole(t, dbURL)
+	eachConsole(t, func(t *testing.T, e *consoleEnv, b *pt.Browser) {
 		s := e.x.Server
-		b := e.signedIn(t)
 		form := e.page(t, b, "/admin/apps/new")
 		good, _ := form.Doc.Find(`#app-form input[name="csrf"]`).Attr("value")
 		other := e.signedIn(t) // another admin browser: its token is not this one's
