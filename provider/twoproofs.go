@@ -11,6 +11,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/opstore"
 	"github.com/latchkeyid/latchkey/provider/session"
+	"github.com/latchkeyid/latchkey/provider/web"
 )
 
 // A request that asks for acr_values "2" (or its alias "mfa") gets a code
@@ -31,6 +32,10 @@ func wantsTwoProofs(req AuthRequest) bool {
 func owesProof(req AuthRequest, s *session.Session) bool {
 	return req != nil && wantsTwoProofs(req) && !opstore.MultiFactor(s.AMR)
 }
+
+// errSameProof answers a second proof of the kind the session already had.
+var errSameProof = &web.PageError{Status: http.StatusBadRequest, Title: "errors.not_continuable.title",
+	Message: "errors.same_proof.message"}
 
 // errOneProof: the request asks for two proofs and the session has one.
 var errOneProof = errors.New("provider: the request needs a sign-in with two proofs")
@@ -62,6 +67,11 @@ func (p *Provider) AddProof(c echo.Context, amr []string, authRequestID string) 
 		if !slices.Contains(both, m) {
 			both = append(both, m)
 		}
+	}
+	if !opstore.MultiFactor(both) {
+		// The same kind again (a recovery by the app, then the app): the
+		// session stays as it was and the person is told to choose another.
+		return "", errSameProof
 	}
 	s, err := p.startSession(c, nil, cur.UserID, both)
 	if err != nil {

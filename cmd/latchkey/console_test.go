@@ -17,6 +17,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 	"github.com/latchkeyid/latchkey/provider/providertest/plugintest"
+	"github.com/latchkeyid/latchkey/provider/session"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/ui"
 )
@@ -200,6 +201,25 @@ func TestConsoleSignInNeedsTwoProofs(t *testing.T) {
 			r = e.secondProof(thief, thief.Get(s.URL+"/security-info/second-proof?authRequestID="+url.QueryEscape(id)), e.adminTOTP)
 			if r.Page == nil || r.Page.Status != http.StatusForbidden || strings.HasPrefix(r.Page.URL.Path, "/admin") {
 				t.Fatalf("want the other-browser refusal, got %s", r)
+			}
+		})
+
+		t.Run("same-kind-twice-is-not-two-proofs", func(t *testing.T) {
+			// A session from a recovery by the app alone (amr otp) proving
+			// the app again still has one kind of proof: refused, no code.
+			sess, tok, err := session.NewStore(s.DB, session.WithClock(s.Clock.Now)).Create(t.Context(), nil, e.admin.ID, []string{"otp"}, s.Clock.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := s.NewBrowser(t)
+			iss, _ := url.Parse(s.URL)
+			b.Jar.SetCookies(iss, []*http.Cookie{{Name: "__Host-lk_session", Value: tok, Path: "/", Secure: true}})
+			r := e.secondProof(b, b.Get(s.URL+"/admin"), e.adminTOTP)
+			if r.Page == nil || r.Page.Status != http.StatusBadRequest || !strings.Contains(r.Page.Body, "Choose another of your methods") {
+				t.Fatalf("want the same-proof page, got %s", r)
+			}
+			if live, _ := session.NewStore(s.DB).Live(t.Context(), sess.ID); !live {
+				t.Error("the session was replaced for nothing")
 			}
 		})
 
