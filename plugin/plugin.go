@@ -263,6 +263,7 @@ func (p *Plugin) Routes(g *echo.Group) {
 
 	r.GET("/security-info", info.securityInfo)
 	r.POST("/security-info/verify", info.stepUpChoose)
+	r.GET("/security-info/second-proof", info.secondProofPage)
 	r.POST("/security-info/verify/:flow", info.stepUpVerify)
 	r.GET("/security-info/add/:method", info.addPage)
 	r.POST("/security-info/add/:method", info.addBegin)

@@ -249,6 +249,14 @@ var errNotOffered = &web.PageError{Status: http.StatusNotFound, Title: "security
 // --- step-up ---
 
 func (p *securityInfo) stepUpPage(c echo.Context, a *access, msg string) error {
+	second := secondRequest(c)
+	if second != "" {
+		usable := slices.ContainsFunc(a.methods, func(e method.Enrollment) bool { return e.Usable(p.d.Now()) })
+		if !usable {
+			return p.render(c, http.StatusForbidden, "security-info-verify", map[string]any{
+				"NoSecond": true, "AddURL": p.path("/security-info")})
+		}
+	}
 	if len(a.methods) == 0 {
 		return p.render(c, http.StatusOK, "security-info-verify", map[string]any{
 			"Stale": true, "SignIn": p.signInHere(a.u.Username)})
@@ -260,12 +268,12 @@ func (p *securityInfo) stepUpPage(c echo.Context, a *access, msg string) error {
 		}
 	}
 	return p.render(c, http.StatusOK, "security-info-verify", map[string]any{"Options": p.choices(i18n.From(c.Request().Context()), usable), "Error": msg,
-		"Next": p.nextFor(c)})
+		"Next": p.nextFor(c), "Request": second})
 }
 
 func (p *securityInfo) stepUpChoose(c echo.Context) error {
 	ctx := c.Request().Context()
-	in, err := form(c, "enrollment", "channel", fieldNext)
+	in, err := form(c, "enrollment", "channel", fieldNext, fieldRequest)
 	if err != nil {
 		return err
 	}
@@ -274,7 +282,9 @@ func (p *securityInfo) stepUpChoose(c echo.Context) error {
 		return done(err)
 	}
 	next := p.cleanNext(in[fieldNext])
+	second := cleanAuthRequestID(in[fieldRequest])
 	delete(in, fieldNext)
+	delete(in, fieldRequest)
 	id, channel := splitChoice(in)
 	e, err := p.d.Enrollments.Get(ctx, a.u.ID, id)
 	if err != nil || !e.Usable(p.d.Now()) {
@@ -284,7 +294,7 @@ func (p *securityInfo) stepUpChoose(c echo.Context) error {
 	if !ok {
 		return p.stepUpPage(c, a, i18n.From(ctx).T(idUnavailable))
 	}
-	f := &flow.Flow{Purpose: flow.StepUp, UserID: a.u.ID, Subject: a.u.ID, SessionID: a.acct.SessionID}
+	f := &flow.Flow{Purpose: flow.StepUp, UserID: a.u.ID, Subject: a.u.ID, SessionID: a.acct.SessionID, AuthRequestID: second}
 	bind := p.bindToken(c)
 	if err := p.flows.Create(ctx, f, bind); err != nil {
 		return err
@@ -358,6 +368,9 @@ func (p *securityInfo) stepUpVerify(c echo.Context) error {
 	case proof.Proven:
 		if err := p.proofs.Finish(ctx, f); err != nil {
 			return flowErr(err)
+		}
+		if f.AuthRequestID != "" {
+			return p.secondProven(c, f, e)
 		}
 		return see(c, p.afterStepUp(next))
 	}

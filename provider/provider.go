@@ -99,6 +99,10 @@ type Options struct {
 	// sent to choose a new one before any application gets a code
 	// (default /security-info/password, the SSPR plugin's page).
 	ChangePasswordURL string
+	// SecondProofURL is where a sign-in that needs two proofs (acr_values
+	// "2" or "mfa") is sent after the first, to prove one more method
+	// (default /security-info/second-proof, the SSPR plugin's page).
+	SecondProofURL string
 	// AuditRetention is how long audit events are kept; each cleanup pass
 	// deletes older ones in bounded batches. 0 keeps every event.
 	AuditRetention time.Duration
@@ -131,6 +135,7 @@ type Provider struct {
 	cleanupEvery   time.Duration
 	auditRetention time.Duration
 	changePassword string
+	secondProof    string
 	startOnce      sync.Once
 	stopOnce       sync.Once
 	stop           chan struct{}
@@ -197,6 +202,7 @@ func New(o Options) (*Provider, error) {
 		cleanupEvery:   o.CleanupInterval,
 		auditRetention: o.AuditRetention,
 		changePassword: cmp.Or(o.ChangePasswordURL, "/security-info/password"),
+		secondProof:    cmp.Or(o.SecondProofURL, "/security-info/second-proof"),
 		stop:           make(chan struct{}),
 		done:           make(chan struct{}),
 	}

@@ -149,6 +149,9 @@ func (p *Provider) completeRequest(ctx context.Context, req AuthRequest, s *sess
 		}
 		return "", err
 	}
+	if owesProof(req, s) {
+		return "", errOneProof
+	}
 	if err := p.store.CompleteAuthRequest(ctx, req.GetID(), s.UserID, s.ID, s.AuthTime, s.AMR); err != nil {
 		return "", err
 	}
@@ -284,6 +287,9 @@ func (p *Provider) getLogin(c echo.Context) error {
 				return err
 			case next != "":
 				return c.Redirect(http.StatusSeeOther, next)
+			}
+			if owed, err := p.redirectForProof(c, req, cur); owed {
+				return err
 			}
 			to, err := p.completeRequest(ctx, req, cur)
 			if err != nil {
@@ -509,6 +515,9 @@ func (p *Provider) postLogin(c echo.Context) error {
 		case next != "":
 			to = next
 		}
+	}
+	if owed, err := p.redirectForProof(c, req, s); owed {
+		return err
 	}
 	if req != nil {
 		if to, err = p.completeRequest(ctx, req, s); err != nil {

@@ -80,6 +80,10 @@ func (p *Provider) Complete(c echo.Context, userID string, amr []string, authReq
 	if hint := req.GetHintSubject(); hint != "" && hint != userID {
 		return "", nil
 	}
+	if owesProof(req, s) {
+		// The app asked for two proofs; the recovery's count as given.
+		return p.secondProofURL(req), nil
+	}
 	to, err := p.completeRequest(ctx, req, s)
 	if err != nil {
 		return "", nil // completed or expired meanwhile: nothing to continue
@@ -130,6 +134,13 @@ func (p *Provider) ContinueURL(c echo.Context, authRequestID string) (string, er
 	}
 	if _, active := p.activeUser(ctx, s.UserID); !active {
 		return "", errNotContinuable
+	}
+	if owesProof(req, s) {
+		// Registration settled; the request still needs a second proof.
+		if err := p.sessions.Release(ctx, s.ID); err != nil {
+			return "", err
+		}
+		return p.secondProofURL(req), nil
 	}
 	to, err := p.completeRequest(ctx, req, s)
 	if err != nil {

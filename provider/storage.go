@@ -47,6 +47,8 @@ type AuthRequest interface {
 	// GetSessionID is the browser session that completed the request, ""
 	// while pending.
 	GetSessionID() string
+	// GetACRValues is the acr_values parameter.
+	GetACRValues() []string
 }
 
 // Client is a stored client as the pages read it: the values returned by

@@ -11,6 +11,7 @@ import (
 
 	"github.com/latchkeyid/latchkey/plugin/admin"
 	"github.com/latchkeyid/latchkey/plugin/compose"
+	"github.com/latchkeyid/latchkey/plugin/console"
 	"github.com/latchkeyid/latchkey/plugin/method/questions"
 	"github.com/latchkeyid/latchkey/plugin/ratelimit"
 	reports "github.com/latchkeyid/latchkey/plugin/report"
@@ -246,9 +247,23 @@ func (s adminApps) CreateApp(ctx context.Context, in admin.App) (*admin.App, str
 	return &app, secret, nil
 }
 
+// serverOwned refuses changes to the admin console's own client: the
+// server registers it at every start from its configuration, and changing
+// or deleting it would only lock the console until the next start.
+func serverOwned(id string) error {
+	if id != console.ClientID {
+		return nil
+	}
+	return &admin.InvalidError{Problems: []admin.FieldError{{Field: "id",
+		Message: "the admin console's own client is managed by the server and cannot be changed here"}}}
+}
+
 func (s adminApps) UpdateApp(ctx context.Context, id string, ch admin.AppChange) (*admin.App, error) {
 	if len(id) > 64 {
 		return nil, admin.ErrNotFound
+	}
+	if err := serverOwned(id); err != nil {
+		return nil, err
 	}
 	if ch.LogoURI != nil {
 		if err := s.logoProblem(*ch.LogoURI); err != nil {
@@ -279,12 +294,18 @@ func (s adminApps) DeleteApp(ctx context.Context, id string) error {
 	if len(id) > 64 {
 		return admin.ErrNotFound
 	}
+	if err := serverOwned(id); err != nil {
+		return err
+	}
 	return appErr(s.st.DeleteClient(ctx, id))
 }
 
 func (s adminApps) RegenerateSecret(ctx context.Context, id string, grace time.Duration) (string, error) {
 	if len(id) > 64 {
 		return "", admin.ErrNotFound
+	}
+	if err := serverOwned(id); err != nil {
+		return "", err
 	}
 	v, err := s.st.RegenerateSecret(ctx, id, grace)
 	if err != nil {

@@ -82,30 +82,10 @@ func startAPI(t *testing.T, dbURL string, perCaller ratelimit.Rule, smtp bool) *
 	t.Helper()
 	e := &apiEnv{t: t}
 	_, e.router = openAPIRouter(t)
-	// SMTP configured, no phone gateway: email is available, phones not.
-	mount := func(s *pt.Server, ec *echo.Echo, sspr *compose.SSPR) {
-		a := &app{cfg: config.Config{Issuer: s.URL, AccessTokenLifetime: 10 * time.Minute,
-			IDTokenLifetime: time.Hour, RefreshTokenLifetime: 720 * time.Hour,
-			SMTPURL: "smtp://127.0.0.1:2525", AuditRetentionDays: testRetentionDays}}
-		iss := s.URL
-		ua := userAdmin(s.DB, s.Users, s.Accounts, password.DefaultPolicy, sspr, nil)
-		ua.Ops.Now, ua.Sessions = s.Clock.Now, adminSessions{session.NewStore(s.DB, session.WithClock(s.Clock.Now))}
-		api, err := admin.New(admin.Deps{
-			Tokens: adminTokens{s.Provider}, Users: s.Users, Apps: adminApps{st: s.OPStore, a: a}, Audit: s.Audit,
-			Limiter: ratelimit.New(s.DB, ratelimit.WithClock(s.Clock.Now)), DB: s.DB, Keys: s.Keyring, Now: s.Clock.Now,
-			PerCaller: perCaller, UserAdmin: ua, Ops: a.adminOps(s.DB, s.Keyring, s.Clock.Now),
-			Endpoints: admin.Endpoints{
-				Issuer: iss, Discovery: iss + "/.well-known/openid-configuration", Authorization: iss + "/authorize",
-				Token: iss + "/oauth/token", UserInfo: iss + "/userinfo", EndSession: iss + "/end_session", JWKS: iss + "/keys",
-			},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		api.Mount(ec)
-		e.api, e.app = api, a
-	}
-	e.x = plugintest.Start(t, dbURL, plugintest.Options{Methods: []string{"email"}, SMTP: smtp, Mount: mount})
+	e.x = plugintest.Start(t, dbURL, plugintest.Options{Methods: []string{"email"}, SMTP: smtp,
+		Mount: func(s *pt.Server, ec *echo.Echo, sspr *compose.SSPR) {
+			e.api, e.app = mountTestAdminAPI(t, s, ec, sspr, perCaller)
+		}})
 	e.s = e.x.Server
 	ctx := t.Context()
 	if _, _, err := e.s.OPStore.CreateClient(ctx, opstore.NewClient{ID: opsClient, Name: "Ops", Secret: opsSecret, AdminAPI: true}); err != nil {
@@ -122,6 +102,38 @@ func startAPI(t *testing.T, dbURL string, perCaller ratelimit.Rule, smtp bool) *
 		t.Fatal(err)
 	}
 	return e
+}
+
+// testApp is the configuration cmd's admin wiring reads in tests.
+func testApp(issuer string) *app {
+	// SMTP configured, no phone gateway: email is available, phones not.
+	return &app{cfg: config.Config{Issuer: issuer, AccessTokenLifetime: 10 * time.Minute,
+		IDTokenLifetime: time.Hour, RefreshTokenLifetime: 720 * time.Hour,
+		SMTPURL: "smtp://127.0.0.1:2525", AuditRetentionDays: testRetentionDays}}
+}
+
+// mountTestAdminAPI mounts the admin API on ec as serve does, on the test
+// server's stores and clock, and returns it with the configuration it was
+// wired with.
+func mountTestAdminAPI(t testing.TB, s *pt.Server, ec *echo.Echo, sspr *compose.SSPR, perCaller ratelimit.Rule) (*admin.API, *app) {
+	iss := s.URL
+	a := testApp(iss)
+	ua := userAdmin(s.DB, s.Users, s.Accounts, password.DefaultPolicy, sspr, nil)
+	ua.Ops.Now, ua.Sessions = s.Clock.Now, adminSessions{session.NewStore(s.DB, session.WithClock(s.Clock.Now))}
+	api, err := admin.New(admin.Deps{
+		Tokens: adminTokens{s.Provider}, Users: s.Users, Apps: adminApps{st: s.OPStore, a: a}, Audit: s.Audit,
+		Limiter: ratelimit.New(s.DB, ratelimit.WithClock(s.Clock.Now)), DB: s.DB, Keys: s.Keyring, Now: s.Clock.Now,
+		PerCaller: perCaller, UserAdmin: ua, Ops: a.adminOps(s.DB, s.Keyring, s.Clock.Now),
+		Endpoints: admin.Endpoints{
+			Issuer: iss, Discovery: iss + "/.well-known/openid-configuration", Authorization: iss + "/authorize",
+			Token: iss + "/oauth/token", UserInfo: iss + "/userinfo", EndSession: iss + "/end_session", JWKS: iss + "/keys",
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.Mount(ec)
+	return api, a
 }
 
 // clientToken gets a client-credentials token from the token endpoint.

@@ -25,6 +25,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/audit"
 	"github.com/latchkeyid/latchkey/provider/config"
 	"github.com/latchkeyid/latchkey/provider/logwriter"
+	"github.com/latchkeyid/latchkey/provider/opstore"
 	"github.com/latchkeyid/latchkey/provider/password"
 	"github.com/latchkeyid/latchkey/provider/user"
 	"github.com/latchkeyid/latchkey/provider/web"
@@ -206,6 +207,10 @@ func (a *app) build() (_ *server, err error) {
 		return nil, err
 	}
 	if err := s.mountAdminAPI(e, p, store, g, k, users, auditLog); err != nil {
+		return nil, err
+	}
+	st, _ := store.(*opstore.Storage)
+	if _, err := mountConsole(a.ctx, e, e, st, a.consoleClient(k), a.cfg.Issuer, s.render, k, users); err != nil {
 		return nil, err
 	}
 	if a.cfg.Dev {

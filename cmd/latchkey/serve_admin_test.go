@@ -2,12 +2,14 @@ package main
 
 import (
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/latchkeyid/latchkey/plugin/admin"
+	"github.com/latchkeyid/latchkey/plugin/console"
 )
 
 // `latchkey serve` mounts the admin API and its document on the issuer.
@@ -38,6 +40,19 @@ func TestServeMountsAdminAPI(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusUnauthorized || !strings.Contains(res.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
 		t.Fatalf("forged token: %d %v", res.StatusCode, res.Header)
+	}
+	// The console is registered at start: /admin sends the browser to
+	// sign in through its client, asking for two fresh proofs.
+	nc := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, _ = get(t, nc, srv.base+console.Path)
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || loc.Path != "/authorize" || loc.Query().Get("client_id") != console.ClientID ||
+		loc.Query().Get("redirect_uri") != console.RedirectURI(srv.base) {
+		t.Fatalf("GET /admin: %d %s", resp.StatusCode, loc)
+	}
+	resp, body = get(t, nc, loc.String())
+	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "/login") {
+		t.Fatalf("the console's authorization request: %d %s %.300s", resp.StatusCode, resp.Header.Get("Location"), body)
 	}
 	if code := srv.stop(); code != 0 {
 		t.Fatalf("stop: exit %d\n%s", code, srv.stderr.String())

@@ -80,14 +80,17 @@ func (x *Env) EnrollPhone(t testing.TB, kind method.Name, in method.Input, e164 
 
 // EnrollTOTP registers an authenticator app and returns its secret; the
 // clock moves past the step of the code it used.
-func (x *Env) EnrollTOTP(t testing.TB) string {
+func (x *Env) EnrollTOTP(t testing.TB) string { t.Helper(); return x.EnrollTOTPFor(t, x.Ref()) }
+
+// EnrollTOTPFor is EnrollTOTP for another user.
+func (x *Env) EnrollTOTPFor(t testing.TB, ref method.Ref) string {
 	t.Helper()
-	p, err := x.TOTP.Begin(t.Context(), "enroll-totp", x.Ref(), nil)
+	p, err := x.TOTP.Begin(t.Context(), "enroll-totp", ref, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	code, _ := totp.Code(p.Prompt.Secret, x.Server.Clock.Now())
-	en, res, err := x.TOTP.Finish(t.Context(), "enroll-totp", x.Ref(), p, method.Input{"code": code})
+	en, res, err := x.TOTP.Finish(t.Context(), "enroll-totp", ref, p, method.Input{"code": code})
 	x.add(t, "totp", en, res, err)
 	x.Server.Clock.Advance(30 * time.Second)
 	return p.Prompt.Secret
