@@ -59,3 +59,39 @@ func TestWatchSeesBumpsAfterInterval(t *testing.T) {
 		}
 	})
 }
+
+// Set writes a setting whether or not its row exists, the same value
+// twice included (MySQL counts an unchanged row as unaffected), and a
+// Watch sees it after the interval; Get reads 0 for a name never set.
+func TestSetAndGet(t *testing.T) {
+	dbtest.EachDB(t, []db.Set{schema.Set()}, func(t *testing.T, g *gorm.DB) {
+		ctx := t.Context()
+		clk := &clock{t: time.Unix(1_800_000_000, 0)}
+		w := cachever.New(g, clk.Now, time.Second)
+		before := w.Version(ctx, cachever.OpaqueFormat)
+		for _, v := range []int64{before + 5, before + 5, 1} {
+			if err := cachever.Set(g, cachever.OpaqueFormat, v); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := cachever.Get(ctx, g, cachever.OpaqueFormat); err != nil || got != v {
+				t.Fatalf("Get = %d, %v; want %d", got, err, v)
+			}
+		}
+		if got := w.Version(ctx, cachever.OpaqueFormat); got != before {
+			t.Fatalf("seen within the interval: %d", got)
+		}
+		clk.Add(time.Second)
+		if got := w.Version(ctx, cachever.OpaqueFormat); got != 1 {
+			t.Fatalf("seen after the interval: %d, want 1", got)
+		}
+		if err := cachever.Set(g, "fresh_setting", 7); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := cachever.Get(ctx, g, "fresh_setting"); err != nil || got != 7 {
+			t.Fatalf("a new row: %d, %v", got, err)
+		}
+		if got, err := cachever.Get(ctx, g, "never_set"); err != nil || got != 0 {
+			t.Fatalf("a missing row: %d, %v", got, err)
+		}
+	})
+}

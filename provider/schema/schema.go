@@ -19,6 +19,7 @@ func Set() db.Set {
 			clientAdmin0010(),
 			adminUsers0011(),
 			audit0012(),
+			opaqueFormat0016(),
 		},
 	}
 }
