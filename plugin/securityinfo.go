@@ -812,17 +812,25 @@ func (p *registration) registerPage(c echo.Context) error {
 	})
 }
 
-func (p *registration) skip(c echo.Context) error {
-	ctx := c.Request().Context()
+// registerStep is what a registration's buttons start with: the posted
+// form, the flow of this signed-in user, the policy. A nil flow with a
+// nil error means the answer is written.
+func (p *registration) registerStep(c echo.Context) (*flow.Flow, *access, policy.Policy, error) {
 	if _, err := form(c); err != nil {
-		return err
+		return nil, nil, policy.Policy{}, err
 	}
 	f, a, err := p.registerFlow(c)
 	if err != nil {
-		return done(err)
+		return nil, nil, policy.Policy{}, done(err)
 	}
-	pol, err := p.d.Policy.Get(ctx)
-	if err != nil {
+	pol, err := p.d.Policy.Get(c.Request().Context())
+	return f, a, pol, err
+}
+
+func (p *registration) skip(c echo.Context) error {
+	ctx := c.Request().Context()
+	f, a, pol, err := p.registerStep(c)
+	if f == nil || err != nil {
 		return err
 	}
 	err = db.Transact(ctx, p.d.DB, "registration.skip", func(tx *gorm.DB) error {
@@ -851,15 +859,8 @@ func (p *registration) skip(c echo.Context) error {
 // continueToApp ends a registration (enough methods) or a reconfirmation.
 func (p *registration) continueToApp(c echo.Context) error {
 	ctx := c.Request().Context()
-	if _, err := form(c); err != nil {
-		return err
-	}
-	f, a, err := p.registerFlow(c)
-	if err != nil {
-		return done(err)
-	}
-	pol, err := p.d.Policy.Get(ctx)
-	if err != nil {
+	f, a, pol, err := p.registerStep(c)
+	if f == nil || err != nil {
 		return err
 	}
 	enough := p.standing(pol, a.u.Admin, a.methods, p.d.Now(), false).Enough
