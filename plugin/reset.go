@@ -17,14 +17,8 @@ import (
 )
 
 func (p *recovery) passwordPage(c echo.Context) error {
-	f, err := p.load(c, flow.Recover)
+	f, err := p.flowAt(c, flow.StepPassword)
 	if err != nil {
-		return err
-	}
-	if err := f.Allow(flow.StepPassword, p.flows.Now()); err != nil {
-		return flowErr(err)
-	}
-	if err := p.refuseReportedProven(c, f); err != nil {
 		return err
 	}
 	return p.renderPassword(c, f, "")
@@ -73,14 +67,8 @@ func (p *recovery) setPassword(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f, err := p.load(c, flow.Recover)
+	f, err := p.flowAt(c, flow.StepPassword)
 	if err != nil {
-		return err
-	}
-	if err := f.Allow(flow.StepPassword, p.flows.Now()); err != nil {
-		return flowErr(err)
-	}
-	if err := p.refuseReportedProven(c, f); err != nil {
 		return err
 	}
 	u, _, err := p.subjectOf(ctx, f)
@@ -278,14 +266,8 @@ func (p *recovery) strength(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f, err := p.load(c, flow.Recover)
+	f, err := p.flowAt(c, flow.StepPassword)
 	if err != nil {
-		return err
-	}
-	if err := f.Allow(flow.StepPassword, p.flows.Now()); err != nil {
-		return flowErr(err)
-	}
-	if err := p.refuseReportedProven(c, f); err != nil {
 		return err
 	}
 	u, _, err := p.subjectOf(c.Request().Context(), f)

@@ -47,6 +47,42 @@ func (c *cliEnv) run(stdin string, args ...string) result {
 	return result{out.String(), errb.String(), code}
 }
 
+// cliStep is one command of a table-driven CLI test and what it must
+// answer.
+type cliStep struct {
+	name   string
+	stdin  string
+	args   []string
+	code   int    // the exit status
+	out    string // substring of stdout (or stderr when code != 0)
+	absent string // must appear in neither stream ("" checks nothing)
+}
+
+// runSteps runs steps in order, failing at the first that answers
+// otherwise, and returns each step's result by name.
+func (c *cliEnv) runSteps(steps []cliStep) map[string]result {
+	c.t.Helper()
+	results := make(map[string]result, len(steps))
+	for _, s := range steps {
+		r := c.run(s.stdin, s.args...)
+		if r.code != s.code {
+			c.t.Fatalf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", s.name, r.code, s.code, r.out, r.err)
+		}
+		got := r.out
+		if s.code != 0 {
+			got = r.err
+		}
+		if !strings.Contains(got, s.out) {
+			c.t.Fatalf("%s: output lacks %q:\nstdout: %s\nstderr: %s", s.name, s.out, r.out, r.err)
+		}
+		if s.absent != "" && strings.Contains(r.out+r.err, s.absent) {
+			c.t.Fatalf("%s: output shows %q:\n%s%s", s.name, s.absent, r.out, r.err)
+		}
+		results[s.name] = r
+	}
+	return results
+}
+
 func (c *cliEnv) must(stdin string, args ...string) string {
 	c.t.Helper()
 	r := c.run(stdin, args...)
