@@ -510,18 +510,29 @@ type pendingData struct {
 // channelKey carries the chosen delivery to renderAddStep.
 const channelKey = "sspr.channel"
 
-func (p *securityInfo) addBegin(c echo.Context) error {
-	ctx := c.Request().Context()
-	in, err := form(c, "address", "register", "question.*", "answer.*", "phone", "country", "extension", "channel", fieldCurrentPassword)
+// addStep is what both steps of adding a method start with: the posted
+// fields, the stepped-up user and the method the path names. A nil
+// method with a nil error means the answer is written.
+func (p *securityInfo) addStep(c echo.Context, fields ...string) (map[string]string, *access, method.Method, error) {
+	in, err := form(c, fields...)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	a, err := p.steppedUp(c)
 	if err != nil {
-		return done(err)
+		return nil, nil, nil, done(err)
 	}
 	m, err := p.addMethod(c, a)
 	if err != nil {
+		return nil, nil, nil, err
+	}
+	return in, a, m, nil
+}
+
+func (p *securityInfo) addBegin(c echo.Context) error {
+	ctx := c.Request().Context()
+	in, a, m, err := p.addStep(c, "address", "register", "question.*", "answer.*", "phone", "country", "extension", "channel", fieldCurrentPassword)
+	if m == nil || err != nil {
 		return err
 	}
 	register := cleanAuthRequestID(in["register"])
@@ -576,16 +587,8 @@ func (p *securityInfo) addBegin(c echo.Context) error {
 }
 
 func (p *securityInfo) addFinish(c echo.Context) error {
-	in, err := form(c, answerFields...)
-	if err != nil {
-		return err
-	}
-	a, err := p.steppedUp(c)
-	if err != nil {
-		return done(err)
-	}
-	m, err := p.addMethod(c, a)
-	if err != nil {
+	in, a, m, err := p.addStep(c, answerFields...)
+	if m == nil || err != nil {
 		return err
 	}
 	f, err := p.loadStep(c, flow.Register, flow.StepVerify)

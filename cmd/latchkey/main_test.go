@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -163,25 +164,34 @@ func TestDevSecret(t *testing.T) {
 func TestConfigErrorsExitUsage(t *testing.T) {
 	clearLatchkeyEnv(t)
 	url := dbtest.URL(t, dbtest.SQLite)
-	tests := []struct {
-		name string
-		args []string
-		want []string
-	}{
+	checkUsageErrors(t, nil, []usageCase{
 		{"bad-database", []string{"user", "list", "--database", "postgres://x"}, []string{"LATCHKEY_DATABASE"}},
 		{"secret-needed-for-keys", []string{"keys", "list", "--database", url}, []string{"LATCHKEY_SECRET"}},
 		{"example-secret", []string{"keys", "list", "--database", url, "--secret", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}, []string{"example value"}},
-	}
-	for _, tt := range tests {
+	})
+}
+
+// usageCase is a command line that must exit with exitUsage, naming each
+// of want on stderr.
+type usageCase struct {
+	name string
+	args []string
+	want []string
+}
+
+// checkUsageErrors runs each case, its args after cmd, as a subtest.
+func checkUsageErrors(t *testing.T, cmd []string, cases []usageCase) {
+	t.Helper()
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
-			code := run(t.Context(), tt.args, strings.NewReader(""), &out, &errb)
+			code := run(t.Context(), append(slices.Clone(cmd), tt.args...), strings.NewReader(""), &out, &errb)
 			if code != exitUsage {
 				t.Fatalf("exit %d, want %d\n%s%s", code, exitUsage, out.String(), errb.String())
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(errb.String(), w) {
-					t.Fatalf("stderr lacks %q:\n%s", w, errb.String())
+					t.Errorf("stderr lacks %q:\n%s", w, errb.String())
 				}
 			}
 		})
