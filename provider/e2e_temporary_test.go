@@ -55,7 +55,8 @@ func change(b *pt.Browser, page *pt.Page) *pt.Result {
 
 // A temporary password an administrator set signs the user in only to
 // change it: no application gets a code (not by that sign-in, not by
-// single sign-on with its session). Once the user has chosen their own
+// single sign-on with its session; prompt=none hears
+// interaction_required). Once the user has chosen their own
 // password on the page, the very sign-in they started at the app
 // completes: a real relying party gets its code and verified tokens, and
 // the temporary password no longer works.
@@ -70,6 +71,11 @@ func TestTemporaryPasswordContinuesTheSignIn(t *testing.T) {
 		changePage(t, "single sign-on of the same request", b.Get(a.LoginURL), a.ID)
 		other := b.Authorize(rp)
 		changePage(t, "single sign-on of a new request", b.Get(other.LoginURL), other.ID)
+		// An app that asked for no page hears that one is needed.
+		if res := b.Get(b.Authorize(rp, pt.Param("prompt", "none")).LoginURL); pt.CodeOf(res) != "" ||
+			res.Redirect == nil || res.Redirect.Query().Get("error") != "interaction_required" {
+			t.Fatalf("prompt=none with the temporary password: %s", res)
+		}
 		if res := b.Get(x.Server.CallbackURL(a.ID)); pt.CodeOf(res) != "" {
 			t.Fatalf("the callback gave a code before the change: %s", res)
 		}

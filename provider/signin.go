@@ -271,6 +271,10 @@ func (p *Provider) getLogin(c echo.Context) error {
 	if signedIn && p.satisfies(req, cur) {
 		if u, active := p.activeUser(ctx, cur.UserID); active {
 			if u.MustChangePassword {
+				if slices.Contains(req.GetPrompt(), oidc.PromptNone) {
+					p.interactionRequired(c, req)
+					return nil
+				}
 				return p.toChangePassword(c, req, cur)
 			}
 			// A session sent to register methods that has not done so (nor
@@ -323,9 +327,7 @@ func (p *Provider) heldSSO(c echo.Context, s *session.Session, req AuthRequest) 
 		return "", err
 	}
 	if slices.Contains(req.GetPrompt(), oidc.PromptNone) {
-		// The registration needs the page the client asked not to show.
-		p.metrics.signin("sso", "interaction_required")
-		op.AuthRequestError(&issWriter{ResponseWriter: c.Response(), issuer: p.issuer}, c.Request(), req, oidc.ErrInteractionRequired(), p.op)
+		p.interactionRequired(c, req)
 		return "", errAnswered
 	}
 	next, err := p.after.AfterSignIn(c, s.UserID, req.GetID())
@@ -356,6 +358,14 @@ func (p *Provider) toChangePassword(c echo.Context, req AuthRequest, s *session.
 		to += "?" + url.Values{"authRequestID": {req.GetID()}}.Encode()
 	}
 	return c.Redirect(http.StatusSeeOther, to)
+}
+
+// interactionRequired answers a prompt=none request that needs a page
+// first (a registration, the change of a temporary password) with the
+// OIDC error at the client: the client asked for no page.
+func (p *Provider) interactionRequired(c echo.Context, req AuthRequest) {
+	p.metrics.signin("sso", "interaction_required")
+	op.AuthRequestError(&issWriter{ResponseWriter: c.Response(), issuer: p.issuer}, c.Request(), req, oidc.ErrInteractionRequired(), p.op)
 }
 
 // errMustChangePassword: the user signed in with a temporary password and
