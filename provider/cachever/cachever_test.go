@@ -83,3 +83,16 @@ func TestSetAndGet(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkVersion is the cost a token pays to ask for the opaque format:
+// a read within the interval answers from memory.
+func BenchmarkVersion(b *testing.B) {
+	g := dbtest.Open(b, dbtest.URL(b, dbtest.SQLite), schema.Set())
+	w := cachever.New(g, nil, time.Hour)
+	ctx := b.Context()
+	w.Version(ctx, cachever.OpaqueFormat)
+	b.ReportAllocs()
+	for b.Loop() {
+		w.Version(ctx, cachever.OpaqueFormat)
+	}
+}

@@ -140,7 +140,13 @@ func BenchmarkEncrypt(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		c    op.Crypto
-	}{{"opaque", opaque.New(k)}, {"library-JWE", legacy(k)}} {
+	}{
+		{"opaque", opaque.New(k)},
+		{"library-JWE", legacy(k)},
+		// As an instance mints them: the format asked at every call.
+		{"opaque-by-setting", opaque.New(k, opaque.MintFormat(func() opaque.Format { return opaque.FormatLK2 }))},
+		{"jwe-by-setting", opaque.New(k, opaque.MintFormat(func() opaque.Format { return opaque.FormatJWE }))},
+	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
