@@ -10,10 +10,12 @@ import (
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 )
 
-// A temporary password an administrator set, over HTTP: sign-in with it
-// lands on the change-password page instead of the application, the page
-// changes it, and then a sign-in with the user's own password reaches the
-// application with a code.
+// A temporary password an administrator set, used on the sign-in page
+// itself (no application asked): the sign-in lands on the change-password
+// page, which changes it and says so, and then a sign-in with the user's
+// own password reaches the application with a code. (A sign-in an
+// application started continues to it after the change:
+// provider/e2e_temporary_test.go.)
 func TestTemporaryPasswordJourney(t *testing.T) {
 	dbtestEach(t, func(t *testing.T, dbURL string) {
 		x := startAccounts(t, dbURL, nil)
@@ -28,8 +30,8 @@ func TestTemporaryPasswordJourney(t *testing.T) {
 		}
 		rp := x.Server.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
 		b := x.Server.NewBrowser(t)
-		res := b.SignIn(mustPage(t, b.Get(rp.Start().URL), "Sign in"), pt.Username, temp)
-		if res.Redirect != nil || res.Page.URL.Path != "/security-info/password" {
+		res := b.SignIn(mustPage(t, b.Get(x.Server.URL+"/login"), "Sign in"), pt.Username, temp)
+		if res.Redirect != nil || res.Page.URL.Path != "/security-info/password" || res.Page.URL.RawQuery != "" {
 			t.Fatalf("sign-in with the temporary password: %s", res)
 		}
 		page := mustPage(t, res, "temporary password")

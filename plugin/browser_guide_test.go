@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 	"github.com/latchkeyid/latchkey/provider/providertest/chrometest"
 	"github.com/latchkeyid/latchkey/provider/providertest/plugintest"
@@ -18,11 +17,7 @@ import (
 // "Step N of M" on every page, the code by email, the new password, and
 // the confirmation that continues to the app by its name.
 func TestBrowserRecoverWithoutScripts(t *testing.T) {
-	x := startE2E(t, dbtest.URL(t, dbtest.SQLite))
-	const home = "alice.home@example.net"
-	x.EnrollEmail(t, home)
-	b := chrometest.Start(t, chrometest.Trust(x.Server.HTTP.Certificate()))
-	tab := b.NewDevice()
+	x, tab := browserRecovery(t)
 	tab.WithoutScripts()
 	rp := x.Server.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect, "openid")
 	a := rp.Start()
@@ -82,7 +77,7 @@ func TestBrowserRecoverWithoutScripts(t *testing.T) {
 	tab.ClickText("button", "Next")
 	tab.WaitText("h1", "Enter the code from your email")
 	step("Step 3 of 4")
-	tab.Type("#code", x.MailCode(t, home))
+	tab.Type("#code", x.MailCode(t, homeAddr))
 	tab.ClickText("button", "Verify")
 	tab.WaitText("h1", "Choose a new password")
 	step("Step 4 of 4")

@@ -11,17 +11,27 @@ import (
 	"github.com/latchkeyid/latchkey/provider/providertest/plugintest"
 )
 
+// homeAddr is the email address the recovery tests register for the
+// test user.
+const homeAddr = "alice.home@example.net"
+
+// browserRecovery is where the recoveries walked in headless Chromium
+// start: startE2E on SQLite with homeAddr registered, and a fresh device
+// of a browser that trusts the server.
+func browserRecovery(t *testing.T) (*plugintest.Env, *chrometest.Tab) {
+	t.Helper()
+	x := startE2E(t, dbtest.URL(t, dbtest.SQLite))
+	x.EnrollEmail(t, homeAddr)
+	return x, chrometest.Start(t, chrometest.Trust(x.Server.HTTP.Certificate())).NewDevice()
+}
+
 // The recovery pages in a real headless Chromium, clicked and typed
 // through as a user does, with their scripts (recover.js) under the
 // server's strict CSP: any CSP violation or script error fails the test.
 // From the app's sign-in page to a new password and back to the app with
 // a code the app can redeem.
 func TestBrowserRecoverByEmail(t *testing.T) {
-	x := startE2E(t, dbtest.URL(t, dbtest.SQLite))
-	const home = "alice.home@example.net"
-	x.EnrollEmail(t, home)
-	b := chrometest.Start(t, chrometest.Trust(x.Server.HTTP.Certificate()))
-	tab := b.NewDevice()
+	x, tab := browserRecovery(t)
 	rp := x.Server.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect, "openid")
 	a := rp.Start()
 
@@ -33,7 +43,7 @@ func TestBrowserRecoverByEmail(t *testing.T) {
 	tab.ClickText("label", "a•••e@example.net")
 	tab.ClickText("button", "Next")
 	tab.WaitText("main", "We sent a code by email to")
-	tab.Type("#code", x.MailCode(t, home))
+	tab.Type("#code", x.MailCode(t, homeAddr))
 	tab.ClickText("button", "Verify")
 	tab.WaitText("h1", "Choose a new password")
 

@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -29,21 +30,22 @@ func (p *securityInfo) passwordPage(c echo.Context) error {
 	if err != nil {
 		return done(err)
 	}
-	return p.renderChangePassword(c, a, "", "")
+	return p.renderChangePassword(c, a, "", "", cleanAuthRequestID(c.QueryParam(fieldAuthRequest)), true)
 }
+
+// fieldAuthRequest names the sign-in that sent a user with a temporary
+// password here: once the password is changed that sign-in continues to
+// its app (the provider holds it for this browser's session until then).
+const fieldAuthRequest = "authRequestID"
 
 // fieldSignOutOthers is the change-password box "Sign out of all other
 // sessions", checked by default as Entra's is: a password is usually
 // changed because it may be known to someone else.
 const fieldSignOutOthers = "signout_others"
 
-func (p *securityInfo) renderChangePassword(c echo.Context, a *access, msg, field string) error {
-	return p.renderChangePasswordBox(c, a, msg, field, true)
-}
-
-// renderChangePasswordBox keeps the sign-out box as the user left it when
-// the page comes back with an error.
-func (p *securityInfo) renderChangePasswordBox(c echo.Context, a *access, msg, field string, signOut bool) error {
+// renderChangePassword shows the page; when it comes back with an error,
+// the sign-out box stays as the user left it.
+func (p *securityInfo) renderChangePassword(c echo.Context, a *access, msg, field, authReq string, signOut bool) error {
 	if msg == "" {
 		field = ""
 	}
@@ -51,7 +53,7 @@ func (p *securityInfo) renderChangePasswordBox(c echo.Context, a *access, msg, f
 		"Error": msg, "ErrorField": field, "MinLength": p.d.PasswordPolicy.MinLength,
 		"StrengthURL": p.path("/security-info/password/strength"), "SignOutOthers": signOut,
 		// Sign-in sent the user here: say why before asking anything.
-		"Temporary": a.u.MustChangePassword,
+		"Temporary": a.u.MustChangePassword, "AuthRequestID": authReq,
 	})
 }
 
@@ -81,7 +83,7 @@ func (p *Plugin) newPasswordProblem(ctx context.Context, u *user.User, pw, confi
 
 func (p *securityInfo) changePassword(c echo.Context) error {
 	ctx := c.Request().Context()
-	in, err := form(c, fieldCurrentPassword, "password", "confirm", fieldSignOutOthers)
+	in, err := form(c, fieldCurrentPassword, "password", "confirm", fieldSignOutOthers, fieldAuthRequest)
 	if err != nil {
 		return err
 	}
@@ -91,7 +93,8 @@ func (p *securityInfo) changePassword(c echo.Context) error {
 	}
 	// An unchecked box sends nothing: only the box's own value signs out.
 	signOut := in[fieldSignOutOthers] == "on"
-	again := func(msg, field string) error { return p.renderChangePasswordBox(c, a, msg, field, signOut) }
+	authReq := cleanAuthRequestID(in[fieldAuthRequest])
+	again := func(msg, field string) error { return p.renderChangePassword(c, a, msg, field, authReq, signOut) }
 	if in[fieldCurrentPassword] == "" {
 		return again(i18n.From(ctx).T("securityinfo.password.current_needed"), fieldCurrentPassword)
 	}
@@ -121,7 +124,11 @@ func (p *securityInfo) changePassword(c echo.Context) error {
 	if signOut {
 		detail = "security info; signed out everywhere else"
 	}
-	err = p.d.Accounts.ChangePassword(ctx, a.u.ID, hash, signOut, account.Keep{Session: a.acct.SessionID},
+	// The sign-in this page was sent from survives the sign-out, as the
+	// request a recovery continues does: ContinueURL below still insists
+	// on this browser and this session.
+	keep := account.Keep{Session: a.acct.SessionID, AuthRequest: authReq}
+	err = p.d.Accounts.ChangePassword(ctx, a.u.ID, hash, signOut, keep,
 		func(ctx context.Context, tx *gorm.DB) error {
 			if err := p.d.Audit.RecordTx(tx, p.event(c, eventPasswordChanged, a.u.ID, "", audit.OK, detail)); err != nil {
 				return err
@@ -133,6 +140,11 @@ func (p *securityInfo) changePassword(c echo.Context) error {
 		return err
 	}
 	p.d.Queue.Wake()
+	if authReq != "" {
+		if to := p.continueSignIn(c, a.u.ID, authReq); to != "" {
+			return see(c, to)
+		}
+	}
 	text := "securityinfo.password.done_kept"
 	if signOut {
 		text = "securityinfo.password.done_signedout"
@@ -141,6 +153,28 @@ func (p *securityInfo) changePassword(c echo.Context) error {
 		"Title":   i18n.From(ctx).T("securityinfo.password.done_title"),
 		"Message": i18n.From(ctx).T(text),
 		"Link":    p.path("/security-info"), "LinkText": i18n.From(ctx).T("securityinfo.password.done_back")})
+}
+
+// continueSignIn is where the sign-in authReq goes once the temporary
+// password it was sent to change is changed: the registration reminder
+// sign-in skipped meanwhile, else back to the app. "" when it cannot
+// continue here (expired, another browser's, not held for this session):
+// the password is changed either way, so the page says so.
+func (p *securityInfo) continueSignIn(c echo.Context, userID, authReq string) string {
+	ctx := c.Request().Context()
+	next, err := p.AfterSignIn(c, userID, authReq)
+	if err != nil {
+		slog.ErrorContext(ctx, "after password change: sign-in hook", "err", err, "user", userID)
+	}
+	if next != "" {
+		return next
+	}
+	to, err := p.d.SignIn.ContinueURL(c, authReq)
+	if err != nil {
+		slog.InfoContext(ctx, "after password change: sign-in not continued", "err", err, "user", userID)
+		return ""
+	}
+	return to
 }
 
 // passwordStrength answers the meter of the change-password page, as the

@@ -28,16 +28,9 @@ func TestChangePasswordSignOutChoice(t *testing.T) {
 			dbtestEach(t, func(t *testing.T, dbURL string) {
 				x := startAccounts(t, dbURL, nil)
 				ctx := t.Context()
-				rp := x.Server.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect, "openid", "offline_access")
-				other := x.Server.NewBrowser(t)
-				a0 := rp.Start()
-				tok, err := rp.Exchange(ctx, a0, rp.Callback(a0, other.SignIn(mustPage(t, other.Get(a0.URL), "Sign in"), pt.Username, pt.Password)).Get("code"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				here := x.SignIn(t)
-				form := mustPage(t, here.Get(x.Server.URL+"/security-info/password"), "Sign out of all other sessions")
-				mustPage(t, here.Submit(form, `form[action="/security-info/password"]`, map[string]string{
+				two := signInTwice(t, x)
+				rp, here := two.rp, two.here
+				mustPage(t, here.Submit(two.page, `form[action="/security-info/password"]`, map[string]string{
 					"current_password": pt.Password, "password": newPW, "confirm": newPW, "signout_others": tc.signOut,
 				}), "Your password was changed")
 
@@ -49,12 +42,10 @@ func TestChangePasswordSignOutChoice(t *testing.T) {
 					t.Errorf("this browser's sign-in no longer reaches the app: %v", err)
 				}
 
-				res := other.Get(x.Server.URL + "/security-info/password")
-				otherIn := res.Page != nil && strings.Contains(res.Page.Body, "Current password")
-				if otherIn != tc.others {
+				if otherIn, res := two.otherSignedIn(x); otherIn != tc.others {
 					t.Errorf("other browser signed in %v, want %v: %s", otherIn, tc.others, res)
 				}
-				status, body := x.Server.Refresh(t, pt.WebClient, pt.WebSecret, tok.OAuth.RefreshToken)
+				status, body := two.refresh(t, x)
 				if refreshed := status == http.StatusOK; refreshed != tc.others {
 					t.Errorf("refresh token accepted %v, want %v: %d %v", refreshed, tc.others, status, body)
 				}
@@ -64,7 +55,7 @@ func TestChangePasswordSignOutChoice(t *testing.T) {
 				if tc.others {
 					// The kept session still signs in to the app as well.
 					a2 := rp.Start()
-					if _, err := rp.Exchange(ctx, a2, rp.Callback(a2, other.Get(a2.URL)).Get("code")); err != nil {
+					if _, err := rp.Exchange(ctx, a2, rp.Callback(a2, two.other.Get(a2.URL)).Get("code")); err != nil {
 						t.Errorf("the kept session no longer reaches the app: %v", err)
 					}
 				}

@@ -8,8 +8,48 @@ import (
 
 	"github.com/latchkeyid/latchkey/provider/audit"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
+	"github.com/latchkeyid/latchkey/provider/providertest/plugintest"
 	"github.com/latchkeyid/latchkey/provider/user"
 )
+
+// signInTwice signs the user in twice, as the change-password tests
+// need: in another browser, through a real relying party that holds the
+// refresh token it got, and in this one (here), on the change-password
+// page.
+func signInTwice(t *testing.T, x *plugintest.Env) twice {
+	t.Helper()
+	rp := x.Server.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect, "openid", "offline_access")
+	other := x.Server.NewBrowser(t)
+	a := rp.Start()
+	tok, err := rp.Exchange(t.Context(), a, rp.Callback(a, other.SignIn(mustPage(t, other.Get(a.URL), "Sign in"), pt.Username, pt.Password)).Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	here := x.SignIn(t)
+	page := mustPage(t, here.Get(x.Server.URL+"/security-info/password"), "Sign out of all other sessions")
+	return twice{rp: rp, other: other, tok: tok, here: here, page: page}
+}
+
+// twice is what signInTwice set up.
+type twice struct {
+	rp          *pt.RP
+	other, here *pt.Browser
+	tok         *pt.Tokens // the other browser's, as its app holds them
+	page        *pt.Page   // here's change-password page
+}
+
+// otherSignedIn reports whether the other browser still opens the
+// change-password page, with where it ended.
+func (w twice) otherSignedIn(x *plugintest.Env) (bool, *pt.Result) {
+	res := w.other.Get(x.Server.URL + "/security-info/password")
+	return res.Page != nil && strings.Contains(res.Page.Body, "Current password"), res
+}
+
+// refresh redeems the other browser's refresh token.
+func (w twice) refresh(t *testing.T, x *plugintest.Env) (int, map[string]any) {
+	t.Helper()
+	return x.Server.Refresh(t, pt.WebClient, pt.WebSecret, w.tok.OAuth.RefreshToken)
+}
 
 // TestChangePassword: a signed-in user who knows the password changes it
 // on Security info: the current password first, then a new one under the
@@ -21,15 +61,8 @@ func TestChangePassword(t *testing.T) {
 		x := startAccounts(t, dbURL, &user.Lockout{Threshold: 3, Base: time.Hour, Max: time.Hour})
 		ctx := t.Context()
 		x.EnrollEmail(t, "alice.home@example.net")
-		rp := x.Server.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect, "openid", "offline_access")
-		other := x.Server.NewBrowser(t)
-		a0 := rp.Start()
-		tok, err := rp.Exchange(ctx, a0, rp.Callback(a0, other.SignIn(mustPage(t, other.Get(a0.URL), "Sign in"), pt.Username, pt.Password)).Get("code"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := x.SignIn(t)
-		page := mustPage(t, b.Get(x.Server.URL+"/security-info/password"), "Current password")
+		two := signInTwice(t, x)
+		rp, b, page := two.rp, two.here, two.page
 		submit := func(cur, pw, confirm, want string) *pt.Page {
 			t.Helper()
 			res := mustPage(t, b.Submit(page, `form[action="/security-info/password"]`,
@@ -59,10 +92,10 @@ func TestChangePassword(t *testing.T) {
 			if _, err := x.Server.Users.Authenticate(ctx, pt.Username, newPW); err != nil {
 				t.Errorf("the new password does not sign in: %v", err)
 			}
-			if status, body := x.Server.Refresh(t, pt.WebClient, pt.WebSecret, tok.OAuth.RefreshToken); status == http.StatusOK || body["error"] != "invalid_grant" {
+			if status, body := two.refresh(t, x); status == http.StatusOK || body["error"] != "invalid_grant" {
 				t.Errorf("a refresh token from before still works: %d %v", status, body)
 			}
-			if res := other.Get(x.Server.URL + "/security-info/password"); res.Page == nil || !strings.Contains(res.Page.Body, "Sign in") {
+			if in, res := two.otherSignedIn(x); in || res.Page == nil || !strings.Contains(res.Page.Body, "Sign in") {
 				t.Errorf("the other browser is still signed in: %s", res)
 			}
 			mustPage(t, b.Get(x.Server.URL+"/security-info/password"), "Current password")

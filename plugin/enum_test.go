@@ -260,18 +260,18 @@ func TestCodes(t *testing.T) {
 			b.post(fp, url.Values{"intent": {"reset"}})
 			b.choose(fp, "m•••a@example.org")
 			b.must(200, "Recovery is paused")
-			e.clock.Add(24*time.Hour + time.Minute)
+			e.clock.Advance(24*time.Hour + time.Minute)
 		})
 		t.Run("expired", func(t *testing.T) {
 			b, fp, code := begin()
-			e.clock.Add(10*time.Minute + time.Second)
+			e.clock.Advance(10*time.Minute + time.Second)
 			b.post(fp+"/verify", url.Values{"code": {code}})
 			if strings.Contains(b.last, "Choose a new password") || b.code == 500 {
 				t.Fatalf("expired code: %d", b.code)
 			}
 		})
 		t.Run("used-code-fails-elsewhere", func(t *testing.T) {
-			e.clock.Add(24 * time.Hour)
+			e.clock.Advance(24 * time.Hour)
 			b, fp, code := begin()
 			b.post(fp+"/verify", url.Values{"code": {code}})
 			b.must(200, "Choose a new password")

@@ -246,7 +246,7 @@ func TestMethodPageReloadLimited(t *testing.T) {
 				if b.get(fp + "/method"); b.code != http.StatusTooManyRequests {
 					t.Fatalf("load %d: %d, want 429", limit+1, b.code)
 				}
-				e.clock.Add(plugin.DefaultMethodPagePerFlow.Window * 6 / 5) // the window and its partly counted bucket
+				e.clock.Advance(plugin.DefaultMethodPagePerFlow.Window * 6 / 5) // the window and its partly counted bucket
 				if b.get(fp + "/method"); b.code != 200 {
 					t.Fatalf("after the window: %d", b.code)
 				}

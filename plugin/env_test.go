@@ -29,6 +29,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/sender/outbox"
 	"github.com/latchkeyid/latchkey/provider/account"
 	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/clocktest"
 	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	"github.com/latchkeyid/latchkey/provider/password"
@@ -41,15 +42,6 @@ import (
 	"github.com/latchkeyid/latchkey/ui"
 	lkmail "github.com/latchkeyid/latchkey/ui/mail"
 )
-
-// clock is a settable test clock shared by every component.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // testCaptcha stands in until the builtin verifier is wired: every
 // solution passes except the word "wrong".
@@ -129,7 +121,7 @@ func (s *signIn) RevokeUser(context.Context, *gorm.DB, string, time.Time, accoun
 type env struct {
 	t        testing.TB
 	g        *gorm.DB
-	clock    *clock
+	clock    *clocktest.Clock
 	keys     *secret.Keyring
 	users    *user.Store
 	audit    *audit.Log
@@ -173,7 +165,7 @@ func newEnvWith(t testing.TB, url string, edit func(*plugin.Deps), params ...pas
 func newEnvHasher(t testing.TB, url string, edit func(*plugin.Deps), hasher *password.Hasher) *env {
 	t.Helper()
 	g := dbtest.Open(t, url, pschema.Set(), schema.Set())
-	ck := &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
+	ck := clocktest.At(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC))
 	keys, err := secret.Parse(secret.Generate())
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +300,7 @@ func (e *env) enrollTOTP(u *user.User) string {
 	if err := e.store.Add(ctx, &en, 0); err != nil {
 		e.t.Fatal(err)
 	}
-	e.clock.Add(30 * time.Second) // the enrolment code's step is used
+	e.clock.Advance(30 * time.Second) // the enrolment code's step is used
 	return p.Prompt.Secret
 }
 

@@ -168,7 +168,7 @@ func TestRecoveryBackAndCancel(t *testing.T) {
 		// After a proof, the reason is fixed: no Back, and the reason page
 		// is refused.
 		b.get(fp + "/method")
-		e.clock.Add(2 * time.Minute) // past the address's resend window
+		e.clock.Advance(2 * time.Minute) // past the address's resend window
 		b.choose(fp, "i•••e@example.org")
 		e.drain()
 		b.post(fp+"/verify", url.Values{"code": {e.out.Code("ivy.home@example.org")}})
@@ -194,7 +194,7 @@ func TestExpiredRecoveryStartsAgainWithTheApp(t *testing.T) {
 		fp := b.start("jon", boundRequest)
 		b.post(fp, url.Values{"intent": {"reset"}})
 		b.choose(fp, "j•••e@example.org")
-		e.clock.Add(flow.TTL + time.Minute)
+		e.clock.Advance(flow.TTL + time.Minute)
 		for _, path := range []string{fp, fp + "/method", fp + "/verify"} {
 			b.get(path)
 			b.must(403, "cannot continue")
@@ -370,7 +370,7 @@ func TestVerifyPageSaysWhatFailed(t *testing.T) {
 			b, fp, _ := at("sam", "s•••e@example.org")
 			e.drain()
 			code := e.out.Code("sam.home@example.org")
-			e.clock.Add(11 * time.Minute)
+			e.clock.Advance(11 * time.Minute)
 			b.post(fp+"/verify", url.Values{"code": {code}})
 			if got := b.text("#verify-error"); !strings.Contains(got, "This code has expired") || !strings.Contains(got, "Send a new code") {
 				t.Errorf("expired code: %q", got)

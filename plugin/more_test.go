@@ -51,7 +51,7 @@ func (e *env) proven(t *testing.T, login, secret, authReq string) (*browser, str
 	code, _ := totp.Code(secret, e.clock.Now())
 	b.post(fp+"/verify", url.Values{"code": {code}})
 	b.must(200, "Choose a new password")
-	e.clock.Add(30 * time.Second)
+	e.clock.Advance(30 * time.Second)
 	return b, fp
 }
 
@@ -196,13 +196,13 @@ func TestBlockEndsWithAdminUnlock(t *testing.T) {
 		if _, err := e.users.Authenticate(t.Context(), "rosa", "old violet kettle rosa"); err != nil {
 			t.Fatalf("recovery failures locked the account: %v", err)
 		}
-		e.clock.Add(time.Second)
+		e.clock.Advance(time.Second)
 		// What `latchkey user unlock` does (cmd/latchkey TestUserUnlockEndsRecoveryBlock):
 		// the block is decided from the failure records, not from audit events.
 		if err := flow.NewFailures(e.g, e.clock.Now).Clear(t.Context(), nil, u.ID); err != nil {
 			t.Fatal(err)
 		}
-		e.clock.Add(time.Second)
+		e.clock.Advance(time.Second)
 		e.proven(t, "rosa", secret, "")
 	})
 }
@@ -363,7 +363,7 @@ func TestCleanup(t *testing.T) {
 		u := e.user("yuri", false)
 		secret := e.enrollTOTP(u)
 		e.proven(t, "yuri", secret, "")
-		e.clock.Add(48 * time.Hour)
+		e.clock.Advance(48 * time.Hour)
 		if err := e.plugin.Cleanup(t.Context()); err != nil {
 			t.Fatal(err)
 		}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 	"github.com/latchkeyid/latchkey/provider/providertest/chrometest"
 	"github.com/latchkeyid/latchkey/provider/providertest/plugintest"
@@ -20,18 +19,14 @@ import (
 // in an aria-live region; typing an accepted password makes the stale
 // error go; a mismatch is tied to the confirmation field.
 func TestBrowserPasswordPageErrors(t *testing.T) {
-	x := startE2E(t, dbtest.URL(t, dbtest.SQLite))
-	const home = "alice.home@example.net"
-	x.EnrollEmail(t, home)
-	br := chrometest.Start(t, chrometest.Trust(x.Server.HTTP.Certificate()))
-	tab := br.NewDevice()
+	x, tab := browserRecovery(t)
 	tab.Go(x.Server.URL + "/recover")
 	tab.WaitText("h1", "Get back into your account")
 	x.RecoverInTab(tab)
 	tab.ClickText("label", "a•••e@example.net")
 	tab.ClickText("button", "Next")
 	tab.WaitText("main", "We sent a code by email to")
-	tab.Type("#code", x.MailCode(t, home))
+	tab.Type("#code", x.MailCode(t, homeAddr))
 	tab.ClickText("button", "Verify")
 	tab.WaitText("h1", "Choose a new password")
 
@@ -96,7 +91,7 @@ func TestPasswordPageWithoutScript(t *testing.T) {
 		b := x.Server.NewBrowser(t)
 		list := x.RecoverStart(t, b, "", pt.Username)
 		code := plugintest.MustPage(t, b.Submit(list, "form", map[string]string{"enrollment": plugintest.OptionFor(t, list, "a•••e@example.net")}), "We sent a code")
-		pw := plugintest.MustPage(t, b.Submit(code, "form", map[string]string{"code": x.MailCode(t, home)}), "Choose a new password")
+		pw := plugintest.MustPage(t, b.Submit(code, "form", map[string]string{"code": x.MailCode(t, homeAddr)}), "Choose a new password")
 		if _, hidden := pw.Doc.Find("#strength-box").Attr("hidden"); !hidden {
 			t.Errorf("the meter shows without JavaScript")
 		}

@@ -69,7 +69,7 @@ func TestCoolDown(t *testing.T) {
 		if offered() {
 			t.Fatal("new method usable during the cool-down")
 		}
-		e.clock.Add(24*time.Hour + time.Minute)
+		e.clock.Advance(24*time.Hour + time.Minute)
 		if !offered() {
 			t.Fatal("method not usable after the cool-down")
 		}
@@ -96,7 +96,7 @@ func TestReconfirmAndHelpdesk(t *testing.T) {
 		if to := after(); to != "" {
 			t.Fatalf("fresh methods sent to %q", to)
 		}
-		e.clock.Add(31 * 24 * time.Hour)
+		e.clock.Advance(31 * 24 * time.Hour)
 		if to := after(); !strings.HasPrefix(to, "/security-info/register/") {
 			t.Fatalf("stale methods: %q", to)
 		}

@@ -212,7 +212,7 @@ func TestParallelWrongAnswersMeetTheLimit(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				u := e.user("par"+itoa(i), false)
 				tc.enroll(e, u)
-				e.clock.Add(time.Minute) // the methods predate the sign-in a step-up needs
+				e.clock.Advance(time.Minute) // the methods predate the sign-in a step-up needs
 				b, verify := tc.open(e, u)
 				before := e.evals.Of(tc.method)
 				codes, err := b.burst(verify, parallel, tc.wrong)
@@ -257,7 +257,7 @@ func TestReplayedTOTPAtStepUp(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		u := e.user("rhea", false)
 		secret := e.enrollTOTP(u)
-		e.clock.Add(time.Minute)
+		e.clock.Advance(time.Minute)
 		code, _ := totp.Code(secret, e.clock.Now())
 
 		first := e.signedIn(u)
@@ -326,7 +326,7 @@ func TestFlowOnInstanceWithoutTheMethod(t *testing.T) {
 		u := e.user("ines", false)
 		e.enrollTOTP(u)
 		e.enrollEmail(u, "ines.home@example.org")
-		e.clock.Add(time.Minute)
+		e.clock.Advance(time.Minute)
 		tests := []struct {
 			name  string
 			open  func() (*browser, string)
@@ -401,7 +401,7 @@ func TestSecurityInfoWritesFailLoudly(t *testing.T) {
 			func(t *testing.T, e *env, u *user.User, b *browser) {
 				// Methods older than the sign-in: confirming them needs a step-up.
 				secret := e.enrollTOTP(u)
-				e.clock.Add(time.Minute)
+				e.clock.Advance(time.Minute)
 				*b = *e.signedIn(u)
 				code, _ := totp.Code(secret, e.clock.Now())
 				b.post(b.stepUp("authenticator app"), url.Values{"code": {code}})
@@ -466,7 +466,7 @@ func TestStepUpWhileBlocked(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		u := e.user("bea", false)
 		e.enrollEmail(u, "bea.home@example.org")
-		e.clock.Add(time.Minute)
+		e.clock.Advance(time.Minute)
 		for range flow.MaxFailures {
 			if err := flow.NewFailures(e.g, e.clock.Now).Add(t.Context(), u.ID); err != nil {
 				t.Fatal(err)

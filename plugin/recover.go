@@ -222,6 +222,22 @@ func (p *Plugin) load(c echo.Context, purpose flow.Purpose) (*flow.Flow, error) 
 	return f, nil
 }
 
+// flowAt is the request's recovery flow when it may take step now, and
+// the account was not reported since the flow's proofs.
+func (p *recovery) flowAt(c echo.Context, step flow.Step) (*flow.Flow, error) {
+	f, err := p.load(c, flow.Recover)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Allow(step, p.flows.Now()); err != nil {
+		return nil, flowErr(err)
+	}
+	if err := p.refuseReportedProven(c, f); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
 // flowErrFor is flowErr for a flow of this browser that could be read (an
 // expired one): "Start again" keeps its pending application.
 func (p *Plugin) flowErrFor(f *flow.Flow, err error) error {
@@ -459,14 +475,8 @@ func splitChoice(in map[string]string) (id, channel string) {
 }
 
 func (p *recovery) methodPage(c echo.Context) error {
-	f, err := p.load(c, flow.Recover)
+	f, err := p.flowAt(c, flow.StepChoose)
 	if err != nil {
-		return err
-	}
-	if err := f.Allow(flow.StepChoose, p.flows.Now()); err != nil {
-		return flowErr(err)
-	}
-	if err := p.refuseReportedProven(c, f); err != nil {
 		return err
 	}
 	if ok, err := p.pageAllowed(c, f); err != nil || !ok {
@@ -571,14 +581,8 @@ func (p *recovery) chooseMethod(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f, err := p.load(c, flow.Recover)
+	f, err := p.flowAt(c, flow.StepChoose)
 	if err != nil {
-		return err
-	}
-	if err := f.Allow(flow.StepChoose, p.flows.Now()); err != nil {
-		return flowErr(err)
-	}
-	if err := p.refuseReportedProven(c, f); err != nil {
 		return err
 	}
 	if stop, err := p.stopIfBlocked(c, f); stop {

@@ -17,14 +17,8 @@ import (
 )
 
 func (p *recovery) passwordPage(c echo.Context) error {
-	f, err := p.load(c, flow.Recover)
+	f, err := p.flowAt(c, flow.StepPassword)
 	if err != nil {
-		return err
-	}
-	if err := f.Allow(flow.StepPassword, p.flows.Now()); err != nil {
-		return flowErr(err)
-	}
-	if err := p.refuseReportedProven(c, f); err != nil {
 		return err
 	}
 	return p.renderPassword(c, f, "")
@@ -73,14 +67,8 @@ func (p *recovery) setPassword(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f, err := p.load(c, flow.Recover)
+	f, err := p.flowAt(c, flow.StepPassword)
 	if err != nil {
-		return err
-	}
-	if err := f.Allow(flow.StepPassword, p.flows.Now()); err != nil {
-		return flowErr(err)
-	}
-	if err := p.refuseReportedProven(c, f); err != nil {
 		return err
 	}
 	u, _, err := p.subjectOf(ctx, f)
@@ -178,6 +166,14 @@ func (p *Plugin) appName(ctx context.Context, authReq string) string {
 // conditional update) makes the step succeed once per flow even under
 // concurrent submissions.
 func (p *recovery) applyReset(c echo.Context, tx *gorm.DB, f *flow.Flow, u *user.User) error {
+	return p.finishInTx(c, tx, f, u, audit.PasswordReset, noticeReset)
+}
+
+// finishInTx is the plugin's part of a reset or an unlock, in the
+// provider's transaction: refused for a reported account, the flow
+// finished (once), the failure counters cleared, the event audited and
+// the user told.
+func (p *recovery) finishInTx(c echo.Context, tx *gorm.DB, f *flow.Flow, u *user.User, event string, kind notice) error {
 	ctx := c.Request().Context()
 	if err := p.refuseReported(c, tx, f); err != nil {
 		return err
@@ -191,10 +187,10 @@ func (p *recovery) applyReset(c echo.Context, tx *gorm.DB, f *flow.Flow, u *user
 	if err := p.failures.Clear(ctx, tx, u.ID); err != nil {
 		return err
 	}
-	if err := p.d.Audit.RecordTx(tx, p.event(c, audit.PasswordReset, u.ID, f.ID, audit.OK, "sspr "+joinMethods(f))); err != nil {
+	if err := p.d.Audit.RecordTx(tx, p.event(c, event, u.ID, f.ID, audit.OK, "sspr "+joinMethods(f))); err != nil {
 		return err
 	}
-	return p.notes.notify(ctx, tx, c, u, noticeReset, note{Verified: f.Methods()})
+	return p.notes.notify(ctx, tx, c, u, kind, note{Verified: f.Methods()})
 }
 
 // unlock applies an unlock: the lockout ends, the password stays, and
@@ -208,23 +204,8 @@ func (p *recovery) unlock(c echo.Context, f *flow.Flow, u *user.User) error {
 	if err := p.refuseReportedProven(c, f); err != nil {
 		return err
 	}
-	err := p.d.Accounts.Unlock(ctx, u.ID, keepFlow(f), func(ctx context.Context, tx *gorm.DB) error {
-		if err := p.refuseReported(c, tx, f); err != nil {
-			return err
-		}
-		if err := f.Finish(p.flows.Now()); err != nil {
-			return err
-		}
-		if err := p.flows.Save(ctx, tx, f); err != nil {
-			return err
-		}
-		if err := p.failures.Clear(ctx, tx, u.ID); err != nil {
-			return err
-		}
-		if err := p.d.Audit.RecordTx(tx, p.event(c, audit.Unlock, u.ID, f.ID, audit.OK, "sspr "+joinMethods(f))); err != nil {
-			return err
-		}
-		return p.notes.notify(ctx, tx, c, u, noticeUnlock, note{Verified: f.Methods()})
+	err := p.d.Accounts.Unlock(ctx, u.ID, keepFlow(f), func(_ context.Context, tx *gorm.DB) error {
+		return p.finishInTx(c, tx, f, u, audit.Unlock, noticeUnlock)
 	})
 	if err != nil {
 		return flowErr(err)
@@ -285,14 +266,8 @@ func (p *recovery) strength(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f, err := p.load(c, flow.Recover)
+	f, err := p.flowAt(c, flow.StepPassword)
 	if err != nil {
-		return err
-	}
-	if err := f.Allow(flow.StepPassword, p.flows.Now()); err != nil {
-		return flowErr(err)
-	}
-	if err := p.refuseReportedProven(c, f); err != nil {
 		return err
 	}
 	u, _, err := p.subjectOf(c.Request().Context(), f)

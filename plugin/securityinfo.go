@@ -523,18 +523,29 @@ type pendingData struct {
 // channelKey carries the chosen delivery to renderAddStep.
 const channelKey = "sspr.channel"
 
-func (p *securityInfo) addBegin(c echo.Context) error {
-	ctx := c.Request().Context()
-	in, err := form(c, "address", "register", "question.*", "answer.*", "phone", "country", "extension", "channel", fieldCurrentPassword)
+// addStep is what both steps of adding a method start with: the posted
+// fields, the stepped-up user and the method the path names. A nil
+// method with a nil error means the answer is written.
+func (p *securityInfo) addStep(c echo.Context, fields ...string) (map[string]string, *access, method.Method, error) {
+	in, err := form(c, fields...)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	a, err := p.steppedUp(c)
 	if err != nil {
-		return done(err)
+		return nil, nil, nil, done(err)
 	}
 	m, err := p.addMethod(c, a)
 	if err != nil {
+		return nil, nil, nil, err
+	}
+	return in, a, m, nil
+}
+
+func (p *securityInfo) addBegin(c echo.Context) error {
+	ctx := c.Request().Context()
+	in, a, m, err := p.addStep(c, "address", "register", "question.*", "answer.*", "phone", "country", "extension", "channel", fieldCurrentPassword)
+	if m == nil || err != nil {
 		return err
 	}
 	register := cleanAuthRequestID(in["register"])
@@ -589,16 +600,8 @@ func (p *securityInfo) addBegin(c echo.Context) error {
 }
 
 func (p *securityInfo) addFinish(c echo.Context) error {
-	in, err := form(c, answerFields...)
-	if err != nil {
-		return err
-	}
-	a, err := p.steppedUp(c)
-	if err != nil {
-		return done(err)
-	}
-	m, err := p.addMethod(c, a)
-	if err != nil {
+	in, a, m, err := p.addStep(c, answerFields...)
+	if m == nil || err != nil {
 		return err
 	}
 	f, err := p.loadStep(c, flow.Register, flow.StepVerify)
@@ -835,17 +838,25 @@ func (p *registration) registerPage(c echo.Context) error {
 	})
 }
 
-func (p *registration) skip(c echo.Context) error {
-	ctx := c.Request().Context()
+// registerStep is what a registration's buttons start with: the posted
+// form, the flow of this signed-in user, the policy. A nil flow with a
+// nil error means the answer is written.
+func (p *registration) registerStep(c echo.Context) (*flow.Flow, *access, policy.Policy, error) {
 	if _, err := form(c); err != nil {
-		return err
+		return nil, nil, policy.Policy{}, err
 	}
 	f, a, err := p.registerFlow(c)
 	if err != nil {
-		return done(err)
+		return nil, nil, policy.Policy{}, done(err)
 	}
-	pol, err := p.d.Policy.Get(ctx)
-	if err != nil {
+	pol, err := p.d.Policy.Get(c.Request().Context())
+	return f, a, pol, err
+}
+
+func (p *registration) skip(c echo.Context) error {
+	ctx := c.Request().Context()
+	f, a, pol, err := p.registerStep(c)
+	if f == nil || err != nil {
 		return err
 	}
 	err = db.Transact(ctx, p.d.DB, "registration.skip", func(tx *gorm.DB) error {
@@ -874,15 +885,8 @@ func (p *registration) skip(c echo.Context) error {
 // continueToApp ends a registration (enough methods) or a reconfirmation.
 func (p *registration) continueToApp(c echo.Context) error {
 	ctx := c.Request().Context()
-	if _, err := form(c); err != nil {
-		return err
-	}
-	f, a, err := p.registerFlow(c)
-	if err != nil {
-		return done(err)
-	}
-	pol, err := p.d.Policy.Get(ctx)
-	if err != nil {
+	f, a, pol, err := p.registerStep(c)
+	if f == nil || err != nil {
 		return err
 	}
 	enough := p.standing(pol, a.u.Admin, a.methods, p.d.Now(), false).Enough

@@ -29,9 +29,10 @@ type SignIn interface {
 	// and the OP callback URL is returned; otherwise "".
 	Complete(c echo.Context, userID string, amr []string, authRequestID string) (redirect string, err error)
 	// ContinueURL completes the request that sign-in held while the user
-	// was sent to register methods, and returns its callback URL. Call it
-	// only once the registration is done or skipped as the policy allows:
-	// until then the request yields no code.
+	// was sent to register methods or to change a temporary password, and
+	// returns its callback URL. Call it only once the registration is done
+	// or skipped as the policy allows, or the password changed: until then
+	// the request yields no code.
 	ContinueURL(c echo.Context, authRequestID string) (string, error)
 	// LoginURL is the sign-in page for a pending request, username
 	// prefilled. Without a request, the page takes next=<local path>: where

@@ -1,11 +1,8 @@
 package provider_test
 
 import (
-	"context"
 	"encoding/json"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -33,18 +30,7 @@ func TestKeyRotationAcrossInstancesVerifiesEverywhere(t *testing.T) {
 		_, tok := signIn(t, s, s.NewBrowser(t), rp)
 		refresh := tok.OAuth.RefreshToken
 
-		// direct[i] reaches instance i alone at the issuer's address, the
-		// way a load balancer's backend connection would.
-		direct := make([]*http.Client, len(s.Instances))
-		for i, in := range s.Instances {
-			srv := httptest.NewTLSServer(in.Handler)
-			t.Cleanup(srv.Close)
-			tr := srv.Client().Transport.(*http.Transport).Clone()
-			tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
-				return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
-			}
-			direct[i] = &http.Client{Transport: tr}
-		}
+		direct := directClients(t, s)
 
 		// idToken refreshes on instance i and returns the new ID token.
 		idToken := func(i int) string {

@@ -21,6 +21,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/cachever"
 	"github.com/latchkeyid/latchkey/provider/opaque"
 	"github.com/latchkeyid/latchkey/provider/opstore"
 	"github.com/latchkeyid/latchkey/provider/secret"
@@ -136,6 +137,7 @@ type Provider struct {
 	auditRetention time.Duration
 	changePassword string
 	secondProof    string
+	formats        *cachever.Watch // the opaque format setting
 	startOnce      sync.Once
 	stopOnce       sync.Once
 	stop           chan struct{}
@@ -209,6 +211,7 @@ func New(o Options) (*Provider, error) {
 	if p.now == nil {
 		p.now = time.Now
 	}
+	p.formats = cachever.New(o.DB, p.now, cachever.DefaultEvery)
 	if p.cleanupEvery <= 0 {
 		p.cleanupEvery = 5 * time.Minute
 	}
@@ -259,7 +262,7 @@ func (p *Provider) newOP() (*op.Provider, error) {
 		// credentials on every route.
 		op.WithCORSOptions(nil),
 		op.WithHttpInterceptors(opstore.Interceptor, p.opInterceptor, p.tokenClientAuth),
-		op.WithCrypto(opaque.New(p.keyring)),
+		op.WithCrypto(opaque.New(p.keyring, opaque.MintFormat(p.opaqueFormat))),
 	}
 	if p.issuerInsecure() {
 		opts = append(opts, op.WithAllowInsecure())
@@ -269,6 +272,16 @@ func (p *Provider) newOP() (*op.Provider, error) {
 		return nil, fmt.Errorf("provider: oidc: %w", err)
 	}
 	return prov, nil
+}
+
+// opaqueFormat is the format of the opaque tokens and codes this instance
+// mints: the cluster-wide setting `latchkey keys opaque-format` writes,
+// read at most once a second. The library's format, which every release
+// opens, until the setting says otherwise (also while it cannot be read).
+func (p *Provider) opaqueFormat() opaque.Format {
+	// No request context reaches the library's Encrypt; the read is one
+	// tiny SELECT, at most once per interval.
+	return opaque.Format(p.formats.Version(context.Background(), cachever.OpaqueFormat))
 }
 
 func (p *Provider) issuerInsecure() bool { return strings.HasPrefix(p.issuer, "http://") }

@@ -274,7 +274,11 @@ func (p *Provider) getLogin(c echo.Context) error {
 	if signedIn && p.satisfies(req, cur) {
 		if u, active := p.activeUser(ctx, cur.UserID); active {
 			if u.MustChangePassword {
-				return c.Redirect(http.StatusSeeOther, p.changePassword)
+				if slices.Contains(req.GetPrompt(), oidc.PromptNone) {
+					p.interactionRequired(c, req)
+					return nil
+				}
+				return p.toChangePassword(c, req, cur)
 			}
 			// A session sent to register methods that has not done so (nor
 			// skipped) meets the registration again, for this request or a
@@ -329,9 +333,7 @@ func (p *Provider) heldSSO(c echo.Context, s *session.Session, req AuthRequest) 
 		return "", err
 	}
 	if slices.Contains(req.GetPrompt(), oidc.PromptNone) {
-		// The registration needs the page the client asked not to show.
-		p.metrics.signin("sso", "interaction_required")
-		op.AuthRequestError(&issWriter{ResponseWriter: c.Response(), issuer: p.issuer}, c.Request(), req, oidc.ErrInteractionRequired(), p.op)
+		p.interactionRequired(c, req)
 		return "", errAnswered
 	}
 	next, err := p.after.AfterSignIn(c, s.UserID, req.GetID())
@@ -346,6 +348,30 @@ func (p *Provider) heldSSO(c echo.Context, s *session.Session, req AuthRequest) 
 		return "", err
 	}
 	return next, nil
+}
+
+// toChangePassword sends session s, signed in with a temporary password,
+// to the change-password page. The request it signed in for (nil when
+// none) is held for s and named in the page's URL, so the change can
+// continue it (ContinueURL): the browser that started it lands back in the
+// app instead of on Security info.
+func (p *Provider) toChangePassword(c echo.Context, req AuthRequest, s *session.Session) error {
+	to := p.changePassword
+	if req != nil {
+		if err := p.sessions.Hold(c.Request().Context(), req.GetID(), s.ID); err != nil {
+			return err
+		}
+		to += "?" + url.Values{"authRequestID": {req.GetID()}}.Encode()
+	}
+	return c.Redirect(http.StatusSeeOther, to)
+}
+
+// interactionRequired answers a prompt=none request that needs a page
+// first (a registration, the change of a temporary password) with the
+// OIDC error at the client: the client asked for no page.
+func (p *Provider) interactionRequired(c echo.Context, req AuthRequest) {
+	p.metrics.signin("sso", "interaction_required")
+	op.AuthRequestError(&issWriter{ResponseWriter: c.Response(), issuer: p.issuer}, c.Request(), req, oidc.ErrInteractionRequired(), p.op)
 }
 
 // errMustChangePassword: the user signed in with a temporary password and
@@ -492,7 +518,7 @@ func (p *Provider) postLogin(c echo.Context) error {
 		// refuses the request meanwhile).
 		detail["must_change_password"] = true
 		p.record(c, audit.SignIn, u.ID, audit.OK, detail)
-		return c.Redirect(http.StatusSeeOther, p.changePassword)
+		return p.toChangePassword(c, req, s)
 	}
 	p.record(c, audit.SignIn, u.ID, audit.OK, detail)
 

@@ -91,16 +91,26 @@ func (p *Provider) Complete(c echo.Context, userID string, amr []string, authReq
 	return to, nil
 }
 
-// ContinueURL completes the request that password sign-in held for the
-// security-method registration of this browser's session, once the plugin
-// says that registration is done or skipped, and returns the OP callback
-// URL. Only the session that was sent to register, in the browser that
-// started the request, can continue it. A request completed earlier (by
+// ContinueURL completes the request that password sign-in held for this
+// browser's session, once the plugin says what it was held for is done:
+// the security-method registration (done or skipped) or the change of a
+// temporary password. It returns the OP callback URL. Only the session
+// the request was held for, in the browser that started the request, can
+// continue it. A request completed earlier (by
 // an older instance during a rolling update) is continued as before.
 func (p *Provider) ContinueURL(c echo.Context, authRequestID string) (string, error) {
 	ctx := c.Request().Context()
-	s, ok := p.current(c)
+	cur, ok := p.current(c)
 	if !ok {
+		return "", errNotContinuable
+	}
+	// Read afresh, not from this request's cache: a password change made
+	// earlier in the same request (the change-password page continues the
+	// request it was sent from) moved the session's auth_time to the
+	// sign-out cut-off, and a request completed with the old one would get
+	// no code.
+	s, err := p.sessions.Get(ctx, cur.ID)
+	if err != nil {
 		return "", errNotContinuable
 	}
 	req, err := p.loadRequest(ctx, authRequestID)

@@ -28,28 +28,14 @@ func TestUserClearReport(t *testing.T) {
 			VALUES (?, 0, ?, ?, '', ?)`, u.ID, time.Now().UTC(), true, time.Now().UTC()).Error; err != nil {
 			t.Fatal(err)
 		}
-		steps := []struct {
-			name string
-			args []string
-			code int
-			out  string // stdout, or stderr when code != 0
-		}{
-			{"show-reported", []string{"user", "show", "alice"}, 0, "self-service recovery refused until clear-report"},
-			{"clear", []string{"user", "clear-report", "alice"}, 0, "cleared the report on alice"},
-			{"clear-again", []string{"user", "clear-report", "alice"}, 0, "alice has no report to clear"},
-			{"clear-unknown", []string{"user", "clear-report", "nobody"}, exitFailed, `no user "nobody"`},
-			{"audited", []string{"audit", "--type", "admin.user.clear-report"}, 0, "admin.user.clear-report"},
+		steps := []cliStep{
+			{"show-reported", "", []string{"user", "show", "alice"}, 0, "self-service recovery refused until clear-report", ""},
+			{"clear", "", []string{"user", "clear-report", "alice"}, 0, "cleared the report on alice", ""},
+			{"clear-again", "", []string{"user", "clear-report", "alice"}, 0, "alice has no report to clear", ""},
+			{"clear-unknown", "", []string{"user", "clear-report", "nobody"}, exitFailed, `no user "nobody"`, ""},
+			{"audited", "", []string{"audit", "--type", "admin.user.clear-report"}, 0, "admin.user.clear-report", ""},
 		}
-		for _, s := range steps {
-			r := c.run("", s.args...)
-			got := r.out
-			if s.code != 0 {
-				got = r.err
-			}
-			if r.code != s.code || !strings.Contains(got, s.out) {
-				t.Fatalf("%s: exit %d (want %d)\nstdout: %s\nstderr: %s", s.name, r.code, s.code, r.out, r.err)
-			}
-		}
+		c.runSteps(steps)
 		if rep, _, err := plugin.Reported(t.Context(), g, u.ID); err != nil || rep {
 			t.Fatalf("still reported after clear-report: %v %v", rep, err)
 		}

@@ -14,36 +14,19 @@ func TestClientLogo(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, url string) {
 		c := newCLI(t, url)
 		const logo = "data:image/png;base64,iVBORw0KGgo="
-		steps := []struct {
-			name string
-			args []string
-			code int
-			out  string
-		}{
-			{"create-with-logo", []string{"client", "create", "--id", "spa", "--name", "SPA", "--redirect-uri", "https://spa.example/cb", "--public", "--logo-uri", logo}, 0, "created client spa"},
-			{"show-logo", []string{"client", "show", "spa"}, 0, logo},
-			{"other-host-refused", []string{"client", "create", "--id", "cdn", "--name", "CDN", "--redirect-uri", "https://cdn.example/cb", "--public", "--logo-uri", "https://cdn.example/logo.png"}, exitUsage, "issuer's origin"},
-			{"script-refused", []string{"client", "update", "spa", "--logo-uri", "javascript:alert(1)"}, exitUsage, "--logo-uri"},
-			{"update-name-and-logo", []string{"client", "update", "spa", "--name", "Expenses", "--logo-uri", "data:image/svg+xml;base64,PHN2Zy8+"}, 0, "updated client spa"},
-			{"show-updated", []string{"client", "show", "spa"}, 0, "Expenses"},
-			{"update-nothing", []string{"client", "update", "spa"}, exitUsage, "nothing to change"},
-			{"update-unknown", []string{"client", "update", "nope", "--name", "X"}, exitFailed, `no client "nope"`},
-			{"remove-logo", []string{"client", "update", "spa", "--logo-uri", ""}, 0, "updated client spa"},
-			{"audited", []string{"audit", "--type", "admin.client.update"}, 0, "client=spa"},
+		steps := []cliStep{
+			{"create-with-logo", "", []string{"client", "create", "--id", "spa", "--name", "SPA", "--redirect-uri", "https://spa.example/cb", "--public", "--logo-uri", logo}, 0, "created client spa", ""},
+			{"show-logo", "", []string{"client", "show", "spa"}, 0, logo, ""},
+			{"other-host-refused", "", []string{"client", "create", "--id", "cdn", "--name", "CDN", "--redirect-uri", "https://cdn.example/cb", "--public", "--logo-uri", "https://cdn.example/logo.png"}, exitUsage, "issuer's origin", ""},
+			{"script-refused", "", []string{"client", "update", "spa", "--logo-uri", "javascript:alert(1)"}, exitUsage, "--logo-uri", ""},
+			{"update-name-and-logo", "", []string{"client", "update", "spa", "--name", "Expenses", "--logo-uri", "data:image/svg+xml;base64,PHN2Zy8+"}, 0, "updated client spa", ""},
+			{"show-updated", "", []string{"client", "show", "spa"}, 0, "Expenses", ""},
+			{"update-nothing", "", []string{"client", "update", "spa"}, exitUsage, "nothing to change", ""},
+			{"update-unknown", "", []string{"client", "update", "nope", "--name", "X"}, exitFailed, `no client "nope"`, ""},
+			{"remove-logo", "", []string{"client", "update", "spa", "--logo-uri", ""}, 0, "updated client spa", ""},
+			{"audited", "", []string{"audit", "--type", "admin.client.update"}, 0, "client=spa", ""},
 		}
-		for _, s := range steps {
-			r := c.run("", s.args...)
-			if r.code != s.code {
-				t.Fatalf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", s.name, r.code, s.code, r.out, r.err)
-			}
-			got := r.out
-			if s.code != 0 {
-				got = r.err
-			}
-			if !strings.Contains(got, s.out) {
-				t.Fatalf("%s: output lacks %q:\nstdout: %s\nstderr: %s", s.name, s.out, r.out, r.err)
-			}
-		}
+		c.runSteps(steps)
 		if r := c.run("", "client", "show", "spa"); strings.Contains(r.out, "logo uri") {
 			t.Errorf("logo still shown after removal:\n%s", r.out)
 		}

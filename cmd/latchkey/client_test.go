@@ -2,7 +2,6 @@ package main
 
 import (
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
@@ -19,14 +18,7 @@ func TestClientCommands(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, url string) {
 		c := newCLI(t, url)
 		given := "a-client-secret-that-is-long-enough-0123456789"
-		steps := []struct {
-			name   string
-			stdin  string
-			args   []string
-			code   int
-			out    string
-			absent string
-		}{
+		steps := []cliStep{
 			{"public-spa", "", []string{"client", "create", "--id", "spa", "--name", "SPA", "--redirect-uri", "https://spa.example/cb", "--public"}, 0, "public", ""},
 			{"generated-secret", "", []string{"client", "create", "--id", "svc", "--name", "Service", "--secret-stdin"}, 0, "shown once", ""},
 			{"given-secret-not-echoed", given + "\n", []string{"client", "create", "--id", "web", "--name", "Web",
@@ -54,24 +46,8 @@ func TestClientCommands(t *testing.T) {
 			{"audited", "", []string{"audit", "--type", "admin.client.create"}, 0, "client=web", given},
 		}
 		var generated string
-		for _, s := range steps {
-			r := c.run(s.stdin, s.args...)
-			if r.code != s.code {
-				t.Fatalf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", s.name, r.code, s.code, r.out, r.err)
-			}
-			got := r.out
-			if s.code != 0 {
-				got = r.err
-			}
-			if !strings.Contains(got, s.out) {
-				t.Fatalf("%s: output lacks %q:\nstdout: %s\nstderr: %s", s.name, s.out, r.out, r.err)
-			}
-			if s.absent != "" && strings.Contains(r.out+r.err, s.absent) {
-				t.Fatalf("%s: output shows %q:\n%s%s", s.name, s.absent, r.out, r.err)
-			}
-			if m := shownSecret.FindStringSubmatch(r.out); m != nil && s.name == "generated-secret" {
-				generated = m[1]
-			}
+		if m := shownSecret.FindStringSubmatch(c.runSteps(steps)["generated-secret"].out); m != nil {
+			generated = m[1]
 		}
 		if len(generated) < 43 {
 			t.Fatalf("generated secret %q is not 256 bits", generated)

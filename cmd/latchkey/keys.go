@@ -5,12 +5,53 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/latchkeyid/latchkey/provider/cachever"
 	"github.com/latchkeyid/latchkey/provider/keys"
+	"github.com/latchkeyid/latchkey/provider/opaque"
 )
 
 type keysCmd struct {
 	List   keysListCmd   `cmd:"" help:"List signing keys (never shows private material)."`
 	Rotate keysRotateCmd `cmd:"" help:"Add a new signing key, published at once and signing after LATCHKEY_KEY_PUBLISH_LEAD (15m); the old public key stays in JWKS until its tokens have expired."`
+	// Named with the keys: it chooses how the secret's opaque-token key is used.
+	OpaqueFormat keysOpaqueFormatCmd `cmd:"" name:"opaque-format" help:"Show or set the format every instance mints opaque access tokens and codes in: jwe (every release opens it) or lk2 (faster; set it once every instance runs this release)."`
+}
+
+// opaqueFormats names provider/opaque's formats for the operator.
+var opaqueFormats = map[string]opaque.Format{"jwe": opaque.FormatJWE, "lk2": opaque.FormatLK2}
+
+type keysOpaqueFormatCmd struct {
+	Format string `arg:"" optional:"" help:"jwe or lk2; without it, show the current one."`
+}
+
+func (c *keysOpaqueFormatCmd) Run(a *app) error {
+	g, err := a.database()
+	if err != nil {
+		return err
+	}
+	if c.Format == "" {
+		v, err := cachever.Get(a.ctx, g, cachever.OpaqueFormat)
+		if err != nil {
+			return err
+		}
+		name := "jwe"
+		if opaque.Format(v) >= opaque.FormatLK2 {
+			name = "lk2"
+		}
+		fmt.Fprintf(a.stdout, "opaque tokens and codes are minted as %s\n", name)
+		return nil
+	}
+	f, ok := opaqueFormats[c.Format]
+	if !ok {
+		return usageError{fmt.Errorf("unknown format %q: jwe or lk2", c.Format)}
+	}
+	if err := cachever.Set(g.WithContext(a.ctx), cachever.OpaqueFormat, int64(f)); err != nil {
+		return err
+	}
+	a.audit("admin.keys.opaque-format", "", "ok", "format="+c.Format)
+	fmt.Fprintf(a.stdout, "running instances mint opaque tokens and codes as %s within %s; every format stays readable\n",
+		c.Format, cachever.DefaultEvery)
+	return nil
 }
 
 type keysListCmd struct{}

@@ -40,6 +40,36 @@ func TestKeysCommands(t *testing.T) {
 	})
 }
 
+// `keys opaque-format` shows and sets the format every instance mints
+// opaque tokens and codes in (a database nothing has served starts with
+// lk2); each change is audited and an unknown name is the operator's
+// error.
+func TestKeysOpaqueFormat(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, url string) {
+		c := newCLI(t, url)
+		for _, step := range []struct{ set, want string }{
+			{"", "minted as lk2"},
+			{"jwe", "minted as jwe"},
+			{"lk2", "minted as lk2"},
+		} {
+			if step.set != "" {
+				if out := c.must("", "keys", "opaque-format", step.set); !strings.Contains(out, "as "+step.set+" within") {
+					t.Fatalf("set %s: %s", step.set, out)
+				}
+			}
+			if out := c.must("", "keys", "opaque-format"); !strings.Contains(out, step.want) {
+				t.Fatalf("after %q: %s, want %q", step.set, out, step.want)
+			}
+		}
+		if r := c.run("", "keys", "opaque-format", "lk3"); r.code != 2 || !strings.Contains(r.err, "jwe or lk2") {
+			t.Fatalf("unknown format: exit %d\n%s", r.code, r.err)
+		}
+		if out := c.must("", "audit", "--type", "admin.keys.opaque-format"); strings.Count(out, "format=") != 2 {
+			t.Fatalf("changes not audited:\n%s", out)
+		}
+	})
+}
+
 // The settings' defaults are the key package's: the documented 15 minute
 // publish-ahead period and 30 second key cache.
 func TestKeySettingsDefaults(t *testing.T) {

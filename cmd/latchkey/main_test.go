@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,42 @@ func (c *cliEnv) run(stdin string, args ...string) result {
 	var out, errb bytes.Buffer
 	code := run(c.t.Context(), full, strings.NewReader(stdin), &out, &errb)
 	return result{out.String(), errb.String(), code}
+}
+
+// cliStep is one command of a table-driven CLI test and what it must
+// answer.
+type cliStep struct {
+	name   string
+	stdin  string
+	args   []string
+	code   int    // the exit status
+	out    string // substring of stdout (or stderr when code != 0)
+	absent string // must appear in neither stream ("" checks nothing)
+}
+
+// runSteps runs steps in order, failing at the first that answers
+// otherwise, and returns each step's result by name.
+func (c *cliEnv) runSteps(steps []cliStep) map[string]result {
+	c.t.Helper()
+	results := make(map[string]result, len(steps))
+	for _, s := range steps {
+		r := c.run(s.stdin, s.args...)
+		if r.code != s.code {
+			c.t.Fatalf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", s.name, r.code, s.code, r.out, r.err)
+		}
+		got := r.out
+		if s.code != 0 {
+			got = r.err
+		}
+		if !strings.Contains(got, s.out) {
+			c.t.Fatalf("%s: output lacks %q:\nstdout: %s\nstderr: %s", s.name, s.out, r.out, r.err)
+		}
+		if s.absent != "" && strings.Contains(r.out+r.err, s.absent) {
+			c.t.Fatalf("%s: output shows %q:\n%s%s", s.name, s.absent, r.out, r.err)
+		}
+		results[s.name] = r
+	}
+	return results
 }
 
 func (c *cliEnv) must(stdin string, args ...string) string {
@@ -127,25 +164,34 @@ func TestDevSecret(t *testing.T) {
 func TestConfigErrorsExitUsage(t *testing.T) {
 	clearLatchkeyEnv(t)
 	url := dbtest.URL(t, dbtest.SQLite)
-	tests := []struct {
-		name string
-		args []string
-		want []string
-	}{
+	checkUsageErrors(t, nil, []usageCase{
 		{"bad-database", []string{"user", "list", "--database", "postgres://x"}, []string{"LATCHKEY_DATABASE"}},
 		{"secret-needed-for-keys", []string{"keys", "list", "--database", url}, []string{"LATCHKEY_SECRET"}},
 		{"example-secret", []string{"keys", "list", "--database", url, "--secret", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}, []string{"example value"}},
-	}
-	for _, tt := range tests {
+	})
+}
+
+// usageCase is a command line that must exit with exitUsage, naming each
+// of want on stderr.
+type usageCase struct {
+	name string
+	args []string
+	want []string
+}
+
+// checkUsageErrors runs each case, its args after cmd, as a subtest.
+func checkUsageErrors(t *testing.T, cmd []string, cases []usageCase) {
+	t.Helper()
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
-			code := run(t.Context(), tt.args, strings.NewReader(""), &out, &errb)
+			code := run(t.Context(), append(slices.Clone(cmd), tt.args...), strings.NewReader(""), &out, &errb)
 			if code != exitUsage {
 				t.Fatalf("exit %d, want %d\n%s%s", code, exitUsage, out.String(), errb.String())
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(errb.String(), w) {
-					t.Fatalf("stderr lacks %q:\n%s", w, errb.String())
+					t.Errorf("stderr lacks %q:\n%s", w, errb.String())
 				}
 			}
 		})

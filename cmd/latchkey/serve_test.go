@@ -207,11 +207,7 @@ func TestServeDevLoop(t *testing.T) {
 func TestServeRefusesUnsafeConfig(t *testing.T) {
 	clearLatchkeyEnv(t)
 	url := dbtest.URL(t, dbtest.SQLite)
-	tests := []struct {
-		name string
-		args []string
-		want []string
-	}{
+	checkUsageErrors(t, []string{"serve"}, []usageCase{
 		{"no-secret-http-issuer-captcha-off", []string{"--database", url, "--issuer", "http://id.example.com", "--captcha", "off"},
 			[]string{"LATCHKEY_SECRET", "LATCHKEY_ISSUER", "LATCHKEY_CAPTCHA"}},
 		{"example-secret", []string{"--database", url, "--issuer", "https://id.example.com",
@@ -220,21 +216,7 @@ func TestServeRefusesUnsafeConfig(t *testing.T) {
 			"--push-networks", "10.0.0.0/8=Head office;lab;10.0.0.0/40=X", "--phone-limit-ip", "50/1h"},
 			[]string{`LATCHKEY_PUSH_NETWORKS: "lab": want CIDR=place name`, `LATCHKEY_PUSH_NETWORKS: "10.0.0.0/40" is not a CIDR`,
 				"LATCHKEY_PHONE_LIMIT_IP: may be stricter than 10/1h"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var out, errb bytes.Buffer
-			code := run(t.Context(), append([]string{"serve"}, tt.args...), strings.NewReader(""), &out, &errb)
-			if code != exitUsage {
-				t.Fatalf("exit %d, want %d:\n%s", code, exitUsage, errb.String())
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(errb.String(), w) {
-					t.Errorf("stderr lacks %q:\n%s", w, errb.String())
-				}
-			}
-		})
-	}
+	})
 }
 
 // TestServeAndBench runs the production configuration (secret, no dev) on

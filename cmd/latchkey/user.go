@@ -209,11 +209,7 @@ type userDisableCmd struct {
 }
 
 func (c *userDisableCmd) Run(a *app) error {
-	_, u, err := a.findUser(c.User)
-	if err != nil {
-		return err
-	}
-	svc, users, err := a.accounts()
+	svc, users, u, err := a.accountOf(c.User)
 	if err != nil {
 		return err
 	}
@@ -246,11 +242,7 @@ type userDeleteCmd struct {
 }
 
 func (c *userDeleteCmd) Run(a *app) error {
-	_, u, err := a.findUser(c.User)
-	if err != nil {
-		return err
-	}
-	svc, users, err := a.accounts()
+	svc, users, u, err := a.accountOf(c.User)
 	if err != nil {
 		return err
 	}
@@ -347,11 +339,7 @@ type userSignOutCmd struct {
 // Run signs the user out everywhere: what a password reset revokes,
 // without changing the password (a stolen laptop, a suspicious session).
 func (c *userSignOutCmd) Run(a *app) error {
-	_, u, err := a.findUser(c.User)
-	if err != nil {
-		return err
-	}
-	svc, _, err := a.accounts()
+	svc, _, u, err := a.accountOf(c.User)
 	if err != nil {
 		return err
 	}
@@ -421,6 +409,33 @@ func (a *app) findUser(ref string) (*user.Store, *user.User, error) {
 	return users, u, nil
 }
 
+// accountOf is findUser with the account service that changes the user.
+func (a *app) accountOf(ref string) (*account.Service, *user.Store, *user.User, error) {
+	_, u, err := a.findUser(ref)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	svc, users, err := a.accounts()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return svc, users, u, nil
+}
+
+// userAndDatabase is findUser with the database, for the plugin's and the
+// sessions' stores.
+func (a *app) userAndDatabase(ref string) (*user.User, *gorm.DB, error) {
+	_, u, err := a.findUser(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := a.database()
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, g, nil
+}
+
 func userErr(op, ref string, err error) error {
 	switch {
 	case errors.Is(err, user.ErrNotFound):
@@ -462,11 +477,7 @@ type userClearReportCmd struct {
 // It does not unlock the account: the user recovers (which unlocks), or an
 // administrator runs user unlock once the account is checked.
 func (c *userClearReportCmd) Run(a *app) error {
-	_, u, err := a.findUser(c.User)
-	if err != nil {
-		return err
-	}
-	g, err := a.database()
+	u, g, err := a.userAndDatabase(c.User)
 	if err != nil {
 		return err
 	}

@@ -19,14 +19,7 @@ const alicePW = "correct horse battery staple"
 func TestUserCommands(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, url string) {
 		c := newCLI(t, url)
-		steps := []struct {
-			name   string
-			stdin  string
-			args   []string
-			code   int
-			out    string // substring of stdout (or stderr when code != 0)
-			absent string // must appear in neither stream
-		}{
+		steps := []cliStep{
 			{"create", alicePW + "\n", []string{"user", "create", "--username", "alice", "--email", "Alice@Example.com",
 				"--name", "Alice Liddell", "--group", "staff", "--password-stdin"}, 0, "created user alice", alicePW},
 			{"create-duplicate-case-folded", alicePW + "\n", []string{"user", "create", "--username", "ALICE", "--email", "other@example.com",
@@ -61,22 +54,7 @@ func TestUserCommands(t *testing.T) {
 			{"delete", "", []string{"user", "delete", "frank"}, 0, "deleted frank", ""},
 			{"show-deleted", "", []string{"user", "show", "frank"}, exitFailed, "no user", ""},
 		}
-		for _, s := range steps {
-			r := c.run(s.stdin, s.args...)
-			if r.code != s.code {
-				t.Fatalf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", s.name, r.code, s.code, r.out, r.err)
-			}
-			got := r.out
-			if s.code != 0 {
-				got = r.err
-			}
-			if !strings.Contains(got, s.out) {
-				t.Fatalf("%s: output lacks %q:\nstdout: %s\nstderr: %s", s.name, s.out, r.out, r.err)
-			}
-			if s.absent != "" && strings.Contains(r.out+r.err, s.absent) {
-				t.Fatalf("%s: output contains %q:\n%s%s", s.name, s.absent, r.out, r.err)
-			}
-		}
+		c.runSteps(steps)
 
 		// The database agrees with what the commands said.
 		g := dbtest.Open(t, url, migrationSets()...)

@@ -179,11 +179,7 @@ type userSessionsCmd struct {
 }
 
 func (c *userSessionsCmd) Run(a *app) error {
-	_, u, err := a.findUser(c.User)
-	if err != nil {
-		return err
-	}
-	g, err := a.database()
+	u, g, err := a.userAndDatabase(c.User)
 	if err != nil {
 		return err
 	}

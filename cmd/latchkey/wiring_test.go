@@ -24,6 +24,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/method/push"
 	"github.com/latchkeyid/latchkey/plugin/sender/outbox"
 	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/clocktest"
 	"github.com/latchkeyid/latchkey/provider/config"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 )
@@ -138,15 +139,6 @@ func TestPhoneLimitsFromConfig(t *testing.T) {
 	}
 }
 
-// testClock is serve's push clock in TestPushAgainstServe.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 // TestPushAgainstServe checks serve's push wiring: the fraud-report block
 // follows the policy (0 = none, else push_report_block_minutes), place
 // names come from --push-networks, and shutdown waits for a Web Push
@@ -169,7 +161,7 @@ func TestPushAgainstServe(t *testing.T) {
 			close(release)
 		}
 	})
-	clk := &testClock{t: time.Now()}
+	clk := clocktest.At(time.Now()) // serve's push clock
 	var serveM *push.Method
 	var mu sync.Mutex
 	var delivered []int

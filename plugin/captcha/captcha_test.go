@@ -17,17 +17,10 @@ import (
 
 	"github.com/latchkeyid/latchkey/plugin/captcha"
 	"github.com/latchkeyid/latchkey/plugin/schema"
+	"github.com/latchkeyid/latchkey/provider/clocktest"
 	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // solution reads the digits of a builtin CAPTCHA from its token, as a
 // human reads the image.
@@ -47,8 +40,8 @@ func solution(t *testing.T, v *captcha.BuiltinVerifier, id string) string {
 func TestBuiltin(t *testing.T) {
 	dbtest.EachDB(t, []db.Set{schema.Set()}, func(t *testing.T, g *gorm.DB) {
 		ctx := t.Context()
-		clk := &clock{t: time.Now().UTC()}
-		b := captcha.NewBuiltin(g, captcha.WithClock(clk.now))
+		clk := clocktest.At(time.Now().UTC())
+		b := captcha.NewBuiltin(g, captcha.WithClock(clk.Now))
 		fresh := func(t *testing.T, form string) (captcha.Widget, string) {
 			w, err := b.New(ctx, form)
 			if err != nil {
@@ -82,7 +75,7 @@ func TestBuiltin(t *testing.T) {
 				mustVerify(t, b, "form-2", answer(w, sol), false)
 			}},
 			{"expires", func(t *testing.T, w captcha.Widget, sol string) {
-				clk.advance(captcha.BuiltinTTL + time.Second)
+				clk.Advance(captcha.BuiltinTTL + time.Second)
 				mustVerify(t, b, "form-1", answer(w, sol), false)
 			}},
 			{"garbage", func(t *testing.T, w captcha.Widget, sol string) {
@@ -121,8 +114,8 @@ func TestBuiltin(t *testing.T) {
 			if n := count() - before; n != 1 {
 				t.Fatalf("one checked answer wrote %d rows", n)
 			}
-			clk.advance(captcha.BuiltinTTL + time.Second)
-			if _, err := b.Cleanup(ctx, clk.now()); err != nil {
+			clk.Advance(captcha.BuiltinTTL + time.Second)
+			if _, err := b.Cleanup(ctx, clk.Now()); err != nil {
 				t.Fatal(err)
 			}
 			if n := count(); n != 0 {
@@ -286,8 +279,8 @@ func TestFromConfig(t *testing.T) {
 func TestBuiltinAgain(t *testing.T) {
 	dbtest.EachDB(t, []db.Set{schema.Set()}, func(t *testing.T, g *gorm.DB) {
 		ctx := t.Context()
-		clk := &clock{t: time.Now().UTC()}
-		b := captcha.NewBuiltin(g, captcha.WithClock(clk.now))
+		clk := clocktest.At(time.Now().UTC())
+		b := captcha.NewBuiltin(g, captcha.WithClock(clk.Now))
 		w, err := b.New(ctx, "form-1")
 		if err != nil {
 			t.Fatal(err)
@@ -308,7 +301,7 @@ func TestBuiltinAgain(t *testing.T) {
 			{"expired", "form-1", w.ID, captcha.BuiltinTTL, false},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				clk.advance(tc.advance)
+				clk.Advance(tc.advance)
 				got, ok, err := b.Again(ctx, tc.form, tc.id)
 				if err != nil || ok != tc.want {
 					t.Fatalf("Again = %v, %v; want %v", ok, err, tc.want)

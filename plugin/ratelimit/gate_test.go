@@ -21,7 +21,7 @@ func TestGate(t *testing.T) {
 	dbtest.EachDB(t, []db.Set{schema.Set()}, func(t *testing.T, g *gorm.DB) {
 		ctx := t.Context()
 		clk := newClock()
-		gate := ratelimit.Gate{Limiter: ratelimit.New(g, ratelimit.WithClock(clk.now)),
+		gate := ratelimit.Gate{Limiter: ratelimit.New(g, ratelimit.WithClock(clk.Now)),
 			Rule: ratelimit.Rule{Scope: "login-ip", Limit: 30, Window: 10 * time.Minute}}
 		t.Run("parallel-reservations-pass-the-limit-exactly", func(t *testing.T) {
 			const n = 200
@@ -80,7 +80,7 @@ func TestGate(t *testing.T) {
 			}
 		})
 		t.Run("refund-after-the-window-does-nothing", func(t *testing.T) {
-			clk.advance(11 * time.Minute)
+			clk.Advance(11 * time.Minute)
 			if err := gate.Refund(ctx, "192.0.2.1"); err != nil {
 				t.Fatal(err)
 			}

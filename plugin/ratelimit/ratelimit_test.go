@@ -12,32 +12,25 @@ import (
 
 	"github.com/latchkeyid/latchkey/plugin/ratelimit"
 	"github.com/latchkeyid/latchkey/plugin/schema"
+	"github.com/latchkeyid/latchkey/provider/clocktest"
 	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)} }
+func newClock() *clocktest.Clock { return clocktest.At(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)) }
 
 func TestAllow(t *testing.T) {
 	dbtest.EachDB(t, []db.Set{schema.Set()}, func(t *testing.T, g *gorm.DB) {
 		ctx := t.Context()
 		t.Run("limit-then-refuse", func(t *testing.T) {
 			clk := newClock()
-			l := ratelimit.New(g, ratelimit.WithClock(clk.now))
+			l := ratelimit.New(g, ratelimit.WithClock(clk.Now))
 			for i := range 10 {
 				ok, _, err := l.Allow(ctx, "email-to", "a@example.com", 10, 10*time.Minute)
 				if err != nil || !ok {
 					t.Fatalf("event %d refused: %v", i+1, err)
 				}
-				clk.advance(10 * time.Second)
+				clk.Advance(10 * time.Second)
 			}
 			ok, wait, err := l.Allow(ctx, "email-to", "a@example.com", 10, 10*time.Minute)
 			if err != nil || ok || wait <= 0 || wait > 10*time.Minute {
@@ -54,22 +47,22 @@ func TestAllow(t *testing.T) {
 				t.Fatalf("Count = %d, want 10 (refusals are not counted)", n)
 			}
 			// The window slides: after retryAfter, one more is allowed.
-			clk.advance(wait)
+			clk.Advance(wait)
 			if ok, _, _ := l.Allow(ctx, "email-to", "a@example.com", 10, 10*time.Minute); !ok {
 				t.Fatalf("refused after waiting %v", wait)
 			}
 		})
 		t.Run("never-more-than-limit-in-any-window", func(t *testing.T) {
 			clk := newClock()
-			l := ratelimit.New(g, ratelimit.WithClock(clk.now))
+			l := ratelimit.New(g, ratelimit.WithClock(clk.Now))
 			var times []time.Time
 			for range 600 { // one attempt every 7 s for 70 min
 				if ok, _, err := l.Allow(ctx, "s", "k", 5, 10*time.Minute); err != nil {
 					t.Fatal(err)
 				} else if ok {
-					times = append(times, clk.now())
+					times = append(times, clk.Now())
 				}
-				clk.advance(7 * time.Second)
+				clk.Advance(7 * time.Second)
 			}
 			for i := range times {
 				n := 0
@@ -88,7 +81,7 @@ func TestAllow(t *testing.T) {
 		})
 		t.Run("concurrent-callers-never-exceed", func(t *testing.T) {
 			clk := newClock()
-			l := ratelimit.New(g, ratelimit.WithClock(clk.now))
+			l := ratelimit.New(g, ratelimit.WithClock(clk.Now))
 			var ok atomic.Int32
 			var wg sync.WaitGroup
 			for range 50 {
@@ -109,7 +102,7 @@ func TestAllow(t *testing.T) {
 		})
 		t.Run("reset-and-cleanup", func(t *testing.T) {
 			clk := newClock()
-			l := ratelimit.New(g, ratelimit.WithClock(clk.now))
+			l := ratelimit.New(g, ratelimit.WithClock(clk.Now))
 			for range 3 {
 				l.Allow(ctx, "user", "u1", 3, time.Hour)
 			}
@@ -122,7 +115,7 @@ func TestAllow(t *testing.T) {
 			if ok, _, _ := l.Allow(ctx, "user", "u1", 3, time.Hour); !ok {
 				t.Fatal("refused after reset")
 			}
-			clk.advance(3 * time.Hour)
+			clk.Advance(3 * time.Hour)
 			if n, err := l.Cleanup(ctx); err != nil || n < 1 {
 				t.Fatalf("Cleanup = %d, %v", n, err)
 			}

@@ -15,18 +15,11 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/schema"
 	"github.com/latchkeyid/latchkey/plugin/sender"
 	"github.com/latchkeyid/latchkey/plugin/sender/outbox"
+	"github.com/latchkeyid/latchkey/provider/clocktest"
 	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	"github.com/latchkeyid/latchkey/provider/secret"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 func msg(to string) sender.Message {
 	return sender.Message{Channel: sender.Email, To: to, Subject: "Your code", Text: "code 12345678", HTML: "<p>code 12345678</p>", Kind: "code"}
@@ -82,9 +75,9 @@ func TestQueue(t *testing.T) {
 			}
 		})
 		t.Run("retry-with-backoff", func(t *testing.T) {
-			clk := &clock{t: time.Now().UTC()}
+			clk := clocktest.At(time.Now().UTC())
 			box := outbox.New()
-			q := sender.NewQueue(g, keys(t), []sender.Sender{box}, sender.WithQueueClock(clk.now), sender.WithMaxAttempts(3))
+			q := sender.NewQueue(g, keys(t), []sender.Sender{box}, sender.WithQueueClock(clk.Now), sender.WithMaxAttempts(3))
 			box.Fail(errors.New("451 try later"))
 			q.Enqueue(ctx, msg("retry@example.com"))
 			if n, _ := q.Drain(ctx); n != 0 {
@@ -94,22 +87,22 @@ func TestQueue(t *testing.T) {
 			if n, _ := q.Drain(ctx); n != 0 {
 				t.Fatal("retried before the backoff")
 			}
-			clk.advance(6 * time.Second)
+			clk.Advance(6 * time.Second)
 			if n, _ := q.Drain(ctx); n != 1 || len(box.To("retry@example.com")) != 1 {
 				t.Fatal("not retried after the backoff")
 			}
 		})
 		t.Run("dropped-after-max-attempts-and-permanent", func(t *testing.T) {
-			clk := &clock{t: time.Now().UTC()}
+			clk := clocktest.At(time.Now().UTC())
 			box := outbox.New()
-			q := sender.NewQueue(g, keys(t), []sender.Sender{box}, sender.WithQueueClock(clk.now), sender.WithMaxAttempts(2))
+			q := sender.NewQueue(g, keys(t), []sender.Sender{box}, sender.WithQueueClock(clk.Now), sender.WithMaxAttempts(2))
 			box.Fail(errors.New("451 try later"))
 			q.Enqueue(ctx, msg("drop@example.com"))
 			q.Drain(ctx)
-			clk.advance(time.Minute)
+			clk.Advance(time.Minute)
 			q.Drain(ctx)
 			box.Fail(nil)
-			clk.advance(time.Hour)
+			clk.Advance(time.Hour)
 			if n, _ := q.Drain(ctx); n != 0 {
 				t.Fatal("sent after max attempts")
 			}
@@ -117,7 +110,7 @@ func TestQueue(t *testing.T) {
 			q.Enqueue(ctx, msg("perm@example.com"))
 			q.Drain(ctx)
 			box.Fail(nil)
-			clk.advance(time.Hour)
+			clk.Advance(time.Hour)
 			if n, _ := q.Drain(ctx); n != 0 {
 				t.Fatal("permanent failure retried")
 			}
@@ -222,8 +215,8 @@ func TestEnqueueDecoy(t *testing.T) {
 	dbtest.EachDB(t, []db.Set{schema.Set()}, func(t *testing.T, g *gorm.DB) {
 		ctx := t.Context()
 		box := outbox.New()
-		clk := &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
-		q := sender.NewQueue(g, keys(t), []sender.Sender{box}, sender.WithQueueClock(clk.now))
+		clk := clocktest.At(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC))
+		q := sender.NewQueue(g, keys(t), []sender.Sender{box}, sender.WithQueueClock(clk.Now))
 		if err := q.EnqueueDecoy(ctx, msg("decoy@invalid")); err != nil {
 			t.Fatal(err)
 		}
@@ -239,8 +232,8 @@ func TestEnqueueDecoy(t *testing.T) {
 		if rows != 1 || bodies != 0 {
 			t.Fatalf("%d rows, %d with a body", rows, bodies)
 		}
-		clk.advance(time.Hour)
-		if err := q.Cleanup(ctx, clk.now()); err != nil {
+		clk.Advance(time.Hour)
+		if err := q.Cleanup(ctx, clk.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if g.Table("sspr_outbox").Count(&rows); rows != 0 {

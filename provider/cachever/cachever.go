@@ -8,12 +8,18 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Names of the cached things that carry a version.
 const (
 	Clients = "clients"
 	Keys    = "keys"
+	// OpaqueFormat is a setting rather than a counter: the version of the
+	// opaque token and code format every instance mints (provider/opaque's
+	// Format). It is read like the counters, so a change made by one
+	// command reaches every instance within one interval.
+	OpaqueFormat = "opaque_format"
 )
 
 // Table is the counter table (created by provider/schema).
@@ -38,6 +44,32 @@ func Bump(tx *gorm.DB, name string) error {
 		}
 	}
 	return nil
+}
+
+// Set stores v as the version of name: for a setting such as
+// OpaqueFormat (counters move only by Bump).
+func Set(tx *gorm.DB, name string, v int64) error {
+	err := tx.Table(Table).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "name"}},
+		DoUpdates: clause.Assignments(map[string]any{"version": v}),
+	}).Create(map[string]any{"name": name, "version": v}).Error
+	if err != nil {
+		return fmt.Errorf("cachever: set %s: %w", name, err)
+	}
+	return nil
+}
+
+// Get reads the version of name now, 0 when it has none (for commands;
+// instances use a Watch).
+func Get(ctx context.Context, g *gorm.DB, name string) (int64, error) {
+	var v []int64
+	if err := g.WithContext(ctx).Table(Table).Where("name = ?", name).Limit(1).Pluck("version", &v).Error; err != nil {
+		return 0, fmt.Errorf("cachever: get %s: %w", name, err)
+	}
+	if len(v) == 0 {
+		return 0, nil
+	}
+	return v[0], nil
 }
 
 // Watch reads the counters for one instance, at most once per interval.

@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/provider/cachever"
+	"github.com/latchkeyid/latchkey/provider/clocktest"
 	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	"github.com/latchkeyid/latchkey/provider/keys"
@@ -20,24 +21,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/secret"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)} }
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
+func newClock() *clocktest.Clock { return clocktest.At(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)) }
 func keyring(t testing.TB) *secret.Keyring {
 	t.Helper()
 	kr, err := secret.Parse(secret.Generate())
@@ -152,7 +136,7 @@ func TestRotateKeepsRetiredKeyUntilExpiry(t *testing.T) {
 		}
 		old, _ := m.Signing(ctx, keys.RS256)
 		jwksBefore, _ := m.JWKS(ctx)
-		clk.Add(time.Minute)
+		clk.Advance(time.Minute)
 		rotatedAt := clk.Now()
 		info, err := m.Rotate(ctx, keys.RS256)
 		if err != nil {
@@ -194,24 +178,24 @@ func TestRotateKeepsRetiredKeyUntilExpiry(t *testing.T) {
 			}
 		}
 
-		clk.Add(lead - time.Second)
+		clk.Advance(lead - time.Second)
 		if cur, _ := m.Signing(ctx, keys.RS256); cur.ID() != old.ID() {
 			t.Fatalf("new key signs a second before its lead ends")
 		}
-		clk.Add(time.Second)
+		clk.Advance(time.Second)
 		if cur, _ := m.Signing(ctx, keys.RS256); cur.ID() != info.KID {
 			t.Fatalf("signing with %s once the lead ended, want %s", cur.ID(), info.KID)
 		}
 
 		// Still published just before the retention ends, gone after.
-		clk.Add(2*time.Hour - time.Second)
+		clk.Advance(2*time.Hour - time.Second)
 		if err := m.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if _, ok := kids(t, m)[old.ID()]; !ok {
 			t.Fatal("retired key dropped before its expiry")
 		}
-		clk.Add(2 * time.Second)
+		clk.Advance(2 * time.Second)
 		if err := m.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -265,7 +249,7 @@ func TestTwoManagersConverge(t *testing.T) {
 		// ...then sees the moved counter and publishes the new key, long
 		// before its refresh interval; both sign with it once the
 		// publish-ahead period has passed.
-		clk.Add(cachever.DefaultEvery)
+		clk.Advance(cachever.DefaultEvery)
 		if _, ok := kids(t, b)[info.KID]; !ok {
 			t.Fatal("b does not publish the rotated key one change check after the rotation")
 		}
@@ -274,7 +258,7 @@ func TestTwoManagersConverge(t *testing.T) {
 		if !bytes.Equal(ja, jb) {
 			t.Fatal("JWKS differ after convergence")
 		}
-		clk.Add(keys.DefaultPublishLead)
+		clk.Advance(keys.DefaultPublishLead)
 		for name, m := range map[string]*keys.Manager{"a": a, "b": b} {
 			if k, _ := m.Signing(ctx, keys.ES256); k.ID() != info.KID {
 				t.Fatalf("%s signs with %s after the lead, want rotated %s", name, k.ID(), info.KID)

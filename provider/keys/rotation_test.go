@@ -90,12 +90,12 @@ func TestRotationPublishesBeforeAnyInstanceSigns(t *testing.T) {
 					t.Fatal(err)
 				}
 				// b's cache reloads out of phase with a's.
-				clk.Add(17 * time.Second)
+				clk.Advance(17 * time.Second)
 				if err := b.Ensure(ctx); err != nil {
 					t.Fatal(err)
 				}
 				old, _ := a.Signing(ctx, alg)
-				clk.Add(5 * time.Second)
+				clk.Advance(5 * time.Second)
 				info, err := keys.New(dbtest.Open(t, url), kr, keys.WithClock(clk.Now)).Rotate(ctx, alg)
 				if err != nil {
 					t.Fatal(err)
@@ -144,7 +144,7 @@ func TestRotationPublishesBeforeAnyInstanceSigns(t *testing.T) {
 							}
 						}
 					}
-					clk.Add(step)
+					clk.Advance(step)
 				}
 				if !published["a"] || !published["b"] {
 					t.Fatalf("new key published by %v", published)
@@ -176,7 +176,7 @@ func TestRotateTwiceWithinTheLead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		clk.Add(time.Minute)
+		clk.Advance(time.Minute)
 		third, err := m.Rotate(ctx, keys.RS256)
 		if err != nil {
 			t.Fatal(err)
@@ -196,7 +196,7 @@ func TestRotateTwiceWithinTheLead(t *testing.T) {
 		start := clk.Now().Add(-time.Minute)
 		for _, tc := range timeline {
 			t.Run(tc.name, func(t *testing.T) {
-				clk.Add(start.Add(tc.after).Sub(clk.Now()))
+				clk.Advance(start.Add(tc.after).Sub(clk.Now()))
 				if err := m.Refresh(ctx); err != nil {
 					t.Fatal(err)
 				}

@@ -10,4 +10,9 @@
 // under one key is never a concern (AES-GCM's random 96-bit nonces are
 // good for about 2^32 of them). Values in the library's format, issued
 // before this one or by an instance not yet upgraded, still open.
+//
+// An instance of an older release opens only the library's format, so
+// during a rolling upgrade the fleet keeps minting it (MintFormat, read
+// from a cluster-wide setting) until the operator says every instance
+// runs this release: `latchkey keys opaque-format lk2`.
 package opaque

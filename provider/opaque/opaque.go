@@ -29,18 +29,41 @@ const (
 // ErrOpen is returned for a value that is not one this provider sealed.
 var ErrOpen = errors.New("opaque: value does not open")
 
+// Format is a version of what Encrypt writes. Every release opens the
+// formats before its own, so a fleet in a rolling upgrade mints the oldest
+// one that every running instance opens.
+type Format int64
+
+const (
+	// FormatJWE is the library's AES-GCM JWE, which every release opens.
+	FormatJWE Format = 1
+	// FormatLK2 is this package's "lk2." box, opened from the release that
+	// introduced it on.
+	FormatLK2 Format = 2
+)
+
 // Crypto is the library's op.Crypto.
 type Crypto struct {
 	seal   cipher.AEAD
 	open   []cipher.AEAD // seal's, then the previous secret's while it is rotated away from
-	legacy []op.Decrypter
+	legacy []op.Crypto   // the same secrets in the library's format
+	mint   func() Format
 }
 
 var _ op.Crypto = (*Crypto)(nil)
 
+// Option configures New.
+type Option func(*Crypto)
+
+// MintFormat makes Encrypt write the format f returns, asked at every
+// call (a cluster-wide setting, so no instance mints what another cannot
+// open yet). Anything below FormatLK2 writes FormatJWE. Without this
+// option Encrypt writes FormatLK2.
+func MintFormat(f func() Format) Option { return func(c *Crypto) { c.mint = f } }
+
 // New returns the Crypto for k: it seals under k's current secret and
 // opens under it and under the previous one during a rotation.
-func New(k *secret.Keyring) *Crypto {
+func New(k *secret.Keyring, opts ...Option) *Crypto {
 	c := &Crypto{}
 	for _, kr := range []*secret.Keyring{k.Current(), k.Previous()} {
 		if kr == nil {
@@ -54,11 +77,17 @@ func New(k *secret.Keyring) *Crypto {
 		c.legacy = append(c.legacy, op.NewAES256GCMCrypto([32]byte(kr.Derive(LegacyPurpose)), LegacyKeyID))
 	}
 	c.seal = c.open[0]
+	for _, o := range opts {
+		o(c)
+	}
 	return c
 }
 
-// Encrypt seals s.
+// Encrypt seals s in the format MintFormat chose.
 func (c *Crypto) Encrypt(s string) (string, error) {
+	if c.mint != nil && c.mint() < FormatLK2 {
+		return c.legacy[0].Encrypt(s)
+	}
 	n := c.seal.NonceSize()
 	box := make([]byte, n, n+len(s)+c.seal.Overhead())
 	_, _ = rand.Read(box) // never fails (crypto/rand)

@@ -71,6 +71,52 @@ func TestCrypto(t *testing.T) {
 	}
 }
 
+// MintFormat chooses what Encrypt writes, asked at every call: the
+// library's format while the fleet may hold an instance of an older
+// release (whose Crypto is the library's own, opening nothing else), the
+// lk2 box once the setting says every instance opens it. This release
+// opens both either way.
+func TestMintFormat(t *testing.T) {
+	k := keyring(t)
+	older := legacy(k) // what an instance of the release before lk2 opens with
+	const plain = "0b3f6c1e-token-id:client-7"
+	for _, tc := range []struct {
+		name       string
+		format     opaque.Format
+		lk2, older bool // minted as lk2; an older instance opens it
+	}{
+		{"jwe", opaque.FormatJWE, false, true},
+		{"unset or unreadable", 0, false, true},
+		{"lk2", opaque.FormatLK2, true, false},
+		{"a later format", opaque.FormatLK2 + 1, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := opaque.New(k, opaque.MintFormat(func() opaque.Format { return tc.format }))
+			v, err := c.Encrypt(plain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(v, "lk2.") != tc.lk2 {
+				t.Errorf("minted %q, want lk2 %t", v, tc.lk2)
+			}
+			if got, err := opaque.New(k).Decrypt(v); err != nil || got != plain {
+				t.Errorf("this release opens %q, %v", got, err)
+			}
+			if got, err := older.Decrypt(v); (err == nil && got == plain) != tc.older {
+				t.Errorf("an older instance opens it: %q, %v; want %t", got, err, tc.older)
+			}
+		})
+	}
+	format := opaque.FormatJWE
+	c := opaque.New(k, opaque.MintFormat(func() opaque.Format { return format }))
+	before, _ := c.Encrypt(plain)
+	format = opaque.FormatLK2
+	after, _ := c.Encrypt(plain)
+	if strings.HasPrefix(before, "lk2.") || !strings.HasPrefix(after, "lk2.") {
+		t.Errorf("the format was not asked at each call: %q then %q", before, after)
+	}
+}
+
 // Two seals of one value differ (a fresh nonce each), and the token is
 // shorter than the library's JWE and safe in a URL and a Bearer header.
 func TestEncryptShape(t *testing.T) {
@@ -94,7 +140,13 @@ func BenchmarkEncrypt(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		c    op.Crypto
-	}{{"opaque", opaque.New(k)}, {"library-JWE", legacy(k)}} {
+	}{
+		{"opaque", opaque.New(k)},
+		{"library-JWE", legacy(k)},
+		// As an instance mints them: the format asked at every call.
+		{"opaque-by-setting", opaque.New(k, opaque.MintFormat(func() opaque.Format { return opaque.FormatLK2 }))},
+		{"jwe-by-setting", opaque.New(k, opaque.MintFormat(func() opaque.Format { return opaque.FormatJWE }))},
+	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -169,7 +169,7 @@ func TestClientLookupErrorsAndCache(t *testing.T) {
 		if c.(*opstore.Client).GetName() != "Web App" {
 			t.Fatal("client not cached")
 		}
-		e.clk.Add(opstore.DefaultClientCacheTTL)
+		e.clk.Advance(opstore.DefaultClientCacheTTL)
 		c, _ = e.s.GetClientByClientID(ctx, "web")
 		if c.(*opstore.Client).GetName() != "Renamed" {
 			t.Fatal("cache outlived its TTL")
@@ -314,7 +314,7 @@ func TestCleanup(t *testing.T) {
 		// Past the auth request, code and access token lifetimes: gone. The
 		// refresh token family lives on (a used token is kept for reuse
 		// detection until the family expires).
-		e.clk.Add(opstore.DefaultAuthRequestTTL + time.Minute)
+		e.clk.Advance(opstore.DefaultAuthRequestTTL + time.Minute)
 		if err := e.s.Cleanup(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -329,7 +329,7 @@ func TestCleanup(t *testing.T) {
 		if count("oidc_refresh_tokens") != 2 {
 			t.Fatal("used refresh token deleted before its family expired")
 		}
-		e.clk.Add(opstore.DefaultRefreshMax)
+		e.clk.Advance(opstore.DefaultRefreshMax)
 		if err := e.s.Cleanup(ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -81,7 +81,7 @@ func TestAuthRequestStoresEverything(t *testing.T) {
 			t.Fatal("max_age invented")
 		}
 		// Expiry.
-		e.clk.Add(opstore.DefaultAuthRequestTTL + time.Second)
+		e.clk.Advance(opstore.DefaultAuthRequestTTL + time.Second)
 		if _, err := e.s.AuthRequestByID(ctx, created.GetID()); !errors.Is(err, opstore.ErrRequestGone) {
 			t.Fatalf("expired request: %v", err)
 		}
@@ -148,7 +148,7 @@ func TestCodeIsSingleUse(t *testing.T) {
 		t.Run("expired-code", func(t *testing.T) {
 			ar := e.authorize(t, "web", "openid")
 			e.signIn(t, ar, "c3")
-			e.clk.Add(opstore.DefaultCodeTTL)
+			e.clk.Advance(opstore.DefaultCodeTTL)
 			if _, err := e.s.AuthRequestByCode(ctx, "c3"); err == nil {
 				t.Fatal("expired code accepted")
 			}

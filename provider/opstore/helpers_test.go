@@ -3,7 +3,6 @@ package opstore_test
 import (
 	"crypto/sha256"
 	"encoding/base64"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"gorm.io/gorm"
 
+	"github.com/latchkeyid/latchkey/provider/clocktest"
 	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	"github.com/latchkeyid/latchkey/provider/keys"
@@ -21,24 +21,6 @@ import (
 	"github.com/latchkeyid/latchkey/provider/user/usertest"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // env is one storage on a fresh database with a user and two clients.
 type env struct {
 	g      *gorm.DB
@@ -46,7 +28,7 @@ type env struct {
 	users  *user.Store
 	keys   *keys.Manager
 	kr     *secret.Keyring
-	clk    *clock
+	clk    *clocktest.Clock
 	alice  *user.User
 	web    *opstore.Client // confidential, code + refresh
 	secret string          // web's secret
@@ -74,7 +56,7 @@ func newEnv(t testing.TB, g *gorm.DB, opts ...opstore.Option) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{g: g, kr: kr, clk: &clock{t: time.Now().UTC().Truncate(time.Second)}}
+	e := &env{g: g, kr: kr, clk: clocktest.At(time.Now().UTC().Truncate(time.Second))}
 	e.keys = keys.New(g, kr, keys.WithClock(e.clk.Now))
 	if err := e.keys.Ensure(t.Context()); err != nil {
 		t.Fatal(err)

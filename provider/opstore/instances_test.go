@@ -117,7 +117,7 @@ func TestChangesReachOtherInstanceWithinCheckInterval(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a.clk.Add(cachever.DefaultEvery)
+		a.clk.Advance(cachever.DefaultEvery)
 		if got := tokenB(a.svcSec); got != http.StatusUnauthorized && got != http.StatusBadRequest {
 			t.Fatalf("B still accepts svc's old secret one check interval after the change: %d", got)
 		}
@@ -136,7 +136,7 @@ func TestChangesReachOtherInstanceWithinCheckInterval(t *testing.T) {
 		if err := a.s.DeleteClient(ctx, "svc"); err != nil {
 			t.Fatal(err)
 		}
-		a.clk.Add(cachever.DefaultEvery)
+		a.clk.Advance(cachever.DefaultEvery)
 		if got := tokenB(newSec); got != http.StatusUnauthorized && got != http.StatusBadRequest {
 			t.Fatalf("B still accepts a deleted client one check interval later: %d", got)
 		}

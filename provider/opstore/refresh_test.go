@@ -161,7 +161,7 @@ func TestRefreshRefused(t *testing.T) {
 		})
 		t.Run("idle-expired", func(t *testing.T) {
 			_, rt := e.codeTokens(t, "web", true)
-			e.clk.Add(opstore.DefaultRefreshIdle)
+			e.clk.Advance(opstore.DefaultRefreshIdle)
 			if _, err := e.s.TokenRequestByRefreshToken(ctx, rt); err == nil {
 				t.Fatal("idle-expired token accepted")
 			}
@@ -171,13 +171,13 @@ func TestRefreshRefused(t *testing.T) {
 			// Refresh every 10 days: each refresh extends the idle window,
 			// never past the family's absolute expiry.
 			for range 2 {
-				e.clk.Add(10 * 24 * time.Hour)
+				e.clk.Advance(10 * 24 * time.Hour)
 				var err error
 				if _, rt, err = e.refresh(t, rt); err != nil {
 					t.Fatal(err)
 				}
 			}
-			e.clk.Add(10*24*time.Hour + time.Second)
+			e.clk.Advance(10*24*time.Hour + time.Second)
 			if _, err := e.s.TokenRequestByRefreshToken(ctx, rt); err == nil {
 				t.Fatal("token accepted past the family's absolute lifetime")
 			}

@@ -34,7 +34,7 @@ func TestRegenerateSecretGrace(t *testing.T) {
 					t.Fatalf("regenerate: %q %v", fresh, err)
 				}
 				for i, d := range tc.oldAfter {
-					e.clk.Add(d)
+					e.clk.Advance(d)
 					if got := e.s.AuthorizeClientIDSecret(ctx, id, old) == nil; got != tc.oldOK[i] {
 						t.Fatalf("old secret after step %d: ok=%v, want %v", i, got, tc.oldOK[i])
 					}

@@ -117,7 +117,7 @@ func TestIntrospection(t *testing.T) {
 		}
 		t.Run("expired", func(t *testing.T) {
 			at, _ := e.codeTokens(t, "web", false)
-			e.clk.Add(opstore.DefaultAccessTTL)
+			e.clk.Advance(opstore.DefaultAccessTTL)
 			if e.active(t, at, e.alice.ID, "web") {
 				t.Fatal("expired token active")
 			}
@@ -182,7 +182,7 @@ func TestUserinfo(t *testing.T) {
 		})
 		t.Run("expired-token", func(t *testing.T) {
 			at, _ := e.codeTokensScopes(t, "openid")
-			e.clk.Add(opstore.DefaultAccessTTL + time.Second)
+			e.clk.Advance(opstore.DefaultAccessTTL + time.Second)
 			if err := e.s.SetUserinfoFromToken(ctx, new(oidc.UserInfo), at, e.alice.ID, ""); err == nil {
 				t.Fatal("userinfo for an expired token")
 			}

@@ -14,6 +14,13 @@ import (
 // credentials and returns the status and decoded JSON body.
 func (s *Server) PostForm(t testing.TB, path, clientID, secret string, form url.Values) (int, map[string]any) {
 	t.Helper()
+	return s.PostFormVia(t, s.HTTP.Client(), path, clientID, secret, form)
+}
+
+// PostFormVia is PostForm through hc (e.g. a client that reaches one
+// instance of several).
+func (s *Server) PostFormVia(t testing.TB, hc *http.Client, path, clientID, secret string, form url.Values) (int, map[string]any) {
+	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, s.URL+path, strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Fatal(err)
@@ -22,7 +29,7 @@ func (s *Server) PostForm(t testing.TB, path, clientID, secret string, form url.
 	if clientID != "" {
 		req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(secret))
 	}
-	res, err := s.HTTP.Client().Do(req)
+	res, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ func Set() db.Set {
 			audit0012(),
 			userProfile0013Migration(),
 			tokenIndexes0015(),
+			opaqueFormat0016(),
 		},
 	}
 }

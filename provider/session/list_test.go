@@ -14,19 +14,19 @@ import (
 func TestListUserShowsLiveSessions(t *testing.T) {
 	each(t, func(t *testing.T, g *gorm.DB) {
 		ck := newClock()
-		s := session.NewStore(g, session.WithClock(ck.now), session.WithTTL(time.Hour))
+		s := session.NewStore(g, session.WithClock(ck.Now), session.WithTTL(time.Hour))
 		ctx := t.Context()
 		mk := func(user string) string {
 			t.Helper()
-			ses, _, err := s.Create(ctx, nil, user, []string{"pwd"}, ck.now())
+			ses, _, err := s.Create(ctx, nil, user, []string{"pwd"}, ck.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
-			ck.add(time.Minute)
+			ck.Advance(time.Minute)
 			return ses.ID
 		}
 		expired := mk("user1")
-		ck.add(time.Hour)
+		ck.Advance(time.Hour)
 		revoked := mk("user1")
 		older := mk("user1")
 		newer := mk("user1")

@@ -2,13 +2,13 @@ package session_test
 
 import (
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/provider/account"
+	"github.com/latchkeyid/latchkey/provider/clocktest"
 
 	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
@@ -16,15 +16,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/session"
 )
 
-// clock is a settable fake clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-func newClock() *clock               { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
+func newClock() *clocktest.Clock { return clocktest.At(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
 func each(t *testing.T, fn func(t *testing.T, g *gorm.DB)) {
 	dbtest.EachDB(t, []db.Set{schema.Set()}, fn)
 }
@@ -32,13 +24,13 @@ func each(t *testing.T, fn func(t *testing.T, g *gorm.DB)) {
 func TestCreateAlwaysMakesAFreshSession(t *testing.T) {
 	each(t, func(t *testing.T, g *gorm.DB) {
 		ck := newClock()
-		s := session.NewStore(g, session.WithClock(ck.now), session.WithTTL(time.Hour))
+		s := session.NewStore(g, session.WithClock(ck.Now), session.WithTTL(time.Hour))
 		ctx := t.Context()
-		a, tokA, err := s.Create(ctx, nil, "user1", []string{"pwd"}, ck.now())
+		a, tokA, err := s.Create(ctx, nil, "user1", []string{"pwd"}, ck.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, tokB, err := s.Create(ctx, nil, "user1", []string{"pwd"}, ck.now())
+		b, tokB, err := s.Create(ctx, nil, "user1", []string{"pwd"}, ck.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,7 +51,7 @@ func TestCreateAlwaysMakesAFreshSession(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.ID != a.ID || got.UserID != "user1" || len(got.AMR) != 1 || got.AMR[0] != "pwd" || !got.AuthTime.Equal(ck.now()) {
+		if got.ID != a.ID || got.UserID != "user1" || len(got.AMR) != 1 || got.AMR[0] != "pwd" || !got.AuthTime.Equal(ck.Now()) {
 			t.Fatalf("lookup returned %+v", got)
 		}
 	})
@@ -70,15 +62,17 @@ func TestLookupRefusesDeadSessions(t *testing.T) {
 		ctx := t.Context()
 		tests := []struct {
 			name string
-			kill func(t *testing.T, s *session.Store, ck *clock, id string)
+			kill func(t *testing.T, s *session.Store, ck *clocktest.Clock, id string)
 		}{
-			{"expired", func(_ *testing.T, _ *session.Store, ck *clock, _ string) { ck.add(time.Hour + time.Second) }},
-			{"revoked", func(t *testing.T, s *session.Store, _ *clock, id string) {
+			{"expired", func(_ *testing.T, _ *session.Store, ck *clocktest.Clock, _ string) {
+				ck.Advance(time.Hour + time.Second)
+			}},
+			{"revoked", func(t *testing.T, s *session.Store, _ *clocktest.Clock, id string) {
 				if err := s.Revoke(ctx, id); err != nil {
 					t.Fatal(err)
 				}
 			}},
-			{"revoked-user", func(t *testing.T, s *session.Store, _ *clock, _ string) {
+			{"revoked-user", func(t *testing.T, s *session.Store, _ *clocktest.Clock, _ string) {
 				if err := s.RevokeUser(ctx, g, "user-dead", time.Now(), account.Keep{}); err != nil {
 					t.Fatal(err)
 				}
@@ -87,12 +81,12 @@ func TestLookupRefusesDeadSessions(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				ck := newClock()
-				s := session.NewStore(g, session.WithClock(ck.now), session.WithTTL(time.Hour))
+				s := session.NewStore(g, session.WithClock(ck.Now), session.WithTTL(time.Hour))
 				sess, tok, err := s.Create(ctx, nil, "user-dead", nil, time.Time{})
 				if err != nil {
 					t.Fatal(err)
 				}
-				ck.add(59 * time.Minute)
+				ck.Advance(59 * time.Minute)
 				if _, err := s.Lookup(ctx, tok); err != nil {
 					t.Fatalf("live session refused: %v", err)
 				}
@@ -166,7 +160,7 @@ func TestBindingBelongsToTheCreatingBrowser(t *testing.T) {
 	each(t, func(t *testing.T, g *gorm.DB) {
 		ctx := t.Context()
 		ck := newClock()
-		s := session.NewStore(g, session.WithClock(ck.now))
+		s := session.NewStore(g, session.WithClock(ck.Now))
 		if err := s.Bind(ctx, "req1", "browser-a", time.Hour); err != nil {
 			t.Fatal(err)
 		}
@@ -216,7 +210,7 @@ func TestBindingBelongsToTheCreatingBrowser(t *testing.T) {
 				t.Fatalf("after Unbind: %v, want ErrNotBound", err)
 			}
 		})
-		ck.add(time.Hour + time.Second)
+		ck.Advance(time.Hour + time.Second)
 		if ok, _ := s.Bound(ctx, "req1", "browser-a"); ok {
 			t.Fatal("expired binding still counts")
 		}
@@ -230,9 +224,9 @@ func TestCleanupDeletesOnlyLongDeadSessions(t *testing.T) {
 	each(t, func(t *testing.T, g *gorm.DB) {
 		ctx := t.Context()
 		ck := newClock()
-		s := session.NewStore(g, session.WithClock(ck.now), session.WithTTL(time.Hour))
+		s := session.NewStore(g, session.WithClock(ck.Now), session.WithTTL(time.Hour))
 		_, oldTok, _ := s.Create(ctx, nil, "dave", nil, time.Time{})
-		ck.add(26 * time.Hour)
+		ck.Advance(26 * time.Hour)
 		_, newTok, _ := s.Create(ctx, nil, "dave", nil, time.Time{})
 		n, err := s.Cleanup(ctx, 100)
 		if err != nil || n != 1 {

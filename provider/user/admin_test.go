@@ -255,7 +255,7 @@ func TestSetupLinks(t *testing.T) {
 		})
 		t.Run("expires", func(t *testing.T) {
 			tok := issue(t, time.Hour)
-			f.clock.Add(time.Hour)
+			f.clock.Advance(time.Hour)
 			redeem(t, tok, user.ErrSetupLink)
 		})
 		t.Run("newer-link-revokes-older", func(t *testing.T) {
@@ -324,7 +324,7 @@ func TestSetupLinks(t *testing.T) {
 		})
 		t.Run("cleanup", func(t *testing.T) {
 			issue(t, time.Hour)
-			f.clock.Add(user.DefaultSetupTTL + time.Hour) // also bob's, issued with the default
+			f.clock.Advance(user.DefaultSetupTTL + time.Hour) // also bob's, issued with the default
 			n, err := f.s.CleanupSetupLinks(ctx, f.clock.Now(), 500)
 			if err != nil || n == 0 {
 				t.Fatalf("cleanup = %d, %v", n, err)

@@ -2,12 +2,12 @@ package user_test
 
 import (
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
 
+	"github.com/latchkeyid/latchkey/provider/clocktest"
 	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	"github.com/latchkeyid/latchkey/provider/schema"
@@ -36,25 +36,7 @@ func eachDB(t *testing.T, fn func(t *testing.T, g *gorm.DB)) {
 	dbtest.EachDB(t, userSets(), fn)
 }
 
-// clock is a settable fake clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *clocktest.Clock { return clocktest.At(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 func testKeyring(t testing.TB) *secret.Keyring {
 	k, err := secret.Parse(secret.Generate())
@@ -68,7 +50,7 @@ func testKeyring(t testing.TB) *secret.Keyring {
 type fixture struct {
 	g     *gorm.DB
 	s     *user.Store
-	clock *clock
+	clock *clocktest.Clock
 	alice *user.User
 }
 

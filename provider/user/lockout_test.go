@@ -120,9 +120,9 @@ func TestLockoutDoubling(t *testing.T) {
 			if le := (*user.LockedError)(nil); !errors.As(err, &le) || le.Triggered {
 				t.Fatalf("during lockout = %v, want *LockedError not Triggered", err)
 			}
-			f.clock.Add(d - time.Second)
+			f.clock.Advance(d - time.Second)
 			lockedUntil(t, wrong())
-			f.clock.Add(time.Second) // the lockout has ended
+			f.clock.Advance(time.Second) // the lockout has ended
 		}
 		if _, err := f.s.Authenticate(ctx, "alice", alicePW); err != nil {
 			t.Fatalf("after the last lockout: %v", err)
@@ -153,7 +153,7 @@ func TestLockoutOptions(t *testing.T) {
 			if got := lockedUntil(t, err).Sub(f.clock.Now()); got != d {
 				t.Fatalf("lockout %d = %v, want %v", round+1, got, d)
 			}
-			f.clock.Add(d)
+			f.clock.Advance(d)
 		}
 	})
 }
@@ -275,7 +275,7 @@ func TestLockUnlock(t *testing.T) {
 		for range 10 {
 			_, _ = f.s.Authenticate(ctx, "alice", "nope nope nope")
 			_, _ = f.s.Authenticate(ctx, "alice", fmt.Sprint(f.clock.Now().UnixNano()))
-			f.clock.Add(time.Millisecond)
+			f.clock.Advance(time.Millisecond)
 		}
 		if err := f.s.Unlock(ctx, f.alice.ID); err != nil {
 			t.Fatal(err)
@@ -298,7 +298,7 @@ func TestLockUnlock(t *testing.T) {
 		if (&user.LockedError{Until: until}).Error() == "" {
 			t.Fatal("empty message")
 		}
-		f.clock.Add(time.Hour)
+		f.clock.Advance(time.Hour)
 		if _, err := f.s.Authenticate(ctx, "alice", alicePW); err != nil {
 			t.Fatalf("after the lock expired: %v", err)
 		}
@@ -329,7 +329,7 @@ func TestSetPassword(t *testing.T) {
 	eachDB(t, func(t *testing.T, g *gorm.DB) {
 		f := newFixture(t, g)
 		ctx := t.Context()
-		f.clock.Add(time.Hour)
+		f.clock.Advance(time.Hour)
 		if err := f.s.SetPassword(ctx, f.alice.ID, "brand new phrase"); err != nil {
 			t.Fatal(err)
 		}

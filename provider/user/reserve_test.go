@@ -82,7 +82,7 @@ func TestUnknownNameLockout(t *testing.T) {
 			t.Fatalf("another name = %v, want its own count", err)
 		}
 		// Locked rows are kept; idle unlocked ones go.
-		f.clock.Add(2 * time.Minute)
+		f.clock.Advance(2 * time.Minute)
 		n, err := f.s.CleanupLockouts(ctx, f.clock.Now().Add(-time.Minute))
 		if err != nil || n != 2 {
 			t.Fatalf("cleanup removed %d (%v), want the two now-unlocked idle names", n, err)
@@ -195,9 +195,9 @@ func TestStaleReservationsLock(t *testing.T) {
 		if _, err := f.s.Authenticate(ctx, "alice", alicePW); !errors.Is(err, user.ErrInFlight) {
 			t.Fatalf("with fresh reservations = %v, want ErrInFlight", err)
 		}
-		f.clock.Add(2 * time.Minute)
+		f.clock.Advance(2 * time.Minute)
 		until := lockedUntil(t, func() error { _, err := f.s.Authenticate(ctx, "alice", alicePW); return err }())
-		f.clock.Add(until.Sub(f.clock.Now()) + time.Second)
+		f.clock.Advance(until.Sub(f.clock.Now()) + time.Second)
 		if _, err := f.s.Authenticate(ctx, "alice", alicePW); err != nil {
 			t.Fatalf("after the lock expired = %v", err)
 		}

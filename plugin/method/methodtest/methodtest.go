@@ -10,13 +10,13 @@ package methodtest
 import (
 	"context"
 	"crypto/rand"
-	"sync"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/plugin/method"
+	"github.com/latchkeyid/latchkey/provider/clocktest"
 )
 
 // Harness adapts one method to the kit.
@@ -216,19 +216,10 @@ func verify(t *testing.T, h Harness, fid string, e method.Enrollment, c method.C
 }
 
 // Clock is a settable clock for harnesses, safe for concurrent use.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type Clock = clocktest.Clock
 
 // NewClock starts at a fixed instant (on a 30 s boundary + 5 s).
-func NewClock() *Clock { return &Clock{t: time.Date(2026, 11, 26, 12, 0, 5, 0, time.UTC)} }
-
-// Now returns the current time.
-func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-// Advance moves the clock.
-func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+func NewClock() *Clock { return clocktest.At(time.Date(2026, 11, 26, 12, 0, 5, 0, time.UTC)) }
 
 // SendRows counts the codes issued and the send-limit counters in g: a
 // call that must send nothing (an administrator's Provision) leaves both
