@@ -140,9 +140,10 @@ func (c Ceilings) String() string {
 // none does).
 func (c Ceilings) Bound(scenario string) (float64, string) {
 	switch scenario {
-	case "cc-rs256":
+	case "cc-rs256", "refresh":
+		// refresh: the bench's refresh client signs its ID tokens RS256.
 		return c.RS256, "RS256 sign"
-	case "cc-es256":
+	case "cc-es256", "refresh-es256":
 		return c.ES256, "ES256 sign"
 	case "signin", "recovery":
 		return c.Argon2, "argon2id"

@@ -17,7 +17,7 @@ func TestMeasureCeilings(t *testing.T) {
 	if c.RS256 <= 0 || c.ES256 <= 0 || c.Argon2 <= 0 || c.Fsync <= 0 {
 		t.Fatalf("ceilings = %+v", c)
 	}
-	for scenario, want := range map[string]string{"cc-rs256": "RS256", "cc-es256": "ES256", "signin": "argon2id", "recovery": "argon2id", "discovery": ""} {
+	for scenario, want := range map[string]string{"cc-rs256": "RS256", "refresh": "RS256", "cc-es256": "ES256", "refresh-es256": "ES256", "signin": "argon2id", "recovery": "argon2id", "discovery": ""} {
 		if _, what := c.Bound(scenario); !strings.HasPrefix(what, want) || (want == "") != (what == "") {
 			t.Errorf("Bound(%s) = %q, want %q", scenario, what, want)
 		}
