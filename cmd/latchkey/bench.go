@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -37,12 +38,12 @@ var benchScenarios = []struct {
 	compare bool
 }{
 	{"discovery", true}, {"jwks", true}, {"cc-opaque", true}, {"cc-rs256", false}, {"cc-es256", false},
-	{"refresh", false}, {"introspect", false}, {"userinfo", false}, {"signin", false}, {"recovery", false},
+	{"refresh", false}, {"refresh-es256", false}, {"introspect", false}, {"userinfo", false}, {"signin", false}, {"recovery", false},
 }
 
 type benchCmd struct {
 	URL         string        `help:"Server to measure (default: the issuer); must be on this machine." placeholder:"URL"`
-	Scenario    []string      `enum:"discovery,jwks,cc-opaque,cc-rs256,cc-es256,refresh,introspect,userinfo,signin,recovery" default:"discovery,jwks,cc-opaque,cc-rs256,cc-es256,refresh,introspect,userinfo,signin" help:"Scenarios to run (repeatable or comma-separated): discovery, jwks, cc-opaque, cc-rs256, cc-es256, refresh, introspect, userinfo, signin, recovery."`
+	Scenario    []string      `enum:"discovery,jwks,cc-opaque,cc-rs256,cc-es256,refresh,refresh-es256,introspect,userinfo,signin,recovery" default:"discovery,jwks,cc-opaque,cc-rs256,cc-es256,refresh,refresh-es256,introspect,userinfo,signin" help:"Scenarios to run (repeatable or comma-separated): discovery, jwks, cc-opaque, cc-rs256, cc-es256, refresh, refresh-es256, introspect, userinfo, signin, recovery."`
 	Requests    int           `default:"1000000" help:"Requests per run, at most."`
 	Duration    time.Duration `default:"15s" help:"Measured time per run, at most."`
 	Warmup      time.Duration `default:"3s" help:"Warm-up before each run, not counted."`
@@ -54,12 +55,24 @@ type benchCmd struct {
 	ComparePID  int           `name:"compare-pid" help:"PID of the --compare server (default: the process listening on its port)."`
 	Ceilings    bool          `help:"Measure the ceilings first (RS256 and ES256 signing, one Argon2id hash at the configured cost, fsync) and show each scenario's share of its bound."`
 	SMTPSink    string        `name:"smtp-sink" help:"Loopback address for an SMTP sink the bench runs, where the server's LATCHKEY_SMTP_URL points (recovery)." placeholder:"HOST:PORT"`
-	RecoveryN   int           `name:"recovery-users" default:"64" help:"Users the recovery scenario creates (each is reset a few times, within the per-address send limit)."`
+	RecoveryN   int           `name:"recovery-users" help:"Users the recovery scenario creates for each round, warm-up included (each is reset a few times, within the per-address send limit); default: enough for 32 recoveries a second."`
 }
 
 // recoveriesPerUser stays under the email method's per-address send limit
 // (10 in 10 minutes) with room for a resend.
 const recoveriesPerUser = 8
+
+// recoveryUsersPerRound is --recovery-users, or by default enough users
+// for a round (warm-up included) at 32 recoveries a second: more than one
+// core's Argon2id allows at the default cost (two hashes a recovery), so
+// a round ends by its time bound, not by running out of users.
+func (c *benchCmd) recoveryUsersPerRound() int {
+	if c.RecoveryN > 0 {
+		return c.RecoveryN
+	}
+	secs := (c.Warmup + c.Duration).Seconds()
+	return max(c.Concurrency, int(math.Ceil(secs*32/recoveriesPerUser)))
+}
 
 func (c *benchCmd) Run(a *app) error {
 	target := c.URL
@@ -151,14 +164,14 @@ func (c *benchCmd) validate(target string) error {
 	}
 	if c.Requests < 1 || c.Requests > 10_000_000 || c.Concurrency < 1 || c.Concurrency > 256 ||
 		c.Duration <= 0 || c.Duration > 10*time.Minute || c.Warmup < 0 || c.Warmup > time.Minute ||
-		c.Rounds < 1 || c.Rounds > 20 || c.RecoveryN < 1 || c.RecoveryN > 10_000 {
-		return errors.New("bounds: --requests 1..10000000, --concurrency 1..256, --duration up to 10m, --warmup up to 1m, --rounds 1..20, --recovery-users 1..10000")
+		c.Rounds < 1 || c.Rounds > 20 || c.RecoveryN < 0 || c.RecoveryN > 10_000 {
+		return errors.New("bounds: --requests 1..10000000, --concurrency 1..256, --duration up to 10m, --warmup up to 1m, --rounds 1..20, --recovery-users up to 10000")
 	}
 	if slices.Contains(c.Scenario, "recovery") {
 		if c.SMTPSink == "" {
 			return errors.New("the recovery scenario needs --smtp-sink HOST:PORT, where the server's LATCHKEY_SMTP_URL points")
 		}
-		if c.RecoveryN < c.Concurrency {
+		if c.RecoveryN != 0 && c.RecoveryN < c.Concurrency {
 			return errors.New("--recovery-users must be at least --concurrency (each worker owns its users)")
 		}
 	}
@@ -233,7 +246,7 @@ func summarize(a *app, name string, as, bs []bench.Result, ceil *bench.Ceilings,
 		}
 	}
 	if len(notes) > 0 {
-		fmt.Fprintf(a.stdout, "%-11s => %s\n", name, strings.Join(notes, "; "))
+		fmt.Fprintf(a.stdout, "%-13s => %s\n", name, strings.Join(notes, "; "))
 	}
 }
 
@@ -315,12 +328,11 @@ type benchFixtures struct {
 	password string                  // of every sign-in user
 	signins  []string                // their usernames; the first also serves refresh and userinfo
 	users    []string                // IDs to delete
-	recovery []bench.RecoveryUser
 	sink     *bench.Sink
 
-	refresh  []string   // one refresh token per worker, made on first use
-	access   string     // a user's access token
-	recovers bench.Work // one for every round, so no user is reset beyond its share
+	userStore *user.Store // where recovery rounds create their users
+	rounds    int         // recovery rounds so far, in their users' names
+	access    string      // a user's access token
 }
 
 func (a *app) benchFixtures(c *benchCmd, base string, ep bench.Endpoints) (fx *benchFixtures, err error) {
@@ -338,6 +350,9 @@ func (a *app) benchFixtures(c *benchCmd, base string, ep bench.Endpoints) (fx *b
 		scenarios      []string
 	}{
 		{"opaque", "RS256", "opaque", []string{"cc-opaque", "refresh", "introspect", "userinfo", "signin"}},
+		// Opaque access tokens and an ES256 ID token: a rotation without
+		// the RSA signature that bounds "refresh".
+		{"opaque-es256", "ES256", "opaque", []string{"refresh-es256"}},
 		{"rs256", "RS256", "jwt", []string{"cc-rs256"}},
 		{"es256", "ES256", "jwt", []string{"cc-es256"}},
 	} {
@@ -355,7 +370,7 @@ func (a *app) benchFixtures(c *benchCmd, base string, ep bench.Endpoints) (fx *b
 	if err != nil {
 		return fx, err
 	}
-	if needs("refresh", "userinfo", "signin") {
+	if needs("refresh", "refresh-es256", "userinfo", "signin") {
 		// The first user serves refresh and userinfo; signin has one per
 		// worker.
 		fx.password = randomSecret()
@@ -385,24 +400,35 @@ func (a *app) benchFixtures(c *benchCmd, base string, ep bench.Endpoints) (fx *b
 		if fx.sink, err = bench.ListenSink(c.SMTPSink); err != nil {
 			return fx, fmt.Errorf("bench: SMTP sink: %w", err)
 		}
-		// Addresses new to the server each run: its send limits count
-		// per address, across runs.
-		tag := strings.ToLower(rand.Text()[:6])
-		for i := range c.RecoveryN {
-			name := fmt.Sprintf("%s-r%04d", benchUsername, i)
-			u, err := a.benchUser(users, name, randomSecret())
-			if err != nil {
-				return fx, err
-			}
-			fx.users = append(fx.users, u.ID)
-			addr := name + "-" + tag + "@bench.invalid"
-			if err := a.benchEmail(u.ID, addr); err != nil {
-				return fx, err
-			}
-			fx.recovery = append(fx.recovery, bench.RecoveryUser{Username: name, Email: addr})
-		}
+		fx.userStore = users
 	}
 	return fx, nil
+}
+
+// recoveryUsers creates n users with a verified email address for one
+// round of the recovery scenario. Each round has its own: a round on a
+// fast moment of the machine may use up all it was given, and its users
+// stay within the per-address send limit for the rest of the run.
+// Addresses are new to the server each time, since its send limits count
+// per address, across runs.
+func (fx *benchFixtures) recoveryUsers(n int) ([]bench.RecoveryUser, error) {
+	a, tag := fx.a, strings.ToLower(rand.Text()[:6])
+	fx.rounds++
+	out := make([]bench.RecoveryUser, 0, n)
+	for i := range n {
+		name := fmt.Sprintf("%s-r%02d-%04d", benchUsername, fx.rounds, i)
+		u, err := a.benchUser(fx.userStore, name, randomSecret())
+		if err != nil {
+			return nil, err
+		}
+		fx.users = append(fx.users, u.ID)
+		addr := name + "-" + tag + "@bench.invalid"
+		if err := a.benchEmail(u.ID, addr); err != nil {
+			return nil, err
+		}
+		out = append(out, bench.RecoveryUser{Username: name, Email: addr})
+	}
+	return out, nil
 }
 
 // run runs scenario once against the server under test.
@@ -421,21 +447,24 @@ func (fx *benchFixtures) run(a *app, c *benchCmd, name string, proc *bench.Proce
 		w = bench.ClientCredentials(hc, fx.clients["rs256"])
 	case "cc-es256":
 		w = bench.ClientCredentials(hc, fx.clients["es256"])
-	case "refresh":
-		// One token family per worker; the browser's SSO session means
-		// only the first one types the password. A run's chains continue
-		// in the next round.
-		if fx.refresh == nil {
-			browser := bench.NewBrowser(hc, benchRedirect)
-			for range c.Concurrency {
-				t, err := browser.Token(a.ctx, fx.ep, op, benchUsername, fx.password)
-				if err != nil {
-					return bench.Result{}, err
-				}
-				fx.refresh = append(fx.refresh, t)
-			}
+	case "refresh", "refresh-es256":
+		// One token family per worker, signed in afresh for each run; the
+		// browser's SSO session means only the first one types the
+		// password.
+		cl := op
+		if name == "refresh-es256" {
+			cl = fx.clients["opaque-es256"]
 		}
-		w = bench.RefreshToken(hc, op, fx.refresh)
+		browser := bench.NewBrowser(hc, benchRedirect)
+		chains := make([]string, workers)
+		for i := range chains {
+			t, err := browser.Token(a.ctx, fx.ep, cl, benchUsername, fx.password)
+			if err != nil {
+				return bench.Result{}, err
+			}
+			chains[i] = t
+		}
+		w = bench.RefreshToken(hc, cl, chains)
 	case "introspect":
 		tok, err := bench.Token(a.ctx, hc, op)
 		if err != nil {
@@ -454,16 +483,13 @@ func (fx *benchFixtures) run(a *app, c *benchCmd, name string, proc *bench.Proce
 	case "signin":
 		w = bench.SignIn(hc, fx.ep, op, benchRedirect, fx.signins, fx.password)
 	case "recovery":
-		if fx.recovers == nil {
-			fx.recovers = bench.Recovery(hc, fx.base, fx.sink, fx.recovery, recoveriesPerUser, workers)
+		users, err := fx.recoveryUsers(c.recoveryUsersPerRound())
+		if err != nil {
+			return bench.Result{}, err
 		}
-		w = fx.recovers
+		w = bench.Recovery(hc, fx.base, fx.sink, users, recoveriesPerUser, workers)
 	}
-	r := bench.Run(a.ctx, name, c.options(hc, proc), workers, w)
-	if name == "refresh" {
-		fx.refresh = nil // the chains moved on; the next round signs in again
-	}
-	return r, nil
+	return bench.Run(a.ctx, name, c.options(hc, proc), workers, w), nil
 }
 
 // remove deletes the fixtures, warning about what it could not.

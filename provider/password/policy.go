@@ -8,10 +8,11 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/trustelem/zxcvbn"
-	"github.com/trustelem/zxcvbn/frequency"
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/latchkeyid/latchkey/provider/password/internal/zxcvbn"
+	"github.com/latchkeyid/latchkey/provider/password/internal/zxcvbn/frequency"
 )
 
 // Length limits, in code points after NFKC. NIST SP 800-63B-4 requires a
@@ -276,7 +277,7 @@ func isCommon(folded string) bool {
 // blocklist is the "passwords" frequency list of zxcvbn (30,000 most common
 // passwords from leaks), folded, built on first use.
 var blocklist = sync.OnceValue(func() map[string]struct{} {
-	src := frequency.FrequencyLists["passwords"]
+	src := frequency.Lists()["passwords"]
 	m := make(map[string]struct{}, len(src))
 	for _, w := range src {
 		m[fold(w)] = struct{}{}

@@ -2,11 +2,15 @@ package password
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	upstream "github.com/trustelem/zxcvbn"
 	"github.com/trustelem/zxcvbn/frequency"
+
+	"github.com/latchkeyid/latchkey/provider/password/internal/zxcvbn"
 )
 
 func TestPolicyCheck(t *testing.T) {
@@ -189,4 +193,34 @@ func FuzzPolicyCheck(f *testing.F) {
 			t.Fatalf("Check returned a non-Rejection error: %v", err)
 		}
 	})
+}
+
+// The lazily loading copy of zxcvbn scores as the upstream module does:
+// common passwords and their variants (capitals, leet, suffixes, reversed),
+// keyboard walks, dates, repeats, sequences, passphrases and random
+// strings, with and without context words.
+func TestSameScoresAsUpstream(t *testing.T) {
+	pws := []string{"", "a", "Tr0ub4dor&3", "correct horse battery staple", "qwertyuiop", "zxcvbn", "1qaz2wsx3edc",
+		"13/05/1987", "1987-05-13", "aaaaaaaaaa", "abcabcabc", "abcdefgh", "13579", "9876543210", "rdnzl-0Qv!x",
+		"orchard 7q2kx9bmw", "alice1987", "AliceWonderland", "bob.smith", "Zürich-Straße-12", "пароль123", "パスワード"}
+	for i, pw := range frequency.FrequencyLists["passwords"] {
+		if i%500 == 0 {
+			pws = append(pws, pw, strings.ToUpper(pw[:1])+pw[1:]+"!", strings.NewReplacer("a", "@", "o", "0", "e", "3").Replace(pw),
+				pw+"2024", reverse(pw))
+		}
+	}
+	for _, ctx := range [][]string{nil, {"alice", "bob.smith@example.com", "Alice Wonderland", ProductName}} {
+		for _, pw := range pws {
+			got, want := zxcvbn.PasswordStrength(pw, ctx), upstream.PasswordStrength(pw, ctx)
+			if got.Score != want.Score || got.Guesses != want.Guesses {
+				t.Errorf("%q (context %v): score %d, guesses %g; upstream %d, %g", pw, ctx, got.Score, got.Guesses, want.Score, want.Guesses)
+			}
+		}
+	}
+}
+
+func reverse(s string) string {
+	r := []rune(s)
+	slices.Reverse(r)
+	return string(r)
 }

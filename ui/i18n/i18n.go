@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,17 +54,32 @@ var (
 	matcher = language.NewMatcher(supported)
 )
 
-// catalog is the bundle of every embedded catalog, parsed once.
-var catalog = sync.OnceValues(func() (*goi18n.Bundle, error) { return load(locales.FS) })
+// bundles holds each language's catalog (its messages over English's,
+// the fallback), parsed when a page first needs that language: a server
+// whose readers all read English never parses the other five (a third of
+// its start-up and 2 MiB of heap when it parsed all of them at once).
+var bundles = func() map[string]func() (*goi18n.Bundle, error) {
+	m := make(map[string]func() (*goi18n.Bundle, error), len(languages))
+	for _, l := range languages {
+		m[l.Tag] = sync.OnceValues(func() (*goi18n.Bundle, error) { return load(locales.FS, l.Tag) })
+	}
+	return m
+}()
 
-func load(fsys fs.FS) (*goi18n.Bundle, error) {
+// load parses the English catalogs of fsys and, for another language,
+// that language's.
+func load(fsys fs.FS, tag string) (*goi18n.Bundle, error) {
 	b := goi18n.NewBundle(language.English)
 	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
-	files, err := fs.Glob(fsys, "*.toml")
-	if err != nil {
-		return nil, err
+	var files []string
+	for _, t := range slices.Compact([]string{"en", tag}) {
+		f, err := fs.Glob(fsys, "*."+t+".toml")
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(f)
+		files = append(files, f...)
 	}
-	sort.Strings(files)
 	for _, f := range files {
 		if _, err := b.LoadMessageFileFS(fsys, f); err != nil {
 			return nil, fmt.Errorf("i18n: catalog %s: %w", f, err)
@@ -72,15 +88,17 @@ func load(fsys fs.FS) (*goi18n.Bundle, error) {
 	return b, nil
 }
 
-// Check parses the catalogs; the server calls it at start-up so a broken
-// catalog stops it instead of showing message IDs to people.
-func Check() error { _, err := catalog(); return err }
+// Check parses the English catalogs; the server calls it at start-up so a
+// broken catalog stops it instead of showing message IDs to people. The
+// other languages are parsed on first use (TestEveryCatalogParses parses
+// them all: they are embedded, so a build that passed it has none broken).
+func Check() error { _, err := bundles["en"](); return err }
 
 // Localizer translates and formats for one language and time zone.
 // The zero of a time zone is UTC, and then times say so.
 type Localizer struct {
 	tag  language.Tag
-	lc   *goi18n.Localizer
+	lc   func() *goi18n.Localizer // its catalog, parsed on first use
 	p    *message.Printer
 	zone *time.Location // nil: UTC
 	// chosen: a request chose this language (a pick, ui_locales or
@@ -89,16 +107,19 @@ type Localizer struct {
 }
 
 var localizers = sync.OnceValue(func() map[string]*Localizer {
-	b, err := catalog()
-	if err != nil {
-		b = goi18n.NewBundle(language.English) // Check reports it; pages show IDs
-	}
 	m := map[string]*Localizer{}
 	for i, l := range languages {
 		m[l.Tag] = &Localizer{
 			tag: supported[i],
-			lc:  goi18n.NewLocalizer(b, l.Tag, "en"),
-			p:   message.NewPrinter(supported[i]),
+			lc: sync.OnceValue(func() *goi18n.Localizer {
+				b, err := bundles[l.Tag]()
+				if err != nil {
+					slog.Error("i18n: catalog", "lang", l.Tag, "err", err)
+					b = goi18n.NewBundle(language.English) // pages show IDs
+				}
+				return goi18n.NewLocalizer(b, l.Tag, "en")
+			}),
+			p: message.NewPrinter(supported[i]),
 		}
 	}
 	return m
@@ -253,7 +274,7 @@ func (l *Localizer) localize(id string, count any, kv []any) string {
 			data[k] = l.value(kv[i+1])
 		}
 	}
-	s, err := l.lc.Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateData: data, PluralCount: count})
+	s, err := l.lc().Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateData: data, PluralCount: count})
 	if s == "" {
 		if err != nil {
 			slog.Warn("i18n: message missing", "id", id, "lang", l.Lang(), "err", err)
@@ -361,7 +382,7 @@ func (l *Localizer) Script(area string) map[string]string {
 	}
 	out := map[string]string{}
 	for _, id := range areaIDs(area) {
-		s, err := l.lc.Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateParser: template.IdentityParser{}})
+		s, err := l.lc().Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateParser: template.IdentityParser{}})
 		if err != nil || s == "" {
 			s = id
 		}

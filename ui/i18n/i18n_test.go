@@ -6,7 +6,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
+
+	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
 )
 
 func TestChoose(t *testing.T) {
@@ -216,6 +219,56 @@ func TestStored(t *testing.T) {
 	} {
 		if got := Stored(tc.tag, tc.fallback).Lang(); got != tc.want {
 			t.Errorf("Stored(%q) = %s, want %s", tc.tag, got, tc.want)
+		}
+	}
+}
+
+// Every embedded catalog parses, and each language's bundle, parsed on
+// first use, holds that language's messages, not only English's.
+func TestEveryCatalogParses(t *testing.T) {
+	en := English().T("common.action.continue")
+	for _, l := range languages {
+		t.Run(l.Tag, func(t *testing.T) {
+			if _, err := bundles[l.Tag](); err != nil {
+				t.Fatal(err)
+			}
+			got := localizers()[l.Tag].T("common.action.continue")
+			if got == "common.action.continue" || (l.Tag == "en") != (got == en) {
+				t.Errorf("%s: common.action.continue = %q (English %q)", l.Tag, got, en)
+			}
+		})
+	}
+}
+
+// A language's bundle falls back to English for a message it lacks, and a
+// broken catalog of one language fails that language only.
+func TestLoadOneLanguage(t *testing.T) {
+	fsys := fstest.MapFS{
+		"a.en.toml": {Data: []byte("\"a.x.one\" = \"One\"\n\"a.x.two\" = \"Two\"\n")},
+		"a.de.toml": {Data: []byte("\"a.x.one\" = \"Eins\"\n")},
+		"a.fr.toml": {Data: []byte("\"a.x.one\" = \n")},
+	}
+	for _, tc := range []struct {
+		tag, want1, want2 string
+		broken            bool
+	}{
+		{"en", "One", "Two", false},
+		{"de", "Eins", "Two", false},
+		{"es", "One", "Two", false}, // no catalog of its own: English
+		{"fr", "", "", true},
+	} {
+		b, err := load(fsys, tc.tag)
+		if (err != nil) != tc.broken {
+			t.Fatalf("%s: load error %v, want broken %v", tc.tag, err, tc.broken)
+		}
+		if tc.broken {
+			continue
+		}
+		lc := goi18n.NewLocalizer(b, tc.tag, "en")
+		for id, want := range map[string]string{"a.x.one": tc.want1, "a.x.two": tc.want2} {
+			if got, _ := lc.Localize(&goi18n.LocalizeConfig{MessageID: id}); got != want {
+				t.Errorf("%s: %s = %q, want %q", tc.tag, id, got, want)
+			}
 		}
 	}
 }

@@ -94,14 +94,14 @@ func (r Result) String() string {
 		}
 		rss = fmt.Sprintf("%.1fMiB", float64(u.PeakRSS)/(1<<20))
 	}
-	return fmt.Sprintf("%-11s %-2s %8d %6d %9.1f %9s %9s %9s %9s %6s %8s %9s", r.Scenario, r.Target, r.Requests, r.Errors, r.RPS(),
+	return fmt.Sprintf("%-13s %-2s %8d %6d %9.1f %9s %9s %9s %9s %6s %8s %9s", r.Scenario, r.Target, r.Requests, r.Errors, r.RPS(),
 		ms(r.Percentile(0.50)), ms(r.Percentile(0.90)), ms(r.Percentile(0.99)), ms(r.Percentile(1)), cpu, perReq, rss)
 }
 
 // Header is the report table's header line: cpu-s is the server's CPU
 // seconds during the measured part, cpu/req per successful request, and
 // peak-rss its peak resident set in that part.
-const Header = "scenario    on requests errors     req/s       p50       p90       p99       max  cpu-s  cpu/req  peak-rss"
+const Header = "scenario      on requests errors     req/s       p50       p90       p99       max  cpu-s  cpu/req  peak-rss"
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
 
