@@ -180,7 +180,7 @@ func TestBucketCreatedBetweenUpdateAndRead(t *testing.T) {
 			once.Do(func() {
 				err := g.Session(&gorm.Session{NewDB: true, SkipHooks: true}).Exec(
 					"INSERT INTO sspr_ratelimits (scope, key_hash, window_ms, bucket, count, expires_at) VALUES (?, ?, ?, ?, 1, ?)",
-					"meanwhile", hex.EncodeToString(sum[:]), window.Milliseconds(), c.now().UnixMilli()/bs, c.now().Add(2*window)).Error
+					"meanwhile", hex.EncodeToString(sum[:]), window.Milliseconds(), c.Now().UnixMilli()/bs, c.Now().Add(2*window)).Error
 				if err != nil {
 					t.Errorf("the other caller's insert: %v", err)
 				}
@@ -189,7 +189,7 @@ func TestBucketCreatedBetweenUpdateAndRead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l := ratelimit.New(g, ratelimit.WithClock(c.now))
+		l := ratelimit.New(g, ratelimit.WithClock(c.Now))
 		ok, _, err := l.Allow(t.Context(), "meanwhile", "198.51.100.9", 3, window)
 		if err != nil || !ok {
 			t.Fatalf("Allow = %v, %v; want admitted (1 of 3 taken)", ok, err)
