@@ -186,6 +186,9 @@ func TestEveryPathRevokesEverything(t *testing.T) {
 		{name: "cli-disable", run: func(t *testing.T, _ *plugintest.Env, c *cliEnv, _, _ string) {
 			c.must("", "user", "disable", pt.Username)
 		}},
+		{name: "cli-lock", run: func(t *testing.T, _ *plugintest.Env, c *cliEnv, _, _ string) {
+			c.must("", "user", "lock", pt.Username)
+		}},
 		{name: "cli-delete", run: func(t *testing.T, _ *plugintest.Env, c *cliEnv, _, _ string) {
 			c.must("", "user", "delete", pt.Username)
 		}},

@@ -167,20 +167,21 @@ type userLockCmd struct {
 	For  time.Duration `default:"8760h" help:"How long to lock (default one year; unlock ends it early)."`
 }
 
+// Run locks as the admin API does: the lock, the revocation of sessions,
+// tokens and recovery flows, and the audit record in one transaction.
 func (c *userLockCmd) Run(a *app) error {
-	users, u, err := a.findUser(c.User)
-	if err != nil {
-		return err
-	}
 	if c.For <= 0 {
 		return usageError{errors.New("--for must be positive")}
 	}
+	svc, _, u, err := a.accountOf(c.User)
+	if err != nil {
+		return err
+	}
 	until := time.Now().UTC().Add(c.For)
-	if err := users.Lock(a.ctx, u.ID, until); err != nil {
+	if err := svc.Lock(a.ctx, u.ID, until, a.auditTx("admin.user.lock", u.ID, "until="+until.Format(time.RFC3339))); err != nil {
 		return userErr("lock", c.User, err)
 	}
-	a.audit("admin.user.lock", u.ID, "ok", "until="+until.Format(time.RFC3339))
-	fmt.Fprintf(a.stdout, "locked %s until %s\n", u.Username, until.Format(time.RFC3339))
+	fmt.Fprintf(a.stdout, "locked %s until %s; sessions, tokens and recovery flows revoked\n", u.Username, until.Format(time.RFC3339))
 	return nil
 }
 
