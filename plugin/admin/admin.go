@@ -128,6 +128,7 @@ func New(d Deps) (*API, error) {
 		{http.MethodGet, "/apps/{id}/connect", a.connectApp},
 	}
 	a.routes = append(a.routes, a.opsRoutes()...)
+	a.routes = append(a.routes, a.questionRoutes()...)
 	if _, err := openAPIJSON(); err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
