@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -41,7 +40,7 @@ func (a *API) addQuestion(c echo.Context) error {
 	if err != nil {
 		return a.questionErr(c, "admin.question.add", "", err)
 	}
-	if err := a.record(c, "admin.question.add", "ok", "question="+q.ID+" languages="+languages(q)); err != nil {
+	if err := a.record(c, "admin.question.add", "ok", questions.Detail(q)); err != nil {
 		return err
 	}
 	c.Response().Header().Set("Location", Prefix+"/policy/questions/"+q.ID)
@@ -58,7 +57,7 @@ func (a *API) editQuestion(c echo.Context) error {
 	if err != nil {
 		return a.questionErr(c, "admin.question.edit", id, err)
 	}
-	if err := a.record(c, "admin.question.edit", "ok", "question="+q.ID+" languages="+languages(q)); err != nil {
+	if err := a.record(c, "admin.question.edit", "ok", questions.Detail(q)); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, customView(q))
@@ -108,13 +107,4 @@ func questionID(c echo.Context) string {
 		return id
 	}
 	return "-"
-}
-
-func languages(q method.Question) string {
-	var tags []string
-	for t := range q.Texts {
-		tags = append(tags, t)
-	}
-	slices.Sort(tags)
-	return strings.Join(tags, ",")
 }

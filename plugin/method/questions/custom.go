@@ -306,3 +306,12 @@ func (m *Method) live(ctx context.Context, st stored) (stored, map[string]method
 func builtinID(id string) bool {
 	return slices.ContainsFunc(Pool[:], func(q struct{ ID, Key, Text string }) bool { return q.ID == id })
 }
+
+// Detail is q as an audit detail: "question=<id> languages=de,en".
+func Detail(q method.Question) string {
+	d := "question=" + q.ID
+	if len(q.Texts) > 0 {
+		d += " languages=" + strings.Join(sortedKeys(q.Texts), ",")
+	}
+	return d
+}
