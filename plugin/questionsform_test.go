@@ -10,6 +10,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 	"github.com/latchkeyid/latchkey/provider/providertest/chrometest"
+	"github.com/latchkeyid/latchkey/provider/providertest/plugintest"
 	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
@@ -178,20 +179,7 @@ func TestQuestionsInGerman(t *testing.T) {
 	mustPage(t, b.Submit(page, `form[action="/security-info/add/questions"]`, vals), "<h1")
 
 	// A later visit steps up with the questions, asked in German.
-	b2 := x.SignIn(t)
-	x.Server.Clock.Advance(11 * time.Minute) // past the first-registration window
-	info := mustPage(t, b2.Get(x.Server.URL+"/security-info?lang=de"), "<form")
-	var id string
-	sel := info.Doc.Find(`input[name="enrollment"]`)
-	for i := range sel.Length() {
-		if strings.Contains(sel.Eq(i).Parent().Text(), de.T("method.row.questions")) {
-			id = sel.Eq(i).AttrOr("value", "")
-		}
-	}
-	if id == "" {
-		t.Fatalf("no questions row on the step-up page:\n%s", info.Body)
-	}
-	ask := mustPage(t, b2.Submit(info, "form", map[string]string{"enrollment": id}), `name="answer.0"`)
+	ask := stepUpInGerman(t, x)
 	labels := ask.Doc.Find(`label[for^="answer-"]`)
 	if labels.Length() == 0 {
 		t.Fatalf("no questions asked:\n%s", ask.Body)
@@ -243,17 +231,7 @@ func TestCustomQuestionInGerman(t *testing.T) {
 			t.Error("the English page does not offer the English text")
 		}
 
-		b2 := x.SignIn(t)
-		x.Server.Clock.Advance(11 * time.Minute) // past the first-registration window
-		info := mustPage(t, b2.Get(x.Server.URL+"/security-info?lang=de"), "<form")
-		var id string
-		sel := info.Doc.Find(`input[name="enrollment"]`)
-		for i := range sel.Length() {
-			if strings.Contains(sel.Eq(i).Parent().Text(), "Sicherheitsfragen") {
-				id = sel.Eq(i).AttrOr("value", "")
-			}
-		}
-		ask := mustPage(t, b2.Submit(info, "form", map[string]string{"enrollment": id}), `name="answer.0"`)
+		ask := stepUpInGerman(t, x)
 		var asked []string
 		labels := ask.Doc.Find(`label[for^="answer-"]`)
 		for i := range labels.Length() {
@@ -263,4 +241,26 @@ func TestCustomQuestionInGerman(t *testing.T) {
 			t.Fatalf("step-up asks %v, want the German custom text", asked)
 		}
 	})
+}
+
+// stepUpInGerman signs in anew past the first-registration window and
+// chooses the questions row of the German step-up page: the page that
+// asks them.
+func stepUpInGerman(t *testing.T, x *plugintest.Env) *pt.Page {
+	t.Helper()
+	de, _ := i18n.For("de")
+	b := x.SignIn(t)
+	x.Server.Clock.Advance(11 * time.Minute) // past the first-registration window
+	info := mustPage(t, b.Get(x.Server.URL+"/security-info?lang=de"), "<form")
+	var id string
+	sel := info.Doc.Find(`input[name="enrollment"]`)
+	for i := range sel.Length() {
+		if strings.Contains(sel.Eq(i).Parent().Text(), de.T("method.row.questions")) {
+			id = sel.Eq(i).AttrOr("value", "")
+		}
+	}
+	if id == "" {
+		t.Fatalf("no questions row on the step-up page:\n%s", info.Body)
+	}
+	return mustPage(t, b.Submit(info, "form", map[string]string{"enrollment": id}), `name="answer.0"`)
 }
