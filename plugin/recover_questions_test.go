@@ -84,5 +84,37 @@ func TestRecoverWithCustomQuestionInGerman(t *testing.T) {
 		if asked := recover(2); slices.Contains(asked, de) || slices.Contains(asked, en) {
 			t.Fatalf("a removed question is still asked: %v", asked)
 		}
+
+		// A user whose every question was removed is told to choose another
+		// method, not shown an error.
+		only := e.user("otto", false)
+		e.enrollEmail(only, "otto.private@example.org")
+		in = method.Input{}
+		for i := range 3 {
+			c, err := e.qs.AddCustom(ctx, map[string]string{"en": "Custom question number " + string(rune('A'+i)) + "?"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in[questions.FieldQuestion(i)], in[questions.FieldAnswer(i)] = c.ID, "answer "+string(rune('a'+i))+" here"
+		}
+		p, err = e.qs.Begin(ctx, "enroll-otto", ref(only), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enr, res, err = e.qs.Finish(ctx, "enroll-otto", ref(only), p, nil)
+		if err != nil || !res.OK || e.store.Add(ctx, &enr, 0) != nil {
+			t.Fatalf("enroll otto: %v %+v", err, res)
+		}
+		custom, _ := e.qs.Custom(ctx)
+		for _, c := range custom {
+			if err := e.qs.DeleteCustom(ctx, c.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b := e.browser()
+		fp := b.start("otto", boundRequest)
+		b.post(fp, url.Values{"intent": {"reset"}})
+		b.choose(fp, "security questions")
+		b.must(200, "That method is not available now. Choose another one.")
 	})
 }

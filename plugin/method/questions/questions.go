@@ -291,7 +291,8 @@ func (m *Method) Challenge(ctx context.Context, flowID string, u method.Ref, e m
 // subset returns the kept questions of e, choosing ask of them at random
 // if none are kept. Concurrent first uses agree: the first insert wins.
 // Only questions that still exist are asked (see DeleteCustom); with
-// none left the enrollment has nothing to ask (method.ErrNotFound).
+// none left the enrollment has nothing to ask (method.ErrUnavailable: the
+// page says to choose another method).
 func (m *Method) subset(ctx context.Context, e method.Enrollment, st stored, ask int) ([]method.Question, error) {
 	g := m.g.WithContext(ctx)
 	st, byID, err := m.live(ctx, st)
@@ -299,7 +300,7 @@ func (m *Method) subset(ctx context.Context, e method.Enrollment, st stored, ask
 		return nil, fmt.Errorf("questions: subset: %w", err)
 	}
 	if len(st.Items) == 0 {
-		return nil, method.ErrNotFound
+		return nil, method.ErrUnavailable
 	}
 	for range 2 {
 		var r askRow
