@@ -1,6 +1,7 @@
 package plugin_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 	"github.com/latchkeyid/latchkey/provider/providertest/chrometest"
+	"github.com/latchkeyid/latchkey/provider/providertest/plugintest"
 	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
@@ -177,20 +179,7 @@ func TestQuestionsInGerman(t *testing.T) {
 	mustPage(t, b.Submit(page, `form[action="/security-info/add/questions"]`, vals), "<h1")
 
 	// A later visit steps up with the questions, asked in German.
-	b2 := x.SignIn(t)
-	x.Server.Clock.Advance(11 * time.Minute) // past the first-registration window
-	info := mustPage(t, b2.Get(x.Server.URL+"/security-info?lang=de"), "<form")
-	var id string
-	sel := info.Doc.Find(`input[name="enrollment"]`)
-	for i := range sel.Length() {
-		if strings.Contains(sel.Eq(i).Parent().Text(), de.T("method.row.questions")) {
-			id = sel.Eq(i).AttrOr("value", "")
-		}
-	}
-	if id == "" {
-		t.Fatalf("no questions row on the step-up page:\n%s", info.Body)
-	}
-	ask := mustPage(t, b2.Submit(info, "form", map[string]string{"enrollment": id}), `name="answer.0"`)
+	ask := stepUpInGerman(t, x)
 	labels := ask.Doc.Find(`label[for^="answer-"]`)
 	if labels.Length() == 0 {
 		t.Fatalf("no questions asked:\n%s", ask.Body)
@@ -208,4 +197,70 @@ func TestQuestionsInGerman(t *testing.T) {
 			t.Errorf("asked %q, not one of the German questions", got)
 		}
 	}
+}
+
+// TestCustomQuestionInGerman: a custom question with a German text is
+// offered and asked in German to a German reader, and in English (its
+// default text) to an English one.
+func TestCustomQuestionInGerman(t *testing.T) {
+	dbtestEach(t, func(t *testing.T, dbURL string) {
+		x := startAll(t, dbURL, "US", "email", "questions")
+		ctx := t.Context()
+		pol, err := x.Policy.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pol.QuestionsAsk = 3 // every registered question is asked
+		if err := x.Policy.Set(ctx, pol); err != nil {
+			t.Fatal(err)
+		}
+		const en, de = "Where was our first office?", "Wo war unser erstes Büro?"
+		q, err := questions.New(x.Server.DB, nil, x.Server.Keyring, nil).AddCustom(ctx, map[string]string{"en": en, "de": de})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := x.SignIn(t)
+		page := mustPage(t, b.Get(x.Server.URL+"/security-info/add/questions?lang=de"), `name="question.0"`)
+		if got := strings.TrimSpace(page.Doc.Find(`select[name="question.0"] option[value="` + q.ID + `"]`).Text()); got != de {
+			t.Fatalf("custom question offered as %q, want %q", got, de)
+		}
+		vals := map[string]string{"current_password": pt.Password, "question.0": q.ID, "answer.0": "Hauptstraße 12",
+			"question.1": "b01", "answer.1": "Springfield Road", "question.2": "b12", "answer.2": "Mr Whiskers"}
+		mustPage(t, b.Submit(page, `form[action="/security-info/add/questions"]`, vals), "<h1")
+		if enPage := mustPage(t, b.Get(x.Server.URL+"/security-info/add/questions?lang=en"), `name="question.0"`); !strings.Contains(enPage.Body, en) {
+			t.Error("the English page does not offer the English text")
+		}
+
+		ask := stepUpInGerman(t, x)
+		var asked []string
+		labels := ask.Doc.Find(`label[for^="answer-"]`)
+		for i := range labels.Length() {
+			asked = append(asked, strings.TrimSpace(labels.Eq(i).Text()))
+		}
+		if !slices.Contains(asked, de) || strings.Contains(ask.Body, en) {
+			t.Fatalf("step-up asks %v, want the German custom text", asked)
+		}
+	})
+}
+
+// stepUpInGerman signs in anew past the first-registration window and
+// chooses the questions row of the German step-up page: the page that
+// asks them.
+func stepUpInGerman(t *testing.T, x *plugintest.Env) *pt.Page {
+	t.Helper()
+	de, _ := i18n.For("de")
+	b := x.SignIn(t)
+	x.Server.Clock.Advance(11 * time.Minute) // past the first-registration window
+	info := mustPage(t, b.Get(x.Server.URL+"/security-info?lang=de"), "<form")
+	var id string
+	sel := info.Doc.Find(`input[name="enrollment"]`)
+	for i := range sel.Length() {
+		if strings.Contains(sel.Eq(i).Parent().Text(), de.T("method.row.questions")) {
+			id = sel.Eq(i).AttrOr("value", "")
+		}
+	}
+	if id == "" {
+		t.Fatalf("no questions row on the step-up page:\n%s", info.Body)
+	}
+	return mustPage(t, b.Submit(info, "form", map[string]string{"enrollment": id}), `name="answer.0"`)
 }

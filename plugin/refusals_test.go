@@ -31,7 +31,6 @@ type refusal struct {
 // every other one must be in the table below.
 var notOverHTTP = map[string]string{
 	"invalid.phone.unknown_type": "libphonenumber gives every valid number a type; kept for a metadata update",
-	"invalid.question.custom":    "custom questions are added by an administrator (questions.AddCustom, checked in German by TestCustomQuestions), not on a page",
 	"invalid.code.expired":       "no method returns method.ErrExpired today; an expired code ends the challenge (verify.error.dead)",
 }
 

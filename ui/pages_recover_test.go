@@ -26,8 +26,11 @@ type (
 		ID, Method, Label, Title, Value string
 		Masked                          bool
 	}
-	recoverQuestion struct{ ID, Text string }
-	recoverPrompt   struct {
+	recoverQuestion struct {
+		ID, Text string
+		Texts    map[string]string
+	}
+	recoverPrompt struct {
 		Kind, Destination string
 		Number            string
 		Poll              string
@@ -120,7 +123,7 @@ func init() {
 			return m
 		}})
 	}
-	questions := []recoverQuestion{{"q1", "In what city were you born?"}, {"q2", "What was your first pet's name?"}}
+	questions := []recoverQuestion{{"q1", "In what city were you born?", nil}, {"q2", "What was your first pet's name?", nil}}
 	pageCases = append(pageCases,
 		verify("email", recoverPrompt{Kind: "email", Destination: "a•••@example.net"}, ""),
 		verify("email", recoverPrompt{Kind: "email", Destination: "a•••@example.net"}, "verify.error.wrong_code"),

@@ -61,7 +61,7 @@ func init() {
 			return m
 		}}
 	}
-	pool := []recoverQuestion{{"q1", "In what city were you born?"}, {"q2", "What was your first pet's name?"}, {"q3", "What is your oldest cousin's first name?"}}
+	pool := []recoverQuestion{{"q1", "In what city were you born?", nil}, {"q2", "What was your first pet's name?", nil}, {"q3", "What is your oldest cousin's first name?", nil}}
 	countries := []infoCountry{{"FR", "France", "+33"}, {"DE", "Deutschland", "+49"}}
 	pageCases = append(pageCases,
 		addPage("security-info", "rows", func(l *i18n.Localizer) map[string]any {

@@ -163,12 +163,16 @@ func (q *request) funcs() template.FuncMap {
 		"number":   func(n any) string { return loc().Number(n) },
 		// question asks a security question in the page's language: a
 		// built-in one (ID b01, b02, …) from the question catalog, an
-		// administrator's own as it was typed.
-		"question": func(id, text string) string {
+		// administrator's own in its text for the language, else text (the
+		// default language's).
+		"question": func(id, text string, texts map[string]string) string {
 			if builtinQuestion.MatchString(id) {
 				if s := loc().T("question.pool." + id); s != "question.pool."+id {
 					return s
 				}
+			}
+			if s := texts[loc().Lang()]; s != "" {
+				return s
 			}
 			return text
 		},

@@ -41,6 +41,8 @@ var opsPaths = []struct{ method, path string }{
 	{http.MethodGet, "/policy"}, {http.MethodPatch, "/policy"}, {http.MethodGet, "/audit/events"},
 	{http.MethodGet, "/audit/export?format=csv"}, {http.MethodGet, "/audit/settings"}, {http.MethodGet, "/reports"},
 	{http.MethodGet, "/reports/coverage"}, {http.MethodGet, "/reports/funnel?format=svg"},
+	{http.MethodPost, "/policy/questions"}, {http.MethodPut, "/policy/questions/c0123456789abcdef"},
+	{http.MethodDelete, "/policy/questions/c0123456789abcdef"},
 }
 
 // A normal user's token, a client without the scope, an expired token and
@@ -66,8 +68,11 @@ func TestAdminAPIOpsAuthorization(t *testing.T) {
 				t.Run(tk.name+op.method+op.path, func(t *testing.T) {
 					var body any
 					hdr := []string{}
-					if op.method == http.MethodPatch {
+					switch op.method {
+					case http.MethodPatch:
 						body, hdr = map[string]any{"required": 2}, []string{"If-Match", "*"}
+					case http.MethodPost, http.MethodPut:
+						body = map[string]any{"translations": map[string]string{"en": "Where did we first meet?"}}
 					}
 					r := e.call(op.method, admin.Prefix+op.path, tk.token, body, hdr...)
 					if r.status != tk.status || r.header.Get("WWW-Authenticate") == "" {
@@ -81,7 +86,7 @@ func TestAdminAPIOpsAuthorization(t *testing.T) {
 		if err != nil || p.Required != 1 {
 			t.Fatalf("a refused change changed the policy: %+v %v", p, err)
 		}
-		for _, typ := range []string{"admin.policy.set", "admin.audit.export", "admin.audit.read", "admin.report.read"} {
+		for _, typ := range []string{"admin.policy.set", "admin.audit.export", "admin.audit.read", "admin.report.read", "admin.question.add", "admin.question.edit", "admin.question.remove"} {
 			if evs := e.s.AuditEvents(t, typ); len(evs) != 0 {
 				t.Fatalf("a refused request left %s records: %+v", typ, evs)
 			}
@@ -109,7 +114,7 @@ func TestAdminAPIPolicy(t *testing.T) {
 		ctx := t.Context()
 		tok := e.clientToken(opsClient, opsSecret, admin.Scope)
 		p := admin.Prefix + "/policy"
-		if _, err := questions.New(e.s.DB, nil, e.s.Keyring, nil).AddCustom(ctx, "What was the name of our first office?"); err != nil {
+		if _, err := questions.New(e.s.DB, nil, e.s.Keyring, nil).AddCustom(ctx, map[string]string{"en": "What was the name of our first office?"}); err != nil {
 			t.Fatal(err)
 		}
 		t.Run("get", func(t *testing.T) {

@@ -10,8 +10,9 @@ import (
 )
 
 type policyCmd struct {
-	Show policyShowCmd `cmd:"" help:"Show the recovery policy as JSON."`
-	Set  policySetCmd  `cmd:"" help:"Change the recovery policy: latchkey policy set required=2 methods=email,totp ..."`
+	Show      policyShowCmd      `cmd:"" help:"Show the recovery policy as JSON."`
+	Set       policySetCmd       `cmd:"" help:"Change the recovery policy: latchkey policy set required=2 methods=email,totp ..."`
+	Questions policyQuestionsCmd `cmd:"" help:"List, add, edit and remove the custom security questions and their translations."`
 }
 
 type policyShowCmd struct{}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkeyid/latchkey/plugin/method"
 	"github.com/latchkeyid/latchkey/plugin/policy"
 	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 )
@@ -66,6 +67,48 @@ func TestPolicyCommands(t *testing.T) {
 		c.must("", "policy", "set", "phone_countries=", "push_report_block_minutes=0")
 		if p := show(); len(p.PhoneCountries) != 0 || p.PushReportBlockMinutes != 0 {
 			t.Fatalf("after emptying: %+v", p)
+		}
+	})
+}
+
+// `latchkey policy questions` adds, edits, lists and removes custom
+// questions through the admin API's calls: every problem named at once,
+// each change audited.
+func TestPolicyQuestionsCommands(t *testing.T) {
+	clearLatchkeyEnv(t)
+	dbtest.Each(t, func(t *testing.T, url string) {
+		c := newCLI(t, url)
+		var q method.Question
+		out := c.must("", "policy", "questions", "add", "en=Where was our first office?", "de=Wo war unser erstes Büro?")
+		if err := json.Unmarshal([]byte(out), &q); err != nil || q.Texts["de"] != "Wo war unser erstes Büro?" {
+			t.Fatalf("add: %v\n%s", err, out)
+		}
+		r := c.run("", "policy", "questions", "add", "de=", "xx=Some question?", "en=What was the name of your first pet?")
+		if r.code != exitUsage {
+			t.Fatalf("refused add: exit %d %s%s", r.code, r.out, r.err)
+		}
+		for _, w := range []string{"texts.de: is empty", `texts.xx: unknown language "xx"`, "texts.en: repeats question b29"} {
+			if !strings.Contains(r.err, w) {
+				t.Errorf("stderr lacks %q:\n%s", w, r.err)
+			}
+		}
+		c.must("", "policy", "questions", "edit", q.ID, "en=In which town was our first office?")
+		if r := c.run("", "policy", "questions", "edit", "cnothere", "en=In which town was it?"); r.code != exitUsage {
+			t.Fatalf("edit of an unknown question: exit %d", r.code)
+		}
+		var listed []method.Question
+		if err := json.Unmarshal([]byte(c.must("", "policy", "questions", "list")), &listed); err != nil ||
+			len(listed) != 1 || listed[0].Text != "In which town was our first office?" || listed[0].Texts["de"] != "" {
+			t.Fatalf("list after edit: %+v %v", listed, err)
+		}
+		c.must("", "policy", "questions", "remove", q.ID)
+		if strings.TrimSpace(c.must("", "policy", "questions", "list")) != "[]" {
+			t.Fatal("still listed after remove")
+		}
+		for _, typ := range []string{"admin.question.add", "admin.question.edit", "admin.question.remove"} {
+			if !strings.Contains(c.must("", "audit", "--type", typ), q.ID) {
+				t.Errorf("%s not audited with %s", typ, q.ID)
+			}
 		}
 	})
 }

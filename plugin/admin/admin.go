@@ -134,6 +134,7 @@ func New(d Deps) (*API, error) {
 	}
 	a.routes = append(a.routes, a.opsRoutes()...)
 	a.routes = append(a.routes, a.userRoutes()...)
+	a.routes = append(a.routes, a.questionRoutes()...)
 	if _, err := openAPIJSON(); err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}

@@ -17,9 +17,13 @@ type Policies interface {
 	SetIf(ctx context.Context, p policy.Policy, version string) (string, error)
 }
 
-// CustomQuestions lists the admin-defined security questions.
+// CustomQuestions are the admin-defined security questions
+// (plugin/method/questions.Method); the CLI changes them the same way.
 type CustomQuestions interface {
 	Custom(ctx context.Context) ([]method.Question, error)
+	AddCustom(ctx context.Context, texts map[string]string) (method.Question, error)
+	EditCustom(ctx context.Context, id string, texts map[string]string) (method.Question, error)
+	DeleteCustom(ctx context.Context, id string) error
 }
 
 // Reporter runs the usage reports (plugin/report.Reports).

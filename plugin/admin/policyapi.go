@@ -23,8 +23,8 @@ type MethodSwitch struct {
 }
 
 // CustomQuestion is an admin-defined security question. Translations
-// holds its text per language; the stored questions have one text, shown
-// in every language, so it is under "en".
+// holds its text per language; Text is the default language's ("en"),
+// shown to readers of a language without one.
 type CustomQuestion struct {
 	ID           string            `json:"id"`
 	Text         string            `json:"text"`
@@ -53,7 +53,7 @@ func (a *API) policyView(c echo.Context, p policy.Policy, version string) (Polic
 		return v, err
 	}
 	for _, q := range qs {
-		v.CustomQuestions = append(v.CustomQuestions, CustomQuestion{q.ID, q.Text, map[string]string{"en": q.Text}})
+		v.CustomQuestions = append(v.CustomQuestions, customView(q))
 	}
 	c.Response().Header().Set("ETag", `"`+version+`"`)
 	return v, nil

@@ -81,6 +81,9 @@ type Prompt struct {
 type Question struct {
 	ID   string `json:"id"`
 	Text string `json:"text"`
+	// Texts is an admin-defined question's text per language tag (Text is
+	// the default language's); built-in ones are translated by the catalogs.
+	Texts map[string]string `json:"texts,omitempty"`
 }
 
 // Enrollment is one registered, proven method of a user (a row of

@@ -18,6 +18,7 @@ func Set() db.Set {
 			proofTries0006(),        // per-challenge tries of every method (plugin/proof)
 			accounts0007(),          // accounts: had methods, first session, reported; report recipients
 			adminIdempotency0008m(), // the admin API's Idempotency-Key records
+			questionTexts0010(),     // custom questions' texts per language
 		},
 	}
 }

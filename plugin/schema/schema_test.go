@@ -22,7 +22,7 @@ func TestMigratesBesideProvider(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for _, table := range []string{"sspr_policy", "sspr_flows", "sspr_failures", "sspr_report_tokens", "sspr_user_state", "sspr_proof_tries", "admin_idempotency_keys"} {
+		for _, table := range []string{"sspr_policy", "sspr_flows", "sspr_failures", "sspr_report_tokens", "sspr_user_state", "sspr_proof_tries", "admin_idempotency_keys", "sspr_custom_question_texts"} {
 			if !g.Migrator().HasTable(table) {
 				t.Errorf("table %s missing", table)
 			}
@@ -36,15 +36,7 @@ func TestMigratesBesideProvider(t *testing.T) {
 func TestAccountsBackfill(t *testing.T) {
 	dbtest.EachDB(t, []db.Set{pschema.Set()}, func(t *testing.T, g *gorm.DB) {
 		all := schema.Set()
-		// Every migration before 0007 (later ones may follow it).
-		before := db.Set{Table: all.Table}
-		for _, m := range all.Migrations {
-			if m.ID == "0007_sspr_accounts" {
-				break
-			}
-			before.Migrations = append(before.Migrations, m)
-		}
-		if err := db.Migrate(t.Context(), g, before); err != nil {
+		if err := db.Migrate(t.Context(), g, before("0007_sspr_accounts")); err != nil {
 			t.Fatal(err)
 		}
 		now := time.Now().UTC()
@@ -76,6 +68,44 @@ func TestAccountsBackfill(t *testing.T) {
 		got := fmt.Sprint(rows)
 		if want := "[{deleter 0 true} {holder 2 true} {skipper 1 false}]"; got != want {
 			t.Fatalf("user state %s, want %s", got, want)
+		}
+	})
+}
+
+// before is every plugin migration before id (later ones may follow it).
+func before(id string) db.Set {
+	all := schema.Set()
+	out := db.Set{Table: all.Table}
+	for _, m := range all.Migrations {
+		if m.ID == id {
+			break
+		}
+		out.Migrations = append(out.Migrations, m)
+	}
+	return out
+}
+
+// TestQuestionTextsBackfill: each custom question's one text becomes its
+// English text.
+func TestQuestionTextsBackfill(t *testing.T) {
+	dbtest.EachDB(t, []db.Set{pschema.Set()}, func(t *testing.T, g *gorm.DB) {
+		if err := db.Migrate(t.Context(), g, before("0010_question_texts")); err != nil {
+			t.Fatal(err)
+		}
+		err := g.Exec(`INSERT INTO sspr_custom_questions (id, text, created_at) VALUES ('c1', 'Where was our first office?', ?), ('c2', 'Who was our first customer?', ?)`,
+			time.Now().UTC(), time.Now().UTC()).Error
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Migrate(t.Context(), g, schema.Set()); err != nil {
+			t.Fatal(err)
+		}
+		var rows []struct{ QuestionID, Lang, Text string }
+		if err := g.Raw("SELECT question_id, lang, text FROM sspr_custom_question_texts ORDER BY question_id").Scan(&rows).Error; err != nil {
+			t.Fatal(err)
+		}
+		if got, want := fmt.Sprint(rows), "[{c1 en Where was our first office?} {c2 en Who was our first customer?}]"; got != want {
+			t.Fatalf("texts %s, want %s", got, want)
 		}
 	})
 }

@@ -290,11 +290,17 @@ func (m *Method) Challenge(ctx context.Context, flowID string, u method.Ref, e m
 
 // subset returns the kept questions of e, choosing ask of them at random
 // if none are kept. Concurrent first uses agree: the first insert wins.
+// Only questions that still exist are asked (see DeleteCustom); with
+// none left the enrollment has nothing to ask (method.ErrUnavailable: the
+// page says to choose another method).
 func (m *Method) subset(ctx context.Context, e method.Enrollment, st stored, ask int) ([]method.Question, error) {
 	g := m.g.WithContext(ctx)
-	byID := map[string]string{}
-	for _, it := range st.Items {
-		byID[it.ID] = it.Text
+	st, byID, err := m.live(ctx, st)
+	if err != nil {
+		return nil, fmt.Errorf("questions: subset: %w", err)
+	}
+	if len(st.Items) == 0 {
+		return nil, method.ErrUnavailable
 	}
 	for range 2 {
 		var r askRow
@@ -302,8 +308,8 @@ func (m *Method) subset(ctx context.Context, e method.Enrollment, st stored, ask
 		if err == nil {
 			var out []method.Question
 			for _, id := range strings.Split(r.QuestionIDs, ",") {
-				if text, ok := byID[id]; ok {
-					out = append(out, method.Question{ID: id, Text: text})
+				if q, ok := byID[id]; ok {
+					out = append(out, q)
 				}
 			}
 			if len(out) > 0 {
@@ -393,6 +399,9 @@ func (m *Method) Verify(ctx context.Context, flowID string, u method.Ref, e meth
 		return method.Result{}, nil
 	}
 	st, err := m.open(e)
+	if err == nil {
+		st, _, err = m.live(ctx, st) // a removed question's answer no longer counts
+	}
 	if err != nil {
 		return method.Result{}, err
 	}
