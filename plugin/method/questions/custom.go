@@ -3,6 +3,8 @@ package questions
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,6 +16,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/latchkeyid/latchkey/plugin/method"
+	"github.com/latchkeyid/latchkey/provider/db"
 	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
@@ -30,6 +33,9 @@ type customRow struct {
 	ID        string    `gorm:"primaryKey;size:32"`
 	Text      string    `gorm:"size:400;not null"`
 	CreatedAt time.Time `gorm:"precision:6;not null"`
+	// Slot (1..MaxCustom, unique) is what an add claims, so the limit
+	// holds however many admins add at once.
+	Slot int
 }
 
 func (customRow) TableName() string { return "sspr_custom_questions" }
@@ -39,6 +45,15 @@ type textRow struct {
 	QuestionID string `gorm:"primaryKey;size:32"`
 	Lang       string `gorm:"primaryKey;size:16"`
 	Text       string `gorm:"size:400;not null"`
+	TextKey    string `gorm:"size:64;not null"` // unique per language
+}
+
+// textKey is what the unique index on (lang, text_key) compares: two
+// custom questions never share a text in one language, even when added at
+// the same moment.
+func textKey(text string) string {
+	sum := sha256.Sum256([]byte(Normalize(text)))
+	return hex.EncodeToString(sum[:])
 }
 
 func (textRow) TableName() string { return "sspr_custom_question_texts" }
@@ -184,34 +199,71 @@ func (m *Method) checked(ctx context.Context, id string, texts map[string]string
 }
 
 // AddCustom adds an admin-defined question with its texts per language.
-// The count is checked in a transaction; on SQLite writers are serialised,
-// on MySQL two admins racing at 19 may end at 21, which is harmless.
+// It claims the lowest free slot: of parallel adds for one slot the unique
+// index lets one win and the others take the next, so there are never more
+// than MaxCustom; a text that another add took meanwhile is refused by the
+// unique index on (lang, text_key).
 func (m *Method) AddCustom(ctx context.Context, texts map[string]string) (method.Question, error) {
 	texts, err := m.checked(ctx, "", texts)
 	if err != nil {
 		return method.Question{}, err
 	}
 	r := customRow{ID: "c" + strings.ToLower(rand.Text())[:16], Text: texts[DefaultLang], CreatedAt: m.now().UTC()}
-	err = m.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var n int64
-		if err := tx.Model(&customRow{}).Count(&n).Error; err != nil {
-			return err
+	for range 2 * MaxCustom {
+		var used []int
+		if err := m.g.WithContext(ctx).Model(&customRow{}).Order("slot").Pluck("slot", &used).Error; err != nil {
+			return method.Question{}, fmt.Errorf("questions: add custom: %w", err)
 		}
-		if n >= MaxCustom {
-			return ErrTooManyCustom
+		if r.Slot = freeSlot(used); r.Slot == 0 {
+			return method.Question{}, ErrTooManyCustom
 		}
-		if err := tx.Create(&r).Error; err != nil {
-			return err
+		err = m.g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := tx.Create(&r).Error; err != nil {
+				return errSlotTaken{err}
+			}
+			return writeTexts(tx, r.ID, texts)
+		})
+		var taken errSlotTaken
+		switch {
+		case err == nil:
+			return method.Question{ID: r.ID, Text: r.Text, Texts: texts}, nil
+		case errors.As(err, &taken) && (errors.Is(err, gorm.ErrDuplicatedKey) || db.Conflict(err)):
+			continue // another add took the slot: look again
+		case errors.Is(err, gorm.ErrDuplicatedKey):
+			return method.Question{}, m.raced(ctx, "", texts)
+		default:
+			return method.Question{}, fmt.Errorf("questions: add custom: %w", err)
 		}
-		return writeTexts(tx, r.ID, texts)
-	})
-	if errors.Is(err, ErrTooManyCustom) {
-		return method.Question{}, err
 	}
-	if err != nil {
-		return method.Question{}, fmt.Errorf("questions: add custom: %w", err)
+	return method.Question{}, fmt.Errorf("questions: add custom: no free slot after %d tries", 2*MaxCustom)
+}
+
+// errSlotTaken marks the failure of the slot's INSERT (not of the texts').
+type errSlotTaken struct{ error }
+
+func (e errSlotTaken) Unwrap() error { return e.error }
+
+// freeSlot is the lowest slot of 1..MaxCustom not in used (sorted), or 0.
+func freeSlot(used []int) int {
+	next := 1
+	for _, s := range used {
+		if s == next {
+			next++
+		}
 	}
-	return method.Question{ID: r.ID, Text: r.Text, Texts: texts}, nil
+	if next > MaxCustom {
+		return 0
+	}
+	return next
+}
+
+// raced reports a text that a parallel add or edit took after the check:
+// the check again names it, or, failing that, every language's text.
+func (m *Method) raced(ctx context.Context, id string, texts map[string]string) error {
+	if problems, err := m.Check(ctx, id, texts); err == nil && len(problems) > 0 {
+		return &InvalidTextsError{Problems: problems}
+	}
+	return &InvalidTextsError{Problems: []Problem{{"texts", "repeats a question added at the same moment"}}}
 }
 
 // EditCustom replaces the texts of an admin-defined question. Enrollments
@@ -237,10 +289,12 @@ func (m *Method) EditCustom(ctx context.Context, id string, texts map[string]str
 		}
 		return writeTexts(tx, id, texts)
 	})
-	if errors.Is(err, method.ErrNotFound) {
+	switch {
+	case errors.Is(err, method.ErrNotFound):
 		return method.Question{}, method.ErrNotFound
-	}
-	if err != nil {
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return method.Question{}, m.raced(ctx, id, texts)
+	case err != nil:
 		return method.Question{}, fmt.Errorf("questions: edit custom: %w", err)
 	}
 	return method.Question{ID: id, Text: texts[DefaultLang], Texts: texts}, nil
@@ -249,7 +303,7 @@ func (m *Method) EditCustom(ctx context.Context, id string, texts map[string]str
 func writeTexts(tx *gorm.DB, id string, texts map[string]string) error {
 	rows := make([]textRow, 0, len(texts))
 	for _, lang := range sortedKeys(texts) {
-		rows = append(rows, textRow{QuestionID: id, Lang: lang, Text: texts[lang]})
+		rows = append(rows, textRow{QuestionID: id, Lang: lang, Text: texts[lang], TextKey: textKey(texts[lang])})
 	}
 	return tx.Create(&rows).Error
 }

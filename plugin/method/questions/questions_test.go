@@ -3,7 +3,9 @@ package questions_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -343,3 +345,69 @@ func TestCustomQuestionTexts(t *testing.T) {
 }
 
 var _ = time.Second
+
+// TestParallelCustomAdds: admins adding at once never pass the limit of
+// MaxCustom questions, and of parallel adds of one text exactly one wins.
+func TestParallelCustomAdds(t *testing.T) {
+	dbtest.EachDB(t, []db.Set{schema.Set()}, func(t *testing.T, g *gorm.DB) {
+		ctx := t.Context()
+		f := setup(t, g, 3, 1)
+		for i := range questions.MaxCustom - 4 {
+			if _, err := f.m.AddCustom(ctx, en(fmt.Sprintf("Which office opened in year %d?", 2000+i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		added, refused := parallel(t, 12, func(i int) error {
+			_, err := f.m.AddCustom(ctx, en(fmt.Sprintf("Who sat at desk number %d?", i)))
+			return err
+		}, func(err error) bool { return errors.Is(err, questions.ErrTooManyCustom) })
+		all, err := f.m.Custom(ctx)
+		if err != nil || len(all) != questions.MaxCustom || added != 4 || refused != 8 {
+			t.Fatalf("%d added, %d refused, %d stored (%v); want 4, 8 and %d", added, refused, len(all), err, questions.MaxCustom)
+		}
+		for _, q := range all {
+			if err := f.m.DeleteCustom(ctx, q.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		added, refused = parallel(t, 8, func(int) error {
+			_, err := f.m.AddCustom(ctx, en("What was the name of our first client?"))
+			return err
+		}, func(err error) bool {
+			var invalid *questions.InvalidTextsError
+			return errors.As(err, &invalid)
+		})
+		if added != 1 || refused != 7 {
+			t.Fatalf("one text added %d times (%d refused as a repeat); want once", added, refused)
+		}
+	})
+}
+
+// parallel runs fn n times at once and counts the successes and the
+// refusals; any other error fails the test.
+func parallel(t *testing.T, n int, fn func(i int) error, refusal func(error) bool) (ok, refused int) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			err := fn(i)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case refusal(err):
+				refused++
+			default:
+				t.Errorf("attempt %d: %v", i, err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return ok, refused
+}
