@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,7 +51,7 @@ type apiEnv struct {
 	admin  *user.User // an administrator (alice is not)
 	app    *app       // the configuration the API was wired with
 	// validated counts responses checked against the document.
-	validated int
+	validated atomic.Int64
 }
 
 func openAPIRouter(t testing.TB) (*openapi3.T, routers.Router) {
@@ -284,7 +285,7 @@ func (e *apiEnv) validate(req *http.Request, reqBody []byte, res *http.Response,
 		RequestValidationInput: in, Status: res.StatusCode, Header: res.Header,
 		Body: io.NopCloser(bytes.NewReader(body)), Options: &openapi3filter.Options{IncludeResponseStatus: true},
 	})
-	e.validated++
+	e.validated.Add(1)
 	if err != nil {
 		e.t.Errorf("%s %s: response %d does not match the OpenAPI document: %v\n%s", req.Method, req.URL.Path, res.StatusCode, err, body)
 	}
@@ -642,8 +643,8 @@ func TestAdminAPIApps(t *testing.T) {
 			}
 		})
 		t.Run("responses-were-validated", func(t *testing.T) {
-			if e.validated < 30 {
-				t.Fatalf("only %d responses were checked against the OpenAPI document", e.validated)
+			if e.validated.Load() < 30 {
+				t.Fatalf("only %d responses were checked against the OpenAPI document", e.validated.Load())
 			}
 		})
 		t.Run("unknown-operation", func(t *testing.T) {

@@ -274,8 +274,8 @@ func TestAdminAPIUsers(t *testing.T) {
 		if n := auditCount(t, e, "admin.user.create", "ok", "username=dora"); n != 1 {
 			t.Fatalf("an idempotent create ran %d times", n)
 		}
-		if e.validated < 40 {
-			t.Fatalf("only %d responses validated", e.validated)
+		if e.validated.Load() < 40 {
+			t.Fatalf("only %d responses validated", e.validated.Load())
 		}
 	})
 }
