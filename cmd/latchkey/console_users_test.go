@@ -114,6 +114,25 @@ func TestConsoleUsers(t *testing.T) {
 			t.Fatal("sessions left after signing out everywhere")
 		}
 
+		// A registered method, removed from the page; the same button
+		// again (a new key) says it is gone.
+		e.x.EnrollTOTPFor(t, refOf(nora))
+		withMethod := e.page(t, b, "/admin/users/"+nora.ID)
+		removeForm := `#methods form[action*="/methods/"]`
+		if withMethod.Doc.Find(removeForm).Length() != 1 {
+			t.Fatalf("the method is not listed: %s", withMethod.Body)
+		}
+		if submitOn(nora, removeForm, nil, "method-removed").Doc.Find("#methods-none").Length() != 1 {
+			t.Fatal("the method is still listed")
+		}
+		if evs := s.AuditEvents(t, "admin.method.remove"); len(evs) != 1 || evs[0].UserID != e.admin.ID {
+			t.Errorf("removal records: %+v", evs)
+		}
+		r = b.Submit(withMethod, removeForm, map[string]string{"idem": "another-key"})
+		if r.Page == nil || r.Page.Status != http.StatusBadRequest || !strings.Contains(r.Page.Text("#form-problems"), "already removed") {
+			t.Fatalf("removing it again: %s", r)
+		}
+
 		// A temporary password, shown once; the old one stops working.
 		r = b.Submit(e.page(t, b, "/admin/users/"+nora.ID), "#reset-form", map[string]string{"method": "temporary_password"})
 		if r.Page == nil || r.Page.Status != http.StatusOK || len(r.Page.Text("#secret-value")) < 8 {
