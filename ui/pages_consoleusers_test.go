@@ -37,7 +37,7 @@ func init() {
 				"Notice": l.T("consoleusers.done.lock"),
 				"Actions": []map[string]any{{"Name": "disable"}, {"Name": "unlock"}, {"Name": "register-again"},
 					{"Name": "clear-report"}, {"Name": "grant-admin"}},
-				"Methods":  []map[string]any{{"ID": "m1", "Kind": "email", "Target": "a•••a@example.com", "RegisteredAt": when}},
+				"Methods":  []map[string]any{{"ID": "m1", "Kind": "email", "Target": "a•••a@example.com", "RegisteredAt": when, "Idem": "k1"}},
 				"Sessions": []map[string]any{{"SignedInAt": when, "Methods": []string{"pwd", "otp"}, "LastSeenAt": when}}})
 		}},
 		pageCase{"admin-user", "lockable-no-methods", func(l *i18n.Localizer) any {

@@ -131,6 +131,12 @@ func (k *Console) userList(c echo.Context, s *session) error {
 		"Query": q, "Next": next, "Problems": p.claim(), "Notice": notice})
 }
 
+// methodRow is a registered method with its remove form's key.
+type methodRow struct {
+	admin.Method
+	Idem string
+}
+
 // actionForm is one button form of a user's page, with a key of its own.
 type actionForm struct {
 	Name, Action, Idem string
@@ -151,6 +157,10 @@ func (k *Console) showUser(c echo.Context, s *session, id string, status int, p 
 	if _, err := k.api.do(ctx, s, call{method: http.MethodGet, path: userPath(id) + "/sessions", out: &sessions, missing: errNoSuchUser}); err != nil {
 		return err
 	}
+	rows := make([]methodRow, len(methods.Items))
+	for i, m := range methods.Items {
+		rows[i] = methodRow{Method: m, Idem: randomToken()}
+	}
 	base := userPage(id)
 	var actions []actionForm
 	for _, a := range userActions {
@@ -162,7 +172,7 @@ func (k *Console) showUser(c echo.Context, s *session, id string, status int, p 
 	if id, ok := doneNotices[c.QueryParam("done")]; ok {
 		notice = i18n.From(ctx).T(id)
 	}
-	return k.render(c, status, "admin-user", s, map[string]any{"Section": "users", "User": u, "Methods": methods.Items,
+	return k.render(c, status, "admin-user", s, map[string]any{"Section": "users", "User": u, "Methods": rows,
 		"Sessions": sessions.Items, "Actions": actions, "Base": base, "Locks": lockChoices,
 		"CanLock": u.State.LockedUntil == nil, "LockIdem": randomToken(), "ResetIdem": randomToken(),
 		"SignOutIdem": randomToken(), "Problems": p, "Notice": notice})
