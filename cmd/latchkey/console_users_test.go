@@ -1,11 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/PuerkitoBio/goquery"
 
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 	"github.com/latchkeyid/latchkey/provider/user"
@@ -212,6 +215,39 @@ func TestConsoleUsersCSRF(t *testing.T) {
 			if n := len(s.AuditEvents(t, typ)); n != 0 {
 				t.Errorf("%d %s records after refused forms", n, typ)
 			}
+		}
+	})
+}
+
+// The search pages through its matches with the API's cursor, the query
+// kept: 51 matches are a full page and one more, everyone once.
+func TestConsoleUsersNextPage(t *testing.T) {
+	eachConsole(t, func(t *testing.T, e *consoleEnv, b *pt.Browser) {
+		s := e.x.Server
+		for i := range 51 {
+			name := fmt.Sprintf("pager%02d", i)
+			if _, err := s.Users.Create(t.Context(), user.NewUser{Username: name, Email: name + "@example.com"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		seen := map[string]bool{}
+		p := e.page(t, b, "/admin/users?q=pager")
+		for pages := 1; ; pages++ {
+			p.Doc.Find("#users tbody a").Each(func(_ int, a *goquery.Selection) { seen[a.Text()] = true })
+			next, ok := p.Doc.Find("#users-next").Attr("href")
+			if !ok {
+				if pages != 2 {
+					t.Errorf("%d pages, want 2", pages)
+				}
+				break
+			}
+			if !strings.Contains(next, "q=pager") || pages > 2 {
+				t.Fatalf("next page %q after %d pages", next, pages)
+			}
+			p = e.page(t, b, next)
+		}
+		if len(seen) != 51 {
+			t.Fatalf("%d users seen, want 51", len(seen))
 		}
 	})
 }
