@@ -51,14 +51,23 @@ func TestConsoleUsers(t *testing.T) {
 		}
 
 		// A setup link shown once, finished in another browser.
-		r = b.Submit(r.Page, "#user-form", map[string]string{"username": "nora", "email": "nora@example.com",
-			"name": "Nora Example", "groups": "staff\nops", "initial": "setup_link"})
+		filled, noraForm := r.Page, map[string]string{"username": "nora", "email": "nora@example.com",
+			"name": "Nora Example", "groups": "staff\nops", "initial": "setup_link"}
+		r = b.Submit(filled, "#user-form", noraForm)
 		if r.Page == nil || r.Page.Status != http.StatusOK {
 			t.Fatalf("create: %s", r)
 		}
 		link := r.Page.Text("#setup-link")
 		if !strings.HasPrefix(link, s.URL+"/security-info/setup?token=") {
 			t.Fatalf("want the setup link, got %s", r.Page.Body)
+		}
+		// The same submission again (a double click): its key replays the
+		// answer, and nobody is created twice.
+		if again := b.Submit(filled, "#user-form", noraForm); again.Page == nil || again.Page.Text("#setup-link") != link {
+			t.Fatalf("the resent form: %s", again)
+		}
+		if n := len(s.AuditEvents(t, "admin.user.create")); n != 1 { // the invalid try changed nothing
+			t.Errorf("%d create records, want 1", n)
 		}
 		nora := load("nora")
 		if strings.Join(nora.Groups, " ") != "ops staff" && strings.Join(nora.Groups, " ") != "staff ops" {
