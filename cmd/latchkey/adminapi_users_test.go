@@ -494,7 +494,7 @@ func TestAdminAPISetupLinkByMail(t *testing.T) {
 			!strings.Contains(m.HTML, `lang="de"`) {
 			t.Fatalf("mail %q:\n%s", m.Subject, m.Text)
 		}
-		setPassword(t, e, link, "greta")
+		setPassword(t, e.s, link, "greta")
 
 		// A reset to a setup link, emailed; then one handed to the admin.
 		r = e.call(http.MethodPost, usersPath+"/"+created.User.ID+"/password", tok, map[string]any{"method": "setup_link", "send_email": true})
@@ -509,14 +509,14 @@ func TestAdminAPISetupLinkByMail(t *testing.T) {
 		if _, err := e.s.Users.Authenticate(ctx, "greta", newAPIPassword); err == nil {
 			t.Fatal("the password survived the reset")
 		}
-		setPassword(t, e, setupLinkRE.FindString(m.Text), "greta")
+		setPassword(t, e.s, setupLinkRE.FindString(m.Text), "greta")
 		r = e.call(http.MethodPost, usersPath+"/"+created.User.ID+"/password", tok, map[string]any{"method": "setup_link"})
 		var done admin.PasswordResetDone
 		r.json(t, &done)
 		if done.SetupLink == nil || done.SetupLink.Emailed || !strings.HasPrefix(done.SetupLink.URL, e.s.URL+"/security-info/setup?token=") {
 			t.Fatalf("handed-over link %s", r.body)
 		}
-		setPassword(t, e, done.SetupLink.URL, "greta")
+		setPassword(t, e.s, done.SetupLink.URL, "greta")
 
 		// A temporary password: returned once, then the sign-in goes to
 		// the change-password page instead of the app.
@@ -546,15 +546,15 @@ const newAPIPassword = "a brand new orchid lantern"
 
 // setPassword opens a setup link in a browser, chooses newAPIPassword and
 // signs in with it through a real RP.
-func setPassword(t *testing.T, e *apiEnv, link, username string) {
+func setPassword(t *testing.T, s *pt.Server, link, username string) {
 	t.Helper()
-	b := e.s.NewBrowser(t)
+	b := s.NewBrowser(t)
 	page := plugintest.MustPage(t, b.Get(link), `action="/security-info/setup"`)
 	plugintest.MustPage(t, b.Submit(page, `form[action="/security-info/setup"]`,
 		map[string]string{"password": newAPIPassword, "confirm": newAPIPassword}), `Your password is set`)
-	rp := e.s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
+	rp := s.NewRP(t, pt.WebClient, pt.WebSecret, pt.WebRedirect)
 	a := rp.Start()
-	b2 := e.s.NewBrowser(t)
+	b2 := s.NewBrowser(t)
 	code := rp.Callback(a, b2.SignIn(plugintest.MustPage(t, b2.Get(a.URL), "Sign in"), username, newAPIPassword)).Get("code")
 	if _, err := rp.Exchange(t.Context(), a, code); err != nil {
 		t.Fatalf("sign-in after the setup link: %v", err)

@@ -25,6 +25,8 @@ type api struct {
 type call struct {
 	method, path, idem string
 	in, out            any
+	// missing is the page for a 404 (errNoSuchApp when nil).
+	missing error
 }
 
 // problems are an API refusal as the form shows it: the detail, and each
@@ -78,6 +80,8 @@ func (a *api) do(ctx context.Context, s *session, c call) (*problems, error) {
 		return nil, errSignInAgain
 	case res.StatusCode == http.StatusForbidden:
 		return nil, errNotAdmin
+	case res.StatusCode == http.StatusNotFound && c.missing != nil:
+		return nil, c.missing
 	case res.StatusCode == http.StatusNotFound:
 		return nil, errNoSuchApp
 	case res.StatusCode == http.StatusTooManyRequests:

@@ -117,7 +117,7 @@ type route struct {
 // routes lists every page; each is reached only through admin(). Adding a
 // page is one line here and its handler.
 func (k *Console) routes() []route {
-	return []route{
+	return append([]route{
 		{http.MethodGet, "", k.home},
 		{http.MethodPost, "/sign-out", k.signOut},
 		{http.MethodGet, "/apps", k.appList},
@@ -130,7 +130,7 @@ func (k *Console) routes() []route {
 		{http.MethodPost, "/apps/:id/delete", k.appDelete},
 		{http.MethodGet, "/apps/:id/secret", k.appSecretForm},
 		{http.MethodPost, "/apps/:id/secret", k.appSecret},
-	}
+	}, k.userRoutes()...)
 }
 
 // Routes lists the console's paths as method and path (":id" for an app),

@@ -17,6 +17,7 @@ type navItem struct {
 var sections = []struct{ key, label, href string }{
 	{"home", "console.nav.home", Path},
 	{"apps", "console.nav.apps", Path + "/apps"},
+	{"users", "consoleusers.nav.users", Path + "/users"},
 }
 
 // render writes a console page: data plus what every page needs (the
