@@ -77,7 +77,7 @@ func (k *Console) reportShow(c echo.Context, s *session) error {
 		data["Next"] = Path + "/reports/" + name + "?" + url.Values{"cursor": {out.NextCursor}}.Encode()
 	}
 	if out.Since != nil && q.Get("since") == "" {
-		data["Since"], data["Until"] = out.Since.Format(time.DateOnly), out.Until.Format(time.DateOnly)
+		data["Since"], data["Until"] = formWhen(*out.Since), formWhen(*out.Until)
 	}
 	var html []template.HTML
 	for _, t := range tables {
@@ -86,6 +86,15 @@ func (k *Console) reportShow(c echo.Context, s *session) error {
 	data["Ranged"], data["Chart"], data["Tables"] = out.Ranged, template.HTML(svg), html // the SVG is this server's own, its texts escaped
 	c.Response().Header().Set("Content-Security-Policy", svgCSP(string(svg)))
 	return k.render(c, http.StatusOK, "admin-report", s, data)
+}
+
+// formWhen is a range's end as the form takes it: a date when it is a
+// midnight (UTC), else the exact time.
+func formWhen(t time.Time) string {
+	if t = t.UTC(); t.Equal(t.Truncate(24 * time.Hour)) {
+		return t.Format(time.DateOnly)
+	}
+	return t.Format(time.RFC3339)
 }
 
 // reportTables are a report's numbers as tables, worded like its chart:
