@@ -37,15 +37,14 @@ var (
 	snippetClientID = regexp.MustCompile(`ClientID:\s+"([^"]+)"`)
 )
 
-// TestBrowserConsoleJourney: an admin signs in with two proofs in a real
-// Chromium, registers an app, reads its secret, copies its go-oidc
-// snippet (by keyboard), and a real relying party (go-oidc) signs in with
-// what the page showed; then the secret is regenerated and the app
-// deleted. Every page passes axe and fits a phone. LATCHKEY_SCREENSHOTS
-// saves each page into docs/screenshots/journeys as console-*.
-func TestBrowserConsoleJourney(t *testing.T) {
+// consoleWalk runs steps in a real Chromium in every cell of
+// consoleCells, each on a fresh server whose admin has signed in to the
+// console with two proofs. visit waits for a page, checks it (language,
+// axe, fits a phone) and, with LATCHKEY_SCREENSHOTS, saves it into
+// docs/screenshots/journeys as <prefix>-<name>-<device>-<lang>.png.
+func consoleWalk(t *testing.T, prefix string, steps func(t *testing.T, e *consoleEnv, tab *chrometest.Tab, visit func(name, sel string))) {
 	axe := chrometest.Axe(t)
-	shots := consoleShots(t)
+	shots := consoleShots(t, prefix)
 	srv := httptest.NewTLSServer(nil) // one certificate for every httptest server
 	b := chrometest.Start(t, chrometest.Trust(srv.Certificate()))
 	srv.Close()
@@ -84,7 +83,7 @@ func TestBrowserConsoleJourney(t *testing.T) {
 					t.Errorf("%s: at %d px the page is %d px wide", name, c.width, w[0])
 				}
 				if shots != "" {
-					if err := os.WriteFile(filepath.Join(shots, "console-"+name+"-"+c.device+"-"+c.lang+".png"), tab.Screenshot(), 0o644); err != nil { // #nosec G306 -- pictures for the repository
+					if err := os.WriteFile(filepath.Join(shots, prefix+"-"+name+"-"+c.device+"-"+c.lang+".png"), tab.Screenshot(), 0o644); err != nil { // #nosec G306 -- pictures for the repository
 						t.Fatal(err)
 					}
 				}
@@ -103,65 +102,77 @@ func TestBrowserConsoleJourney(t *testing.T) {
 			tab.Type("#code", code)
 			tab.Click(`form[action^="/security-info/verify/"] button[type="submit"]`)
 			visit("home", "#admin-areas")
-
-			// Register an app.
-			tab.Click("#to-apps")
-			visit("apps-empty", "#app-new")
-			tab.Click("#app-new")
-			visit("app-new", "#app-form")
-			tab.Type("#id", "wiki")
-			tab.Type("#name", "Team wiki")
-			tab.Type("#redirect_uris", "https://wiki.example/callback")
-			tab.Click("#app-save")
-			visit("app-created", "#secret-value")
-			secret := tab.Text("#secret-value")
-
-			// Copy the go-oidc snippet with the keyboard: from the
-			// snippet (focusable, so it scrolls by keyboard too) Tab goes
-			// to its button, Enter copies, and the page says so.
-			chrometest.Eval[bool](tab, `(document.getElementById("snippet-go").focus(),true)`)
-			tab.Keys("\t")
-			if tab.Focused() != "copy-go" {
-				t.Fatalf("Tab never reached the go snippet's copy button (focus on %s)", tab.Focused())
-			}
-			tab.Keys("\r")
-			tab.WaitFor("the copied notice", func() bool { return tab.Holds(`document.getElementById("copy-status").textContent!==""`) })
-			snippet := tab.Text("#snippet-go")
-			iss, id := snippetIssuer.FindStringSubmatch(snippet), snippetClientID.FindStringSubmatch(snippet)
-			if iss == nil || id == nil {
-				t.Fatalf("the go snippet lacks issuer or client ID:\n%s", snippet)
-			}
-			if iss[1] != s.URL || id[1] != "wiki" {
-				t.Errorf("the snippet names %s and %s, the server is %s", iss[1], id[1], s.URL)
-			}
-			rpSignIn(t, s, iss[1], id[1], secret, "https://wiki.example/callback")
-
-			// Regenerate (grace 0: the old secret stops at once).
-			tab.Click("#app-regenerate")
-			visit("app-secret", "#secret-form")
-			tab.Click("#secret-confirm")
-			visit("app-regenerated", "#secret-value")
-			fresh := tab.Text("#secret-value")
-			if fresh == secret || s.OPStore.AuthorizeClientIDSecret(context.Background(), "wiki", secret) == nil {
-				t.Error("the old secret still works after a regeneration without grace")
-			}
-			if err := s.OPStore.AuthorizeClientIDSecret(context.Background(), "wiki", fresh); err != nil {
-				t.Errorf("the regenerated secret: %v", err)
-			}
-
-			// Delete, after the confirmation.
-			tab.Click("#app-delete")
-			visit("app-delete", "#delete-form")
-			tab.Click("#delete-confirm")
-			visit("apps-deleted", "#notice")
-			if _, err := s.OPStore.ClientByID(context.Background(), "wiki"); err == nil {
-				t.Error("the app is still registered")
-			}
+			steps(t, e, tab, visit)
 			if pr := tab.Problems(); len(pr) > 0 {
 				t.Errorf("browser console: %s", strings.Join(pr, "; "))
 			}
 		})
 	}
+}
+
+// TestBrowserConsoleJourney: an admin signs in with two proofs in a real
+// Chromium, registers an app, reads its secret, copies its go-oidc
+// snippet (by keyboard), and a real relying party (go-oidc) signs in with
+// what the page showed; then the secret is regenerated and the app
+// deleted. Every page passes axe and fits a phone; screenshots are
+// console-*.
+func TestBrowserConsoleJourney(t *testing.T) {
+	consoleWalk(t, "console", func(t *testing.T, e *consoleEnv, tab *chrometest.Tab, visit func(name, sel string)) {
+		s := e.x.Server
+		// Register an app.
+		tab.Click("#to-apps")
+		visit("apps-empty", "#app-new")
+		tab.Click("#app-new")
+		visit("app-new", "#app-form")
+		tab.Type("#id", "wiki")
+		tab.Type("#name", "Team wiki")
+		tab.Type("#redirect_uris", "https://wiki.example/callback")
+		tab.Click("#app-save")
+		visit("app-created", "#secret-value")
+		secret := tab.Text("#secret-value")
+
+		// Copy the go-oidc snippet with the keyboard: from the
+		// snippet (focusable, so it scrolls by keyboard too) Tab goes
+		// to its button, Enter copies, and the page says so.
+		chrometest.Eval[bool](tab, `(document.getElementById("snippet-go").focus(),true)`)
+		tab.Keys("\t")
+		if tab.Focused() != "copy-go" {
+			t.Fatalf("Tab never reached the go snippet's copy button (focus on %s)", tab.Focused())
+		}
+		tab.Keys("\r")
+		tab.WaitFor("the copied notice", func() bool { return tab.Holds(`document.getElementById("copy-status").textContent!==""`) })
+		snippet := tab.Text("#snippet-go")
+		iss, id := snippetIssuer.FindStringSubmatch(snippet), snippetClientID.FindStringSubmatch(snippet)
+		if iss == nil || id == nil {
+			t.Fatalf("the go snippet lacks issuer or client ID:\n%s", snippet)
+		}
+		if iss[1] != s.URL || id[1] != "wiki" {
+			t.Errorf("the snippet names %s and %s, the server is %s", iss[1], id[1], s.URL)
+		}
+		rpSignIn(t, s, iss[1], id[1], secret, "https://wiki.example/callback")
+
+		// Regenerate (grace 0: the old secret stops at once).
+		tab.Click("#app-regenerate")
+		visit("app-secret", "#secret-form")
+		tab.Click("#secret-confirm")
+		visit("app-regenerated", "#secret-value")
+		fresh := tab.Text("#secret-value")
+		if fresh == secret || s.OPStore.AuthorizeClientIDSecret(context.Background(), "wiki", secret) == nil {
+			t.Error("the old secret still works after a regeneration without grace")
+		}
+		if err := s.OPStore.AuthorizeClientIDSecret(context.Background(), "wiki", fresh); err != nil {
+			t.Errorf("the regenerated secret: %v", err)
+		}
+
+		// Delete, after the confirmation.
+		tab.Click("#app-delete")
+		visit("app-delete", "#delete-form")
+		tab.Click("#delete-confirm")
+		visit("apps-deleted", "#notice")
+		if _, err := s.OPStore.ClientByID(context.Background(), "wiki"); err == nil {
+			t.Error("the app is still registered")
+		}
+	})
 }
 
 // rpSignIn signs the test user in to the app with go-oidc and
@@ -189,9 +200,8 @@ func rpSignIn(t *testing.T, s *pt.Server, issuer, clientID, secret, redirect str
 }
 
 // consoleShots is $LATCHKEY_SCREENSHOTS/journeys (relative to the
-// module's root), with this journey's old pictures removed; "" when
-// unset.
-func consoleShots(t *testing.T) string {
+// module's root), with the old pictures of prefix removed; "" when unset.
+func consoleShots(t *testing.T, prefix string) string {
 	dir := os.Getenv("LATCHKEY_SCREENSHOTS")
 	if dir == "" {
 		return ""
@@ -200,7 +210,7 @@ func consoleShots(t *testing.T) string {
 		dir = filepath.Join("..", "..", dir) // cmd/latchkey → the module's root
 	}
 	dir = filepath.Join(dir, "journeys")
-	old, _ := filepath.Glob(filepath.Join(dir, "console-*.png"))
+	old, _ := filepath.Glob(filepath.Join(dir, prefix+"-*.png"))
 	for _, f := range old {
 		if err := os.Remove(f); err != nil {
 			t.Fatal(err)
