@@ -15,6 +15,7 @@ import (
 	"github.com/latchkeyid/latchkey/plugin/policy"
 	reports "github.com/latchkeyid/latchkey/plugin/report"
 	"github.com/latchkeyid/latchkey/provider/audit"
+	"github.com/latchkeyid/latchkey/provider/db/dbtest"
 	pt "github.com/latchkeyid/latchkey/provider/providertest"
 	"github.com/latchkeyid/latchkey/provider/user"
 )
@@ -294,4 +295,22 @@ func TestConsoleReports(t *testing.T) {
 			t.Fatalf("an unknown report: %s", r)
 		}
 	})
+}
+
+// A policy form without its version, or with a forged one, changes
+// nothing: it is stale, never a blind overwrite nor a server error.
+func TestConsolePolicyForgedVersion(t *testing.T) {
+	e := startConsole(t, dbtest.URL(t, dbtest.SQLite))
+	b := e.signedIn(t)
+	before := e.storedPolicy(t)
+	for _, etag := range []string{"", "*", "\"x\"\r\nX-Evil: 1", strings.Repeat("a", 500)} {
+		page := e.page(t, b, "/admin/policy")
+		r := b.Submit(page, "#policy-form", policyValues(page, map[string]string{"etag": etag, "cooldown_hours": "99"}))
+		if r.Page == nil || r.Page.Status != http.StatusConflict {
+			t.Errorf("etag %q: want the conflict page, got %s", etag, r)
+		}
+	}
+	if e.storedPolicy(t).CoolDownHours != before.CoolDownHours {
+		t.Fatal("a form without its version changed the policy")
+	}
 }

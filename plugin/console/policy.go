@@ -154,10 +154,16 @@ func (k *Console) policyShow(c echo.Context, s *session) error {
 	return k.renderPolicy(c, s, http.StatusOK, v, policyFormOf(v, etag), nil, notice)
 }
 
+// pageETag: e is an ETag as GET /policy gives it, one quoted version.
+func pageETag(e string) bool {
+	return len(e) > 2 && len(e) <= 100 && e[0] == '"' && e[len(e)-1] == '"' &&
+		!strings.ContainsFunc(e[1:len(e)-1], func(r rune) bool { return r < 0x21 || r > 0x7e || r == '"' })
+}
+
 func (k *Console) policySave(c echo.Context, s *session) error {
 	f := readPolicyForm(c)
-	if f.ETag == "" {
-		f.ETag = `"-"` // a form without the page's version is stale by definition
+	if !pageETag(f.ETag) {
+		f.ETag = `"-"` // a form without the page's version (or a forged one, or "*") is stale by definition
 	}
 	p, err := k.api.do(c.Request().Context(), s, call{method: http.MethodPatch, path: "/policy",
 		idem: c.Request().PostFormValue("idem"), ifMatch: f.ETag, in: f.change()})

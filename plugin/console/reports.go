@@ -104,46 +104,54 @@ func reportTables(l *i18n.Localizer, a reportAnswer) ([]chart.Table, error) {
 	if a.Since != nil {
 		rg = report.Range{Since: *a.Since, Until: *a.Until}
 	}
-	var err error
-	decode := func(v any) { err = json.Unmarshal(a.Data, v) }
-	var out []chart.Table
-	switch a.Name {
-	case "registrations":
-		var v []report.MethodCount
-		decode(&v)
-		out = []chart.Table{report.DrawRegistrations(l, rg, v).Table}
-	case "coverage":
-		var v report.Coverage
-		decode(&v)
-		out = []chart.Table{report.DrawCoverage(l, v).Table}
-	case "unregistered":
-		var v report.People
-		decode(&v)
-		out = []chart.Table{report.PeopleTable(l, v)}
-	case "recoveries":
-		var v []report.RecoveryDay
-		decode(&v)
-		out = []chart.Table{report.DrawRecoveries(l, rg, v).Table}
-	case "funnel":
-		var v []report.FunnelStep
-		decode(&v)
-		out = []chart.Table{report.DrawFunnel(l, rg, v).Table}
-	case "locked":
-		var v report.Locked
-		decode(&v)
-		out = []chart.Table{report.DrawLocked(l, rg, v).Table,
-			report.AccountTable(l, l.T("report.locked.accounts"), l.T("report.locked.until"), v.Accounts)}
-	case "fraud":
-		var v report.Fraud
-		decode(&v)
-		out = []chart.Table{report.DrawFraud(l, rg, v).Table,
-			report.AccountTable(l, l.T("report.fraud.accounts"), l.T("report.fraud.reported"), v.Accounts)}
-	case "phone":
-		var v []report.CountrySends
-		decode(&v)
-		out = []chart.Table{report.DrawPhoneSends(l, rg, v).Table}
+	tables, ok := reportTablers[a.Name]
+	if !ok {
+		return nil, nil
 	}
-	return out, err
+	return tables(l, rg, a.Data)
+}
+
+// tabler reads a report's data and words it as tables.
+type tabler func(l *i18n.Localizer, rg report.Range, data json.RawMessage) ([]chart.Table, error)
+
+// tablesOf is a tabler for the data type T.
+func tablesOf[T any](f func(l *i18n.Localizer, rg report.Range, v T) []chart.Table) tabler {
+	return func(l *i18n.Localizer, rg report.Range, data json.RawMessage) ([]chart.Table, error) {
+		var v T
+		if err := json.Unmarshal(data, &v); err != nil {
+			return nil, err
+		}
+		return f(l, rg, v), nil
+	}
+}
+
+var reportTablers = map[string]tabler{
+	"registrations": tablesOf(func(l *i18n.Localizer, rg report.Range, v []report.MethodCount) []chart.Table {
+		return []chart.Table{report.DrawRegistrations(l, rg, v).Table}
+	}),
+	"coverage": tablesOf(func(l *i18n.Localizer, _ report.Range, v report.Coverage) []chart.Table {
+		return []chart.Table{report.DrawCoverage(l, v).Table}
+	}),
+	"unregistered": tablesOf(func(l *i18n.Localizer, _ report.Range, v report.People) []chart.Table {
+		return []chart.Table{report.PeopleTable(l, v)}
+	}),
+	"recoveries": tablesOf(func(l *i18n.Localizer, rg report.Range, v []report.RecoveryDay) []chart.Table {
+		return []chart.Table{report.DrawRecoveries(l, rg, v).Table}
+	}),
+	"funnel": tablesOf(func(l *i18n.Localizer, rg report.Range, v []report.FunnelStep) []chart.Table {
+		return []chart.Table{report.DrawFunnel(l, rg, v).Table}
+	}),
+	"locked": tablesOf(func(l *i18n.Localizer, rg report.Range, v report.Locked) []chart.Table {
+		return []chart.Table{report.DrawLocked(l, rg, v).Table,
+			report.AccountTable(l, l.T("report.locked.accounts"), l.T("report.locked.until"), v.Accounts)}
+	}),
+	"fraud": tablesOf(func(l *i18n.Localizer, rg report.Range, v report.Fraud) []chart.Table {
+		return []chart.Table{report.DrawFraud(l, rg, v).Table,
+			report.AccountTable(l, l.T("report.fraud.accounts"), l.T("report.fraud.reported"), v.Accounts)}
+	}),
+	"phone": tablesOf(func(l *i18n.Localizer, rg report.Range, v []report.CountrySends) []chart.Table {
+		return []chart.Table{report.DrawPhoneSends(l, rg, v).Table}
+	}),
 }
 
 var (
