@@ -14,11 +14,11 @@ import (
 // form name them.
 var (
 	auditFilters = []string{"user", "type", "outcome", "since", "until"}
-	auditFields  = []auditField{{field{"user", "consoleops.audit.user"}, "consoleops.audit.user_hint"},
-		{field{"type", "consoleops.audit.type"}, "consoleops.audit.type_hint"},
-		{field{"outcome", "consoleops.audit.outcome"}, "consoleops.audit.outcome_hint"},
-		{field{"since", "consoleops.audit.since"}, "consoleops.audit.since_hint"},
-		{field{"until", "consoleops.audit.until"}, "consoleops.audit.until_hint"}}
+	auditFields  = []auditField{{field{"user", "consoleops.audit.user"}, "consoleops.audit.user_hint", ""},
+		{field{"type", "consoleops.audit.type"}, "consoleops.audit.type_hint", "signin.failed, admin.*"},
+		{field{"outcome", "consoleops.audit.outcome"}, "consoleops.audit.outcome_hint", "ok, failed, blocked, denied"},
+		{field{"since", "consoleops.audit.since"}, "consoleops.audit.since_hint", "2026-01-31, 2026-01-31T09:00:00Z"},
+		{field{"until", "consoleops.audit.until"}, "consoleops.audit.until_hint", "2026-02-01"}}
 )
 
 // link is a link's text and address.
@@ -27,7 +27,8 @@ type link struct{ Text, Href string }
 // auditField is a filter of the audit log's form.
 type auditField struct {
 	field
-	Hint string
+	Hint     string
+	Examples string // codes, the same in every language
 }
 
 // auditQuery is the filters the browser gave, empty ones left out, each

@@ -56,7 +56,8 @@ func (k *Console) reportShow(c echo.Context, s *session) error {
 		return err
 	}
 	data := map[string]any{"Section": "reports", "Name": name, "Title": l.T("report." + name + ".title"),
-		"Since": q.Get("since"), "Until": q.Get("until"), "Action": Path + "/reports/" + name}
+		"Since": q.Get("since"), "Until": q.Get("until"), "Action": Path + "/reports/" + name,
+		"RangeExamples": "2026-01-31, 2026-01-31T09:00:00Z, 30d"}
 	if p != nil {
 		data["Problems"] = p.claim("since", "until")
 		data["Ranged"] = name != "coverage" && name != "unregistered"
