@@ -143,6 +143,13 @@ func TestConsoleAuditLog(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		const evil = `<img src=x onerror=alert(1)>`
+		if err := s.Audit.Record(t.Context(), audit.Event{Type: "test.evil", UserID: "evil-user", Outcome: "ok", Detail: evil}); err != nil {
+			t.Fatal(err)
+		}
+		if p := e.page(t, b, "/admin/audit?user=evil-user"); strings.Contains(p.Body, evil) || p.Text("#events td:last-child") != evil {
+			t.Fatalf("a logged detail is not shown as text: %s", p.Text("#events"))
+		}
 		rows := func(p *pt.Page) *goquery.Selection { return p.Doc.Find("#events tbody tr") }
 
 		filter := url.Values{"user": {subject}, "type": {"test.*"}}
