@@ -22,7 +22,7 @@ import (
 
 // areas are the catalogs, one file per area and language.
 var areas = []string{"common", "signin", "errors", "mail", "authenticator",
-	"recover", "verify", "securityinfo", "method", "look", "report", "invalid", "demo", "notice", "question", "console", "consoleusers"}
+	"recover", "verify", "securityinfo", "method", "look", "report", "invalid", "demo", "notice", "question", "console", "consoleusers", "consoleops"}
 
 // pluralForms are the keys of a message with plural forms.
 var pluralForms = []string{"zero", "one", "two", "few", "many", "other"}

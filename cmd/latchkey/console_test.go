@@ -330,7 +330,7 @@ func TestConsoleRoutesNeedTheSession(t *testing.T) {
 	s := e.x.Server
 	b := s.NewBrowser(t)
 	for _, r := range e.console.Routes() {
-		path := strings.ReplaceAll(r[1], ":id", pt.WebClient)
+		path := strings.NewReplacer(":id", pt.WebClient, ":name", "coverage").Replace(r[1])
 		var form url.Values
 		if r[0] != http.MethodGet {
 			form = url.Values{"csrf": {"x"}}

@@ -27,6 +27,11 @@ type call struct {
 	in, out            any
 	// missing is the page for a 404 (errNoSuchApp when nil).
 	missing error
+	// ifMatch is sent as If-Match; etag, when set, receives the answer's
+	// ETag; raw, when set, receives the body as it came (an SVG chart).
+	ifMatch string
+	etag    *string
+	raw     *[]byte
 }
 
 // problems are an API refusal as the form shows it: the detail, and each
@@ -35,12 +40,24 @@ type problems struct {
 	Detail string
 	Fields map[string][]string
 	Other  []string // problems of no field, or of one the form does not show
+	// Stale: the change was based on a version someone else replaced.
+	Stale bool
 }
 
 // do runs c. A refusal the form can show returns problems; an expired or
 // revoked token, or a demoted admin, returns errSignInAgain or
 // errNotAdmin; anything else is an error.
 func (a *api) do(ctx context.Context, s *session, c call) (*problems, error) {
+	res, err := a.send(ctx, s, c)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	return c.answer(res)
+}
+
+// send makes c's request with the admin's token.
+func (a *api) send(ctx context.Context, s *session, c call) (*http.Response, error) {
 	var body io.Reader
 	if c.in != nil {
 		b, err := json.Marshal(c.in)
@@ -61,17 +78,31 @@ func (a *api) do(ctx context.Context, s *session, c call) (*problems, error) {
 	if c.idem != "" {
 		req.Header.Set("Idempotency-Key", c.idem)
 	}
+	if c.ifMatch != "" {
+		req.Header.Set("If-Match", c.ifMatch)
+	}
 	res, err := a.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("console: %s %s: %w", c.method, c.path, err)
 	}
-	defer res.Body.Close()
+	return res, nil
+}
+
+// answer reads res as do returns it.
+func (c call) answer(res *http.Response) (*problems, error) {
 	raw, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	if err != nil {
 		return nil, err
 	}
 	switch {
 	case res.StatusCode < 300:
+		if c.etag != nil {
+			*c.etag = res.Header.Get("ETag")
+		}
+		if c.raw != nil {
+			*c.raw = raw
+			return nil, nil
+		}
 		if c.out != nil && len(raw) > 0 {
 			return nil, json.Unmarshal(raw, c.out)
 		}
@@ -93,7 +124,7 @@ func (a *api) do(ctx context.Context, s *session, c call) (*problems, error) {
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return nil, fmt.Errorf("console: %s %s: status %d, no problem document", c.method, c.path, res.StatusCode)
 	}
-	out := &problems{Detail: p.Detail, Fields: map[string][]string{}}
+	out := &problems{Detail: p.Detail, Fields: map[string][]string{}, Stale: res.StatusCode == http.StatusPreconditionFailed}
 	for _, e := range p.Errors {
 		out.Fields[e.Field] = append(out.Fields[e.Field], e.Message)
 	}
@@ -136,3 +167,23 @@ var errSignInAgain = &web.PageError{Status: http.StatusUnauthorized, Title: "con
 
 var errNoSuchApp = &web.PageError{Status: http.StatusNotFound, Title: "console.error.no_app_title",
 	Message: "console.error.no_app", Link: Path + "/apps", LinkText: "console.nav.apps"}
+
+// stream passes a GET's answer through to w (the audit export): its type
+// and file name, then its body. A refusal is returned as do returns it.
+func (a *api) stream(ctx context.Context, s *session, path string, w http.ResponseWriter) (*problems, error) {
+	c := call{method: http.MethodGet, path: path}
+	res, err := a.send(ctx, s, c)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return c.answer(res)
+	}
+	for _, h := range []string{"Content-Type", "Content-Disposition"} {
+		w.Header().Set(h, res.Header.Get(h))
+	}
+	w.WriteHeader(http.StatusOK)
+	_, err = io.Copy(w, res.Body)
+	return nil, err
+}

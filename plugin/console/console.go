@@ -130,6 +130,12 @@ func (k *Console) routes() []route {
 		{http.MethodPost, "/apps/:id/delete", k.appDelete},
 		{http.MethodGet, "/apps/:id/secret", k.appSecretForm},
 		{http.MethodPost, "/apps/:id/secret", k.appSecret},
+		{http.MethodGet, "/policy", k.policyShow},
+		{http.MethodPost, "/policy", k.policySave},
+		{http.MethodGet, "/audit", k.auditList},
+		{http.MethodGet, "/audit/export", k.auditExport},
+		{http.MethodGet, "/reports", k.reportList},
+		{http.MethodGet, "/reports/:name", k.reportShow},
 	}, k.userRoutes()...)
 }
 

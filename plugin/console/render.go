@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/latchkeyid/latchkey/ui/i18n"
 )
 
 // navItem is one entry of the console's navigation.
@@ -18,6 +20,9 @@ var sections = []struct{ key, label, href string }{
 	{"home", "console.nav.home", Path},
 	{"apps", "console.nav.apps", Path + "/apps"},
 	{"users", "consoleusers.nav.users", Path + "/users"},
+	{"policy", "consoleops.nav.policy", Path + "/policy"},
+	{"audit", "consoleops.nav.audit", Path + "/audit"},
+	{"reports", "consoleops.nav.reports", Path + "/reports"},
 }
 
 // render writes a console page: data plus what every page needs (the
@@ -42,6 +47,11 @@ func (k *Console) render(c echo.Context, status int, name string, s *session, da
 	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	c.Response().WriteHeader(status)
 	return k.cfg.Renderer.Render(c.Response(), c.Request(), name, data)
+}
+
+// tr is a message in the request's language.
+func tr(c echo.Context, id string, data ...any) string {
+	return i18n.From(c.Request().Context()).T(id, data...)
 }
 
 // see answers a form with a 303 to a console page.
