@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -110,12 +109,7 @@ func TestBrowserConsoleJourney(t *testing.T) {
 func consoleJourney(t *testing.T, prefix string, shotSignIn bool, walk func(t *testing.T, e *consoleEnv, tab *chrometest.Tab, visit func(name, sel string))) {
 	axe := chrometest.Axe(t)
 	shots := consoleShots(t, prefix)
-	srv := httptest.NewTLSServer(nil) // one certificate for every httptest server
-	b := chrometest.Start(t, chrometest.Trust(srv.Certificate()))
-	srv.Close()
-	tab := b.NewDevice()
-	tab.NoCache()
-	tab.AlwaysFocused()
+	tab := chrometest.JourneyTab(t)
 	for _, c := range consoleCells {
 		t.Run(c.device+"-"+c.lang, func(t *testing.T) {
 			e := startConsole(t, dbtest.URL(t, dbtest.SQLite))

@@ -2,7 +2,6 @@ package journeys_test
 
 import (
 	"fmt"
-	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strings"
@@ -358,14 +357,7 @@ func TestBrowserJourneys(t *testing.T) {
 	axe := chrometest.Axe(t)
 	m := &matrix{checker: checker{axe: axe, seen: map[string]bool{}}, shots: shotsDir(t, "journeys"),
 		costs: map[string]map[string]chrometest.Cost{}, checked: map[string]bool{}}
-	// httptest's servers share one certificate: trusting it once trusts
-	// every journey's server.
-	srv := httptest.NewTLSServer(nil)
-	b := chrometest.Start(t, chrometest.Trust(srv.Certificate()))
-	srv.Close()
-	tab := b.NewDevice()
-	tab.NoCache()
-	tab.AlwaysFocused()
+	tab := chrometest.JourneyTab(t)
 	for _, jr := range journeys {
 		t.Run(jr.name, func(t *testing.T) {
 			for _, c := range cells {

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -59,6 +60,25 @@ func Trust(cert *x509.Certificate) Option {
 	return func(o *[]chromedp.ExecAllocatorOption) {
 		*o = append(*o, chromedp.Flag("ignore-certificate-errors-spki-list", base64.StdEncoding.EncodeToString(sum[:])))
 	}
+}
+
+// TrustTestServers is Trust for net/http/httptest's TLS servers: they all
+// share one certificate, so trusting it once trusts every test server.
+func TrustTestServers() Option {
+	srv := httptest.NewTLSServer(nil)
+	defer srv.Close()
+	return Trust(srv.Certificate())
+}
+
+// JourneyTab starts Chromium trusting the test servers and opens one tab
+// for a walk over many pages: its own profile, no cache, and always
+// focused (so focus styles and keyboard events behave as for a person).
+func JourneyTab(t testing.TB) *Tab {
+	t.Helper()
+	tab := Start(t, TrustTestServers()).NewDevice()
+	tab.NoCache()
+	tab.AlwaysFocused()
+	return tab
 }
 
 // Start launches headless Chromium with a fresh profile; it stops when
