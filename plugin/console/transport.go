@@ -3,9 +3,11 @@ package console
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
+	"sync"
 )
 
 // Transport is an http.RoundTripper that serves every request for the
@@ -52,9 +54,60 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 	}
-	rec := httptest.NewRecorder()
-	t.Handler.ServeHTTP(rec, in)
-	res := rec.Result()
-	res.Request = req
-	return res, nil
+	return serve(t.Handler, in, req), nil
 }
+
+// serve runs h for in on its own goroutine and returns the response as
+// soon as h has written its header: the body streams through a pipe, so
+// a long answer (an audit export) is never held whole in memory.
+func serve(h http.Handler, in, req *http.Request) *http.Response {
+	body, pw := io.Pipe()
+	w := &pipeWriter{header: http.Header{}, body: pw, ready: make(chan *http.Response, 1),
+		res: &http.Response{Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Body: body, Request: req, ContentLength: -1}}
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				w.WriteHeader(http.StatusInternalServerError)
+				_ = pw.CloseWithError(fmt.Errorf("console: in-process handler panicked: %v", p))
+				return
+			}
+			w.WriteHeader(http.StatusOK) // a handler that wrote nothing
+			_ = pw.Close()
+		}()
+		h.ServeHTTP(w, in)
+	}()
+	return <-w.ready
+}
+
+// pipeWriter is the http.ResponseWriter of an in-process request: the
+// header goes out once, on the first WriteHeader or Write, and the body
+// into the pipe the caller reads.
+type pipeWriter struct {
+	header http.Header
+	body   *io.PipeWriter
+	res    *http.Response
+	ready  chan *http.Response
+	once   sync.Once
+}
+
+func (w *pipeWriter) Header() http.Header { return w.header }
+
+func (w *pipeWriter) WriteHeader(status int) {
+	if status >= 100 && status < 200 {
+		return // informational answers are not the response
+	}
+	w.once.Do(func() {
+		w.res.StatusCode, w.res.Status = status, fmt.Sprintf("%d %s", status, http.StatusText(status))
+		w.res.Header = w.header.Clone()
+		w.ready <- w.res
+	})
+}
+
+func (w *pipeWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(b)
+}
+
+// Flush lets streaming handlers flush; the pipe hands every write over at
+// once anyway.
+func (w *pipeWriter) Flush() {}
