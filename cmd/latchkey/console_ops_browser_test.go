@@ -42,6 +42,10 @@ func TestBrowserConsoleOpsJourney(t *testing.T) {
 		if qs := e.storedQuestions(t); len(qs) != 1 || qs[0].Texts["de"] != "Wo war unser erstes Büro?" {
 			t.Errorf("stored questions: %+v", qs)
 		}
+		tab.Click(`#custom-questions a[id^="q-remove-"]`)
+		visit("question-remove", "#question-remove-warning")
+		tab.Click(`#question-delete-form a[href="/admin/policy"]`) // cancel: the question stays
+		visit("policy-question-added", "#custom-questions")
 
 		tab.Click(`.admin-nav a[href="/admin/audit"]`)
 		visit("audit", "#events")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -135,6 +136,22 @@ func TestConsoleQuestions(t *testing.T) {
 			}
 			if r := b.Get(s.URL + "/admin/policy/questions/c0000000000000000/edit"); r.Page == nil || r.Page.Status != http.StatusNotFound {
 				t.Errorf("an unknown question: %s", r)
+			}
+		})
+
+		t.Run("unknown-or-forged-id", func(t *testing.T) {
+			csrf := e.page(t, b, "/admin/policy").Doc.Find(`#policy-form input[name="csrf"]`).AttrOr("value", "")
+			for i, forged := range []string{"c0000000000000000", "..%2F..%2Fapps", "%2e%2e", strings.Repeat("c", 300)} {
+				for _, act := range []string{"/edit", "/delete"} {
+					r := b.Navigate(http.MethodPost, s.URL+"/admin/policy/questions/"+forged+act,
+						url.Values{"csrf": {csrf}, "idem": {fmt.Sprintf("forged-%d%s", i, act)}, "text_en": {"A forged question here?"}})
+					if r.Page == nil || r.Page.Status != http.StatusNotFound {
+						t.Errorf("%s%s: want 404, got %s", forged, act, r)
+					}
+				}
+			}
+			if qs := e.storedQuestions(t); len(qs) != 1 || qs[0].Texts["en"] != "In which town was our first office?" {
+				t.Fatalf("a forged ID changed the questions: %+v", qs)
 			}
 		})
 
