@@ -168,6 +168,12 @@ func TestConsoleQuestions(t *testing.T) {
 			if qs := e.storedQuestions(t); len(qs) != 0 {
 				t.Fatalf("stored after the removal: %+v", qs)
 			}
+			// The confirmation sent again (a double click) answers as the
+			// first did and removes, and records, nothing more.
+			if again := b.Submit(confirm, "#question-delete-form", nil); again.Page == nil ||
+				again.Page.URL.RequestURI() != "/admin/policy?done=question_removed" {
+				t.Fatalf("resent removal: %s", again)
+			}
 			if evs := e.okEvents(t, "admin.question.remove"); len(evs) != 1 || !strings.Contains(evs[0].Detail, id) {
 				t.Fatalf("audit of the removal: %+v", evs)
 			}
