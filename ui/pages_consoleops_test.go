@@ -22,10 +22,10 @@ func init() {
 			"Numbers":  []map[string]string{label("required", "consoleops.policy.required"), label("cooldown_hours", "consoleops.policy.cooldown_hours")},
 			"Switches": []map[string]string{label("notify_user", "consoleops.policy.notify_user")},
 			"Scopes":   []map[string]string{label("all", "consoleops.policy.scope_all"), label("group", "consoleops.policy.scope_group")},
-			"View": map[string]any{"CustomQuestions": []map[string]any{{"Text": "Name of your first ship?",
+			"View": map[string]any{"CustomQuestions": []map[string]any{{"ID": "cabcdefghijklmnop", "Text": "Name of your first ship?",
 				"Translations": map[string]string{"en": "Name of your first ship?"}}}},
 			"Problems": consoleProblems{Detail: "the policy has problems", Fields: map[string][]string{"required": {"must be a number"}}},
-			"Notice":   l.T("consoleops.policy.saved"), "Action": "/admin/policy"})
+			"Notice":   l.T("consoleops.policy.saved"), "Action": "/admin/policy", "NewQuestion": "/admin/policy/questions/new"})
 	}
 	auditPage := func(l *i18n.Localizer) any {
 		return consolePage(l, "audit", map[string]any{
@@ -39,8 +39,9 @@ func init() {
 		return consolePage(l, "reports", map[string]any{"Name": "registrations", "Title": l.T("report.registrations.title"),
 			"Ranged": true, "Since": "2026-11-01", "Until": "2026-12-01", "Action": "/admin/reports/registrations",
 			"Chart": template.HTML(`<svg xmlns="http://www.w3.org/2000/svg" role="img"></svg>`), "RangeExamples": "2026-01-31, 30d",
-			"Tables": []template.HTML{template.HTML("<table><caption>" + template.HTMLEscapeString(l.T("report.registrations.title")) + "</caption></table>")},
-			"Next":   "/admin/reports/unregistered?cursor=x"})
+			"Tables": []map[string]any{{"Label": l.T("report.registrations.title"),
+				"HTML": template.HTML("<table><caption>" + template.HTMLEscapeString(l.T("report.registrations.title")) + "</caption></table>")}},
+			"Next": "/admin/reports/unregistered?cursor=x"})
 	}
 	pageCases = append(pageCases,
 		pageCase{"admin-policy", "with-problems", policyPage},
@@ -49,5 +50,16 @@ func init() {
 			return consolePage(l, "reports", map[string]any{"Reports": []map[string]any{{"Name": "registrations", "Ranged": true}, {"Name": "coverage"}}})
 		}},
 		pageCase{"admin-report", "ranged", reportPage},
+		pageCase{"admin-question-form", "edit-with-problems", func(l *i18n.Localizer) any {
+			return consolePage(l, "policy", map[string]any{"ID": "cabcdefghijklmnop", "Action": "/admin/policy/questions/cabcdefghijklmnop/edit",
+				"Texts": []map[string]string{{"Field": "text_en", "Lang": "en", "Name": "English", "Text": ""},
+					{"Field": "text_de", "Lang": "de", "Name": "Deutsch", "Text": "Wo war unser erstes Büro?"}},
+				"Problems": consoleProblems{Detail: "the question has problems", Fields: map[string][]string{"text_en": {"the default language's text is required"}}},
+				"Back":     "/admin/policy"})
+		}},
+		pageCase{"admin-question-delete", "confirm", func(l *i18n.Localizer) any {
+			return consolePage(l, "policy", map[string]any{"Question": map[string]any{"ID": "cabcdefghijklmnop", "Text": "Name of your first ship?"},
+				"Action": "/admin/policy/questions/cabcdefghijklmnop/delete", "Back": "/admin/policy"})
+		}},
 	)
 }

@@ -136,7 +136,7 @@ func (k *Console) routes() []route {
 		{http.MethodGet, "/audit/export", k.auditExport},
 		{http.MethodGet, "/reports", k.reportList},
 		{http.MethodGet, "/reports/:name", k.reportShow},
-	}, k.userRoutes()...)
+	}, append(k.userRoutes(), k.questionRoutes()...)...)
 }
 
 // Routes lists the console's paths as method and path (":id" for an app),

@@ -132,7 +132,7 @@ func (k *Console) renderPolicy(c echo.Context, s *session, status int, v admin.P
 	}
 	return k.render(c, status, "admin-policy", s, map[string]any{"Section": "policy", "View": v, "Form": f, "Methods": methods,
 		"Problems": p.claim(shown...), "Numbers": policyNumberFields, "Switches": policySwitchFields, "Scopes": policyScopes,
-		"Notice": notice, "Action": Path + "/policy"})
+		"Notice": notice, "Action": Path + "/policy", "NewQuestion": Path + "/policy/questions/new"})
 }
 
 func (k *Console) readPolicy(c echo.Context, s *session) (admin.PolicyView, string, error) {
@@ -148,11 +148,16 @@ func (k *Console) policyShow(c echo.Context, s *session) error {
 		return err
 	}
 	notice := ""
-	if c.QueryParam("done") == "saved" {
-		notice = tr(c, "consoleops.policy.saved")
+	if done := c.QueryParam("done"); policyNotices[done] != "" {
+		notice = tr(c, policyNotices[done])
 	}
 	return k.renderPolicy(c, s, http.StatusOK, v, policyFormOf(v, etag), nil, notice)
 }
+
+// policyNotices are the policy page's notices after a change, by the
+// "done" its link carries.
+var policyNotices = map[string]string{"saved": "consoleops.policy.saved", "question_added": "consoleops.question.added",
+	"question_saved": "consoleops.question.saved", "question_removed": "consoleops.question.removed"}
 
 // pageETag: e is an ETag as GET /policy gives it, one quoted version.
 func pageETag(e string) bool {

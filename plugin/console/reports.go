@@ -80,9 +80,19 @@ func (k *Console) reportShow(c echo.Context, s *session) error {
 	if out.Since != nil && q.Get("since") == "" {
 		data["Since"], data["Until"] = formWhen(*out.Since), formWhen(*out.Until)
 	}
-	var html []template.HTML
+	// Each table's scroll region is named by its caption: a report with
+	// two tables has two distinguishable regions.
+	type shown struct {
+		Label string
+		HTML  template.HTML
+	}
+	var html []shown
 	for _, t := range tables {
-		html = append(html, template.HTML(t.HTML())) // #nosec G203 -- chart.Table escapes every cell it writes
+		label := t.Caption
+		if label == "" {
+			label = l.T("consoleops.reports.numbers")
+		}
+		html = append(html, shown{label, template.HTML(t.HTML())}) // #nosec G203 -- chart.Table escapes every cell it writes
 	}
 	data["Ranged"], data["Chart"], data["Tables"] = out.Ranged, template.HTML(svg), html // #nosec G203 -- the SVG is this server's own chart (plugin/report/chart escapes its texts), read in-process from the admin API
 	c.Response().Header().Set("Content-Security-Policy", svgCSP(string(svg)))
